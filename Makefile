@@ -1,0 +1,31 @@
+# Two set-up commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/drl run dabney_variable_magnitude --tau-grid 9 --gamma 0.5,0.8,0.95 --trials 400 --seed 0 --out demo --overwrite
+	$(BIN)/drl info demo
+	$(BIN)/drl plot demo --kind summary --save demo_summary
+
+test: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check drl tests benchmarks
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,57 @@
+"""drl: populations of distributional TD(λ) value predictors on classical-conditioning tasks.
+
+Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl.plots`) and decode
+(:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/drl.md).
+"""
+
+from drl.engine import EngineOptions as EngineOptions
+from drl.engine import NonFiniteValueError as NonFiniteValueError
+from drl.engine import PRESETS as PRESETS
+from drl.engine import RunTooLargeError as RunTooLargeError
+from drl.engine import rerun as rerun
+from drl.engine import simulate as simulate
+from drl.features import CSC as CSC
+from drl.features import Microstimulus as Microstimulus
+from drl.features import make_features as make_features
+from drl.features import register_features as register_features
+from drl.population import Population as Population
+from drl.schema import SCHEMA_VERSION as SCHEMA_VERSION
+from drl.schema import validate_dataset as validate_dataset
+from drl.tasks import RewardDistribution as RewardDistribution
+from drl.tasks import RewardEvent as RewardEvent
+from drl.tasks import Schedule as Schedule
+from drl.tasks import Task as Task
+from drl.tasks import TrialType as TrialType
+from drl.tasks import Utility as Utility
+from drl.tasks import get_task as get_task
+from drl.tasks import list_tasks as list_tasks
+from drl.tasks import load_task as load_task
+from drl.tasks import register_task as register_task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CSC",
+    "EngineOptions",
+    "Microstimulus",
+    "NonFiniteValueError",
+    "PRESETS",
+    "Population",
+    "RewardDistribution",
+    "RewardEvent",
+    "RunTooLargeError",
+    "SCHEMA_VERSION",
+    "Schedule",
+    "Task",
+    "TrialType",
+    "Utility",
+    "get_task",
+    "list_tasks",
+    "load_task",
+    "make_features",
+    "register_features",
+    "register_task",
+    "rerun",
+    "simulate",
+    "validate_dataset",
+]

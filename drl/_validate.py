@@ -1,0 +1,45 @@
+"""Boundary checks shared by the specs: each raises an error that names the parameter and the value."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+
+
+def finite(name: str, value) -> float:
+    """Return ``value`` as a float; TypeError if not a number, ValueError if NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.generic) and np.issubdtype(type(value), np.number):
+                value = value.item()
+            else:
+                raise TypeError
+        except TypeError:
+            raise TypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})") from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    return value
+
+
+def in_range(name: str, value, lo: float, hi: float, *, lo_open=False, hi_open=False) -> float:
+    """Check ``lo <(=) value <(=) hi``; the error spells the interval, e.g. 'gamma must be in [0, 1]; got 1.2'."""
+    value = finite(name, value)
+    bad = (value < lo or (lo_open and value == lo)) or (value > hi or (hi_open and value == hi))
+    if bad:
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}; got {value:g}")
+    return value
+
+
+def choice(name: str, value, valid: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``valid``; the error lists them and suggests the closest."""
+    valid = list(valid)
+    if value not in valid:
+        close = difflib.get_close_matches(str(value), valid, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(repr(v) for v in valid)}.{hint}")
+    return value

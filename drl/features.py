@@ -1,0 +1,102 @@
+"""Stimulus representations: each trial type's cue drives its own block of features.
+
+A representation builds ``x`` of shape [M, K, F] (trial type, step, feature), float64: the features seen at
+each step of a trial of each type. Features are zero before the cue (the pre-cue and inter-trial states have
+value 0). Representations are small frozen specs in a registry; add one with :func:`register_features`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from drl._validate import choice, finite
+from drl.tasks import Task
+
+__all__ = ["CSC", "Microstimulus", "make_features", "register_features"]
+
+
+@dataclass(frozen=True)
+class CSC:
+    """Complete serial compound: one feature per step since cue onset (feature f is on at step cue + f).
+
+    F = K − (earliest cue step). Each feature is active once per trial, so offline and online updates agree.
+    """
+
+    name = "csc"
+
+    def build(self, task: Task) -> np.ndarray:
+        k = task.n_steps
+        cues = task.cue_steps
+        n_features = k - int(cues.min())
+        x = np.zeros((len(cues), k, n_features))
+        for m, cue in enumerate(cues):  # M is a handful of trial types: data, not the hot path
+            steps = np.arange(cue, k)
+            x[m, steps, steps - cue] = 1.0
+        return x
+
+    def to_dict(self) -> dict:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class Microstimulus:
+    """Microstimulus representation (Ludvig, Sutton & Kehoe 2008, Neural Comput 20:3034).
+
+    From cue onset a memory trace decays, ``y(t) = trace_decay ** (t − t_cue)`` (``trace_decay`` per second);
+    microstimulus i = 1…n reads it out through a Gaussian basis function centred at μ_i = i/n:
+    ``x_i(t) = y(t) · exp(−(y(t) − μ_i)² / (2·width²)) / √(2π)``. Features overlap in time, so offline and
+    online updates differ.
+    """
+
+    n_microstimuli: int = 10
+    width: float = 0.08
+    trace_decay: float = 0.6
+
+    name = "microstimulus"
+
+    def __post_init__(self):
+        n = self.n_microstimuli
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n_microstimuli must be an integer >= 1; got {n!r}")
+        if finite("width", self.width) <= 0:
+            raise ValueError(f"width must be > 0; got {self.width:g}")
+        decay = finite("trace_decay", self.trace_decay)
+        if not 0 < decay < 1:
+            raise ValueError(f"trace_decay (per second) must be in (0, 1); got {decay:g}")
+
+    def build(self, task: Task) -> np.ndarray:
+        t = task.time
+        cue_times = task.cue_steps * task.dt
+        since_cue = t[None, :] - cue_times[:, None]  # [M, K] s
+        trace = np.where(since_cue >= -1e-12, self.trace_decay ** np.maximum(since_cue, 0.0), 0.0)
+        centres = np.arange(1, self.n_microstimuli + 1) / self.n_microstimuli
+        gauss = np.exp(-((trace[..., None] - centres) ** 2) / (2 * self.width**2)) / math.sqrt(2 * math.pi)
+        return trace[..., None] * gauss
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+
+_FEATURES = {"csc": CSC, "microstimulus": Microstimulus}
+
+
+def register_features(cls) -> type:
+    """Register a representation class (frozen dataclass with ``name``, ``build(task)``, ``to_dict()``)."""
+    _FEATURES[cls.name] = cls
+    return cls
+
+
+def make_features(spec) -> CSC | Microstimulus:
+    """A representation from a name (``"csc"``, ``"microstimulus"``), a dict ``{"name": …, options}``, or itself."""
+    if isinstance(spec, str):
+        return _FEATURES[choice("features", spec, _FEATURES)]()
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = choice("features", spec.pop("name", None), _FEATURES)
+        return _FEATURES[name](**spec)
+    if hasattr(spec, "build") and hasattr(spec, "to_dict"):
+        return spec
+    raise TypeError(f"features must be a name, a dict or a representation object; got {type(spec).__name__}")

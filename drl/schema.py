@@ -1,0 +1,150 @@
+"""The stored run: one function builds the xarray.Dataset (schema, units, provenance); one validates it.
+
+Engine, storage, plots and decoders all speak this Dataset (DESIGN §5). See ``docs/drl.md`` "File format".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from importlib import metadata
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset"]
+
+SCHEMA_NAME = "drl.run"
+SCHEMA_VERSION = 1
+PARAMETERS = ("alpha_pos", "alpha_neg", "tau", "gamma", "lam")
+
+VARIABLE_ATTRS = {
+    "value": {"long_name": "value prediction V_k", "units": "reward units"},
+    "rpe": {"long_name": "reward prediction error delta_k (indexed by arrival time)", "units": "reward units"},
+    "reward": {"long_name": "reward delivered r_k", "units": "reward units"},
+    "weights": {"long_name": "feature weights at the end of the run", "units": "reward units per feature unit"},
+}
+COORD_ATTRS = {
+    "time": {"long_name": "time since trial start", "units": "s"},
+    "trial": {"long_name": "trial index in the run (0-based)", "units": "1"},
+    "trial_type": {"long_name": "trial type of each trial", "units": "1"},
+    "predictor": {"long_name": "predictor index (0-based)", "units": "1"},
+    "type": {"long_name": "trial type (dimension of weights)", "units": "1"},
+    "feature": {"long_name": "feature index within a trial type's block", "units": "1"},
+    "alpha_pos": {"long_name": "learning rate for positive errors alpha+", "units": "per step"},
+    "alpha_neg": {"long_name": "learning rate for negative errors alpha-", "units": "per step"},
+    "tau": {"long_name": "optimism tau = alpha+ / (alpha+ + alpha-)", "units": "1"},
+    "gamma": {"long_name": "discount gamma", "units": "per s"},
+    "lam": {"long_name": "eligibility trace decay lambda", "units": "per s"},
+}
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_dataset(
+    *,
+    population,
+    task,
+    options: dict,
+    seed: int,
+    n_trials: int,
+    trials: np.ndarray,
+    trial_type: np.ndarray,
+    steps: np.ndarray,
+    value: np.ndarray | None,
+    rpe: np.ndarray | None,
+    reward: np.ndarray | None,
+    weights: np.ndarray,
+    created: str | None = None,
+) -> xr.Dataset:
+    """Assemble a run.
+
+    Args:
+      population: the Population simulated.
+      task: the Task simulated.
+      options: rule and engine options (JSON-able dict); stored as ``attrs["options"]``.
+      seed, n_trials: the seed and the number of trials simulated.
+      trials: [N_rec] indices of the recorded trials; trial_type: [N_rec] type index of each.
+      steps: [K_rec] recorded step indices.
+      value, rpe: [P, N_rec, K_rec] float32 or None (not recorded); reward: [N_rec, K_rec] or None.
+      weights: [P, M, F] final weights.
+    """
+    names = np.array(task.trial_type_names, dtype=object)
+    coords = {
+        "predictor": np.arange(population.n_predictors),
+        "trial": np.asarray(trials, dtype=np.int64),
+        "time": np.asarray(steps, dtype=np.int64) * task.dt,
+        "trial_type": ("trial", names[np.asarray(trial_type, dtype=np.int64)].astype(str)),
+        "type": np.array(task.trial_type_names, dtype=str),
+        "feature": np.arange(weights.shape[2]),
+        "alpha_pos": ("predictor", population.alpha_pos),
+        "alpha_neg": ("predictor", population.alpha_neg),
+        "tau": ("predictor", population.tau),
+        "gamma": ("predictor", population.gamma),
+        "lam": ("predictor", population.lam),
+    }
+    data = {"weights": (("predictor", "type", "feature"), np.asarray(weights, dtype=np.float32))}
+    if value is not None:
+        data["value"] = (("predictor", "trial", "time"), value)
+    if rpe is not None:
+        data["rpe"] = (("predictor", "trial", "time"), rpe)
+    if reward is not None:
+        data["reward"] = (("trial", "time"), reward)
+    ds = xr.Dataset(data, coords=coords)
+    for name, attrs in VARIABLE_ATTRS.items():
+        if name in ds:
+            ds[name].attrs.update(attrs)
+    for name, attrs in COORD_ATTRS.items():
+        ds[name].attrs.update(attrs)
+    ds.attrs.update(
+        {
+            "title": f"drl run: {task.name}, {population.n_predictors} predictors, {n_trials} trials",
+            "schema": SCHEMA_NAME,
+            "schema_version": SCHEMA_VERSION,
+            "task_name": task.name,
+            "task": task.to_dict(),
+            "options": dict(options),
+            "dt": float(task.dt),
+            "seed": int(seed),
+            "n_trials": int(n_trials),
+            "drl_version": _version("drl"),
+            "torch_version": _version("torch"),
+            "created": created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "Conventions": "CF-1.10",
+        }
+    )
+    return ds
+
+
+def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
+    """Check that ``ds`` is a drl run of a schema version this drl reads; the error names ``source``."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"{source}: expected an xarray.Dataset; got {type(ds).__name__}")
+    if ds.attrs.get("schema") != SCHEMA_NAME:
+        raise ValueError(f"{source} is not a drl run (no attribute schema = {SCHEMA_NAME!r})")
+    version = int(ds.attrs.get("schema_version", -1))
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"{source} has schema version {version}, newer than this drl reads ({SCHEMA_VERSION}); upgrade drl"
+        )
+    if version < 1:
+        raise ValueError(f"{source}: invalid schema_version {ds.attrs.get('schema_version')!r}")
+    missing = [c for c in ("predictor", "trial", "time", *PARAMETERS) if c not in ds.coords]
+    if "weights" not in ds:
+        missing.append("weights")
+    if missing:
+        raise ValueError(f"{source} is missing required drl variables/coordinates: {missing}")
+    return ds
+
+
+def population_from_dataset(ds: xr.Dataset):
+    """The Population stored in a run's predictor coordinates."""
+    from drl.population import Population
+
+    return Population(
+        ds["alpha_pos"].values, ds["alpha_neg"].values, ds["gamma"].values, ds["lam"].values
+    )

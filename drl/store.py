@@ -1,0 +1,313 @@
+"""Runs on disk: netCDF4 files that carry everything needed to understand and rerun them.
+
+* ``save(ds, "name")`` writes ``exps/name.nc`` atomically (temporary file in the same folder, then rename);
+  an existing file is replaced only with ``overwrite=True``.
+* ``load("name")`` opens lazily (nothing is read until used) and validates the schema.
+* ``StreamWriter`` lets ``simulate(..., out=…)`` write trial blocks as it goes (an unlimited ``trial``
+  dimension appended with netCDF4-python), so a run larger than memory completes with bounded RAM.
+* Dict, list, bool and None attributes (task spec, options) are stored as JSON strings and decoded on load;
+  the attribute ``drl_json_attrs`` lists which.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from drl.schema import SCHEMA_NAME, build_dataset, validate_dataset
+
+__all__ = ["save", "load", "open_run", "list_runs", "import_drl_sim", "run_path", "StreamWriter"]
+
+DEFAULT_DIR = Path("exps")
+_JSON_MARK = "drl_json_attrs"
+_COMPRESSED = {"value", "rpe", "reward", "weights"}
+
+
+def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
+    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; anything else is a path."""
+    text = str(path_or_name)
+    if not text:
+        raise ValueError("run name must not be empty")
+    p = Path(text)
+    if p.suffix == "" and len(p.parts) == 1:
+        return Path(directory) / f"{text}.nc"
+    return p
+
+
+def _encode_attrs(attrs: dict) -> dict:
+    out, encoded = {}, []
+    for k, v in attrs.items():
+        if isinstance(v, dict | list | tuple | bool) or v is None:
+            out[k] = json.dumps(v, sort_keys=True)
+            encoded.append(k)
+        else:
+            out[k] = v
+    if encoded:
+        out[_JSON_MARK] = ",".join(encoded)
+    return out
+
+
+def _decode_attrs(attrs: dict) -> dict:
+    attrs = dict(attrs)
+    for k in filter(None, str(attrs.pop(_JSON_MARK, "")).split(",")):
+        attrs[k] = json.loads(attrs[k])
+    for k, v in attrs.items():
+        if isinstance(v, np.generic):
+            attrs[k] = v.item()
+    return attrs
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    """zlib + shuffle on the float variables, chunked by trial blocks (and predictor blocks)."""
+    enc = {}
+    for name in ds.data_vars:
+        if name not in _COMPRESSED:
+            continue
+        var = ds[name]
+        chunks = []
+        for dim, size in zip(var.dims, var.shape, strict=True):
+            if dim == "trial":
+                chunks.append(max(1, min(size, 64)))
+            elif dim == "predictor":
+                chunks.append(max(1, min(size, 64)))
+            else:
+                chunks.append(max(1, size))
+        enc[name] = {"zlib": True, "complevel": 1, "shuffle": True, "dtype": "float32", "chunksizes": tuple(chunks)}
+    return enc
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one, never half of one
+
+
+def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEFAULT_DIR) -> Path:
+    """Write a run to netCDF4 (``exps/<name>.nc`` for a bare name) atomically; returns the path written.
+
+    Raises FileExistsError if the file exists and ``overwrite`` is False; ValueError if ``ds`` is not a run.
+    """
+    validate_dataset(ds, "dataset to save")
+    path = run_path(path_or_name, directory)
+    _check_target(path, overwrite)
+    out = ds.copy()
+    out.attrs = _encode_attrs(ds.attrs)
+    tmp = _tmp_path(path)
+    try:
+        out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=_encoding(ds))
+        _commit(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
+    """Open a stored run lazily (values are read from disk when used) and check its schema.
+
+    ``chunks`` (e.g. ``{"trial": 100}``) opens it with dask instead. Raises FileNotFoundError, or ValueError
+    naming the file when it is not a drl run, is truncated/corrupt, or has a newer schema version.
+    """
+    path = run_path(path_or_name, directory)
+    if not path.is_file():
+        raise FileNotFoundError(f"no stored run at {path}")
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4", chunks=chunks, decode_timedelta=False)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{path} is not a readable netCDF file (truncated or corrupt?): {e}") from None
+    ds.attrs = _decode_attrs(ds.attrs)
+    try:
+        validate_dataset(ds, str(path))
+    except Exception:
+        ds.close()
+        raise
+    ds.encoding["source"] = str(path)
+    return ds
+
+
+def open_run(run) -> xr.Dataset:
+    """A run from a Dataset (validated) or from a path / run name (loaded lazily)."""
+    if isinstance(run, xr.Dataset):
+        return validate_dataset(run, "dataset")
+    if isinstance(run, str | os.PathLike):
+        return load(run)
+    raise TypeError(f"run must be an xarray.Dataset, a path or a run name; got {type(run).__name__}")
+
+
+def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
+    """A table of the runs stored under ``directory`` (recursively): name, task, predictors, trials, size, created.
+
+    Files that are not drl runs are skipped. Only the headers are read.
+    """
+    rows = []
+    for path in sorted(Path(directory).rglob("*.nc")):
+        try:
+            with netCDF4.Dataset(path) as nc:
+                if getattr(nc, "schema", None) != SCHEMA_NAME:
+                    continue
+                rows.append({
+                    "name": str(path.relative_to(directory).with_suffix("")),
+                    "task": getattr(nc, "task_name", ""),
+                    "predictors": len(nc.dimensions["predictor"]),
+                    "trials": int(getattr(nc, "n_trials", len(nc.dimensions["trial"]))),
+                    "recorded_trials": len(nc.dimensions["trial"]),
+                    "size_MB": round(path.stat().st_size / 1e6, 3),
+                    "created": getattr(nc, "created", ""),
+                    "path": str(path),
+                })
+        except OSError:
+            continue
+    columns = ["name", "task", "predictors", "trials", "recorded_trials", "size_MB", "created", "path"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+class StreamWriter:
+    """Writes a run block by block into an unlimited ``trial`` dimension; renames into place at the end.
+
+    Used by ``simulate(..., out=…)``: the first block creates the file with xarray (same schema and encoding
+    as :func:`save`), later blocks are appended with netCDF4-python, the final weights are written last.
+    """
+
+    def __init__(self, out, *, meta: dict, record, n_features: int, overwrite: bool = False, directory=DEFAULT_DIR):
+        self.path = run_path(out, directory)
+        _check_target(self.path, overwrite)
+        self.tmp = _tmp_path(self.path)
+        self.meta = meta
+        self.record = tuple(record)
+        self.n_features = n_features
+        self.names = np.array(meta["task"].trial_type_names, dtype=object)
+        self.pos = 0
+        self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+    def write(self, keep, value, rpe, reward) -> None:
+        if len(keep) == 0:
+            return
+        if self.pos == 0:
+            meta = dict(self.meta)
+            meta["trials"] = meta["trials"][: len(keep)]
+            meta["trial_type"] = meta["trial_type"][: len(keep)]
+            p = meta["population"].n_predictors
+            weights = np.zeros((p, len(self.names), self.n_features), np.float32)
+            ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
+            ds.attrs = _encode_attrs(ds.attrs)
+            self.tmp.unlink(missing_ok=True)
+            ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
+                         encoding=_encoding(ds))
+        else:
+            sl = slice(self.pos, self.pos + len(keep))
+            with netCDF4.Dataset(self.tmp, "a") as nc:
+                nc.variables["trial"][sl] = np.asarray(keep, dtype=np.int64)
+                nc.variables["trial_type"][sl] = self.names[self.meta["trial_type"][sl]]
+                if value is not None:
+                    nc.variables["value"][:, sl, :] = value
+                if rpe is not None:
+                    nc.variables["rpe"][:, sl, :] = rpe
+                if reward is not None:
+                    nc.variables["reward"][sl, :] = reward
+        self.pos += len(keep)
+
+    def finish(self, weights: np.ndarray) -> xr.Dataset:
+        try:
+            with netCDF4.Dataset(self.tmp, "a") as nc:
+                nc.variables["weights"][:] = weights
+            _commit(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        return load(self.path)
+
+
+# ---------------------------------------------------------------------------------------------- drl_sim
+def import_drl_sim(path) -> xr.Dataset:
+    """Convert a drl_sim ``exps/*.pth`` run (dict of V, deltas, T, r, dt, states, alpha, gamma, lmbda) to a run.
+
+    Loaded with ``torch.load(weights_only=True)``: no pickled code runs; a file that needs more than tensors,
+    numbers, lists and numpy scalars/arrays is refused with an explanation. drl_sim stored V per trial type for
+    every trial; the Dataset keeps each trial's own type. drl_sim's last step has no error (stored as NaN).
+    drl_sim's task spec and final weights were not saved: the task records trial types only, and the weights
+    are NaN.
+    """
+    import pickle
+
+    import torch
+
+    from drl.population import Population
+    from drl.tasks import Task, TrialType
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no drl_sim file at {path}")
+    allowed = [np.core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.Float64DType,
+               np.dtypes.Float32DType, np.dtypes.Int64DType] if hasattr(np, "core") else []
+    try:
+        with torch.serialization.safe_globals(allowed):
+            exp = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, AttributeError) as e:
+        raise ValueError(
+            f"{path} cannot be loaded safely (weights_only=True refuses arbitrary pickled objects): {e}. "
+            "If you trust the file, load it yourself with torch.load(weights_only=False) and pass the dict's "
+            "arrays to drl."
+        ) from None
+    required = ["V", "deltas", "T", "r", "dt", "states", "alpha", "gamma", "lmbda"]
+    if not isinstance(exp, dict) or any(k not in exp for k in required):
+        raise ValueError(f"{path} is not a drl_sim run: expected a dict with keys {required}")
+
+    def arr(x):
+        return x.detach().cpu().numpy().astype(np.float64) if isinstance(x, torch.Tensor) else np.asarray(x, float)
+
+    v_all, d_all, r_all = arr(exp["V"]), arr(exp["deltas"]), arr(exp["r"])
+    p, m, n, k = v_all.shape
+    states = np.asarray([int(s) for s in exp["states"]], dtype=np.int64)
+    trials = np.arange(len(states))
+    value = v_all[:, states, trials, :].astype(np.float32)
+    rpe = np.full((p, len(states), k), np.nan, np.float32)
+    rpe[:, :, : d_all.shape[-1]] = d_all[:, states, trials, :]
+    reward = r_all[states, trials, :].astype(np.float32)
+
+    def per_predictor(x, col=None):
+        a = arr(x)
+        if a.ndim == 0:
+            return np.full(p, float(a))
+        a = a.reshape(p, -1)
+        return a[:, col if col is not None else 0]
+
+    alpha = arr(exp["alpha"])
+    if alpha.ndim == 0:
+        a_pos = a_neg = np.full(p, float(alpha))
+    else:
+        a_pos, a_neg = per_predictor(alpha, 0), per_predictor(alpha, 1)
+    population = Population(a_pos, a_neg, per_predictor(exp["gamma"]), per_predictor(exp["lmbda"]))
+    dt = float(exp["dt"])
+    task = Task(
+        name=f"drl_sim:{path.stem}",
+        duration=round((k - 1) * dt, 10),
+        dt=dt,
+        trial_types=tuple(TrialType(f"type_{i}", cue_time=0.0) for i in range(m)),
+        reference="imported from drl_sim",
+        notes="Imported from a drl_sim run: its cue and reward spec were not saved (see the reward variable).",
+    )
+    from drl.engine import PRESETS
+
+    options = {"rule": "expectile", "update": "offline", "bootstrap": "own", "features": {"name": "csc"},
+               **PRESETS["drl_sim"], "preset": "drl_sim", "dtype": "float32", "device": "cpu",
+               "imported_from": str(path)}
+    return build_dataset(
+        population=population, task=task, options=options, seed=-1, n_trials=len(states), trials=trials,
+        trial_type=states, steps=np.arange(k), value=value, rpe=rpe, reward=reward,
+        weights=np.full((p, m, k), np.nan, np.float32),
+    )

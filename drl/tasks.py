@@ -1,0 +1,535 @@
+"""Classical-conditioning tasks as data: reward events, trial types, tasks, schedules, spec files, registry.
+
+A :class:`Task` is a frozen, self-validating spec. ``task.schedule(n_trials, seed)`` draws the trial sequence
+and the reward delivered at every step of every trial (a :class:`Schedule`). New tasks are written as a spec
+(Python, TOML or JSON), never as an edit of this module.
+
+Time convention (DESIGN §3): step ``k = 0 … K−1`` is at ``t_k = k·dt`` seconds, ``K = round(duration/dt) + 1``.
+A nominal time ``t`` (cue onset, reward delivery) lands on step ``floor(t/dt + 1/2)``: the nearest step, with
+exact halves rounded **up** (never Python's ties-to-even), computed with a 1e-9 tolerance so that e.g.
+0.3 s at dt = 0.1 s lands on step 3 despite floating point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drl._validate import choice, finite, in_range
+
+__all__ = [
+    "RewardEvent",
+    "TrialType",
+    "Task",
+    "Utility",
+    "Schedule",
+    "RewardDistribution",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "load_task",
+]
+
+_PROB_TOL = 1e-6
+_STEP_EPS = 1e-9
+
+
+def time_to_step(t, dt: float):
+    """Nearest step of time ``t`` (s) on a grid of spacing ``dt`` (s); halves round up. Works on arrays."""
+    return np.floor(np.asarray(t, dtype=np.float64) / dt + 0.5 + _STEP_EPS).astype(np.int64)
+
+
+def _tuple_of_floats(name: str, values) -> tuple[float, ...]:
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        values = (values,)
+    return tuple(finite(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+# ----------------------------------------------------------------------------------------------- utility
+_UTILITIES = {
+    # name: (function of (reward array, parameter), parameter check)
+    "identity": (lambda r, p: r, None),
+    "power": (lambda r, p: np.sign(r) * np.abs(r) ** p, (0.0, math.inf)),
+    "log": (lambda r, p: np.sign(r) * np.log1p(np.abs(r) / p), (0.0, math.inf)),
+}
+
+
+@dataclass(frozen=True)
+class Utility:
+    """A reward utility transform applied when a schedule is built (and to the true distribution).
+
+    kind: ``"identity"`` (u = r), ``"power"`` (u = sign(r)·|r|^parameter, concave for parameter < 1) or
+    ``"log"`` (u = sign(r)·log(1 + |r|/parameter), parameter a scale in reward units).
+    """
+
+    kind: str = "identity"
+    parameter: float = 1.0
+
+    def __post_init__(self):
+        choice("utility kind", self.kind, _UTILITIES)
+        bounds = _UTILITIES[self.kind][1]
+        p = finite("utility parameter", self.parameter)
+        if bounds is not None and not bounds[0] < p < bounds[1]:
+            raise ValueError(f"utility parameter for kind {self.kind!r} must be > 0; got {p:g}")
+        object.__setattr__(self, "parameter", p)
+
+    def __call__(self, reward):
+        return _UTILITIES[self.kind][0](np.asarray(reward, dtype=np.float64), self.parameter)
+
+
+# ------------------------------------------------------------------------------------------------ specs
+@dataclass(frozen=True)
+class RewardEvent:
+    """One reward delivery of a trial type.
+
+    Attributes:
+      time: delivery time after cue onset (s, ≥ 0).
+      magnitudes: possible reward sizes (reward units, e.g. µl).
+      probabilities: probability of each magnitude (sums to 1 within 1e-6); default uniform.
+      delivery_probability: probability that the reward is delivered at all (else nothing, 0).
+      jitter: timing jitter (s): the delivery time is drawn uniformly in [time − jitter, time + jitter].
+      sd: Gaussian spread added to the drawn magnitude (reward units); 0 for discrete magnitudes.
+    """
+
+    time: float
+    magnitudes: tuple[float, ...] = (1.0,)
+    probabilities: tuple[float, ...] | None = None
+    delivery_probability: float = 1.0
+    jitter: float = 0.0
+    sd: float = 0.0
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "time", finite("reward time", self.time))
+        if self.time < 0:
+            raise ValueError(f"reward time (s after cue) must be >= 0; got {self.time:g}")
+        mags = _tuple_of_floats("magnitudes", self.magnitudes)
+        if not mags:
+            raise ValueError("magnitudes must not be empty; got ()")
+        set_(self, "magnitudes", mags)
+        if self.probabilities is None:
+            probs = tuple(1.0 / len(mags) for _ in mags)
+        else:
+            probs = _tuple_of_floats("probabilities", self.probabilities)
+        if len(probs) != len(mags):
+            raise ValueError(
+                f"probabilities must have one entry per magnitude ({len(mags)}); got {len(probs)}: {probs}"
+            )
+        for i, p in enumerate(probs):
+            if p < 0:
+                raise ValueError(f"probabilities[{i}] must be >= 0; got {p:g}")
+        if abs(sum(probs) - 1.0) > _PROB_TOL:
+            raise ValueError(f"probabilities must sum to 1 (within 1e-6); got sum {sum(probs):.9g} for {probs}")
+        set_(self, "probabilities", probs)
+        set_(self, "delivery_probability", in_range("delivery_probability", self.delivery_probability, 0, 1))
+        set_(self, "jitter", finite("jitter", self.jitter))
+        if self.jitter < 0:
+            raise ValueError(f"jitter (s) must be >= 0; got {self.jitter:g}")
+        set_(self, "sd", finite("sd", self.sd))
+        if self.sd < 0:
+            raise ValueError(f"sd (reward units) must be >= 0; got {self.sd:g}")
+
+    @property
+    def is_stochastic(self) -> bool:
+        """True when magnitude, delivery or timing is random."""
+        return len(self.magnitudes) > 1 or self.delivery_probability < 1 or self.jitter > 0 or self.sd > 0
+
+
+@dataclass(frozen=True)
+class TrialType:
+    """A trial type: a cue (its own stimulus) at ``cue_time`` seconds and its reward events.
+
+    ``frequency`` is relative (> 0): trial types are drawn with probability frequency / Σ frequencies.
+    A trial type with no reward events is allowed (an unrewarded cue, CS−).
+    """
+
+    name: str
+    cue_time: float
+    rewards: tuple[RewardEvent, ...] = ()
+    frequency: float = 1.0
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"trial type name must be a non-empty string; got {self.name!r}")
+        object.__setattr__(self, "cue_time", finite(f"cue_time of {self.name!r}", self.cue_time))
+        if self.cue_time < 0:
+            raise ValueError(f"cue_time of {self.name!r} must be >= 0 s; got {self.cue_time:g}")
+        rewards = self.rewards
+        if isinstance(rewards, RewardEvent | dict):
+            rewards = (rewards,)
+        rewards = tuple(RewardEvent(**r) if isinstance(r, dict) else r for r in rewards)
+        for r in rewards:
+            if not isinstance(r, RewardEvent):
+                raise TypeError(f"rewards of {self.name!r} must be RewardEvent objects; got {type(r).__name__}")
+        object.__setattr__(self, "rewards", rewards)
+        freq = finite(f"frequency of {self.name!r}", self.frequency)
+        if freq <= 0:
+            raise ValueError(f"frequency of {self.name!r} must be > 0; got {freq:g}")
+        object.__setattr__(self, "frequency", freq)
+
+
+@dataclass(frozen=True)
+class RewardDistribution:
+    """A discrete reward distribution: ``values`` (reward units) with ``probabilities`` (sum 1)."""
+
+    values: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.sum(self.values * self.probabilities))
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(np.sum(self.probabilities * (self.values - self.mean) ** 2)))
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` draws from the distribution."""
+        return np.random.default_rng(seed).choice(self.values, size=n, p=self.probabilities)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A classical-conditioning task.
+
+    Attributes:
+      name: identifier (used by the registry and in stored runs).
+      duration: trial length (s); the time grid is ``0, dt, …, duration``.
+      dt: step (s); must divide ``duration`` (to within 1e-6 steps).
+      trial_types: the trial types (unique names, at least one).
+      reference: the paper the task comes from (free text).
+      notes: what differs from the paper, units, choices made.
+      utility: optional :class:`Utility` applied to rewards when a schedule is built.
+    """
+
+    name: str
+    duration: float
+    dt: float
+    trial_types: tuple[TrialType, ...]
+    reference: str = ""
+    notes: str = ""
+    utility: Utility | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"task name must be a non-empty string; got {self.name!r}")
+        set_(self, "duration", finite("duration", self.duration))
+        set_(self, "dt", finite("dt", self.dt))
+        if self.dt <= 0:
+            raise ValueError(f"dt must be > 0 s; got {self.dt:g}")
+        if self.duration <= 0:
+            raise ValueError(f"duration must be > 0 s; got {self.duration:g}")
+        ratio = self.duration / self.dt
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(
+                f"dt must divide duration: duration / dt = {self.duration:g} / {self.dt:g} = {ratio:.6g} "
+                "is not a whole number of steps"
+            )
+        types = self.trial_types
+        if isinstance(types, TrialType | dict):
+            types = (types,)
+        types = tuple(TrialType(**t) if isinstance(t, dict) else t for t in types)
+        if not types:
+            raise ValueError("trial_types must not be empty; got ()")
+        names = [t.name for t in types]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"trial type names must be unique; duplicated: {dup}")
+        set_(self, "trial_types", types)
+        if isinstance(self.utility, dict):
+            set_(self, "utility", Utility(**self.utility))
+        if self.utility is not None and not isinstance(self.utility, Utility):
+            raise TypeError(f"utility must be a Utility or None; got {type(self.utility).__name__}")
+        for t in types:
+            if t.cue_time > self.duration + 1e-9:
+                raise ValueError(
+                    f"cue_time of {t.name!r} is outside the trial: {t.cue_time:g} s > duration {self.duration:g} s"
+                )
+            for r in t.rewards:
+                latest = t.cue_time + r.time + r.jitter
+                earliest = t.cue_time + r.time - r.jitter
+                if latest > self.duration + 1e-9 or earliest < -1e-9:
+                    raise ValueError(
+                        f"reward of {t.name!r} at {r.time:g} s after the cue (±{r.jitter:g} s jitter) falls "
+                        f"outside the trial: {earliest:g}–{latest:g} s not within [0, {self.duration:g}] s"
+                    )
+
+    # ------------------------------------------------------------------ time grid
+    @property
+    def n_steps(self) -> int:
+        """K, the number of steps in a trial."""
+        return int(round(self.duration / self.dt)) + 1
+
+    @property
+    def time(self) -> np.ndarray:
+        """The time grid ``t_k = k·dt`` (s), shape [K]."""
+        return np.arange(self.n_steps) * self.dt
+
+    @property
+    def trial_type_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.trial_types)
+
+    @property
+    def cue_steps(self) -> np.ndarray:
+        """Step of each trial type's cue onset, shape [M]."""
+        return time_to_step([t.cue_time for t in self.trial_types], self.dt)
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Probability of each trial type, shape [M] (relative frequencies normalised)."""
+        f = np.array([t.frequency for t in self.trial_types])
+        return f / f.sum()
+
+    def trial_type_index(self, name: str) -> int:
+        """Index of a trial type by name; the error lists the valid names."""
+        return self.trial_type_names.index(choice("trial type", name, self.trial_type_names))
+
+    def reward_steps(self, trial_type: str) -> list[int]:
+        """Nominal delivery step of each reward event of ``trial_type`` (before jitter)."""
+        t = self.trial_types[self.trial_type_index(trial_type)]
+        return [int(time_to_step(t.cue_time + r.time, self.dt)) for r in t.rewards]
+
+    # ------------------------------------------------------------------ truth for decoders and tests
+    def reward_distribution(self, trial_type: str, event: int = 0, *, utility: bool = True) -> RewardDistribution:
+        """The true distribution of the reward of one event of ``trial_type`` (omission counted as 0).
+
+        Magnitudes with ``sd > 0`` are represented by 20-point Gauss–Hermite nodes (exact moments to order 39).
+        With ``utility=True`` the task's utility is applied, as in the schedule.
+        """
+        t = self.trial_types[self.trial_type_index(trial_type)]
+        if not t.rewards:
+            raise ValueError(f"trial type {trial_type!r} has no reward events")
+        if not 0 <= event < len(t.rewards):
+            raise ValueError(f"event must be in [0, {len(t.rewards) - 1}] for {trial_type!r}; got {event}")
+        r = t.rewards[event]
+        mags = np.asarray(r.magnitudes)
+        probs = np.asarray(r.probabilities) * r.delivery_probability
+        if r.sd > 0:
+            nodes, weights = np.polynomial.hermite_e.hermegauss(20)
+            weights = weights / weights.sum()
+            mags = (mags[:, None] + r.sd * nodes[None, :]).ravel()
+            probs = (probs[:, None] * weights[None, :]).ravel()
+        if r.delivery_probability < 1:
+            mags = np.append(mags, 0.0)
+            probs = np.append(probs, 1 - r.delivery_probability)
+        if utility and self.utility is not None:
+            mags = self.utility(mags)
+        values, inverse = np.unique(mags, return_inverse=True)
+        merged = np.zeros(len(values))
+        np.add.at(merged, inverse, probs)
+        return RewardDistribution(values=values, probabilities=merged)
+
+    # ------------------------------------------------------------------ sampling
+    def schedule(self, n_trials: int, seed: int = 0) -> Schedule:
+        """Draw ``n_trials`` trials: trial types by frequency, then every reward event of each trial.
+
+        Same ``seed`` → identical schedule. Rewards of events landing on the same step add up.
+        Returns a :class:`Schedule` with ``trial_type`` [N] (int64) and ``reward`` [N, K] (float32, reward units).
+        """
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
+            raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
+        n_trials = int(n_trials)
+        rng = np.random.default_rng(seed)
+        types = rng.choice(len(self.trial_types), size=n_trials, p=self.frequencies)
+        reward = np.zeros((n_trials, self.n_steps))
+        for m, ttype in enumerate(self.trial_types):
+            trials = np.flatnonzero(types == m)
+            for ev in ttype.rewards:
+                # Draw for every trial (not just type m) so one event's draws do not shift another's stream
+                # when frequencies change; then keep this type's trials.
+                mag = rng.choice(np.asarray(ev.magnitudes), size=n_trials, p=np.asarray(ev.probabilities))
+                noise = rng.standard_normal(n_trials) * ev.sd
+                delivered = rng.random(n_trials) < ev.delivery_probability
+                offset = rng.uniform(-ev.jitter, ev.jitter, size=n_trials) if ev.jitter > 0 else np.zeros(n_trials)
+                value = np.where(delivered, mag + noise, 0.0)
+                if self.utility is not None:
+                    value = np.where(delivered, self.utility(value), 0.0)
+                step = time_to_step(ttype.cue_time + ev.time + offset, self.dt)
+                step = np.clip(step, 0, self.n_steps - 1)
+                np.add.at(reward, (trials, step[trials]), value[trials])
+        return Schedule(
+            task=self,
+            trial_type=torch.from_numpy(types.astype(np.int64)),
+            reward=torch.from_numpy(reward.astype(np.float32)),
+            seed=seed,
+        )
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON/TOML-ready; no None values)."""
+        d = dataclasses.asdict(self)
+        if d["utility"] is None:
+            del d["utility"]
+        for t in d["trial_types"]:
+            for r in t["rewards"]:
+                r["magnitudes"] = list(r["magnitudes"])
+                r["probabilities"] = list(r["probabilities"])
+        d["trial_types"] = [dict(t, rewards=list(t["rewards"])) for t in d["trial_types"]]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "task spec") -> Task:
+        """Build a task from a dict; unknown keys raise ValueError naming the key and where it is."""
+        _check_keys(data, cls, source)
+        data = dict(data)
+        types = []
+        for i, t in enumerate(data.get("trial_types", [])):
+            _check_keys(t, TrialType, f"{source}: trial_types[{i}]")
+            t = dict(t)
+            rewards = []
+            for j, r in enumerate(t.get("rewards", [])):
+                _check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
+                rewards.append(RewardEvent(**r))
+            t["rewards"] = tuple(rewards)
+            types.append(TrialType(**t))
+        data["trial_types"] = tuple(types)
+        if "utility" in data:
+            _check_keys(data["utility"], Utility, f"{source}: utility")
+            data["utility"] = Utility(**data["utility"])
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in data]
+        if missing:
+            raise ValueError(f"{source}: missing required key(s) {missing}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_file(self, path, *, overwrite: bool = False) -> Path:
+        """Write the spec to ``path`` (``.toml`` or ``.json``); refuses to overwrite unless asked."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            text = json.dumps(self.to_dict(), indent=2)
+        elif suffix == ".toml":
+            import tomli_w
+
+            text = tomli_w.dumps(self.to_dict())
+        else:
+            raise ValueError(f"task file must end in .toml or .json; got {path.name!r}")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_file(cls, path) -> Task:
+        """Read a task spec from a ``.toml`` or ``.json`` file (errors name the file and line)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"task file not found: {path}")
+        text = path.read_text()
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".json":
+                data = json.loads(text)
+            elif suffix == ".toml":
+                data = tomllib.loads(text)
+            else:
+                raise ValueError(f"task file must end in .toml or .json; got {path.name!r}")
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: invalid TOML: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a task spec must be a table/object at top level")
+        return cls.from_dict(data, source=str(path))
+
+
+def _check_keys(data, cls, where: str) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a table/object; got {type(data).__name__}")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{where}: unknown key {key!r}{hint}; valid keys: {valid}")
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """The trials drawn from a task.
+
+    Attributes:
+      task: the task drawn from.
+      trial_type: [N] int64, index into ``task.trial_types`` of each trial.
+      reward: [N, K] float32, reward delivered at each step of each trial (reward units, after utility).
+      seed: the seed drawn with.
+    """
+
+    task: Task
+    trial_type: torch.Tensor
+    reward: torch.Tensor
+    seed: int = 0
+
+    def __post_init__(self):
+        n, k = self.reward.shape
+        if self.trial_type.shape != (n,) or k != self.task.n_steps:
+            raise ValueError(
+                f"schedule shapes disagree: trial_type {tuple(self.trial_type.shape)}, reward {tuple(self.reward.shape)}, "
+                f"task steps {self.task.n_steps}"
+            )
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.trial_type.shape[0])
+
+    @property
+    def time(self) -> np.ndarray:
+        """The time grid (s), shape [K]."""
+        return self.task.time
+
+
+# ---------------------------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Task] = {}
+
+
+def register_task(task: Task, *, overwrite: bool = False) -> Task:
+    """Add ``task`` to the registry of named tasks (``get_task(task.name)`` then finds it)."""
+    if not isinstance(task, Task):
+        raise TypeError(f"register_task expects a Task; got {type(task).__name__}")
+    if task.name in _REGISTRY and not overwrite:
+        raise ValueError(f"a task named {task.name!r} is already registered; pass overwrite=True to replace it")
+    _REGISTRY[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name``; an unknown name lists the closest ones."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown task {name!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def list_tasks() -> list[Task]:
+    """All registered tasks, sorted by name."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def load_task(name_or_path) -> Task:
+    """A Task from a Task, a registered name, or a ``.toml``/``.json`` spec file."""
+    if isinstance(name_or_path, Task):
+        return name_or_path
+    text = str(name_or_path)
+    if text.lower().endswith((".toml", ".json")) or Path(text).is_file():
+        return Task.from_file(text)
+    return get_task(text)
+
+
+from drl import builtin_tasks as _builtin_tasks  # noqa: E402  (registers the built-ins)
+
+_builtin_tasks.register_all(register_task)
