@@ -4,7 +4,7 @@ Semantics (DESIGN §3, arrival convention, the default): per predictor p, with p
 trace decay ρ = (γλ)^dt,
 
     V_k = w · x_k                               (x_k the features at step k; V_{−1} = 0, and 0 after the trial)
-    δ_k = r_k + g·V_k − V_{k−1},  k = 0 … K     (δ_K, leaving the trial, is learned from but not recorded)
+    δ_k = g·(r_k + V_k) − V_{k−1},  k = 0 … K   (δ_K, leaving the trial, is learned from but not recorded)
     e_k = ρ·e_{k−1} + x_k
     Δw  = Σ_{k=1..K} u(δ_k)·e_{k−1},  u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile)
 
@@ -67,7 +67,7 @@ class EngineOptions:
     """Every option that changes the numbers of a run (stored in the run's ``options`` attribute).
 
     rule: "expectile" | "quantile".  update: "offline" | "online".  bootstrap: "own" | "random".
-    features: representation spec (dict).  rpe_index: "arrival" (δ_k = r_k + g·V_k − V_{k−1}) or "state"
+    features: representation spec (dict).  rpe_index: "arrival" (δ_k = g·(r_k + V_k) − V_{k−1}) or "state"
     (δ_k = r_k + g·V_{k+1} − V_k, drl_sim).  trace: "gamma_lambda" (ρ = (γλ)^dt) or "lambda" (ρ = λ^dt).
     rate_exponent_dt: use α±^dt as the rate (drl_sim).  normalize_trace: divide each step's update by
     max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
@@ -280,7 +280,11 @@ class _Kernel:
         return v, recorded
 
     def online_trial(self, w, m, r, partner):
-        """One trial with per-step updates (the textbook loop; used when features overlap)."""
+        """One trial with per-step updates (the textbook loop; used when features overlap).
+
+        At each step the error uses the current weights; the recorded V_k is the value that entered δ_k as
+        its target (arrival convention) or as its predecessor (state convention).
+        """
         x = self.x[m]
         p, k = self.n_predictors, self.n_steps
         v_rec = torch.empty(p, k, dtype=self.dtype, device=self.device)
@@ -288,21 +292,24 @@ class _Kernel:
         e = torch.zeros_like(w)
         g = self.discount
         arrival = self.opt.rpe_index == "arrival"
+        zero = torch.zeros(p, dtype=self.dtype, device=self.device)
+        if arrival:  # δ_0 = r_0 + g·V̂_0 − V_{−1}, V_{−1} = 0: recorded, nothing to update
+            v0 = w @ x[0]
+            v_rec[:, 0] = v0
+            d_rec[:, 0] = g * (r[0] + (v0 if partner is None else v0[partner[:, 0]]))
         for j in range(k):
             v_j = w @ x[j]
-            v_next = w @ x[j + 1] if j + 1 < k else torch.zeros_like(v_j)
-            if partner is not None:
-                v_next = v_next[partner[:, j + 1]] if j + 1 < k else v_next
-            if arrival and j == 0:
-                v_hat0 = v_j if partner is None else v_j[partner[:, 0]]
-                d_rec[:, 0] = r[0] + g * v_hat0
+            v_next = w @ x[j + 1] if j + 1 < k else zero
+            target = v_next if partner is None or j + 1 == k else v_next[partner[:, j + 1]]
             e = self.rho[:, None] * e + x[j]
             if arrival:
-                delta = (r[j + 1] if j + 1 < k else 0.0) + g * v_next - v_j
+                delta = g * ((r[j + 1] if j + 1 < k else 0.0) + target) - v_j
                 if j + 1 < k:
+                    v_rec[:, j + 1] = v_next
                     d_rec[:, j + 1] = delta
             else:
-                delta = r[j] + g * v_next - v_j
+                delta = r[j] + g * target - v_j
+                v_rec[:, j] = v_j
                 d_rec[:, j] = delta
             u = rule_factor(delta[:, None], self.alpha_pos, self.alpha_neg, self.opt.rule)[:, 0]
             if self.learn_mask is not None:
@@ -310,7 +317,6 @@ class _Kernel:
             if self.opt.normalize_trace:
                 u = u / e.sum(1).clamp(min=1)
             w += u[:, None] * e
-            v_rec[:, j] = v_j
         return v_rec, d_rec
 
 

@@ -44,7 +44,7 @@ def _check_values(name: str, values: np.ndarray) -> np.ndarray:
 
 def _draw(name: str, spec, n: int, rng: np.random.Generator) -> np.ndarray:
     """Per-predictor values of one parameter from a float, (lo, hi), list or array spec."""
-    if isinstance(spec, bool):
+    if isinstance(spec, bool | str):
         raise TypeError(f"{name} must be a float, (lo, hi) tuple, list or array; got {spec!r}")
     if isinstance(spec, int | float | np.floating | np.integer):
         return _check_values(name, np.full(n, float(spec)))
