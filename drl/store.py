@@ -31,13 +31,13 @@ _COMPRESSED = {"value", "rpe", "reward", "weights"}
 
 
 def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
-    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; anything else is a path."""
+    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; a path without suffix gets ``.nc``."""
     text = str(path_or_name)
     if not text:
         raise ValueError("run name must not be empty")
     p = Path(text)
-    if p.suffix == "" and len(p.parts) == 1:
-        return Path(directory) / f"{text}.nc"
+    if p.suffix == "":
+        return Path(directory) / f"{text}.nc" if len(p.parts) == 1 else p.with_suffix(".nc")
     return p
 
 
@@ -195,6 +195,9 @@ class StreamWriter:
         self.pos = 0
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
+    def direct_views(self):
+        return None  # blocks are written to the file
+
     def write(self, keep, value, rpe, reward) -> None:
         if len(keep) == 0:
             return
@@ -233,6 +236,17 @@ class StreamWriter:
 
 
 # ---------------------------------------------------------------------------------------------- drl_sim
+def _numpy_safe_globals() -> list:
+    """The numpy names a drl_sim file needs (its trial types are numpy integers), under old and new paths."""
+    from numpy._core import multiarray
+
+    allowed = [np.ndarray, np.dtype]
+    allowed += [type(np.dtype(t)) for t in (np.int64, np.int32, np.float64, np.float32, np.bool_)]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed += [(multiarray.scalar, f"{module}.scalar"), (multiarray._reconstruct, f"{module}._reconstruct")]
+    return allowed
+
+
 def import_drl_sim(path) -> xr.Dataset:
     """Convert a drl_sim ``exps/*.pth`` run (dict of V, deltas, T, r, dt, states, alpha, gamma, lmbda) to a run.
 
@@ -252,8 +266,7 @@ def import_drl_sim(path) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no drl_sim file at {path}")
-    allowed = [np.core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.Float64DType,
-               np.dtypes.Float32DType, np.dtypes.Int64DType] if hasattr(np, "core") else []
+    allowed = _numpy_safe_globals()
     try:
         with torch.serialization.safe_globals(allowed):
             exp = torch.load(path, weights_only=True, map_location="cpu")

@@ -1,0 +1,196 @@
+"""Storage: lossless round trips, atomic writes, streaming, rerun, schema checks, drl_sim import."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import drl
+from drl import Population
+from drl.store import import_drl_sim, list_runs, load, save
+
+
+def small_run(**kw):
+    pop = Population.sample(5, tau=(0.2, 0.8), gamma=[0.7, 0.9], lam=0.5, seed=1)
+    return drl.simulate("lowet_2025", pop, 40, progress=False, **kw)
+
+
+def without_created(ds):
+    ds = ds.copy()
+    ds.attrs.pop("created")
+    return ds
+
+
+@pytest.mark.parametrize("rule", ["expectile", "quantile"])
+@pytest.mark.parametrize("features", ["csc", "microstimulus"])
+@pytest.mark.parametrize("extra", [{}, {"preset": "drl_sim"}, {"bootstrap": "random"}, {"update": "online"}])
+def test_round_trip_is_identical(rule, features, extra):
+    ds = small_run(rule=rule, features=features, **extra)
+    path = save(ds, "run")
+    assert path == Path("exps/run.nc") and path.is_file()
+    back = load("run")
+    xr.testing.assert_identical(back.load(), ds)
+    assert back.attrs["options"] == ds.attrs["options"] and isinstance(back.attrs["task"], dict)
+
+
+def test_file_is_plain_cf_netcdf_with_units_and_json_attrs():
+    save(small_run(), "run")
+    with netCDF4.Dataset("exps/run.nc") as nc:
+        for name in ("value", "rpe", "reward", "weights", "time", "gamma", "tau"):
+            assert nc.variables[name].units and nc.variables[name].long_name
+        assert nc.variables["value"].filters()["zlib"] and nc.variables["value"].filters()["shuffle"]
+        assert nc.dimensions["trial"].isunlimited()
+        assert isinstance(nc.task, str) and "lowet_2025" in nc.task
+    plain = xr.open_dataset("exps/run.nc")  # any xarray user can read it
+    assert plain.value.dims == ("predictor", "trial", "time")
+
+
+def test_load_is_lazy():
+    save(small_run(), "run")
+    ds = load("run")
+    assert not ds["value"].variable._in_memory
+    assert float(ds.value.isel(predictor=0, trial=-1, time=20)) == pytest.approx(
+        float(small_run().value.isel(predictor=0, trial=-1, time=20)))
+
+
+def test_existing_file_is_not_overwritten_unless_asked():
+    ds = small_run()
+    save(ds, "run")
+    other = small_run(rule="quantile")
+    with pytest.raises(FileExistsError, match="exps/run.nc already exists; pass overwrite=True"):
+        save(other, "run")
+    xr.testing.assert_identical(load("run").load(), ds)
+    save(other, "run", overwrite=True)
+    assert load("run").attrs["options"]["rule"] == "quantile"
+    with pytest.raises(FileExistsError):
+        small_run(out="run")
+
+
+def test_killed_writer_leaves_previous_file_intact(tmp_path):
+    original = small_run()
+    save(original, "victim")
+    script = textwrap.dedent(f"""
+        import os, drl
+        from drl.store import save
+        os.chdir({str(tmp_path)!r})
+        ds = drl.simulate("hyp_unif", drl.Population.sample(400, tau=(0.1, 0.9)), 600, progress=False)
+        print("ready", flush=True)
+        save(ds, "victim", overwrite=True)
+        print("saved", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    deadline = time.time() + 30
+    while not list(Path("exps").glob(".victim.nc.*.tmp")) and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    xr.testing.assert_identical(load("victim").load(), original)
+
+
+def test_streamed_run_equals_in_memory_run():
+    pop = Population.sample(7, tau=(0.1, 0.9), gamma=[0.8, 0.95], lam=0.3, seed=2)
+    kw = dict(progress=False, seed=3)
+    memory = drl.simulate("sousa_2025", pop, 90, **kw)
+    streamed = drl.simulate("sousa_2025", pop, 90, out="streamed", block_trials=16, **kw)
+    assert Path("exps/streamed.nc").is_file() and not list(Path("exps").glob(".*tmp"))
+    xr.testing.assert_identical(without_created(streamed.load()), without_created(memory))
+    save(memory, "saved")
+    xr.testing.assert_identical(without_created(load("saved").load()), without_created(streamed.load()))
+    thin = drl.simulate("sousa_2025", pop, 90, out="thin", block_trials=16, record_trials=7,
+                        record_times=[1.0, 2.5], **kw)
+    xr.testing.assert_identical(
+        without_created(thin.load()),
+        without_created(drl.simulate("sousa_2025", pop, 90, record_trials=7, record_times=[1.0, 2.5], **kw)),
+    )
+
+
+def test_rerun_reproduces_a_stored_run():
+    ds = small_run(features="microstimulus", bootstrap="random", rule="quantile", seed=5, record_trials=3)
+    save(ds, "orig")
+    again = drl.rerun("orig")
+    xr.testing.assert_identical(without_created(again), without_created(ds))
+    preset = small_run(preset="drl_sim")
+    xr.testing.assert_identical(without_created(drl.rerun(preset)), without_created(preset))
+
+
+def test_list_runs():
+    save(small_run(), "a")
+    save(small_run(record_trials=10), "exps/sub/b")
+    Path("exps/notes.nc").write_bytes(b"not a netcdf")
+    table = list_runs("exps")
+    assert list(table.name) == ["a", "sub/b"]
+    assert list(table.predictors) == [5, 5] and list(table.trials) == [40, 40]
+    assert list(table.recorded_trials) == [40, 5]
+    assert (table.size_MB > 0).all() and table.task.eq("lowet_2025").all()
+
+
+def test_load_errors_name_the_file_and_problem():
+    with pytest.raises(FileNotFoundError, match="no stored run at exps/missing.nc"):
+        load("missing")
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf("plain.nc")
+    with pytest.raises(ValueError, match="plain.nc is not a drl run"):
+        load("plain.nc")
+    save(small_run(), "full")
+    data = Path("exps/full.nc").read_bytes()
+    Path("exps/truncated.nc").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated.nc is not a readable netCDF file"):
+        load("truncated")
+    with netCDF4.Dataset("exps/full.nc", "a") as nc:
+        nc.schema_version = 99
+    with pytest.raises(ValueError, match="full.nc has schema version 99, newer than this drl reads"):
+        load("full")
+    with pytest.raises(ValueError, match="not a drl run"):
+        save(xr.Dataset(), "bad")
+
+
+def _drl_sim_file(path, alpha):
+    # The layout drl_sim's sim() saved: V [P, types, trials, steps], deltas [..., steps-1], states as numpy ints.
+    rng = np.random.default_rng(0)
+    p, m, n, k = 3, 2, 5, 6
+    exp = {
+        "V": torch.rand(p, m, n, k), "deltas": torch.rand(p, m, n, k - 1), "T": torch.arange(0, 0.6, 0.1),
+        "r": torch.rand(m, n, k), "dt": 0.1, "states": [np.int64(s) for s in rng.integers(0, m, n)],
+        "alpha": alpha, "gamma": torch.rand(p, 1), "lmbda": 0.2,
+    }
+    torch.save(exp, path)
+    return exp
+
+
+def test_import_drl_sim(tmp_path):
+    exp = _drl_sim_file(tmp_path / "var.pth", torch.tensor([[0.3, 0.1], [0.2, 0.2], [0.1, 0.4]]))
+    ds = import_drl_sim(tmp_path / "var.pth")
+    states = [int(s) for s in exp["states"]]
+    for n, s in enumerate(states):
+        np.testing.assert_allclose(ds.value.values[:, n], exp["V"][:, s, n].numpy())
+        np.testing.assert_allclose(ds.rpe.values[:, n, :-1], exp["deltas"][:, s, n].numpy())
+        np.testing.assert_allclose(ds.reward.values[n], exp["r"][s, n].numpy())
+    np.testing.assert_allclose(ds.alpha_pos, [0.3, 0.2, 0.1])
+    np.testing.assert_allclose(ds.tau, [0.75, 0.5, 0.2])
+    assert np.isnan(ds.rpe.values[:, :, -1]).all() and ds.attrs["options"]["preset"] == "drl_sim"
+    assert list(ds.trial_type.values) == [f"type_{s}" for s in states]
+    save(ds, "imported")  # usable like any run
+    xr.testing.assert_identical(load("imported").load(), ds)
+
+
+class Sneaky:
+    def __reduce__(self):
+        return (print, ("this would run",))
+
+
+def test_import_drl_sim_refuses_arbitrary_pickles(tmp_path):
+    torch.save({"V": Sneaky()}, tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match="cannot be loaded safely"):
+        import_drl_sim(tmp_path / "evil.pth")
+    torch.save({"V": torch.zeros(1)}, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match="is not a drl_sim run"):
+        import_drl_sim(tmp_path / "partial.pth")
