@@ -4,9 +4,9 @@ Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl
 (:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/drl.md).
 """
 
+from drl.engine import PRESETS as PRESETS
 from drl.engine import EngineOptions as EngineOptions
 from drl.engine import NonFiniteValueError as NonFiniteValueError
-from drl.engine import PRESETS as PRESETS
 from drl.engine import RunTooLargeError as RunTooLargeError
 from drl.engine import rerun as rerun
 from drl.engine import simulate as simulate
@@ -17,6 +17,11 @@ from drl.features import register_features as register_features
 from drl.population import Population as Population
 from drl.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from drl.schema import validate_dataset as validate_dataset
+from drl.store import import_drl_sim as import_drl_sim
+from drl.store import list_runs as list_runs
+from drl.store import load as load
+from drl.store import open_run as open_run
+from drl.store import save as save
 from drl.tasks import RewardDistribution as RewardDistribution
 from drl.tasks import RewardEvent as RewardEvent
 from drl.tasks import Schedule as Schedule
@@ -46,12 +51,17 @@ __all__ = [
     "TrialType",
     "Utility",
     "get_task",
+    "import_drl_sim",
+    "list_runs",
     "list_tasks",
+    "load",
     "load_task",
     "make_features",
+    "open_run",
     "register_features",
     "register_task",
     "rerun",
+    "save",
     "simulate",
     "validate_dataset",
 ]

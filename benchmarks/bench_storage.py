@@ -1,0 +1,76 @@
+"""Storage throughput and streaming memory. Prints figures; asserts nothing.
+
+1. save/load of an in-memory run: write and read MB/s (uncompressed size / time), file bytes per predictor-step.
+2. A streamed run (simulate(..., out=...)) of P × N × K in a child process: wall time and peak RSS, for two
+   numbers of trials, showing the peak does not grow with the number of trials.
+Run: .venv/bin/python benchmarks/bench_storage.py [--predictors 1000 --trials 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import drl
+from drl.store import load, save
+
+
+def save_load(tmp: Path):
+    pop = drl.Population.sample(200, tau=(0.05, 0.95), gamma=[0.8, 0.9, 0.95], lam=0.5)
+    ds = drl.simulate("dabney_variable_magnitude", pop, 2000, progress=False)
+    raw = sum(ds[v].nbytes for v in ("value", "rpe", "reward"))
+    t0 = time.perf_counter()
+    path = save(ds, tmp / "bench.nc")
+    write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    back = load(path).load()
+    read = time.perf_counter() - t0
+    size = path.stat().st_size
+    steps = ds.sizes["predictor"] * ds.sizes["trial"] * ds.sizes["time"]
+    print(f"save/load {raw / 1e6:.0f} MB (P=200, N=2000, K={ds.sizes['time']}): write {raw / 1e6 / write:.0f} MB/s, "
+          f"read {raw / 1e6 / read:.0f} MB/s, file {size / 1e6:.0f} MB = {size / steps:.2f} bytes per predictor-step "
+          f"(V and δ: 8 bytes uncompressed)")
+    del back
+
+
+CHILD = textwrap.dedent("""
+    import resource, sys, time, drl
+    p, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    pop = drl.Population.sample(p, tau=(0.05, 0.95), gamma=0.9, lam=0.5)
+    t0 = time.perf_counter()
+    drl.simulate("hyp_unif", pop, n, out=out, progress=False, record=("value", "rpe"))
+    print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
+""")
+
+
+def streamed(tmp: Path, predictors: int, trials: int):
+    out = tmp / f"stream_{trials}.nc"
+    res = subprocess.run([sys.executable, "-c", CHILD, str(predictors), str(trials), str(out)], check=True,
+                         capture_output=True, text=True)
+    wall, rss = (float(v) for v in res.stdout.split())
+    raw = predictors * trials * 71 * 8
+    print(f"streamed P={predictors} N={trials} K=71: {wall:.1f} s, {raw / 1e9:.1f} GB of V and δ "
+          f"({raw / 1e6 / wall:.0f} MB/s), file {out.stat().st_size / 1e9:.2f} GB, peak RSS {rss:.0f} MB")
+    out.unlink()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--predictors", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=20000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        save_load(Path(tmp))
+        streamed(Path(tmp), args.predictors, max(1, args.trials // 10))
+        streamed(Path(tmp), args.predictors, args.trials)
+    print(f"parent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The ``drl`` command: list tasks, run a simulation, describe a stored run, draw its figures.
+
+Errors print one line (``drl: error: …``) and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _floats(text: str):
+    """'0.9' → 0.9; '0.2:0.8' → (0.2, 0.8) uniform range; '0.5,0.8,0.95' → list (a grid axis)."""
+    if ":" in text:
+        lo, hi = text.split(":", 1)
+        return (float(lo), float(hi))
+    if "," in text:
+        return [float(v) for v in text.split(",") if v]
+    return float(text)
+
+
+def _cmd_tasks(args):
+    import drl
+
+    for task in drl.list_tasks():
+        names = ", ".join(task.trial_type_names)
+        print(f"{task.name:<30} {task.duration:g} s, dt {task.dt:g} s, trial types: {names}")
+        print(f"{'':<30} {task.reference}")
+
+
+def _population(args):
+    from drl import Population
+
+    tau = _floats(args.tau) if args.tau is not None else None
+    if args.tau_grid:
+        tau = list(np.linspace(0.5 / args.tau_grid, 1 - 0.5 / args.tau_grid, args.tau_grid))
+    gamma, lam, alpha = _floats(args.gamma), _floats(args.lam), _floats(args.alpha)
+    if args.predictors is None:
+        # Lists are grid axes: the population is their Cartesian product.
+        return Population.grid(tau=tau if tau is not None else 0.5, alpha=alpha, gamma=gamma, lam=lam)
+    listed = {k: v for k, v in (("tau", tau), ("gamma", gamma), ("lam", lam)) if isinstance(v, list)}
+    if listed:
+        print(f"note: with --predictors, {', '.join(listed)} list(s) are drawn at random per predictor")
+    return Population.sample(args.predictors, tau=tau if tau is not None else 0.5, alpha=alpha, gamma=gamma,
+                             lam=lam, seed=args.seed)
+
+
+def _cmd_run(args):
+    import drl
+
+    task = drl.load_task(args.task)
+    pop = _population(args)
+    ds = drl.simulate(task, pop, args.trials, rule=args.rule, update=args.update, features=args.features,
+                      bootstrap=args.bootstrap, preset=args.preset, seed=args.seed, out=args.out,
+                      overwrite=args.overwrite, progress=not args.quiet, device=args.device)
+    print(f"saved {ds.encoding.get('source', args.out)}: {task.name}, {len(pop)} predictors, {args.trials} trials")
+
+
+def _cmd_info(args):
+    from drl.store import open_run, run_path
+
+    ds = open_run(args.run)
+    path = run_path(args.run)
+    print(f"run        {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"task       {ds.attrs['task_name']}: {ds.attrs['task'].get('reference', '')}")
+    print(f"dims       {dict(ds.sizes)}")
+    print(f"variables  {', '.join(sorted(ds.data_vars))}")
+    print(f"trials     {ds.attrs['n_trials']} simulated, {ds.sizes['trial']} recorded")
+    opts = ds.attrs["options"]
+    print(f"options    rule={opts['rule']} update={opts['update']} bootstrap={opts['bootstrap']} "
+          f"features={opts['features']['name']} preset={opts.get('preset')} seed={ds.attrs['seed']}")
+    for name in ("tau", "alpha_pos", "alpha_neg", "gamma", "lam"):
+        v = ds[name].values
+        print(f"{name:<10} {v.min():.3g} … {v.max():.3g} ({len(np.unique(v))} distinct) [{ds[name].attrs['units']}]")
+    print(f"created    {ds.attrs['created']} with drl {ds.attrs['drl_version']}")
+
+
+def _cmd_plot(args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from drl import plots
+
+    name = args.save or f"{args.run.replace('/', '_')}_{args.kind}"
+    if args.kind == "summary":
+        plots.summary(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
+    elif args.kind == "val_at_t":
+        if args.time is None:
+            raise ValueError("--time is required for --kind val_at_t")
+        plots.val_at_t(args.run, args.time, trial_type=args.trial_type, color_by=args.color_by,
+                       facet_by=args.facet_by, save=name)
+    elif args.kind == "heatmap":
+        plots.heatmap(args.run, args.predictors or [0], trial_type=args.trial_type, save=name)
+    print(f"wrote figs/{name}.png")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drl", description="Distributional TD(λ) populations on "
+                                     "classical-conditioning tasks: simulate, store, plot.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("tasks", help="list the built-in tasks with their references").set_defaults(func=_cmd_tasks)
+
+    run = sub.add_parser("run", help="simulate a task and save the run to exps/",
+                         description="Simulate TASK (a built-in name or a .toml/.json spec) and save it. Parameter "
+                         "values: 0.9 (all), 0.2:0.8 (uniform range), 0.5,0.8 (list: a grid axis, or random "
+                         "choice with --predictors).")
+    run.add_argument("task", help="built-in task name or spec file")
+    run.add_argument("--out", required=True, help="run name (exps/NAME.nc) or path")
+    run.add_argument("--predictors", type=int, help="number of predictors (random draws); default: grid of lists")
+    run.add_argument("--tau", help="optimism τ in (0, 1)")
+    run.add_argument("--tau-grid", type=int, help="N evenly spaced τ levels (grid)")
+    run.add_argument("--alpha", default="0.1", help="base learning rate α per step (default 0.1)")
+    run.add_argument("--gamma", default="1.0", help="discount γ per second (default 1)")
+    run.add_argument("--lam", default="0.0", help="trace decay λ per second (default 0)")
+    run.add_argument("--trials", type=int, default=500, help="number of trials (default 500)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the schedule and random draws (default 0)")
+    run.add_argument("--rule", default="expectile", choices=["expectile", "quantile"])
+    run.add_argument("--update", default="offline", choices=["offline", "online"])
+    run.add_argument("--features", default="csc", choices=["csc", "microstimulus"])
+    run.add_argument("--bootstrap", default="own", choices=["own", "random"])
+    run.add_argument("--preset", choices=["drl_sim"], help="reproduce drl_sim's conventions")
+    run.add_argument("--device", default="cpu", help="cpu or cuda")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing run of that name")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    info = sub.add_parser("info", help="describe a stored run (dimensions, parameters, task, size)")
+    info.add_argument("run", help="run name or path")
+    info.set_defaults(func=_cmd_info)
+
+    plot = sub.add_parser("plot", help="draw a figure of a stored run into figs/")
+    plot.add_argument("run", help="run name or path")
+    plot.add_argument("--kind", default="summary", choices=["summary", "val_at_t", "heatmap"])
+    plot.add_argument("--trial-type", help="trial type name (default: the first)")
+    plot.add_argument("--time", type=float, help="time in s (val_at_t)")
+    plot.add_argument("--color-by", default="tau", help="parameter colouring the lines (default tau)")
+    plot.add_argument("--facet-by", help="parameter giving one panel per value (val_at_t)")
+    plot.add_argument("--predictors", type=int, nargs="+", help="predictor indices (heatmap)")
+    plot.add_argument("--save", help="figure name under figs/ (default RUN_KIND)")
+    plot.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, MemoryError) as e:
+        parser.exit(2, f"drl: error: {e}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

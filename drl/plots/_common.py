@@ -1,0 +1,81 @@
+"""Shared plumbing of the figure functions: resolving a run, colours that match their colorbar, saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from drl._validate import choice
+from drl.schema import PARAMETERS
+from drl.store import open_run
+
+FIG_DIR = Path("figs")
+PARAMETER_LABELS = {"tau": "optimism τ", "alpha_pos": "α+ (per step)", "alpha_neg": "α− (per step)",
+                    "gamma": "γ (per s)", "lam": "λ (per s)"}
+STYLE = {"context": "paper", "style": "ticks", "font_scale": 1.2}
+
+
+def resolve(run, needs=()):
+    """A run Dataset from a Dataset, path or run name, checking that the variables ``needs`` were recorded."""
+    ds = open_run(run)
+    for name in needs:
+        if name not in ds.data_vars:
+            raise ValueError(f"this run did not record {name!r} (recorded: {sorted(ds.data_vars)}); rerun with "
+                             f"record=(..., {name!r})")
+    return ds
+
+
+def check_parameter(name: str) -> str:
+    return choice("parameter", name, PARAMETERS)
+
+
+def select_type(ds, trial_type):
+    """The trials of ``trial_type`` (a name); the error lists the valid names."""
+    names = [str(n) for n in ds["type"].values]
+    if trial_type is None:
+        trial_type = names[0]
+    choice("trial type", trial_type, names)
+    sub = ds.isel(trial=np.flatnonzero(ds["trial_type"].values == trial_type))
+    if sub.sizes["trial"] == 0:
+        raise ValueError(f"no recorded trial of type {trial_type!r} in this run")
+    return sub, trial_type
+
+
+def parameter_colors(ds, parameter: str, cmap="viridis"):
+    """(colour per predictor, ScalarMappable) from one normalisation, so lines and colorbar agree."""
+    values = ds[check_parameter(parameter)].values
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi:
+        lo, hi = lo - 0.5 * max(abs(lo), 1e-3), hi + 0.5 * max(abs(hi), 1e-3)
+    norm = mpl.colors.Normalize(vmin=lo, vmax=hi)
+    mappable = mpl.cm.ScalarMappable(norm=norm, cmap=mpl.colormaps[cmap])
+    return mappable.to_rgba(values), mappable
+
+
+def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2)):
+    sns.set_theme(**STYLE)
+    ncols = ncols or n_panels
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[n_panels:]:
+        ax.remove()
+    return fig, list(axes.flat[:n_panels])
+
+
+def save_figure(fig, save, directory=FIG_DIR, default_ext=".png") -> Path | None:
+    """Write ``fig`` to ``figs/<save>`` (PNG unless the name ends in .svg/.pdf/.png); None when not asked."""
+    if not save:
+        return None
+    path = Path(save)
+    if len(path.parts) == 1:
+        path = Path(directory) / path
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        path = path.with_name(path.name + default_ext)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=200)
+    return path

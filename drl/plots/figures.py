@@ -1,0 +1,136 @@
+"""Static figures of a run: val_at_t, heatmap, summary. Each returns the Figure and saves when asked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drl.plots._common import (
+    PARAMETER_LABELS,
+    check_parameter,
+    new_figure,
+    parameter_colors,
+    resolve,
+    save_figure,
+    select_type,
+)
+
+
+def _time_index(ds, time: float) -> int:
+    t = ds["time"].values
+    if not (t[0] - 1e-9 <= time <= t[-1] + 1e-9):
+        raise ValueError(f"time must be within the recorded times [{t[0]:g}, {t[-1]:g}] s; got {time:g}")
+    return int(np.argmin(np.abs(t - time)))
+
+
+def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "tau", facet_by: str | None = None,
+             trials=None, ax=None, save=None):
+    """Value at ``time`` (s) across the trials of ``trial_type``: one line per predictor coloured by ``color_by``,
+    one panel per value of ``facet_by`` (drl_sim's "diversify" of two parameters).
+
+    ``trials``: a slice or indices into this type's recorded trials. Returns the Figure.
+    """
+    ds = resolve(run, needs=("value",))
+    sub, trial_type = select_type(ds, trial_type)
+    if trials is not None:
+        sub = sub.isel(trial=trials)
+        if sub.sizes["trial"] == 0:
+            raise ValueError("trials selects no trial")
+    k = _time_index(sub, time)
+    colors, mappable = parameter_colors(sub, color_by)
+    groups = [(None, np.arange(sub.sizes["predictor"]))]
+    if facet_by is not None:
+        facet_values = sub[check_parameter(facet_by)].values
+        groups = [(v, np.flatnonzero(facet_values == v)) for v in np.unique(facet_values)]
+    if ax is not None:
+        if len(groups) > 1:
+            raise ValueError("ax= draws one panel; leave it out when facet_by gives several")
+        fig, axes = ax.figure, [ax]
+    else:
+        fig, axes = new_figure(len(groups))
+    values = sub["value"].isel(time=k).values  # [P, N]
+    trial_numbers = sub["trial"].values
+    for axis, (facet_value, members) in zip(axes, groups, strict=True):
+        for p in members:
+            axis.plot(trial_numbers, values[p], color=colors[p], lw=1.2)
+        axis.set_xlabel("trial")
+        axis.set_ylabel(f"value at t = {sub['time'].values[k]:g} s (reward units)")
+        title = f"{trial_type}" + ("" if facet_value is None else f", {PARAMETER_LABELS[facet_by]} = {facet_value:.3g}")
+        axis.set_title(f"{title} (n = {len(members)})")
+    cbar = fig.colorbar(mappable, ax=axes)
+    cbar.set_label(PARAMETER_LABELS[color_by])
+    save_figure(fig, save)
+    return fig
+
+
+def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=None):
+    """RPE over trials × time of ``trial_type``, one panel per predictor, one colour scale centred on 0.
+
+    ``predictors``: an index or a list of predictor indices. Titles give each predictor's parameters.
+    """
+    ds = resolve(run, needs=("rpe",))
+    sub, trial_type = select_type(ds, trial_type)
+    if trials is not None:
+        sub = sub.isel(trial=trials)
+    predictors = list(np.atleast_1d(predictors))
+    n_pred = sub.sizes["predictor"]
+    bad = [p for p in predictors if not 0 <= int(p) < n_pred]
+    if bad or not predictors:
+        raise ValueError(f"predictors must be indices in [0, {n_pred - 1}]; got {bad or predictors}")
+    rpe = sub["rpe"].isel(predictor=predictors).values  # [n, N, K]
+    limit = float(np.nanmax(np.abs(rpe))) or 1.0
+    fig, axes = new_figure(len(predictors), ncols=min(len(predictors), 3))
+    t = sub["time"].values
+    trial_numbers = sub["trial"].values
+    image = None
+    for axis, p, data in zip(axes, predictors, rpe, strict=True):
+        image = axis.pcolormesh(t, trial_numbers, data, cmap="RdBu_r", vmin=-limit, vmax=limit, shading="nearest")
+        q = sub.isel(predictor=int(p))
+        axis.set_title(f"#{int(p)}: τ={float(q.tau):.2f}, γ={float(q.gamma):.2f}/s, λ={float(q.lam):.2f}/s",
+                       fontsize=10)
+        axis.set_xlabel("time in trial (s)")
+        axis.set_ylabel("trial")
+    cbar = fig.colorbar(image, ax=axes)
+    cbar.set_label(f"RPE δ (reward units), {trial_type}")
+    save_figure(fig, save)
+    return fig
+
+
+def summary(run, trial_type: str | None = None, color_by: str = "tau", save=None):
+    """A panel grid of a run: value at the cue over trials, value and RPE over time after learning, and the RPE
+    heatmap of the median predictor. Used by ``make demo``."""
+    ds = resolve(run, needs=("value", "rpe"))
+    sub, trial_type = select_type(ds, trial_type)
+    task_cue = {t["name"]: t["cue_time"] for t in ds.attrs["task"]["trial_types"]}
+    cue_time = task_cue.get(trial_type, float(sub["time"].values[0]))
+    k_cue = _time_index(sub, cue_time)
+    colors, mappable = parameter_colors(sub, color_by)
+    fig, axes = new_figure(4, ncols=2, panel_size=(4.6, 3.3))
+    t = sub["time"].values
+    late = sub.isel(trial=slice(max(0, int(sub.sizes["trial"] * 0.9)), None))
+    value_cue = sub["value"].isel(time=k_cue).values
+    v_late = late["value"].mean("trial").values
+    d_late = late["rpe"].mean("trial").values
+    for p in range(sub.sizes["predictor"]):
+        axes[0].plot(sub["trial"].values, value_cue[p], color=colors[p], lw=1)
+        axes[1].plot(t, v_late[p], color=colors[p], lw=1)
+        axes[2].plot(t, d_late[p], color=colors[p], lw=1)
+    axes[0].set(xlabel="trial", ylabel=f"value at cue ({t[k_cue]:g} s)", title="learning")
+    axes[1].set(xlabel="time in trial (s)", ylabel="value (reward units)", title="value, last 10 % of trials")
+    axes[2].set(xlabel="time in trial (s)", ylabel="RPE δ (reward units)", title="RPE, last 10 % of trials")
+    for axis in axes[1:3]:
+        axis.axvline(t[k_cue], color="0.6", ls=":", lw=1)
+    axes[2].axhline(0, color="0.6", lw=0.8)
+    median = int(np.argsort(sub[color_by].values)[sub.sizes["predictor"] // 2])
+    rpe = sub["rpe"].isel(predictor=median).values
+    limit = float(np.nanmax(np.abs(rpe))) or 1.0
+    image = axes[3].pcolormesh(t, sub["trial"].values, rpe, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                               shading="nearest")
+    q = sub.isel(predictor=median)
+    axes[3].set(xlabel="time in trial (s)", ylabel="trial",
+                title=f"RPE of #{median} (τ={float(q.tau):.2f}, γ={float(q.gamma):.2f}/s)")
+    fig.colorbar(image, ax=axes[3]).set_label("δ (reward units)")
+    fig.colorbar(mappable, ax=axes[:2]).set_label(PARAMETER_LABELS[color_by])  # lines of panels 1-3
+    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {sub.sizes['predictor']} predictors, "
+                 f"{ds.attrs['n_trials']} trials ({ds.attrs['options']['rule']})")
+    save_figure(fig, save)
+    return fig

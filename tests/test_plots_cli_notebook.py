@@ -1,0 +1,100 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+
+import drl
+from drl import plots
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run():
+    pop = drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.7, 0.95], alpha=0.1)
+    ds = drl.simulate("lowet_2025", pop, 60, progress=False)
+    drl.save(ds, "small")
+    return ds
+
+
+def test_val_at_t_lines_panels_colorbar(run):
+    fig = plots.val_at_t("small", 1.0, trial_type="variable", color_by="tau", facet_by="gamma", save="vat")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 and all(len(ax.lines) == 3 for ax in panels)
+    assert "value at t = 1 s" in panels[0].get_ylabel() and panels[0].get_xlabel() == "trial"
+    cbar = fig.axes[-1]
+    assert "τ" in cbar.get_ylabel()
+    assert np.allclose(cbar.get_ylim(), [0.2, 0.8])
+    line = panels[0].lines[2]  # τ = 0.8 → top of the colormap
+    assert np.allclose(line.get_color(), mpl.colormaps["viridis"](1.0))
+    assert np.allclose(panels[0].lines[0].get_color(), mpl.colormaps["viridis"](0.0))  # τ = 0.2 → bottom
+    n_trials = int((run.trial_type == "variable").sum())
+    assert len(panels[0].lines[0].get_xdata()) == n_trials
+    assert Path("figs/vat.png").is_file()
+
+
+def test_heatmap_symmetric_and_nothing_written_unless_asked(run):
+    fig = plots.heatmap(run, [0, 5], trial_type="fixed")
+    meshes = [ax.collections[0] for ax in fig.axes if ax.collections and ax.get_label() != "<colorbar>"]
+    assert len(meshes) == 2
+    lo, hi = meshes[0].get_clim()
+    assert lo == -hi and hi > 0
+    assert "τ=0.20" in fig.axes[0].get_title()
+    assert not Path("figs").exists()
+
+
+def test_figure_errors(run):
+    with pytest.raises(ValueError, match="unknown trial type 'fixd'.*Did you mean 'fixed'"):
+        plots.val_at_t(run, 1.0, trial_type="fixd")
+    with pytest.raises(ValueError, match="unknown parameter 'taus'"):
+        plots.val_at_t(run, 1.0, color_by="taus")
+    with pytest.raises(ValueError, match=r"time must be within the recorded times \[0, 6\] s; got 9"):
+        plots.val_at_t(run, 9.0)
+    with pytest.raises(ValueError, match=r"predictors must be indices in \[0, 5\]"):
+        plots.heatmap(run, [7])
+    no_rpe = drl.simulate("lowet_2025", drl.Population.sample(2), 5, record=("value",), progress=False)
+    with pytest.raises(ValueError, match="did not record 'rpe'"):
+        plots.heatmap(no_rpe, [0])
+
+
+def test_summary_figure(run):
+    fig = plots.summary("small", save="summary.svg")
+    assert Path("figs/summary.svg").is_file()
+    assert "lowet_2025" in fig.get_suptitle()
+    assert len(fig.axes[0].lines) == 6
+
+
+def _drl(*args):
+    exe = Path(sys.executable).with_name("drl")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+def test_cli_round_trip():
+    r = _drl("run", "hyp_unif", "--tau", "0.2:0.8", "--predictors", "6", "--trials", "40", "--out", "cli", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert Path("exps/cli.nc").is_file()
+    r = _drl("info", "cli")
+    assert r.returncode == 0 and "hyp_unif" in r.stdout and "'predictor': 6" in r.stdout
+    r = _drl("plot", "cli", "--kind", "val_at_t", "--time", "2.0")
+    assert r.returncode == 0 and Path("figs/cli_val_at_t.png").is_file()
+    r = _drl("run", "hyp_unif", "--trials", "5", "--out", "cli", "--quiet")
+    assert r.returncode == 2 and r.stderr.startswith("drl: error: exps/cli.nc already exists")
+    assert "Traceback" not in r.stderr
+    r = _drl("run", "hyp_unif", "--gamma", "1.5", "--trials", "5", "--out", "bad", "--quiet")
+    assert r.returncode == 2 and "gamma must be in [0, 1]; got 1.5" in r.stderr
+    assert _drl("tasks").stdout.count("Nature") >= 3
+
+
+def test_notebook_runs_top_to_bottom(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "sim.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "store sim.ipynb without outputs"
+    Path("exps").mkdir()
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert Path("figs/tutorial_summary.png").is_file() and Path("exps/tutorial.nc").is_file()
