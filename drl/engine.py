@@ -19,6 +19,7 @@ The only Python loop is over trials, which are sequential by nature (each trial 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -33,7 +34,7 @@ from drl.features import CSC, make_features
 from drl.population import Population
 from drl.schema import build_dataset, population_from_dataset
 from drl.tasks import Schedule, Task, load_task, time_to_step
-from drl.td import ReverseDiscountedSum, rule_factor, td_error_arrival, td_error_state
+from drl.td import ReverseDiscountedSum, discounted_cumsum, rule_factor, td_error_arrival, td_error_state
 
 __all__ = ["simulate", "rerun", "EngineOptions", "PRESETS", "RunTooLargeError", "NonFiniteValueError"]
 
@@ -206,8 +207,6 @@ class _Kernel:
         self.norm = None
         if options.normalize_trace:
             # Σ_f e_k[f] = Σ_{i ≤ k} ρ^{k−i} Σ_f x_i[f]; the same every trial of a type, so computed once.
-            from drl.td import discounted_cumsum
-
             xsum = x.sum(-1)  # [M, K]
             self.norm = torch.stack(
                 [discounted_cumsum(xsum[m].expand(self.n_predictors, -1), self.rho).clamp(min=1)
@@ -519,23 +518,21 @@ def simulate(
     return sink.finish(weights.transpose(0, 1).float().cpu().numpy())
 
 
-class _flush_denormals:
+@contextlib.contextmanager
+def _flush_denormals(device):
     """Flush float denormals to zero on the CPU while simulating, then restore torch's default.
 
     Values that decay towards 0 pass through denormal floats, which x86 CPUs handle ~100× slower; flushing
     them changes results by < 1e-38 and halves the run time.
     """
-
-    def __init__(self, device):
-        self.active = device.type == "cpu"
-
-    def __enter__(self):
-        if self.active:
-            torch.set_flush_denormal(True)
-
-    def __exit__(self, *exc):
-        if self.active:
-            torch.set_flush_denormal(False)
+    if device.type != "cpu":
+        yield
+        return
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 class _MemorySink:
