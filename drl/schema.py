@@ -141,6 +141,17 @@ def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     return ds
 
 
+def trials_of_type(ds: xr.Dataset, trial_type: str) -> xr.Dataset:
+    """The recorded trials of ``trial_type`` (a name); the error lists the valid names."""
+    from drl._validate import choice
+
+    choice("trial type", trial_type, [str(n) for n in ds["type"].values])
+    sub = ds.isel(trial=np.flatnonzero(ds["trial_type"].values == trial_type))
+    if sub.sizes["trial"] == 0:
+        raise ValueError(f"no recorded trial of type {trial_type!r} in this run")
+    return sub
+
+
 def population_from_dataset(ds: xr.Dataset):
     """The Population stored in a run's predictor coordinates."""
     from drl.population import Population

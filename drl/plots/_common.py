@@ -10,7 +10,7 @@ import numpy as np
 import seaborn as sns
 
 from drl._validate import choice
-from drl.schema import PARAMETERS
+from drl.schema import PARAMETERS, trials_of_type
 from drl.store import open_run
 
 FIG_DIR = Path("figs")
@@ -35,14 +35,27 @@ def check_parameter(name: str) -> str:
 
 def select_type(ds, trial_type):
     """The trials of ``trial_type`` (a name); the error lists the valid names."""
-    names = [str(n) for n in ds["type"].values]
     if trial_type is None:
-        trial_type = names[0]
-    choice("trial type", trial_type, names)
-    sub = ds.isel(trial=np.flatnonzero(ds["trial_type"].values == trial_type))
+        trial_type = str(ds["type"].values[0])
+    return trials_of_type(ds, trial_type), trial_type
+
+
+def select_trials(sub, trials):
+    """``trials`` (a slice, an index array or None for all) of a trial-type selection; an empty result is an error."""
+    if trials is None:
+        return sub
+    if not isinstance(trials, slice):
+        trials = np.atleast_1d(np.asarray(trials))
+        if trials.dtype.kind not in "iu":
+            raise TypeError(f"trials must be a slice or integer indices; got dtype {trials.dtype}")
+        n = sub.sizes["trial"]
+        bad = trials[(trials < -n) | (trials >= n)]
+        if bad.size:
+            raise ValueError(f"trials must index this type's {n} recorded trials; got {bad.tolist()}")
+    sub = sub.isel(trial=trials)
     if sub.sizes["trial"] == 0:
-        raise ValueError(f"no recorded trial of type {trial_type!r} in this run")
-    return sub, trial_type
+        raise ValueError(f"trials={trials!r} selects no trial")
+    return sub
 
 
 def parameter_colors(ds, parameter: str, cmap="viridis"):

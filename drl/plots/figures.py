@@ -11,6 +11,7 @@ from drl.plots._common import (
     parameter_colors,
     resolve,
     save_figure,
+    select_trials,
     select_type,
 )
 
@@ -31,10 +32,7 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "t
     """
     ds = resolve(run, needs=("value",))
     sub, trial_type = select_type(ds, trial_type)
-    if trials is not None:
-        sub = sub.isel(trial=trials)
-        if sub.sizes["trial"] == 0:
-            raise ValueError("trials selects no trial")
+    sub = select_trials(sub, trials)
     k = _time_index(sub, time)
     colors, mappable = parameter_colors(sub, color_by)
     groups = [(None, np.arange(sub.sizes["predictor"]))]
@@ -69,8 +67,7 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=No
     """
     ds = resolve(run, needs=("rpe",))
     sub, trial_type = select_type(ds, trial_type)
-    if trials is not None:
-        sub = sub.isel(trial=trials)
+    sub = select_trials(sub, trials)
     predictors = list(np.atleast_1d(predictors))
     n_pred = sub.sizes["predictor"]
     bad = [p for p in predictors if not 0 <= int(p) < n_pred]

@@ -1,0 +1,201 @@
+"""val_over_t: value, reward and RPE over the time of a trial, one animation frame per trial.
+
+The figure is drawn once; each frame only sets the y-data of existing lines (no redraw of axes, no new artists),
+which is what keeps a frame well under 0.1 s where drl_sim re-plotted everything (about 1 s per frame).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+
+from drl.plots._common import (
+    FIG_DIR,
+    PARAMETER_LABELS,
+    check_parameter,
+    new_figure,
+    parameter_colors,
+    resolve,
+    select_trials,
+    select_type,
+)
+
+ANIMATION_FORMATS = (".gif", ".mp4", ".html")
+
+
+class TrialAnimation(animation.FuncAnimation):
+    """A FuncAnimation that shows itself as interactive HTML (``to_jshtml``) when it ends a notebook cell.
+
+    ``trials`` holds the run's trial index shown by each frame; ``update(frame)`` sets the data of the moving
+    artists and returns them.
+    """
+
+    def __init__(self, fig, update, trials, interval_ms):
+        self.trials = np.asarray(trials)
+        self.update = update
+        super().__init__(fig, update, frames=len(self.trials), interval=interval_ms, blit=False, repeat=True)
+
+    def _repr_html_(self):
+        return self.to_jshtml()
+
+    def save_gif(self, path, fps: float, dpi: int = 100) -> None:
+        """Write a GIF by blitting: the axes, ticks and labels are rendered once; each frame redraws only the
+        moving artists onto that background (matplotlib's generic ``save`` redraws the whole figure twice)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from PIL import Image
+
+        fig = self._fig
+        if not isinstance(fig.canvas, FigureCanvasAgg):  # a closed figure keeps only a base canvas
+            FigureCanvasAgg(fig)
+        fig.set_dpi(dpi)
+        engine = fig.get_layout_engine()
+        moving = self.update(0)
+        try:
+            fig.canvas.draw()  # the layout is computed once, here, then frozen
+            fig.set_layout_engine("none")
+            for artist in moving:
+                artist.set_animated(True)
+            fig.canvas.draw()
+            background = fig.canvas.copy_from_bbox(fig.bbox)
+            frames = []
+            for frame in range(len(self.trials)):
+                fig.canvas.restore_region(background)
+                for artist in self.update(frame):
+                    fig.draw_artist(artist)
+                rgba = np.asarray(fig.canvas.buffer_rgba())
+                frames.append(Image.fromarray(rgba[..., :3]).quantize(colors=255, method=Image.Quantize.FASTOCTREE))
+            frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                           duration=1000.0 / fps)
+        finally:
+            for artist in moving:
+                artist.set_animated(False)
+            fig.set_layout_engine(engine)
+            self.update(0)
+
+
+def _limits(data: np.ndarray, pad: float = 0.05):
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    span = hi - lo
+    return lo - pad * span, hi + pad * span
+
+
+def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DIR, dpi: int = 100) -> Path | None:
+    """Write ``anim`` to ``figs/<save>``: GIF (Pillow) unless the name ends in .mp4 (needs ffmpeg) or .html."""
+    if not save:
+        return None
+    path = Path(save)
+    if len(path.parts) == 1:
+        path = Path(directory) / path
+    suffix = path.suffix.lower()
+    if suffix not in ANIMATION_FORMATS:
+        path = path.with_name(path.name + ".gif")
+        suffix = ".gif"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".mp4":
+        if not animation.writers.is_available("ffmpeg"):
+            raise ValueError(f"saving {path} needs ffmpeg, which is not installed; save as .gif instead "
+                             "(or install ffmpeg)")
+        writer = animation.FFMpegWriter(fps=fps)
+    elif suffix == ".html":
+        path.write_text(anim.to_jshtml(fps=fps))
+        return path
+    # Write next to the target, then rename: a reader never sees half a file.
+    tmp = path.with_name(f".{path.stem}.partial{suffix}")
+    try:
+        if suffix == ".mp4":
+            anim.save(tmp, writer=writer, dpi=dpi)
+        else:
+            anim.save_gif(tmp, fps=fps, dpi=dpi)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = "tau", facet_by: str | None = None,
+               every: int = 1, fps: float = 10.0, save=None):
+    """Animate value, reward and RPE over the time of a trial, one frame per trial of ``trial_type``.
+
+    Args:
+      run: a run Dataset, path or run name (needs ``value``, ``rpe`` and ``reward`` recorded).
+      trial_type: trial type name (default: the first).
+      trials: a slice or indices into this type's recorded trials (default: all).
+      color_by: parameter colouring the predictors' lines (the colorbar shows its range).
+      facet_by: parameter giving one column of panels per distinct value.
+      every: keep one trial in ``every`` (frame thinning; the last selected trial is always kept).
+      fps: frames per second of the saved file and of the HTML player.
+      save: a name writes ``figs/<name>.gif`` (Pillow); ``.mp4`` (needs ffmpeg) or ``.html`` by extension.
+
+    Returns:
+      a :class:`TrialAnimation` (a ``matplotlib.animation.FuncAnimation``; ``.trials`` gives each frame's
+      trial). In a notebook it displays as an interactive player. Its figure is closed so that a notebook
+      does not also show a static copy.
+    """
+    if not isinstance(every, int | np.integer) or every < 1:
+        raise ValueError(f"every must be a positive integer; got {every!r}")
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0; got {fps!r}")
+    ds = resolve(run, needs=("value", "rpe", "reward"))
+    sub, trial_type = select_type(ds, trial_type)
+    sub = select_trials(sub, trials)
+    keep = np.arange(0, sub.sizes["trial"], every)
+    if keep[-1] != sub.sizes["trial"] - 1:
+        keep = np.append(keep, sub.sizes["trial"] - 1)
+    sub = sub.isel(trial=keep)
+    value = sub["value"].values  # [P, F, K]
+    rpe = sub["rpe"].values
+    reward = sub["reward"].values  # [F, K]
+    t = sub["time"].values
+    colors, mappable = parameter_colors(sub, color_by)
+    groups = [(None, np.arange(sub.sizes["predictor"]))]
+    if facet_by is not None:
+        facet_values = sub[check_parameter(facet_by)].values
+        groups = [(v, np.flatnonzero(facet_values == v)) for v in np.unique(facet_values)]
+    fig, axes = new_figure(2 * len(groups), ncols=len(groups), panel_size=(5.2 if len(groups) == 1 else 4.2, 2.7))
+    # new_figure fills row-major: the first row holds the value panels, the second the RPE panels.
+    value_axes, rpe_axes = axes[: len(groups)], axes[len(groups):]
+    value_lim = _limits(np.concatenate([value.ravel(), reward.ravel()]))
+    rpe_lim = _limits(rpe)
+    value_lines, rpe_lines, reward_lines = [], [], []
+    for column, (facet_value, members) in enumerate(groups):
+        v_ax, d_ax = value_axes[column], rpe_axes[column]
+        (reward_line,) = v_ax.step(t, reward[0], where="mid", color="0.35", lw=1.5, label="reward", zorder=3)
+        reward_lines.append(reward_line)
+        for p in members:
+            (line,) = v_ax.plot(t, value[p, 0], color=colors[p], lw=1.2)
+            value_lines.append((line, p))
+            (line,) = d_ax.plot(t, rpe[p, 0], color=colors[p], lw=1.2)
+            rpe_lines.append((line, p))
+        v_ax.set(ylim=value_lim, xlim=(t[0], t[-1]))
+        d_ax.set(ylim=rpe_lim, xlim=(t[0], t[-1]), xlabel="time in trial (s)")
+        d_ax.axhline(0, color="0.6", lw=0.8)
+        if facet_value is not None:
+            v_ax.set_title(f"{PARAMETER_LABELS[facet_by]} = {facet_value:.3g}")
+    value_axes[0].set_ylabel("value, reward (reward units)")
+    rpe_axes[0].set_ylabel("RPE δ (reward units)")
+    value_axes[0].legend(loc="upper left", frameon=False)
+    fig.colorbar(mappable, ax=axes, shrink=0.9).set_label(PARAMETER_LABELS[color_by])
+    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}")
+    heading = value_axes[-1].text(0.98, 0.95, "", transform=value_axes[-1].transAxes, ha="right", va="top")
+    trial_numbers = sub["trial"].values
+
+    def update(frame):
+        for line, p in value_lines:
+            line.set_ydata(value[p, frame])
+        for line, p in rpe_lines:
+            line.set_ydata(rpe[p, frame])
+        for line in reward_lines:
+            line.set_ydata(reward[frame])
+        heading.set_text(f"trial {trial_numbers[frame]}")
+        return [line for line, _ in value_lines + rpe_lines] + reward_lines + [heading]
+
+    update(0)
+    anim = TrialAnimation(fig, update, trial_numbers, interval_ms=1000.0 / fps)
+    plt.close(fig)
+    save_animation(anim, save, fps)
+    return anim
