@@ -25,7 +25,7 @@ from scipy import optimize, stats
 from drl._validate import in_range
 from drl.schema import trials_of_type
 from drl.store import open_run
-from drl.tasks import RewardDistribution, Task, time_to_step
+from drl.tasks import RewardDistribution, Task
 
 __all__ = [
     "DecodedDistribution",
