@@ -4,6 +4,7 @@ Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl
 (:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/drl.md).
 """
 
+from drl import decode as decode
 from drl.engine import PRESETS as PRESETS
 from drl.engine import EngineOptions as EngineOptions
 from drl.engine import NonFiniteValueError as NonFiniteValueError

@@ -84,6 +84,13 @@ def _cmd_plot(args):
     from drl import plots
 
     name = args.save or f"{args.run.replace('/', '_')}_{args.kind}"
+    if args.kind == "val_over_t":
+        trials = slice(None, None) if args.trials is None else slice(0, args.trials)
+        name = name if name.lower().endswith((".gif", ".mp4", ".html")) else name + ".gif"
+        plots.val_over_t(args.run, trial_type=args.trial_type, trials=trials, color_by=args.color_by,
+                         facet_by=args.facet_by, every=args.every, save=name)
+        print(f"wrote figs/{name}")
+        return
     if args.kind == "summary":
         plots.summary(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
     elif args.kind == "val_at_t":
@@ -93,7 +100,21 @@ def _cmd_plot(args):
                        facet_by=args.facet_by, save=name)
     elif args.kind == "heatmap":
         plots.heatmap(args.run, args.predictors or [0], trial_type=args.trial_type, save=name)
+    elif args.kind == "reward_response":
+        plots.reward_response(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
+    elif args.kind == "population_response":
+        plots.population_response(args.run, trial_type=args.trial_type, save=name)
+    elif args.kind == "value_vs_delay":
+        plots.value_vs_delay(args.run, save=name)
+    elif args.kind == "timing":
+        plots.timing(args.run, save=name)
+    elif args.kind == "joint_map":
+        plots.joint_map(args.run, trial_type=args.trial_type, save=name)
     print(f"wrote figs/{name}.png")
+
+
+KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
+         "value_vs_delay", "timing", "joint_map"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,12 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="draw a figure of a stored run into figs/")
     plot.add_argument("run", help="run name or path")
-    plot.add_argument("--kind", default="summary", choices=["summary", "val_at_t", "heatmap"])
+    plot.add_argument("--kind", default="summary", choices=KINDS,
+                      help="figure to draw (default summary); val_over_t writes an animated GIF")
     plot.add_argument("--trial-type", help="trial type name (default: the first)")
     plot.add_argument("--time", type=float, help="time in s (val_at_t)")
     plot.add_argument("--color-by", default="tau", help="parameter colouring the lines (default tau)")
     plot.add_argument("--facet-by", help="parameter giving one panel per value (val_at_t)")
     plot.add_argument("--predictors", type=int, nargs="+", help="predictor indices (heatmap)")
+    plot.add_argument("--trials", type=int, help="animate the first N trials of the type (val_over_t)")
+    plot.add_argument("--every", type=int, default=1, help="keep one trial in EVERY as a frame (val_over_t)")
     plot.add_argument("--save", help="figure name under figs/ (default RUN_KIND)")
     plot.set_defaults(func=_cmd_plot)
     return parser

@@ -36,6 +36,7 @@ __all__ = [
     "decode_run_distribution",
     "decode_timing",
     "expectiles",
+    "fit_discount",
     "reward_responses",
     "shuffle_control",
     "wasserstein",
@@ -123,7 +124,8 @@ class DecodedDistribution:
 
 
 def _density(samples: np.ndarray, lo: float, hi: float, n_grid: int = 256):
-    grid = np.linspace(lo, hi, n_grid)
+    pad = 3 * 1.06 * float(samples.std()) * samples.size ** -0.2 or 0.05 * (hi - lo)  # three Scott bandwidths
+    grid = np.linspace(max(lo, samples.min() - pad), min(hi, samples.max() + pad), n_grid)
     if np.ptp(samples) == 0:
         density = np.exp(-0.5 * ((grid - samples[0]) / (0.01 * (hi - lo or 1))) ** 2)
         return grid, density / np.trapezoid(density, grid)
@@ -523,7 +525,7 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     time_marginal = middle / middle.sum()
     span = float(profiles.max() / time_marginal.max()) if magnitudes is None else None
     if magnitudes is None:
-        magnitudes = np.linspace(0, 1.5 * span, 121)
+        magnitudes = np.linspace(0, 1.5 * span, 91)
     magnitudes = _vector("magnitudes", magnitudes)
     joint = np.zeros((times.size, magnitudes.size))
     samples = np.full((times.size, n_samples), np.nan)
@@ -531,8 +533,8 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
         decoded = decode_distribution(levels, profiles[:, j] / time_marginal[j], n_samples=n_samples,
                                       bounds=(magnitudes[0], magnitudes[-1]))
         samples[j] = decoded.samples
-        hist = np.histogram(decoded.samples, bins=_edges(magnitudes))[0]
-        joint[j] = time_marginal[j] * hist / n_samples
+        density = _density_at(decoded.samples, magnitudes)
+        joint[j] = time_marginal[j] * density / density.sum()
     joint /= joint.sum()
     out = xr.Dataset(
         {
@@ -548,9 +550,11 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     return out
 
 
-def _edges(centers: np.ndarray) -> np.ndarray:
-    mid = 0.5 * (centers[1:] + centers[:-1])
-    return np.concatenate([[centers[0] - (mid[0] - centers[0])], mid, [centers[-1] + (centers[-1] - mid[-1])]])
+def _density_at(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Kernel density of ``samples`` on ``grid`` (half Scott's bandwidth, at least one grid step)."""
+    step = float(np.min(np.diff(grid))) if grid.size > 1 else 1.0
+    width = max(0.5 * 1.06 * float(samples.std()) * samples.size ** -0.2, step)  # half of Scott: keeps modes
+    return np.exp(-0.5 * ((grid[:, None] - samples[None, :]) / width) ** 2).sum(1)
 
 
 def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,

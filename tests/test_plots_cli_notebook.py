@@ -81,6 +81,11 @@ def test_cli_round_trip():
     assert r.returncode == 0 and "hyp_unif" in r.stdout and "'predictor': 6" in r.stdout
     r = _drl("plot", "cli", "--kind", "val_at_t", "--time", "2.0")
     assert r.returncode == 0 and Path("figs/cli_val_at_t.png").is_file()
+    r = _drl("plot", "cli", "--kind", "val_over_t", "--trials", "6", "--save", "anim")
+    assert r.returncode == 0 and Path("figs/anim.gif").is_file(), r.stderr
+    r = _drl("plot", "cli", "--kind", "reward_response")  # hyp_unif pays one magnitude: nothing to reverse
+    assert r.returncode == 2 and "reversal points need rewards of different magnitudes" in r.stderr
+    assert "Traceback" not in r.stderr
     r = _drl("run", "hyp_unif", "--trials", "5", "--out", "cli", "--quiet")
     assert r.returncode == 2 and r.stderr.startswith("drl: error: exps/cli.nc already exists")
     assert "Traceback" not in r.stderr

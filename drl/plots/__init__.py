@@ -1,7 +1,18 @@
-"""Figures from runs: each takes a Dataset or a path / run name, returns the Figure, saves to figs/ if asked."""
+"""Figures from runs: each takes a Dataset or a path / run name, returns the Figure (or Animation), and saves to
+figs/ when given a name. The static figures of drl_sim (val_at_t, heatmap), its animation (val_over_t), a run
+summary, and the population figures of the papers."""
 
+from drl.plots.animation import TrialAnimation as TrialAnimation
+from drl.plots.animation import val_over_t as val_over_t
 from drl.plots.figures import heatmap as heatmap
 from drl.plots.figures import summary as summary
 from drl.plots.figures import val_at_t as val_at_t
+from drl.plots.population import distribution as distribution
+from drl.plots.population import joint_map as joint_map
+from drl.plots.population import population_response as population_response
+from drl.plots.population import reward_response as reward_response
+from drl.plots.population import timing as timing
+from drl.plots.population import value_vs_delay as value_vs_delay
 
-__all__ = ["heatmap", "summary", "val_at_t"]
+__all__ = ["TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "reward_response",
+           "summary", "timing", "val_at_t", "val_over_t", "value_vs_delay"]

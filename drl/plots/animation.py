@@ -48,6 +48,7 @@ class TrialAnimation(animation.FuncAnimation):
         from PIL import Image
 
         fig = self._fig
+        self._draw_was_started = True  # rendered here, not by FuncAnimation: tell its "never rendered" warning
         if not isinstance(fig.canvas, FigureCanvasAgg):  # a closed figure keeps only a base canvas
             FigureCanvasAgg(fig)
         fig.set_dpi(dpi)
@@ -84,6 +85,12 @@ def _limits(data: np.ndarray, pad: float = 0.05):
     return lo - pad * span, hi + pad * span
 
 
+def _check_writer(path) -> None:
+    if str(path).lower().endswith(".mp4") and not animation.writers.is_available("ffmpeg"):
+        raise ValueError(f"saving {path} needs ffmpeg, which is not installed; save as .gif instead "
+                         "(or install ffmpeg)")
+
+
 def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DIR, dpi: int = 100) -> Path | None:
     """Write ``anim`` to ``figs/<save>``: GIF (Pillow) unless the name ends in .mp4 (needs ffmpeg) or .html."""
     if not save:
@@ -96,10 +103,8 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
         path = path.with_name(path.name + ".gif")
         suffix = ".gif"
     path.parent.mkdir(parents=True, exist_ok=True)
+    _check_writer(path)
     if suffix == ".mp4":
-        if not animation.writers.is_available("ffmpeg"):
-            raise ValueError(f"saving {path} needs ffmpeg, which is not installed; save as .gif instead "
-                             "(or install ffmpeg)")
         writer = animation.FFMpegWriter(fps=fps)
     elif suffix == ".html":
         path.write_text(anim.to_jshtml(fps=fps))
@@ -140,6 +145,8 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = 
         raise ValueError(f"every must be a positive integer; got {every!r}")
     if not fps > 0:
         raise ValueError(f"fps must be > 0; got {fps!r}")
+    if save:
+        _check_writer(save)  # before any drawing
     ds = resolve(run, needs=("value", "rpe", "reward"))
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
