@@ -103,3 +103,4 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     Path("exps").mkdir()
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert Path("figs/tutorial_summary.png").is_file() and Path("exps/tutorial.nc").is_file()
+    assert Path("figs/tutorial_val_over_t.gif").is_file() and Path("figs/tutorial_joint_map.png").is_file()
