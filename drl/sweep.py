@@ -1,0 +1,330 @@
+"""Parameter sweeps on Dask: every combination of a grid of configuration fields is one run, one Dask task and
+one ``.nc`` file under ``exps/<out>/``; ``open_sweep`` combines them lazily along a ``run`` dimension.
+
+A local cluster is started when no client is given; any Dask client works (e.g. dask-jobqueue's SLURMCluster,
+see docs/drl.md). Runs whose file exists with the same configuration are skipped, so an interrupted sweep is
+resumed by calling ``sweep`` again. A failing run is reported with its configuration and error; it stops
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from drl._validate import choice
+from drl.schema import PARAMETERS
+from drl.store import DEFAULT_DIR, _decode_attrs, save
+
+__all__ = ["CONFIG_FIELDS", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
+
+# A run configuration: these keys, with the defaults of drl.simulate / drl.Population.
+CONFIG_FIELDS = {
+    "task": None,  # built-in name or spec file path (required)
+    "n_trials": None,  # required
+    "seed": 0,
+    "predictors": None,  # None: Population.grid of the list-valued parameters; an int: Population.sample
+    "tau": 0.5,
+    "alpha": 0.1,
+    "alpha_pos": None,
+    "alpha_neg": None,
+    "gamma": 1.0,
+    "lam": 0.0,
+    "rule": "expectile",
+    "update": "offline",
+    "features": "csc",
+    "bootstrap": "own",
+    "preset": None,
+    "record": ["value", "rpe", "reward"],
+    "record_trials": None,
+}
+MANIFEST = "sweep.json"
+
+
+def run_config(base: dict, **changes) -> dict:
+    """A complete run configuration: CONFIG_FIELDS defaults, then ``base``, then ``changes``; checked."""
+    config = dict(CONFIG_FIELDS)
+    for key, value in {**base, **changes}.items():
+        choice("configuration field", key, CONFIG_FIELDS)
+        if isinstance(value, tuple):
+            value = {"uniform": list(value)}  # a (lo, hi) range survives JSON as a tagged pair
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
+        config[key] = value
+    for key in ("task", "n_trials"):
+        if config[key] is None:
+            raise ValueError(f"the base configuration needs {key!r}")
+    if config["alpha_pos"] is not None or config["alpha_neg"] is not None:
+        config["tau"] = config["alpha"] = None
+    return json.loads(json.dumps(config, default=_json_number))  # plain JSON types: the file attribute and the comparison agree
+
+
+def _json_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"configuration values must be numbers, strings, lists or None; got {value!r}")
+
+
+def _population(config: dict):
+    from drl.population import Population
+
+    def spec(value):  # {"uniform": [lo, hi]} is the JSON form of a (lo, hi) range
+        return tuple(value["uniform"]) if isinstance(value, dict) and "uniform" in value else value
+
+    params = {k: spec(config[k]) for k in ("tau", "alpha", "alpha_pos", "alpha_neg", "gamma", "lam")
+              if config[k] is not None}
+    if config["predictors"] is None:
+        return Population.grid(**params)
+    return Population.sample(int(config["predictors"]), seed=int(config["seed"]), **params)
+
+
+def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
+    """One run, on a worker: simulate, tag with its configuration, save atomically. Returns "" when done, or
+    the error ("Type: message") of a run that raised: a bad configuration is a result, not a worker crash."""
+    try:
+        _simulate_and_save(config, path, index, sweep_name)
+    except Exception as error:  # noqa: BLE001 - every failure is reported with its configuration
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> None:
+    from drl.engine import simulate
+
+    ds = simulate(config["task"], _population(config), int(config["n_trials"]), rule=config["rule"],
+                  update=config["update"], features=config["features"], bootstrap=config["bootstrap"],
+                  preset=config["preset"], record=tuple(config["record"]), record_trials=config["record_trials"],
+                  seed=int(config["seed"]), progress=False)
+    ds.attrs.update(sweep_name=sweep_name, sweep_index=int(index), sweep_config=config)
+    save(ds, path, overwrite=True)
+
+
+def derive_seed(base_seed: int, index: int) -> int:
+    """The seed of grid position ``index``: ``SeedSequence(base_seed, spawn_key=(index,))``'s first 32-bit word.
+
+    Each position gets an independent stream; the same base seed and grid give the same seeds everywhere.
+    """
+    return int(np.random.SeedSequence(int(base_seed), spawn_key=(int(index),)).generate_state(1)[0])
+
+
+def _expand(base: dict, grid: dict) -> tuple[list[str], list[dict]]:
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(f"grid must be a non-empty dict of field -> list of values; got {grid!r}")
+    fields = list(grid)
+    for field in fields:
+        choice("grid field", field, CONFIG_FIELDS)
+        values = grid[field]
+        if isinstance(values, str) or not hasattr(values, "__len__"):
+            raise TypeError(f"grid[{field!r}] must be a list of values; got {values!r}")
+        if len(values) == 0:
+            raise ValueError(f"grid[{field!r}] is empty; give at least one value")
+    configs = []
+    for index, combo in enumerate(itertools.product(*(list(grid[f]) for f in fields))):
+        changes = dict(zip(fields, combo, strict=True))
+        if "seed" not in grid:
+            changes["seed"] = derive_seed(base.get("seed", 0), index)
+        configs.append(run_config(base, **changes))
+    return fields, configs
+
+
+def _fingerprint(base: dict, grid: dict) -> str:
+    text = json.dumps({"base": base, "grid": grid}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_config(path: Path):
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as nc:
+            return json.loads(nc.getncattr("sweep_config"))
+    except (OSError, KeyError, AttributeError, ValueError, RuntimeError):
+        return None  # unreadable or not a sweep run: it will be redone
+
+
+def _client(client):
+    from dask.distributed import Client, LocalCluster
+
+    if client is None:
+        n_workers = max(1, (os.cpu_count() or 1))
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), True
+    if isinstance(client, str):
+        try:
+            return Client(client, timeout="3s"), True
+        except (OSError, TimeoutError) as e:
+            raise ValueError(f"cannot reach the Dask scheduler at {client!r}: {e}") from None
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a dask.distributed.Client, a scheduler address or None; got "
+                        f"{type(client).__name__}")
+    if client.status != "running":
+        raise ValueError(f"the Dask client is not connected (status {client.status!r})")
+    return client, False
+
+
+def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
+          progress: bool = True) -> pd.DataFrame:
+    """Run every combination of ``grid`` on top of ``base``, one Dask task per run, each saved to
+    ``<directory>/<out>/run_<index>.nc`` (atomically).
+
+    Args:
+      base: a run configuration (``CONFIG_FIELDS``: task and n_trials required; population as in
+        ``Population.grid`` — lists are grid axes — or ``Population.sample`` with ``predictors``).
+      grid: configuration field → list of values; runs are the Cartesian product in the order given (the last
+        field varies fastest), numbered from 0.
+      out: the sweep's folder name under ``directory``.
+      client: a ``dask.distributed.Client`` (e.g. on a SLURMCluster), a scheduler address, or None for a
+        ``LocalCluster`` with one single-threaded worker process per core, closed afterwards.
+      overwrite: redo runs whose file exists, and accept a folder that holds a different sweep.
+      progress: a progress bar over completed runs.
+
+    Seeds: unless ``seed`` is a grid field, run ``i`` uses ``derive_seed(base["seed"], i)``.
+    Resume: a run whose file exists and carries the same configuration is skipped.
+
+    Returns a DataFrame, one row per run: the grid fields, ``status`` (done / skipped / failed), ``error``,
+    ``path``; also printed as a summary.
+    """
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    if not isinstance(base, dict):
+        raise TypeError(f"base must be a dict run configuration; got {type(base).__name__}")
+    run_config(base)  # a bad base is an error now, not N failures later
+    fields, configs = _expand(base, grid)
+    folder = Path(directory) / out
+    manifest = {"name": out, "base": run_config(base), "grid": {f: list(grid[f]) for f in fields},
+                "fingerprint": _fingerprint(base, grid), "n_runs": len(configs)}
+    manifest = json.loads(json.dumps(manifest))
+    manifest_path = folder / MANIFEST
+    if manifest_path.is_file() and not overwrite:
+        stored = json.loads(manifest_path.read_text())
+        if stored.get("fingerprint") != manifest["fingerprint"]:
+            raise ValueError(f"{folder} holds runs of a different sweep (base/grid differ from {manifest_path}); "
+                             "choose another out= or pass overwrite=True")
+    elif folder.is_dir() and any(folder.glob("*.nc")) and not manifest_path.is_file() and not overwrite:
+        raise ValueError(f"{folder} holds .nc files that are not from a drl sweep; choose another out=")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = manifest_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, manifest_path)
+
+    rows = []
+    todo = []
+    for index, config in enumerate(configs):
+        path = folder.resolve() / f"run_{index:04d}.nc"  # absolute: workers have their own working directory
+        row = {"run": index, **{f: config[f] for f in fields}, "status": "", "error": "", "path": str(path)}
+        if path.is_file() and not overwrite and _read_config(path) == config:
+            row["status"] = "skipped"
+        else:
+            todo.append(index)
+        rows.append(row)
+
+    if todo:
+        client, owned = _client(client)
+        try:
+            futures = client.map(_execute, [configs[i] for i in todo],
+                                 [rows[i]["path"] for i in todo], todo, [out] * len(todo),
+                                 key=[f"drl-{out}-{manifest['fingerprint']}-{i:04d}" for i in todo], pure=False)
+            index_of = {f.key: i for f, i in zip(futures, todo, strict=True)}
+            bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
+            for future in as_completed(futures):
+                i = index_of[future.key]
+                if future.status == "finished":
+                    error = future.result()
+                else:  # the task itself was lost, e.g. its worker died more often than Dask retries
+                    exception = future.exception()
+                    error = f"{type(exception).__name__}: {exception}"
+                rows[i]["status"] = "failed" if error else "done"
+                rows[i]["error"] = error
+                future.release()
+                bar.update(1)
+            bar.close()
+        finally:
+            if owned:
+                cluster = client.cluster
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+    for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
+        stale.unlink(missing_ok=True)
+    table = pd.DataFrame(rows).set_index("run")
+    counts = table["status"].value_counts()
+    print(f"sweep {out}: {counts.get('done', 0)} done, {counts.get('skipped', 0)} skipped, "
+          f"{counts.get('failed', 0)} failed (of {len(table)}) in {folder}")
+    for i, row in table[table["status"] == "failed"].iterrows():
+        print(f"  run {i} failed: {', '.join(f'{f}={row[f]!r}' for f in fields)}: {row['error']}")
+    return table
+
+
+def sweep_coordinate(field: str) -> str:
+    """The ``run`` coordinate of a swept field in :func:`open_sweep`: the field's name, or ``<field>_setting``
+    for the population parameters (tau, gamma, lam, alpha_pos, alpha_neg), which are already per-predictor
+    coordinates of every run (then with a ``run`` dimension too)."""
+    return f"{field}_setting" if field in PARAMETERS else field
+
+
+def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
+    """The runs of a sweep as one lazy Dataset (``xarray.open_mfdataset``) with a ``run`` dimension and each
+    swept field as a ``run`` coordinate (named by :func:`sweep_coordinate`; list values as JSON text). Runs
+    that are missing (failed) are left out; runs of different sizes are padded with NaN (outer join).
+
+    Attributes shared by all runs are kept; the per-run attributes (task, options, seed...) are in
+    ``attrs["runs"]`` so that :func:`sweep_run` gives back a complete run for figures and decoders.
+    """
+    folder = Path(directory) / out
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no sweep at {folder} (no {MANIFEST})")
+    manifest = json.loads(manifest_path.read_text())
+    files = sorted(folder.glob("run_*.nc"))
+    if not files:
+        raise ValueError(f"the sweep {folder} has no completed run")
+    fields = list(manifest["grid"])
+    run_attrs = []
+
+    def tag(ds):
+        attrs = _decode_attrs(ds.attrs)
+        run_attrs.append(attrs)
+        config = attrs["sweep_config"]
+        coords = {"run": [int(attrs["sweep_index"])]}
+        for f in fields:
+            value = config[f]
+            coords[sweep_coordinate(f)] = ("run", [json.dumps(value) if isinstance(value, list | dict) or value is None else value])
+        return ds.expand_dims("run").assign_coords(coords)
+
+    combined = xr.open_mfdataset(files, combine="nested", concat_dim="run", preprocess=tag, engine="netcdf4",
+                                 join="outer", combine_attrs="drop_conflicts", data_vars="all",
+                                 coords="different", compat="equals", decode_timedelta=False)
+    order = np.argsort(combined["run"].values)
+    by_index = {int(a["sweep_index"]): a for a in run_attrs}
+    combined.attrs = {k: v for k, v in combined.attrs.items() if k != "drl_json_attrs"}
+    combined.attrs.update(sweep_name=out, sweep_fields=fields, runs=[by_index[int(i)] for i in
+                                                                        combined["run"].values[order]])
+    return combined.isel(run=order)
+
+
+def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
+    """Run ``run`` (its index in the grid) of an ``open_sweep`` Dataset, as a complete drl run Dataset."""
+    indices = [int(i) for i in sweep_ds["run"].values]
+    if run not in indices:
+        raise ValueError(f"run {run} is not in this sweep (runs present: {indices[:10]}"
+                         f"{'…' if len(indices) > 10 else ''})")
+    position = indices.index(run)
+    one = sweep_ds.isel(run=position, drop=True)
+    for name in ("alpha_pos", "alpha_neg", "tau", "gamma", "lam", "trial_type"):
+        if name in one.coords and one[name].isnull().any():
+            raise ValueError(f"run {run} has fewer predictors or trials than the sweep's largest; select it "
+                             "from its own file instead")
+    one = one.drop_vars([sweep_coordinate(f) for f in sweep_ds.attrs["sweep_fields"]
+                         if sweep_coordinate(f) in one.coords])
+    one = one.dropna("trial", how="all", subset=[v for v in ("reward",) if v in one]) if "reward" in one else one
+    one.attrs = dict(sweep_ds.attrs["runs"][position])
+    return one

@@ -1,0 +1,117 @@
+"""Sweeps on a real LocalCluster of two worker processes."""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dask.distributed import Client, LocalCluster
+
+import drl
+import drl.plots
+from drl.sweep import _population, derive_seed, open_sweep, run_config, sweep, sweep_run
+
+BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
+GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def test_sweep_files_open_sweep_and_resume(client, capsys):
+    table = sweep(BASE, GRID, out="small", client=client, progress=False)
+    assert list(table["status"]) == ["done"] * 4
+    assert sorted(p.name for p in Path("exps/small").iterdir()) == [f"run_{i:04d}.nc" for i in range(4)] + [
+        "sweep.json"]
+    combined = open_sweep("small")
+    assert combined.sizes["run"] == 4
+    assert list(combined["lam_setting"].values) == [0.0, 0.0, 0.9, 0.9]  # the last field varies fastest
+    assert list(combined["alpha"].values) == [0.05, 0.1, 0.05, 0.1]
+    # Each run equals a single simulation of its configuration, with the documented seed.
+    for index in (0, 3):
+        config = run_config(BASE, lam=float(combined["lam_setting"][index]), alpha=float(combined["alpha"][index]),
+                            seed=derive_seed(3, index))
+        single = drl.simulate("lowet_2025", _population(config), 40, seed=config["seed"], progress=False)
+        assert np.array_equal(combined["value"].isel(run=index).values, single["value"].values)
+        one = sweep_run(combined, index)
+        assert one.attrs["seed"] == derive_seed(3, index)
+        assert np.array_equal(one["rpe"].values, single["rpe"].values)
+        drl.plots.summary(one)  # a sweep's run is a complete run for figures
+    assert len({derive_seed(3, i) for i in range(4)}) == 4
+    table = sweep(BASE, GRID, out="small", client=client, progress=False)
+    assert list(table["status"]) == ["skipped"] * 4
+    assert "0 done, 4 skipped, 0 failed" in capsys.readouterr().out
+
+
+def test_failing_configuration_is_reported(client, capsys):
+    table = sweep(BASE, {"alpha": [0.1, 1.5, 0.2]}, out="bad", client=client, progress=False)
+    assert list(table["status"]) == ["done", "failed", "done"]
+    assert table.loc[1, "error"] == "ValueError: alpha must be in (0, 1]; got 1.5"
+    assert "run 1 failed: alpha=1.5" in capsys.readouterr().out
+    assert open_sweep("bad").sizes["run"] == 2
+
+
+def test_killed_worker_leaves_every_run_done_or_failed(client):
+    base = {**BASE, "n_trials": 3000, "tau": list(np.linspace(0.1, 0.9, 40))}
+    grid = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.05, 0.1]}
+
+    def kill_one_worker():
+        deadline = time.time() + 60
+        while not list(Path("exps/killed").glob("run_*.nc")) and time.time() < deadline:
+            time.sleep(0.02)
+        worker = sorted(client.scheduler_info()["workers"])[0]
+        try:
+            client.run(os._exit, 1, workers=[worker])
+        except Exception:  # noqa: BLE001 - the worker dies before it can answer
+            pass
+
+    pids_before = set(client.run(os.getpid).values())
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    table = sweep(base, grid, out="killed", client=client, progress=False)
+    killer.join()
+    client.wait_for_workers(2, timeout=30)
+    assert set(client.run(os.getpid).values()) != pids_before  # the nanny restarted the killed worker
+    assert set(table["status"]) <= {"done", "failed"}
+    assert (table["status"] == "done").sum() >= 7
+    for path in table.loc[table["status"] == "done", "path"]:
+        drl.load(path).close()  # every file written is a complete run
+    assert not list(Path("exps/killed").glob(".*tmp"))
+
+
+def test_sweep_bad_input(client):
+    with pytest.raises(ValueError, match="unknown grid field 'lamda'.*Did you mean 'lam'"):
+        sweep(BASE, {"lamda": [0.1]}, out="x", client=client)
+    with pytest.raises(ValueError, match="grid\\['lam'\\] is empty"):
+        sweep(BASE, {"lam": []}, out="x", client=client)
+    with pytest.raises(ValueError, match="needs 'n_trials'"):
+        sweep({"task": "lowet_2025"}, {"lam": [0.1]}, out="x", client=client)
+    sweep(BASE, {"lam": [0.1]}, out="x", client=client, progress=False)
+    with pytest.raises(ValueError, match="holds runs of a different sweep"):
+        sweep(BASE, {"lam": [0.2]}, out="x", client=client)
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        sweep(BASE, {"lam": [0.1]}, out="y", client="tcp://127.0.0.1:9")
+    with pytest.raises(FileNotFoundError, match="no sweep at exps/none"):
+        open_sweep("none")
+
+
+def test_slurm_job_script_as_documented():
+    """The SLURM recipe of docs/drl.md, as far as the job script (no SLURM here)."""
+    from dask_jobqueue import SLURMCluster
+
+    cluster = SLURMCluster(cores=1, processes=1, memory="4GB", walltime="01:00:00", queue="normal",
+                           job_script_prologue=["export HDF5_USE_FILE_LOCKING=FALSE"],
+                           scheduler_options={"dashboard_address": ":0"})
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p normal" in script and "#SBATCH -t 01:00:00" in script
+    assert "export HDF5_USE_FILE_LOCKING=FALSE" in script and "distributed.cli.dask_worker" in script
