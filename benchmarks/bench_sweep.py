@@ -21,7 +21,7 @@ GRID = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.02, 0.05, 0.1, 0.2]}
 
 
 def timed(n_workers: int, out: str) -> float:
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         start = time.perf_counter()
         table = sweep(BASE, GRID, out=out, client=client, progress=False)

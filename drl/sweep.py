@@ -154,7 +154,7 @@ def _client(client):
 
     if client is None:
         n_workers = max(1, (os.cpu_count() or 1))
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
         return Client(cluster), True
     if isinstance(client, str):
         try:

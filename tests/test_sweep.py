@@ -19,7 +19,7 @@ GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     with Client(cluster) as c:
         yield c
     cluster.close()
@@ -115,3 +115,9 @@ def test_slurm_job_script_as_documented():
         cluster.close()
     assert "#SBATCH -p normal" in script and "#SBATCH -t 01:00:00" in script
     assert "export HDF5_USE_FILE_LOCKING=FALSE" in script and "distributed.cli.dask_worker" in script
+
+
+def test_default_local_cluster_is_started_and_closed():
+    table = sweep(BASE, {"lam": [0.0, 0.5]}, out="local", progress=False)
+    assert list(table["status"]) == ["done", "done"]
+    assert np.array_equal(drl.load(table.loc[1, "path"])["lam"].values, [0.5, 0.5])
