@@ -1,0 +1,159 @@
+"""Choice datasets: simulate them (``create_dataset``) or read them from a tidy table (``load_choice_table``).
+
+Layout (the SPICE convention): ``xs`` [sessions, trials − 1, features] with features = one-hot choice
+(n_actions), reward per arm (n_actions, −1 where the outcome was not shown), participant id (last column);
+``ys`` [sessions, trials − 1, n_actions] the one-hot choice of the next trial. Padded steps of ragged sessions
+have ``ys = −1`` and are ignored by the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+__all__ = ["DatasetRNN", "Experiment", "create_dataset", "load_choice_table"]
+
+
+class DatasetRNN(Dataset):
+    """Inputs ``xs`` [S, T, F] and targets ``ys`` [S, T, A] as float32 tensors (a torch Dataset of sessions)."""
+
+    def __init__(self, xs, ys, device="cpu"):
+        xs = torch.as_tensor(np.asarray(xs, dtype=np.float32), device=device)
+        ys = torch.as_tensor(np.asarray(ys, dtype=np.float32), device=device)
+        if xs.ndim != 3 or ys.ndim != 3:
+            raise ValueError(f"xs and ys must be 3-D [sessions, trials, ·]; got {tuple(xs.shape)} and "
+                             f"{tuple(ys.shape)}")
+        if xs.shape[:2] != ys.shape[:2]:
+            raise ValueError(f"xs and ys disagree on [sessions, trials]: {tuple(xs.shape[:2])} vs "
+                             f"{tuple(ys.shape[:2])}")
+        if xs.shape[2] < 2 * ys.shape[2] + 1:
+            raise ValueError(f"xs has {xs.shape[2]} features; with {ys.shape[2]} actions it needs at least "
+                             f"{2 * ys.shape[2] + 1} (choice one-hot, reward per arm, participant id)")
+        self.xs, self.ys = xs, ys
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.ys.shape[2])
+
+    def __len__(self) -> int:
+        return int(self.xs.shape[0])
+
+    def __getitem__(self, index):
+        return self.xs[index], self.ys[index]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One simulated session: ``choices`` [T], ``rewards`` [T, A] (−1 not shown), ``reward_probs`` [T, A],
+    ``choice_probs`` [T, A] of the agent, ``session`` index, ``parameters`` of the agent in that session."""
+
+    choices: np.ndarray
+    rewards: np.ndarray
+    reward_probs: np.ndarray
+    choice_probs: np.ndarray
+    session: int
+    parameters: dict
+
+
+def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample_parameters: bool = True,
+                   progress: bool = False):
+    """Let ``agent`` play ``n_sessions`` sessions of ``n_trials`` trials of ``environment``.
+
+    Returns ``(dataset, experiments, parameters)``: a :class:`DatasetRNN` (participant id = session index;
+    set ``dataset.xs[..., -1] = 0`` for one participant), the list of :class:`Experiment`, and a DataFrame of
+    the agent's parameters per session.
+    """
+    from tqdm.auto import tqdm
+
+    if agent.n_actions != environment.n_actions:
+        raise ValueError(f"agent.n_actions ({agent.n_actions}) != environment.n_actions ({environment.n_actions})")
+    for name, value, low in (("n_trials", n_trials, 2), ("n_sessions", n_sessions, 1)):
+        if not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
+    a = agent.n_actions
+    xs = np.zeros((n_sessions, n_trials - 1, 2 * a + 1), dtype=np.float32)
+    ys = np.zeros((n_sessions, n_trials - 1, a), dtype=np.float32)
+    experiments, rows = [], []
+    for session in tqdm(range(n_sessions), desc="sessions", disable=not progress):
+        agent.new_sess(sample_parameters=sample_parameters)
+        environment.new_sess()
+        choices = np.zeros(n_trials, dtype=np.int64)
+        rewards = np.zeros((n_trials, a))
+        probs = np.zeros((n_trials, a))
+        choice_probs = np.zeros((n_trials, a))
+        for t in range(n_trials):
+            probs[t] = environment.reward_probs
+            choice_probs[t] = agent.get_choice_probs()
+            choices[t] = agent.get_choice()
+            rewards[t] = environment.step(int(choices[t]))
+            agent.update(int(choices[t]), rewards[t])
+        onehot = np.eye(a)[choices]
+        xs[session, :, :a] = onehot[:-1]
+        xs[session, :, a:2 * a] = rewards[:-1]
+        xs[session, :, -1] = session
+        ys[session] = onehot[1:]
+        params = dict(vars(agent.params))
+        experiments.append(Experiment(choices, rewards, probs, choice_probs, session, params))
+        rows.append({"session": session, **params})
+    return DatasetRNN(xs, ys), experiments, pd.DataFrame(rows).set_index("session")
+
+
+def load_choice_table(table, n_actions: int | None = None, *, participant: str = "participant",
+                      session: str = "session", trial: str = "trial", choice: str = "choice",
+                      reward: str = "reward"):
+    """Bandit choices from a tidy table (a CSV path or DataFrame; one row per trial) in the SPICE layout.
+
+    Columns: participant, session, trial (ordering within a session), choice (0 … n_actions − 1) and reward of
+    the chosen arm. Sessions of different lengths are padded at the end (``ys = −1``, ignored by the loss);
+    no row is dropped. Participants are numbered 0 … in order of appearance (``dataset.participants``).
+
+    Returns a :class:`DatasetRNN` with attributes ``participants`` (original ids), ``sessions`` (keys) and
+    ``lengths`` (steps per session).
+    """
+    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    columns = [participant, session, trial, choice, reward]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"the table lacks column(s) {missing}; it has {list(df.columns)}")
+    if df[columns].isna().any().any():
+        bad = df[columns].isna().any(axis=1)
+        raise ValueError(f"the table has missing values in rows {np.flatnonzero(bad.values)[:5].tolist()}")
+    choices = df[choice].to_numpy()
+    if not np.all(np.equal(np.mod(choices, 1), 0)):
+        raise ValueError(f"column {choice!r} must hold integer arm indices")
+    n_actions = int(choices.max()) + 1 if n_actions is None else int(n_actions)
+    if n_actions < 2:
+        raise ValueError(f"n_actions must be ≥ 2; got {n_actions}")
+    out_of_range = (choices < 0) | (choices >= n_actions)
+    if out_of_range.any():
+        bad = sorted({int(c) for c in choices[out_of_range]})[:5]
+        raise ValueError(f"choices must be in [0, {n_actions - 1}]; got {bad} "
+                         f"(rows {np.flatnonzero(out_of_range)[:5].tolist()})")
+    participants = list(dict.fromkeys(df[participant].tolist()))
+    groups = list(df.sort_values([participant, session, trial], kind="stable").groupby([participant, session],
+                                                                                         sort=False))
+    lengths = [len(g) - 1 for _, g in groups]
+    if min(lengths) < 1:
+        short = [key for (key, _), n in zip(groups, lengths, strict=True) if n < 1]
+        raise ValueError(f"sessions need at least two trials; {short[:5]} have one")
+    steps = max(lengths)
+    xs = np.zeros((len(groups), steps, 2 * n_actions + 1), dtype=np.float32)
+    xs[:, :, n_actions:2 * n_actions] = -1
+    ys = np.full((len(groups), steps, n_actions), -1.0, dtype=np.float32)
+    for s, ((pid, _), g) in enumerate(groups):
+        c = g[choice].to_numpy().astype(np.int64)
+        n = len(c) - 1
+        onehot = np.eye(n_actions)[c]
+        xs[s, :n, :n_actions] = onehot[:-1]
+        xs[s, :n, n_actions:2 * n_actions] = np.where(onehot[:-1] > 0, g[reward].to_numpy()[:-1, None], -1)
+        xs[s, :, -1] = participants.index(pid)
+        ys[s, :n] = onehot[1:]
+    dataset = DatasetRNN(xs, ys)
+    dataset.participants = participants
+    dataset.sessions = [key for key, _ in groups]
+    dataset.lengths = np.asarray(lengths)
+    return dataset

@@ -1,0 +1,159 @@
+"""Training a SPICE RNN: negative log-likelihood of the next choice, Adam, with restarts from chance.
+
+All sessions of a batch go through the model at once (the forward pass loops over trials only). A fit whose
+loss stays at chance (ln n_actions per choice: the model ignores the rewards) is restarted from fresh weights;
+if it still ends there, a ``ChanceLevelWarning`` gives the loss and the chance level.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll"]
+
+
+class ChanceLevelWarning(UserWarning):
+    """A fitted model predicts choices no better than chance."""
+
+
+def nll(logits: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood (nats per choice) of the one-hot targets ``ys`` [..., A] under ``logits``;
+    steps whose target is padding (all −1) are ignored."""
+    valid = ys.sum(-1) > 0
+    log_p = torch.log_softmax(logits, dim=-1)
+    per_step = -(log_p * ys.clamp(min=0)).sum(-1)
+    return per_step[valid].mean()
+
+
+@dataclass
+class TrainingResult:
+    """Losses of a fit (nats per choice): ``train_loss``, ``test_loss`` (None without a test split),
+    ``history`` (train loss per epoch of the kept start), ``restarts`` (fresh starts after the first),
+    ``epochs`` (of the kept start), ``converged``, ``seconds``,
+    ``chance`` (ln n_actions), ``test_sessions`` (indices held out)."""
+
+    train_loss: float
+    test_loss: float | None
+    history: list = field(repr=False)
+    restarts: int
+    epochs: int
+    converged: bool
+    seconds: float
+    chance: float
+    test_sessions: np.ndarray = field(repr=False)
+
+
+def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction!r}")
+    order = rng.permutation(n_sessions)
+    n_test = int(round(n_sessions * test_fraction))
+    if test_fraction > 0 and (n_test == 0 or n_test == n_sessions):
+        raise ValueError(f"test_fraction={test_fraction} leaves no session for training or testing "
+                         f"({n_sessions} sessions)")
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2, batch_size: int | None = None,
+              convergence_threshold: float = 1e-7, test_fraction: float = 0.0, n_restarts: int = 3,
+              chance_margin: float = 0.02, seed: int = 0, progress: bool = True) -> TrainingResult:
+    """Fit ``model`` (a BaseRNN) to predict ``ys`` from ``xs`` by Adam on the NLL.
+
+    Args:
+      xs, ys: [sessions, trials, ·] arrays or tensors (SPICE layout).
+      epochs: maximum passes over the training sessions.
+      learning_rate: Adam step size.
+      batch_size: sessions per step (default: all at once).
+      convergence_threshold: stop when the training loss changes less than this over an epoch (mean of the
+        last 10 changes).
+      test_fraction: sessions held out (chosen with ``seed``) for the test loss.
+      n_restarts: fresh starts allowed when a fit sits at chance (loss > ln A − ``chance_margin`` after a
+        tenth of the epochs, or at the end).
+      seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
+      progress: a progress bar over epochs.
+    """
+    from tqdm.auto import tqdm
+
+    xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
+    ys = torch.as_tensor(np.asarray(ys, dtype=np.float32))
+    if xs.ndim != 3 or ys.ndim != 3 or xs.shape[:2] != ys.shape[:2]:
+        raise ValueError(f"xs and ys must be [sessions, trials, ·] with matching sessions and trials; got "
+                         f"{tuple(xs.shape)} and {tuple(ys.shape)}")
+    if ys.shape[2] != model.n_actions:
+        raise ValueError(f"ys has {ys.shape[2]} actions but the model was built for n_actions={model.n_actions}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
+    rng = np.random.default_rng(seed)
+    train, test = _split(xs.shape[0], test_fraction, rng)
+    chance = math.log(model.n_actions)
+    start_time = time.perf_counter()
+    best = None
+    attempts = 0
+    for attempt in range(n_restarts + 1):
+        attempts += 1
+        model.reset_parameters(seed=seed + 7919 * attempt)
+        loss, history, converged, stuck = _train(model, xs[train], ys[train], epochs, learning_rate, batch_size,
+                                                 convergence_threshold, chance - chance_margin, rng,
+                                                 tqdm, progress, attempt)
+        if best is None or loss < best[0]:
+            best = (loss, history, converged, {k: v.clone() for k, v in model.state_dict().items()}, attempt)
+        if not stuck and loss < chance - chance_margin:
+            break
+    loss, history, converged, weights, kept = best
+    model.load_state_dict(weights)
+    if loss > chance - chance_margin:
+        warnings.warn(f"the fit ended near chance: training NLL {loss:.4f} nats per choice vs chance "
+                      f"ln {model.n_actions} = {chance:.4f} after {attempts} start(s); the model ignores the "
+                      "outcomes. Try a larger learning_rate, more epochs or another seed.",
+                      ChanceLevelWarning, stacklevel=2)
+    test_loss = None
+    if len(test):
+        with torch.no_grad():
+            logits, _ = model(xs[test], batch_first=True)
+            test_loss = float(nll(logits, ys[test]))
+    return TrainingResult(float(loss), test_loss, history, attempts - 1, len(history), converged,
+                          time.perf_counter() - start_time, chance, test)
+
+
+def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_threshold, near_chance, rng, tqdm, progress,
+           attempt):
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    n = xs.shape[0]
+    batch_size = n if batch_size is None else int(batch_size)
+    history, changes = [], []
+    converged = False
+    desc = "training" if attempt == 0 else f"training (restart {attempt})"
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        order = rng.permutation(n) if batch_size < n else np.arange(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            optimizer.zero_grad()
+            logits, _ = model(xs[idx], batch_first=True)
+            loss = nll(logits, ys[idx])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        history.append(total / n)
+        if len(history) > 1:
+            changes.append(abs(history[-1] - history[-2]))
+        if progress and epoch % 16 == 0:
+            bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if len(changes) >= 10 and np.mean(changes[-10:]) < convergence_threshold:
+            converged = True
+            break
+        if epoch + 1 == max(10, epochs // 10) and history[-1] > near_chance:
+            bar.close()
+            return history[-1], history, False, True  # stuck at chance: restart early
+    bar.close()
+    with torch.no_grad():
+        logits, _ = model(xs, batch_first=True)
+        final = float(nll(logits, ys))
+    return final, history, converged, final > near_chance

@@ -1,0 +1,332 @@
+"""drl.spice part 1: bandits, AgentQ, datasets, BaseRNN (the tutorials' custom classes) and training."""
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from drl.spice import (
+    AgentQ,
+    BanditsDrift,
+    BanditsFixed,
+    BanditsSwitch,
+    BaseRNN,
+    ChanceLevelWarning,
+    DatasetRNN,
+    RescorlaWagnerRNN,
+    create_dataset,
+    fit_model,
+    load_choice_table,
+)
+
+
+# ---------------------------------------------------------------- the tutorials' classes, imports changed
+class CustomRNN(BaseRNN):  # tutorial 001 (Rescorla-Wagner), verbatim apart from comments
+
+    init_values = {
+        'x_value_reward': 0.5,
+    }
+
+    def __init__(
+        self,
+        n_actions,
+        **kwargs,
+    ):
+        super().__init__(n_actions=n_actions)
+        self.submodules_rnn['x_value_reward_chosen'] = self.setup_module(input_size=1)
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+
+        for timestep, action, reward in zip(timesteps, actions, rewards):
+            self.record_signal('c_action', action)
+            self.record_signal('c_reward', reward)
+            self.record_signal('x_value_reward_chosen', self.state['x_value_reward'])
+            next_value_reward_chosen = self.call_module(
+                key_module='x_value_reward_chosen',
+                key_state='x_value_reward',
+                action=action,
+                inputs=reward,
+                )
+            next_value_reward_not_chosen = self.state['x_value_reward'] * (1-action)
+            self.state['x_value_reward'] = next_value_reward_chosen + next_value_reward_not_chosen
+            logits[timestep] = self.state['x_value_reward']
+
+        logits = self.post_forward_pass(logits, batch_first)
+        return logits, self.get_state()
+
+
+class CustomLearningRateRNN(BaseRNN):  # tutorial 3 (hard-coded equation, module without inputs)
+
+    init_values = {
+            'x_value_reward': 0.5,
+            'x_learning_rate_reward': 0,
+    }
+
+    def __init__(
+        self,
+        n_actions,
+        **kwargs,
+    ):
+        super().__init__(n_actions=n_actions)
+        self.submodules_rnn['x_learning_rate_reward'] = self.setup_module(input_size=2)
+        self.submodules_rnn['x_value_reward_not_chosen'] = self.setup_module(input_size=0)
+        self.submodules_eq['x_value_reward_chosen'] = lambda value, inputs: value + inputs[..., 1] * (inputs[..., 0] - value)
+        self.betas['x_value_reward'] = self.setup_constant()
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+
+        for timestep, action, reward in zip(timesteps, actions, rewards):
+            self.record_signal('c_action', action)
+            self.record_signal('c_reward', reward)
+            self.record_signal('c_value_reward', self.state['x_value_reward'])
+            self.record_signal('x_value_reward_not_chosen', self.state['x_value_reward'])
+            self.record_signal('x_learning_rate_reward', self.state['x_learning_rate_reward'])
+            learning_rate_reward = self.call_module(
+                key_module='x_learning_rate_reward',
+                key_state='x_learning_rate_reward',
+                action=action,
+                inputs=(reward, self.state['x_value_reward']),
+                activation_rnn=torch.nn.functional.sigmoid,
+            )
+            next_value_reward_chosen = self.call_module(
+                key_module='x_value_reward_chosen',
+                key_state='x_value_reward',
+                action=action,
+                inputs=(reward, learning_rate_reward),
+                )
+            next_value_reward_not_chosen = self.call_module(
+                key_module='x_value_reward_not_chosen',
+                key_state='x_value_reward',
+                action=1-action,
+                inputs=None,
+                )
+            self.state['x_learning_rate_reward'] = learning_rate_reward
+            self.state['x_value_reward'] = next_value_reward_chosen + next_value_reward_not_chosen
+            logits[timestep] = self.state['x_value_reward'] * self.betas['x_value_reward']()
+
+        logits = self.post_forward_pass(logits, batch_first)
+        return logits, self.get_state()
+
+
+class WeinhardtRNN(BaseRNN):  # tutorial 5 (participant embeddings, choice perseverance)
+
+    init_values = {
+            'x_value_reward': 0.5,
+            'x_value_choice': 0.,
+            'x_learning_rate_reward': 0.,
+        }
+
+    def __init__(self, n_actions, n_participants, **kwargs):
+        super().__init__(n_actions=n_actions, embedding_size=8)
+        self.participant_embedding = self.setup_embedding(num_embeddings=n_participants, embedding_size=self.embedding_size)
+        self.betas['x_value_reward'] = self.setup_constant(embedding_size=self.embedding_size)
+        self.betas['x_value_choice'] = self.setup_constant(embedding_size=self.embedding_size)
+        self.submodules_rnn['x_learning_rate_reward'] = self.setup_module(input_size=2+self.embedding_size)
+        self.submodules_rnn['x_value_reward_not_chosen'] = self.setup_module(input_size=0+self.embedding_size)
+        self.submodules_rnn['x_value_choice_chosen'] = self.setup_module(input_size=0+self.embedding_size)
+        self.submodules_rnn['x_value_choice_not_chosen'] = self.setup_module(input_size=0+self.embedding_size)
+        self.submodules_eq['x_value_reward_chosen'] = lambda value, inputs: value + inputs[..., 1] * (inputs[..., 0] - value)
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+        participant_id, _ = ids
+        participant_embedding = self.participant_embedding(participant_id[:, 0].int())
+
+        for timestep, action, reward in zip(timesteps, actions, rewards):
+            learning_rate_reward = self.call_module(
+                key_module='x_learning_rate_reward', key_state='x_learning_rate_reward', action=action,
+                inputs=(reward, self.state['x_value_reward']), participant_embedding=participant_embedding,
+                participant_index=participant_id, activation_rnn=torch.nn.functional.sigmoid)
+            next_value_reward_chosen = self.call_module(
+                key_module='x_value_reward_chosen', key_state='x_value_reward', action=action,
+                inputs=(reward, learning_rate_reward), participant_embedding=participant_embedding,
+                participant_index=participant_id)
+            next_value_reward_not_chosen = self.call_module(
+                key_module='x_value_reward_not_chosen', key_state='x_value_reward', action=1-action, inputs=None,
+                participant_embedding=participant_embedding, participant_index=participant_id)
+            next_value_choice_chosen = self.call_module(
+                key_module='x_value_choice_chosen', key_state='x_value_choice', action=action, inputs=None,
+                participant_embedding=participant_embedding, participant_index=participant_id,
+                activation_rnn=torch.nn.functional.sigmoid)
+            next_value_choice_not_chosen = self.call_module(
+                key_module='x_value_choice_not_chosen', key_state='x_value_choice', action=1-action, inputs=None,
+                participant_embedding=participant_embedding, participant_index=participant_id,
+                activation_rnn=torch.nn.functional.sigmoid)
+            self.state['x_learning_rate_reward'] = learning_rate_reward
+            self.state['x_value_reward'] = next_value_reward_chosen + next_value_reward_not_chosen
+            self.state['x_value_choice'] = next_value_choice_chosen + next_value_choice_not_chosen
+            logits[timestep] = self.state['x_value_reward'] * self.betas['x_value_reward'](participant_embedding) + self.state['x_value_choice'] * self.betas['x_value_choice'](participant_embedding)
+
+        logits = self.post_forward_pass(logits, batch_first)
+        return logits, self.get_state()
+
+
+# ---------------------------------------------------------------- helpers
+def _data(n_sessions=100, n_trials=100, seed=0, **agent_kwargs):
+    env = BanditsDrift(sigma=0.2, n_actions=2, rng=seed)
+    agent = AgentQ(n_actions=2, rng=seed + 1, **agent_kwargs)
+    dataset, experiments, params = create_dataset(agent, env, n_trials, n_sessions)
+    dataset.xs[..., -1] = 0
+    return dataset, experiments, params
+
+
+def _agent_nll(experiments, sessions):
+    """The generating agent's own NLL of the next choices (its choice probabilities are known)."""
+    p = np.stack([experiments[s].choice_probs[1:] for s in sessions])
+    c = np.stack([experiments[s].choices[1:] for s in sessions])
+    return float(-np.mean(np.log(np.take_along_axis(p, c[..., None], -1))))
+
+
+# ---------------------------------------------------------------- environments and agent
+def test_drift_stays_in_range_and_rewards_follow_probabilities():
+    env = BanditsDrift(sigma=0.2, n_actions=3, rng=np.random.default_rng(5))
+    probs, rewards = [], []
+    for _ in range(20000):
+        probs.append(env.reward_probs)
+        rewards.append(env.step(0))
+    probs, rewards = np.array(probs), np.array(rewards)
+    assert probs.min() >= 0 and probs.max() <= 1
+    assert np.all(rewards[:, 1:] == -1)  # unchosen outcomes hidden
+    assert abs(rewards[:, 0].mean() - probs[:, 0].mean()) < 0.015  # Bernoulli(p) on average
+    assert np.std(np.diff(probs[:, 0])[(probs[1:, 0] > 0.05) & (probs[1:, 0] < 0.95)]) == pytest.approx(0.2, rel=0.1)
+    fixed = BanditsFixed([0.2, 0.9], counterfactual=True, rng=1)
+    outcomes = np.array([fixed.step(1) for _ in range(20000)])
+    assert np.allclose(outcomes.mean(0), [0.2, 0.9], atol=0.015)
+    switch = BanditsSwitch(hazard=0.1, rng=2)
+    good = [int(np.argmax(switch.reward_probs)) for _ in range(5000) if switch.step(0) is not None]
+    assert 0.07 < np.mean(np.diff(good) != 0) < 0.13
+    a = BanditsDrift(0.1, rng=3)
+    b = BanditsDrift(0.1, rng=3)
+    assert np.array_equal([a.step(0) for _ in range(50)], [b.step(0) for _ in range(50)])  # seedable
+
+
+def test_agentq_updates_match_hand_computation():
+    agent = AgentQ(n_actions=2, beta_reward=2.0, alpha_reward=0.3, alpha_penalty=0.1, forget_rate=0.2,
+                   beta_choice=1.5, alpha_choice=0.4, rng=0)
+    assert np.allclose(agent.x_value_reward, 0.5) and np.allclose(agent.x_value_choice, 0)
+    agent.update(0, np.array([1.0, -1.0]))  # rewarded: α+ on arm 0, arm 1 forgets toward 0.5
+    assert np.allclose(agent.x_value_reward, [0.5 + 0.3 * 0.5, 0.5])
+    assert np.allclose(agent.x_value_choice, [0.4, 0.0])
+    assert np.allclose(agent.x_learning_rate_reward, [0.3, 0.0])
+    agent.update(1, np.array([-1.0, 0.0]))  # penalty on arm 1 with α−; arm 0 forgets
+    assert np.allclose(agent.x_value_reward, [0.65 + 0.2 * (0.5 - 0.65), 0.5 - 0.1 * 0.5])
+    assert np.allclose(agent.x_value_choice, [0.4 * 0.6, 0.4])
+    logits = 2.0 * agent.x_value_reward + 1.5 * agent.x_value_choice
+    assert np.allclose(agent.get_choice_probs(), np.exp(logits) / np.exp(logits).sum())
+    cf = AgentQ(n_actions=2, alpha_reward=0.3, alpha_counterfactual_reward=0.25, alpha_counterfactual_penalty=0.05,
+                forget_rate=0.2)
+    cf.update(0, np.array([0.0, 1.0]))  # counterfactual outcome of arm 1 shown: no forgetting there
+    assert np.allclose(cf.x_value_reward, [0.5 - 0.3 * 0.5, 0.5 + 0.25 * 0.5])
+    varied = AgentQ(alpha_reward=0.3, parameter_variance={"alpha_reward": 0.1}, rng=4)
+    draws = []
+    for _ in range(200):
+        varied.new_sess()
+        draws.append(varied.params.alpha_reward)
+    assert 0.08 < np.std(draws) < 0.12 and abs(np.mean(draws) - 0.3) < 0.03
+    assert AgentQ(beta_reward=50, deterministic=True).get_choice() == 0  # ties: the first arm
+
+
+def test_create_dataset_layout():
+    dataset, experiments, params = _data(n_sessions=5, n_trials=30, alpha_reward=0.3)
+    assert tuple(dataset.xs.shape) == (5, 29, 5) and tuple(dataset.ys.shape) == (5, 29, 2)
+    e = experiments[2]
+    assert np.array_equal(dataset.xs[2, :, :2].numpy(), np.eye(2)[e.choices[:-1]])
+    assert np.array_equal(dataset.xs[2, :, 2:4].numpy(), e.rewards[:-1])
+    assert np.all((dataset.xs[2, :, 2:4].numpy() == -1) == (np.eye(2)[e.choices[:-1]] == 0))
+    assert np.array_equal(dataset.ys[2].numpy(), np.eye(2)[e.choices[1:]])
+    assert len(params) == 5 and params["alpha_reward"].iloc[0] == 0.3
+    raw, _, _ = create_dataset(AgentQ(rng=0), BanditsDrift(0.2, rng=0), 10, 3)
+    assert list(raw.xs[:, 0, -1].numpy()) == [0, 1, 2]  # participant id = session index
+
+
+def test_load_choice_table_pads_and_validates(tmp_path):
+    table = pd.DataFrame({
+        "participant": ["p1"] * 5 + ["p2"] * 3,
+        "session": [0] * 5 + [0] * 3,
+        "trial": [0, 1, 2, 3, 4, 2, 0, 1],
+        "choice": [0, 1, 1, 0, 1, 1, 0, 0],
+        "reward": [1, 0, 1, 1, 0, 1, 0, 1],
+    })
+    table.to_csv(tmp_path / "choices.csv", index=False)
+    ds = load_choice_table(tmp_path / "choices.csv")
+    assert tuple(ds.xs.shape) == (2, 4, 5) and list(ds.lengths) == [4, 2]
+    assert np.array_equal(ds.ys[1, 2:].numpy(), -np.ones((2, 2)))  # padding, masked in the loss
+    assert np.array_equal(ds.xs[1, :2, :2].numpy(), [[1, 0], [1, 0]])  # p2 sorted by trial: 0, 0, 1
+    assert np.array_equal(ds.xs[1, :2, 2:4].numpy(), [[0, -1], [1, -1]])
+    assert ds.participants == ["p1", "p2"] and float(ds.xs[1, 0, -1]) == 1
+    with pytest.raises(ValueError, match="lacks column\\(s\\) \\['reward'\\]"):
+        load_choice_table(table.drop(columns="reward"))
+    with pytest.raises(ValueError, match="choices must be in \\[0, 1\\]; got \\[2\\]"):
+        load_choice_table(table.assign(choice=[0, 1, 2, 0, 1, 1, 0, 0]), n_actions=2)
+
+
+# ---------------------------------------------------------------- RNNs and training
+def test_tutorial_custom_rnn_learns_close_to_the_generating_agent():
+    dataset, experiments, _ = _data(alpha_reward=0.3)
+    model = CustomRNN(n_actions=2)
+    result = fit_model(model, dataset.xs, dataset.ys, epochs=400, learning_rate=1e-2, test_fraction=0.2, seed=0,
+                       progress=False)
+    agent_nll = _agent_nll(experiments, result.test_sessions)
+    assert result.test_loss < math.log(2) - 0.1
+    assert abs(result.test_loss - agent_nll) < 0.015, (result.test_loss, agent_nll)
+    recorded = model.record(dataset.xs[:3])
+    assert recorded["x_value_reward_chosen"].shape == (99, 3, 2) and set(recorded) == {
+        "c_action", "c_reward", "x_value_reward_chosen"}
+
+
+def test_tutorial_hardcoded_and_embedding_models_train():
+    dataset, experiments, _ = _data(n_sessions=60, n_trials=60, alpha_reward=0.3, forget_rate=0.2,
+                                    beta_choice=1.0, alpha_choice=1.0)
+    for model in (CustomLearningRateRNN(n_actions=2), WeinhardtRNN(n_actions=2, n_participants=1)):
+        result = fit_model(model, dataset.xs, dataset.ys, epochs=150, learning_rate=2e-2, seed=1, progress=False)
+        assert result.train_loss < _agent_nll(experiments, range(60)) + 0.05, type(model).__name__
+
+
+def test_rescorla_wagner_never_ends_at_chance():
+    dataset, _, _ = _data(n_sessions=48, n_trials=60, alpha_reward=0.3)
+    for seed in range(10):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ChanceLevelWarning)
+            result = fit_model(RescorlaWagnerRNN(n_actions=2), dataset.xs, dataset.ys, epochs=120,
+                               learning_rate=2e-2, seed=seed, progress=False)
+        assert result.train_loss < math.log(2) - 0.05, (seed, result)
+
+
+def test_chance_is_warned_loudly():
+    rng = np.random.default_rng(0)
+    choices = rng.integers(0, 2, (20, 31))  # choices unrelated to anything: nothing to learn
+    xs = np.zeros((20, 30, 5), dtype=np.float32)
+    xs[..., :2] = np.eye(2)[choices[:, :-1]]
+    xs[..., 2:4] = -1
+    ys = np.eye(2)[choices[:, 1:]]
+    with pytest.warns(ChanceLevelWarning, match="near chance: training NLL 0.6.* vs chance ln 2 = 0.6931"):
+        result = fit_model(RescorlaWagnerRNN(), xs, ys, epochs=30, n_restarts=1, progress=False)
+    assert result.restarts == 1
+
+
+def test_bad_input():
+    dataset, _, _ = _data(n_sessions=4, n_trials=10)
+    with pytest.raises(ValueError, match="disagree on \\[sessions, trials\\]"):
+        DatasetRNN(dataset.xs, dataset.ys[:, :5])
+    with pytest.raises(ValueError, match="ys has 2 actions but the model was built for n_actions=3"):
+        fit_model(RescorlaWagnerRNN(n_actions=3), dataset.xs, dataset.ys, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="alpha_reward must be in \\[0, 1\\]; got 1.3"):
+        AgentQ(alpha_reward=1.3)
+    with pytest.raises(ValueError, match="agent.n_actions \\(3\\) != environment.n_actions \\(2\\)"):
+        create_dataset(AgentQ(n_actions=3), BanditsDrift(0.2), 10, 2)
+    model = CustomRNN(n_actions=2)
+    model.init_forward_pass(dataset.xs, batch_first=True)
+    with pytest.raises(ValueError, match="no module 'x_value_choice'; modules: \\['x_value_reward_chosen'\\]"):
+        model.call_module("x_value_choice", "x_value_reward", action=dataset.xs[:, 0, :2])
+    with pytest.raises(ValueError, match="no state 'x_value_choice': add it to CustomRNN.init_values"):
+        model.call_module("x_value_reward_chosen", "x_value_choice")
+    with pytest.raises(ValueError, match="unknown parameter\\(s\\) in parameter_variance: \\['alpha'\\]"):
+        AgentQ(parameter_variance={"alpha": 0.1})
