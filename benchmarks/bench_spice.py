@@ -1,6 +1,8 @@
 """SPICE RNN training speed. Prints figures; asserts nothing.
 
-Seconds per training epoch of the precoded Rescorla-Wagner RNN (full batch, Adam) for 100 sessions × 100 trials
+End-to-end SpiceEstimator fit (training + distillation) on the tutorial-sized data (100 sessions × 100 trials,
+1024 epochs) with its held-out NLLs, and the distillation time alone. Seconds per training epoch of the
+precoded Rescorla-Wagner RNN (full batch, Adam) for 100 sessions × 100 trials
 and 1000 sessions × 200 trials, against a naive reference written here that loops over sessions (one forward
 pass per session, the layout drl vectorizes away); and how often a fit needed a restart from chance.
 Run: .venv/bin/python benchmarks/bench_spice.py
@@ -13,7 +15,18 @@ import time
 import numpy as np
 import torch
 
-from drl.spice import AgentQ, BanditsDrift, RescorlaWagnerRNN, create_dataset, fit_model, nll
+from drl.spice import (
+    FORGETTING_CONFIG,
+    AgentQ,
+    BanditsDrift,
+    ForgettingRNN,
+    RescorlaWagnerRNN,
+    SpiceEstimator,
+    create_dataset,
+    distill,
+    fit_model,
+    nll,
+)
 
 
 def data(n_sessions, n_trials, seed=0):
@@ -49,6 +62,20 @@ def main():
     print(f"100 sessions × 100 trials: {fast:.4f} s per epoch (1024 epochs ≈ {1024 * fast:.0f} s); "
           f"per-session loop {naive:.3f} s per epoch, {naive / fast:.0f}× slower")
     print(f"1000 sessions × 200 trials: {per_epoch(large, 10):.4f} s per epoch")
+    agent = AgentQ(alpha_reward=0.3, forget_rate=0.2, rng=1)
+    tutorial, _, _ = create_dataset(agent, BanditsDrift(0.2, rng=0), 100, 100)
+    tutorial.xs[..., -1] = 0
+    estimator = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG, epochs=1024, learning_rate=1e-2,
+                               convergence_threshold=0, test_fraction=0.2)
+    start = time.perf_counter()
+    estimator.fit(tutorial.xs, tutorial.ys)
+    total = time.perf_counter() - start
+    start = time.perf_counter()
+    distill(estimator.model, tutorial.xs, FORGETTING_CONFIG)
+    distillation = time.perf_counter() - start
+    r = estimator.report
+    print(f"SpiceEstimator(ForgettingRNN) end to end, 100 × 100, 1024 epochs: {total:.1f} s; distillation "
+          f"{distillation:.2f} s; held-out NLL RNN {r['nll_rnn_test']:.4f}, SPICE {r['nll_spice_test']:.4f}")
     restarts, losses = [], []
     for seed in range(10):
         result = fit_model(RescorlaWagnerRNN(), small.xs, small.ys, epochs=200, learning_rate=1e-2, seed=seed,

@@ -35,7 +35,7 @@ class CustomRNN(BaseRNN):  # tutorial 001 (Rescorla-Wagner), verbatim apart from
         n_actions,
         **kwargs,
     ):
-        super().__init__(n_actions=n_actions)
+        super(CustomRNN, self).__init__(n_actions=n_actions)
         self.submodules_rnn['x_value_reward_chosen'] = self.setup_module(input_size=1)
 
     def forward(self, inputs, prev_state=None, batch_first=False):
@@ -72,7 +72,7 @@ class CustomLearningRateRNN(BaseRNN):  # tutorial 3 (hard-coded equation, module
         n_actions,
         **kwargs,
     ):
-        super().__init__(n_actions=n_actions)
+        super(CustomLearningRateRNN, self).__init__(n_actions=n_actions)
         self.submodules_rnn['x_learning_rate_reward'] = self.setup_module(input_size=2)
         self.submodules_rnn['x_value_reward_not_chosen'] = self.setup_module(input_size=0)
         self.submodules_eq['x_value_reward_chosen'] = lambda value, inputs: value + inputs[..., 1] * (inputs[..., 0] - value)
@@ -124,7 +124,7 @@ class WeinhardtRNN(BaseRNN):  # tutorial 5 (participant embeddings, choice perse
         }
 
     def __init__(self, n_actions, n_participants, **kwargs):
-        super().__init__(n_actions=n_actions, embedding_size=8)
+        super(WeinhardtRNN, self).__init__(n_actions=n_actions, embedding_size=8)
         self.participant_embedding = self.setup_embedding(num_embeddings=n_participants, embedding_size=self.embedding_size)
         self.betas['x_value_reward'] = self.setup_constant(embedding_size=self.embedding_size)
         self.betas['x_value_choice'] = self.setup_constant(embedding_size=self.embedding_size)

@@ -1,7 +1,8 @@
 """drl.spice: discover the equations of learning from bandit choice data (SPICE).
 
-Flat namespace for everything the SPICE tutorials import from ``spice.resources.bandits``,
-``spice.resources.rnn`` and ``spice.resources.rnn_utils``: replace those import lines by ``drl.spice``.
+Flat namespace for everything the SPICE tutorials import from ``spice.estimator``, ``spice.precoded``,
+``spice.resources.bandits``, ``spice.resources.rnn``, ``spice.resources.rnn_utils`` and
+``spice.utils.plotting``: replace those import lines by ``drl.spice``.
 """
 
 from drl.spice.bandits import AgentQ as AgentQ
@@ -13,15 +14,32 @@ from drl.spice.data import DatasetRNN as DatasetRNN
 from drl.spice.data import Experiment as Experiment
 from drl.spice.data import create_dataset as create_dataset
 from drl.spice.data import load_choice_table as load_choice_table
+from drl.spice.estimator import AgentNetwork as AgentNetwork
+from drl.spice.estimator import SpiceEstimator as SpiceEstimator
+from drl.spice.plotting import plot_session as plot_session
+from drl.spice.precoded import FORGETTING_CONFIG as FORGETTING_CONFIG
+from drl.spice.precoded import LEARNING_RATE_RNN_CONFIG as LEARNING_RATE_RNN_CONFIG
+from drl.spice.precoded import RESCOLA_WAGNER_CONFIG as RESCOLA_WAGNER_CONFIG
+from drl.spice.precoded import RESCORLA_WAGNER_CONFIG as RESCORLA_WAGNER_CONFIG
+from drl.spice.precoded import WEINHARDT_2024_CONFIG as WEINHARDT_2024_CONFIG
+from drl.spice.precoded import ForgettingRNN as ForgettingRNN
+from drl.spice.precoded import LearningRateRNN as LearningRateRNN
 from drl.spice.precoded import RescorlaWagnerRNN as RescorlaWagnerRNN
+from drl.spice.precoded import Weinhardt2024RNN as Weinhardt2024RNN
 from drl.spice.rnn import BaseRNN as BaseRNN
 from drl.spice.rnn import Constant as Constant
 from drl.spice.rnn import RNNModule as RNNModule
+from drl.spice.sindy import SindyEquation as SindyEquation
+from drl.spice.sindy import SpiceConfig as SpiceConfig
+from drl.spice.sindy import distill as distill
 from drl.spice.training import ChanceLevelWarning as ChanceLevelWarning
 from drl.spice.training import TrainingResult as TrainingResult
 from drl.spice.training import fit_model as fit_model
 from drl.spice.training import nll as nll
 
-__all__ = ["AgentQ", "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN", "ChanceLevelWarning",
-           "Constant", "DatasetRNN", "Experiment", "RNNModule", "RescorlaWagnerRNN", "TrainingResult",
-           "create_dataset", "fit_model", "load_choice_table", "nll"]
+__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONFIG", "RESCORLA_WAGNER_CONFIG",
+           "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed",
+           "BanditsSwitch", "BaseRNN", "ChanceLevelWarning", "Constant", "DatasetRNN", "Experiment", "ForgettingRNN",
+           "LearningRateRNN", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
+           "TrainingResult", "Weinhardt2024RNN", "create_dataset", "distill", "fit_model", "load_choice_table",
+           "nll", "plot_session"]

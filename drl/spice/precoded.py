@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from drl.spice.rnn import BaseRNN
+import torch
 
-__all__ = ["RescorlaWagnerRNN"]
+from drl.spice.rnn import BaseRNN
+from drl.spice.sindy import SpiceConfig
+
+__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONFIG", "RESCORLA_WAGNER_CONFIG",
+           "WEINHARDT_2024_CONFIG", "ForgettingRNN", "LearningRateRNN", "RescorlaWagnerRNN", "Weinhardt2024RNN"]
 
 
 class RescorlaWagnerRNN(BaseRNN):
@@ -29,3 +33,156 @@ class RescorlaWagnerRNN(BaseRNN):
             self.state["x_value_reward"] = chosen + self.state["x_value_reward"] * (1 - action)
             logits[timestep] = self.state["x_value_reward"]
         return self.post_forward_pass(logits, batch_first), self.get_state()
+
+
+class ForgettingRNN(BaseRNN):
+    """Rescorla-Wagner with forgetting: learned modules for the chosen value (from the reward) and for the
+    unchosen values (no inputs: decay toward a resting value)."""
+
+    init_values = {"x_value_reward": 0.5}
+
+    def __init__(self, n_actions: int = 2, **kwargs):
+        super().__init__(n_actions=n_actions, **kwargs)
+        self.submodules_rnn["x_value_reward_chosen"] = self.setup_module(input_size=1)
+        self.submodules_rnn["x_value_reward_not_chosen"] = self.setup_module(input_size=0)
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+            self.record_signal("c_action", action)
+            self.record_signal("c_reward", reward)
+            self.record_signal("x_value_reward_chosen", self.state["x_value_reward"])
+            self.record_signal("x_value_reward_not_chosen", self.state["x_value_reward"])
+            chosen = self.call_module("x_value_reward_chosen", "x_value_reward", action=action, inputs=reward)
+            not_chosen = self.call_module("x_value_reward_not_chosen", "x_value_reward", action=1 - action)
+            self.state["x_value_reward"] = chosen + not_chosen
+            logits[timestep] = self.state["x_value_reward"]
+        return self.post_forward_pass(logits, batch_first), self.get_state()
+
+
+def _rpe(value, inputs):
+    """The reward-prediction-error update with a given learning rate: v + α·(r − v), inputs = (r, α, …)."""
+    return value + inputs[..., 1] * (inputs[..., 0] - value)
+
+
+class LearningRateRNN(BaseRNN):
+    """The reward-prediction error is hard-coded; the learning rate is a learned module of the reward and the
+    current value (sigmoid: in (0, 1)); unchosen values have a learned module; a learned β scales the values."""
+
+    init_values = {"x_value_reward": 0.5, "x_learning_rate_reward": 0.0}
+
+    def __init__(self, n_actions: int = 2, **kwargs):
+        super().__init__(n_actions=n_actions, **kwargs)
+        self.submodules_rnn["x_learning_rate_reward"] = self.setup_module(input_size=2)
+        self.submodules_rnn["x_value_reward_not_chosen"] = self.setup_module(input_size=0)
+        self.submodules_eq["x_value_reward_chosen"] = _rpe
+        self.betas["x_value_reward"] = self.setup_constant()
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+            self.record_signal("c_action", action)
+            self.record_signal("c_reward", reward)
+            self.record_signal("c_value_reward", self.state["x_value_reward"])
+            self.record_signal("x_value_reward_not_chosen", self.state["x_value_reward"])
+            self.record_signal("x_learning_rate_reward", self.state["x_learning_rate_reward"])
+            rate = self.call_module("x_learning_rate_reward", "x_learning_rate_reward", action=action,
+                                    inputs=(reward, self.state["x_value_reward"]),
+                                    activation_rnn=torch.sigmoid)
+            chosen = self.call_module("x_value_reward_chosen", "x_value_reward", action=action, inputs=(reward, rate))
+            not_chosen = self.call_module("x_value_reward_not_chosen", "x_value_reward", action=1 - action)
+            self.state["x_learning_rate_reward"] = rate
+            self.state["x_value_reward"] = chosen + not_chosen
+            logits[timestep] = self.state["x_value_reward"] * self.betas["x_value_reward"]()
+        return self.post_forward_pass(logits, batch_first), self.get_state()
+
+
+class Weinhardt2024RNN(BaseRNN):
+    """Weinhardt et al. (2024): LearningRateRNN plus choice-perseverance values (learned modules for the chosen
+    and unchosen arms) and participant embeddings feeding every module and the per-participant β's."""
+
+    init_values = {"x_value_reward": 0.5, "x_value_choice": 0.0, "x_learning_rate_reward": 0.0}
+
+    def __init__(self, n_actions: int = 2, n_participants: int = 1, embedding_size: int = 8, **kwargs):
+        super().__init__(n_actions=n_actions, n_participants=n_participants, embedding_size=embedding_size,
+                         **kwargs)
+        e = self.embedding_size
+        self.participant_embedding = self.setup_embedding(max(1, n_participants), e)
+        self.betas["x_value_reward"] = self.setup_constant(embedding_size=e)
+        self.betas["x_value_choice"] = self.setup_constant(embedding_size=e)
+        self.submodules_rnn["x_learning_rate_reward"] = self.setup_module(input_size=2 + e)
+        self.submodules_rnn["x_value_reward_not_chosen"] = self.setup_module(input_size=e)
+        self.submodules_rnn["x_value_choice_chosen"] = self.setup_module(input_size=e)
+        self.submodules_rnn["x_value_choice_not_chosen"] = self.setup_module(input_size=e)
+        self.submodules_eq["x_value_reward_chosen"] = _rpe
+
+    def forward(self, inputs, prev_state=None, batch_first=False):
+        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        actions, rewards, _, _ = inputs
+        participant_id, _ = ids
+        embedding = self.participant_embedding(participant_id[:, 0])
+        common = {"participant_embedding": embedding, "participant_index": participant_id}
+        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+            self.record_signal("c_action", action)
+            self.record_signal("c_reward", reward)
+            self.record_signal("c_value_reward", self.state["x_value_reward"])
+            self.record_signal("x_learning_rate_reward", self.state["x_learning_rate_reward"])
+            self.record_signal("x_value_reward_not_chosen", self.state["x_value_reward"])
+            self.record_signal("x_value_choice_chosen", self.state["x_value_choice"])
+            self.record_signal("x_value_choice_not_chosen", self.state["x_value_choice"])
+            rate = self.call_module("x_learning_rate_reward", "x_learning_rate_reward", action=action,
+                                    inputs=(reward, self.state["x_value_reward"]), activation_rnn=torch.sigmoid,
+                                    **common)
+            reward_chosen = self.call_module("x_value_reward_chosen", "x_value_reward", action=action,
+                                             inputs=(reward, rate), **common)
+            reward_not_chosen = self.call_module("x_value_reward_not_chosen", "x_value_reward", action=1 - action,
+                                                 **common)
+            choice_chosen = self.call_module("x_value_choice_chosen", "x_value_choice", action=action,
+                                             activation_rnn=torch.sigmoid, **common)
+            choice_not_chosen = self.call_module("x_value_choice_not_chosen", "x_value_choice", action=1 - action,
+                                                 activation_rnn=torch.sigmoid, **common)
+            self.state["x_learning_rate_reward"] = rate
+            self.state["x_value_reward"] = reward_chosen + reward_not_chosen
+            self.state["x_value_choice"] = choice_chosen + choice_not_chosen
+            logits[timestep] = (self.state["x_value_reward"] * self.betas["x_value_reward"](embedding)
+                                + self.state["x_value_choice"] * self.betas["x_value_choice"](embedding))
+        return self.post_forward_pass(logits, batch_first), self.get_state()
+
+
+RESCORLA_WAGNER_CONFIG = SpiceConfig(
+    rnn_modules=["x_value_reward_chosen"],
+    control_parameters=["c_action", "c_reward"],
+    library_setup={"x_value_reward_chosen": ["c_reward"]},
+    filter_setup={"x_value_reward_chosen": ["c_action", 1, True]},
+)
+RESCOLA_WAGNER_CONFIG = RESCORLA_WAGNER_CONFIG  # the SPICE tutorials' spelling
+
+FORGETTING_CONFIG = SpiceConfig(
+    rnn_modules=["x_value_reward_chosen", "x_value_reward_not_chosen"],
+    control_parameters=["c_action", "c_reward"],
+    library_setup={"x_value_reward_chosen": ["c_reward"], "x_value_reward_not_chosen": []},
+    filter_setup={"x_value_reward_chosen": ["c_action", 1, True],
+                  "x_value_reward_not_chosen": ["c_action", 0, True]},
+)
+
+LEARNING_RATE_RNN_CONFIG = SpiceConfig(
+    rnn_modules=["x_learning_rate_reward", "x_value_reward_not_chosen"],
+    control_parameters=["c_action", "c_reward", "c_value_reward"],
+    library_setup={"x_learning_rate_reward": ["c_reward", "c_value_reward"], "x_value_reward_not_chosen": []},
+    filter_setup={"x_learning_rate_reward": ["c_action", 1, True],
+                  "x_value_reward_not_chosen": ["c_action", 0, True]},
+)
+
+WEINHARDT_2024_CONFIG = SpiceConfig(
+    rnn_modules=["x_learning_rate_reward", "x_value_reward_not_chosen", "x_value_choice_chosen",
+                 "x_value_choice_not_chosen"],
+    control_parameters=["c_action", "c_reward", "c_value_reward"],
+    library_setup={"x_learning_rate_reward": ["c_reward", "c_value_reward"], "x_value_reward_not_chosen": [],
+                   "x_value_choice_chosen": [], "x_value_choice_not_chosen": []},
+    filter_setup={"x_learning_rate_reward": ["c_action", 1, True],
+                  "x_value_reward_not_chosen": ["c_action", 0, True],
+                  "x_value_choice_chosen": ["c_action", 1, True],
+                  "x_value_choice_not_chosen": ["c_action", 0, True]},
+)

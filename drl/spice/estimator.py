@@ -1,0 +1,277 @@
+"""SpiceEstimator: train a SPICE RNN on choice data, then distil its modules into sparse equations.
+
+scikit-learn style: ``fit(xs, ys)``, ``predict(xs)``; the trained network and its distilled version are also
+agents (``rnn_agent``, ``spice_agent``) that can play a session for ``plot_session``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drl.spice.sindy import SpiceConfig, distill
+from drl.spice.training import fit_model, nll
+
+__all__ = ["AgentNetwork", "SpiceEstimator"]
+
+
+class AgentNetwork:
+    """A trained BaseRNN playing as an agent, one trial at a time (``use_sindy``: its distilled equations).
+
+    ``new_sess(participant_id=0)``, ``get_choice_probs()``, ``update(choice, reward)``; state for plots:
+    ``x_value_reward``, ``x_value_choice``, ``x_learning_rate_reward`` (zeros when the model lacks one).
+    """
+
+    def __init__(self, model, use_sindy: bool = False):
+        self.model, self.use_sindy = model, use_sindy
+        self.n_actions = model.n_actions
+        self.new_sess()
+
+    def new_sess(self, participant_id: int = 0, **_) -> None:
+        self.participant_id = int(participant_id)
+        self._state = None
+        self._logits = np.zeros(self.n_actions)
+        self._values = {k: np.full(self.n_actions, float(v)) for k, v in self.model.init_values.items()}
+
+    def get_choice_probs(self) -> np.ndarray:
+        p = np.exp(self._logits - self._logits.max())
+        return p / p.sum()
+
+    def update(self, choice: int, reward) -> None:
+        x = np.zeros((1, 1, 2 * self.n_actions + 1), dtype=np.float32)
+        x[0, 0, choice] = 1
+        x[0, 0, self.n_actions:2 * self.n_actions] = reward
+        x[0, 0, -1] = self.participant_id
+        previous = self.model.use_sindy
+        self.model.use_sindy = self.use_sindy
+        try:
+            with torch.no_grad():
+                logits, state = self.model(torch.as_tensor(x), prev_state=self._state, batch_first=True)
+        finally:
+            self.model.use_sindy = previous
+        self._state = {k: v.detach() for k, v in state.items()}
+        self._logits = logits[0, -1].numpy().astype(np.float64)
+        self._values = {k: v[0].numpy().astype(np.float64) for k, v in self._state.items()}
+
+    def _value(self, name):
+        return self._values.get(name, np.zeros(self.n_actions)).copy()
+
+    @property
+    def x_value_reward(self):
+        return self._value("x_value_reward")
+
+    @property
+    def x_value_choice(self):
+        return self._value("x_value_choice")
+
+    @property
+    def x_learning_rate_reward(self):
+        return self._value("x_learning_rate_reward")
+
+
+class _SpiceAgent(AgentNetwork):
+    def __init__(self, estimator):
+        super().__init__(estimator.model, use_sindy=True)
+        self._estimator = estimator
+
+    def get_spice_features(self) -> dict:
+        """{participant: {module: (feature names, coefficients)}} of the distilled equations."""
+        return {pid: {m: (list(eq.feature_names), eq.coefficients.copy()) for m, eq in modules.items()}
+                for pid, modules in self._estimator.equations.items()}
+
+
+class SpiceEstimator:
+    """Fit a SPICE model: train ``rnn_class`` on choices, then distil the modules of ``spice_config``.
+
+    Args:
+      rnn_class: a BaseRNN subclass (precoded or custom).
+      spice_config: a :class:`SpiceConfig`.
+      n_actions, n_participants: passed to ``rnn_class``.
+      hidden_size: units of each learned module.
+      learning_rate, epochs, batch_size, convergence_threshold, n_restarts: training (``fit_model``).
+      test_fraction: sessions held out to report the held-out NLL of the RNN and of the distilled model.
+      sindy_degree, sindy_threshold: the distillation (``distill``).
+      spice_participant_id: distil only this participant (None: all).
+      seed: training seed. verbose: progress bars and a report.
+    """
+
+    def __init__(self, rnn_class, spice_config: SpiceConfig, n_actions: int = 2, n_participants: int = 0,
+                 hidden_size: int = 8, learning_rate: float = 1e-2, epochs: int = 1024, batch_size=None,
+                 convergence_threshold: float = 1e-7, n_restarts: int = 3, test_fraction: float = 0.1,
+                 sindy_degree: int = 1, sindy_threshold: float = 0.05, spice_participant_id=None, seed: int = 0,
+                 verbose: bool = False, **rnn_kwargs):
+        if not isinstance(spice_config, SpiceConfig):
+            raise TypeError(f"spice_config must be a SpiceConfig; got {type(spice_config).__name__}")
+        self.rnn_class, self.spice_config = rnn_class, spice_config
+        self.n_actions, self.n_participants = n_actions, n_participants
+        self.learning_rate, self.epochs, self.batch_size = learning_rate, epochs, batch_size
+        self.convergence_threshold, self.n_restarts, self.test_fraction = convergence_threshold, n_restarts, \
+            test_fraction
+        self.sindy_degree, self.sindy_threshold = sindy_degree, sindy_threshold
+        self.spice_participant_id, self.seed, self.verbose = spice_participant_id, seed, verbose
+        self.model = rnn_class(n_actions=n_actions, n_participants=n_participants, hidden_size=hidden_size,
+                               **rnn_kwargs)
+        unknown = [m for m in spice_config.rnn_modules if m not in self.model.submodules_rnn]
+        if unknown:
+            raise ValueError(f"spice_config names module(s) {unknown} that {rnn_class.__name__} lacks; its learned "
+                             f"modules: {sorted(self.model.submodules_rnn)}")
+        self.equations = None
+        self.training = None
+        self.report = {}
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, xs, ys):
+        """Train the RNN, then distil it. Returns self; ``report`` holds the NLLs (nats per choice)."""
+        xs = np.asarray(xs, dtype=np.float32)
+        ys = np.asarray(ys, dtype=np.float32)
+        if self.verbose:
+            print("Training the RNN...")
+        self.training = fit_model(self.model, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
+                                  batch_size=self.batch_size, convergence_threshold=self.convergence_threshold,
+                                  test_fraction=self.test_fraction if len(xs) >= 10 else 0.0,
+                                  n_restarts=self.n_restarts, seed=self.seed, progress=self.verbose)
+        self.equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree,
+                                 threshold=self.sindy_threshold, participants=self.spice_participant_id)
+        held_out = self.training.test_sessions if len(self.training.test_sessions) else np.arange(len(xs))
+        self.report = {
+            "nll_rnn_train": self.training.train_loss,
+            "nll_rnn_test": self._nll(xs[held_out], ys[held_out], use_sindy=False),
+            "nll_spice_test": self._nll(xs[held_out], ys[held_out], use_sindy=True),
+            "held_out_sessions": len(self.training.test_sessions),
+            "epochs": self.training.epochs,
+            "restarts": self.training.restarts,
+        }
+        if self.verbose:
+            r = self.report
+            print(f"NLL per choice, held out: RNN {r['nll_rnn_test']:.4f}, SPICE {r['nll_spice_test']:.4f} "
+                  f"(chance {np.log(self.n_actions):.4f})")
+        return self
+
+    def _nll(self, xs, ys, use_sindy):
+        self.model.use_sindy = use_sindy
+        try:
+            with torch.no_grad():
+                logits, _ = self.model(torch.as_tensor(xs), batch_first=True)
+        finally:
+            self.model.use_sindy = False
+        return float(nll(logits, torch.as_tensor(ys)))
+
+    def _check_fitted(self):
+        if self.equations is None:
+            raise ValueError("this SpiceEstimator is not fitted yet: call fit(xs, ys) or load_spice(...) first")
+
+    # ------------------------------------------------------------------ using the fit
+    def predict(self, xs):
+        """Choice probabilities ``(pred_rnn, pred_spice)``, each [sessions, trials, n_actions], for any number of
+        sessions and participants."""
+        self._check_fitted()
+        xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
+        if xs.ndim == 2:
+            xs = xs[None]
+        out = []
+        for use_sindy in (False, True):
+            self.model.use_sindy = use_sindy
+            try:
+                with torch.no_grad():
+                    logits, _ = self.model(xs, batch_first=True)
+            finally:
+                self.model.use_sindy = False
+            out.append(torch.softmax(logits, -1).numpy())
+        return out[0], out[1]
+
+    @property
+    def rnn_agent(self) -> AgentNetwork:
+        return AgentNetwork(self.model, use_sindy=False)
+
+    @property
+    def spice_agent(self) -> _SpiceAgent:
+        self._check_fitted()
+        return _SpiceAgent(self)
+
+    def print_spice_model(self, participant_id: int | None = None) -> None:
+        """Print the distilled equations (of ``participant_id``; default the first) and the scaling constants."""
+        self._check_fitted()
+        pid = next(iter(self.equations)) if participant_id is None else int(participant_id)
+        if pid not in self.equations:
+            raise ValueError(f"no equations for participant {pid}; distilled: {sorted(self.equations)}")
+        print("SPICE modules:")
+        for eq in self.equations[pid].values():
+            print(eq)
+        with torch.no_grad():
+            for name, beta in self.model.betas.items():
+                if beta.embedding_size:
+                    emb = self.get_participant_embeddings()
+                    value = float(beta(emb[pid:pid + 1]).reshape(-1)[0]) if emb is not None else float("nan")
+                else:
+                    value = float(beta())
+                print(f"beta({name}) = {value:.4f}")
+        if self.report:
+            print(f"held-out NLL per choice: RNN {self.report['nll_rnn_test']:.4f}, SPICE "
+                  f"{self.report['nll_spice_test']:.4f}")
+
+    def get_participant_embeddings(self):
+        """[n_participants, embedding_size] embeddings, or None when the model has none."""
+        embedding = getattr(self.model, "participant_embedding", None)
+        if embedding is None:
+            return None
+        with torch.no_grad():
+            return embedding(torch.arange(max(1, self.n_participants)))
+
+    # ------------------------------------------------------------------ files
+    def save_spice(self, path_rnn=None, path_spice=None) -> None:
+        """Save the RNN weights (``path_rnn``) and/or the distilled equations (``path_spice``), atomically."""
+        if path_rnn is None and path_spice is None:
+            raise ValueError("give path_rnn, path_spice or both")
+        if path_rnn is not None:
+            _atomic_write(path_rnn, {"rnn_class": self.rnn_class.__name__, "state_dict": self.model.state_dict()},
+                          torch_save=True)
+        if path_spice is not None:
+            self._check_fitted()
+            _atomic_write(path_spice, {"rnn_class": self.rnn_class.__name__, "equations": self.equations})
+
+    def load_spice(self, path_rnn=None, path_spice=None):
+        """Load what ``save_spice`` wrote; files saved for another RNN class are refused."""
+        if path_rnn is None and path_spice is None:
+            raise ValueError("give path_rnn, path_spice or both")
+        if path_rnn is not None:
+            data = torch.load(path_rnn, weights_only=True)
+            self._check_structure(data, path_rnn)
+            self.model.load_state_dict(data["state_dict"])
+        if path_spice is not None:
+            with open(path_spice, "rb") as f:
+                data = pickle.load(f)
+            modules = set(next(iter(data["equations"].values())))
+            if not modules <= set(self.model.submodules_rnn):
+                raise ValueError(f"{path_spice} was saved for {data.get('rnn_class')!r}, whose distilled modules "
+                                 f"{sorted(modules)} are not all modules of {self.rnn_class.__name__} "
+                                 f"({sorted(self.model.submodules_rnn)})")
+            self.equations = data["equations"]
+            from drl.spice.sindy import _ByParticipant
+
+            self.model.submodules_sindy = {m: _ByParticipant(m, self.equations)
+                                           for m in next(iter(self.equations.values()))}
+        return self
+
+    def _check_structure(self, data, path):
+        """Weights load into a model of the same structure (same parameter names and shapes), whatever the
+        class is called: tutorial 001 loads a precoded model's file into its own copy of that class."""
+        saved = {k: tuple(v.shape) for k, v in data["state_dict"].items()}
+        here = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        if saved != here:
+            differ = sorted(set(saved) ^ set(here)) or sorted(k for k in saved if saved[k] != here[k])
+            raise ValueError(f"{path} was saved for {data.get('rnn_class')!r}, whose parameters differ from "
+                             f"{self.rnn_class.__name__}'s (e.g. {differ[:4]})")
+
+
+def _atomic_write(path, obj, torch_save: bool = False) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if torch_save:
+        torch.save(obj, tmp)
+    else:
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f)
+    tmp.replace(path)

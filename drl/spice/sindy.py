@@ -1,0 +1,191 @@
+"""Distillation: each learned RNN module is replaced by a sparse equation fitted with PySINDy.
+
+For a module ``x_m`` the samples are the recorded state before (``x_m[k]``) and after (``x_m[k+1]``) each step,
+with the module's control signals ``c_...[k]``, kept where the filter conditions hold (e.g. only the chosen
+action's entries). The library is a polynomial in the state (``degree``, with a constant) plus a linear term
+per control (binary controls would make ``c`` and ``c²`` identical columns), and the regression is
+sequentially thresholded least squares (STLSQ). One equation per module and participant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pysindy as ps
+import torch
+
+from drl._validate import choice
+
+__all__ = ["SpiceConfig", "SindyEquation", "distill"]
+
+
+def _names(name: str, values) -> list[str]:
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must be a list of names; got {values!r}")
+    return list(values)
+
+
+@dataclass(frozen=True)
+class SpiceConfig:
+    """Which modules to distil and with which signals (the tutorials' ``SpiceConfig``).
+
+    Args:
+      rnn_modules: names of the learned modules to distil (``x_...``).
+      control_parameters: names of the recorded control signals (``c_...``).
+      library_setup: module → the controls its equation may use (in the order the module receives them).
+      filter_setup: module → ``[signal, value, remove]`` or a list of such triplets: keep the samples where
+        the recorded ``signal`` equals ``value``; ``remove`` drops the signal from the module's controls.
+    """
+
+    rnn_modules: list
+    control_parameters: list
+    library_setup: dict = field(default_factory=dict)
+    filter_setup: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        modules = _names("rnn_modules", self.rnn_modules)
+        controls = _names("control_parameters", self.control_parameters)
+        for key, allowed in self.library_setup.items():
+            choice("module in library_setup", key, modules)
+            for name in _names(f"library_setup[{key!r}]", allowed):
+                choice(f"control in library_setup[{key!r}]", name, controls)
+        for key in self.filter_setup:
+            choice("module in filter_setup", key, modules)
+            for condition in self.conditions(key):
+                if len(condition) != 3 or not isinstance(condition[0], str):
+                    raise ValueError(f"filter_setup[{key!r}] conditions must be [signal, value, remove] triplets; "
+                                     f"got {condition!r}")
+                choice(f"filter signal in filter_setup[{key!r}]", condition[0], controls + modules)
+        missing = [m for m in modules if m not in self.library_setup]
+        if missing:
+            raise ValueError(f"library_setup has no entry for module(s) {missing}; give [] for no controls")
+
+    def conditions(self, module: str) -> list:
+        spec = self.filter_setup.get(module, [])
+        if spec and not isinstance(spec[0], list | tuple):
+            return [list(spec)]
+        return [list(c) for c in spec]
+
+    def controls(self, module: str) -> list[str]:
+        return list(self.library_setup.get(module, []))
+
+
+@dataclass
+class SindyEquation:
+    """A fitted equation ``x[k+1] = Σ coefficient·feature`` of one module and participant.
+
+    ``feature_names`` use the tutorials' names (``1``, ``x_m[k]``, ``x_m[k]^2``, ``c_reward[k]``);
+    ``coefficients`` [n_features]; ``controls`` the control names in input order; ``n_samples`` fitted on.
+    """
+
+    module: str
+    feature_names: list
+    coefficients: np.ndarray
+    controls: list
+    degree: int
+    n_samples: int
+
+    def features(self, value: np.ndarray, controls: np.ndarray) -> np.ndarray:
+        """[N, n_features] for values [N] and controls [N, n_controls] (same order as ``feature_names``)."""
+        columns = [value**p for p in range(self.degree + 1)]
+        columns += [controls[:, j] for j in range(controls.shape[1])]
+        return np.stack(columns, axis=1)
+
+    def __call__(self, value: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        controls = inputs[..., :len(self.controls)]
+        shape = value.shape
+        n = value.numel()
+        feats = self.features(value.detach().cpu().numpy().reshape(n).astype(np.float64),
+                              controls.detach().cpu().numpy().reshape(n, len(self.controls)).astype(np.float64))
+        return torch.as_tensor((feats @ self.coefficients).reshape(shape), dtype=value.dtype)
+
+    def __str__(self) -> str:
+        terms = [f"{c:.3f} {n}" for c, n in zip(self.coefficients, self.feature_names, strict=True) if c != 0]
+        return f"({self.module})[k+1] = " + (" + ".join(terms) if terms else "0")
+
+
+def _samples(recorded: dict, module: str, config: SpiceConfig, sessions: np.ndarray):
+    """(x [N], x_next [N], controls [N, C]) of ``module`` for ``sessions``, filtered."""
+    if module not in recorded:
+        raise ValueError(f"the model did not record {module!r} (recorded: {sorted(recorded)}); call "
+                         f"record_signal({module!r}, state) in its forward pass")
+    state = recorded[module][:, sessions]  # [T, B, A]
+    x, x_next = state[:-1], state[1:]
+    keep = np.ones_like(x, dtype=bool)
+    controls = config.controls(module)
+    for signal, value, remove in config.conditions(module):
+        if signal not in recorded:
+            raise ValueError(f"filter signal {signal!r} of {module!r} was not recorded (recorded: "
+                             f"{sorted(recorded)})")
+        keep &= np.isclose(recorded[signal][:-1, sessions], float(value))
+        if remove and signal in controls:
+            controls.remove(signal)
+    for c in controls:
+        if c not in recorded:
+            raise ValueError(f"control {c!r} of {module!r} was not recorded (recorded: {sorted(recorded)})")
+    u = np.stack([recorded[c][:-1, sessions][keep] for c in controls], axis=1) if controls else \
+        np.zeros((int(keep.sum()), 0))
+    return x[keep], x_next[keep], u, controls
+
+
+def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float = 0.05,
+            participants=None) -> dict:
+    """Fit one sparse equation per module of ``config.rnn_modules`` and participant from the model's
+    recorded signals on ``xs``. Installs them in ``model.submodules_sindy`` and returns
+    ``{participant: {module: SindyEquation}}``.
+
+    ``threshold``: STLSQ drops coefficients smaller than this (0.05 keeps true coefficients of 0.1).
+    ``degree``: polynomial degree in the module's state (1 or 2 typically).
+    """
+    unknown = [m for m in config.rnn_modules if m not in model.submodules_rnn]
+    if unknown:
+        raise ValueError(f"config names module(s) {unknown} that {type(model).__name__} lacks; its learned "
+                         f"modules: {sorted(model.submodules_rnn)}")
+    xs = np.asarray(xs, dtype=np.float32)
+    recorded = model.record(xs)
+    ids = xs[:, 0, -1].astype(int)
+    participants = np.unique(ids) if participants is None else np.atleast_1d(participants)
+    equations: dict[int, dict[str, SindyEquation]] = {}
+    for pid in participants:
+        sessions = np.flatnonzero(ids == pid)
+        if sessions.size == 0:
+            raise ValueError(f"no session of participant {pid} in xs")
+        equations[int(pid)] = {}
+        for module in config.rnn_modules:
+            x, x_next, u, controls = _samples(recorded, module, config, sessions)
+            if x.size < 2:
+                raise ValueError(f"module {module!r} has {x.size} sample(s) for participant {pid} after filtering")
+            library = ps.GeneralizedLibrary(
+                [ps.PolynomialLibrary(degree=degree, include_bias=True)]
+                + ([ps.PolynomialLibrary(degree=1, include_bias=False)] if controls else []),
+                inputs_per_library=[[0]] + ([list(range(1, 1 + len(controls)))] if controls else []),
+            )
+            sindy = ps.DiscreteSINDy(optimizer=ps.STLSQ(threshold=threshold), feature_library=library)
+            sindy.fit(x[:, None], t=1, x_next=x_next[:, None], u=u if controls else None)
+            coefficients = np.asarray(sindy.coefficients()).reshape(-1)
+            names = ["1", f"{module}[k]"] + [f"{module}[k]^{p}" for p in range(2, degree + 1)]
+            names += [f"{c}[k]" for c in controls]
+            if coefficients.size != len(names):
+                raise RuntimeError(f"unexpected SINDy library size {coefficients.size} for {names}")
+            equations[int(pid)][module] = SindyEquation(module, names, coefficients, controls, degree, int(x.size))
+    model.submodules_sindy = {m: _ByParticipant(m, equations) for m in config.rnn_modules}
+    return equations
+
+
+class _ByParticipant:
+    """Routes each session to its participant's equation (participant 0's when the id has none)."""
+
+    def __init__(self, module: str, equations: dict):
+        self.module, self.equations = module, equations
+
+    def __call__(self, value, inputs, participant_index=None):
+        if participant_index is None or len(self.equations) == 1:
+            return next(iter(self.equations.values()))[self.module](value, inputs)
+        out = torch.empty_like(value)
+        ids = participant_index.reshape(-1).cpu().numpy()
+        for pid in np.unique(ids):
+            rows = np.flatnonzero(ids == pid)
+            eq = self.equations.get(int(pid), next(iter(self.equations.values())))[self.module]
+            out[rows] = eq(value[rows], inputs[rows])
+        return out

@@ -1,0 +1,78 @@
+"""drl.spice part 2: distillation recovers the generating equations; estimator errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from drl.spice import (
+    FORGETTING_CONFIG,
+    RESCORLA_WAGNER_CONFIG,
+    AgentQ,
+    BanditsDrift,
+    ForgettingRNN,
+    LearningRateRNN,
+    RescorlaWagnerRNN,
+    SpiceConfig,
+    SpiceEstimator,
+    create_dataset,
+)
+
+
+@pytest.fixture(scope="module")
+def forgetting_fit():
+    agent = AgentQ(alpha_reward=0.3, forget_rate=0.2, rng=1)
+    dataset, _, _ = create_dataset(agent, BanditsDrift(0.2, rng=0), 100, 100)
+    dataset.xs[..., -1] = 0
+    estimator = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG, epochs=500, learning_rate=1e-2, test_fraction=0.2)
+    return estimator.fit(dataset.xs, dataset.ys), dataset
+
+
+def test_distilled_equations_recover_the_agent(forgetting_fit):
+    estimator, _ = forgetting_fit
+    chosen = dict(zip(*estimator.spice_agent.get_spice_features()[0]["x_value_reward_chosen"], strict=True))
+    not_chosen = dict(zip(*estimator.spice_agent.get_spice_features()[0]["x_value_reward_not_chosen"], strict=True))
+    # The agent: Q[k+1] = (1 − α)·Q[k] + α·r with α = 0.3 (chosen); Q[k+1] = (1 − f)·Q[k] + f·0.5 with f = 0.2
+    # (not chosen). The RNN's values are the logits, x = β·Q + s (β = 3 and a shift s the softmax ignores), so
+    # x[k+1] = (1 − α)·x[k] + α·β·r + α·s: the x coefficient is 1 − α and the reward coefficient α·β; the
+    # not-chosen x coefficient is 1 − f. The constant only absorbs the shift.
+    assert set(chosen) == {"1", "x_value_reward_chosen[k]", "c_reward[k]"}
+    assert abs(chosen["x_value_reward_chosen[k]"] - 0.7) < 0.05
+    assert abs(chosen["c_reward[k]"] / 3.0 - 0.3) < 0.06
+    assert abs(not_chosen["x_value_reward_not_chosen[k]"] - 0.8) < 0.05
+    assert set(not_chosen) <= {"1", "x_value_reward_not_chosen[k]"}
+    report = estimator.report
+    assert report["held_out_sessions"] == 20
+    assert report["nll_spice_test"] <= 1.02 * report["nll_rnn_test"], report
+
+
+def test_predict_any_number_of_sessions_and_participants(forgetting_fit):
+    estimator, dataset = forgetting_fit
+    xs = dataset.xs[:5].clone()
+    xs[..., -1] = torch.arange(5.0)[:, None]  # participants without their own equation use participant 0's
+    pred_rnn, pred_spice = estimator.predict(xs)
+    assert pred_rnn.shape == pred_spice.shape == (5, 99, 2)
+    one_rnn, one_spice = estimator.predict(dataset.xs[0])  # a single session [trials, features]
+    assert one_spice.shape == (1, 99, 2)
+
+
+def test_config_and_estimator_errors(tmp_path, forgetting_fit):
+    with pytest.raises(ValueError, match="unknown control in library_setup\\['x_a'\\] 'c_rewrd'.*Did you mean 'c_reward'"):
+        SpiceConfig(["x_a"], ["c_action", "c_reward"], {"x_a": ["c_rewrd"]})
+    with pytest.raises(ValueError, match="unknown filter signal in filter_setup\\['x_a'\\] 'c_actoin'"):
+        SpiceConfig(["x_a"], ["c_action"], {"x_a": []}, {"x_a": ["c_actoin", 1, True]})
+    with pytest.raises(ValueError, match="unknown module in library_setup 'x_b'"):
+        SpiceConfig(["x_a"], ["c_action"], {"x_a": [], "x_b": []})
+    with pytest.raises(ValueError, match="names module\\(s\\) \\['x_value_reward_not_chosen'\\] that "
+                                         "RescorlaWagnerRNN lacks"):
+        SpiceEstimator(RescorlaWagnerRNN, FORGETTING_CONFIG)
+    fresh = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        fresh.predict(np.zeros((1, 3, 5)))
+    estimator, _ = forgetting_fit
+    estimator.save_spice(path_rnn=tmp_path / "rnn.pkl", path_spice=tmp_path / "spice.pkl")
+    other = SpiceEstimator(LearningRateRNN, SpiceConfig(["x_value_reward_not_chosen"], ["c_action"],
+                                                        {"x_value_reward_not_chosen": []}))
+    with pytest.raises(ValueError, match="was saved for 'ForgettingRNN', whose parameters differ from LearningRateRNN"):
+        other.load_spice(path_rnn=tmp_path / "rnn.pkl")
+    same = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(tmp_path / "rnn.pkl", tmp_path / "spice.pkl")
+    assert np.allclose(same.predict(np.zeros((1, 4, 5)))[1], estimator.predict(np.zeros((1, 4, 5)))[1])
