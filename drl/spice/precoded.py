@@ -23,16 +23,17 @@ class RescorlaWagnerRNN(BaseRNN):
         self.submodules_rnn["x_value_reward_chosen"] = self.setup_module(input_size=1)
 
     def forward(self, inputs, prev_state=None, batch_first=False):
-        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
-        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+        for action, reward in zip(actions, rewards, strict=True):
             self.record_signal("c_action", action)
             self.record_signal("c_reward", reward)
             self.record_signal("x_value_reward_chosen", self.state["x_value_reward"])
             chosen = self.call_module("x_value_reward_chosen", "x_value_reward", action=action, inputs=reward)
             self.state["x_value_reward"] = chosen + self.state["x_value_reward"] * (1 - action)
-            logits[timestep] = self.state["x_value_reward"]
-        return self.post_forward_pass(logits, batch_first), self.get_state()
+            steps.append(self.state["x_value_reward"])
+        return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
 class ForgettingRNN(BaseRNN):
@@ -47,9 +48,10 @@ class ForgettingRNN(BaseRNN):
         self.submodules_rnn["x_value_reward_not_chosen"] = self.setup_module(input_size=0)
 
     def forward(self, inputs, prev_state=None, batch_first=False):
-        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
-        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+        for action, reward in zip(actions, rewards, strict=True):
             self.record_signal("c_action", action)
             self.record_signal("c_reward", reward)
             self.record_signal("x_value_reward_chosen", self.state["x_value_reward"])
@@ -57,8 +59,8 @@ class ForgettingRNN(BaseRNN):
             chosen = self.call_module("x_value_reward_chosen", "x_value_reward", action=action, inputs=reward)
             not_chosen = self.call_module("x_value_reward_not_chosen", "x_value_reward", action=1 - action)
             self.state["x_value_reward"] = chosen + not_chosen
-            logits[timestep] = self.state["x_value_reward"]
-        return self.post_forward_pass(logits, batch_first), self.get_state()
+            steps.append(self.state["x_value_reward"])
+        return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
 def _rpe(value, inputs):
@@ -80,9 +82,10 @@ class LearningRateRNN(BaseRNN):
         self.betas["x_value_reward"] = self.setup_constant()
 
     def forward(self, inputs, prev_state=None, batch_first=False):
-        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
-        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+        for action, reward in zip(actions, rewards, strict=True):
             self.record_signal("c_action", action)
             self.record_signal("c_reward", reward)
             self.record_signal("c_value_reward", self.state["x_value_reward"])
@@ -95,8 +98,8 @@ class LearningRateRNN(BaseRNN):
             not_chosen = self.call_module("x_value_reward_not_chosen", "x_value_reward", action=1 - action)
             self.state["x_learning_rate_reward"] = rate
             self.state["x_value_reward"] = chosen + not_chosen
-            logits[timestep] = self.state["x_value_reward"] * self.betas["x_value_reward"]()
-        return self.post_forward_pass(logits, batch_first), self.get_state()
+            steps.append(self.state["x_value_reward"] * self.betas["x_value_reward"]())
+        return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
 class Weinhardt2024RNN(BaseRNN):
@@ -119,12 +122,13 @@ class Weinhardt2024RNN(BaseRNN):
         self.submodules_eq["x_value_reward_chosen"] = _rpe
 
     def forward(self, inputs, prev_state=None, batch_first=False):
-        inputs, ids, logits, timesteps = self.init_forward_pass(inputs, prev_state, batch_first)
+        inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
         participant_id, _ = ids
         embedding = self.participant_embedding(participant_id[:, 0])
         common = {"participant_embedding": embedding, "participant_index": participant_id}
-        for timestep, action, reward in zip(timesteps, actions, rewards, strict=True):
+        for action, reward in zip(actions, rewards, strict=True):
             self.record_signal("c_action", action)
             self.record_signal("c_reward", reward)
             self.record_signal("c_value_reward", self.state["x_value_reward"])
@@ -146,9 +150,9 @@ class Weinhardt2024RNN(BaseRNN):
             self.state["x_learning_rate_reward"] = rate
             self.state["x_value_reward"] = reward_chosen + reward_not_chosen
             self.state["x_value_choice"] = choice_chosen + choice_not_chosen
-            logits[timestep] = (self.state["x_value_reward"] * self.betas["x_value_reward"](embedding)
-                                + self.state["x_value_choice"] * self.betas["x_value_choice"](embedding))
-        return self.post_forward_pass(logits, batch_first), self.get_state()
+            steps.append(self.state["x_value_reward"] * self.betas["x_value_reward"](embedding)
+                         + self.state["x_value_choice"] * self.betas["x_value_choice"](embedding))
+        return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
 RESCORLA_WAGNER_CONFIG = SpiceConfig(

@@ -73,8 +73,9 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
       convergence_threshold: stop when the training loss changes less than this over an epoch (mean of the
         last 10 changes).
       test_fraction: sessions held out (chosen with ``seed``) for the test loss.
-      n_restarts: fresh starts allowed when a fit sits at chance (loss > ln A − ``chance_margin`` after a
-        tenth of the epochs, or at the end).
+      n_restarts: fresh starts allowed when a fit sits at chance: loss > ln A − ``chance_margin`` and improving
+        by less than 0.002 over the second half of the first tenth of the epochs (at least 20), or still above
+        that at the end.
       seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
       progress: a progress bar over epochs.
     """
@@ -149,9 +150,10 @@ def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_thresho
         if len(changes) >= 10 and np.mean(changes[-10:]) < convergence_threshold:
             converged = True
             break
-        if epoch + 1 == max(10, epochs // 10) and history[-1] > near_chance:
+        check = max(20, epochs // 10)
+        if epoch + 1 == check and history[-1] > near_chance and history[check // 2] - history[-1] < 2e-3:
             bar.close()
-            return history[-1], history, False, True  # stuck at chance: restart early
+            return history[-1], history, False, True  # flat at chance: restart early
     bar.close()
     with torch.no_grad():
         logits, _ = model(xs, batch_first=True)
