@@ -36,6 +36,7 @@ __all__ = [
     "decode_run_distribution",
     "decode_timing",
     "expectiles",
+    "learned_trials",
     "fit_discount",
     "reward_responses",
     "shuffle_control",
@@ -213,7 +214,8 @@ def shuffle_control(levels, values, true: RewardDistribution, *, n_shuffles: int
 
 
 # ---------------------------------------------------------------------------------------------- run responses
-def _learned(ds: xr.Dataset, trial_type: str, learned_fraction: float) -> xr.Dataset:
+def learned_trials(ds: xr.Dataset, trial_type: str, learned_fraction: float = 0.5) -> xr.Dataset:
+    """The last ``learned_fraction`` of the recorded trials of ``trial_type`` (at least one): "after learning"."""
     in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)
     sub = trials_of_type(ds, trial_type)
     n = sub.sizes["trial"]
@@ -272,7 +274,7 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     _need(ds, "rpe", "reward")
     task = Task.from_dict(ds.attrs["task"])
     trial_type = trial_type or task.trial_type_names[0]
-    sub = _learned(ds, trial_type, learned_fraction)
+    sub = learned_trials(ds, trial_type, learned_fraction)
     spec = task.trial_types[task.trial_type_index(trial_type)]
     if not 0 <= event < len(spec.rewards):
         raise ValueError(f"event must index the {len(spec.rewards)} reward event(s) of {trial_type!r}; got {event}")
@@ -378,9 +380,7 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
         mean_reward = task.reward_distribution(name).mean
         if mean_reward <= 0:
             raise ValueError(f"trial type {name!r} has mean reward {mean_reward:g}; the fit needs it positive")
-        sub = _learned(ds, name, learned_fraction)
-        k = _step_index(sub, spec.cue_time, "cue")
-        columns.append(sub[response].isel(time=k).values.astype(np.float64).mean(1) / mean_reward)
+        columns.append(_mean_at_cue(ds, name, spec.cue_time, learned_fraction, response) / mean_reward)
         delays.append(spec.rewards[0].time)
     delays = np.asarray(delays)
     if np.unique(delays).size < 2:
@@ -482,10 +482,15 @@ def cue_values(run, trial_type: str, *, learned_fraction: float = 0.5, source: s
     _need(ds, source)
     task = Task.from_dict(ds.attrs["task"])
     spec = task.trial_types[task.trial_type_index(trial_type)]
-    sub = _learned(ds, trial_type, learned_fraction)
-    k = _step_index(sub, spec.cue_time, "cue")
-    mean = sub[source].isel(time=k).values.astype(np.float64).mean(1)
-    return mean / sub["gamma"].values ** task.dt if source == "rpe" else mean
+    mean = _mean_at_cue(ds, trial_type, spec.cue_time, learned_fraction, source)
+    return mean / ds["gamma"].values ** task.dt if source == "rpe" else mean
+
+
+def _mean_at_cue(ds: xr.Dataset, trial_type: str, cue_time: float, learned_fraction: float, variable: str):
+    """[P] ``variable`` at the cue step of ``trial_type``, averaged over its learned trials."""
+    sub = learned_trials(ds, trial_type, learned_fraction)
+    k = _step_index(sub, cue_time, "cue")
+    return sub[variable].isel(time=k).values.astype(np.float64).mean(1)
 
 
 def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=None, ridge: float = 1e-6,
@@ -523,9 +528,8 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     if middle.sum() <= 0:
         raise ValueError(f"the values at the cue of {trial_type!r} decode to no reward at any time")
     time_marginal = middle / middle.sum()
-    span = float(profiles.max() / time_marginal.max()) if magnitudes is None else None
-    if magnitudes is None:
-        magnitudes = np.linspace(0, 1.5 * span, 91)
+    if magnitudes is None:  # up to 1.5 × the largest expectile the profiles imply
+        magnitudes = np.linspace(0, 1.5 * float(profiles.max() / time_marginal.max()), 91)
     magnitudes = _vector("magnitudes", magnitudes)
     joint = np.zeros((times.size, magnitudes.size))
     samples = np.full((times.size, n_samples), np.nan)

@@ -196,10 +196,10 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     if not isinstance(base, dict):
         raise TypeError(f"base must be a dict run configuration; got {type(base).__name__}")
-    run_config(base)  # a bad base is an error now, not N failures later
+    full_base = run_config(base)  # a bad base is an error now, not N failures later
     fields, configs = _expand(base, grid)
     folder = Path(directory) / out
-    manifest = {"name": out, "base": run_config(base), "grid": {f: list(grid[f]) for f in fields},
+    manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
                 "fingerprint": _fingerprint(base, grid), "n_runs": len(configs)}
     manifest = json.loads(json.dumps(manifest))
     manifest_path = folder / MANIFEST
@@ -325,6 +325,7 @@ def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
                              "from its own file instead")
     one = one.drop_vars([sweep_coordinate(f) for f in sweep_ds.attrs["sweep_fields"]
                          if sweep_coordinate(f) in one.coords])
-    one = one.dropna("trial", how="all", subset=[v for v in ("reward",) if v in one]) if "reward" in one else one
+    if "reward" in one:  # trials padded by the outer join when this run is shorter than the longest
+        one = one.dropna("trial", how="all", subset=["reward"])
     one.attrs = dict(sweep_ds.attrs["runs"][position])
     return one

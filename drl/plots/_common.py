@@ -80,15 +80,22 @@ def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2
     return fig, list(axes.flat[:n_panels])
 
 
-def save_figure(fig, save, directory=FIG_DIR, default_ext=".png") -> Path | None:
-    """Write ``fig`` to ``figs/<save>`` (PNG unless the name ends in .svg/.pdf/.png); None when not asked."""
-    if not save:
-        return None
+def output_path(save, suffixes, directory=FIG_DIR) -> Path:
+    """Where ``save`` goes: a bare name under ``figs/``; ``suffixes[0]`` appended unless it ends in one of them.
+    The folder is created."""
     path = Path(save)
     if len(path.parts) == 1:
         path = Path(directory) / path
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        path = path.with_name(path.name + default_ext)
+    if path.suffix.lower() not in suffixes:
+        path = path.with_name(path.name + suffixes[0])
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_figure(fig, save, directory=FIG_DIR) -> Path | None:
+    """Write ``fig`` to ``figs/<save>`` (PNG unless the name ends in .svg/.pdf/.png); None when not asked."""
+    if not save:
+        return None
+    path = output_path(save, (".png", ".svg", ".pdf"), directory)
     fig.savefig(path, dpi=200)
     return path

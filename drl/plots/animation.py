@@ -17,13 +17,14 @@ from drl.plots._common import (
     PARAMETER_LABELS,
     check_parameter,
     new_figure,
+    output_path,
     parameter_colors,
     resolve,
     select_trials,
     select_type,
 )
 
-ANIMATION_FORMATS = (".gif", ".mp4", ".html")
+ANIMATION_FORMATS = (".gif", ".mp4", ".html")  # the first is the default
 
 
 class TrialAnimation(animation.FuncAnimation):
@@ -95,25 +96,16 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
     """Write ``anim`` to ``figs/<save>``: GIF (Pillow) unless the name ends in .mp4 (needs ffmpeg) or .html."""
     if not save:
         return None
-    path = Path(save)
-    if len(path.parts) == 1:
-        path = Path(directory) / path
+    path = output_path(save, ANIMATION_FORMATS, directory)
     suffix = path.suffix.lower()
-    if suffix not in ANIMATION_FORMATS:
-        path = path.with_name(path.name + ".gif")
-        suffix = ".gif"
-    path.parent.mkdir(parents=True, exist_ok=True)
     _check_writer(path)
-    if suffix == ".mp4":
-        writer = animation.FFMpegWriter(fps=fps)
-    elif suffix == ".html":
-        path.write_text(anim.to_jshtml(fps=fps))
-        return path
     # Write next to the target, then rename: a reader never sees half a file.
     tmp = path.with_name(f".{path.stem}.partial{suffix}")
     try:
         if suffix == ".mp4":
-            anim.save(tmp, writer=writer, dpi=dpi)
+            anim.save(tmp, writer=animation.FFMpegWriter(fps=fps), dpi=dpi)
+        elif suffix == ".html":
+            tmp.write_text(anim.to_jshtml(fps=fps))
         else:
             anim.save_gif(tmp, fps=fps, dpi=dpi)
         tmp.replace(path)

@@ -88,8 +88,7 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
     spec = task.trial_types[task.trial_type_index(trial_type)]
     if not spec.rewards:
         raise ValueError(f"trial type {trial_type!r} has no reward; population_response needs one")
-    n = sub.sizes["trial"]
-    late = sub.isel(trial=slice(n - max(1, int(round(n * learned_fraction))), None))
+    late = decode.learned_trials(ds, trial_type, learned_fraction)
     t = late["time"].values
     k_cue = int(np.argmin(np.abs(t - spec.cue_time)))
     k_rew = int(np.argmin(np.abs(t - spec.cue_time - spec.rewards[0].time)))

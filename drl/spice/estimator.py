@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drl.spice.sindy import SpiceConfig, distill
+from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 
 __all__ = ["AgentNetwork", "SpiceEstimator"]
@@ -45,13 +45,8 @@ class AgentNetwork:
         x[0, 0, choice] = 1
         x[0, 0, self.n_actions:2 * self.n_actions] = reward
         x[0, 0, -1] = self.participant_id
-        previous = self.model.use_sindy
-        self.model.use_sindy = self.use_sindy
-        try:
-            with torch.no_grad():
-                logits, state = self.model(torch.as_tensor(x), prev_state=self._state, batch_first=True)
-        finally:
-            self.model.use_sindy = previous
+        with self.model.sindy(self.use_sindy):
+            logits, state = self.model(torch.as_tensor(x), prev_state=self._state, batch_first=True)
         self._state = {k: v.detach() for k, v in state.items()}
         self._logits = logits[0, -1].numpy().astype(np.float64)
         self._values = {k: v[0].numpy().astype(np.float64) for k, v in self._state.items()}
@@ -150,14 +145,13 @@ class SpiceEstimator:
                   f"(chance {np.log(self.n_actions):.4f})")
         return self
 
+    def _logits(self, xs, use_sindy: bool) -> torch.Tensor:
+        with self.model.sindy(use_sindy):
+            logits, _ = self.model(torch.as_tensor(xs), batch_first=True)
+        return logits
+
     def _nll(self, xs, ys, use_sindy):
-        self.model.use_sindy = use_sindy
-        try:
-            with torch.no_grad():
-                logits, _ = self.model(torch.as_tensor(xs), batch_first=True)
-        finally:
-            self.model.use_sindy = False
-        return float(nll(logits, torch.as_tensor(ys)))
+        return float(nll(self._logits(xs, use_sindy), torch.as_tensor(ys)))
 
     def _check_fitted(self):
         if self.equations is None:
@@ -171,16 +165,8 @@ class SpiceEstimator:
         xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
         if xs.ndim == 2:
             xs = xs[None]
-        out = []
-        for use_sindy in (False, True):
-            self.model.use_sindy = use_sindy
-            try:
-                with torch.no_grad():
-                    logits, _ = self.model(xs, batch_first=True)
-            finally:
-                self.model.use_sindy = False
-            out.append(torch.softmax(logits, -1).numpy())
-        return out[0], out[1]
+        pred_rnn, pred_spice = (torch.softmax(self._logits(xs, use_sindy), -1).numpy() for use_sindy in (False, True))
+        return pred_rnn, pred_spice
 
     @property
     def rnn_agent(self) -> AgentNetwork:
@@ -249,10 +235,7 @@ class SpiceEstimator:
                                  f"{sorted(modules)} are not all modules of {self.rnn_class.__name__} "
                                  f"({sorted(self.model.submodules_rnn)})")
             self.equations = data["equations"]
-            from drl.spice.sindy import _ByParticipant
-
-            self.model.submodules_sindy = {m: _ByParticipant(m, self.equations)
-                                           for m in next(iter(self.equations.values()))}
+            install(self.model, self.equations)
         return self
 
     def _check_structure(self, data, path):

@@ -13,6 +13,7 @@ Input layout (``xs`` [sessions, trials, features], batch first): one-hot choice 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -240,6 +241,18 @@ class BaseRNN(nn.Module):
 
     def set_state(self, state: dict) -> None:
         self.state = dict(state)
+
+    @contextmanager
+    def sindy(self, enabled: bool = True):
+        """Within the block, ``call_module`` uses the distilled equations (``enabled``) or the learned modules;
+        no gradients are tracked; the previous setting is restored after."""
+        previous = self.use_sindy
+        self.use_sindy = enabled
+        try:
+            with torch.no_grad():
+                yield self
+        finally:
+            self.use_sindy = previous
 
     # ------------------------------------------------------------------ recording
     def recorded(self) -> dict[str, np.ndarray]:

@@ -169,8 +169,14 @@ def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float
             if coefficients.size != len(names):
                 raise RuntimeError(f"unexpected SINDy library size {coefficients.size} for {names}")
             equations[int(pid)][module] = SindyEquation(module, names, coefficients, controls, degree, int(x.size))
-    model.submodules_sindy = {m: _ByParticipant(m, equations) for m in config.rnn_modules}
+    install(model, equations)
     return equations
+
+
+def install(model, equations: dict) -> None:
+    """Put ``{participant: {module: SindyEquation}}`` into ``model.submodules_sindy`` (used when ``use_sindy``)."""
+    modules = next(iter(equations.values()))
+    model.submodules_sindy = {m: _ByParticipant(m, equations) for m in modules}
 
 
 class _ByParticipant:
