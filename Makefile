@@ -14,11 +14,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drl run dabney_variable_magnitude --tau-grid 9 --gamma 0.5,0.8,0.95 --trials 400 --seed 0 --out demo --overwrite
+	$(BIN)/drl run dabney_variable_magnitude --tau-grid 9 --gamma 0.5,0.8,0.95 --seed 0 --record-every 10 --out demo --overwrite
 	$(BIN)/drl info demo
 	$(BIN)/drl plot demo --kind summary --save demo_summary
 	$(BIN)/drl plot demo --kind reward_response --save demo_reward_response
-	$(BIN)/drl plot demo --kind val_over_t --every 10 --save demo_val_over_t
+	$(BIN)/drl plot demo --kind val_over_t --every 15 --save demo_val_over_t
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q

@@ -5,6 +5,8 @@ Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl
 """
 
 from drl import decode as decode
+from drl.convergence import ConvergenceWarning as ConvergenceWarning
+from drl.convergence import convergence as convergence
 from drl.engine import PRESETS as PRESETS
 from drl.engine import EngineOptions as EngineOptions
 from drl.engine import NonFiniteValueError as NonFiniteValueError
@@ -38,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CSC",
+    "ConvergenceWarning",
     "EngineOptions",
     "Microstimulus",
     "NonFiniteValueError",
@@ -57,6 +60,7 @@ __all__ = [
     "list_tasks",
     "load",
     "load_task",
+    "convergence",
     "make_features",
     "open_run",
     "register_features",

@@ -54,11 +54,14 @@ def _cmd_run(args):
     pop = _population(args)
     ds = drl.simulate(task, pop, args.trials, rule=args.rule, update=args.update, features=args.features,
                       bootstrap=args.bootstrap, preset=args.preset, seed=args.seed, out=args.out,
+                      record_trials=None if args.record_every == 1 else args.record_every,
                       overwrite=args.overwrite, progress=not args.quiet, device=args.device)
     print(f"saved {ds.encoding.get('source', args.out)}: {task.name}, {len(pop)} predictors, {args.trials} trials")
 
 
 def _cmd_info(args):
+    from drl.convergence import convergence, describe
+    from drl.schema import run_options
     from drl.store import open_run, run_path
 
     ds = open_run(args.run)
@@ -74,7 +77,18 @@ def _cmd_info(args):
     for name in ("tau", "alpha_pos", "alpha_neg", "gamma", "lam"):
         v = ds[name].values
         print(f"{name:<10} {v.min():.3g} … {v.max():.3g} ({len(np.unique(v))} distinct) [{ds[name].attrs['units']}]")
-    print(f"created    {ds.attrs['created']} with drl {ds.attrs['drl_version']}")
+    print(f"created    {ds.attrs['created']} with drl {ds.attrs['drl_version']} (schema {ds.attrs['schema_version']}, "
+          f"model convention {run_options(ds)['convention']})")
+    if "value" in ds.data_vars or "rpe" in ds.data_vars:
+        report = convergence(ds)
+        n_bad = int((~report["converged"].values).any(1).sum())
+        if n_bad == 0:
+            worst = float(np.nanmax(report["relative_drift"].values)) if np.isfinite(report["relative_drift"].values).any() else 0.0
+            print(f"converged  yes: no predictor's {report.attrs['variable']} drifts across the learned window by more "
+                  f"than both {100 * report.attrs['tolerance']:g} % of scale and its noise (largest drift "
+                  f"{100 * worst:.1f} %)")
+        else:
+            print(f"converged  NO: {n_bad} of {report.sizes['predictor']} predictors still moving: {describe(report)}")
 
 
 def _cmd_plot(args):
@@ -132,15 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--predictors", type=int, help="number of predictors (random draws); default: grid of lists")
     run.add_argument("--tau", help="optimism τ in (0, 1)")
     run.add_argument("--tau-grid", type=int, help="N evenly spaced τ levels (grid)")
-    run.add_argument("--alpha", default="0.1", help="base learning rate α per step (default 0.1)")
+    # Defaults chosen to converge on the built-in tasks (tests/test_model.py checks the demo against exact
+    # expectiles): pessimistic predictors learn upward at α+ = 2ατ, slowly, so α small and λ high.
+    run.add_argument("--alpha", default="0.01", help="base learning rate α per step (default 0.01)")
     run.add_argument("--gamma", default="1.0", help="discount γ per second (default 1)")
-    run.add_argument("--lam", default="0.0", help="trace decay λ per second (default 0)")
-    run.add_argument("--trials", type=int, default=500, help="number of trials (default 500)")
+    run.add_argument("--lam", default="0.95", help="trace decay λ per second (default 0.95)")
+    run.add_argument("--trials", type=int, default=6000, help="number of trials (default 6000)")
+    run.add_argument("--record-every", type=int, default=1,
+                     help="keep every N-th trial (and the last) in the stored run (default 1: all)")
     run.add_argument("--seed", type=int, default=0, help="seed of the schedule and random draws (default 0)")
     run.add_argument("--rule", default="expectile", choices=["expectile", "quantile"])
     run.add_argument("--update", default="offline", choices=["offline", "online"])
     run.add_argument("--features", default="csc", choices=["csc", "microstimulus"])
-    run.add_argument("--bootstrap", default="own", choices=["own", "random"])
+    run.add_argument("--bootstrap", default="own", choices=["own", "random", "imputed"],
+                     help="own (default), random (quantile code) or imputed (distributional expectile code)")
     run.add_argument("--preset", choices=["drl_sim"], help="reproduce drl_sim's conventions")
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run of that name")

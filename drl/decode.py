@@ -5,8 +5,9 @@ Three codes, as in the papers, each readable from a stored run or from arrays a 
 * optimism τ → reward distribution (Dabney et al. 2020). A predictor's reward response reverses sign at the
   τ-expectile of the reward (its **reversal point**); the reversal points of a τ-diverse population are the
   distribution's expectiles, and :func:`decode_distribution` imputes samples that have them.
-* discount γ → reward timing (Masset et al. 2025). The value at the cue is ``Σ_t γ^t p(t) r̄``, a discrete
-  Laplace transform of the delay distribution; :func:`decode_timing` inverts it (non-negative ridge).
+* discount γ → reward timing (Masset et al. 2025). The cue response is ``Σ_t γ^t p(t) r̄`` (textbook TD:
+  ``δ_cue = r_cue + γ^dt·V_cue``), a discrete Laplace transform of the delay distribution; :func:`decode_timing`
+  inverts it (non-negative ridge).
 * τ × γ → the joint time × magnitude map (Sousa et al. 2025): :func:`decode_joint`.
 
 Responses are read from the trials after learning (``learned_fraction``: the last half by default). Run-level
@@ -23,7 +24,8 @@ import xarray as xr
 from scipy import optimize, stats
 
 from drl._validate import in_range
-from drl.schema import trials_of_type
+from drl.convergence import warn_if_unconverged
+from drl.schema import run_options, trials_of_type
 from drl.store import open_run
 from drl.tasks import RewardDistribution, Task
 
@@ -274,6 +276,7 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     _need(ds, "rpe", "reward")
     task = Task.from_dict(ds.attrs["task"])
     trial_type = trial_type or task.trial_type_names[0]
+    warn_if_unconverged(ds, trial_types=[trial_type], learned_fraction=learned_fraction)
     sub = learned_trials(ds, trial_type, learned_fraction)
     spec = task.trial_types[task.trial_type_index(trial_type)]
     if not 0 <= event < len(spec.rewards):
@@ -358,7 +361,9 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
     """Each predictor's response at the cue of each trial type against the reward delay, and a fitted γ̂.
 
     The response is the RPE at the cue step (``"rpe"``) or the value there (``"value"``), averaged over learned
-    trials and divided by the type's expected reward, so that a converged predictor gives ``c·γ^delay``. The
+    trials and divided by the type's expected reward, so that a converged predictor gives ``γ^delay`` (textbook
+    TD: the cue response is the discounted return, amplitude 1) or ``γ^(delay − dt)`` (the value; amplitude
+    γ^−dt). The
     exponential ``A·γ^delay`` is fitted per predictor by least squares (a fine grid of γ, refined by a
     parabola), giving ``gamma_hat`` per second. Trial types need exactly one reward event with a positive mean.
 
@@ -370,6 +375,7 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
         raise ValueError(f"response must be 'rpe' or 'value'; got {response!r}")
     _need(ds, response)
     task = Task.from_dict(ds.attrs["task"])
+    warn_if_unconverged(ds, trial_types=trial_types, learned_fraction=learned_fraction)
     names = list(trial_types) if trial_types is not None else [
         t.name for t in task.trial_types if len(t.rewards) == 1]
     delays, columns = [], []
@@ -436,7 +442,8 @@ def decode_timing(gamma, values, times=None, *, ridge: float = 1e-6, normalize: 
 
     Args:
       gamma: [P] discount per second of each predictor, in (0, 1).
-      values: [P] value (or cue response) of each predictor, ∝ Σ_t γ^t p(t).
+      values: [P] each predictor's prediction at the cue, ∝ Σ_t γ^t p(t): the cue response, or γ^dt·V_cue
+        (:func:`cue_values` gives either; a raw V_cue is γ^(t − dt) and would shift the decoded delays by dt).
       times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins.
       ridge: relative regularisation strength (≥ 0). The default 1e-6 suits converged model values; measured
         (noisy) values need more, about the squared relative noise (1e-3 to 1e-2); larger is smoother.
@@ -472,18 +479,26 @@ def decode_timing(gamma, values, times=None, *, ridge: float = 1e-6, normalize: 
 def cue_values(run, trial_type: str, *, learned_fraction: float = 0.5, source: str = "rpe") -> np.ndarray:
     """[P] what each predictor predicts at the cue of ``trial_type``, averaged over learned trials.
 
-    ``source="rpe"`` (default): the cue response ``δ_cue / γ^dt = r_cue + V_cue`` (the state before the cue is
-    the inter-trial state, value 0), the discounted sum of the rewards from the cue on, a reward at the cue
-    itself included. ``"value"``: ``V_cue``, the rewards strictly after the cue step.
+    Both sources give the discounted return from the cue, ``Σ_{j ≥ cue} γ^{(j−cue)·dt}·r_j``, the discrete
+    Laplace transform that :func:`decode_timing` inverts (kernel γ^delay):
+
+    * ``"rpe"`` (default): the cue response ``δ_cue = r_cue + γ^dt·V_cue`` (textbook TD; the state before the cue
+      is the inter-trial state, value 0), a reward at the cue itself included. Runs of schema version 1
+      discounted the arriving reward, and their ``δ_cue / γ^dt`` is used.
+    * ``"value"``: ``γ^dt·V_cue``, the rewards strictly after the cue step.
     """
     ds = open_run(run)
     if source not in ("rpe", "value"):
         raise ValueError(f"source must be 'rpe' or 'value'; got {source!r}")
     _need(ds, source)
+    warn_if_unconverged(ds, trial_types=[trial_type], learned_fraction=learned_fraction)
     task = Task.from_dict(ds.attrs["task"])
     spec = task.trial_types[task.trial_type_index(trial_type)]
     mean = _mean_at_cue(ds, trial_type, spec.cue_time, learned_fraction, source)
-    return mean / ds["gamma"].values ** task.dt if source == "rpe" else mean
+    step_discount = ds["gamma"].values ** task.dt
+    if source == "value":
+        return step_discount * mean
+    return mean / step_discount if run_options(ds)["convention"] == 1 else mean
 
 
 def _mean_at_cue(ds: xr.Dataset, trial_type: str, cue_time: float, learned_fraction: float, variable: str):
@@ -575,6 +590,6 @@ def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 
         raise ValueError(f"use must be 'tau' or 'tau_hat'; got {use!r}")
     levels = responses[use].values
     keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
-    kind = "quantile" if ds.attrs["options"].get("rule") == "quantile" else "expectile"
+    kind = "quantile" if run_options(ds).get("rule") == "quantile" else "expectile"
     return decode_distribution(levels[keep], responses["reversal_point"].values[keep], kind=kind,
                                n_samples=n_samples)

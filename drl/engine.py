@@ -1,10 +1,11 @@
 """The vectorized distributional TD(λ) population engine: :func:`simulate`.
 
-Semantics (DESIGN §3, arrival convention, the default): per predictor p, with per-step discount g = γ^dt and
-trace decay ρ = (γλ)^dt,
+Semantics (DESIGN §3, arrival convention, textbook TD, the default): per predictor p, with per-step discount
+g = γ^dt and trace decay ρ = (γλ)^dt,
 
     V_k = w · x_k                               (x_k the features at step k; V_{−1} = 0, and 0 after the trial)
-    δ_k = g·(r_k + V_k) − V_{k−1},  k = 0 … K   (δ_K, leaving the trial, is learned from but not recorded)
+    δ_k = r_k + g·V̂_k − V_{k−1},  k = 0 … K    (V̂: the bootstrap target, drl.bootstrap; δ_K, leaving the
+                                                 trial, is learned from but not recorded)
     e_k = ρ·e_{k−1} + x_k
     Δw  = Σ_{k=1..K} u(δ_k)·e_{k−1},  u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile)
 
@@ -20,8 +21,8 @@ The only Python loop is over trials, which are sequential by nature (each trial 
 from __future__ import annotations
 
 import contextlib
-import json
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import psutil
@@ -30,6 +31,7 @@ import xarray as xr
 
 from drl._memory import empty_float32
 from drl._validate import choice
+from drl.bootstrap import make_bootstrap
 from drl.features import CSC, make_features
 from drl.population import Population
 from drl.schema import build_dataset, population_from_dataset
@@ -40,7 +42,10 @@ __all__ = ["simulate", "rerun", "EngineOptions", "PRESETS", "RunTooLargeError", 
 
 RULES = ("expectile", "quantile")
 UPDATES = ("offline", "online")
-BOOTSTRAPS = ("own", "random")
+BOOTSTRAPS = ("own", "random", "imputed")
+#: The model convention of runs made now. 1: drl before textbook TD (schema-1 runs): the arriving reward was
+#: discounted, δ_k = g·(r_k + V̂_k) − V_{k−1}, and ``random`` drew a partner uniformly among the *others*.
+CONVENTION = 2
 RECORDABLE = ("value", "rpe", "reward")
 
 #: Named option sets. ``drl_sim`` reproduces drl_sim's ``sim()`` (DESIGN §3, "The drl_sim convention").
@@ -68,11 +73,13 @@ class NonFiniteValueError(FloatingPointError):
 class EngineOptions:
     """Every option that changes the numbers of a run (stored in the run's ``options`` attribute).
 
-    rule: "expectile" | "quantile".  update: "offline" | "online".  bootstrap: "own" | "random".
-    features: representation spec (dict).  rpe_index: "arrival" (δ_k = g·(r_k + V_k) − V_{k−1}) or "state"
+    rule: "expectile" | "quantile".  update: "offline" | "online".  bootstrap: "own" | "random" | "imputed".
+    features: representation spec (dict).  rpe_index: "arrival" (δ_k = r_k + g·V_k − V_{k−1}) or "state"
     (δ_k = r_k + g·V_{k+1} − V_k, drl_sim).  trace: "gamma_lambda" (ρ = (γλ)^dt) or "lambda" (ρ = λ^dt).
     rate_exponent_dt: use α±^dt as the rate (drl_sim).  normalize_trace: divide each step's update by
     max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
+    convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
+    see :data:`CONVENTION`).
     """
 
     rule: str = "expectile"
@@ -85,6 +92,7 @@ class EngineOptions:
     normalize_trace: bool = False
     learn_last_step: bool = True
     preset: str | None = None
+    convention: int = CONVENTION
 
     def __post_init__(self):
         choice("rule", self.rule, RULES)
@@ -94,7 +102,23 @@ class EngineOptions:
         choice("trace", self.trace, ("gamma_lambda", "lambda"))
         if self.preset is not None:
             choice("preset", self.preset, PRESETS)
+        for name in ("rate_exponent_dt", "normalize_trace", "learn_last_step"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if isinstance(self.convention, bool) or self.convention not in (1, 2):
+            raise ValueError(f"convention must be 1 or 2; got {self.convention!r}")
         object.__setattr__(self, "features", make_features(self.features or "csc").to_dict())
+
+    @classmethod
+    def from_stored(cls, stored: dict, schema_version: int) -> EngineOptions:
+        """The options of a stored run (its ``options`` attribute); schema-1 runs get ``convention=1``."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(stored) - known - {"dtype", "device"})
+        if unknown:
+            raise ValueError(f"stored options {unknown} are unknown to this drl; upgrade drl")
+        options = {k: v for k, v in stored.items() if k in known}
+        options.setdefault("convention", 1 if schema_version < 2 else CONVENTION)
+        return cls(**options)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -212,44 +236,15 @@ class _Kernel:
                 [discounted_cumsum(xsum[m].expand(self.n_predictors, -1), self.rho).clamp(min=1)
                  for m in range(self.n_types)]
             )  # [M, P, K]
-        self.partner = None
-        if options.bootstrap == "random":
-            self._setup_partners(population, seed)
-
-    def _setup_partners(self, population, seed):
-        gamma = population.gamma
-        order = np.argsort(gamma, kind="stable")
-        _, start, counts = np.unique(gamma[order], return_index=True, return_counts=True)
-        group = np.searchsorted(gamma[order], gamma[order], side="left")
-        size_sorted = counts[np.searchsorted(start, group)]
-        pos_sorted = np.arange(len(gamma)) - group
-        inv = np.empty_like(order)
-        inv[order] = np.arange(len(order))
-        dev = self.device
-        self.group_start = torch.as_tensor(group[inv], device=dev)
-        self.group_size = torch.as_tensor(size_sorted[inv], device=dev)
-        self.group_pos = torch.as_tensor(pos_sorted[inv], device=dev)
-        self.order = torch.as_tensor(order, device=dev)
-        self.generator = torch.Generator(device=dev)
-        self.generator.manual_seed(int(seed) + 7919)  # a stream apart from the schedule's
-        self.partner = True
+        self.bootstrap = make_bootstrap(options.bootstrap, options.rule, population, task, device, seed,
+                                        legacy_partners=options.convention == 1)
+        self.discount_reward = options.convention == 1
 
     def rng_state(self):
-        return None if self.partner is None else self.generator.get_state()
+        return self.bootstrap.get_state()
 
     def set_rng_state(self, state) -> None:
-        if state is not None:
-            self.generator.set_state(state)
-
-    def draw_partners(self) -> torch.Tensor | None:
-        """[P, K] index of the predictor each one bootstraps from at each step (same γ, another if any)."""
-        if self.partner is None:
-            return None
-        u = torch.rand(self.n_predictors, self.n_steps, generator=self.generator, device=self.device)
-        others = (self.group_size - 1).clamp(min=1)[:, None]
-        offset = (u * others).long().clamp(max=others - 1)
-        sorted_pos = self.group_start[:, None] + (self.group_pos[:, None] + 1 + offset) % self.group_size[:, None]
-        return self.order[sorted_pos]
+        self.bootstrap.set_state(state)
 
     # ------------------------------------------------------------------ per-type projections
     def values(self, w: torch.Tensor, m: int) -> torch.Tensor:
@@ -267,17 +262,17 @@ class _Kernel:
         else:
             w += g @ self.x[m]
 
-    def errors(self, r, v, partner):
-        v_target = v if partner is None else torch.gather(v, 0, partner)
+    def errors(self, r, v, m):
+        v_target = self.bootstrap.targets(v, m)
         if self.opt.rpe_index == "arrival":
-            delta = td_error_arrival(r, v, v_target, self.discount)  # [P, K+1]
+            delta = td_error_arrival(r, v, v_target, self.discount, discount_reward=self.discount_reward)  # [P, K+1]
             return delta[:, :-1], delta[:, 1:]  # recorded δ_0..δ_{K−1}; learning signal of state j: δ_{j+1}
         delta = td_error_state(r, v, v_target, self.discount)
         return delta, delta
 
-    def offline_trial(self, w, m, r, partner):
+    def offline_trial(self, w, m, r):
         v = self.values(w, m)
-        recorded, learn = self.errors(r, v, partner)
+        recorded, learn = self.errors(r, v, m)
         u = rule_factor(learn, self.alpha_pos, self.alpha_neg, self.opt.rule)
         if self.learn_mask is not None:
             u = u * self.learn_mask
@@ -286,7 +281,7 @@ class _Kernel:
         self.accumulate(w, m, self.reverse_sum(u))
         return v, recorded
 
-    def online_trial(self, w, m, r, partner):
+    def online_trial(self, w, m, r):
         """One trial with per-step updates (the textbook loop; used when features overlap).
 
         At each step the error uses the current weights; the recorded V_k is the value that entered δ_k as
@@ -300,22 +295,35 @@ class _Kernel:
         g = self.discount
         arrival = self.opt.rpe_index == "arrival"
         zero = torch.zeros(p, dtype=self.dtype, device=self.device)
+        boot = self.bootstrap
+        partners = boot.draw_partners() if boot.method == "random" else None
+
+        def target(v, step):  # the bootstrap value of step `step`, whose own values are v [P]
+            if partners is not None:
+                return v[partners[:, step]]
+            return boot.step_target(v, m, step)
+
+        def arrival_error(reward, v_target, v_prev):
+            if self.discount_reward:
+                return g * (reward + v_target) - v_prev
+            return reward + g * v_target - v_prev
+
         if arrival:  # δ_0 = r_0 + g·V̂_0 − V_{−1}, V_{−1} = 0: recorded, nothing to update
             v0 = w @ x[0]
             v_rec[:, 0] = v0
-            d_rec[:, 0] = g * (r[0] + (v0 if partner is None else v0[partner[:, 0]]))
+            d_rec[:, 0] = arrival_error(r[0], target(v0, 0), zero)
         for j in range(k):
             v_j = w @ x[j]
             v_next = w @ x[j + 1] if j + 1 < k else zero
-            target = v_next if partner is None or j + 1 == k else v_next[partner[:, j + 1]]
+            v_target = target(v_next, j + 1) if j + 1 < k else zero
             e = self.rho[:, None] * e + x[j]
             if arrival:
-                delta = g * ((r[j + 1] if j + 1 < k else 0.0) + target) - v_j
+                delta = arrival_error(r[j + 1] if j + 1 < k else 0.0, v_target, v_j)
                 if j + 1 < k:
                     v_rec[:, j + 1] = v_next
                     d_rec[:, j + 1] = delta
             else:
-                delta = r[j] + g * target - v_j
+                delta = r[j] + g * v_target - v_j
                 v_rec[:, j] = v_j
                 d_rec[:, j] = delta
             u = rule_factor(delta[:, None], self.alpha_pos, self.alpha_neg, self.opt.rule)[:, 0]
@@ -344,6 +352,25 @@ def _check_finite(w_type: torch.Tensor, trial: int, population: Population):
     )
 
 
+def _resolve_options(options, rule, update, features, bootstrap, preset) -> EngineOptions:
+    if options is not None:
+        if not isinstance(options, EngineOptions):
+            raise TypeError(f"options must be a drl.EngineOptions; got {type(options).__name__}")
+        given = {k: v for k, v in (("rule", rule), ("update", update), ("features", features),
+                                   ("bootstrap", bootstrap), ("preset", preset))
+                 if v != {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own",
+                          "preset": None}[k]}
+        if given:
+            raise ValueError(f"pass either options= or {', '.join(f'{k}=' for k in given)}, not both")
+        return options
+    opts = {"rule": rule, "update": update, "bootstrap": bootstrap, "features": make_features(features).to_dict()}
+    if preset is not None:
+        choice("preset", preset, PRESETS)
+        opts.update(PRESETS[preset])
+        opts["preset"] = preset
+    return EngineOptions(**opts)
+
+
 def simulate(
     task,
     population: Population,
@@ -365,6 +392,7 @@ def simulate(
     out=None,
     overwrite: bool = False,
     block_trials: int | None = None,
+    options: EngineOptions | None = None,
     _force_step_loop: bool = False,
 ) -> xr.Dataset:
     """Simulate ``population`` learning ``task`` for ``n_trials`` trials; return the run as a Dataset.
@@ -376,7 +404,9 @@ def simulate(
       rule: "expectile" (default) or "quantile".
       update: "offline" (default) or "online".
       features: "csc" (default), "microstimulus", a dict ``{"name": …, options}`` or a representation object.
-      bootstrap: "own" (default) or "random" (target from another predictor with the same γ, drawn per step).
+      bootstrap: "own" (default), "random" (target: the next value of a member of the γ group, drawn per step
+        by τ cell; the quantile code's method) or "imputed" (target: a sample of the distribution whose
+        expectiles are the group's next values; the expectile code's method). See docs/drl.md, "Bootstrap".
       preset: None or "drl_sim" (reproduces drl_sim's ``sim()``; overrides update and the convention options).
       record: which of "value", "rpe", "reward" to keep (weights at the end are always kept).
       record_trials: None (all), an int stride (every n-th trial, plus the last), a slice, or trial indices.
@@ -389,6 +419,8 @@ def simulate(
         Dataset returned is then the stored file, opened lazily.
       overwrite: with ``out``, replace an existing file.
       block_trials: trials per block (recording buffer and stream granularity); default sized to ~64 MB.
+      options: an :class:`EngineOptions` giving every model option at once (as :func:`rerun` does); then
+        ``rule``, ``update``, ``features``, ``bootstrap`` and ``preset`` must be left at their defaults.
 
     Returns:
       xarray.Dataset with ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights``
@@ -417,13 +449,7 @@ def simulate(
     record = tuple(record)
     for name in record:
         choice("record variable", name, RECORDABLE)
-    opts = {"rule": rule, "update": update, "bootstrap": bootstrap,
-            "features": make_features(features).to_dict()}
-    if preset is not None:
-        choice("preset", preset, PRESETS)
-        opts.update(PRESETS[preset])
-        opts["preset"] = preset
-    options = EngineOptions(**opts)
+    options = _resolve_options(options, rule, update, features, bootstrap, preset)
     dev = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype)
 
@@ -443,6 +469,12 @@ def simulate(
 
     if schedule is None:
         schedule = task.schedule(n_trials, seed=seed)
+    if options.rule == "expectile" and options.bootstrap == "random" and options.convention >= 2:
+        warnings.warn(
+            "bootstrap='random' with the expectile rule treats expectiles as samples of the next state's return, "
+            "which they are not: the code collapses toward the mean (docs/drl.md, 'Bootstrap'). Use "
+            "bootstrap='imputed' for a distributional expectile code, or rule='quantile' with 'random'.",
+            UserWarning, stacklevel=2)
     kernel = _Kernel(task, population, options, dev, torch_dtype, seed)
     use_step_loop = options.update == "online" and (not kernel.is_csc or _force_step_loop)
     trial_fn = kernel.online_trial if use_step_loop else kernel.offline_trial
@@ -477,7 +509,7 @@ def simulate(
         for n in range(block_start, block_end):
             m = int(types_np[n])
             w = weights[m]
-            v, d = trial_fn(w, m, rewards_dev[n], kernel.draw_partners())
+            v, d = trial_fn(w, m, rewards_dev[n])
             if check_each_trial:
                 _check_finite(w, n, population)
             if recorded[n]:
@@ -577,30 +609,30 @@ def rerun(run, *, device=None, out=None, overwrite: bool = False, progress: bool
     """Re-simulate a stored run from its attributes (task, population, options, seed, recording).
 
     ``run`` is a Dataset or a path / run name. Same seed and device class → an identical Dataset (up to the
-    creation time attribute).
+    creation time attribute). Runs of schema version 1 (drl before textbook TD) are rerun in their own
+    convention (``options.convention = 1``), so the numbers are reproduced.
     """
     from drl.store import open_run
 
     ds = open_run(run)
     task = Task.from_dict(ds.attrs["task"], source="stored task")
-    options = dict(ds.attrs["options"])
-    dtype = options.pop("dtype", "float32")
-    stored_device = options.pop("device", "cpu")
+    stored = dict(ds.attrs["options"])
+    if "imported_from" in stored:
+        raise ValueError(f"this run was imported from drl_sim ({stored['imported_from']}); its trial schedule was not "
+                         "saved, so it cannot be rerun")
+    dtype = stored.get("dtype", "float32")
+    stored_device = stored.get("device", "cpu")
+    options = EngineOptions.from_stored(stored, int(ds.attrs["schema_version"]))
     population = population_from_dataset(ds)
-    preset = options.pop("preset", None)
-    kwargs = {k: options[k] for k in ("rule", "update", "features", "bootstrap")}
-    if preset is None and any(options[k] != v for k, v in asdict(EngineOptions()).items()
-                              if k not in ("rule", "update", "features", "bootstrap", "preset")):
-        raise ValueError(f"cannot rerun: stored options {json.dumps(options)} are not reachable from simulate()")
     record = [v for v in RECORDABLE if v in ds.data_vars]
     n_trials = int(ds.attrs["n_trials"])
     trials = ds["trial"].values
     steps = np.rint(ds["time"].values / task.dt).astype(np.int64)
     return simulate(
-        task, population, n_trials, preset=preset, record=record,
+        task, population, n_trials, record=record,
         record_trials=None if len(trials) == n_trials else trials,
         record_times=None if len(steps) == task.n_steps else steps * task.dt,
         seed=int(ds.attrs["seed"]), device=device or stored_device,
-        dtype=dtype, progress=progress, out=out, overwrite=overwrite, **kwargs,
+        dtype=dtype, progress=progress, out=out, overwrite=overwrite, options=options,
     )
 

@@ -11,15 +11,18 @@ from importlib import metadata
 import numpy as np
 import xarray as xr
 
-__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset"]
+__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset", "run_options"]
 
 SCHEMA_NAME = "drl.run"
-SCHEMA_VERSION = 1
+#: 2: textbook TD errors (δ_k = r_k + γ^dt·V_k − V_{k−1}) and ``options["convention"]``. Version-1 runs load
+#: as they are; their options are read with ``convention = 1`` (see :func:`run_options`).
+SCHEMA_VERSION = 2
 PARAMETERS = ("alpha_pos", "alpha_neg", "tau", "gamma", "lam")
 
 VARIABLE_ATTRS = {
     "value": {"long_name": "value prediction V_k", "units": "reward units"},
-    "rpe": {"long_name": "reward prediction error delta_k (indexed by arrival time)", "units": "reward units"},
+    "rpe": {"long_name": "reward prediction error delta_k = r_k + gamma^dt V_k - V_(k-1) (indexed by arrival time)",
+            "units": "reward units"},
     "reward": {"long_name": "reward delivered r_k", "units": "reward units"},
     "weights": {"long_name": "feature weights at the end of the run", "units": "reward units per feature unit"},
 }
@@ -159,3 +162,13 @@ def population_from_dataset(ds: xr.Dataset):
     return Population(
         ds["alpha_pos"].values, ds["alpha_neg"].values, ds["gamma"].values, ds["lam"].values
     )
+
+
+def run_options(ds: xr.Dataset) -> dict:
+    """The model options of a run (its ``options`` attribute), with ``convention`` filled in for schema-1 runs.
+
+    ``convention`` 1: the arriving reward was discounted (δ_k = γ^dt·(r_k + V_k) − V_{k−1}); 2: textbook TD.
+    """
+    options = dict(ds.attrs.get("options", {}))
+    options.setdefault("convention", 1 if int(ds.attrs.get("schema_version", 1)) < 2 else 2)
+    return options

@@ -27,20 +27,23 @@ def _check(name: str, x: torch.Tensor, ndim: int) -> None:
         raise ValueError(f"{name} must have {ndim} dimensions; got shape {tuple(x.shape)}")
 
 
-def td_error_arrival(r_t: torch.Tensor, v_t: torch.Tensor, v_target_t: torch.Tensor, discount: torch.Tensor):
-    """TD errors indexed by arrival time (DESIGN §3), including the final transition to the inter-trial state.
+def td_error_arrival(r_t: torch.Tensor, v_t: torch.Tensor, v_target_t: torch.Tensor, discount: torch.Tensor,
+                     *, discount_reward: bool = False):
+    """TD errors indexed by arrival time (textbook TD, DESIGN §3), including the final transition out of the trial.
 
-    ``δ_k = γ·(r_k + V̂_k) − V_{k−1}`` for k = 0 … K, with ``V_{−1} = 0``, ``V̂_K = 0`` and ``r_K = 0``.
+    ``δ_k = r_k + γ·V̂_k − V_{k−1}`` for k = 0 … K, with ``V_{−1} = 0``, ``V̂_K = 0`` and ``r_K = 0``.
 
-    The reward arriving at step k is discounted over the step it covers, like the value it arrives with, so
-    the fixed point is ``V_k = Σ_{j>k} γ^{j−k}·r_j`` (DESIGN's value definition; V(cue) = γ^D·r for a reward
-    D seconds after the cue). Identical to ``r_k + γ·V_k − V_{k−1}`` when γ = 1 (see docs/drl.md).
+    The reward arriving at step k is not discounted, so an unpredicted reward r gives δ = r for every γ, and
+    the fixed point is ``V_k = Σ_{j>k} γ^{j−k−1}·r_j`` (V(cue) = γ^(D−dt)·r for a reward D seconds after the
+    cue; the cue response δ_cue = γ^D·r).
 
     Args:
       r_t: [K] or [P, K] reward at each step.
       v_t: [P, K] value of each step (the predictor's own; gives V_{k−1}).
-      v_target_t: [P, K] the value bootstrapped from (own value, or another predictor's).
+      v_target_t: [P, K] the value bootstrapped from (own value, another predictor's, or an imputed sample).
       discount: [P] per-step discount γ^dt.
+      discount_reward: the convention of drl runs of schema version 1, ``δ_k = γ·(r_k + V̂_k) − V_{k−1}``
+        (kept so that old runs can be rerun exactly).
     Returns:
       [P, K+1] errors; entry K is the (unrecorded) error of leaving the trial.
     """
@@ -49,7 +52,9 @@ def td_error_arrival(r_t: torch.Tensor, v_t: torch.Tensor, v_target_t: torch.Ten
     v_tm1 = torch.cat([zeros, v_t], dim=1)
     v_target = torch.cat([v_target_t, zeros], dim=1)
     r = torch.nn.functional.pad(r_t, (0, 1))
-    return discount[:, None] * (r + v_target) - v_tm1
+    if discount_reward:
+        return discount[:, None] * (r + v_target) - v_tm1
+    return r + discount[:, None] * v_target - v_tm1
 
 
 def td_error_state(r_t: torch.Tensor, v_t: torch.Tensor, v_target_t: torch.Tensor, discount: torch.Tensor):

@@ -20,23 +20,28 @@ G_HALF = 0.5**10  # γ per second with γ^0.1 = 0.5
 L_HALF = 0.5**10
 
 GOLDEN = {
-    # (rule, gamma, lam): (V per trial, δ per trial, final weights)
-    ("expectile", 1.0, 0.0): (
+    # (rule, gamma, lam, convention): (V per trial, δ per trial, final weights)
+    ("expectile", 1.0, 0.0, 2): (
         [[0, 0, 0, 0], [0, 0.5, 0, 0], [0.25, 0.375, 0, 0]],
         [[0, 0, 1, 0], [0, 0.5, -0.5, 0], [0.25, 0.125, 0.625, 0]],
         [0.3125, 0.6875, 0, 0],
     ),
-    ("quantile", 1.0, 0.0): (
+    ("quantile", 1.0, 0.0, 2): (
         [[0, 0, 0, 0], [0, 0.5, 0, 0], [0.5, 0.25, 0, 0]],
         [[0, 0, 1, 0], [0, 0.5, -0.5, 0], [0.5, -0.25, 0.75, 0]],
         [0.25, 0.75, 0, 0],
     ),
-    ("expectile", G_HALF, 0.0): (  # g = 0.5: δ_k = g·(r_k + V_k) − V_{k−1}; the reward arrives as 0.5
+    ("expectile", G_HALF, 0.0, 2): (  # g = 0.5, textbook: δ_k = r_k + g·V_k − V_{k−1}; the reward arrives whole
+        [[0, 0, 0, 0], [0, 0.5, 0, 0], [0.125, 0.375, 0, 0]],
+        [[0, 0, 1, 0], [0, 0.25, -0.5, 0], [0.0625, 0.0625, 0.625, 0]],
+        [0.15625, 0.6875, 0, 0],
+    ),
+    ("expectile", G_HALF, 0.0, 1): (  # schema-1 runs: δ_k = g·(r_k + V_k) − V_{k−1}; the reward arrives as 0.5
         [[0, 0, 0, 0], [0, 0.25, 0, 0], [0.0625, 0.1875, 0, 0]],
         [[0, 0, 0.5, 0], [0, 0.125, -0.25, 0], [0.03125, 0.03125, 0.3125, 0]],
         [0.078125, 0.34375, 0, 0],
     ),
-    ("expectile", 1.0, L_HALF): (  # ρ = 0.5: trial 0's reward error reaches f0 with weight 0.5
+    ("expectile", 1.0, L_HALF, 2): (  # ρ = 0.5: trial 0's reward error reaches f0 with weight 0.5
         [[0, 0, 0, 0], [0.25, 0.5, 0, 0], [0.3125, 0.375, 0, 0]],
         [[0, 0, 1, 0], [0.25, 0.25, -0.5, 0], [0.3125, 0.0625, 0.625, 0]],
         [0.3125 + 0.5 * 0.0625 + 0.5 * (0.5 * 0.625), 0.375 + 0.5 * 0.625, 0, 0],
@@ -44,14 +49,15 @@ GOLDEN = {
 }
 
 
-@pytest.mark.parametrize("key", list(GOLDEN), ids=lambda k: f"{k[0]}-g{k[1]:.3g}-l{k[2]:.3g}")
+@pytest.mark.parametrize("key", list(GOLDEN), ids=lambda k: f"{k[0]}-g{k[1]:.3g}-l{k[2]:.3g}-c{k[3]}")
 @pytest.mark.parametrize("update", ["offline", "online", "online-step-loop"])
 def test_golden_numbers(key, update):
-    rule, gamma, lam = key
+    rule, gamma, lam, convention = key
     values, errors, weights = GOLDEN[key]
     pop = Population(np.array([0.5]), np.array([0.25]), np.array([gamma]), np.array([lam]))
-    ds = drl.simulate(TINY, pop, rule=rule, update=update.split("-")[0], schedule=TINY_SCHEDULE,
-                      progress=False, dtype="float64", _force_step_loop=update.endswith("loop"))
+    options = drl.EngineOptions(rule=rule, update=update.split("-")[0], convention=convention)
+    ds = drl.simulate(TINY, pop, schedule=TINY_SCHEDULE, options=options, progress=False, dtype="float64",
+                      _force_step_loop=update.endswith("loop"))
     np.testing.assert_allclose(ds.value.values[0], values, atol=1e-6)
     np.testing.assert_allclose(ds.rpe.values[0], errors, atol=1e-6)
     np.testing.assert_allclose(ds.weights.values[0, 0], weights, atol=1e-6)
@@ -78,8 +84,10 @@ def test_td_converges_to_discounted_reward_at_cue():
         delay = ttype.rewards[0].time
         cue = float(task.cue_steps[m] * task.dt)
         last = ds.where(ds.trial_type == ttype.name, drop=True).isel(trial=-1)
-        got = last.value.sel(time=cue, method="nearest").values
-        np.testing.assert_allclose(got, np.array(gammas) ** delay, rtol=2e-3, err_msg=ttype.name)
+        got = last.value.sel(time=cue, method="nearest").values  # V(cue) = γ^(D − dt)·r (textbook TD)
+        np.testing.assert_allclose(got, np.array(gammas) ** (delay - task.dt), rtol=2e-3, err_msg=ttype.name)
+        response = last.rpe.sel(time=cue, method="nearest").values  # δ_cue = γ^D·r
+        np.testing.assert_allclose(response, np.array(gammas) ** delay, rtol=2e-3, err_msg=ttype.name)
 
 
 def _true_expectile(values, probs, tau):
@@ -113,8 +121,10 @@ def test_population_converges_to_expectiles_or_quantiles(rule):
 
 
 # ------------------------------------------------------------------------- independent slow reference
-def reference_run(x, rewards, types, pop, dt, rule, update, partners=None):
+def reference_run(x, rewards, types, pop, dt, rule, update, partners=None, discount_reward=False):
     """Textbook TD(λ), arrival-indexed errors, one predictor and one step at a time (float64).
+
+    ``discount_reward``: the convention of schema-1 runs, δ_k = g·(r_k + V_k) − V_{k−1}.
 
     ``partners[n][p, k]``: the predictor whose start-of-trial value predictor p bootstraps from at step k
     (offline only); None for own bootstrap.
@@ -140,7 +150,8 @@ def reference_run(x, rewards, types, pop, dt, rule, update, partners=None):
                 else:
                     v_k = own_v_k = wv @ x[m, k] if k < n_steps else 0.0
                 v_km1 = wv @ x[m, k - 1] if k > 0 else 0.0
-                delta = g * ((rewards[n, k] if k < n_steps else 0.0) + v_k) - v_km1
+                r_k = rewards[n, k] if k < n_steps else 0.0
+                delta = (g * (r_k + v_k) if discount_reward else r_k + g * v_k) - v_km1
                 if k < n_steps:
                     value[p, n, k], rpe[p, n, k] = own_v_k, delta
                 if k > 0:
@@ -196,13 +207,15 @@ def _random_config(seed, features):
                          ids=["csc", "microstimulus"])
 @pytest.mark.parametrize("rule", ["expectile", "quantile"])
 @pytest.mark.parametrize("update", ["offline", "online"])
-def test_engine_equals_slow_reference(features, rule, update):
-    task, pop, x = _random_config(hash((str(features), rule, update)) % 1000, features)
+@pytest.mark.parametrize("convention", [2, 1])
+def test_engine_equals_slow_reference(features, rule, update, convention):
+    task, pop, x = _random_config(sum(map(ord, f"{features}{rule}{update}")) % 1000, features)
     sched = task.schedule(25, seed=5)
-    ds = drl.simulate(task, pop, schedule=sched, rule=rule, update=update, features=features, progress=False,
-                      dtype="float64")
+    options = drl.EngineOptions(rule=rule, update=update, features=drl.make_features(features).to_dict(),
+                                convention=convention)
+    ds = drl.simulate(task, pop, schedule=sched, options=options, progress=False, dtype="float64")
     value, rpe, weights = reference_run(x, sched.reward.numpy().astype(np.float64), sched.trial_type.numpy(), pop,
-                                        task.dt, rule, update)
+                                        task.dt, rule, update, discount_reward=convention == 1)
     np.testing.assert_allclose(ds.value.values, value, atol=2e-6)
     np.testing.assert_allclose(ds.rpe.values, rpe, atol=2e-6)
     np.testing.assert_allclose(ds.weights.values, weights.astype(np.float32), atol=2e-6)
@@ -237,8 +250,8 @@ def test_csc_offline_equals_online_and_microstimulus_differs():
 def test_same_seed_identical_dataset_and_float64_agrees():
     task = drl.get_task("lowet_2025")
     pop = Population.sample(6, tau=(0.2, 0.8), gamma=[0.8, 0.95], lam=0.7, seed=2)
-    a = drl.simulate(task, pop, 150, seed=9, progress=False, bootstrap="random")
-    b = drl.simulate(task, pop, 150, seed=9, progress=False, bootstrap="random")
+    a = drl.simulate(task, pop, 150, seed=9, progress=False, bootstrap="imputed")
+    b = drl.simulate(task, pop, 150, seed=9, progress=False, bootstrap="imputed")
     a.attrs.pop("created"), b.attrs.pop("created")
     xr.testing.assert_identical(a, b)
     c = drl.simulate(task, pop, 150, seed=10, progress=False)
@@ -248,39 +261,52 @@ def test_same_seed_identical_dataset_and_float64_agrees():
     np.testing.assert_allclose(f64.value.values, f32.value.values, atol=1e-4)
 
 
-def test_random_bootstrap_partners_share_gamma():
-    task = drl.get_task("hyp_unif")
-    pop = Population.sample(9, gamma=[0.5, 0.8, 0.9], seed=1)
-    from drl.engine import EngineOptions, _Kernel
+def test_random_bootstrap_partners_share_gamma_and_follow_tau_cells():
+    from drl.bootstrap import Bootstrap
 
-    kernel = _Kernel(task, pop, EngineOptions(bootstrap="random"), torch.device("cpu"), torch.float32, seed=0)
-    partners = kernel.draw_partners().numpy()
-    assert partners.shape == (9, task.n_steps)
-    np.testing.assert_array_equal(pop.gamma[partners], np.repeat(pop.gamma[:, None], task.n_steps, 1))
-    counts = np.bincount(np.searchsorted(np.unique(pop.gamma), pop.gamma))
-    solo = counts[np.searchsorted(np.unique(pop.gamma), pop.gamma)] == 1
-    assert np.all(partners[~solo] != np.arange(9)[~solo, None])  # "another predictor" when there is one
+    tau = np.array([0.1, 0.3, 0.5, 0.9, 0.2, 0.8, 0.5, 0.5, 0.7])
+    gamma = np.array([0.5, 0.5, 0.5, 0.5, 0.8, 0.8, 0.9, 0.95, 0.95])
+    boot = Bootstrap("random", "quantile", tau, gamma, 4000, "cpu", seed=0)
+    partners = boot.draw_partners().numpy()
+    np.testing.assert_array_equal(gamma[partners], np.repeat(gamma[:, None], 4000, 1))
+    # τ cells of the γ = 0.5 group (0.1, 0.3, 0.5, 0.9): split at midpoints 0.2, 0.4, 0.7, itself included
+    freq = np.bincount(partners[:4].ravel(), minlength=9)[:4] / partners[:4].size
+    np.testing.assert_allclose(freq, [0.2, 0.2, 0.3, 0.3], atol=0.01)
+    assert np.all(partners[6] == 6)  # alone in its group
+
+
+def test_legacy_partners_are_the_others_of_the_group():
+    from drl.bootstrap import Bootstrap
+
+    gamma = np.array([0.5, 0.5, 0.5, 0.9])
+    partners = Bootstrap("random", "expectile", np.full(4, 0.5), gamma, 200, "cpu", 0,
+                         legacy_partners=True).draw_partners().numpy()
+    assert np.all(partners[:3] != np.arange(3)[:, None]) and np.all(gamma[partners[:3]] == 0.5)
 
 
 @pytest.mark.parametrize("features", ["csc", "microstimulus"])
-def test_random_bootstrap_equals_reference_with_the_same_partners(features):
-    from drl.engine import EngineOptions, _Kernel
+@pytest.mark.parametrize("convention", [2, 1])
+def test_random_bootstrap_equals_reference_with_the_same_partners(features, convention):
+    from drl.bootstrap import Bootstrap
 
     task, _, x = _random_config(8, features)
     pop = Population.sample(6, tau=(0.1, 0.9), alpha=0.2, gamma=np.array([0.5, 0.5, 0.5, 0.9, 0.9, 1.0]),
                             lam=0.6, seed=3)
     sched = task.schedule(30, seed=1)
-    ds = drl.simulate(task, pop, schedule=sched, seed=1, bootstrap="random", features=features, progress=False,
-                      dtype="float64")
-    kernel = _Kernel(task, pop, EngineOptions(bootstrap="random", features=drl.make_features(features).to_dict()),
-                     torch.device("cpu"), torch.float64, seed=1)
-    partners = [kernel.draw_partners().numpy() for _ in range(30)]
+    options = drl.EngineOptions(rule="quantile", bootstrap="random", features=drl.make_features(features).to_dict(),
+                                convention=convention)
+    ds = drl.simulate(task, pop, schedule=sched, seed=1, options=options, progress=False, dtype="float64")
+    boot = Bootstrap("random", "quantile", pop.tau, pop.gamma, task.n_steps, "cpu", seed=1,
+                     legacy_partners=convention == 1)
+    partners = [boot.draw_partners().numpy() for _ in range(30)]
     value, rpe, weights = reference_run(x, sched.reward.numpy().astype(np.float64), sched.trial_type.numpy(), pop,
-                                        task.dt, "expectile", "offline", partners=partners)
+                                        task.dt, "quantile", "offline", partners=partners,
+                                        discount_reward=convention == 1)
     np.testing.assert_allclose(ds.value.values, value, atol=2e-6)
     np.testing.assert_allclose(ds.rpe.values, rpe, atol=2e-6)
     np.testing.assert_allclose(ds.weights.values, weights.astype(np.float32), atol=2e-6)
-    own = drl.simulate(task, pop, schedule=sched, features=features, progress=False, dtype="float64")
+    own = drl.simulate(task, pop, schedule=sched, rule="quantile", features=features, progress=False,
+                       dtype="float64")
     assert np.abs(own.rpe.values - ds.rpe.values).max() > 1e-3
 
 
@@ -318,7 +344,7 @@ def test_schema_coords_and_attrs():
         (dict(rule="expectiles"), "unknown rule 'expectiles'; valid: 'expectile', 'quantile'"),
         (dict(update="batch"), "unknown update 'batch'; valid: 'offline', 'online'"),
         (dict(features="tapped_delay"), "unknown features 'tapped_delay'; valid: 'csc', 'microstimulus'"),
-        (dict(bootstrap="others"), "unknown bootstrap 'others'; valid: 'own', 'random'"),
+        (dict(bootstrap="others"), "unknown bootstrap 'others'; valid: 'own', 'random', 'imputed'"),
         (dict(preset="drlsim"), "unknown preset 'drlsim'.*Did you mean 'drl_sim'"),
         (dict(device="cuda:7" if not torch.cuda.is_available() else "cuda:99"), "does not exist"),
         (dict(device="toaster"), "not a torch device"),

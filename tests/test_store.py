@@ -31,7 +31,7 @@ def without_created(ds):
 
 @pytest.mark.parametrize("rule", ["expectile", "quantile"])
 @pytest.mark.parametrize("features", ["csc", "microstimulus"])
-@pytest.mark.parametrize("extra", [{}, {"preset": "drl_sim"}, {"bootstrap": "random"}, {"update": "online"}])
+@pytest.mark.parametrize("extra", [{}, {"preset": "drl_sim"}, {"bootstrap": "imputed"}, {"update": "online"}])
 def test_round_trip_is_identical(rule, features, extra):
     ds = small_run(rule=rule, features=features, **extra)
     path = save(ds, "run")
