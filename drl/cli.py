@@ -38,6 +38,11 @@ def _population(args):
         tau = list(np.linspace(0.5 / args.tau_grid, 1 - 0.5 / args.tau_grid, args.tau_grid))
     gamma, lam, alpha = _floats(args.gamma), _floats(args.lam), _floats(args.alpha)
     if args.predictors is None:
+        ranges = [name for name, v in (("tau", tau), ("gamma", gamma), ("lam", lam), ("alpha", alpha))
+                  if isinstance(v, tuple)]
+        if ranges:
+            raise ValueError(f"--{ranges[0]} {getattr(args, ranges[0])} is a uniform range, which draws one value per "
+                             "predictor: give --predictors N, or a list (0.2,0.5,0.8) for a grid axis")
         # Lists are grid axes: the population is their Cartesian product.
         return Population.grid(tau=tau if tau is not None else 0.5, alpha=alpha, gamma=gamma, lam=lam)
     listed = {k: v for k, v in (("tau", tau), ("gamma", gamma), ("lam", lam)) if isinstance(v, list)}
@@ -191,8 +196,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, MemoryError) as e:
-        parser.exit(2, f"drl: error: {e}\n")
+    except (ValueError, TypeError, OSError, MemoryError) as e:  # OSError: missing, existing, unwritable, disk full
+        message = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else e
+        parser.exit(2, f"drl: error: {message}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "drl: interrupted (nothing was published; no temporary file is left)\n")
     return 0
 
 

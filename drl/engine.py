@@ -149,16 +149,21 @@ def _resolve_dtype(dtype) -> torch.dtype:
 def _select_trials(record_trials, n_trials: int) -> np.ndarray:
     if record_trials is None:
         return np.arange(n_trials)
+    if isinstance(record_trials, bool | np.bool_ | float | np.floating | str):
+        raise TypeError(f"record_trials must be None, an int stride, a slice or trial indices; got {record_trials!r}")
     if isinstance(record_trials, slice):
         idx = np.arange(n_trials)[record_trials]
-    elif isinstance(record_trials, int | np.integer) and not isinstance(record_trials, bool):
+    elif isinstance(record_trials, int | np.integer):
         if record_trials < 1:
             raise ValueError(f"record_trials as an int is a stride (every n-th trial) >= 1; got {record_trials}")
         idx = np.arange(0, n_trials, int(record_trials))
         if idx[-1] != n_trials - 1:
             idx = np.append(idx, n_trials - 1)  # always keep the last trial (the learned state)
     else:
-        idx = np.unique(np.asarray(record_trials, dtype=np.int64))
+        given = np.asarray(record_trials)
+        if given.ndim != 1 or given.dtype.kind not in "iu":
+            raise TypeError(f"record_trials as trial indices must be a 1-D sequence of integers; got {record_trials!r}")
+        idx = np.unique(given.astype(np.int64))
         if idx.size and (idx[0] < 0 or idx[-1] >= n_trials):
             raise ValueError(f"record_trials must be in [0, {n_trials - 1}]; got {idx[0]}…{idx[-1]}")
     if idx.size == 0:
@@ -450,6 +455,11 @@ def simulate(
     for name in record:
         choice("record variable", name, RECORDABLE)
     options = _resolve_options(options, rule, update, features, bootstrap, preset)
+    if not isinstance(overwrite, bool | np.bool_):
+        raise TypeError(f"overwrite must be True or False; got {overwrite!r}")
+    if block_trials is not None and (isinstance(block_trials, bool) or not isinstance(block_trials, int | np.integer)
+                                     or block_trials < 1):
+        raise ValueError(f"block_trials must be an integer >= 1 (trials per recording block); got {block_trials!r}")
     dev = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype)
 
@@ -524,29 +534,34 @@ def simulate(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=n_trials, desc=f"simulate {task.name}", unit="trial", disable=not show)
-    with torch.no_grad(), _flush_denormals(dev):
-        for block_start in range(0, n_trials, block_trials):
-            block_end = min(n_trials, block_start + block_trials)
-            saved = (weights.clone(), kernel.rng_state())
-            slot = run_block(block_start, block_end, check_each_trial=False)
-            if not bool(torch.isfinite(weights).all()):
-                # Replay the block trial by trial to name the exact trial (checking every trial costs ~20 %).
-                weights.copy_(saved[0])
-                kernel.set_rng_state(saved[1])
-                run_block(block_start, block_end, check_each_trial=True)
-            keep = np.flatnonzero(recorded[block_start:block_end]) + block_start
-            reward_block = schedule.reward[keep][:, steps] if "reward" in record else None
-            if direct is not None:
-                sink.write(keep, None, None, None if reward_block is None else reward_block.numpy())
-            else:
-                sink.write(
-                    keep,
-                    None if v_buf is None else v_buf[:, :slot].cpu().numpy(),
-                    None if d_buf is None else d_buf[:, :slot].cpu().numpy(),
-                    None if reward_block is None else reward_block.numpy(),
-                )
-            bar.update(block_end - block_start)
-    bar.close()
+    try:
+        with torch.no_grad(), _flush_denormals(dev):
+            for block_start in range(0, n_trials, block_trials):
+                block_end = min(n_trials, block_start + block_trials)
+                saved = (weights.clone(), kernel.rng_state())
+                slot = run_block(block_start, block_end, check_each_trial=False)
+                if not bool(torch.isfinite(weights).all()):
+                    # Replay the block trial by trial to name the exact trial (checking every trial costs ~20 %).
+                    weights.copy_(saved[0])
+                    kernel.set_rng_state(saved[1])
+                    run_block(block_start, block_end, check_each_trial=True)
+                keep = np.flatnonzero(recorded[block_start:block_end]) + block_start
+                reward_block = schedule.reward[keep][:, steps] if "reward" in record else None
+                if direct is not None:
+                    sink.write(keep, None, None, None if reward_block is None else reward_block.numpy())
+                else:
+                    sink.write(
+                        keep,
+                        None if v_buf is None else v_buf[:, :slot].cpu().numpy(),
+                        None if d_buf is None else d_buf[:, :slot].cpu().numpy(),
+                        None if reward_block is None else reward_block.numpy(),
+                    )
+                bar.update(block_end - block_start)
+    except BaseException:
+        sink.abort()  # a failed or interrupted stream leaves no temporary file behind
+        raise
+    finally:
+        bar.close()
     return sink.finish(weights.transpose(0, 1).float().cpu().numpy())
 
 
@@ -590,6 +605,9 @@ class _MemorySink:
         if self.reward is not None:
             self.reward[sl] = reward
         self.pos += len(keep)
+
+    def abort(self):
+        """Nothing to clean up in memory."""
 
     def finish(self, weights):
         return build_dataset(**self.meta, value=self.value, rpe=self.rpe, reward=self.reward, weights=weights)

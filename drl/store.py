@@ -1,7 +1,11 @@
 """Runs on disk: netCDF4 files that carry everything needed to understand and rerun them.
 
-* ``save(ds, "name")`` writes ``exps/name.nc`` atomically (temporary file in the same folder, then rename);
-  an existing file is replaced only with ``overwrite=True``.
+* ``save(ds, "name")`` writes ``exps/name.nc`` atomically (temporary file in the same folder, then an atomic
+  publish); an existing file is replaced only with ``overwrite=True``, and without it the publish itself
+  refuses to replace (a hard link, which fails if the name exists), so two processes saving the same name
+  cannot both succeed. Temporary files of processes that died are removed by the next save into the folder.
+* Every file carries ``drl_complete`` (1 once fully written; a streamed file is marked complete last), and
+  ``load`` refuses a file marked incomplete.
 * ``load("name")`` opens lazily (nothing is read until used) and validates the schema.
 * ``StreamWriter`` lets ``simulate(..., out=…)`` write trial blocks as it goes (an unlimited ``trial``
   dimension appended with netCDF4-python), so a run larger than memory completes with bounded RAM.
@@ -12,8 +16,12 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import gc
 import json
 import os
+import secrets
+import shutil
 from pathlib import Path
 
 import netCDF4
@@ -23,10 +31,11 @@ import xarray as xr
 
 from drl.schema import SCHEMA_NAME, build_dataset, validate_dataset
 
-__all__ = ["save", "load", "open_run", "list_runs", "import_drl_sim", "run_path", "StreamWriter"]
+__all__ = ["save", "load", "open_run", "list_runs", "import_drl_sim", "run_path", "StreamWriter", "clean_stale_temps"]
 
 DEFAULT_DIR = Path("exps")
 _JSON_MARK = "drl_json_attrs"
+_COMPLETE = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
 _COMPRESSED = {"value", "rpe", "reward", "weights"}
 
 
@@ -84,19 +93,123 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """A hidden temporary name beside ``path``, unique per process and call: ``.name.nc.<pid>.<token>.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def clean_stale_temps(directory) -> list[Path]:
+    """Remove the temporary files that saves and streamed runs of processes no longer alive left in ``directory``.
+
+    Returns the paths removed. Temporary files of live processes (a run still being written) are kept.
+    """
+    removed = []
+    folder = Path(directory)
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(".*.nc.*.tmp"):
+        parts = tmp.name.rsplit(".", 3)  # [".name.nc", pid, token, "tmp"]
+        if len(parts) == 4 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _check_overwrite(overwrite) -> bool:
+    if not isinstance(overwrite, bool | np.bool_):
+        raise TypeError(f"overwrite must be True or False; got {overwrite!r}")
+    return bool(overwrite)
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name for the run")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot create the folder {path.parent} for {path.name}: {e.strerror}") from None
+    clean_stale_temps(path.parent)
 
 
-def _commit(tmp: Path, path: Path) -> None:
+def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Publish ``tmp`` as ``path`` atomically: readers see no file or the whole file, never half of one.
+
+    Without ``overwrite`` the publish is a hard link, which fails when ``path`` exists, so a file that appeared
+    under the name meanwhile (another process's save) is never replaced: FileExistsError instead.
+    """
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one, never half of one
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} appeared while this run was being written (another process saved under "
+                              "that name); it was not replaced. Save under another name, or pass "
+                              "overwrite=True") from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        # No hard links on this filesystem: claim the name exclusively, then replace our own placeholder.
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            raise FileExistsError(f"{path} appeared while this run was being written; it was not replaced") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def _release_space(tmp: Path) -> None:
+    """Free the blocks of a temporary file that a failed write left open.
+
+    HDF5 cannot close a file it failed to flush (a full disk), so its descriptor stays open and the deleted file
+    would keep the disk full. The descriptor is truncated to zero length, not closed: HDF5 still owns it, and
+    closing it here could let its number be reused under HDF5's feet. (Linux: found through /proc/self/fd.)
+    """
+    gc.collect()
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return
+    target = os.path.abspath(tmp)
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(fds / fd).removesuffix(" (deleted)") == target:
+                os.ftruncate(int(fd), 0)
+        except OSError:
+            continue
+
+
+def _write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exception:
+    """A clear error for a failed write (disk full and unwritable folders name the path and what to do)."""
+    full = isinstance(e, OSError) and e.errno == errno.ENOSPC
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if tmp is not None:
+        _release_space(tmp)
+    # HDF5 reports a full disk as "HDF error" or even "Permission denied": judge by the space left (measured
+    # while the temporary file still holds it).
+    if full or (free is not None and free < 2**20):
+        shown = "" if free is None else f" ({free / 2**20:.1f} MB free)"
+        return OSError(errno.ENOSPC, f"the disk holding {path.parent} is full{shown}: {path.name} was not written "
+                                     "(its temporary file was removed). Free space or write elsewhere")
+    if isinstance(e, PermissionError):
+        return PermissionError(errno.EACCES, f"cannot write {path}: permission denied in {path.parent}")
+    return e
 
 
 def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEFAULT_DIR) -> Path:
@@ -105,14 +218,17 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     Raises FileExistsError if the file exists and ``overwrite`` is False; ValueError if ``ds`` is not a run.
     """
     validate_dataset(ds, "dataset to save")
+    overwrite = _check_overwrite(overwrite)
     path = run_path(path_or_name, directory)
     _check_target(path, overwrite)
     out = ds.copy()
-    out.attrs = _encode_attrs(ds.attrs)
+    out.attrs = _encode_attrs({**ds.attrs, _COMPLETE: 1})
     tmp = _tmp_path(path)
     try:
         out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=_encoding(ds))
-        _commit(tmp, path)
+        _commit(tmp, path, overwrite)
+    except (OSError, RuntimeError) as e:
+        raise _write_failed(e, path, tmp) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -131,7 +247,17 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
         ds = xr.open_dataset(path, engine="netcdf4", chunks=chunks, decode_timedelta=False)
     except (OSError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path} is not a readable netCDF file (truncated or corrupt?): {e}") from None
-    ds.attrs = _decode_attrs(ds.attrs)
+    try:
+        ds.attrs = _decode_attrs(ds.attrs)
+    except (json.JSONDecodeError, KeyError) as e:
+        ds.close()
+        raise ValueError(f"{path}: attribute {_JSON_MARK} lists an attribute that is missing or not JSON ({e})") from None
+    complete = ds.attrs.pop(_COMPLETE, 1)
+    if complete != 1:
+        written = ds.sizes.get("trial", 0)
+        ds.close()
+        raise ValueError(f"{path} is an incomplete streamed run ({written} recorded trials written before it stopped; "
+                         "its weights were never written). Simulate it again; drl does not load partial runs")
     try:
         validate_dataset(ds, str(path))
     except Exception:
@@ -185,8 +311,9 @@ class StreamWriter:
     """
 
     def __init__(self, out, *, meta: dict, record, n_features: int, overwrite: bool = False, directory=DEFAULT_DIR):
+        self.overwrite = _check_overwrite(overwrite)
         self.path = run_path(out, directory)
-        _check_target(self.path, overwrite)
+        _check_target(self.path, self.overwrite)
         self.tmp = _tmp_path(self.path)
         self.meta = meta
         self.record = tuple(record)
@@ -208,28 +335,54 @@ class StreamWriter:
             p = meta["population"].n_predictors
             weights = np.zeros((p, len(self.names), self.n_features), np.float32)
             ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
-            ds.attrs = _encode_attrs(ds.attrs)
-            self.tmp.unlink(missing_ok=True)
-            ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
-                         encoding=_encoding(ds))
+            ds.attrs = _encode_attrs({**ds.attrs, _COMPLETE: 0})
+            try:
+                ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
+                             encoding=_encoding(ds))
+            except (OSError, RuntimeError) as e:
+                raise _write_failed(e, self.path, self.tmp) from None
         else:
             sl = slice(self.pos, self.pos + len(keep))
-            with netCDF4.Dataset(self.tmp, "a") as nc:
-                nc.variables["trial"][sl] = np.asarray(keep, dtype=np.int64)
-                nc.variables["trial_type"][sl] = self.names[self.meta["trial_type"][sl]]
-                if value is not None:
-                    nc.variables["value"][:, sl, :] = value
-                if rpe is not None:
-                    nc.variables["rpe"][:, sl, :] = rpe
-                if reward is not None:
-                    nc.variables["reward"][sl, :] = reward
+            try:
+                with netCDF4.Dataset(self.tmp, "a") as nc:
+                    nc.variables["trial"][sl] = np.asarray(keep, dtype=np.int64)
+                    nc.variables["trial_type"][sl] = self.names[self.meta["trial_type"][sl]]
+                    if value is not None:
+                        nc.variables["value"][:, sl, :] = value
+                    if rpe is not None:
+                        nc.variables["rpe"][:, sl, :] = rpe
+                    if reward is not None:
+                        nc.variables["reward"][sl, :] = reward
+            except (OSError, RuntimeError) as e:
+                raise _write_failed(e, self.path, self.tmp) from None
         self.pos += len(keep)
 
+    def abort(self) -> None:
+        """Remove the temporary file (the run failed or was interrupted)."""
+        self.tmp.unlink(missing_ok=True)
+
     def finish(self, weights: np.ndarray) -> xr.Dataset:
+        """Write the weights, mark the file complete (last), and publish it without replacing a newcomer.
+
+        If a file appeared under the run's name while it ran (and ``overwrite`` is False), the finished run is
+        kept beside it as ``<name>.unsaved-<pid>.nc`` and FileExistsError names both: hours of simulation are
+        not thrown away.
+        """
         try:
             with netCDF4.Dataset(self.tmp, "a") as nc:
                 nc.variables["weights"][:] = weights
-            _commit(self.tmp, self.path)
+                nc.setncattr(_COMPLETE, 1)
+        except (OSError, RuntimeError) as e:
+            error = _write_failed(e, self.path, self.tmp)
+            self.abort()
+            raise error from None
+        try:
+            _commit(self.tmp, self.path, self.overwrite)
+        except FileExistsError:
+            kept = self.path.with_name(f"{self.path.stem}.unsaved-{os.getpid()}.nc")
+            _commit(self.tmp, kept, False)
+            raise FileExistsError(f"{self.path} appeared while this run was being simulated (another process wrote "
+                                  f"it); it was not replaced. This run was kept as {kept}") from None
         finally:
             self.tmp.unlink(missing_ok=True)
         return load(self.path)
