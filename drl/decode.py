@@ -73,6 +73,9 @@ def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
 
     The τ-expectile e solves ``τ·E[(X−e)⁺] = (1−τ)·E[(e−X)⁺]``; τ = 0.5 gives the mean.
     """
+    if not isinstance(distribution, RewardDistribution):
+        raise TypeError(f"distribution must be a drl.RewardDistribution (e.g. task.reward_distribution(name)); "
+                        f"got {type(distribution).__name__}")
     levels = _levels("levels", levels)
     x, p = np.asarray(distribution.values, float), np.asarray(distribution.probabilities, float)
     lo, hi = np.full(levels.shape, x.min()), np.full(levels.shape, x.max())

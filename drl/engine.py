@@ -35,7 +35,7 @@ from drl.bootstrap import make_bootstrap
 from drl.features import CSC, make_features
 from drl.population import Population
 from drl.schema import build_dataset, population_from_dataset
-from drl.tasks import Schedule, Task, load_task, time_to_step
+from drl.tasks import Schedule, Task, check_seed, load_task, time_to_step
 from drl.td import ReverseDiscountedSum, discounted_cumsum, rule_factor, td_error_arrival, td_error_state
 
 __all__ = ["simulate", "rerun", "EngineOptions", "PRESETS", "RunTooLargeError", "NonFiniteValueError"]
@@ -133,6 +133,9 @@ def _resolve_device(device) -> torch.device:
         raise ValueError(f"device {device!r} does not exist here (torch.cuda.is_available() is False); use 'cpu'")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device {device!r} does not exist here ({torch.cuda.device_count()} CUDA devices)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} does not exist here (torch.backends.mps.is_available() is False); "
+                         "use 'cpu'")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
     return dev
@@ -174,7 +177,14 @@ def _select_trials(record_trials, n_trials: int) -> np.ndarray:
 def _select_steps(record_times, task: Task) -> np.ndarray:
     if record_times is None:
         return np.arange(task.n_steps)
-    times = np.atleast_1d(np.asarray(record_times, dtype=np.float64))
+    if isinstance(record_times, str | bytes):
+        raise TypeError(f"record_times must be times in s (a number or a sequence of numbers); got {record_times!r}")
+    try:
+        times = np.atleast_1d(np.asarray(record_times, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"record_times must be times in s (numbers); got {record_times!r}") from None
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"record_times must be finite times in s; got {record_times!r}")
     bad = (times < -1e-9) | (times > task.duration + 1e-9)
     if np.any(bad):
         raise ValueError(f"record_times must be within [0, {task.duration:g}] s; got {times[bad][0]:g}")
@@ -357,6 +367,35 @@ def _check_finite(w_type: torch.Tensor, trial: int, population: Population):
     )
 
 
+def _check_memory(task, population, n_trials, record_trials, record_times, record, out, schedule) -> None:
+    """Refuse, before allocating anything, a run whose arrays would not fit in memory (size and way out given).
+
+    Counted: the recording (unless streamed to ``out``), the schedule (trial types and rewards, [N, K] float32,
+    drawn whole) and the per-trial bookkeeping. Counted without materialising the trial selection.
+    """
+    p, k = population.n_predictors, task.n_steps
+    if record_trials is None:
+        n_rec = n_trials
+    elif isinstance(record_trials, int | np.integer) and not isinstance(record_trials, bool) and record_trials >= 1:
+        n_rec = -(-n_trials // int(record_trials)) + 1
+    else:
+        n_rec = min(n_trials, len(record_trials) if hasattr(record_trials, "__len__") else n_trials)
+    n_times = k if record_times is None else min(k, np.size(record_times))
+    parts = {"the recording": 0 if out is not None else estimate_bytes(p, n_rec, n_times, record),
+             "the trial schedule": 0 if schedule is not None else n_trials * (8 + 4 * k),
+             "per-trial bookkeeping": n_trials * 17}
+    need = sum(parts.values())
+    available = psutil.virtual_memory().available
+    if need > 0.8 * available:
+        shown = ", ".join(f"{name} {_fmt_bytes(size)}" for name, size in parts.items() if size)
+        raise RunTooLargeError(
+            f"{p} predictors × {n_trials} trials × {k} steps needs {_fmt_bytes(need)} ({shown}), more than the "
+            f"{_fmt_bytes(available)} of memory available. Record fewer trials (record_trials=10 keeps every "
+            "10th), fewer times (record_times=[...]), fewer variables (record=('value',)), stream to a file with "
+            "out='name', or simulate fewer trials per run."
+        )
+
+
 def _resolve_options(options, rule, update, features, bootstrap, preset) -> EngineOptions:
     if options is not None:
         if not isinstance(options, EngineOptions):
@@ -449,8 +488,13 @@ def simulate(
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
         raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
     n_trials = int(n_trials)
+    seed = check_seed(seed)
+    if progress is not None and not isinstance(progress, bool | np.bool_):
+        raise TypeError(f"progress must be True, False or None (automatic); got {progress!r}")
     if isinstance(record, str):
         record = (record,)
+    if not isinstance(record, tuple | list):
+        raise TypeError(f"record must be a tuple of variable names from {RECORDABLE}; got {record!r}")
     record = tuple(record)
     for name in record:
         choice("record variable", name, RECORDABLE)
@@ -463,19 +507,10 @@ def simulate(
     dev = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype)
 
+    _check_memory(task, population, n_trials, record_trials, record_times, record, out, schedule)
     trials = _select_trials(record_trials, n_trials)
     steps = _select_steps(record_times, task)
     p = population.n_predictors
-    need = estimate_bytes(p, len(trials), len(steps), record)
-    if out is None:
-        available = psutil.virtual_memory().available
-        if need > 0.8 * available:
-            raise RunTooLargeError(
-                f"recording {', '.join(record)} for {p} predictors × {len(trials)} trials × {len(steps)} steps "
-                f"needs {_fmt_bytes(need)}, more than the {_fmt_bytes(available)} of memory available. Record "
-                "fewer trials (record_trials=10 keeps every 10th), fewer times (record_times=[...]), fewer "
-                "variables (record=('value',)), or stream to a file with out='name'."
-            )
 
     if schedule is None:
         schedule = task.schedule(n_trials, seed=seed)

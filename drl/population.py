@@ -42,6 +42,16 @@ def _check_values(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _floats(name: str, spec) -> np.ndarray:
+    """``spec`` as a float64 array; non-numeric entries (strings, None) are a TypeError naming the parameter."""
+    if isinstance(spec, list | tuple) and any(v is None or isinstance(v, str | bool) for v in spec):
+        raise TypeError(f"{name} values must be numbers; got {spec!r}")  # numpy would turn None into NaN
+    try:
+        return np.asarray(spec, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} values must be numbers; got {spec!r}") from None
+
+
 def _draw(name: str, spec, n: int, rng: np.random.Generator) -> np.ndarray:
     """Per-predictor values of one parameter from a float, (lo, hi), list or array spec."""
     if isinstance(spec, bool | str):
@@ -51,17 +61,17 @@ def _draw(name: str, spec, n: int, rng: np.random.Generator) -> np.ndarray:
     if isinstance(spec, tuple):
         if len(spec) != 2:
             raise ValueError(f"{name} as a tuple is a (lo, hi) range; got {spec!r}")
-        lo, hi = (_check_values(name, np.array([float(v)]))[0] for v in spec)
+        lo, hi = (_check_values(name, _floats(name, [v]))[0] for v in spec)
         if lo > hi:
             raise ValueError(f"{name} range must have lo <= hi; got {spec!r}")
         return rng.uniform(lo, hi, size=n)
     if isinstance(spec, list):
         if not spec:
             raise ValueError(f"{name} list must not be empty")
-        options = _check_values(name, np.asarray(spec, dtype=np.float64))
+        options = _check_values(name, _floats(name, spec))
         return rng.choice(options, size=n)
     if hasattr(spec, "__len__"):
-        arr = np.asarray(spec, dtype=np.float64).reshape(-1)
+        arr = _floats(name, spec).reshape(-1)
         if arr.shape[0] != n:
             raise ValueError(f"{name} array must have length n_predictors = {n}; got length {arr.shape[0]}")
         return _check_values(name, arr)

@@ -41,6 +41,8 @@ _COMPRESSED = {"value", "rpe", "reward", "weights"}
 
 def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
     """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; a path without suffix gets ``.nc``."""
+    if not isinstance(path_or_name, str | os.PathLike):
+        raise TypeError(f"a run is named by a string or a path; got {path_or_name!r}")
     text = str(path_or_name)
     if not text:
         raise ValueError("run name must not be empty")
@@ -241,6 +243,8 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     naming the file when it is not a drl run, is truncated/corrupt, or has a newer schema version.
     """
     path = run_path(path_or_name, directory)
+    if Path(str(path_or_name)).is_dir():
+        raise IsADirectoryError(f"{path_or_name} is a folder, not a run (a sweep? use drl.sweep.open_sweep)")
     if not path.is_file():
         raise FileNotFoundError(f"no stored run at {path}")
     try:
@@ -281,6 +285,8 @@ def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
 
     Files that are not drl runs are skipped. Only the headers are read.
     """
+    if not Path(directory).is_dir():
+        raise FileNotFoundError(f"no folder {directory} to list runs from")
     rows = []
     for path in sorted(Path(directory).rglob("*.nc")):
         try:

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 _PROB_TOL = 1e-6
+#: Steps per trial at most (CSC features take 16·K² bytes per trial type: 1.5 GB at K = 10,000).
+MAX_STEPS = 20_000
 _STEP_EPS = 1e-9
 
 
@@ -166,6 +169,8 @@ class TrialType:
         rewards = self.rewards
         if isinstance(rewards, RewardEvent | dict):
             rewards = (rewards,)
+        if isinstance(rewards, str) or not isinstance(rewards, tuple | list):
+            raise TypeError(f"rewards of {self.name!r} must be a tuple of RewardEvent (or dicts); got {rewards!r}")
         rewards = tuple(RewardEvent(**r) if isinstance(r, dict) else r for r in rewards)
         for r in rewards:
             if not isinstance(r, RewardEvent):
@@ -235,9 +240,18 @@ class Task:
                 f"dt must divide duration: duration / dt = {self.duration:g} / {self.dt:g} = {ratio:.6g} "
                 "is not a whole number of steps"
             )
+        if round(ratio) + 1 > MAX_STEPS:
+            raise ValueError(f"dt = {self.dt:g} s over duration = {self.duration:g} s gives {round(ratio) + 1} steps per "
+                             f"trial, more than drl handles ({MAX_STEPS}; CSC features alone would need "
+                             f"{16 * (round(ratio) + 1) ** 2 / 2**30:.0f} GB); use a coarser dt")
         types = self.trial_types
         if isinstance(types, TrialType | dict):
             types = (types,)
+        if isinstance(types, str) or not isinstance(types, tuple | list):
+            raise TypeError(f"trial_types must be a tuple of TrialType (or dicts); got {types!r}")
+        for i, t in enumerate(types):
+            if not isinstance(t, TrialType | dict):
+                raise TypeError(f"trial_types[{i}] must be a TrialType (or a dict); got {type(t).__name__}")
         types = tuple(TrialType(**t) if isinstance(t, dict) else t for t in types)
         if not types:
             raise ValueError("trial_types must not be empty; got ()")
@@ -420,6 +434,7 @@ class Task:
         if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
             raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
         n_trials = int(n_trials)
+        seed = check_seed(seed)
         rng = np.random.default_rng(seed)
         types = rng.choice(len(self.trial_types), size=n_trials, p=self.frequencies)
         reward = np.zeros((n_trials, self.n_steps))
@@ -601,10 +616,19 @@ def list_tasks() -> list[Task]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """A seed is an integer >= 0 (None would draw fresh entropy and make a run irreproducible)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise TypeError(f"{name} must be an integer >= 0 (runs are reproducible from it); got {seed!r}")
+    return int(seed)
+
+
 def load_task(name_or_path) -> Task:
     """A Task from a Task, a registered name, or a ``.toml``/``.json`` spec file."""
     if isinstance(name_or_path, Task):
         return name_or_path
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(f"task must be a drl.Task, a registered task name or a spec file path; got {name_or_path!r}")
     text = str(name_or_path)
     if text.lower().endswith((".toml", ".json")) or Path(text).is_file():
         return Task.from_file(text)
