@@ -6,6 +6,7 @@ Errors print one line (``drl: error: …``) and exit with status 2; no traceback
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -54,9 +55,20 @@ def _population(args):
 
 def _cmd_run(args):
     import drl
+    from drl.engine import RECORDABLE, estimate_bytes
 
     task = drl.load_task(args.task)
     pop = _population(args)
+    if args.trials < 1 or args.record_every < 1:
+        raise ValueError(f"--trials and --record-every must be >= 1; got {args.trials} and {args.record_every}")
+    n_recorded = -(-args.trials // args.record_every) + (args.record_every > 1)
+    size = estimate_bytes(len(pop), n_recorded, task.n_steps, RECORDABLE)
+    if size > args.max_size * 2**30:
+        raise ValueError(f"this run would write {size / 2**30:.1f} GB before compression ({len(pop)} predictors × "
+                         f"{n_recorded} recorded trials × {task.n_steps} steps), more than --max-size "
+                         f"{args.max_size:g} GB: keep fewer trials (--record-every N) or raise --max-size")
+    if not args.quiet:
+        print(f"writing up to {size / 2**20:.1f} MB (before compression) to {args.out}")
     ds = drl.simulate(task, pop, args.trials, rule=args.rule, update=args.update, features=args.features,
                       bootstrap=args.bootstrap, preset=args.preset, seed=args.seed, out=args.out,
                       record_trials=None if args.record_every == 1 else args.record_every,
@@ -169,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run of that name")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--max-size", type=float, default=10.0,
+                     help="refuse runs that would write more than this many GB (default 10)")
     run.set_defaults(func=_cmd_run)
 
     info = sub.add_parser("info", help="describe a stored run (dimensions, parameters, task, size)")
@@ -196,11 +210,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, OSError, MemoryError) as e:  # OSError: missing, existing, unwritable, disk full
+    except (ValueError, TypeError, OSError, MemoryError, ArithmeticError) as e:
+        # OSError: missing, existing, unwritable, disk full; ArithmeticError: a run whose values diverged
         message = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else e
         parser.exit(2, f"drl: error: {message}\n")
     except KeyboardInterrupt:
         parser.exit(130, "drl: interrupted (nothing was published; no temporary file is left)\n")
+    except Exception as e:  # a bug of drl's: still one line, with the way to see more
+        if os.environ.get("DRL_TRACEBACK"):
+            raise
+        parser.exit(3, f"drl: internal error: {type(e).__name__}: {e} (a bug: please report it; set "
+                       "DRL_TRACEBACK=1 to see the traceback)\n")
     return 0
 
 

@@ -134,14 +134,22 @@ def cli(*argv):
 CLI_CASES = [
     (["run", "hyp_unif", "--tau", "0.2:0.8", "--out", "x"], "--tau 0.2:0.8 is a uniform range.*--predictors N"),
     (["run", "hyp_unif", "--gamma", "0.5:0.9", "--out", "x"], "--gamma 0.5:0.9 is a uniform range"),
-    (["run", "hyp_unif", "--out", "x", "--trials", "0"], "n_trials must be an integer >= 1; got 0"),
+    (["run", "hyp_unif", "--out", "x", "--trials", "0"], "--trials and --record-every must be >= 1; got 0 and 1"),
     (["info", "no_such_run"], "no stored run at exps/no_such_run.nc"),
+    (["run", "hyp_unif", "--predictors", "1000", "--trials", "100000", "--out", "x"],
+     r"would write 52.9 GB before compression .*more than --max-size 10 GB: .*--record-every N"),
+    (["run", "hyp_unif", "--out", "x", "--record-every", "0"], r"--trials and --record-every must be >= 1"),
+    (["run", "huge.toml", "--out", "x", "--trials", "20", "--alpha", "1", "--lam", "1", "--quiet"], r"values became non-finite at trial \d+"),
+    (["run", "hyp_unif", "--out", "x", "--device", "mps"], r"device 'mps' does not exist here"),
+    (["run", "hyp_unif", "--out", "x", "--seed", "-1"], r"seed must be an integer >= 0"),
 ]
 
 
 @pytest.mark.parametrize("argv, message", CLI_CASES, ids=[" ".join(c[0][:3]) for c in CLI_CASES])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
+    drl.Task("huge", 0.5, 0.1, (drl.TrialType("a", 0.0, (drl.RewardEvent(0.2, magnitudes=(2e38,)),
+                                                          drl.RewardEvent(0.4, magnitudes=(2e38,)))),)).to_file("huge.toml")
     with pytest.raises(SystemExit) as stop:
         cli(*argv)
     err = capsys.readouterr().err
@@ -169,3 +177,21 @@ def test_nothing_was_written_by_refused_calls(tmp_path):
             case[1](tmp_path)
     assert not (tmp_path / "x.nc").exists() and not (tmp_path / "s.nc").exists()
     assert np.all([not p.name.startswith(".") for p in tmp_path.iterdir()])
+
+
+def test_cli_internal_error_is_one_line_with_the_way_to_the_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DRL_TRACEBACK", raising=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(drl, "simulate", broken)
+    with pytest.raises(SystemExit) as stop:
+        cli("run", "hyp_unif", "--out", "x", "--quiet")
+    err = capsys.readouterr().err
+    assert stop.value.code == 3 and err.count("\n") == 1
+    assert err.startswith("drl: internal error: RuntimeError: a bug") and "DRL_TRACEBACK=1" in err
+    monkeypatch.setenv("DRL_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli("run", "hyp_unif", "--out", "x", "--quiet")
