@@ -76,3 +76,32 @@ def test_config_and_estimator_errors(tmp_path, forgetting_fit):
         other.load_spice(path_rnn=tmp_path / "rnn.pkl")
     same = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(tmp_path / "rnn.pkl", tmp_path / "spice.pkl")
     assert np.allclose(same.predict(np.zeros((1, 4, 5)))[1], estimator.predict(np.zeros((1, 4, 5)))[1])
+
+
+def test_equations_are_saved_as_json_and_pickles_need_trust(forgetting_fit, tmp_path):
+    import json
+    import pickle
+
+    estimator, _ = forgetting_fit
+    estimator.save_spice(path_spice=tmp_path / "spice.json")
+    data = json.loads((tmp_path / "spice.json").read_text())
+    assert data["format"] == "drl.spice.equations" and data["rnn_class"] == "ForgettingRNN"
+    loaded = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG)
+    loaded.load_spice(path_spice=tmp_path / "spice.json")
+    for pid, modules in estimator.equations.items():
+        for module, eq in modules.items():
+            np.testing.assert_array_equal(loaded.equations[pid][module].coefficients, eq.coefficients)
+            assert loaded.equations[pid][module].feature_names == eq.feature_names
+    # a file an older drl wrote with pickle: refused unless trusted (unpickling can run code)
+    with open(tmp_path / "old.pkl", "wb") as f:
+        pickle.dump({"rnn_class": "ForgettingRNN", "equations": estimator.equations}, f)
+    with pytest.raises(ValueError, match=r"old.pkl is a pickle .*arbitrary code.*trust=True"):
+        SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "old.pkl")
+    trusted = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "old.pkl", trust=True)
+    assert set(trusted.equations) == set(estimator.equations)
+    (tmp_path / "bad.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match=r"bad.json is not a SPICE equations file"):
+        SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "bad.json")
+    with pytest.raises(TypeError, match="trust must be True or False; got 'yes'"):
+        SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "spice.json", trust="yes")
+    assert not list(tmp_path.glob(".*.tmp"))

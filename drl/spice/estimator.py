@@ -6,13 +6,16 @@ agents (``rnn_agent``, ``spice_agent``) that can play a session for ``plot_sessi
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from drl.spice.sindy import SpiceConfig, distill, install
+from drl.spice.sindy import SindyEquation, SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 
 __all__ = ["AgentNetwork", "SpiceEstimator"]
@@ -216,19 +219,26 @@ class SpiceEstimator:
                           torch_save=True)
         if path_spice is not None:
             self._check_fitted()
-            _atomic_write(path_spice, {"rnn_class": self.rnn_class.__name__, "equations": self.equations})
+            text = json.dumps(_equations_to_json(self.rnn_class.__name__, self.equations), indent=1)
+            _atomic_write(path_spice, text.encode())
 
-    def load_spice(self, path_rnn=None, path_spice=None):
-        """Load what ``save_spice`` wrote; files saved for another RNN class are refused."""
+    def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
+        """Load what ``save_spice`` wrote; files saved for another RNN class are refused.
+
+        Neither file is unpickled: the weights load with ``torch.load(weights_only=True)`` and the equations are
+        JSON. An equations file written by an older drl is a pickle, which can run arbitrary code when loaded;
+        it is refused unless ``trust=True`` (only for files from a source you trust).
+        """
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
+        if not isinstance(trust, bool):
+            raise TypeError(f"trust must be True or False; got {trust!r}")
         if path_rnn is not None:
             data = torch.load(path_rnn, weights_only=True)
             self._check_structure(data, path_rnn)
             self.model.load_state_dict(data["state_dict"])
         if path_spice is not None:
-            with open(path_spice, "rb") as f:
-                data = pickle.load(f)
+            data = _read_equations(Path(path_spice), trust)
             modules = set(next(iter(data["equations"].values())))
             if not modules <= set(self.model.submodules_rnn):
                 raise ValueError(f"{path_spice} was saved for {data.get('rnn_class')!r}, whose distilled modules "
@@ -249,12 +259,49 @@ class SpiceEstimator:
                              f"{self.rnn_class.__name__}'s (e.g. {differ[:4]})")
 
 
+_FORMAT = "drl.spice.equations"
+
+
+def _equations_to_json(rnn_class: str, equations: dict) -> dict:
+    """``{participant: {module: SindyEquation}}`` as plain JSON data (no pickle)."""
+    return {"format": _FORMAT, "version": 1, "rnn_class": rnn_class, "equations": {
+        str(pid): {m: {"module": eq.module, "feature_names": list(eq.feature_names),
+                       "coefficients": [float(c) for c in eq.coefficients], "controls": list(eq.controls),
+                       "degree": int(eq.degree), "n_samples": int(eq.n_samples)} for m, eq in modules.items()}
+        for pid, modules in equations.items()}}
+
+
+def _read_equations(path: Path, trust: bool) -> dict:
+    """``{"rnn_class": …, "equations": {participant: {module: SindyEquation}}}`` from a file save_spice wrote."""
+    raw = path.read_bytes()
+    if raw.lstrip()[:1] != b"{":
+        if not trust:
+            raise ValueError(f"{path} is a pickle (written by an older drl, or not by drl): unpickling can run "
+                             "arbitrary code. Load it with load_spice(..., trust=True) only if you trust its source; "
+                             "save_spice then rewrites it as JSON")
+        return pickle.loads(raw)  # noqa: S301 - explicitly trusted by the caller
+    try:
+        data = json.loads(raw)
+        if data.get("format") != _FORMAT:
+            raise ValueError(f"format is {data.get('format')!r}")
+        equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
+                                                 np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
+                                                 int(e["degree"]), int(e["n_samples"])) for m, e in modules.items()}
+                     for pid, modules in data["equations"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
+    return {"rnn_class": data.get("rnn_class"), "equations": equations}
+
+
 def _atomic_write(path, obj, torch_save: bool = False) -> None:
+    """Write ``obj`` (bytes, or a torch object with ``torch_save``) to a unique temporary name, then rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if torch_save:
-        torch.save(obj, tmp)
-    else:
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        if torch_save:
+            torch.save(obj, tmp)
+        else:
+            tmp.write_bytes(obj)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
