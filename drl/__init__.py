@@ -38,6 +38,17 @@ from drl.tasks import register_task as register_task
 
 __version__ = "0.1.0"
 
+#: Submodules imported on first use (``import drl`` then ``drl.plots.…``), so ``import drl`` stays light.
+_LAZY_SUBMODULES = ("plots", "sweep", "widgets", "spice")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"drl.{name}")
+    raise AttributeError(f"module 'drl' has no attribute {name!r}")
+
 __all__ = [
     "CSC",
     "ConvergenceWarning",

@@ -35,6 +35,15 @@ def in_range(name: str, value, lo: float, hi: float, *, lo_open=False, hi_open=F
     return value
 
 
+def boolean(name: str, value) -> bool:
+    """Check that ``value`` is a bool (numpy's too); a truthy string such as ``"no"`` is a TypeError."""
+    import numpy as np
+
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def choice(name: str, value, valid: Iterable[str]) -> str:
     """Check that ``value`` is one of ``valid``; the error lists them and suggests the closest."""
     valid = list(valid)

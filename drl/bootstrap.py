@@ -14,7 +14,8 @@ Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.
   of them, drawn uniformly per step. For the quantile code the imputation is the cell draw of ``random``.
 
 The imputation (:func:`impute_expectile_samples`) is one batched Levenberg–Marquardt solve over every step and
-γ group of a trial at once (20 iterations from a cold start; no scipy call, no loop over steps).
+γ group of a trial at once (8 iterations from a cold start, 20 for groups of more than 16; no scipy call, no
+loop over steps), only at the steps whose reward is random.
 """
 
 from __future__ import annotations
@@ -103,9 +104,11 @@ class Bootstrap:
         self.method = method
         self.device = device
         self.n_steps = n_steps
-        # [M, K] steps whose reward is random; elsewhere "imputed" uses the own value (exact, see module doc)
+        # [M, K] steps whose reward is random; elsewhere "imputed" uses the own value (exact, see module doc).
+        # The mask answers the online loop's per-step question on the host; the indices serve whole trials.
+        self.random_mask = None if random_steps is None else np.atleast_2d(np.asarray(random_steps, dtype=bool))
         self.random_steps = None if random_steps is None else [
-            torch.as_tensor(np.flatnonzero(row), device=device) for row in np.atleast_2d(random_steps)]
+            torch.as_tensor(np.flatnonzero(row), device=device) for row in self.random_mask]
         tau, gamma = np.asarray(tau, np.float64), np.asarray(gamma, np.float64)
         self.n_predictors = tau.size
         self.imputing = method == "imputed" and rule == "expectile"
@@ -174,22 +177,20 @@ class Bootstrap:
 
     def imputed_targets(self, v: torch.Tensor) -> torch.Tensor:
         """[P, S] a draw, per predictor and step, from samples imputed from its group's values v [P, S]."""
-        u = self._uniform(v.shape[1])
+        n_steps = v.shape[1]
+        u = self._uniform(n_steps)
         out = v.clone()
         for slots, levels, in_class, row_of in self.classes:
             size = slots.shape[1]
             if size == 1:
                 continue  # alone in its γ group: its own value is the whole code
-            n_steps = v.shape[1]
             values = v.double()[slots].transpose(1, 2).reshape(-1, size)  # [G·S, N]
             lv = levels[:, None, :].expand(-1, n_steps, -1).reshape(-1, size)
             spread = values.amax(1) - values.amin(1)
             solve = spread > 1e-6 * values.abs().amax(1).clamp(min=1.0)  # equal values: nothing to impute
             if not bool(solve.any()):
                 continue
-            chosen = values[solve]
-            start = 2.0 * chosen - chosen.mean(1, keepdim=True)  # samples spread wider than their expectiles
-            samples = impute_expectile_samples(lv[solve], chosen, start, max_iter=self.max_iter)
+            samples = impute_expectile_samples(lv[solve], values[solve], max_iter=self.max_iter)
             table = values.clone()
             table[solve] = samples
             rows = row_of[:, None] * n_steps + torch.arange(n_steps, device=v.device)[None, :]  # [P_c, S]
@@ -221,8 +222,7 @@ class Bootstrap:
         """[P] the value each predictor bootstraps from when ``v_next`` [P] is the value of ``step`` (online)."""
         if self.method == "own":
             return v_next
-        if self.method == "imputed" and self.random_steps is not None and not bool(
-                (self.random_steps[m] == step).any()):
+        if self.method == "imputed" and self.random_mask is not None and not self.random_mask[m, step]:
             return v_next
         return self._draw(v_next[:, None])[:, 0]
 

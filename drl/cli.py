@@ -55,13 +55,13 @@ def _population(args):
 
 def _cmd_run(args):
     import drl
-    from drl.engine import RECORDABLE, estimate_bytes
+    from drl.engine import RECORDABLE, count_recorded_trials, estimate_bytes
 
     task = drl.load_task(args.task)
     pop = _population(args)
     if args.trials < 1 or args.record_every < 1:
         raise ValueError(f"--trials and --record-every must be >= 1; got {args.trials} and {args.record_every}")
-    n_recorded = -(-args.trials // args.record_every) + (args.record_every > 1)
+    n_recorded = count_recorded_trials(None if args.record_every == 1 else args.record_every, args.trials)
     size = estimate_bytes(len(pop), n_recorded, task.n_steps, RECORDABLE)
     if size > args.max_size * 2**30:
         raise ValueError(f"this run would write {size / 2**30:.1f} GB before compression ({len(pop)} predictors × "

@@ -30,11 +30,11 @@ import torch
 import xarray as xr
 
 from drl._memory import empty_float32
-from drl._validate import choice
+from drl._validate import boolean, choice
 from drl.bootstrap import make_bootstrap
 from drl.features import CSC, make_features
 from drl.population import Population
-from drl.schema import build_dataset, population_from_dataset
+from drl.schema import SCHEMA_VERSION, build_dataset, model_convention, population_from_dataset
 from drl.tasks import Schedule, Task, check_seed, load_task, time_to_step
 from drl.td import ReverseDiscountedSum, discounted_cumsum, rule_factor, td_error_arrival, td_error_state
 
@@ -45,7 +45,7 @@ UPDATES = ("offline", "online")
 BOOTSTRAPS = ("own", "random", "imputed")
 #: The model convention of runs made now. 1: drl before textbook TD (schema-1 runs): the arriving reward was
 #: discounted, δ_k = g·(r_k + V̂_k) − V_{k−1}, and ``random`` drew a partner uniformly among the *others*.
-CONVENTION = 2
+CONVENTION = model_convention(SCHEMA_VERSION)
 RECORDABLE = ("value", "rpe", "reward")
 
 #: Named option sets. ``drl_sim`` reproduces drl_sim's ``sim()`` (DESIGN §3, "The drl_sim convention").
@@ -103,8 +103,7 @@ class EngineOptions:
         if self.preset is not None:
             choice("preset", self.preset, PRESETS)
         for name in ("rate_exponent_dt", "normalize_trace", "learn_last_step"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            boolean(name, getattr(self, name))
         if isinstance(self.convention, bool) or self.convention not in (1, 2):
             raise ValueError(f"convention must be 1 or 2; got {self.convention!r}")
         object.__setattr__(self, "features", make_features(self.features or "csc").to_dict())
@@ -117,7 +116,7 @@ class EngineOptions:
         if unknown:
             raise ValueError(f"stored options {unknown} are unknown to this drl; upgrade drl")
         options = {k: v for k, v in stored.items() if k in known}
-        options.setdefault("convention", 1 if schema_version < 2 else CONVENTION)
+        options.setdefault("convention", model_convention(schema_version))
         return cls(**options)
 
     def to_dict(self) -> dict:
@@ -367,6 +366,15 @@ def _check_finite(w_type: torch.Tensor, trial: int, population: Population):
     )
 
 
+def count_recorded_trials(record_trials, n_trials: int) -> int:
+    """How many trials ``record_trials`` keeps of ``n_trials`` (an upper bound), without listing them."""
+    if record_trials is None:
+        return n_trials
+    if isinstance(record_trials, int | np.integer) and not isinstance(record_trials, bool) and record_trials >= 1:
+        return -(-n_trials // int(record_trials)) + 1  # every n-th trial, plus the last
+    return min(n_trials, len(record_trials) if hasattr(record_trials, "__len__") else n_trials)
+
+
 def _check_memory(task, population, n_trials, record_trials, record_times, record, out, schedule) -> None:
     """Refuse, before allocating anything, a run whose arrays would not fit in memory (size and way out given).
 
@@ -374,12 +382,7 @@ def _check_memory(task, population, n_trials, record_trials, record_times, recor
     drawn whole) and the per-trial bookkeeping. Counted without materialising the trial selection.
     """
     p, k = population.n_predictors, task.n_steps
-    if record_trials is None:
-        n_rec = n_trials
-    elif isinstance(record_trials, int | np.integer) and not isinstance(record_trials, bool) and record_trials >= 1:
-        n_rec = -(-n_trials // int(record_trials)) + 1
-    else:
-        n_rec = min(n_trials, len(record_trials) if hasattr(record_trials, "__len__") else n_trials)
+    n_rec = count_recorded_trials(record_trials, n_trials)
     n_times = k if record_times is None else min(k, np.size(record_times))
     parts = {"the recording": 0 if out is not None else estimate_bytes(p, n_rec, n_times, record),
              "the trial schedule": 0 if schedule is not None else n_trials * (8 + 4 * k),
@@ -396,14 +399,16 @@ def _check_memory(task, population, n_trials, record_trials, record_times, recor
         )
 
 
+#: simulate()'s defaults of the options that ``options=`` replaces
+_SIMULATE_DEFAULTS = {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own", "preset": None}
+
+
 def _resolve_options(options, rule, update, features, bootstrap, preset) -> EngineOptions:
     if options is not None:
         if not isinstance(options, EngineOptions):
             raise TypeError(f"options must be a drl.EngineOptions; got {type(options).__name__}")
-        given = {k: v for k, v in (("rule", rule), ("update", update), ("features", features),
-                                   ("bootstrap", bootstrap), ("preset", preset))
-                 if v != {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own",
-                          "preset": None}[k]}
+        passed = {"rule": rule, "update": update, "features": features, "bootstrap": bootstrap, "preset": preset}
+        given = [k for k, v in passed.items() if v != _SIMULATE_DEFAULTS[k]]
         if given:
             raise ValueError(f"pass either options= or {', '.join(f'{k}=' for k in given)}, not both")
         return options
@@ -499,8 +504,7 @@ def simulate(
     for name in record:
         choice("record variable", name, RECORDABLE)
     options = _resolve_options(options, rule, update, features, bootstrap, preset)
-    if not isinstance(overwrite, bool | np.bool_):
-        raise TypeError(f"overwrite must be True or False; got {overwrite!r}")
+    overwrite = boolean("overwrite", overwrite)
     if block_trials is not None and (isinstance(block_trials, bool) or not isinstance(block_trials, int | np.integer)
                                      or block_trials < 1):
         raise ValueError(f"block_trials must be an integer >= 1 (trials per recording block); got {block_trials!r}")

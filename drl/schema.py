@@ -11,7 +11,8 @@ from importlib import metadata
 import numpy as np
 import xarray as xr
 
-__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset", "run_options"]
+__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset", "run_options",
+           "model_convention"]
 
 SCHEMA_NAME = "drl.run"
 #: 2: textbook TD errors (δ_k = r_k + γ^dt·V_k − V_{k−1}) and ``options["convention"]``. Version-1 runs load
@@ -170,5 +171,11 @@ def run_options(ds: xr.Dataset) -> dict:
     ``convention`` 1: the arriving reward was discounted (δ_k = γ^dt·(r_k + V_k) − V_{k−1}); 2: textbook TD.
     """
     options = dict(ds.attrs.get("options", {}))
-    options.setdefault("convention", 1 if int(ds.attrs.get("schema_version", 1)) < 2 else 2)
+    options.setdefault("convention", model_convention(int(ds.attrs.get("schema_version", 1))))
     return options
+
+
+def model_convention(schema_version: int) -> int:
+    """The model convention a run of ``schema_version`` was made with when its options do not say:
+    1 (the arriving reward discounted) for schema 1, 2 (textbook TD) from schema 2 on."""
+    return 1 if schema_version < 2 else 2

@@ -20,7 +20,6 @@ import errno
 import gc
 import json
 import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -29,6 +28,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from drl._atomic import temporary_path
+from drl._validate import boolean
 from drl.schema import SCHEMA_NAME, build_dataset, validate_dataset
 
 __all__ = ["save", "load", "open_run", "list_runs", "import_drl_sim", "run_path", "StreamWriter", "clean_stale_temps"]
@@ -94,11 +95,6 @@ def _encoding(ds: xr.Dataset) -> dict:
     return enc
 
 
-def _tmp_path(path: Path) -> Path:
-    """A hidden temporary name beside ``path``, unique per process and call: ``.name.nc.<pid>.<token>.tmp``."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -124,12 +120,6 @@ def clean_stale_temps(directory) -> list[Path]:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
-
-
-def _check_overwrite(overwrite) -> bool:
-    if not isinstance(overwrite, bool | np.bool_):
-        raise TypeError(f"overwrite must be True or False; got {overwrite!r}")
-    return bool(overwrite)
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
@@ -220,12 +210,12 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     Raises FileExistsError if the file exists and ``overwrite`` is False; ValueError if ``ds`` is not a run.
     """
     validate_dataset(ds, "dataset to save")
-    overwrite = _check_overwrite(overwrite)
+    overwrite = boolean("overwrite", overwrite)
     path = run_path(path_or_name, directory)
     _check_target(path, overwrite)
     out = ds.copy()
     out.attrs = _encode_attrs({**ds.attrs, _COMPLETE: 1})
-    tmp = _tmp_path(path)
+    tmp = temporary_path(path)
     try:
         out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=_encoding(ds))
         _commit(tmp, path, overwrite)
@@ -317,10 +307,10 @@ class StreamWriter:
     """
 
     def __init__(self, out, *, meta: dict, record, n_features: int, overwrite: bool = False, directory=DEFAULT_DIR):
-        self.overwrite = _check_overwrite(overwrite)
+        self.overwrite = boolean("overwrite", overwrite)
         self.path = run_path(out, directory)
         _check_target(self.path, self.overwrite)
-        self.tmp = _tmp_path(self.path)
+        self.tmp = temporary_path(self.path)
         self.meta = meta
         self.record = tuple(record)
         self.n_features = n_features

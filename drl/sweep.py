@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from drl._atomic import write_atomic
 from drl._validate import choice
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, _decode_attrs, save
@@ -211,9 +212,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     elif folder.is_dir() and any(folder.glob("*.nc")) and not manifest_path.is_file() and not overwrite:
         raise ValueError(f"{folder} holds .nc files that are not from a drl sweep; choose another out=")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = manifest_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps(manifest, indent=1))
 
     rows = []
     todo = []

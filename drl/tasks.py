@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from drl._atomic import write_atomic
 from drl._validate import choice, finite, in_range
 
 __all__ = [
@@ -514,10 +515,7 @@ class Task:
             text = tomli_w.dumps(self.to_dict())
         else:
             raise ValueError(f"task file must end in .toml or .json; got {path.name!r}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-        return path
+        return write_atomic(path, text)
 
     @classmethod
     def from_file(cls, path) -> Task:

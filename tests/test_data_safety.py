@@ -137,3 +137,14 @@ def test_cli_reports_a_full_disk_in_one_line(small_disk):
                           capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("drl: error: the disk holding") and done.stderr.count("\n") == 1
+
+
+def test_every_writer_uses_unique_temporary_names(tmp_path):
+    from drl._atomic import temporary_path, write_atomic
+
+    a, b = temporary_path(tmp_path / "movie.gif", ".gif"), temporary_path(tmp_path / "movie.gif", ".gif")
+    assert a != b and a.name.startswith(".movie.gif.") and f".{os.getpid()}." in a.name and a.suffix == ".gif"
+    assert write_atomic(tmp_path / "spec.json", "{}").read_text() == "{}"
+    with pytest.raises(IsADirectoryError):
+        write_atomic(tmp_path, b"x")  # a failed write leaves nothing behind
+    assert not list(tmp_path.glob(".*.tmp*"))

@@ -20,3 +20,14 @@ def test_every_public_name_is_documented():
 def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_submodules_are_reachable_after_import_drl():
+    # the README writes drl.plots.… after a bare `import drl`: run that in a fresh process
+    import subprocess
+    import sys
+
+    code = "import drl, sys; assert 'drl.plots' not in sys.modules; print(drl.plots.val_at_t.__name__, drl.sweep.sweep.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["val_at_t", "sweep"]

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
+from drl._atomic import temporary_path
 from drl.plots._common import (
     FIG_DIR,
     PARAMETER_LABELS,
@@ -100,7 +101,7 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
     suffix = path.suffix.lower()
     _check_writer(path)
     # Write next to the target, then rename: a reader never sees half a file.
-    tmp = path.with_name(f".{path.stem}.partial{suffix}")
+    tmp = temporary_path(path, suffix)  # unique per process: parallel writers of one name never collide
     try:
         if suffix == ".mp4":
             anim.save(tmp, writer=animation.FFMpegWriter(fps=fps), dpi=dpi)

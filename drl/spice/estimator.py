@@ -7,14 +7,14 @@ agents (``rnn_agent``, ``spice_agent``) that can play a session for ``plot_sessi
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from drl._atomic import temporary_path, write_atomic
+from drl._validate import boolean
 from drl.spice.sindy import SindyEquation, SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 
@@ -215,12 +215,11 @@ class SpiceEstimator:
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
         if path_rnn is not None:
-            _atomic_write(path_rnn, {"rnn_class": self.rnn_class.__name__, "state_dict": self.model.state_dict()},
-                          torch_save=True)
+            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__,
+                                          "state_dict": self.model.state_dict()})
         if path_spice is not None:
             self._check_fitted()
-            text = json.dumps(_equations_to_json(self.rnn_class.__name__, self.equations), indent=1)
-            _atomic_write(path_spice, text.encode())
+            write_atomic(path_spice, json.dumps(_equations_to_json(self.rnn_class.__name__, self.equations), indent=1))
 
     def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
         """Load what ``save_spice`` wrote; files saved for another RNN class are refused.
@@ -231,8 +230,7 @@ class SpiceEstimator:
         """
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
-        if not isinstance(trust, bool):
-            raise TypeError(f"trust must be True or False; got {trust!r}")
+        trust = boolean("trust", trust)
         if path_rnn is not None:
             data = torch.load(path_rnn, weights_only=True)
             self._check_structure(data, path_rnn)
@@ -293,15 +291,12 @@ def _read_equations(path: Path, trust: bool) -> dict:
     return {"rnn_class": data.get("rnn_class"), "equations": equations}
 
 
-def _atomic_write(path, obj, torch_save: bool = False) -> None:
-    """Write ``obj`` (bytes, or a torch object with ``torch_save``) to a unique temporary name, then rename."""
+def _save_torch_atomic(path, obj) -> None:
+    """``torch.save`` to a temporary name beside ``path``, then rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = temporary_path(path)
     try:
-        if torch_save:
-            torch.save(obj, tmp)
-        else:
-            tmp.write_bytes(obj)
+        torch.save(obj, tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
