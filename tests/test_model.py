@@ -275,3 +275,15 @@ def test_stored_options_round_trip_and_unknown_options_are_refused():
 def test_cli_help_runs_without_traceback():
     done = subprocess.run([sys.executable, "-m", "drl.cli", "run", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "imputed" in done.stdout and "default 6000" in done.stdout
+
+
+def test_imputation_leaves_the_users_torch_threads_alone():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _cue_values(TWO_EVENTS, "expectile", "imputed", alpha=0.02, n_trials=20)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
