@@ -15,6 +15,7 @@ from scipy import optimize
 
 import drl
 from drl import decode
+from drl.decode.arrays import _expectile_objective
 
 
 def naive_decode(levels, values, n_samples=100, restarts=20, seed=0):
@@ -23,7 +24,7 @@ def naive_decode(levels, values, n_samples=100, restarts=20, seed=0):
     best = None
     for _ in range(restarts):
         x0 = rng.uniform(values.min(), values.max(), n_samples)
-        result = optimize.minimize(lambda z: decode._expectile_objective(z, levels, values)[0], x0,
+        result = optimize.minimize(lambda z: _expectile_objective(z, levels, values)[0], x0,
                                    method="Nelder-Mead", options={"maxiter": 2000})
         if best is None or result.fun < best.fun:
             best = result

@@ -3,6 +3,8 @@
 1. save/load of an in-memory run: write and read MB/s (uncompressed size / time), file bytes per predictor-step.
 2. A streamed run (simulate(..., out=...)) of P × N × K in a child process: wall time and peak RSS, for two
    numbers of trials, showing the peak does not grow with the number of trials.
+3. Long, sparsely recorded streamed runs (3 predictors, every 1000th trial kept; 1e5 / 5e5 / 2e6 trials):
+   peak RSS, which stays flat because the schedule is drawn block by block (drl before: 0.4 / 0.8 / 2.1 GB).
 Run: .venv/bin/python benchmarks/bench_storage.py [--predictors 1000 --trials 20000]
 """
 
@@ -60,15 +62,38 @@ def streamed(tmp: Path, predictors: int, trials: int):
     out.unlink()
 
 
+LONG_CHILD = textwrap.dedent("""
+    import resource, sys, time, drl
+    n, out = int(sys.argv[1]), sys.argv[2]
+    t0 = time.perf_counter()
+    drl.simulate("hyp_unif", drl.Population.sample(3, seed=0), n, out=out, progress=False, record_trials=1000)
+    print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
+""")
+
+
+def long_sparse(tmp: Path, trials: int):
+    out = tmp / f"long_{trials}.nc"
+    res = subprocess.run([sys.executable, "-c", LONG_CHILD, str(trials), str(out)], check=True,
+                         capture_output=True, text=True)
+    wall, rss = (float(v) for v in res.stdout.split())
+    print(f"streamed P=3 N={trials:.0e} recording every 1000th trial: {wall:.1f} s "
+          f"({trials / wall:.0f} trials/s), peak RSS {rss:.0f} MB")
+    out.unlink()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--predictors", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=20000)
+    parser.add_argument("--long", type=float, nargs="*", default=[1e5, 5e5, 2e6],
+                        help="trial counts of the long sparsely recorded runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         save_load(Path(tmp))
         streamed(Path(tmp), args.predictors, max(1, args.trials // 10))
         streamed(Path(tmp), args.predictors, args.trials)
+        for trials in args.long:
+            long_sparse(Path(tmp), int(trials))
     print(f"parent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
 
 

@@ -191,6 +191,5 @@ def builtin_tasks() -> list[Task]:
     ]
 
 
-def register_all(register) -> None:
-    for task in builtin_tasks():
-        register(task)
+#: The built-in tasks (drl.registry registers them).
+BUILTIN_TASKS = tuple(builtin_tasks())

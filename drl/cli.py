@@ -35,6 +35,10 @@ def _population(args):
     from drl import Population
 
     tau = _floats(args.tau) if args.tau is not None else None
+    if args.tau_grid is not None and args.tau is not None:
+        raise ValueError("give --tau or --tau-grid, not both")
+    if args.tau_grid is not None and args.tau_grid < 1:
+        raise ValueError(f"--tau-grid must be >= 1 (the number of τ levels); got {args.tau_grid}")
     if args.tau_grid:
         tau = list(np.linspace(0.5 / args.tau_grid, 1 - 0.5 / args.tau_grid, args.tau_grid))
     gamma, lam, alpha = _floats(args.gamma), _floats(args.lam), _floats(args.alpha)
@@ -55,7 +59,8 @@ def _population(args):
 
 def _cmd_run(args):
     import drl
-    from drl.engine import RECORDABLE, count_recorded_trials, estimate_bytes
+    from drl.options import RECORDABLE
+    from drl.recording import count_recorded_trials, estimate_bytes
 
     task = drl.load_task(args.task)
     pop = _population(args)
@@ -74,6 +79,29 @@ def _cmd_run(args):
                       record_trials=None if args.record_every == 1 else args.record_every,
                       overwrite=args.overwrite, progress=not args.quiet, device=args.device)
     print(f"saved {ds.encoding.get('source', args.out)}: {task.name}, {len(pop)} predictors, {args.trials} trials")
+
+
+def _cmd_resume(args):
+    import drl
+
+    ds = drl.resume(args.run, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"saved {ds.encoding.get('source', args.run)}: {ds.attrs['task_name']}, {ds.sizes['predictor']} "
+          f"predictors, {ds.attrs['n_trials']} trials (resumed)")
+
+
+def _cmd_ls(args):
+    from drl.store import interrupted_runs, list_runs
+
+    runs = list_runs(args.folder)
+    if runs.empty:
+        print(f"no runs in {args.folder}/")
+    else:
+        print(f"{'name':<28} {'task':<28} {'predictors':>10} {'trials':>9} {'recorded':>9} {'MB':>9}  created")
+        for row in runs.itertuples():
+            print(f"{row.name:<28} {row.task:<28} {row.predictors:>10} {row.trials:>9} {row.recorded_trials:>9} "
+                  f"{row.size_MB:>9.2f}  {row.created}")
+    for row in interrupted_runs(args.folder).itertuples():
+        print(f"{row.name:<28} interrupted after {row.trials_done} of {row.n_trials} trials: drl resume {row.name}")
 
 
 def _cmd_info(args):
@@ -151,7 +179,10 @@ KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "pop
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drl", description="Distributional TD(λ) populations on "
                                      "classical-conditioning tasks: simulate, store, plot.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from drl import __version__
+
+    parser.add_argument("--version", action="version", version=f"drl {__version__}")
+    sub = parser.add_subparsers(dest="command")
     sub.add_parser("tasks", help="list the built-in tasks with their references").set_defaults(func=_cmd_tasks)
 
     run = sub.add_parser("run", help="simulate a task and save the run to exps/",
@@ -185,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refuse runs that would write more than this many GB (default 10)")
     run.set_defaults(func=_cmd_run)
 
+    resume = sub.add_parser("resume", help="finish a streamed run that was killed or interrupted",
+                            description="Continue RUN from its last complete block; the result is identical to "
+                            "an uninterrupted run. `drl ls` lists interrupted runs.")
+    resume.add_argument("run", help="run name or path")
+    resume.add_argument("--overwrite", action="store_true", help="replace a finished run of that name")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.set_defaults(func=_cmd_resume)
+
+    ls = sub.add_parser("ls", help="list the stored runs (and interrupted ones) with their task and size")
+    ls.add_argument("folder", nargs="?", default="exps", help="folder of runs (default exps)")
+    ls.set_defaults(func=_cmd_ls)
+
     info = sub.add_parser("info", help="describe a stored run (dimensions, parameters, task, size)")
     info.add_argument("run", help="run name or path")
     info.set_defaults(func=_cmd_info)
@@ -208,13 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         args.func(args)
     except (ValueError, TypeError, OSError, MemoryError, ArithmeticError) as e:
         # OSError: missing, existing, unwritable, disk full; ArithmeticError: a run whose values diverged
         message = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else e
         parser.exit(2, f"drl: error: {message}\n")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        resumable = getattr(args, "out", None) or getattr(args, "run", None)
+        if any("drl.resume(" in note for note in getattr(e, "__notes__", [])):
+            parser.exit(130, f"drl: interrupted; nothing was published. Finish the run with: drl resume {resumable}\n")
         parser.exit(130, "drl: interrupted (nothing was published; no temporary file is left)\n")
     except Exception as e:  # a bug of drl's: still one line, with the way to see more
         if os.environ.get("DRL_TRACEBACK"):

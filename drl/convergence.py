@@ -72,6 +72,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     where the drift is largest) and ``converged`` (bool); attrs ``variable``, ``scale``, ``tolerance``. Types
     with fewer than 8 learned trials get NaN and count as converged (too few to tell).
     """
+    from drl.schema import require_values
     from drl.store import open_run
 
     ds = open_run(run)
@@ -80,6 +81,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     variable = "value" if "value" in ds.data_vars else "rpe"
     if variable not in ds.data_vars:
         raise ValueError(f"convergence needs 'value' or 'rpe' recorded; this run has {sorted(ds.data_vars)}")
+    require_values(ds, variable)
     types = [str(t) for t in ds["type"].values]
     present = set(np.asarray(ds["trial_type"].values, dtype=str))
     n_pred = ds.sizes["predictor"]

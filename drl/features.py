@@ -37,6 +37,10 @@ class CSC:
             x[m, steps, steps - cue] = 1.0
         return x
 
+    def n_features(self, task: Task) -> int:
+        """F = K − (earliest cue step)."""
+        return task.n_steps - int(task.cue_steps.min())
+
     def to_dict(self) -> dict:
         return {"name": self.name}
 
@@ -75,6 +79,10 @@ class Microstimulus:
         centres = np.arange(1, self.n_microstimuli + 1) / self.n_microstimuli
         gauss = np.exp(-((trace[..., None] - centres) ** 2) / (2 * self.width**2)) / math.sqrt(2 * math.pi)
         return trace[..., None] * gauss
+
+    def n_features(self, task: Task) -> int:
+        """F = n_microstimuli."""
+        return self.n_microstimuli
 
     def to_dict(self) -> dict:
         return {"name": self.name, **asdict(self)}

@@ -6,6 +6,8 @@ Engine, storage, plots and decoders all speak this Dataset (DESIGN §5). See ``d
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import json
 from importlib import metadata
 
 import numpy as np
@@ -179,3 +181,56 @@ def model_convention(schema_version: int) -> int:
     """The model convention a run of ``schema_version`` was made with when its options do not say:
     1 (the arriving reward discounted) for schema 1, 2 (textbook TD) from schema 2 on."""
     return 1 if schema_version < 2 else 2
+
+
+# ---------------------------------------------------------------------------------------------- reading a run
+# One layer for reading a run: figures, decoders and the engine go through these instead of re-deriving them.
+@functools.lru_cache(maxsize=64)
+def _task_from_json(text: str):
+    from drl.tasks import Task
+
+    return Task.from_dict(json.loads(text), source="the run's task attribute")
+
+
+def run_task(ds: xr.Dataset):
+    """The :class:`drl.Task` a run simulated (rebuilt from its ``task`` attribute once per distinct spec)."""
+    spec = ds.attrs.get("task")
+    if not isinstance(spec, dict):
+        raise ValueError(f"this run has no task spec (attribute 'task' is {type(spec).__name__})")
+    return _task_from_json(json.dumps(spec, sort_keys=True))
+
+
+def step_index(ds: xr.Dataset, time: float, what: str = "requested") -> int:
+    """Index along ``time`` of the recorded step at ``time`` (s); ValueError when that time was not recorded."""
+    t = ds["time"].values
+    if t.size == 0:
+        raise ValueError("this run recorded no time step")
+    k = int(np.argmin(np.abs(t - time)))
+    if abs(t[k] - time) > 1e-6:
+        raise ValueError(f"the {what} time {time:g} s was not recorded (record_times of this run: {t[0]:g} … "
+                         f"{t[-1]:g} s, {t.size} times)")
+    return k
+
+
+def learned_trials(ds: xr.Dataset, trial_type: str, learned_fraction: float = 0.5) -> xr.Dataset:
+    """The last ``learned_fraction`` of the recorded trials of ``trial_type`` (at least one): "after learning"."""
+    from drl._validate import in_range
+
+    in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)
+    sub = trials_of_type(ds, trial_type)
+    n = sub.sizes["trial"]
+    return sub.isel(trial=slice(n - max(1, int(round(n * learned_fraction))), None))
+
+
+def require_values(ds: xr.Dataset, *names: str) -> None:
+    """ValueError unless each variable was recorded, over at least one trial, with a finite number in its last
+    recorded trial (the learned state; only that trial is read, so a lazily opened run stays on disk)."""
+    for name in names:
+        if name not in ds.data_vars:
+            raise ValueError(f"this run did not record {name!r} (recorded: {sorted(ds.data_vars)})")
+        if ds.sizes.get("trial", 0) == 0:
+            raise ValueError("this run recorded no trial")
+        last = ds[name].isel(trial=-1) if "trial" in ds[name].dims else ds[name]
+        if not bool(np.isfinite(last.values).any()):
+            raise ValueError(f"this run's {name!r} holds no finite number in its last recorded trial (all NaN or "
+                             "infinite): nothing to read")

@@ -7,15 +7,14 @@
 * Every file carries ``drl_complete`` (1 once fully written; a streamed file is marked complete last), and
   ``load`` refuses a file marked incomplete.
 * ``load("name")`` opens lazily (nothing is read until used) and validates the schema.
-* ``StreamWriter`` lets ``simulate(..., out=…)`` write trial blocks as it goes (an unlimited ``trial``
-  dimension appended with netCDF4-python), so a run larger than memory completes with bounded RAM.
+* Streamed runs (``simulate(..., out=…)``) are written by :class:`drl.recording.StreamWriter` through the
+  same publish; a killed one leaves a resumable temporary file (:func:`interrupted_runs`, :func:`drl.resume`).
 * Dict, list, bool and None attributes (task spec, options) are stored as JSON strings and decoded on load;
   the attribute ``drl_json_attrs`` lists which.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import gc
 import json
@@ -30,13 +29,13 @@ import xarray as xr
 
 from drl._atomic import temporary_path
 from drl._validate import boolean
-from drl.schema import SCHEMA_NAME, build_dataset, validate_dataset
+from drl.schema import SCHEMA_NAME, validate_dataset
 
-__all__ = ["save", "load", "open_run", "list_runs", "import_drl_sim", "run_path", "StreamWriter", "clean_stale_temps"]
+__all__ = ["save", "load", "open_run", "list_runs", "run_path", "clean_stale_temps", "interrupted_runs"]
 
 DEFAULT_DIR = Path("exps")
 _JSON_MARK = "drl_json_attrs"
-_COMPLETE = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
+COMPLETE_ATTR = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
 _COMPRESSED = {"value", "rpe", "reward", "weights"}
 
 
@@ -96,6 +95,8 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid == 0:
+        return False  # a temporary file released by its process (an interrupted run left to resume)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,26 +106,98 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def checkpoint_path(tmp: Path) -> Path:
+    """The checkpoint beside a streamed run's temporary file (present once a block is complete)."""
+    return tmp.with_name(tmp.name + ".checkpoint.npz")
+
+
+def trials_path(tmp: Path) -> Path:
+    """The recorded-trial list beside a streamed run's temporary file."""
+    return tmp.with_name(tmp.name + ".trials.npy")
+
+
+def release_temp(tmp: Path) -> Path:
+    """Give up ownership of an interrupted run's temporary file (and its checkpoint): rename it to owner 0, so
+    that it can be resumed, by this process too, and is never taken for a run still being written."""
+    name, _, token, suffix = tmp.name.rsplit(".", 3)
+    released = tmp.with_name(f"{name}.0.{token}.{suffix}")
+    for old, new in ((checkpoint_path(tmp), checkpoint_path(released)), (trials_path(tmp), trials_path(released)),
+                     (tmp, released)):
+        if old.exists():
+            os.rename(old, new)
+    return released
+
+
+def _temp_owner(tmp: Path) -> int | None:
+    parts = tmp.name.rsplit(".", 3)  # [".name.nc", pid, token, "tmp"]
+    return int(parts[1]) if len(parts) == 4 and parts[1].isdigit() and parts[3] == "tmp" else None
+
+
 def clean_stale_temps(directory) -> list[Path]:
     """Remove the temporary files that saves and streamed runs of processes no longer alive left in ``directory``.
 
-    Returns the paths removed. Temporary files of live processes (a run still being written) are kept.
+    Returns the paths removed. Kept: temporary files of live processes (a run still being written), and
+    interrupted streamed runs that can be resumed (:func:`interrupted_runs`, :func:`drl.resume`).
     """
     removed = []
     folder = Path(directory)
     if not folder.is_dir():
         return removed
-    for tmp in folder.glob(".*.nc.*.tmp"):
-        parts = tmp.name.rsplit(".", 3)  # [".name.nc", pid, token, "tmp"]
-        if len(parts) == 4 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
+    for tmp in folder.glob(".*.tmp"):
+        pid = _temp_owner(tmp)
+        if pid is None or _pid_alive(pid) or checkpoint_path(tmp).is_file():
+            continue
+        tmp.unlink(missing_ok=True)
+        trials_path(tmp).unlink(missing_ok=True)
+        removed.append(tmp)
     return removed
 
 
-def _check_target(path: Path, overwrite: bool) -> None:
+def _interrupted(path: Path) -> list[Path]:
+    """Temporary files of interrupted, resumable streamed runs of ``path`` (their processes are gone)."""
+    found = []
+    for tmp in sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp")):
+        pid = _temp_owner(tmp)
+        if pid is not None and not _pid_alive(pid) and checkpoint_path(tmp).is_file():
+            found.append(tmp)
+    return found
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
+    """Streamed runs under ``directory`` that were killed or interrupted and can be resumed with ``drl.resume``.
+
+    Columns: name, trials_done, n_trials, path (the temporary file).
+    """
+    rows = []
+    folder = Path(directory)
+    if folder.is_dir():
+        for run in sorted({tmp.name[1:].rsplit(".", 3)[0] for tmp in folder.glob(".*.nc.*.tmp")}):
+            for tmp in _interrupted(folder / run):
+                try:
+                    with np.load(checkpoint_path(tmp)) as ck, netCDF4.Dataset(tmp) as nc:
+                        done, total = int(ck["trials_done"]), int(getattr(nc, "n_trials", -1))
+                except (OSError, ValueError, KeyError):
+                    continue
+                rows.append({"name": str(Path(run).with_suffix("")), "trials_done": done, "n_trials": total,
+                             "path": str(tmp)})
+    return pd.DataFrame(rows, columns=["name", "trials_done", "n_trials", "path"])
+
+
+def check_target(path: Path, overwrite: bool) -> None:
+    """Refuse to write over an existing run (or an interrupted one that could be resumed) unless ``overwrite``;
+    create the folder; remove stale temporary files there."""
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
+    for tmp in _interrupted(path) if path.parent.is_dir() else []:
+        if not overwrite:
+            raise FileExistsError(f"an interrupted run of {path} can be resumed: drl.resume({str(path)!r}) (CLI: "
+                                  "drl resume); pass overwrite=True to discard it and start again")
+        for f in (tmp, checkpoint_path(tmp), trials_path(tmp)):
+            f.unlink(missing_ok=True)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name for the run")
     try:
@@ -212,9 +285,9 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     validate_dataset(ds, "dataset to save")
     overwrite = boolean("overwrite", overwrite)
     path = run_path(path_or_name, directory)
-    _check_target(path, overwrite)
+    check_target(path, overwrite)
     out = ds.copy()
-    out.attrs = _encode_attrs({**ds.attrs, _COMPLETE: 1})
+    out.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 1})
     tmp = temporary_path(path)
     try:
         out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=_encoding(ds))
@@ -236,6 +309,9 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     if Path(str(path_or_name)).is_dir():
         raise IsADirectoryError(f"{path_or_name} is a folder, not a run (a sweep? use drl.sweep.open_sweep)")
     if not path.is_file():
+        if path.parent.is_dir() and _interrupted(path):
+            raise FileNotFoundError(f"no stored run at {path}: its simulation was interrupted; finish it with "
+                                    f"drl.resume({str(path)!r}) (CLI: drl resume)")
         raise FileNotFoundError(f"no stored run at {path}")
     try:
         ds = xr.open_dataset(path, engine="netcdf4", chunks=chunks, decode_timedelta=False)
@@ -246,7 +322,7 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     except (json.JSONDecodeError, KeyError) as e:
         ds.close()
         raise ValueError(f"{path}: attribute {_JSON_MARK} lists an attribute that is missing or not JSON ({e})") from None
-    complete = ds.attrs.pop(_COMPLETE, 1)
+    complete = ds.attrs.pop(COMPLETE_ATTR, 1)
     if complete != 1:
         written = ds.sizes.get("trial", 0)
         ds.close()
@@ -297,179 +373,3 @@ def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
             continue
     columns = ["name", "task", "predictors", "trials", "recorded_trials", "size_MB", "created", "path"]
     return pd.DataFrame(rows, columns=columns)
-
-
-class StreamWriter:
-    """Writes a run block by block into an unlimited ``trial`` dimension; renames into place at the end.
-
-    Used by ``simulate(..., out=…)``: the first block creates the file with xarray (same schema and encoding
-    as :func:`save`), later blocks are appended with netCDF4-python, the final weights are written last.
-    """
-
-    def __init__(self, out, *, meta: dict, record, n_features: int, overwrite: bool = False, directory=DEFAULT_DIR):
-        self.overwrite = boolean("overwrite", overwrite)
-        self.path = run_path(out, directory)
-        _check_target(self.path, self.overwrite)
-        self.tmp = temporary_path(self.path)
-        self.meta = meta
-        self.record = tuple(record)
-        self.n_features = n_features
-        self.names = np.array(meta["task"].trial_type_names, dtype=object)
-        self.pos = 0
-        self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-    def direct_views(self):
-        return None  # blocks are written to the file
-
-    def write(self, keep, value, rpe, reward) -> None:
-        if len(keep) == 0:
-            return
-        if self.pos == 0:
-            meta = dict(self.meta)
-            meta["trials"] = meta["trials"][: len(keep)]
-            meta["trial_type"] = meta["trial_type"][: len(keep)]
-            p = meta["population"].n_predictors
-            weights = np.zeros((p, len(self.names), self.n_features), np.float32)
-            ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
-            ds.attrs = _encode_attrs({**ds.attrs, _COMPLETE: 0})
-            try:
-                ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
-                             encoding=_encoding(ds))
-            except (OSError, RuntimeError) as e:
-                raise _write_failed(e, self.path, self.tmp) from None
-        else:
-            sl = slice(self.pos, self.pos + len(keep))
-            try:
-                with netCDF4.Dataset(self.tmp, "a") as nc:
-                    nc.variables["trial"][sl] = np.asarray(keep, dtype=np.int64)
-                    nc.variables["trial_type"][sl] = self.names[self.meta["trial_type"][sl]]
-                    if value is not None:
-                        nc.variables["value"][:, sl, :] = value
-                    if rpe is not None:
-                        nc.variables["rpe"][:, sl, :] = rpe
-                    if reward is not None:
-                        nc.variables["reward"][sl, :] = reward
-            except (OSError, RuntimeError) as e:
-                raise _write_failed(e, self.path, self.tmp) from None
-        self.pos += len(keep)
-
-    def abort(self) -> None:
-        """Remove the temporary file (the run failed or was interrupted)."""
-        self.tmp.unlink(missing_ok=True)
-
-    def finish(self, weights: np.ndarray) -> xr.Dataset:
-        """Write the weights, mark the file complete (last), and publish it without replacing a newcomer.
-
-        If a file appeared under the run's name while it ran (and ``overwrite`` is False), the finished run is
-        kept beside it as ``<name>.unsaved-<pid>.nc`` and FileExistsError names both: hours of simulation are
-        not thrown away.
-        """
-        try:
-            with netCDF4.Dataset(self.tmp, "a") as nc:
-                nc.variables["weights"][:] = weights
-                nc.setncattr(_COMPLETE, 1)
-        except (OSError, RuntimeError) as e:
-            error = _write_failed(e, self.path, self.tmp)
-            self.abort()
-            raise error from None
-        try:
-            _commit(self.tmp, self.path, self.overwrite)
-        except FileExistsError:
-            kept = self.path.with_name(f"{self.path.stem}.unsaved-{os.getpid()}.nc")
-            _commit(self.tmp, kept, False)
-            raise FileExistsError(f"{self.path} appeared while this run was being simulated (another process wrote "
-                                  f"it); it was not replaced. This run was kept as {kept}") from None
-        finally:
-            self.tmp.unlink(missing_ok=True)
-        return load(self.path)
-
-
-# ---------------------------------------------------------------------------------------------- drl_sim
-def _numpy_safe_globals() -> list:
-    """The numpy names a drl_sim file needs (its trial types are numpy integers), under old and new paths."""
-    from numpy._core import multiarray
-
-    allowed = [np.ndarray, np.dtype]
-    allowed += [type(np.dtype(t)) for t in (np.int64, np.int32, np.float64, np.float32, np.bool_)]
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed += [(multiarray.scalar, f"{module}.scalar"), (multiarray._reconstruct, f"{module}._reconstruct")]
-    return allowed
-
-
-def import_drl_sim(path) -> xr.Dataset:
-    """Convert a drl_sim ``exps/*.pth`` run (dict of V, deltas, T, r, dt, states, alpha, gamma, lmbda) to a run.
-
-    Loaded with ``torch.load(weights_only=True)``: no pickled code runs; a file that needs more than tensors,
-    numbers, lists and numpy scalars/arrays is refused with an explanation. drl_sim stored V per trial type for
-    every trial; the Dataset keeps each trial's own type. drl_sim's last step has no error (stored as NaN).
-    drl_sim's task spec and final weights were not saved: the task records trial types only, and the weights
-    are NaN.
-    """
-    import pickle
-
-    import torch
-
-    from drl.population import Population
-    from drl.tasks import Task, TrialType
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no drl_sim file at {path}")
-    allowed = _numpy_safe_globals()
-    try:
-        with torch.serialization.safe_globals(allowed):
-            exp = torch.load(path, weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, AttributeError) as e:
-        raise ValueError(
-            f"{path} cannot be loaded safely (weights_only=True refuses arbitrary pickled objects): {e}. "
-            "If you trust the file, load it yourself with torch.load(weights_only=False) and pass the dict's "
-            "arrays to drl."
-        ) from None
-    required = ["V", "deltas", "T", "r", "dt", "states", "alpha", "gamma", "lmbda"]
-    if not isinstance(exp, dict) or any(k not in exp for k in required):
-        raise ValueError(f"{path} is not a drl_sim run: expected a dict with keys {required}")
-
-    def arr(x):
-        return x.detach().cpu().numpy().astype(np.float64) if isinstance(x, torch.Tensor) else np.asarray(x, float)
-
-    v_all, d_all, r_all = arr(exp["V"]), arr(exp["deltas"]), arr(exp["r"])
-    p, m, n, k = v_all.shape
-    states = np.asarray([int(s) for s in exp["states"]], dtype=np.int64)
-    trials = np.arange(len(states))
-    value = v_all[:, states, trials, :].astype(np.float32)
-    rpe = np.full((p, len(states), k), np.nan, np.float32)
-    rpe[:, :, : d_all.shape[-1]] = d_all[:, states, trials, :]
-    reward = r_all[states, trials, :].astype(np.float32)
-
-    def per_predictor(x, col=None):
-        a = arr(x)
-        if a.ndim == 0:
-            return np.full(p, float(a))
-        a = a.reshape(p, -1)
-        return a[:, col if col is not None else 0]
-
-    alpha = arr(exp["alpha"])
-    if alpha.ndim == 0:
-        a_pos = a_neg = np.full(p, float(alpha))
-    else:
-        a_pos, a_neg = per_predictor(alpha, 0), per_predictor(alpha, 1)
-    population = Population(a_pos, a_neg, per_predictor(exp["gamma"]), per_predictor(exp["lmbda"]))
-    dt = float(exp["dt"])
-    task = Task(
-        name=f"drl_sim:{path.stem}",
-        duration=round((k - 1) * dt, 10),
-        dt=dt,
-        trial_types=tuple(TrialType(f"type_{i}", cue_time=0.0) for i in range(m)),
-        reference="imported from drl_sim",
-        notes="Imported from a drl_sim run: its cue and reward spec were not saved (see the reward variable).",
-    )
-    from drl.engine import PRESETS
-
-    options = {"rule": "expectile", "update": "offline", "bootstrap": "own", "features": {"name": "csc"},
-               **PRESETS["drl_sim"], "preset": "drl_sim", "dtype": "float32", "device": "cpu",
-               "imported_from": str(path)}
-    return build_dataset(
-        population=population, task=task, options=options, seed=-1, n_trials=len(states), trials=trials,
-        trial_type=states, steps=np.arange(k), value=value, rpe=rpe, reward=reward,
-        weights=np.full((p, m, k), np.nan, np.float32),
-    )

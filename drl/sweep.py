@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from drl._validate import choice
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, _decode_attrs, save
 
-__all__ = ["CONFIG_FIELDS", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
+__all__ = ["CONFIG_FIELDS", "check_config", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
 
 # A run configuration: these keys, with the defaults of drl.simulate / drl.Population.
 CONFIG_FIELDS = {
@@ -84,6 +85,34 @@ def _population(config: dict):
     if config["predictors"] is None:
         return Population.grid(**params)
     return Population.sample(int(config["predictors"]), seed=int(config["seed"]), **params)
+
+
+def check_config(config: dict, *, tasks: dict | None = None) -> None:
+    """Check a complete run configuration without simulating: its task, population, trial count, options and
+    recording, with the errors ``simulate`` would raise (ValueError/TypeError naming the field). ``tasks``
+    caches loaded tasks by name."""
+    from drl.options import resolve_options
+    from drl.recording import select_trials
+    from drl.registry import load_task
+    from drl.tasks import check_seed
+
+    key = json.dumps(config["task"])
+    task = tasks.get(key) if tasks is not None else None
+    if task is None:
+        task = load_task(config["task"])
+        if tasks is not None:
+            tasks[key] = task
+    n_trials = config["n_trials"]
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
+    check_seed(config["seed"])
+    _population(config)
+    resolve_options(None, config["rule"], config["update"], config["features"], config["bootstrap"],
+                    config["preset"])
+    record_trials = config["record_trials"]
+    if record_trials is not None and not isinstance(record_trials, int):
+        record_trials = np.asarray(record_trials)
+    select_trials(record_trials, n_trials)
 
 
 def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
@@ -154,8 +183,17 @@ def _client(client):
     from dask.distributed import Client, LocalCluster
 
     if client is None:
+        guard = ("drl.sweep starts local Dask worker processes, which import your script again: put the sweep "
+                 "call under `if __name__ == \"__main__\":` (docs/drl.md, Sweeps)")
+        if getattr(sys.modules.get("__main__"), "__name__", "") == "__mp_main__":
+            raise RuntimeError(f"sweep() called while a worker process imported the script. {guard}")
         n_workers = max(1, (os.cpu_count() or 1))
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+        try:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+        except RuntimeError as e:
+            if getattr(sys.modules.get("__main__"), "__file__", None):
+                raise RuntimeError(f"the local Dask cluster did not start ({e}). {guard}") from None
+            raise
         return Client(cluster), True
     if isinstance(client, str):
         try:
@@ -195,10 +233,25 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
+    if not isinstance(out, str | os.PathLike) or not str(out):
+        raise TypeError(f"out must be the sweep's folder name (a non-empty string); got {out!r}")
     if not isinstance(base, dict):
         raise TypeError(f"base must be a dict run configuration; got {type(base).__name__}")
     full_base = run_config(base)  # a bad base is an error now, not N failures later
     fields, configs = _expand(base, grid)
+    # Every run is checked before a cluster starts: when all fail, the base is wrong (one error now); otherwise
+    # the invalid ones are reported as failed runs without being sent to a worker.
+    tasks: dict = {}
+    invalid = {}
+    for index, config in enumerate(configs):
+        try:
+            check_config(config, tasks=tasks)
+        except (ValueError, TypeError, OSError) as e:
+            invalid[index] = e
+    if invalid and len(invalid) == len(configs):
+        error = invalid[0]
+        where = ", ".join(f"{f}={configs[0][f]!r}" for f in fields)
+        raise type(error)(f"every run of this sweep is invalid; run 0 ({where}): {error}") from None
     folder = Path(directory) / out
     manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
                 "fingerprint": _fingerprint(base, grid), "n_runs": len(configs)}
@@ -219,7 +272,9 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     for index, config in enumerate(configs):
         path = folder.resolve() / f"run_{index:04d}.nc"  # absolute: workers have their own working directory
         row = {"run": index, **{f: config[f] for f in fields}, "status": "", "error": "", "path": str(path)}
-        if path.is_file() and not overwrite and _read_config(path) == config:
+        if index in invalid:
+            row["status"], row["error"] = "failed", f"{type(invalid[index]).__name__}: {invalid[index]}"
+        elif path.is_file() and not overwrite and _read_config(path) == config:
             row["status"] = "skipped"
         else:
             todo.append(index)

@@ -1,8 +1,8 @@
-"""Classical-conditioning tasks as data: reward events, trial types, tasks, schedules, spec files, registry.
+"""Classical-conditioning tasks as data: reward events, trial types, tasks and their spec files.
 
 A :class:`Task` is a frozen, self-validating spec. ``task.schedule(n_trials, seed)`` draws the trial sequence
-and the reward delivered at every step of every trial (a :class:`Schedule`). New tasks are written as a spec
-(Python, TOML or JSON), never as an edit of this module.
+and the reward delivered at every step of every trial (a :class:`drl.schedule.Schedule`). New tasks are written
+as a spec (Python, TOML or JSON), never as an edit of this module; named tasks live in :mod:`drl.registry`.
 
 Time convention (DESIGN §3): step ``k = 0 … K−1`` is at ``t_k = k·dt`` seconds, ``K = round(duration/dt) + 1``.
 A nominal time ``t`` (cue onset, reward delivery) lands on step ``floor(t/dt + 1/2)``: the nearest step, with
@@ -16,7 +16,6 @@ import dataclasses
 import difflib
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,31 +26,23 @@ import torch
 
 from drl._atomic import write_atomic
 from drl._validate import choice, finite, in_range
+from drl.schedule import Schedule, ScheduleDrawer
+from drl.timegrid import time_to_step
 
 __all__ = [
     "RewardEvent",
     "TrialType",
     "Task",
     "Utility",
-    "Schedule",
     "RewardDistribution",
-    "get_task",
-    "list_tasks",
-    "register_task",
-    "load_task",
+    "check_seed",
+    "time_to_step",
 ]
 
 _PROB_TOL = 1e-6
+_MAX_SPEC_BYTES = 10 * 2**20  # a task spec is a few kB; anything this big is the wrong file
 #: Steps per trial at most (CSC features take 16·K² bytes per trial type: 1.5 GB at K = 10,000).
 MAX_STEPS = 20_000
-_STEP_EPS = 1e-9
-
-
-def time_to_step(t, dt: float):
-    """Nearest step of time ``t`` (s) on a grid of spacing ``dt`` (s); halves round up. Works on arrays."""
-    return np.floor(np.asarray(t, dtype=np.float64) / dt + 0.5 + _STEP_EPS).astype(np.int64)
-
-
 def _tuple_of_floats(name: str, values) -> tuple[float, ...]:
     if isinstance(values, str) or not hasattr(values, "__iter__"):
         values = (values,)
@@ -436,30 +427,15 @@ class Task:
             raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
         n_trials = int(n_trials)
         seed = check_seed(seed)
-        rng = np.random.default_rng(seed)
-        types = rng.choice(len(self.trial_types), size=n_trials, p=self.frequencies)
-        reward = np.zeros((n_trials, self.n_steps))
-        for m, ttype in enumerate(self.trial_types):
-            trials = np.flatnonzero(types == m)
-            for ev in ttype.rewards:
-                # Draw for every trial (not just type m) so one event's draws do not shift another's stream
-                # when frequencies change; then keep this type's trials.
-                mag = rng.choice(np.asarray(ev.magnitudes), size=n_trials, p=np.asarray(ev.probabilities))
-                noise = rng.standard_normal(n_trials) * ev.sd
-                delivered = rng.random(n_trials) < ev.delivery_probability
-                offset = rng.uniform(-ev.jitter, ev.jitter, size=n_trials) if ev.jitter > 0 else np.zeros(n_trials)
-                value = np.where(delivered, mag + noise, 0.0)
-                if self.utility is not None:
-                    value = np.where(delivered, self.utility(value), 0.0)
-                step = time_to_step(ttype.cue_time + ev.time + offset, self.dt)
-                step = np.clip(step, 0, self.n_steps - 1)
-                np.add.at(reward, (trials, step[trials]), value[trials])
-        return Schedule(
-            task=self,
-            trial_type=torch.from_numpy(types.astype(np.int64)),
-            reward=torch.from_numpy(reward.astype(np.float32)),
-            seed=seed,
-        )
+        types, reward = ScheduleDrawer(self, n_trials, seed).block(0, n_trials)
+        return Schedule(task=self, trial_type=torch.from_numpy(types), reward=torch.from_numpy(reward), seed=seed)
+
+    def schedule_blocks(self, n_trials: int, seed: int = 0, *, start: int = 0) -> ScheduleDrawer:
+        """The schedule of ``schedule(n_trials, seed)`` drawn block by block (``drawer.block(a, b)``), from trial
+        ``start`` on: the same numbers in bounded memory (used by streamed and resumed runs)."""
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
+            raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
+        return ScheduleDrawer(self, int(n_trials), check_seed(seed), start=start)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -523,7 +499,16 @@ class Task:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"task file not found: {path}")
-        text = path.read_text()
+        raw = path.read_bytes()
+        if len(raw) > _MAX_SPEC_BYTES:
+            raise ValueError(f"{path}: {len(raw)} bytes is not a task spec (at most {_MAX_SPEC_BYTES} bytes)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            kind = "a binary file" if b"\x00" in raw else "not UTF-8 text"
+            raise ValueError(f"{path}: {kind}: byte 0x{raw[e.start]:02x} at line {line} cannot be decoded as UTF-8 "
+                             "(save the spec as UTF-8, e.g. 'µl' in names)") from None
         suffix = path.suffix.lower()
         try:
             if suffix == ".json":
@@ -536,6 +521,9 @@ class Task:
             raise ValueError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"{path}: invalid TOML: {e}") from None
+        except RecursionError:
+            raise ValueError(f"{path}: nested too deeply to be a task spec (brackets or tables within each other "
+                             "hundreds of levels deep)") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a task spec must be a table/object at top level")
         return cls.from_dict(data, source=str(path))
@@ -552,87 +540,8 @@ def _check_keys(data, cls, where: str) -> None:
             raise ValueError(f"{where}: unknown key {key!r}{hint}; valid keys: {valid}")
 
 
-@dataclass(frozen=True, eq=False)
-class Schedule:
-    """The trials drawn from a task.
-
-    Attributes:
-      task: the task drawn from.
-      trial_type: [N] int64, index into ``task.trial_types`` of each trial.
-      reward: [N, K] float32, reward delivered at each step of each trial (reward units, after utility).
-      seed: the seed drawn with.
-    """
-
-    task: Task
-    trial_type: torch.Tensor
-    reward: torch.Tensor
-    seed: int = 0
-
-    def __post_init__(self):
-        n, k = self.reward.shape
-        if self.trial_type.shape != (n,) or k != self.task.n_steps:
-            raise ValueError(
-                f"schedule shapes disagree: trial_type {tuple(self.trial_type.shape)}, reward {tuple(self.reward.shape)}, "
-                f"task steps {self.task.n_steps}"
-            )
-
-    @property
-    def n_trials(self) -> int:
-        return int(self.trial_type.shape[0])
-
-    @property
-    def time(self) -> np.ndarray:
-        """The time grid (s), shape [K]."""
-        return self.task.time
-
-
-# ---------------------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, Task] = {}
-
-
-def register_task(task: Task, *, overwrite: bool = False) -> Task:
-    """Add ``task`` to the registry of named tasks (``get_task(task.name)`` then finds it)."""
-    if not isinstance(task, Task):
-        raise TypeError(f"register_task expects a Task; got {type(task).__name__}")
-    if task.name in _REGISTRY and not overwrite:
-        raise ValueError(f"a task named {task.name!r} is already registered; pass overwrite=True to replace it")
-    _REGISTRY[task.name] = task
-    return task
-
-
-def get_task(name: str) -> Task:
-    """The registered task called ``name``; an unknown name lists the closest ones."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown task {name!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def list_tasks() -> list[Task]:
-    """All registered tasks, sorted by name."""
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
-
-
 def check_seed(seed, name: str = "seed") -> int:
     """A seed is an integer >= 0 (None would draw fresh entropy and make a run irreproducible)."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise TypeError(f"{name} must be an integer >= 0 (runs are reproducible from it); got {seed!r}")
     return int(seed)
-
-
-def load_task(name_or_path) -> Task:
-    """A Task from a Task, a registered name, or a ``.toml``/``.json`` spec file."""
-    if isinstance(name_or_path, Task):
-        return name_or_path
-    if not isinstance(name_or_path, str | os.PathLike):
-        raise TypeError(f"task must be a drl.Task, a registered task name or a spec file path; got {name_or_path!r}")
-    text = str(name_or_path)
-    if text.lower().endswith((".toml", ".json")) or Path(text).is_file():
-        return Task.from_file(text)
-    return get_task(text)
-
-
-from drl import builtin_tasks as _builtin_tasks  # noqa: E402  (registers the built-ins)
-
-_builtin_tasks.register_all(register_task)

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 import drl
+import drl.plots
+import drl.spice
+import drl.sweep
 from drl import Population
 
 TASK = "hyp_unif"
@@ -122,7 +125,133 @@ CASES = [
     ("fit-discount-none", lambda t: drl.decode.fit_discount(None, None), ValueError, r"delays must be a non-empty 1-D"),
     ("reward-responses-none", lambda t: drl.decode.reward_responses(None), TypeError,
      r"run must be an xarray.Dataset, a path or a run name; got NoneType"),
+    # spec files: binary, latin-1, pathologically nested (file and line named)
+    ("spec-binary", lambda t: drl.load_task(_write(t / "b.toml", b"\x00\x01\xff\xfe" * 8)), ValueError,
+     r"b.toml: a binary file: byte 0xff at line 1"),
+    ("spec-latin-1", lambda t: drl.load_task(_write(t / "l.toml", 'name = "x"\nnotes = "caf\xe9"\n'.encode("latin-1"))),
+     ValueError, r"l.toml: not UTF-8 text: byte 0xe9 at line 2"),
+    ("spec-nested-json", lambda t: drl.load_task(_write(t / "n.json", b"[" * 100_000 + b"]" * 100_000)), ValueError,
+     r"n.json: nested too deeply"),
+    ("spec-nested-toml", lambda t: drl.load_task(_write(t / "n.toml", b"a = " + b"[" * 5000 + b"]" * 5000)), ValueError,
+     r"n.toml: nested too deeply"),
+    ("spec-huge", lambda t: drl.load_task(_write(t / "h.json", b" " * (11 * 2**20))), ValueError,
+     r"h.json: 11534336 bytes is not a task spec"),
+    # drl_sim imports of text, empty, inconsistent or out-of-range files
+    ("drl-sim-text", lambda t: drl.import_drl_sim(_write(t / "t.pth", b"hello")), ValueError,
+     r"t.pth is not a torch file"),
+    ("drl-sim-empty", lambda t: drl.import_drl_sim(_write(t / "e.pth", b"")), ValueError, r"e.pth is empty \(0 bytes\)"),
+    ("drl-sim-state-out-of-range", lambda t: drl.import_drl_sim(_drl_sim(t, states=[0, 1, 5, 0, 1])), ValueError,
+     r"states must be trial-type indices in \[0, 1\]; got 5 at trial 2"),
+    ("drl-sim-state-negative", lambda t: drl.import_drl_sim(_drl_sim(t, states=[0, -1, 1, 0, 1])), ValueError,
+     r"got -1 at trial 1"),
+    ("drl-sim-states-short", lambda t: drl.import_drl_sim(_drl_sim(t, states=[0, 1])), ValueError,
+     r"states has 2 entries for 5 trials"),
+    ("drl-sim-V-1d", lambda t: drl.import_drl_sim(_drl_sim(t, V=[0.0, 1.0])), ValueError,
+     r"V must be \[predictors, trial types, trials, steps\]; got shape \(2,\)"),
+    ("drl-sim-r-shape", lambda t: drl.import_drl_sim(_drl_sim(t, r=np.zeros((2, 5, 3)))), ValueError,
+     r"shapes disagree: .*r \(2, 5, 3\) \(expected \[2, 5, 4\]\)"),
+    # empty and all-NaN runs
+    ("all-nan-run-figure", lambda t: drl.plots.summary(_all_nan()), ValueError,
+     r"'value' holds no finite number in its last recorded trial"),
+    ("all-nan-run-decode", lambda t: drl.decode.reward_responses(_all_nan()), ValueError,
+     r"'rpe' holds no finite number"),
+    ("all-nan-run-convergence", lambda t: drl.convergence(_all_nan()), ValueError, r"'value' holds no finite number"),
+    ("empty-run-convergence", lambda t: drl.convergence(simulate().isel(trial=slice(0, 0))), ValueError,
+     r"this run recorded no trial"),
+    ("empty-run-figure", lambda t: drl.plots.heatmap(simulate().isel(trial=slice(0, 0)), [0]), ValueError,
+     r"this run recorded no trial"),
+    # sweeps: checked before a cluster starts
+    ("sweep-out-none", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5}, {"seed": [0, 1]}, out=None), TypeError,
+     r"out must be the sweep's folder name .*got None"),
+    ("sweep-base-task", lambda t: drl.sweep.sweep({"task": "nope", "n_trials": 5}, {"seed": [0]}, out="s",
+                                                    directory=t), ValueError,
+     r"every run of this sweep is invalid; run 0 \(seed=0\): unknown task 'nope'"),
+    ("sweep-base-trials", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": -3}, {"seed": [0]}, out="s",
+                                                      directory=t), ValueError, r"n_trials must be an integer >= 1; got -3"),
+    ("sweep-grid-values", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5}, {"alpha": [1.5, 2.0]}, out="s",
+                                                      directory=t), ValueError,
+     r"every run .* invalid; run 0 \(alpha=1.5\): alpha must be in \(0, 1\]; got 1.5"),
+    ("sweep-rule", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5, "rule": "x"}, {"seed": [0]}, out="s",
+                                               directory=t), ValueError, r"unknown rule 'x'"),
+    # resume
+    ("resume-nothing", lambda t: drl.resume(t / "none.nc"), FileNotFoundError, r"no interrupted run of .*none.nc"),
+    ("resume-overwrite-str", lambda t: drl.resume(t / "none.nc", overwrite="no"), TypeError,
+     r"overwrite must be True or False; got 'no'"),
+    # SPICE: configs with None parts, bad data at the door, bad fit settings
+    ("spice-config-modules-none", lambda t: drl.spice.SpiceConfig(None, ["c_action"]), TypeError,
+     r"rnn_modules must be a list of names; got None"),
+    ("spice-config-controls-none", lambda t: drl.spice.SpiceConfig(["x_value_reward"], None), TypeError,
+     r"control_parameters must be a list of names; got None"),
+    ("spice-config-library-none", lambda t: drl.spice.SpiceConfig(["x_v"], ["c_a"], library_setup=None), TypeError,
+     r"library_setup must be a dict .*got None"),
+    ("spice-config-filter-none", lambda t: drl.spice.SpiceConfig(["x_v"], ["c_a"], {"x_v": []}, filter_setup=None),
+     TypeError, r"filter_setup must be a dict .*got None"),
+    ("spice-fit-nan-xs", lambda t: _fit(xs_at=(1, 3, 2, np.nan)), ValueError,
+     r"fit_model: xs holds 1 non-finite value\(s\) .*nan at session 1, trial 3, feature 2"),
+    ("spice-fit-inf-ys", lambda t: _fit(ys_at=(0, 2, 1, np.inf)), ValueError, r"ys holds .*inf at session 0, trial 2"),
+    ("spice-fit-batch-0", lambda t: _fit(batch_size=0), ValueError, r"batch_size must be an integer >= 1; got 0"),
+    ("spice-fit-restarts-negative", lambda t: _fit(n_restarts=-1), ValueError, r"n_restarts must be an integer >= 0.*-1"),
+    ("spice-fit-learning-rate", lambda t: _fit(learning_rate=0.0), ValueError, r"learning_rate must be in"),
+    ("spice-fit-participant-negative", lambda t: _fit(xs_at=(0, 0, -1, -1.0), n_participants=2), ValueError,
+     r"participant ids .* must be integers in \[0, 1\]; got -1 at session 0, trial 0"),
+    ("spice-fit-participant-too-large", lambda t: _fit(xs_at=(2, 1, -1, 5.0), n_participants=2), ValueError,
+     r"got 5 at session 2, trial 1"),
+    ("spice-table-empty", lambda t: drl.spice.load_choice_table(_table().iloc[:0]), ValueError, r"the choice table is empty"),
+    ("spice-table-string-choices", lambda t: drl.spice.load_choice_table(_table(choice=["a", "b", "a", "b"])), ValueError,
+     r"column 'choice' must hold numbers: 'a' in row 0"),
+    ("spice-table-inf-reward", lambda t: drl.spice.load_choice_table(_table(reward=[1, np.inf, 0, 1])), ValueError,
+     r"column 'reward' must be finite; got inf in rows \[1\]"),
+    ("spice-table-one-trial-session", lambda t: drl.spice.load_choice_table(_table().iloc[:1], n_actions=2), ValueError,
+     r"sessions need at least two trials"),
+    ("spice-table-one-arm", lambda t: drl.spice.load_choice_table(_table(choice=[0, 0, 0, 0])), ValueError,
+     r"n_actions must be ≥ 2; got 1 \(inferred from the largest choice; pass n_actions=\)"),
+    ("spice-table-none", lambda t: drl.spice.load_choice_table(None), TypeError,
+     r"table must be a pandas DataFrame or a CSV path; got NoneType"),
 ]
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _drl_sim(tmp_path, **changes):
+    import torch
+
+    p, m, n, k = 2, 2, 5, 4
+    exp = dict(V=torch.zeros(p, m, n, k), deltas=torch.zeros(p, m, n, k - 1), T=torch.zeros(1),
+               r=torch.zeros(m, n, k), dt=0.1, states=[0, 1, 1, 0, 1], alpha=0.1, gamma=0.9, lmbda=0.5)
+    exp.update({key: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for key, v in changes.items()})
+    path = tmp_path / "run.pth"
+    torch.save(exp, path)
+    return path
+
+
+def _all_nan():
+    ds = drl.simulate("dabney_variable_magnitude", Population.sample(2, seed=0), 6, progress=False)
+    ds["value"][:] = np.nan
+    ds["rpe"][:] = np.nan
+    return ds
+
+
+def _fit(xs_at=None, ys_at=None, n_participants=0, **kwargs):
+    xs = np.zeros((3, 4, 5), np.float32)
+    ys = np.zeros((3, 4, 2), np.float32)
+    ys[..., 0] = 1
+    for array, at in ((xs, xs_at), (ys, ys_at)):
+        if at is not None:
+            array[at[:3]] = at[3]
+    model = drl.spice.RescorlaWagnerRNN(n_participants=n_participants, embedding_size=2 if n_participants else 0)
+    return drl.spice.fit_model(model, xs, ys, epochs=1, progress=False, **kwargs)
+
+
+def _table(**columns):
+    import pandas as pd
+
+    table = {"participant": [0] * 4, "session": [0] * 4, "trial": [0, 1, 2, 3], "choice": [0, 1, 0, 1],
+             "reward": [1.0, 0.0, 1.0, 0.0]}
+    return pd.DataFrame({**table, **columns})
+
 
 
 def cli(*argv):

@@ -49,6 +49,20 @@ GOLDEN = {
 }
 
 
+
+def _simulate_step_loop(*args, **kwargs):
+    """simulate() with online updates forced through the per-step loop even for CSC (where the closed form is
+    exact), to test the loop against the closed form."""
+    from drl.kernel import TrialKernel
+
+    original = TrialKernel.uses_step_loop
+    TrialKernel.uses_step_loop = property(lambda self: self.opt.update == "online")
+    try:
+        return drl.simulate(*args, **kwargs)
+    finally:
+        TrialKernel.uses_step_loop = original
+
+
 @pytest.mark.parametrize("key", list(GOLDEN), ids=lambda k: f"{k[0]}-g{k[1]:.3g}-l{k[2]:.3g}-c{k[3]}")
 @pytest.mark.parametrize("update", ["offline", "online", "online-step-loop"])
 def test_golden_numbers(key, update):
@@ -56,8 +70,8 @@ def test_golden_numbers(key, update):
     values, errors, weights = GOLDEN[key]
     pop = Population(np.array([0.5]), np.array([0.25]), np.array([gamma]), np.array([lam]))
     options = drl.EngineOptions(rule=rule, update=update.split("-")[0], convention=convention)
-    ds = drl.simulate(TINY, pop, schedule=TINY_SCHEDULE, options=options, progress=False, dtype="float64",
-                      _force_step_loop=update.endswith("loop"))
+    run = _simulate_step_loop if update.endswith("loop") else drl.simulate
+    ds = run(TINY, pop, schedule=TINY_SCHEDULE, options=options, progress=False, dtype="float64")
     np.testing.assert_allclose(ds.value.values[0], values, atol=1e-6)
     np.testing.assert_allclose(ds.rpe.values[0], errors, atol=1e-6)
     np.testing.assert_allclose(ds.weights.values[0, 0], weights, atol=1e-6)
@@ -237,7 +251,7 @@ def test_csc_offline_equals_online_and_microstimulus_differs():
     task, pop, _ = _random_config(3, "csc")
     kw = dict(progress=False, seed=4)
     off = drl.simulate(task, pop, 60, update="offline", **kw)
-    on = drl.simulate(task, pop, 60, update="online", _force_step_loop=True, **kw)
+    on = _simulate_step_loop(task, pop, 60, update="online", **kw)
     np.testing.assert_allclose(off.value.values, on.value.values, atol=1e-5)
     np.testing.assert_allclose(off.rpe.values, on.rpe.values, atol=1e-5)
     micro = dict(features="microstimulus", **kw)

@@ -15,7 +15,8 @@ import xarray as xr
 
 import drl
 from drl import Population
-from drl.store import import_drl_sim, list_runs, load, save
+from drl.drl_sim import import_drl_sim
+from drl.store import list_runs, load, save
 
 
 def small_run(**kw):

@@ -133,7 +133,7 @@ def test_registry_lookup_suggests_close_names():
         with pytest.raises(ValueError, match="already registered"):
             drl.register_task(custom)
     finally:
-        drl.tasks._REGISTRY.pop("my_custom")
+        drl.registry._REGISTRY.pop("my_custom")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import numpy as np
 import seaborn as sns
 
 from drl._validate import choice
-from drl.schema import PARAMETERS, trials_of_type
+from drl.schema import PARAMETERS, require_values, trials_of_type
 from drl.store import open_run
 
 FIG_DIR = Path("figs")
@@ -22,10 +22,7 @@ STYLE = {"context": "paper", "style": "ticks", "font_scale": 1.2}
 def resolve(run, needs=()):
     """A run Dataset from a Dataset, path or run name, checking that the variables ``needs`` were recorded."""
     ds = open_run(run)
-    for name in needs:
-        if name not in ds.data_vars:
-            raise ValueError(f"this run did not record {name!r} (recorded: {sorted(ds.data_vars)}); rerun with "
-                             f"record=(..., {name!r})")
+    require_values(ds, *needs)
     return ds
 
 

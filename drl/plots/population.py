@@ -17,7 +17,7 @@ from drl.plots._common import (
     save_figure,
     select_type,
 )
-from drl.tasks import Task
+from drl.schema import learned_trials, run_task, step_index
 
 
 def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded"):
@@ -52,7 +52,7 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     ds = resolve(run, needs=("rpe", "reward"))
     _, trial_type = select_type(ds, trial_type)
     responses = decode.reward_responses(ds, trial_type, learned_fraction=learned_fraction)
-    task = Task.from_dict(ds.attrs["task"])
+    task = run_task(ds)
     true = task.reward_distribution(trial_type)
     colors, mappable = parameter_colors(ds, color_by)
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
@@ -70,7 +70,7 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     axes[1].plot(levels, decode.expectiles(true, levels), "--", color="0.3", lw=1, label="true expectile")
     axes[1].set(xlabel=PARAMETER_LABELS["tau"], ylabel="reversal point (reward units)", title="reversal points")
     axes[1].legend(frameon=False, loc="upper left")
-    decoded = decode.decode_run_distribution(ds, trial_type, learned_fraction=learned_fraction)
+    decoded = decode.decode_run_distribution(ds, responses=responses)
     distribution(decoded, true, ax=axes[2])
     axes[2].set_title("decoded from reversal points")
     fig.colorbar(mappable, ax=axes[:2]).set_label(PARAMETER_LABELS[color_by])
@@ -84,14 +84,14 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
     γ (coloured by τ): a 2 × 2 grid of scatter plots."""
     ds = resolve(run, needs=("rpe",))
     sub, trial_type = select_type(ds, trial_type)
-    task = Task.from_dict(ds.attrs["task"])
+    task = run_task(ds)
     spec = task.trial_types[task.trial_type_index(trial_type)]
     if not spec.rewards:
         raise ValueError(f"trial type {trial_type!r} has no reward; population_response needs one")
-    late = decode.learned_trials(ds, trial_type, learned_fraction)
+    late = learned_trials(ds, trial_type, learned_fraction)
     t = late["time"].values
-    k_cue = int(np.argmin(np.abs(t - spec.cue_time)))
-    k_rew = int(np.argmin(np.abs(t - spec.cue_time - spec.rewards[0].time)))
+    k_cue = step_index(late, spec.cue_time, "cue")
+    k_rew = step_index(late, spec.cue_time + spec.rewards[0].time, "reward")
     at = {"cue": late["rpe"].isel(time=k_cue).mean("trial").values,
           "reward": late["rpe"].isel(time=k_rew).mean("trial").values}
     fig, axes = new_figure(4, ncols=2, panel_size=(4.2, 3.1))
@@ -139,7 +139,7 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
     """The delay distribution decoded from the γ population's cue responses, one panel per trial type, with the
     true reward times marked."""
     ds = resolve(run, needs=("rpe",))
-    task = Task.from_dict(ds.attrs["task"])
+    task = run_task(ds)
     names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
     if not names:
         raise ValueError("no trial type with a reward to decode the timing of")
@@ -173,7 +173,7 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel="reward magnitude (reward units)",
                 title="decoded joint map")
     fig.colorbar(image, ax=axes[0]).set_label("probability per bin")
-    task = Task.from_dict(ds.attrs["task"])
+    task = run_task(ds)
     spec = task.trial_types[task.trial_type_index(trial_type)]
     axes[1].plot(delay, joint["time_marginal"].values, "-o", ms=3, label="decoded")
     for i, event in enumerate(spec.rewards):

@@ -12,6 +12,7 @@ from drl.spice.bandits import BanditsFixed as BanditsFixed
 from drl.spice.bandits import BanditsSwitch as BanditsSwitch
 from drl.spice.data import DatasetRNN as DatasetRNN
 from drl.spice.data import Experiment as Experiment
+from drl.spice.data import check_choice_arrays as check_choice_arrays
 from drl.spice.data import create_dataset as create_dataset
 from drl.spice.data import load_choice_table as load_choice_table
 from drl.spice.estimator import AgentNetwork as AgentNetwork
@@ -41,5 +42,5 @@ __all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONF
            "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed",
            "BanditsSwitch", "BaseRNN", "ChanceLevelWarning", "Constant", "DatasetRNN", "Experiment", "ForgettingRNN",
            "LearningRateRNN", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
-           "TrainingResult", "Weinhardt2024RNN", "create_dataset", "distill", "fit_model", "load_choice_table",
+           "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "create_dataset", "distill", "fit_model", "load_choice_table",
            "nll", "plot_session"]

@@ -8,6 +8,7 @@ have ``ys = −1`` and are ignored by the loss.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["DatasetRNN", "Experiment", "create_dataset", "load_choice_table"]
+__all__ = ["DatasetRNN", "Experiment", "check_choice_arrays", "create_dataset", "load_choice_table"]
 
 
 class DatasetRNN(Dataset):
@@ -102,6 +103,38 @@ def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample
     return DatasetRNN(xs, ys), experiments, pd.DataFrame(rows).set_index("session")
 
 
+def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_participants: int = 0,
+                        where: str = "data") -> None:
+    """Refuse choice data a fit or prediction cannot use, naming the array, the session and the trial.
+
+    ``xs`` [sessions, trials, features] (last feature: participant id) and ``ys`` [sessions, trials, actions]
+    must be finite (padding is −1, never NaN); participant ids are integers in [0, n_participants) when the
+    model has participants, ≥ 0 otherwise.
+    """
+    for name, array in (("xs", xs), ("ys", ys)):
+        if array is None:
+            continue
+        values = np.asarray(array, dtype=np.float64)
+        if values.ndim != 3:
+            raise ValueError(f"{where}: {name} must be [sessions, trials, ·]; got shape {values.shape}")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            session, trial, feature = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(f"{where}: {name} holds {int(bad.sum())} non-finite value(s) (NaN or inf), first "
+                             f"{values[session, trial, feature]} at session {session}, trial {trial}, feature "
+                             f"{feature}; padding is -1 (load_choice_table pads correctly)")
+    if ys is not None and n_actions is not None and np.shape(ys)[-1] != n_actions:
+        raise ValueError(f"{where}: ys has {np.shape(ys)[-1]} actions but the model was built for "
+                         f"n_actions={n_actions}")
+    ids = np.asarray(xs, dtype=np.float64)[..., -1]
+    odd = (ids != np.round(ids)) | (ids < 0) | ((ids >= n_participants) if n_participants else False)
+    if odd.any():
+        session, trial = (int(i[0]) for i in np.nonzero(odd))
+        allowed = f"integers in [0, {n_participants - 1}]" if n_participants else "integers >= 0"
+        raise ValueError(f"{where}: participant ids (xs[..., -1]) must be {allowed}; got {ids[session, trial]:g} at "
+                         f"session {session}, trial {trial}")
+
+
 def load_choice_table(table, n_actions: int | None = None, *, participant: str = "participant",
                       session: str = "session", trial: str = "trial", choice: str = "choice",
                       reward: str = "reward"):
@@ -114,7 +147,11 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str =
     Returns a :class:`DatasetRNN` with attributes ``participants`` (original ids), ``sessions`` (keys) and
     ``lengths`` (steps per session).
     """
+    if not isinstance(table, pd.DataFrame | str | os.PathLike):
+        raise TypeError(f"table must be a pandas DataFrame or a CSV path; got {type(table).__name__}")
     df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    if len(df) == 0:
+        raise ValueError("the choice table is empty (no rows)")
     columns = [participant, session, trial, choice, reward]
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -122,12 +159,24 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str =
     if df[columns].isna().any().any():
         bad = df[columns].isna().any(axis=1)
         raise ValueError(f"the table has missing values in rows {np.flatnonzero(bad.values)[:5].tolist()}")
+    for name in (choice, reward):
+        if not pd.api.types.is_numeric_dtype(df[name]) or pd.api.types.is_bool_dtype(df[name]):
+            odd = df[name][pd.to_numeric(df[name], errors="coerce").isna()]
+            example = f": {odd.iloc[0]!r} in row {odd.index[0]}" if len(odd) else ""
+            raise ValueError(f"column {name!r} must hold numbers{example}"
+                             + (" (arm indices 0, 1, …: map arm names to indices first)" if name == choice else ""))
+    rewards = df[reward].to_numpy(dtype=np.float64)
+    if not np.isfinite(rewards).all():
+        rows = np.flatnonzero(~np.isfinite(rewards))[:5].tolist()
+        raise ValueError(f"column {reward!r} must be finite; got {rewards[rows[0]]} in rows {rows}")
     choices = df[choice].to_numpy()
     if not np.all(np.equal(np.mod(choices, 1), 0)):
         raise ValueError(f"column {choice!r} must hold integer arm indices")
-    n_actions = int(choices.max()) + 1 if n_actions is None else int(n_actions)
+    inferred = n_actions is None
+    n_actions = int(choices.max()) + 1 if inferred else int(n_actions)
     if n_actions < 2:
-        raise ValueError(f"n_actions must be ≥ 2; got {n_actions}")
+        how = " (inferred from the largest choice; pass n_actions=)" if inferred else ""
+        raise ValueError(f"n_actions must be ≥ 2; got {n_actions}{how}")
     out_of_range = (choices < 0) | (choices >= n_actions)
     if out_of_range.any():
         bad = sorted({int(c) for c in choices[out_of_range]})[:5]

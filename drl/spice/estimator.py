@@ -15,6 +15,7 @@ import torch
 
 from drl._atomic import temporary_path, write_atomic
 from drl._validate import boolean
+from drl.spice.data import check_choice_arrays
 from drl.spice.sindy import SindyEquation, SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 
@@ -165,9 +166,11 @@ class SpiceEstimator:
         """Choice probabilities ``(pred_rnn, pred_spice)``, each [sessions, trials, n_actions], for any number of
         sessions and participants."""
         self._check_fitted()
-        xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
+        xs = np.asarray(xs, dtype=np.float32)
         if xs.ndim == 2:
             xs = xs[None]
+        check_choice_arrays(xs, n_participants=self.model.n_participants, where="predict")
+        xs = torch.as_tensor(xs)
         pred_rnn, pred_spice = (torch.softmax(self._logits(xs, use_sindy), -1).numpy() for use_sindy in (False, True))
         return pred_rnn, pred_spice
 

@@ -21,7 +21,7 @@ __all__ = ["SpiceConfig", "SindyEquation", "distill"]
 
 
 def _names(name: str, values) -> list[str]:
-    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+    if isinstance(values, str) or not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
         raise TypeError(f"{name} must be a list of names; got {values!r}")
     return list(values)
 
@@ -46,6 +46,11 @@ class SpiceConfig:
     def __post_init__(self):
         modules = _names("rnn_modules", self.rnn_modules)
         controls = _names("control_parameters", self.control_parameters)
+        for name in ("library_setup", "filter_setup"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"{name} must be a dict of module name -> "
+                                f"{'controls' if name == 'library_setup' else 'conditions'}; got "
+                                f"{getattr(self, name)!r}")
         for key, allowed in self.library_setup.items():
             choice("module in library_setup", key, modules)
             for name in _names(f"library_setup[{key!r}]", allowed):

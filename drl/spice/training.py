@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from drl._validate import in_range
+from drl.spice.data import check_choice_arrays
+
 __all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll"]
 
 
@@ -60,6 +63,12 @@ def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
 def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2, batch_size: int | None = None,
               convergence_threshold: float = 1e-7, test_fraction: float = 0.0, n_restarts: int = 3,
               chance_margin: float = 0.02, seed: int = 0, progress: bool = True) -> TrainingResult:
@@ -86,10 +95,16 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
     if xs.ndim != 3 or ys.ndim != 3 or xs.shape[:2] != ys.shape[:2]:
         raise ValueError(f"xs and ys must be [sessions, trials, ·] with matching sessions and trials; got "
                          f"{tuple(xs.shape)} and {tuple(ys.shape)}")
-    if ys.shape[2] != model.n_actions:
-        raise ValueError(f"ys has {ys.shape[2]} actions but the model was built for n_actions={model.n_actions}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
+    check_choice_arrays(xs.numpy(), ys.numpy(), n_actions=model.n_actions, n_participants=model.n_participants,
+                        where="fit_model")
+    _positive_int("epochs", epochs)
+    if batch_size is not None:
+        _positive_int("batch_size", batch_size)
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, int | np.integer) or n_restarts < 0:
+        raise ValueError(f"n_restarts must be an integer >= 0 (fresh starts after a fit stuck at chance); got "
+                         f"{n_restarts!r}")
+    in_range("learning_rate", learning_rate, 0, np.inf, lo_open=True)
+    in_range("test_fraction", test_fraction, 0, 1, hi_open=True)
     rng = np.random.default_rng(seed)
     train, test = _split(xs.shape[0], test_fraction, rng)
     chance = math.log(model.n_actions)

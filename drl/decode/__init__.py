@@ -1,0 +1,46 @@
+"""Decoding a population: what its responses say about the reward distribution and the reward timing.
+
+Three codes, as in the papers, each readable from a stored run or from arrays a user measured:
+
+* optimism τ → reward distribution (Dabney et al. 2020). A predictor's reward response reverses sign at the
+  τ-expectile of the reward (its **reversal point**); the reversal points of a τ-diverse population are the
+  distribution's expectiles, and :func:`decode_distribution` imputes samples that have them.
+* discount γ → reward timing (Masset et al. 2025). The cue response is ``Σ_t γ^t p(t) r̄`` (textbook TD:
+  ``δ_cue = r_cue + γ^dt·V_cue``), a discrete Laplace transform of the delay distribution; :func:`decode_timing`
+  inverts it (non-negative ridge).
+* τ × γ → the joint time × magnitude map (Sousa et al. 2025): :func:`decode_joint`.
+
+Responses are read from the trials after learning (``learned_fraction``: the last half by default). Run-level
+functions return xarray Datasets with the predictor parameters as coordinates; distribution decodes return a
+:class:`DecodedDistribution`.
+"""
+
+from drl.decode.arrays import DecodedDistribution as DecodedDistribution
+from drl.decode.arrays import decode_distribution as decode_distribution
+from drl.decode.arrays import decode_timing as decode_timing
+from drl.decode.arrays import expectiles as expectiles
+from drl.decode.arrays import fit_discount as fit_discount
+from drl.decode.arrays import shuffle_control as shuffle_control
+from drl.decode.arrays import wasserstein as wasserstein
+from drl.decode.runs import cue_responses as cue_responses
+from drl.decode.runs import cue_values as cue_values
+from drl.decode.runs import decode_joint as decode_joint
+from drl.decode.runs import decode_run_distribution as decode_run_distribution
+from drl.decode.runs import learned_trials as learned_trials
+from drl.decode.runs import reward_responses as reward_responses
+
+__all__ = [
+    "DecodedDistribution",
+    "cue_responses",
+    "cue_values",
+    "decode_distribution",
+    "decode_joint",
+    "decode_run_distribution",
+    "decode_timing",
+    "expectiles",
+    "learned_trials",
+    "fit_discount",
+    "reward_responses",
+    "shuffle_control",
+    "wasserstein",
+]

@@ -1,0 +1,280 @@
+"""Decoders on arrays: what a population's responses say about the reward distribution and timing.
+
+Pure functions on numbers a user has, simulated or measured (reversal points, values at the cue, discounts); no
+run or file involved. :mod:`drl.decode.runs` reads those numbers out of a run and calls these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from scipy import optimize, stats
+
+from drl._validate import in_range
+from drl.tasks import RewardDistribution
+
+__all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "expectiles", "fit_discount",
+           "shuffle_control", "wasserstein"]
+
+
+# ---------------------------------------------------------------------------------------------- array checks
+def _vector(name: str, values, *, n: int | None = None) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite; got {array[~np.isfinite(array)][:3].tolist()} at "
+                         f"{np.flatnonzero(~np.isfinite(array))[:3].tolist()}")
+    if n is not None and array.size != n:
+        raise ValueError(f"{name} must have the same length as levels ({n}); got {array.size}")
+    return array
+
+
+def _levels(name: str, values) -> np.ndarray:
+    levels = _vector(name, values)
+    bad = levels[(levels <= 0) | (levels >= 1)]
+    if bad.size:
+        raise ValueError(f"{name} must be in (0, 1); got {bad[:3].tolist()}")
+    return levels
+
+
+# ---------------------------------------------------------------------------------------------- expectiles
+def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
+    """The τ-expectiles of a discrete distribution, for each τ in ``levels`` (exact, by bisection).
+
+    The τ-expectile e solves ``τ·E[(X−e)⁺] = (1−τ)·E[(e−X)⁺]``; τ = 0.5 gives the mean.
+    """
+    if not isinstance(distribution, RewardDistribution):
+        raise TypeError(f"distribution must be a drl.RewardDistribution (e.g. task.reward_distribution(name)); "
+                        f"got {type(distribution).__name__}")
+    levels = _levels("levels", levels)
+    x, p = np.asarray(distribution.values, float), np.asarray(distribution.probabilities, float)
+    lo, hi = np.full(levels.shape, x.min()), np.full(levels.shape, x.max())
+    for _ in range(100):  # the balance is monotone in e: bisection to float precision
+        e = 0.5 * (lo + hi)
+        above = (p * np.clip(x[None, :] - e[:, None], 0, None)).sum(1)
+        below = (p * np.clip(e[:, None] - x[None, :], 0, None)).sum(1)
+        up = levels * above > (1 - levels) * below
+        lo, hi = np.where(up, e, lo), np.where(up, hi, e)
+    return 0.5 * (lo + hi)
+
+
+def _expectile_objective(samples, levels, values):
+    """Σ_i g_i² with g_i = mean_j |τ_i − 1[z_j < e_i]|·(z_j − e_i), the expectile-loss gradient at e_i, and its
+    gradient in the samples (the indicator is piecewise constant, so it is exact almost everywhere)."""
+    diff = samples[None, :] - values[:, None]  # [I, N]
+    weight = np.where(diff > 0, levels[:, None], 1 - levels[:, None])
+    g = (weight * diff).mean(1)  # [I]
+    loss = float(np.sum(g**2))
+    grad = 2 * (g[:, None] * weight).sum(0) / samples.size
+    return loss, grad
+
+
+@dataclass(frozen=True)
+class DecodedDistribution:
+    """A reward distribution decoded from a population code.
+
+    Attributes:
+      samples: [N] imputed samples (reward units), sorted.
+      grid, density: [G] reward values and a Gaussian kernel density estimate of the samples there (per reward
+        unit).
+      levels, values: the code decoded from (τ or quantile levels and the matching expectiles/quantiles).
+      kind: "expectile" or "quantile".
+      loss: final value of the imputation objective (0 for quantiles).
+    """
+
+    samples: np.ndarray
+    grid: np.ndarray
+    density: np.ndarray
+    levels: np.ndarray
+    values: np.ndarray
+    kind: str
+    loss: float = field(default=0.0)
+
+    @property
+    def mean(self) -> float:
+        return float(self.samples.mean())
+
+    @property
+    def std(self) -> float:
+        return float(self.samples.std())
+
+
+def _density(samples: np.ndarray, lo: float, hi: float, n_grid: int = 256):
+    pad = 3 * 1.06 * float(samples.std()) * samples.size ** -0.2 or 0.05 * (hi - lo)  # three Scott bandwidths
+    grid = np.linspace(max(lo, samples.min() - pad), min(hi, samples.max() + pad), n_grid)
+    if np.ptp(samples) == 0:
+        density = np.exp(-0.5 * ((grid - samples[0]) / (0.01 * (hi - lo or 1))) ** 2)
+        return grid, density / np.trapezoid(density, grid)
+    return grid, stats.gaussian_kde(samples)(grid)
+
+
+def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: int = 100, bounds=None,
+                        n_starts: int = 3, seed: int = 0) -> DecodedDistribution:
+    """Samples of the distribution whose τ-expectiles (or τ-quantiles) are ``values``.
+
+    Expectiles (Dabney et al. 2020's imputation): minimise ``Σ_i g_i(z)²`` over ``n_samples`` samples ``z``,
+    where ``g_i`` is the expectile-loss gradient at ``values[i]``; it vanishes exactly when ``values[i]`` is
+    the ``levels[i]``-expectile of the samples. L-BFGS-B with the analytic gradient, bounded to ``bounds``
+    (default: the range of ``values`` widened by half of it on each side), from ``n_starts`` deterministic
+    starts (the code read as quantiles, that spread doubled, a uniform spread); the best is kept.
+    Quantiles: the quantile function is interpolated at ``n_samples`` evenly spaced levels.
+
+    Args:
+      levels: [I] levels τ_i in (0, 1).
+      values: [I] the matching expectiles or quantiles (reward units).
+      kind: "expectile" or "quantile".
+      n_samples: number of samples to impute.
+      bounds: (lo, hi) range of the samples (reward units).
+      n_starts: 1 to 3 starting points.
+      seed: seed of the tie-breaking jitter of the starts.
+    """
+    levels = _levels("levels", levels)
+    values = _vector("values", values, n=levels.size)
+    if kind not in ("expectile", "quantile"):
+        raise ValueError(f"kind must be 'expectile' or 'quantile'; got {kind!r}")
+    if not isinstance(n_samples, int | np.integer) or n_samples < 2:
+        raise ValueError(f"n_samples must be an integer ≥ 2; got {n_samples!r}")
+    if not 1 <= n_starts <= 3:
+        raise ValueError(f"n_starts must be 1, 2 or 3; got {n_starts!r}")
+    order = np.argsort(levels, kind="stable")
+    levels, values = levels[order], values[order]
+    span = float(np.ptp(values)) or max(abs(float(values.mean())), 1.0)
+    if bounds is None:
+        bounds = (float(values.min()) - 0.5 * span, float(values.max()) + 0.5 * span)
+    lo, hi = (float(b) for b in bounds)
+    if not lo < hi:
+        raise ValueError(f"bounds must be (lo, hi) with lo < hi; got {bounds!r}")
+    u = (np.arange(n_samples) + 0.5) / n_samples
+    as_quantiles = np.interp(u, levels, np.maximum.accumulate(values))
+    if kind == "quantile":
+        samples = np.clip(as_quantiles, lo, hi)
+        grid, density = _density(samples, lo, hi)
+        return DecodedDistribution(np.sort(samples), grid, density, levels, values, kind, 0.0)
+    center = float(np.interp(0.5, levels, values))
+    jitter = np.random.default_rng(seed).normal(0, 1e-6 * span, n_samples)
+    starts = [as_quantiles, center + 2 * (as_quantiles - center), np.linspace(lo, hi, n_samples)][:n_starts]
+    best = None
+    for start in starts:
+        x0 = np.clip(start + jitter, lo, hi)
+        result = optimize.minimize(_expectile_objective, x0, args=(levels, values), jac=True, method="L-BFGS-B",
+                                   bounds=[(lo, hi)] * n_samples, options={"maxiter": 2000, "ftol": 1e-15,
+                                                                          "gtol": 1e-12})
+        if best is None or result.fun < best.fun:
+            best = result
+    samples = np.sort(best.x)
+    grid, density = _density(samples, lo, hi)
+    return DecodedDistribution(samples, grid, density, levels, values, kind, float(best.fun))
+
+
+def wasserstein(decoded, true: RewardDistribution) -> float:
+    """Wasserstein-1 distance (reward units) between decoded samples (or a DecodedDistribution) and the truth."""
+    samples = decoded.samples if isinstance(decoded, DecodedDistribution) else _vector("decoded", decoded)
+    return float(stats.wasserstein_distance(samples, true.values, v_weights=true.probabilities))
+
+
+def shuffle_control(levels, values, true: RewardDistribution, *, n_shuffles: int = 20, seed: int = 0,
+                    kind: str = "expectile", n_samples: int = 100) -> np.ndarray:
+    """W1 of decodes after shuffling which level goes with which value (Dabney et al. 2020's control).
+
+    A code that carries the distribution decodes well only with the true pairing. Returns [n_shuffles] W1.
+    """
+    levels = _levels("levels", levels)
+    values = _vector("values", values, n=levels.size)
+    rng = np.random.default_rng(seed)
+    return np.array([
+        wasserstein(decode_distribution(levels, rng.permutation(values), kind=kind, n_samples=n_samples,
+                                        n_starts=1), true)
+        for _ in range(n_shuffles)
+    ])
+
+
+def _zero_crossing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row of y [P, M] over ascending x [M]: the first upward zero crossing of the piecewise-linear curve;
+    rows that never cross are extrapolated linearly from their two points nearest zero."""
+    below = y[:, :-1] <= 0
+    cross = below & (y[:, 1:] > 0)
+    has = cross.any(1)
+    i = np.where(has, cross.argmax(1), np.where(y[:, 0] > 0, 0, x.size - 2))
+    rows = np.arange(y.shape[0])
+    y0, y1, x0, x1 = y[rows, i], y[rows, i + 1], x[i], x[i + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(y1 != y0, x0 - y0 * (x1 - x0) / (y1 - y0), 0.5 * (x0 + x1))
+
+
+def fit_discount(delays, responses, n_grid: int = 4001):
+    """Least-squares fit of ``responses[p] ≈ A_p·γ_p^delays`` (delays in s): returns (γ̂ [P] per s, Â [P]).
+
+    For each γ on a grid over (0, 1] the best A is closed-form; the grid minimum is refined by a parabola
+    through its neighbours. Vectorised over predictors.
+    """
+    delays = _vector("delays", delays)
+    responses = np.atleast_2d(np.asarray(responses, dtype=np.float64))
+    if responses.shape[1] != delays.size or not np.all(np.isfinite(responses)):
+        raise ValueError(f"responses must be finite with shape [P, {delays.size}]; got {responses.shape}")
+    grid = np.linspace(1e-3, 1.0, n_grid)
+    basis = grid[:, None] ** delays[None, :]  # [G, D]
+    norm = (basis**2).sum(1)  # [G]
+    proj = responses @ basis.T  # [P, G]
+    sse = (responses**2).sum(1, keepdims=True) - proj**2 / norm  # residual with the best A for each γ
+    best = np.clip(sse.argmin(1), 1, n_grid - 2)
+    rows = np.arange(responses.shape[0])
+    s0, s1, s2 = sse[rows, best - 1], sse[rows, best], sse[rows, best + 1]
+    curvature = s0 - 2 * s1 + s2
+    step = np.where(curvature > 0, 0.5 * (s0 - s2) / np.where(curvature > 0, curvature, 1), 0.0)
+    gamma_hat = np.clip(grid[best] + np.clip(step, -1, 1) * (grid[1] - grid[0]), grid[0], 1.0)
+    basis_hat = gamma_hat[:, None] ** delays[None, :]
+    amplitude = (responses * basis_hat).sum(1) / (basis_hat**2).sum(1)
+    return gamma_hat, amplitude
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def decode_timing(gamma, values, times=None, *, ridge: float = 1e-6, normalize: bool = True) -> xr.Dataset:
+    """The distribution of reward delays from the values at the cue of a γ-diverse population.
+
+    Solves ``min_p ‖A p − v‖² + ridge·s²·‖p‖²`` subject to ``p ≥ 0``, where ``A[i, t] = γ_i^t`` is the discount
+    matrix, ``s`` its largest singular value (so ``ridge`` is scale-free), by NNLS on the stacked system.
+
+    Args:
+      gamma: [P] discount per second of each predictor, in (0, 1).
+      values: [P] each predictor's prediction at the cue, ∝ Σ_t γ^t p(t): the cue response, or γ^dt·V_cue
+        (:func:`cue_values` gives either; a raw V_cue is γ^(t − dt) and would shift the decoded delays by dt).
+      times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins.
+      ridge: relative regularisation strength (≥ 0). The default 1e-6 suits converged model values; measured
+        (noisy) values need more, about the squared relative noise (1e-3 to 1e-2); larger is smoother.
+      normalize: divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected
+        reward, when values are in reward units).
+
+    Returns a Dataset with ``probability`` [delay] and attrs ``mass``, ``ridge``, ``residual``.
+    """
+    gamma = _vector("gamma", gamma)
+    bad = gamma[(gamma <= 0) | (gamma >= 1)]
+    if bad.size:
+        raise ValueError(f"gamma must be in (0, 1) for timing decoding; got {bad[:3].tolist()}")
+    values = _vector("values", values, n=gamma.size)
+    times = np.arange(0, 10.0 + 1e-9, 0.5) if times is None else _vector("times", times)
+    if np.any(times < 0) or np.any(np.diff(times) <= 0):
+        raise ValueError("times must be non-negative and increasing")
+    in_range("ridge", ridge, 0, np.inf)
+    matrix = gamma[:, None] ** times[None, :]  # [P, T]
+    scale = np.linalg.norm(matrix, 2)
+    stacked = np.vstack([matrix, np.sqrt(ridge) * scale * np.eye(times.size)])
+    target = np.concatenate([values, np.zeros(times.size)])
+    p, _ = optimize.nnls(stacked, target, maxiter=50 * times.size)
+    residual = float(np.linalg.norm(matrix @ p - values))
+    mass = float(p.sum())
+    prob = p / mass if (normalize and mass > 0) else p
+    out = xr.Dataset({"probability": ("delay", prob, {"long_name": "decoded probability of each delay",
+                                                      "units": "1" if normalize else "reward units"})},
+                     coords={"delay": ("delay", times, {"units": "s", "long_name": "reward delay after the cue"})})
+    out.attrs.update(mass=mass, ridge=float(ridge), residual=residual)
+    return out
+
+
+def _density_at(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Kernel density of ``samples`` on ``grid`` (half Scott's bandwidth, at least one grid step)."""
+    step = float(np.min(np.diff(grid))) if grid.size > 1 else 1.0
+    width = max(0.5 * 1.06 * float(samples.std()) * samples.size ** -0.2, step)  # half of Scott: keeps modes
+    return np.exp(-0.5 * ((grid[:, None] - samples[None, :]) / width) ** 2).sum(1)

@@ -1,0 +1,138 @@
+"""The options of a run: every setting that changes its numbers (:class:`EngineOptions`), presets, devices.
+
+A run stores its options (``options`` attribute) and :func:`drl.rerun` rebuilds them with
+:meth:`EngineOptions.from_stored`, so a stored run always reruns under the settings it was made with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+
+from drl._validate import boolean, choice
+from drl.features import make_features
+from drl.schema import SCHEMA_VERSION, model_convention
+
+__all__ = ["EngineOptions", "PRESETS", "CONVENTION", "RECORDABLE", "resolve_options", "resolve_device",
+           "resolve_dtype"]
+
+RULES = ("expectile", "quantile")
+UPDATES = ("offline", "online")
+BOOTSTRAPS = ("own", "random", "imputed")
+#: The model convention of runs made now. 1: drl before textbook TD (schema-1 runs): the arriving reward was
+#: discounted, δ_k = g·(r_k + V̂_k) − V_{k−1}, and ``random`` drew a partner uniformly among the *others*.
+CONVENTION = model_convention(SCHEMA_VERSION)
+RECORDABLE = ("value", "rpe", "reward")
+
+#: Named option sets. ``drl_sim`` reproduces drl_sim's ``sim()`` (DESIGN §3, "The drl_sim convention").
+PRESETS = {
+    "drl_sim": {
+        "rpe_index": "state",
+        "trace": "lambda",
+        "rate_exponent_dt": True,
+        "normalize_trace": True,
+        "learn_last_step": False,
+        "update": "offline",
+    }
+}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Every option that changes the numbers of a run (stored in the run's ``options`` attribute).
+
+    rule: "expectile" | "quantile".  update: "offline" | "online".  bootstrap: "own" | "random" | "imputed".
+    features: representation spec (dict).  rpe_index: "arrival" (δ_k = r_k + g·V_k − V_{k−1}) or "state"
+    (δ_k = r_k + g·V_{k+1} − V_k, drl_sim).  trace: "gamma_lambda" (ρ = (γλ)^dt) or "lambda" (ρ = λ^dt).
+    rate_exponent_dt: use α±^dt as the rate (drl_sim).  normalize_trace: divide each step's update by
+    max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
+    convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
+    see :data:`CONVENTION`).
+    """
+
+    rule: str = "expectile"
+    update: str = "offline"
+    bootstrap: str = "own"
+    features: dict | None = None
+    rpe_index: str = "arrival"
+    trace: str = "gamma_lambda"
+    rate_exponent_dt: bool = False
+    normalize_trace: bool = False
+    learn_last_step: bool = True
+    preset: str | None = None
+    convention: int = CONVENTION
+
+    def __post_init__(self):
+        choice("rule", self.rule, RULES)
+        choice("update", self.update, UPDATES)
+        choice("bootstrap", self.bootstrap, BOOTSTRAPS)
+        choice("rpe_index", self.rpe_index, ("arrival", "state"))
+        choice("trace", self.trace, ("gamma_lambda", "lambda"))
+        if self.preset is not None:
+            choice("preset", self.preset, PRESETS)
+        for name in ("rate_exponent_dt", "normalize_trace", "learn_last_step"):
+            boolean(name, getattr(self, name))
+        if isinstance(self.convention, bool) or self.convention not in (1, 2):
+            raise ValueError(f"convention must be 1 or 2; got {self.convention!r}")
+        object.__setattr__(self, "features", make_features(self.features or "csc").to_dict())
+
+    @classmethod
+    def from_stored(cls, stored: dict, schema_version: int) -> EngineOptions:
+        """The options of a stored run (its ``options`` attribute); schema-1 runs get ``convention=1``."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(stored) - known - {"dtype", "device"})
+        if unknown:
+            raise ValueError(f"stored options {unknown} are unknown to this drl; upgrade drl")
+        options = {k: v for k, v in stored.items() if k in known}
+        options.setdefault("convention", model_convention(schema_version))
+        return cls(**options)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; use 'cpu' or 'cuda'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} does not exist here (torch.cuda.is_available() is False); use 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist here ({torch.cuda.device_count()} CUDA devices)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} does not exist here (torch.backends.mps.is_available() is False); "
+                         "use 'cpu'")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    return dev
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    table = {"float32": torch.float32, "float64": torch.float64, torch.float32: torch.float32,
+             torch.float64: torch.float64}
+    if dtype not in table:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return table[dtype]
+
+
+#: simulate()'s defaults of the options that ``options=`` replaces
+_SIMULATE_DEFAULTS = {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own", "preset": None}
+
+
+def resolve_options(options, rule, update, features, bootstrap, preset) -> EngineOptions:
+    if options is not None:
+        if not isinstance(options, EngineOptions):
+            raise TypeError(f"options must be a drl.EngineOptions; got {type(options).__name__}")
+        passed = {"rule": rule, "update": update, "features": features, "bootstrap": bootstrap, "preset": preset}
+        given = [k for k, v in passed.items() if v != _SIMULATE_DEFAULTS[k]]
+        if given:
+            raise ValueError(f"pass either options= or {', '.join(f'{k}=' for k in given)}, not both")
+        return options
+    opts = {"rule": rule, "update": update, "bootstrap": bootstrap, "features": make_features(features).to_dict()}
+    if preset is not None:
+        choice("preset", preset, PRESETS)
+        opts.update(PRESETS[preset])
+        opts["preset"] = preset
+    return EngineOptions(**opts)
