@@ -1,26 +1,37 @@
-"""Engine throughput and memory. Prints figures; asserts nothing.
+"""Engine throughput, memory and start-up. Prints figures; asserts nothing.
 
-For each configuration: predictor-steps per second of drl.simulate, the same for a naive per-step loop
-reference (written here, run on a slice small enough to finish in seconds), their ratio, and peak memory.
-Run: .venv/bin/python benchmarks/bench_engine.py [--quick]
+For each configuration, in the same run: predictor-steps per second of the compiled trial loop
+(``kernel="compiled"``, the default on the CPU), of the torch kernel (``kernel="torch"``) and of a naive
+per-predictor, per-step loop written here (run on a slice small enough to finish in seconds), with V and δ
+recorded and (for the large population) without; first measured on an idle machine, then again beside a busy
+neighbour process (this script starts and stops its own load generator). Then: the first run of a process
+against the second, a 64-run sweep of 20-predictor populations run one by one and as one population, optionally
+a 1e4 × 1e4 streamed run (``--streamed``: minutes), and the cold start of ``import drl`` and ``drl --help``.
+
+Run: .venv/bin/python benchmarks/bench_engine.py [--quick] [--streamed]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
+from pathlib import Path
 
 import numpy as np
-import torch
 
 import drl
 from drl import Population, RewardEvent, Task, TrialType
 
+DRL_SIM_TASK = Task("drl_sim_notebook", 7.0, 0.1, (TrialType("cue", 2.0, (RewardEvent(4.0, magnitudes=(0.1, 1, 5, 20)),)),))
+
 
 def naive_reference(task, pop, schedule, n_trials):
-    """Per-predictor, per-step loops over numpy arrays: the drl_sim-style implementation."""
+    """Per-predictor, per-step loops over numpy arrays (the drl_sim-style implementation), textbook TD."""
     x = drl.make_features("csc").build(task)
     rewards = schedule.reward.numpy().astype(np.float64)
     types = schedule.trial_type.numpy()
@@ -38,60 +49,150 @@ def naive_reference(task, pop, schedule, n_trials):
                 trace = rho * trace + x[m, k - 1]
                 v_k = v[k] if k < x.shape[1] else 0.0
                 r_k = rewards[n, k] if k < x.shape[1] else 0.0
-                delta = g * (r_k + v_k) - v[k - 1]
+                delta = r_k + g * v_k - v[k - 1]
                 total += (pop.alpha_pos[p] if delta > 0 else pop.alpha_neg[p]) * delta * trace
             weights[p, m] = w + total
     return weights
 
 
-def measure(name, task, pop, n_trials, reference_trials, reference_predictors, repeats=1):
-    """Best of ``repeats`` (the first large run of a process also pays the page faults of its fresh memory)."""
-    drl.simulate(task, pop[:4], 5, progress=False)  # warm-up
-    tracemalloc.start()
-    times = []
+def rate(task, pop, n_trials, kernel, record=("value", "rpe"), repeats=2):
+    """Best predictor-steps/s of ``repeats`` runs (after a warm-up run of the same kernel)."""
+    drl.simulate(task, pop[:4], 5, progress=False, kernel=kernel)
+    best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
-        ds = drl.simulate(task, pop, n_trials, progress=False, record=("value", "rpe"))
-        times.append(time.perf_counter() - t0)
-        del ds
-    elapsed = min(times)
-    cold = f" (first run {times[0]:.2f} s)" if repeats > 1 else ""
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    steps = len(pop) * n_trials * task.n_steps
-    sub = pop[:reference_predictors]
-    sched = task.schedule(reference_trials, seed=0)
+        drl.simulate(task, pop, n_trials, progress=False, record=record, kernel=kernel)
+        best = min(best, time.perf_counter() - t0)
+    return len(pop) * n_trials * task.n_steps / best
+
+
+def naive_rate(task, pop, trials, predictors):
+    sub = pop[:predictors]
+    schedule = task.schedule(trials, seed=0)
     t0 = time.perf_counter()
-    naive_reference(task, sub, sched, reference_trials)
-    ref_elapsed = time.perf_counter() - t0
-    ref_rate = len(sub) * reference_trials * task.n_steps / ref_elapsed
-    rate = steps / elapsed
-    recorded_mb = 2 * 4 * steps / 1e6
-    print(f"{name:<44} P={len(pop):>5} N={n_trials:>5} K={task.n_steps:>3}  {elapsed:7.3f} s{cold}  "
-          f"{rate:10.3e} pred-steps/s   naive {ref_rate:9.3e}/s  ratio {rate / ref_rate:8.0f}x   "
-          f"recorded {recorded_mb:7.1f} MB  peak numpy/python heap {peak / 1e6:7.1f} MB")
+    naive_reference(task, sub, schedule, trials)
+    return len(sub) * trials * task.n_steps / (time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def busy_neighbour():
+    """One process spinning on a core beside the benchmark, as on a shared node."""
+    load = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        load.kill()
+        load.wait()
+
+
+def table(configs, label):
+    print(f"\n{label}")
+    print(f"{'configuration':<46} {'compiled':>10} {'torch':>10} {'naive':>10} {'compiled/naive':>15} "
+          f"{'compiled/torch':>15}")
+    results = {}
+    for name, (task, pop, n_trials, record, naive_args) in configs.items():
+        compiled = rate(task, pop, n_trials, "compiled", record)
+        torch_rate = rate(task, pop, n_trials, "torch", record, repeats=1)
+        naive = naive_rate(task, pop, *naive_args)
+        results[name] = compiled
+        print(f"{name:<46} {compiled:10.2e} {torch_rate:10.2e} {naive:10.2e} {compiled / naive:14.0f}x "
+              f"{compiled / torch_rate:14.1f}x")
+    return results
+
+
+def first_and_second_run():
+    code = ("import time, drl\n"
+            "pop = drl.Population.sample(1000, tau=(0.05, 0.95), gamma=0.9, lam=0.8)\n"
+            "task = drl.Task('t', 7.0, 0.1, (drl.TrialType('cue', 2.0, (drl.RewardEvent(4.0, magnitudes=(1.0, 5.0)),)),))\n"
+            "for i in range(2):\n"
+            "    t0 = time.perf_counter(); drl.simulate(task, pop, 2000, progress=False, record=('value', 'rpe'))\n"
+            "    print(time.perf_counter() - t0)\n")
+    first, second = (float(v) for v in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                       check=True).stdout.split())
+    print(f"\nfirst run of a fresh process {first:.2f} s, second {second:.2f} s: ratio {first / second:.2f} "
+          "(P=1000 × 2000 trials × 71 steps, V and δ recorded: 1.1 GB)")
+
+
+def sweep_both_ways():
+    from dask.distributed import Client, LocalCluster
+
+    from drl.sweep import sweep
+
+    base = {"task": "dabney_variable_magnitude", "n_trials": 2000, "tau": list(np.linspace(0.05, 0.95, 20)),
+            "alpha": 0.02, "lam": 0.9, "seed": 1}
+    grid = {"gamma": list(np.linspace(0.5, 0.99, 8)), "lam": [0.0, 0.3, 0.6, 0.9, 0.95, 0.97, 0.99, 1.0]}
+    with tempfile.TemporaryDirectory(dir=".") as folder, \
+            LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        timings = {}
+        for vectorize in (False, True):
+            t0 = time.perf_counter()
+            sweep(base, grid, out=f"sw_{vectorize}", client=client, directory=folder, progress=False,
+                  shared_seed=True, vectorize=vectorize)
+            timings[vectorize] = time.perf_counter() - t0
+    print(f"\n64-run sweep of 20-predictor populations (2000 trials each, shared seed): one by one "
+          f"{timings[False]:.1f} s, as one population {timings[True]:.1f} s ({timings[False] / timings[True]:.1f}x)")
+
+
+def streamed_large():
+    code = ("import time, drl\n"
+            "pop = drl.Population.sample(10000, tau=(0.05, 0.95), gamma=(0.5, 0.99), lam=(0.0, 1.0))\n"
+            "t0 = time.perf_counter()\n"
+            "drl.simulate('hyp_unif', pop, 10000, out='big', overwrite=True, record_trials=100, progress=False)\n"
+            "print(time.perf_counter() - t0)\n"
+            "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1e3)\n")
+    with tempfile.TemporaryDirectory(dir=".") as folder:
+        wall, peak = (float(v) for v in subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
+                                                        text=True, check=True).stdout.split())
+    print(f"\n1e4 predictors × 1e4 trials streamed to disk (every 100th trial recorded): {wall:.0f} s, "
+          f"peak RSS {peak:.0f} MB")
+
+
+def cold_start():
+    exe = Path(sys.executable)
+    for label, argv in (("python -c 'import drl'", [str(exe), "-c", "import drl"]),
+                        ("drl --help", [str(exe.with_name("drl")), "--help"])):
+        best = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=True)
+            best = min(best, time.perf_counter() - t0)
+        print(f"cold start {label:<24} {best:.2f} s wall")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller large configurations")
+    parser.add_argument("--streamed", action="store_true", help="also the 1e4 × 1e4 streamed run (minutes)")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU, V and δ recorded")
-    drl_sim_task = Task("drl_sim_notebook", 7.0, 0.1,
-                        (TrialType("cue", 2.0, (RewardEvent(4.0, magnitudes=(0.1, 1, 5, 20)),)),))
-    measure("drl_sim notebook: 20 pred × 200 trials", drl_sim_task, Population.sample(20, tau=(0.2, 0.8),
-            gamma=(0.3, 0.8), lam=0.2), 200, 20, 20)
-    delay = drl.get_task("delay")
-    measure("drl_sim delay: 6 trial types × 17 steps", delay, Population.sample(20, tau=(0.2, 0.8),
-            gamma=(0.3, 0.8), lam=0.2), 200, 50, 20)
-    n_trials = 500 if args.quick else 2000
-    measure("P=1000, shared λ", drl_sim_task, Population.sample(1000, tau=(0.05, 0.95), gamma=0.9, lam=0.8),
-            n_trials, 3, 100, repeats=3)
-    measure("P=1000, per-predictor λ and γ", drl_sim_task,
-            Population.sample(1000, tau=(0.05, 0.95), gamma=(0.5, 0.99), lam=(0.0, 1.0)), n_trials, 3, 100,
-            repeats=3)
-    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
+    import numba
+    import torch
+
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numba {numba.__version__} "
+          f"({numba.get_num_threads()} threads), {os.cpu_count()} cores, float32, CPU; predictor-steps per second")
+    n_large = 500 if args.quick else 2000
+    small = Population.sample(20, tau=(0.2, 0.8), gamma=(0.3, 0.8), lam=0.2)
+    shared = Population.sample(1000, tau=(0.05, 0.95), gamma=0.9, lam=0.8)
+    varied = Population.sample(1000, tau=(0.05, 0.95), gamma=(0.5, 0.99), lam=(0.0, 1.0))
+    configs = {
+        "drl_sim notebook: 20 pred × 200 trials × 71": (DRL_SIM_TASK, small, 200, ("value", "rpe"), (20, 20)),
+        "P=1000 × 2000 × 71, shared λ, γ, recorded": (DRL_SIM_TASK, shared, n_large, ("value", "rpe"), (3, 100)),
+        "P=1000 × 2000 × 71, per-predictor λ, γ, recorded": (DRL_SIM_TASK, varied, n_large, ("value", "rpe"),
+                                                             (3, 100)),
+        "P=1000 × 2000 × 71, per-predictor, not recorded": (DRL_SIM_TASK, varied, n_large, (), (3, 100)),
+    }
+    idle = table(configs, "idle machine")
+    with busy_neighbour():
+        busy = table(configs, "beside a busy neighbour process (one core spinning)")
+    print("\nslow-down beside the neighbour (compiled): " + ", ".join(
+        f"{name.split(':')[0].split(',')[0]} {idle[name] / busy[name]:.2f}x" for name in configs))
+    first_and_second_run()
+    sweep_both_ways()
+    if args.streamed:
+        streamed_large()
+    print()
+    cold_start()
 
 
 if __name__ == "__main__":

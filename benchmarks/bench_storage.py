@@ -41,14 +41,18 @@ def save_load(tmp: Path):
     del back
 
 
+# Peak RSS of the child: VmHWM of its own address space (ru_maxrss would carry over the parent's peak, which
+# Linux keeps across fork + exec).
+PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1e3"
+
 CHILD = textwrap.dedent("""
-    import resource, sys, time, drl
+    import sys, time, drl
     p, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     pop = drl.Population.sample(p, tau=(0.05, 0.95), gamma=0.9, lam=0.5)
     t0 = time.perf_counter()
     drl.simulate("hyp_unif", pop, n, out=out, progress=False, record=("value", "rpe"))
-    print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
-""")
+    print(time.perf_counter() - t0, PEAK)
+""").replace("PEAK", PEAK)
 
 
 def streamed(tmp: Path, predictors: int, trials: int):
@@ -63,12 +67,12 @@ def streamed(tmp: Path, predictors: int, trials: int):
 
 
 LONG_CHILD = textwrap.dedent("""
-    import resource, sys, time, drl
+    import sys, time, drl
     n, out = int(sys.argv[1]), sys.argv[2]
     t0 = time.perf_counter()
     drl.simulate("hyp_unif", drl.Population.sample(3, seed=0), n, out=out, progress=False, record_trials=1000)
-    print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
-""")
+    print(time.perf_counter() - t0, PEAK)
+""").replace("PEAK", PEAK)
 
 
 def long_sparse(tmp: Path, trials: int):

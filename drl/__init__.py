@@ -2,84 +2,85 @@
 
 Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl.plots`) and decode
 (:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/drl.md).
+
+``import drl`` imports nothing heavy: each public name, and each submodule, is imported on first use
+(PEP 562), so ``drl --help`` and scripts that only need part of drl start in a fraction of a second.
 """
 
-from drl import decode as decode
-from drl.convergence import ConvergenceWarning as ConvergenceWarning
-from drl.convergence import convergence as convergence
-from drl.drl_sim import import_drl_sim as import_drl_sim
-from drl.engine import rerun as rerun
-from drl.engine import resume as resume
-from drl.engine import simulate as simulate
-from drl.features import CSC as CSC
-from drl.features import Microstimulus as Microstimulus
-from drl.features import make_features as make_features
-from drl.features import register_features as register_features
-from drl.kernel import NonFiniteValueError as NonFiniteValueError
-from drl.options import PRESETS as PRESETS
-from drl.options import EngineOptions as EngineOptions
-from drl.population import Population as Population
-from drl.recording import RunTooLargeError as RunTooLargeError
-from drl.registry import get_task as get_task
-from drl.registry import list_tasks as list_tasks
-from drl.registry import load_task as load_task
-from drl.registry import register_task as register_task
-from drl.schedule import Schedule as Schedule
-from drl.schema import SCHEMA_VERSION as SCHEMA_VERSION
-from drl.schema import validate_dataset as validate_dataset
-from drl.store import list_runs as list_runs
-from drl.store import load as load
-from drl.store import open_run as open_run
-from drl.store import save as save
-from drl.tasks import RewardDistribution as RewardDistribution
-from drl.tasks import RewardEvent as RewardEvent
-from drl.tasks import Task as Task
-from drl.tasks import TrialType as TrialType
-from drl.tasks import Utility as Utility
+from __future__ import annotations
+
+import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
-#: Submodules imported on first use (``import drl`` then ``drl.plots.…``), so ``import drl`` stays light.
-_LAZY_SUBMODULES = ("plots", "sweep", "widgets", "spice")
+#: Where each public name lives; ``drl.<name>`` imports that module on first use.
+_EXPORTS = {
+    "ConvergenceWarning": "drl.convergence",
+    "convergence": "drl.convergence",
+    "RewardDistribution": "drl.distributions",
+    "import_drl_sim": "drl.drl_sim",
+    "rerun": "drl.engine",
+    "resume": "drl.engine",
+    "simulate": "drl.engine",
+    "CSC": "drl.features",
+    "Microstimulus": "drl.features",
+    "make_features": "drl.features",
+    "register_features": "drl.features",
+    "NonFiniteValueError": "drl.kernel",
+    "PRESETS": "drl.options",
+    "EngineOptions": "drl.options",
+    "Population": "drl.population",
+    "RunTooLargeError": "drl.recording",
+    "get_task": "drl.registry",
+    "list_tasks": "drl.registry",
+    "load_task": "drl.registry",
+    "register_task": "drl.registry",
+    "Schedule": "drl.schedule",
+    "SCHEMA_VERSION": "drl.schema",
+    "validate_dataset": "drl.schema",
+    "list_runs": "drl.store",
+    "load": "drl.store",
+    "open_run": "drl.store",
+    "save": "drl.store",
+    "RewardEvent": "drl.tasks",
+    "Task": "drl.tasks",
+    "TrialType": "drl.tasks",
+    "Utility": "drl.tasks",
+}
+
+#: Submodules reachable as attributes after a bare ``import drl`` (``drl.plots.summary(...)``).
+_SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
+               "convergence", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features",
+               "population", "schedule", "distributions", "drl_sim", "timegrid", "builtin_tasks", "cli")
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        import importlib
-
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if name in _SUBMODULES:
         return importlib.import_module(f"drl.{name}")
     raise AttributeError(f"module 'drl' has no attribute {name!r}")
 
-__all__ = [
-    "CSC",
-    "ConvergenceWarning",
-    "EngineOptions",
-    "Microstimulus",
-    "NonFiniteValueError",
-    "PRESETS",
-    "Population",
-    "RewardDistribution",
-    "RewardEvent",
-    "RunTooLargeError",
-    "SCHEMA_VERSION",
-    "Schedule",
-    "Task",
-    "TrialType",
-    "Utility",
-    "get_task",
-    "import_drl_sim",
-    "list_runs",
-    "list_tasks",
-    "load",
-    "load_task",
-    "convergence",
-    "make_features",
-    "open_run",
-    "register_features",
-    "register_task",
-    "rerun",
-    "resume",
-    "save",
-    "simulate",
-    "validate_dataset",
-]
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])
+
+
+class _Package(types.ModuleType):
+    """``drl.convergence`` is the function, although a submodule has that name too: importing the submodule
+    (which Python binds on the package) must not hide the function, as the eager import once ensured."""
+
+    def __setattr__(self, name, value):
+        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"drl.{name}":
+            return  # the submodule stays reachable as sys.modules["drl.convergence"] and by `from … import`
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+__all__ = sorted([*_EXPORTS, "decode"])

@@ -9,8 +9,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 
 def _floats(text: str):
     """'0.9' → 0.9; '0.2:0.8' → (0.2, 0.8) uniform range; '0.5,0.8,0.95' → list (a grid axis)."""
@@ -32,6 +30,8 @@ def _cmd_tasks(args):
 
 
 def _population(args):
+    import numpy as np
+
     from drl import Population
 
     tau = _floats(args.tau) if args.tau is not None else None
@@ -105,6 +105,8 @@ def _cmd_ls(args):
 
 
 def _cmd_info(args):
+    import numpy as np
+
     from drl.convergence import convergence, describe
     from drl.schema import run_options
     from drl.store import open_run, run_path

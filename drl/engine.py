@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
 
+from drl import compiled
 from drl._atomic import temporary_path
 from drl._validate import boolean, choice
 from drl.features import make_features
-from drl.kernel import NonFiniteValueError, TrialKernel, check_finite, flush_denormals
-from drl.options import RECORDABLE, EngineOptions, resolve_device, resolve_dtype, resolve_options
+from drl.kernel import NonFiniteValueError, TrialKernel, check_finite, flush_denormals, torch_threads
+from drl.options import (
+    RECORDABLE,
+    EngineOptions,
+    resolve_device,
+    resolve_dtype,
+    resolve_kernel,
+    resolve_options,
+)
 from drl.population import Population
 from drl.recording import (
     MemorySink,
@@ -79,6 +88,7 @@ def simulate(
     out=None,
     overwrite: bool = False,
     block_trials: int | None = None,
+    kernel: str = "auto",
     options: EngineOptions | None = None,
 ) -> xr.Dataset:
     """Simulate ``population`` learning ``task`` for ``n_trials`` trials; return the run as a Dataset.
@@ -108,8 +118,11 @@ def simulate(
       overwrite: with ``out``, replace an existing file (or discard an interrupted run of that name).
       block_trials: trials per block (recording buffer, schedule draw and stream granularity); default sized
         to ~64 MB of recording.
+      kernel: "auto" (default: the compiled trial loop on the CPU with ``bootstrap="own"``, the torch kernel
+        otherwise), "compiled" or "torch"; they agree to float32 rounding (:class:`EngineOptions`).
       options: an :class:`EngineOptions` giving every model option at once (as :func:`rerun` does); then
-        ``rule``, ``update``, ``features``, ``bootstrap`` and ``preset`` must be left at their defaults.
+        ``rule``, ``update``, ``features``, ``bootstrap``, ``preset`` and ``kernel`` must be left at their
+        defaults.
 
     Returns:
       xarray.Dataset with ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights``
@@ -143,13 +156,14 @@ def simulate(
     record = tuple(record)
     for name in record:
         choice("record variable", name, RECORDABLE)
-    options = resolve_options(options, rule, update, features, bootstrap, preset)
+    options = resolve_options(options, rule, update, features, bootstrap, preset, kernel)
     overwrite = boolean("overwrite", overwrite)
     if block_trials is not None and (isinstance(block_trials, bool) or not isinstance(block_trials, int | np.integer)
                                      or block_trials < 1):
         raise ValueError(f"block_trials must be an integer >= 1 (trials per recording block); got {block_trials!r}")
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
+    options = resolve_kernel(options, dev)
     p, k = population.n_predictors, task.n_steps
     if block_trials is None:
         block_trials = _default_block(p, k, n_trials, streamed=out is not None)
@@ -226,12 +240,18 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                 slot += 1
         return slot - first_slot
 
+    def run_block_compiled(types, rewards, recorded, first_slot):
+        slots = np.where(recorded, first_slot + np.cumsum(recorded) - 1, -1)
+        compiled.run_block(kernel, weights, types, rewards.numpy(), slots, steps,
+                           None if v_buf is None else v_buf.numpy(), None if d_buf is None else d_buf.numpy())
+        return int(recorded.sum())
+
     show = progress if progress is not None else p * n_trials * k > 2e8
     from tqdm.auto import tqdm
 
     bar = tqdm(total=n_trials, initial=start, desc=f"simulate {task.name}", unit="trial", disable=not show)
     try:
-        with torch.no_grad(), flush_denormals(dev):
+        with torch.no_grad(), flush_denormals(dev), torch_threads(p * k, dev):
             for b, block_start in enumerate(block_starts):
                 block_end = min(n_trials, int(block_start) + block_trials)
                 if drawer is not None:
@@ -241,12 +261,16 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                     types = schedule.trial_type[block_start:block_end].numpy()
                     reward = schedule.reward[block_start:block_end]
                 rewards_dev = reward.to(device=dev, dtype=dtype)
+                use_compiled = kernel.opt.kernel == "compiled"
                 keep = trials[first_recorded[b]:last_recorded[b]]
                 recorded = np.zeros(block_end - block_start, dtype=bool)
                 recorded[keep - block_start] = True
                 first_slot = int(first_recorded[b]) if direct is not None else 0
                 saved = (weights.clone(), kernel.rng_state())
-                n_kept = run_block(block_start, types, rewards_dev, recorded, first_slot, check_each_trial=False)
+                if use_compiled:
+                    n_kept = run_block_compiled(types, rewards_dev, recorded, first_slot)
+                else:
+                    n_kept = run_block(block_start, types, rewards_dev, recorded, first_slot, check_each_trial=False)
                 if not bool(torch.isfinite(weights).all()):
                     # Replay the block trial by trial to name the exact trial (checking every trial costs ~20 %).
                     weights.copy_(saved[0])
@@ -318,6 +342,9 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     stored = dict(attrs["options"])
     options = EngineOptions.from_stored(stored, int(attrs["schema_version"]))
     dev = resolve_device(device or stored.get("device", "cpu"))
+    if dev.type != stored.get("device", "cpu"):
+        options = replace(options, kernel="auto")  # another device class: its own kernel
+    options = resolve_kernel(options, dev)
     torch_dtype = resolve_dtype(stored.get("dtype", "float32"))
     n_trials, seed = int(attrs["n_trials"]), int(attrs["seed"])
     steps = np.rint(time / task.dt).astype(np.int64)
@@ -366,6 +393,8 @@ def rerun(run, *, device=None, out=None, overwrite: bool = False, progress: bool
     dtype = stored.get("dtype", "float32")
     stored_device = stored.get("device", "cpu")
     options = EngineOptions.from_stored(stored, int(ds.attrs["schema_version"]))
+    if device is not None and resolve_device(device).type != stored_device:
+        options = replace(options, kernel="auto")  # another device class: its own kernel
     population = population_from_dataset(ds)
     record = [v for v in RECORDABLE if v in ds.data_vars]
     n_trials = int(ds.attrs["n_trials"])

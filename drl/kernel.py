@@ -31,7 +31,12 @@ from drl.options import EngineOptions
 from drl.population import Population
 from drl.td import ReverseDiscountedSum, discounted_cumsum, rule_factor, td_error_arrival, td_error_state
 
-__all__ = ["TrialKernel", "NonFiniteValueError", "check_finite", "flush_denormals"]
+__all__ = ["TrialKernel", "NonFiniteValueError", "check_finite", "flush_denormals", "torch_threads"]
+
+#: Below this many predictor-steps per trial the torch kernel runs on one thread: its per-trial operations are
+#: too small to share, and OpenMP workers spinning at each operation's barrier made a busy machine 10-100×
+#: slower (measured: one bmm went from 8 µs to 833 µs with a neighbour process).
+SINGLE_THREAD_BELOW = 1_000_000
 
 
 class NonFiniteValueError(FloatingPointError):
@@ -83,6 +88,30 @@ class TrialKernel:
         self.bootstrap = make_bootstrap(options.bootstrap, options.rule, population, task, device, seed,
                                         legacy_partners=options.convention == 1)
         self.discount_reward = options.convention == 1
+
+    def compiled_constants(self) -> dict:
+        """The constants of :func:`drl.compiled.run_block`, as numpy arrays in the run's dtype (built once)."""
+        if getattr(self, "_compiled", None) is None:
+            def arr(t):
+                return np.ascontiguousarray(t.detach().cpu().numpy())
+
+            dtype = arr(self.discount).dtype
+            k = self.n_steps
+            self._compiled = {
+                "x": np.zeros((1, 1, 1), dtype) if self.is_csc else arr(self.x),
+                "cue": np.asarray(self.cue_steps, dtype=np.int64),
+                "csc": self.is_csc,
+                "discount": arr(self.discount), "rho": arr(self.rho),
+                "alpha_pos": arr(self.alpha_pos), "alpha_neg": arr(self.alpha_neg),
+                "norm": np.ones((1, 1, 1), dtype) if self.norm is None else arr(self.norm),
+                "use_norm": self.norm is not None,
+                "learn_mask": np.ones(k, dtype) if self.learn_mask is None else arr(self.learn_mask),
+                "arrival": self.opt.rpe_index == "arrival",
+                "discount_reward": self.discount_reward,
+                "expectile": self.opt.rule == "expectile",
+                "online": self.opt.update == "online",
+            }
+        return self._compiled
 
     @property
     def uses_step_loop(self) -> bool:
@@ -230,3 +259,17 @@ def flush_denormals(device):
         yield
     finally:
         torch.set_flush_denormal(before)
+
+
+@contextlib.contextmanager
+def torch_threads(work_per_trial: int, device):
+    """Run the torch kernel on one CPU thread when a trial's work is small, then restore the caller's count."""
+    before = torch.get_num_threads()
+    wanted = 1 if device.type == "cpu" and work_per_trial < SINGLE_THREAD_BELOW else before
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted != before:
+            torch.set_num_threads(before)

@@ -20,6 +20,7 @@ __all__ = ["EngineOptions", "PRESETS", "CONVENTION", "RECORDABLE", "resolve_opti
 RULES = ("expectile", "quantile")
 UPDATES = ("offline", "online")
 BOOTSTRAPS = ("own", "random", "imputed")
+KERNELS = ("auto", "compiled", "torch")
 #: The model convention of runs made now. 1: drl before textbook TD (schema-1 runs): the arriving reward was
 #: discounted, δ_k = g·(r_k + V̂_k) − V_{k−1}, and ``random`` drew a partner uniformly among the *others*.
 CONVENTION = model_convention(SCHEMA_VERSION)
@@ -49,6 +50,9 @@ class EngineOptions:
     max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
     convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
     see :data:`CONVENTION`).
+    kernel: "auto" (the compiled trial loop, :mod:`drl.compiled`, where it applies: CPU and ``bootstrap="own"``;
+    the torch kernel otherwise), "compiled" or "torch". The two agree to float32 rounding; a run stores the one
+    it used, so a rerun reproduces it bit for bit (runs stored without it used "torch").
     """
 
     rule: str = "expectile"
@@ -62,6 +66,7 @@ class EngineOptions:
     learn_last_step: bool = True
     preset: str | None = None
     convention: int = CONVENTION
+    kernel: str = "auto"
 
     def __post_init__(self):
         choice("rule", self.rule, RULES)
@@ -69,6 +74,7 @@ class EngineOptions:
         choice("bootstrap", self.bootstrap, BOOTSTRAPS)
         choice("rpe_index", self.rpe_index, ("arrival", "state"))
         choice("trace", self.trace, ("gamma_lambda", "lambda"))
+        choice("kernel", self.kernel, KERNELS)
         if self.preset is not None:
             choice("preset", self.preset, PRESETS)
         for name in ("rate_exponent_dt", "normalize_trace", "learn_last_step"):
@@ -86,6 +92,7 @@ class EngineOptions:
             raise ValueError(f"stored options {unknown} are unknown to this drl; upgrade drl")
         options = {k: v for k, v in stored.items() if k in known}
         options.setdefault("convention", model_convention(schema_version))
+        options.setdefault("kernel", "torch")  # runs stored before the compiled kernel existed
         return cls(**options)
 
     def to_dict(self) -> dict:
@@ -118,19 +125,42 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 
 #: simulate()'s defaults of the options that ``options=`` replaces
-_SIMULATE_DEFAULTS = {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own", "preset": None}
+_SIMULATE_DEFAULTS = {"rule": "expectile", "update": "offline", "features": "csc", "bootstrap": "own", "preset": None,
+                      "kernel": "auto"}
 
 
-def resolve_options(options, rule, update, features, bootstrap, preset) -> EngineOptions:
+def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOptions:
+    """``options`` with ``kernel`` resolved to "compiled" or "torch" for this device (ValueError when
+    "compiled" was asked for where it does not apply)."""
+    from dataclasses import replace
+
+    from drl import compiled
+
+    applies = options.bootstrap == "own" and device.type == "cpu"
+    if options.kernel == "compiled" and not applies:
+        raise ValueError(f"kernel='compiled' needs bootstrap='own' on the CPU; got bootstrap={options.bootstrap!r} "
+                         f"on {device.type!r} (use kernel='auto')")
+    if options.kernel == "compiled" and not compiled.available():
+        raise ValueError("kernel='compiled' needs numba, which cannot be imported here (pip install numba)")
+    if options.kernel == "auto":
+        return replace(options, kernel="compiled" if applies and compiled.available() else "torch")
+    return options
+
+
+def resolve_options(options, rule, update, features, bootstrap, preset, kernel="auto") -> EngineOptions:
+    """The EngineOptions of a simulate() call: ``options`` itself, or built from the separate arguments (a
+    ``preset`` sets its options); both at once is a ValueError naming the arguments."""
     if options is not None:
         if not isinstance(options, EngineOptions):
             raise TypeError(f"options must be a drl.EngineOptions; got {type(options).__name__}")
-        passed = {"rule": rule, "update": update, "features": features, "bootstrap": bootstrap, "preset": preset}
+        passed = {"rule": rule, "update": update, "features": features, "bootstrap": bootstrap, "preset": preset,
+                  "kernel": kernel}
         given = [k for k, v in passed.items() if v != _SIMULATE_DEFAULTS[k]]
         if given:
             raise ValueError(f"pass either options= or {', '.join(f'{k}=' for k in given)}, not both")
         return options
-    opts = {"rule": rule, "update": update, "bootstrap": bootstrap, "features": make_features(features).to_dict()}
+    opts = {"rule": rule, "update": update, "bootstrap": bootstrap, "features": make_features(features).to_dict(),
+            "kernel": kernel}
     if preset is not None:
         choice("preset", preset, PRESETS)
         opts.update(PRESETS[preset])

@@ -25,7 +25,7 @@ from drl._validate import choice
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, _decode_attrs, save
 
-__all__ = ["CONFIG_FIELDS", "check_config", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
+__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "check_config", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
 
 # A run configuration: these keys, with the defaults of drl.simulate / drl.Population.
 CONFIG_FIELDS = {
@@ -136,6 +136,69 @@ def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> 
     save(ds, path, overwrite=True)
 
 
+#: Configuration fields that only set the population: runs differing in nothing else can share one engine call.
+POPULATION_FIELDS = ("predictors", "tau", "alpha", "alpha_pos", "alpha_neg", "gamma", "lam")
+
+
+def _vector_key(config: dict) -> str | None:
+    """Runs with the same key can be simulated as one population (None: this run cannot be batched)."""
+    from drl import compiled
+
+    if config["bootstrap"] != "own" or not compiled.available():
+        return None  # a shared bootstrap couples predictors; the torch kernel's bits may depend on the batch
+    return json.dumps({k: v for k, v in config.items() if k not in POPULATION_FIELDS}, sort_keys=True)
+
+
+def _execute_batch(configs: list, paths: list, indices: list, sweep_name: str) -> list[str]:
+    """Runs that differ only in their population, simulated as one concatenated population and split back into
+    one file each (the compiled kernel computes each predictor alone, so every file equals its own run)."""
+    if len(configs) == 1:
+        return [_execute(configs[0], paths[0], indices[0], sweep_name)]
+    try:
+        from drl.engine import simulate
+        from drl.population import Population
+
+        populations = [_population(c) for c in configs]
+        combined = Population(*(np.concatenate([getattr(p, name) for p in populations])
+                                for name in ("alpha_pos", "alpha_neg", "gamma", "lam")))
+        config = configs[0]
+        ds = simulate(config["task"], combined, int(config["n_trials"]), rule=config["rule"],
+                      update=config["update"], features=config["features"], bootstrap=config["bootstrap"],
+                      preset=config["preset"], record=tuple(config["record"]), record_trials=config["record_trials"],
+                      seed=int(config["seed"]), progress=False, kernel="compiled")
+    except Exception as error:  # noqa: BLE001 - reported per run, like a single run's failure
+        return [f"{type(error).__name__}: {error}"] * len(configs)
+    errors, start = [], 0
+    for config, path, index, population in zip(configs, paths, indices, populations, strict=True):
+        n = population.n_predictors
+        part = ds.isel(predictor=slice(start, start + n)).assign_coords(predictor=np.arange(n))
+        start += n
+        part.attrs["title"] = ds.attrs["title"].replace(f"{combined.n_predictors} predictors", f"{n} predictors")
+        part.attrs.update(sweep_name=sweep_name, sweep_index=int(index), sweep_config=config)
+        try:
+            save(part, path, overwrite=True)
+            errors.append("")
+        except Exception as error:  # noqa: BLE001
+            errors.append(f"{type(error).__name__}: {error}")
+    return errors
+
+
+def _batches(todo: list[int], configs: list[dict], n_workers: int, vectorize: bool) -> list[list[int]]:
+    """Group runs that can share an engine call (at most 4096 predictors, and enough groups for every worker)."""
+    if not vectorize:
+        return [[i] for i in todo]
+    groups: dict = {}
+    for i in todo:
+        key = _vector_key(configs[i])
+        groups.setdefault(key if key is not None else f"alone-{i}", []).append(i)
+    batches = []
+    for members in groups.values():
+        size = max(1, min(-(-len(members) // max(1, n_workers)),
+                          4096 // max(1, _population(configs[members[0]]).n_predictors)))
+        batches += [members[j:j + size] for j in range(0, len(members), size)]
+    return batches
+
+
 def derive_seed(base_seed: int, index: int) -> int:
     """The seed of grid position ``index``: ``SeedSequence(base_seed, spawn_key=(index,))``'s first 32-bit word.
 
@@ -144,7 +207,7 @@ def derive_seed(base_seed: int, index: int) -> int:
     return int(np.random.SeedSequence(int(base_seed), spawn_key=(int(index),)).generate_state(1)[0])
 
 
-def _expand(base: dict, grid: dict) -> tuple[list[str], list[dict]]:
+def _expand(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str], list[dict]]:
     if not isinstance(grid, dict) or not grid:
         raise ValueError(f"grid must be a non-empty dict of field -> list of values; got {grid!r}")
     fields = list(grid)
@@ -158,14 +221,15 @@ def _expand(base: dict, grid: dict) -> tuple[list[str], list[dict]]:
     configs = []
     for index, combo in enumerate(itertools.product(*(list(grid[f]) for f in fields))):
         changes = dict(zip(fields, combo, strict=True))
-        if "seed" not in grid:
+        if "seed" not in grid and not shared_seed:
             changes["seed"] = derive_seed(base.get("seed", 0), index)
         configs.append(run_config(base, **changes))
     return fields, configs
 
 
-def _fingerprint(base: dict, grid: dict) -> str:
-    text = json.dumps({"base": base, "grid": grid}, sort_keys=True, default=str)
+def _fingerprint(base: dict, grid: dict, shared_seed: bool = False) -> str:
+    described = {"base": base, "grid": grid, **({"shared_seed": True} if shared_seed else {})}
+    text = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -209,7 +273,7 @@ def _client(client):
 
 
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
-          progress: bool = True) -> pd.DataFrame:
+          progress: bool = True, shared_seed: bool = False, vectorize: bool = True) -> pd.DataFrame:
     """Run every combination of ``grid`` on top of ``base``, one Dask task per run, each saved to
     ``<directory>/<out>/run_<index>.nc`` (atomically).
 
@@ -223,8 +287,14 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         ``LocalCluster`` with one single-threaded worker process per core, closed afterwards.
       overwrite: redo runs whose file exists, and accept a folder that holds a different sweep.
       progress: a progress bar over completed runs.
+      shared_seed: every run uses ``base["seed"]`` (common random numbers: the same trial schedule in every
+        run) instead of a seed of its own.
+      vectorize: runs that share everything but their population (τ, α, γ, λ, predictors) — the same task,
+        trials, seed and options, ``bootstrap="own"`` — run as one engine call over their concatenated
+        population, split back into one file each, identical to running them one by one. Applies when seeds
+        are shared (``shared_seed=True``, or ``seed`` fixed in the grid).
 
-    Seeds: unless ``seed`` is a grid field, run ``i`` uses ``derive_seed(base["seed"], i)``.
+    Seeds: unless ``seed`` is a grid field or ``shared_seed``, run ``i`` uses ``derive_seed(base["seed"], i)``.
     Resume: a run whose file exists and carries the same configuration is skipped.
 
     Returns a DataFrame, one row per run: the grid fields, ``status`` (done / skipped / failed), ``error``,
@@ -237,8 +307,11 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         raise TypeError(f"out must be the sweep's folder name (a non-empty string); got {out!r}")
     if not isinstance(base, dict):
         raise TypeError(f"base must be a dict run configuration; got {type(base).__name__}")
+    from drl._validate import boolean
+
+    shared_seed, vectorize = boolean("shared_seed", shared_seed), boolean("vectorize", vectorize)
     full_base = run_config(base)  # a bad base is an error now, not N failures later
-    fields, configs = _expand(base, grid)
+    fields, configs = _expand(base, grid, shared_seed)
     # Every run is checked before a cluster starts: when all fail, the base is wrong (one error now); otherwise
     # the invalid ones are reported as failed runs without being sent to a worker.
     tasks: dict = {}
@@ -254,7 +327,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         raise type(error)(f"every run of this sweep is invalid; run 0 ({where}): {error}") from None
     folder = Path(directory) / out
     manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
-                "fingerprint": _fingerprint(base, grid), "n_runs": len(configs)}
+                "fingerprint": _fingerprint(base, grid, shared_seed), "n_runs": len(configs)}
     manifest = json.loads(json.dumps(manifest))
     manifest_path = folder / MANIFEST
     if manifest_path.is_file() and not overwrite:
@@ -283,22 +356,26 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     if todo:
         client, owned = _client(client)
         try:
-            futures = client.map(_execute, [configs[i] for i in todo],
-                                 [rows[i]["path"] for i in todo], todo, [out] * len(todo),
-                                 key=[f"drl-{out}-{manifest['fingerprint']}-{i:04d}" for i in todo], pure=False)
-            index_of = {f.key: i for f, i in zip(futures, todo, strict=True)}
+            n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+            batches = _batches(todo, configs, n_workers, vectorize)
+            futures = client.map(_execute_batch, [[configs[i] for i in b] for b in batches],
+                                 [[rows[i]["path"] for i in b] for b in batches], batches, [out] * len(batches),
+                                 key=[f"drl-{out}-{manifest['fingerprint']}-{b[0]:04d}-{len(b)}" for b in batches],
+                                 pure=False)
+            batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
             bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
             for future in as_completed(futures):
-                i = index_of[future.key]
+                batch = batch_of[future.key]
                 if future.status == "finished":
-                    error = future.result()
+                    errors = future.result()
                 else:  # the task itself was lost, e.g. its worker died more often than Dask retries
                     exception = future.exception()
-                    error = f"{type(exception).__name__}: {exception}"
-                rows[i]["status"] = "failed" if error else "done"
-                rows[i]["error"] = error
+                    errors = [f"{type(exception).__name__}: {exception}"] * len(batch)
+                for i, error in zip(batch, errors, strict=True):
+                    rows[i]["status"] = "failed" if error else "done"
+                    rows[i]["error"] = error
                 future.release()
-                bar.update(1)
+                bar.update(len(batch))
             bar.close()
         finally:
             if owned:

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from drl import distributions
 from drl._atomic import write_atomic
 from drl._validate import choice, finite, in_range
+from drl.distributions import RewardDistribution
 from drl.schedule import Schedule, ScheduleDrawer
 from drl.timegrid import time_to_step
 
@@ -175,26 +177,6 @@ class TrialType:
 
 
 @dataclass(frozen=True)
-class RewardDistribution:
-    """A discrete reward distribution: ``values`` (reward units) with ``probabilities`` (sum 1)."""
-
-    values: np.ndarray
-    probabilities: np.ndarray
-
-    @property
-    def mean(self) -> float:
-        return float(np.sum(self.values * self.probabilities))
-
-    @property
-    def std(self) -> float:
-        return float(np.sqrt(np.sum(self.probabilities * (self.values - self.mean) ** 2)))
-
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n`` draws from the distribution."""
-        return np.random.default_rng(seed).choice(self.values, size=n, p=self.probabilities)
-
-
-@dataclass(frozen=True)
 class Task:
     """A classical-conditioning task.
 
@@ -307,114 +289,20 @@ class Task:
 
     # ------------------------------------------------------------------ truth for decoders and tests
     def reward_distribution(self, trial_type: str, event: int = 0, *, utility: bool = True) -> RewardDistribution:
-        """The true distribution of the reward of one event of ``trial_type`` (omission counted as 0).
-
-        Magnitudes with ``sd > 0`` are represented by 20-point Gauss–Hermite nodes (exact moments to order 39).
-        With ``utility=True`` the task's utility is applied, as in the schedule.
-        """
-        t = self.trial_types[self.trial_type_index(trial_type)]
-        if not t.rewards:
-            raise ValueError(f"trial type {trial_type!r} has no reward events")
-        if not 0 <= event < len(t.rewards):
-            raise ValueError(f"event must be in [0, {len(t.rewards) - 1}] for {trial_type!r}; got {event}")
-        r = t.rewards[event]
-        mags = np.asarray(r.magnitudes)
-        probs = np.asarray(r.probabilities) * r.delivery_probability
-        if r.sd > 0:
-            nodes, weights = np.polynomial.hermite_e.hermegauss(20)
-            weights = weights / weights.sum()
-            mags = (mags[:, None] + r.sd * nodes[None, :]).ravel()
-            probs = (probs[:, None] * weights[None, :]).ravel()
-        if r.delivery_probability < 1:
-            mags = np.append(mags, 0.0)
-            probs = np.append(probs, 1 - r.delivery_probability)
-        if utility and self.utility is not None:
-            mags = self.utility(mags)
-        values, inverse = np.unique(mags, return_inverse=True)
-        merged = np.zeros(len(values))
-        np.add.at(merged, inverse, probs)
-        return RewardDistribution(values=values, probabilities=merged)
+        """The true distribution of the reward of one event of ``trial_type`` (omission counted as 0); see
+        :func:`drl.distributions.reward_distribution`."""
+        return distributions.reward_distribution(self, trial_type, event, utility=utility)
 
     def return_distribution(self, trial_type: str, gamma: float = 1.0, *, time: float | None = None,
                             max_outcomes: int = 1_000_000) -> RewardDistribution:
-        """The exact distribution of the discounted return of ``trial_type`` from ``time`` on (default: the cue).
-
-        ``G = Σ_{j ≥ k} γ^{(j−k)·dt}·r_j`` over the steps j from k, the step of ``time``, to the end of the trial,
-        with γ per second, enumerated over every outcome: magnitudes, omissions, timing jitter (the exact
-        probability of each step) and ``sd`` (20 Gauss–Hermite nodes); events are independent and the utility
-        is applied per event, as in the schedule. Events before step k are not counted.
-
-        Under textbook TD this is the target of the **cue response** (``δ_cue = r_cue + γ^dt·V_cue``, the state
-        before the cue having value 0) with ``time`` the cue, and of ``V_k`` with ``time = t_k + dt``: a τ-population
-        learns its τ-expectiles (expectile rule) or τ-quantiles (quantile rule) when its bootstrap is valid
-        (docs/drl.md, "Bootstrap").
-
-        Args:
-          trial_type: the trial type's name.  gamma: discount per second in [0, 1].
-          time: seconds from the trial start (default: the type's cue time).
-          max_outcomes: refuse (ValueError) when the enumeration would exceed this many joint outcomes.
-        """
-        t = self.trial_types[self.trial_type_index(trial_type)]
-        gamma = in_range("gamma", gamma, 0, 1)
-        time = t.cue_time if time is None else finite("time", time)
-        if not 0 <= time <= self.duration + 1e-9:
-            raise ValueError(f"time must be within [0, {self.duration:g}] s; got {time:g}")
-        start = int(time_to_step(time, self.dt))
-        values, probs = np.zeros(1), np.ones(1)
-        for ev in t.rewards:
-            steps, step_probs = self._event_steps(t.cue_time + ev.time, ev.jitter)
-            mags = np.asarray(ev.magnitudes, dtype=np.float64)
-            mag_probs = np.asarray(ev.probabilities, dtype=np.float64)
-            if ev.sd > 0:
-                nodes, weights = np.polynomial.hermite_e.hermegauss(20)
-                mags = (mags[:, None] + ev.sd * nodes[None, :]).ravel()
-                mag_probs = (mag_probs[:, None] * weights[None, :] / weights.sum()).ravel()
-            if self.utility is not None:
-                mags = self.utility(mags)
-            counted = steps >= start
-            weight = np.where(counted, gamma ** ((steps - start) * self.dt), 0.0)  # 0⁰ = 1 at the step itself
-            outcome = np.concatenate([(weight[:, None] * mags[None, :]).ravel(), [0.0]])
-            outcome_probs = np.concatenate([(step_probs[:, None] * mag_probs[None, :]).ravel() * ev.delivery_probability,
-                                            [1 - ev.delivery_probability]])
-            if values.size * outcome.size > max_outcomes:
-                raise ValueError(f"the return of {trial_type!r} has more than max_outcomes = {max_outcomes} joint "
-                                 "outcomes; raise max_outcomes")
-            values = (values[:, None] + outcome[None, :]).ravel()
-            probs = (probs[:, None] * outcome_probs[None, :]).ravel()
-            values, inverse = np.unique(np.round(values, 12), return_inverse=True)
-            probs = np.bincount(inverse.ravel(), weights=probs, minlength=values.size)
-        keep = probs > 0
-        return RewardDistribution(values=values[keep], probabilities=probs[keep] / probs[keep].sum())
+        """The exact distribution of the discounted return of ``trial_type`` from ``time`` on (default: the cue),
+        γ per second; see :func:`drl.distributions.return_distribution`."""
+        return distributions.return_distribution(self, trial_type, gamma, time=time, max_outcomes=max_outcomes)
 
     def random_reward_steps(self, trial_type: str) -> np.ndarray:
-        """[K] bool: the steps of ``trial_type`` whose reward is random (magnitude, delivery or timing).
-
-        At every other step the reward is fixed, so a bootstrapped target ``r_k + γ^dt·Z`` has τ-expectiles (and
-        τ-quantiles) ``r_k + γ^dt·(those of Z)`` whatever the distribution of Z: expectiles and quantiles are
-        equivariant under a shift and a positive scaling (used by ``bootstrap="imputed"``).
-        """
-        t = self.trial_types[self.trial_type_index(trial_type)]
-        mask = np.zeros(self.n_steps, dtype=bool)
-        for ev in t.rewards:
-            if ev.is_stochastic:
-                steps, _ = self._event_steps(t.cue_time + ev.time, ev.jitter)
-                mask[steps] = True
-        return mask
-
-    def _event_steps(self, nominal: float, jitter: float):
-        """Steps an event at ``nominal`` s (± ``jitter`` s, uniform) lands on, and the probability of each."""
-        if jitter == 0:
-            return np.array([min(int(time_to_step(nominal, self.dt)), self.n_steps - 1)]), np.ones(1)
-        lo, hi = nominal - jitter, nominal + jitter
-        first, last = int(time_to_step(lo, self.dt)), int(time_to_step(hi, self.dt))
-        steps = np.arange(first, last + 1)
-        # step s receives the offsets whose time lies in [(s − ½)·dt, (s + ½)·dt)
-        left = np.clip((steps - 0.5) * self.dt, lo, hi)
-        right = np.clip((steps + 0.5) * self.dt, lo, hi)
-        probs = (right - left) / (hi - lo)
-        steps = np.clip(steps, 0, self.n_steps - 1)  # as the schedule clips
-        merged, inverse = np.unique(steps, return_inverse=True)
-        return merged, np.bincount(inverse, weights=probs, minlength=merged.size)
+        """[K] bool: the steps of ``trial_type`` whose reward is random; see
+        :func:`drl.distributions.random_reward_steps`."""
+        return distributions.random_reward_steps(self, trial_type)
 
     # ------------------------------------------------------------------ sampling
     def schedule(self, n_trials: int, seed: int = 0) -> Schedule:

@@ -14,6 +14,7 @@ from drl.plots._common import (
     parameter_colors,
     resolve,
     select_type,
+    styled,
 )
 from drl.schema import PARAMETERS
 
@@ -59,6 +60,7 @@ class Explorer:
         self._show()
 
     # ------------------------------------------------------------------ figure
+    @styled
     def _build_figure(self):
         n_pred = self.ds.sizes["predictor"]
         t = self.ds["time"].values
@@ -89,6 +91,8 @@ class Explorer:
         self._draw_trial()
         self._draw_time()
 
+    @styled
+
     def _draw_trial(self):
         i = self.trial.value
         value = self.sub["value"].isel(trial=i).values
@@ -106,6 +110,8 @@ class Explorer:
             ax.autoscale_view()
         self.ax_value.set_title(f"{self.trial_type.value}, trial {trial_number}")
 
+    @styled
+
     def _draw_time(self):
         k = int(np.argmin(np.abs(self.sub["time"].values - self.time.value)))
         t_k = float(self.sub["time"].values[k])
@@ -118,6 +124,8 @@ class Explorer:
         self.ax_across.relim()
         self.ax_across.autoscale_view()
         self.ax_across.set_ylabel(f"value at t = {t_k:g} s (reward units)")
+
+    @styled
 
     def _recolor(self):
         colors, mappable = parameter_colors(self.ds, self.color_by.value)
@@ -132,6 +140,8 @@ class Explorer:
     def _refresh(self, handler):
         handler()
         self._show()
+
+    @styled
 
     def _show(self):
         from IPython.display import display

@@ -137,12 +137,13 @@ def test_the_cli_resumes_a_run_interrupted_with_ctrl_c(tmp_path):
     import time
 
     drl_cli = [sys.executable, "-m", "drl.cli"]
-    args = ["run", "hyp_unif", "--tau-grid", "3", "--trials", "4000", "--seed", "2"]
+    args = ["run", "hyp_unif", "--tau-grid", "3", "--trials", "400000", "--record-every", "100", "--seed", "2"]
     proc = subprocess.Popen([*drl_cli, *args, "--out", "run"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list((tmp_path / "exps").glob(".run.nc.*.checkpoint.npz")) and time.monotonic() < deadline:
-        time.sleep(0.02)  # the first block is complete once its checkpoint exists
+    while (proc.poll() is None and not list((tmp_path / "exps").glob(".run.nc.*.checkpoint.npz"))
+           and time.monotonic() < deadline):
+        time.sleep(0.01)  # the first block is complete once its checkpoint exists
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:

@@ -53,8 +53,14 @@ GOLDEN = {
 def _simulate_step_loop(*args, **kwargs):
     """simulate() with online updates forced through the per-step loop even for CSC (where the closed form is
     exact), to test the loop against the closed form."""
+    from dataclasses import replace
+
     from drl.kernel import TrialKernel
 
+    if "options" in kwargs:  # the torch kernel: the compiled loop has its own tests
+        kwargs["options"] = replace(kwargs["options"], kernel="torch")
+    else:
+        kwargs["kernel"] = "torch"
     original = TrialKernel.uses_step_loop
     TrialKernel.uses_step_loop = property(lambda self: self.opt.update == "online")
     try:
@@ -222,11 +228,12 @@ def _random_config(seed, features):
 @pytest.mark.parametrize("rule", ["expectile", "quantile"])
 @pytest.mark.parametrize("update", ["offline", "online"])
 @pytest.mark.parametrize("convention", [2, 1])
-def test_engine_equals_slow_reference(features, rule, update, convention):
+@pytest.mark.parametrize("kernel", ["compiled", "torch"])
+def test_engine_equals_slow_reference(features, rule, update, convention, kernel):
     task, pop, x = _random_config(sum(map(ord, f"{features}{rule}{update}")) % 1000, features)
     sched = task.schedule(25, seed=5)
     options = drl.EngineOptions(rule=rule, update=update, features=drl.make_features(features).to_dict(),
-                                convention=convention)
+                                convention=convention, kernel=kernel)
     ds = drl.simulate(task, pop, schedule=sched, options=options, progress=False, dtype="float64")
     value, rpe, weights = reference_run(x, sched.reward.numpy().astype(np.float64), sched.trial_type.numpy(), pop,
                                         task.dt, rule, update, discount_reward=convention == 1)
@@ -236,11 +243,12 @@ def test_engine_equals_slow_reference(features, rule, update, convention):
 
 
 @pytest.mark.parametrize("features", ["csc", "microstimulus"])
-def test_drl_sim_preset_equals_drl_sim_reference(features):
+@pytest.mark.parametrize("kernel", ["compiled", "torch"])
+def test_drl_sim_preset_equals_drl_sim_reference(features, kernel):
     task, pop, x = _random_config(11, features)
     sched = task.schedule(20, seed=2)
     ds = drl.simulate(task, pop, schedule=sched, preset="drl_sim", features=features, progress=False,
-                      dtype="float64")
+                      dtype="float64", kernel=kernel)
     rpe, weights = reference_drl_sim(x, sched.reward.numpy().astype(np.float64), sched.trial_type.numpy(), pop,
                                      task.dt)
     np.testing.assert_allclose(ds.rpe.values[:, :, :-1], rpe, atol=2e-6)

@@ -106,9 +106,9 @@ TWO_EVENTS = Task("two_events", 3.0, 0.1, (TrialType("a", 0.5, (
     RewardEvent(2.0, magnitudes=(3.0,), delivery_probability=0.5))),))
 
 
-def _cue_values(task, rule, bootstrap, alpha, n_trials=6000, convention=2):
+def _cue_values(task, rule, bootstrap, alpha, n_trials=6000, convention=2, kernel="auto"):
     pop = Population.sample(LEVELS.size, tau=LEVELS, alpha=alpha, gamma=0.9, lam=0.9)
-    options = drl.EngineOptions(rule=rule, bootstrap=bootstrap, convention=convention)
+    options = drl.EngineOptions(rule=rule, bootstrap=bootstrap, convention=convention, kernel=kernel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # expectile + random warns: that is the point here
         ds = drl.simulate(task, pop, n_trials, options=options, progress=False, record=("value",),
@@ -142,7 +142,9 @@ def test_one_stochastic_event_own_is_exact_and_imputed_agrees():
     truth = expectiles(task.return_distribution("a", 0.9, time=0.6), LEVELS)
     own = _cue_values(task, "expectile", "own", alpha=0.02, n_trials=4000)
     np.testing.assert_allclose(own, truth, atol=0.03 * np.ptp(truth))
-    np.testing.assert_array_equal(_cue_values(task, "expectile", "imputed", alpha=0.02, n_trials=4000), own)
+    # (the same torch kernel for both: the compiled one agrees with it to float32 rounding, not bit for bit)
+    own_torch = _cue_values(task, "expectile", "own", alpha=0.02, n_trials=4000, kernel="torch")
+    np.testing.assert_array_equal(_cue_values(task, "expectile", "imputed", alpha=0.02, n_trials=4000), own_torch)
     collapsed = _cue_values(task, "expectile", "random", alpha=0.02, n_trials=4000)
     assert np.ptp(collapsed) < 0.15 * np.ptp(truth)  # 2.3 → ~0.1 (the measurement)
 

@@ -105,3 +105,38 @@ def test_equations_are_saved_as_json_and_pickles_need_trust(forgetting_fit, tmp_
     with pytest.raises(TypeError, match="trust must be True or False; got 'yes'"):
         SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "spice.json", trust="yes")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_path):
+    import pysindy as ps
+
+    from drl.spice import distill
+    from drl.spice.sindy import SindyEquation
+
+    estimator, dataset = forgetting_fit
+    xs = dataset.xs[:30].numpy()
+    # a library with interactions: names come from it, and the equation evaluates its monomials
+    equations = distill(estimator.model, xs, FORGETTING_CONFIG, feature_library=ps.PolynomialLibrary(degree=2),
+                        optimizer=ps.STLSQ(threshold=0.02))
+    chosen = equations[0]["x_value_reward_chosen"]
+    assert chosen.feature_names == ["1", "x_value_reward_chosen[k]", "c_reward[k]", "x_value_reward_chosen[k]^2",
+                                    "x_value_reward_chosen[k] c_reward[k]", "c_reward[k]^2"]
+    value, reward = np.array([0.3, -1.2, 2.0]), np.array([[1.0], [0.0], [1.0]])
+    by_hand = np.stack([np.ones(3), value, reward[:, 0], value**2, value * reward[:, 0], reward[:, 0] ** 2], axis=1)
+    np.testing.assert_allclose(chosen.features(value, reward), by_hand)
+    # a stricter optimizer keeps fewer terms than a loose one
+    strict = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=0.5))
+    loose = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e-4))
+    count = [int(np.count_nonzero(e[0]["x_value_reward_chosen"].coefficients)) for e in (strict, loose)]
+    assert count[0] < count[1]
+    # composed equations save and load as JSON (exponents included) and evaluate identically
+    estimator.equations = equations
+    estimator.save_spice(path_spice=tmp_path / "eq.json")
+    data = __import__("json").loads((tmp_path / "eq.json").read_text())
+    restored = SindyEquation(**{k: v for k, v in data["equations"]["0"]["x_value_reward_chosen"].items()})
+    np.testing.assert_allclose(restored.features(value, reward), by_hand)
+    with pytest.raises(ValueError, match="is not a monomial"):
+        distill(estimator.model, xs, FORGETTING_CONFIG, feature_library=ps.FourierLibrary())
+    with pytest.raises(TypeError, match="optimizer must be a pysindy optimizer"):
+        distill(estimator.model, xs, FORGETTING_CONFIG, optimizer="stlsq")
+    estimator.equations = distill(estimator.model, dataset.xs.numpy(), FORGETTING_CONFIG)  # as the fixture had them

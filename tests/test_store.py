@@ -195,3 +195,17 @@ def test_import_drl_sim_refuses_arbitrary_pickles(tmp_path):
     torch.save({"V": torch.zeros(1)}, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="is not a drl_sim run"):
         import_drl_sim(tmp_path / "partial.pth")
+
+
+@pytest.mark.parametrize("rule", ["expectile", "quantile"])
+@pytest.mark.parametrize("task", [t.name for t in drl.list_tasks()])
+def test_every_task_and_rule_is_reproducible_and_round_trips(tmp_path, task, rule):
+    pop = drl.Population.sample(3, tau=(0.2, 0.8), gamma=[0.8, 1.0], lam=0.5, seed=1)
+    first = drl.simulate(task, pop, 40, rule=rule, seed=5, progress=False)
+    second = drl.simulate(task, pop, 40, rule=rule, seed=5, progress=False)
+    first.attrs.pop("created"), second.attrs.pop("created")
+    xr.testing.assert_identical(first, second)
+    back = load(save(first, tmp_path / "run.nc")).load()
+    back.attrs.pop("created", None)
+    xr.testing.assert_identical(back.drop_attrs(deep=False), first.drop_attrs(deep=False))
+    assert {k: v for k, v in back.attrs.items() if k in first.attrs} == first.attrs

@@ -121,3 +121,24 @@ def test_default_local_cluster_is_started_and_closed():
     table = sweep(BASE, {"lam": [0.0, 0.5]}, out="local", progress=False)
     assert list(table["status"]) == ["done", "done"]
     assert np.array_equal(drl.load(table.loc[1, "path"])["lam"].values, [0.5, 0.5])
+
+
+def test_a_shared_seed_sweep_runs_as_one_population_and_equals_one_by_one(client):
+    grid = {"gamma": [0.6, 0.9, 0.99], "lam": [0.0, 0.9]}
+    batched = sweep(BASE, grid, out="batched", client=client, progress=False, shared_seed=True)
+    alone = sweep(BASE, grid, out="alone", client=client, progress=False, shared_seed=True, vectorize=False)
+    assert list(batched["status"]) == list(alone["status"]) == ["done"] * 6
+    for index in range(6):
+        a, b = (drl.load(f"exps/{name}/run_{index:04d}.nc") for name in ("batched", "alone"))
+        for name in ("value", "rpe", "reward", "weights", "predictor", "tau", "gamma", "lam", "alpha_pos"):
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+        for attrs in (a.attrs, b.attrs):
+            attrs.pop("created"), attrs.pop("sweep_name")
+        assert a.attrs == b.attrs
+        assert a.attrs["seed"] == 3 and a.attrs["title"].endswith("2 predictors, 40 trials")
+    from drl.sweep import _batches
+
+    configs = [run_config(BASE, gamma=g, seed=3) for g in (0.6, 0.9, 0.99)]
+    assert _batches([0, 1, 2], configs, 2, True) == [[0, 1], [2]]  # one group, split over two workers
+    configs[2] = run_config(BASE, gamma=0.99, seed=4)  # another seed: another schedule, its own call
+    assert _batches([0, 1, 2], configs, 1, True) == [[0, 1], [2]]

@@ -13,7 +13,7 @@ import xarray as xr
 from scipy import optimize, stats
 
 from drl._validate import in_range
-from drl.tasks import RewardDistribution
+from drl.distributions import RewardDistribution
 
 __all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "expectiles", "fit_discount",
            "shuffle_control", "wasserstein"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib as mpl
@@ -17,6 +18,29 @@ FIG_DIR = Path("figs")
 PARAMETER_LABELS = {"tau": "optimism τ", "alpha_pos": "α+ (per step)", "alpha_neg": "α− (per step)",
                     "gamma": "γ (per s)", "lam": "λ (per s)"}
 STYLE = {"context": "paper", "style": "ticks", "font_scale": 1.2}
+
+
+@functools.cache
+def _theme() -> dict:
+    """The rcParams of drl's figures (what ``sns.set_theme(**STYLE)`` would set), computed once."""
+    from cycler import cycler
+
+    rc = dict(sns.axes_style(STYLE["style"]))
+    rc.update(sns.plotting_context(STYLE["context"], font_scale=STYLE["font_scale"]))
+    rc["axes.prop_cycle"] = cycler(color=sns.color_palette("deep"))
+    return rc
+
+
+def styled(function):
+    """Draw inside drl's style without touching the user's matplotlib settings: the style is an
+    ``rc_context`` around the call (figure functions, and the methods that redraw a figure later)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(_theme()):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def resolve(run, needs=()):
@@ -67,7 +91,6 @@ def parameter_colors(ds, parameter: str, cmap="viridis"):
 
 
 def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2)):
-    sns.set_theme(**STYLE)
     ncols = ncols or n_panels
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False,

@@ -23,6 +23,7 @@ from drl.plots._common import (
     resolve,
     select_trials,
     select_type,
+    styled,
 )
 
 ANIMATION_FORMATS = (".gif", ".mp4", ".html")  # the first is the default
@@ -40,8 +41,12 @@ class TrialAnimation(animation.FuncAnimation):
         self.update = update
         super().__init__(fig, update, frames=len(self.trials), interval=interval_ms, blit=False, repeat=True)
 
+    @styled
+
     def _repr_html_(self):
         return self.to_jshtml()
+
+    @styled
 
     def save_gif(self, path, fps: float, dpi: int = 100) -> None:
         """Write a GIF by blitting: the axes, ticks and labels are rendered once; each frame redraws only the
@@ -113,6 +118,9 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@styled
 
 
 def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = "tau", facet_by: str | None = None,

@@ -13,6 +13,7 @@ from drl.plots._common import (
     save_figure,
     select_trials,
     select_type,
+    styled,
 )
 
 
@@ -21,6 +22,9 @@ def _time_index(ds, time: float) -> int:
     if not (t[0] - 1e-9 <= time <= t[-1] + 1e-9):
         raise ValueError(f"time must be within the recorded times [{t[0]:g}, {t[-1]:g}] s; got {time:g}")
     return int(np.argmin(np.abs(t - time)))
+
+
+@styled
 
 
 def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "tau", facet_by: str | None = None,
@@ -60,6 +64,9 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "t
     return fig
 
 
+@styled
+
+
 def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=None):
     """RPE over trials × time of ``trial_type``, one panel per predictor, one colour scale centred on 0.
 
@@ -90,6 +97,9 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=No
     cbar.set_label(f"RPE δ (reward units), {trial_type}")
     save_figure(fig, save)
     return fig
+
+
+@styled
 
 
 def summary(run, trial_type: str | None = None, color_by: str = "tau", save=None):

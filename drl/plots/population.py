@@ -16,8 +16,12 @@ from drl.plots._common import (
     resolve,
     save_figure,
     select_type,
+    styled,
 )
 from drl.schema import learned_trials, run_task, step_index
+
+
+@styled
 
 
 def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded"):
@@ -42,6 +46,9 @@ def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=N
     ax.legend(frameon=False, loc="upper right")
     save_figure(fig, save)
     return fig
+
+
+@styled
 
 
 def reward_response(run, trial_type: str | None = None, color_by: str = "tau", learned_fraction: float = 0.5,
@@ -79,6 +86,9 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     return fig
 
 
+@styled
+
+
 def population_response(run, trial_type: str | None = None, learned_fraction: float = 0.5, save=None):
     """RPE at the cue and at the reward of each predictor after learning, against τ (coloured by γ) and against
     γ (coloured by τ): a 2 × 2 grid of scatter plots."""
@@ -109,6 +119,9 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
     return fig
 
 
+@styled
+
+
 def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fraction: float = 0.5, save=None):
     """Masset-style figure: cue response (per unit of expected reward) against reward delay for each predictor,
     with its fitted exponential ``A·γ̂^delay``; and the fitted γ̂ against the true γ."""
@@ -133,6 +146,9 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} delays")
     save_figure(fig, save)
     return fig
+
+
+@styled
 
 
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
@@ -160,6 +176,9 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
     fig.suptitle(f"{ds.attrs['task_name']}: timing decoded from {np.unique(gamma).size} γ values (ridge {ridge:g})")
     save_figure(fig, save)
     return fig
+
+
+@styled
 
 
 def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, ridge: float = 1e-6, save=None):

@@ -268,7 +268,8 @@ def _equations_to_json(rnn_class: str, equations: dict) -> dict:
     return {"format": _FORMAT, "version": 1, "rnn_class": rnn_class, "equations": {
         str(pid): {m: {"module": eq.module, "feature_names": list(eq.feature_names),
                        "coefficients": [float(c) for c in eq.coefficients], "controls": list(eq.controls),
-                       "degree": int(eq.degree), "n_samples": int(eq.n_samples)} for m, eq in modules.items()}
+                       "degree": int(eq.degree), "n_samples": int(eq.n_samples),
+                       "exponents": eq.exponents.tolist()} for m, eq in modules.items()}
         for pid, modules in equations.items()}}
 
 
@@ -287,7 +288,8 @@ def _read_equations(path: Path, trust: bool) -> dict:
             raise ValueError(f"format is {data.get('format')!r}")
         equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
                                                  np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
-                                                 int(e["degree"]), int(e["n_samples"])) for m, e in modules.items()}
+                                                 int(e["degree"]), int(e["n_samples"]), e.get("exponents"))
+                                    for m, e in modules.items()}
                      for pid, modules in data["equations"].items()}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None

@@ -40,6 +40,12 @@ def plot_session(agents: dict, experiment, save=None):
     Returns ``(fig, axs)``. Lines show arm 1 (solid per agent style); ticks at the bottom of the first panel
     mark the trials where arm 1 was chosen, green when rewarded and red when not.
     """
+    from drl.plots._common import styled
+
+    return styled(_plot_session)(agents, experiment, save)
+
+
+def _plot_session(agents: dict, experiment, save=None):
     from drl.plots._common import new_figure, save_figure
 
     if not isinstance(agents, dict) or not agents:

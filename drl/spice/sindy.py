@@ -17,7 +17,7 @@ import torch
 
 from drl._validate import choice
 
-__all__ = ["SpiceConfig", "SindyEquation", "distill"]
+__all__ = ["SpiceConfig", "SindyEquation", "default_library", "distill"]
 
 
 def _names(name: str, values) -> list[str]:
@@ -80,8 +80,11 @@ class SpiceConfig:
 class SindyEquation:
     """A fitted equation ``x[k+1] = Σ coefficient·feature`` of one module and participant.
 
-    ``feature_names`` use the tutorials' names (``1``, ``x_m[k]``, ``x_m[k]^2``, ``c_reward[k]``);
-    ``coefficients`` [n_features]; ``controls`` the control names in input order; ``n_samples`` fitted on.
+    Every feature is a monomial of the module's state and its controls: ``exponents`` [n_features,
+    1 + n_controls] gives the power of ``x_m[k]`` (column 0) and of each control (in ``controls`` order), so the
+    equation evaluates and saves without the library that found it. ``feature_names`` use the tutorials' names
+    (``1``, ``x_m[k]``, ``x_m[k]^2``, ``c_reward[k]``, ``x_m[k] c_reward[k]``); ``coefficients`` [n_features];
+    ``degree`` the highest power of the state; ``n_samples`` fitted on.
     """
 
     module: str
@@ -90,12 +93,20 @@ class SindyEquation:
     controls: list
     degree: int
     n_samples: int
+    exponents: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.exponents is None:  # drl's default library (files written before libraries were composable)
+            rows = [[p] + [0] * len(self.controls) for p in range(self.degree + 1)]
+            rows += [[0] + [int(i == j) for i in range(len(self.controls))] for j in range(len(self.controls))]
+            self.exponents = np.asarray(rows, dtype=np.int64)
+        self.exponents = np.asarray(self.exponents, dtype=np.int64).reshape(len(self.feature_names),
+                                                                            1 + len(self.controls))
 
     def features(self, value: np.ndarray, controls: np.ndarray) -> np.ndarray:
         """[N, n_features] for values [N] and controls [N, n_controls] (same order as ``feature_names``)."""
-        columns = [value**p for p in range(self.degree + 1)]
-        columns += [controls[:, j] for j in range(controls.shape[1])]
-        return np.stack(columns, axis=1)
+        inputs = np.concatenate([np.asarray(value)[:, None], np.asarray(controls).reshape(len(value), -1)], axis=1)
+        return np.prod(inputs[:, None, :] ** self.exponents[None, :, :], axis=2)
 
     def __call__(self, value: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         controls = inputs[..., :len(self.controls)]
@@ -108,6 +119,41 @@ class SindyEquation:
     def __str__(self) -> str:
         terms = [f"{c:.3f} {n}" for c, n in zip(self.coefficients, self.feature_names, strict=True) if c != 0]
         return f"({self.module})[k+1] = " + (" + ".join(terms) if terms else "0")
+
+
+def default_library(degree: int, n_controls: int):
+    """drl's SINDy library over [state, controls…]: a polynomial of ``degree`` in the state (with a constant)
+    plus each control linearly (pysindy's ``GeneralizedLibrary``)."""
+    libraries = [ps.PolynomialLibrary(degree=degree, include_bias=True)]
+    inputs = [[0]]
+    if n_controls:
+        libraries.append(ps.PolynomialLibrary(degree=1, include_bias=False))
+        inputs.append(list(range(1, 1 + n_controls)))
+    return ps.GeneralizedLibrary(libraries, inputs_per_library=inputs)
+
+
+def _monomials(names: list[str], inputs: list[str], library) -> np.ndarray:
+    """[n_features, n_inputs] exponents parsed from a library's feature names (``1``, ``a``, ``a^2``, ``a b``)."""
+    index = {name: i for i, name in enumerate(inputs)}
+    rows = []
+    for name in names:
+        row = [0] * len(inputs)
+        for factor in ([] if name.strip() == "1" else name.split(" ")):
+            base, _, power = factor.partition("^")
+            if base not in index or (power and not power.isdigit()):
+                raise ValueError(f"feature {name!r} of {type(library).__name__} is not a monomial of {inputs}: drl "
+                                 "evaluates and saves distilled equations as polynomials (use polynomial libraries)")
+            row[index[base]] += int(power or 1)
+        rows.append(row)
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _display(exponents: np.ndarray, inputs: list[str]) -> list[str]:
+    names = []
+    for row in exponents:
+        factors = [f"{inputs[i]}[k]" + (f"^{p}" if p > 1 else "") for i, p in enumerate(row) if p > 0]
+        names.append(" ".join(factors) if factors else "1")
+    return names
 
 
 def _samples(recorded: dict, module: str, config: SpiceConfig, sessions: np.ndarray):
@@ -134,19 +180,34 @@ def _samples(recorded: dict, module: str, config: SpiceConfig, sessions: np.ndar
     return x[keep], x_next[keep], u, controls
 
 
-def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float = 0.05,
-            participants=None) -> dict:
+def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float = 0.05, participants=None,
+            optimizer=None, feature_library=None) -> dict:
     """Fit one sparse equation per module of ``config.rnn_modules`` and participant from the model's
     recorded signals on ``xs``. Installs them in ``model.submodules_sindy`` and returns
     ``{participant: {module: SindyEquation}}``.
 
-    ``threshold``: STLSQ drops coefficients smaller than this (0.05 keeps true coefficients of 0.1).
-    ``degree``: polynomial degree in the module's state (1 or 2 typically).
+    The regression is pysindy's composition: a feature library over the inputs ``[x_m[k], controls…]`` and a
+    sparse optimizer fit ``x_m[k+1] ≈ Θ(x_m[k], controls)·ξ``.
+
+    Args:
+      degree: polynomial degree in the module's state of the default library (1 or 2 typically).
+      threshold: the default optimizer, ``STLSQ(threshold)``, drops coefficients smaller than this (0.05 keeps
+        true coefficients of 0.1).
+      optimizer: any pysindy optimizer (``ps.SR3(...)``, ``ps.STLSQ(alpha=...)``); a fresh clone per equation.
+      feature_library: a pysindy library over [state, controls…] (e.g. ``ps.PolynomialLibrary(degree=2)`` for
+        interactions); a fresh clone per equation. Its features must be monomials; names come from it.
+      participants: participant ids to distil (default: every id in ``xs``).
     """
+    from sklearn.base import clone
+
     unknown = [m for m in config.rnn_modules if m not in model.submodules_rnn]
     if unknown:
         raise ValueError(f"config names module(s) {unknown} that {type(model).__name__} lacks; its learned "
                          f"modules: {sorted(model.submodules_rnn)}")
+    if optimizer is not None and not (hasattr(optimizer, "fit") and hasattr(optimizer, "get_params")):
+        raise TypeError(f"optimizer must be a pysindy optimizer (e.g. ps.STLSQ(threshold=0.05)); got {optimizer!r}")
+    if feature_library is not None and not isinstance(feature_library, ps.feature_library.base.BaseFeatureLibrary):
+        raise TypeError(f"feature_library must be a pysindy feature library; got {feature_library!r}")
     xs = np.asarray(xs, dtype=np.float32)
     recorded = model.record(xs)
     ids = xs[:, 0, -1].astype(int)
@@ -161,19 +222,19 @@ def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float
             x, x_next, u, controls = _samples(recorded, module, config, sessions)
             if x.size < 2:
                 raise ValueError(f"module {module!r} has {x.size} sample(s) for participant {pid} after filtering")
-            library = ps.GeneralizedLibrary(
-                [ps.PolynomialLibrary(degree=degree, include_bias=True)]
-                + ([ps.PolynomialLibrary(degree=1, include_bias=False)] if controls else []),
-                inputs_per_library=[[0]] + ([list(range(1, 1 + len(controls)))] if controls else []),
-            )
-            sindy = ps.DiscreteSINDy(optimizer=ps.STLSQ(threshold=threshold), feature_library=library)
-            sindy.fit(x[:, None], t=1, x_next=x_next[:, None], u=u if controls else None)
-            coefficients = np.asarray(sindy.coefficients()).reshape(-1)
-            names = ["1", f"{module}[k]"] + [f"{module}[k]^{p}" for p in range(2, degree + 1)]
-            names += [f"{c}[k]" for c in controls]
-            if coefficients.size != len(names):
-                raise RuntimeError(f"unexpected SINDy library size {coefficients.size} for {names}")
-            equations[int(pid)][module] = SindyEquation(module, names, coefficients, controls, degree, int(x.size))
+            inputs = [module, *controls]
+            library = clone(feature_library) if feature_library is not None else default_library(degree,
+                                                                                                    len(controls))
+            fitter = clone(optimizer) if optimizer is not None else ps.STLSQ(threshold=threshold)
+            z = np.concatenate([x[:, None], u], axis=1).astype(np.float64)
+            theta = library.fit(z).transform(z)
+            fitter.fit(np.asarray(theta), x_next[:, None].astype(np.float64))
+            coefficients = np.asarray(fitter.coef_, dtype=np.float64).reshape(-1)
+            exponents = _monomials(library.get_feature_names(input_features=inputs), inputs, library)
+            if coefficients.size != len(exponents):
+                raise RuntimeError(f"SINDy returned {coefficients.size} coefficients for {len(exponents)} features")
+            equations[int(pid)][module] = SindyEquation(module, _display(exponents, inputs), coefficients, controls,
+                                                        int(exponents[:, 0].max()), int(x.size), exponents)
     install(model, equations)
     return equations
 

@@ -1,0 +1,153 @@
+"""The true distributions of a task's rewards and returns: what decoders and tests compare a population with.
+
+Exact enumerations over a task spec (magnitudes, omissions, timing jitter with the exact probability of each
+step, Gaussian noise by 20-node Gauss–Hermite quadrature); no sampling. ``Task.reward_distribution``,
+``Task.return_distribution`` and ``Task.random_reward_steps`` call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from drl._validate import finite, in_range
+from drl.timegrid import time_to_step
+
+if TYPE_CHECKING:
+    from drl.tasks import Task
+
+__all__ = ["RewardDistribution", "reward_distribution", "return_distribution", "random_reward_steps", "event_steps"]
+
+
+@dataclass(frozen=True)
+class RewardDistribution:
+    """A discrete reward distribution: ``values`` (reward units) with ``probabilities`` (sum 1)."""
+
+    values: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.sum(self.values * self.probabilities))
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(np.sum(self.probabilities * (self.values - self.mean) ** 2)))
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` draws from the distribution."""
+        return np.random.default_rng(seed).choice(self.values, size=n, p=self.probabilities)
+
+
+
+def reward_distribution(task: Task, trial_type: str, event: int = 0, *, utility: bool = True) -> RewardDistribution:
+    """The true distribution of the reward of one event of ``trial_type`` (omission counted as 0).
+
+    Magnitudes with ``sd > 0`` are represented by 20-point Gauss–Hermite nodes (exact moments to order 39).
+    With ``utility=True`` the task's utility is applied, as in the schedule.
+    """
+    t = task.trial_types[task.trial_type_index(trial_type)]
+    if not t.rewards:
+        raise ValueError(f"trial type {trial_type!r} has no reward events")
+    if not 0 <= event < len(t.rewards):
+        raise ValueError(f"event must be in [0, {len(t.rewards) - 1}] for {trial_type!r}; got {event}")
+    r = t.rewards[event]
+    mags = np.asarray(r.magnitudes)
+    probs = np.asarray(r.probabilities) * r.delivery_probability
+    if r.sd > 0:
+        nodes, weights = np.polynomial.hermite_e.hermegauss(20)
+        weights = weights / weights.sum()
+        mags = (mags[:, None] + r.sd * nodes[None, :]).ravel()
+        probs = (probs[:, None] * weights[None, :]).ravel()
+    if r.delivery_probability < 1:
+        mags = np.append(mags, 0.0)
+        probs = np.append(probs, 1 - r.delivery_probability)
+    if utility and task.utility is not None:
+        mags = task.utility(mags)
+    values, inverse = np.unique(mags, return_inverse=True)
+    merged = np.zeros(len(values))
+    np.add.at(merged, inverse, probs)
+    return RewardDistribution(values=values, probabilities=merged)
+
+def return_distribution(task: Task, trial_type: str, gamma: float = 1.0, *, time: float | None = None,
+                        max_outcomes: int = 1_000_000) -> RewardDistribution:
+    """The exact distribution of the discounted return of ``trial_type`` from ``time`` on (default: the cue).
+
+    ``G = Σ_{j ≥ k} γ^{(j−k)·dt}·r_j`` over the steps j from k, the step of ``time``, to the end of the trial,
+    with γ per second, enumerated over every outcome: magnitudes, omissions, timing jitter (the exact
+    probability of each step) and ``sd`` (20 Gauss–Hermite nodes); events are independent and the utility
+    is applied per event, as in the schedule. Events before step k are not counted.
+
+    Under textbook TD this is the target of the **cue response** (``δ_cue = r_cue + γ^dt·V_cue``, the state
+    before the cue having value 0) with ``time`` the cue, and of ``V_k`` with ``time = t_k + dt``: a τ-population
+    learns its τ-expectiles (expectile rule) or τ-quantiles (quantile rule) when its bootstrap is valid
+    (docs/drl.md, "Bootstrap").
+
+    Args:
+      trial_type: the trial type's name.  gamma: discount per second in [0, 1].
+      time: seconds from the trial start (default: the type's cue time).
+      max_outcomes: refuse (ValueError) when the enumeration would exceed this many joint outcomes.
+    """
+    t = task.trial_types[task.trial_type_index(trial_type)]
+    gamma = in_range("gamma", gamma, 0, 1)
+    time = t.cue_time if time is None else finite("time", time)
+    if not 0 <= time <= task.duration + 1e-9:
+        raise ValueError(f"time must be within [0, {task.duration:g}] s; got {time:g}")
+    start = int(time_to_step(time, task.dt))
+    values, probs = np.zeros(1), np.ones(1)
+    for ev in t.rewards:
+        steps, step_probs = event_steps(task, t.cue_time + ev.time, ev.jitter)
+        mags = np.asarray(ev.magnitudes, dtype=np.float64)
+        mag_probs = np.asarray(ev.probabilities, dtype=np.float64)
+        if ev.sd > 0:
+            nodes, weights = np.polynomial.hermite_e.hermegauss(20)
+            mags = (mags[:, None] + ev.sd * nodes[None, :]).ravel()
+            mag_probs = (mag_probs[:, None] * weights[None, :] / weights.sum()).ravel()
+        if task.utility is not None:
+            mags = task.utility(mags)
+        counted = steps >= start
+        weight = np.where(counted, gamma ** ((steps - start) * task.dt), 0.0)  # 0⁰ = 1 at the step itself
+        outcome = np.concatenate([(weight[:, None] * mags[None, :]).ravel(), [0.0]])
+        outcome_probs = np.concatenate([(step_probs[:, None] * mag_probs[None, :]).ravel() * ev.delivery_probability,
+                                        [1 - ev.delivery_probability]])
+        if values.size * outcome.size > max_outcomes:
+            raise ValueError(f"the return of {trial_type!r} has more than max_outcomes = {max_outcomes} joint "
+                             "outcomes; raise max_outcomes")
+        values = (values[:, None] + outcome[None, :]).ravel()
+        probs = (probs[:, None] * outcome_probs[None, :]).ravel()
+        values, inverse = np.unique(np.round(values, 12), return_inverse=True)
+        probs = np.bincount(inverse.ravel(), weights=probs, minlength=values.size)
+    keep = probs > 0
+    return RewardDistribution(values=values[keep], probabilities=probs[keep] / probs[keep].sum())
+
+def random_reward_steps(task: Task, trial_type: str) -> np.ndarray:
+    """[K] bool: the steps of ``trial_type`` whose reward is random (magnitude, delivery or timing).
+
+    At every other step the reward is fixed, so a bootstrapped target ``r_k + γ^dt·Z`` has τ-expectiles (and
+    τ-quantiles) ``r_k + γ^dt·(those of Z)`` whatever the distribution of Z: expectiles and quantiles are
+    equivariant under a shift and a positive scaling (used by ``bootstrap="imputed"``).
+    """
+    t = task.trial_types[task.trial_type_index(trial_type)]
+    mask = np.zeros(task.n_steps, dtype=bool)
+    for ev in t.rewards:
+        if ev.is_stochastic:
+            steps, _ = event_steps(task, t.cue_time + ev.time, ev.jitter)
+            mask[steps] = True
+    return mask
+
+def event_steps(task: Task, nominal: float, jitter: float):
+    """Steps an event at ``nominal`` s (± ``jitter`` s, uniform) lands on, and the probability of each."""
+    if jitter == 0:
+        return np.array([min(int(time_to_step(nominal, task.dt)), task.n_steps - 1)]), np.ones(1)
+    lo, hi = nominal - jitter, nominal + jitter
+    first, last = int(time_to_step(lo, task.dt)), int(time_to_step(hi, task.dt))
+    steps = np.arange(first, last + 1)
+    # step s receives the offsets whose time lies in [(s − ½)·dt, (s + ½)·dt)
+    left = np.clip((steps - 0.5) * task.dt, lo, hi)
+    right = np.clip((steps + 0.5) * task.dt, lo, hi)
+    probs = (right - left) / (hi - lo)
+    steps = np.clip(steps, 0, task.n_steps - 1)  # as the schedule clips
+    merged, inverse = np.unique(steps, return_inverse=True)
+    return merged, np.bincount(inverse, weights=probs, minlength=merged.size)

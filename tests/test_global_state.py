@@ -1,0 +1,140 @@
+"""No global state: every public function leaves the user's matplotlib rcParams and torch settings as they were,
+and the package's modules import each other in one direction (no cycle)."""
+
+import ast
+import warnings
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+import drl
+import drl.plots
+import drl.spice
+import drl.widgets
+from drl import plots
+
+PACKAGE = Path(drl.__file__).parent
+
+
+@pytest.fixture(scope="module")
+def runs():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        dabney = drl.simulate("dabney_variable_magnitude",
+                              drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.7, 0.95], alpha=0.05), 300,
+                              progress=False)
+        masset = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=[0.6, 0.8, 0.9, 0.97], alpha=0.1,
+                                                                         lam=0.9), 300, progress=False)
+        sousa = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.8, 0.9, 0.97],
+                                                               alpha=0.1, lam=0.9), 300, progress=False)
+    return dabney, masset, sousa
+
+
+def _rc_snapshot():
+    return {key: repr(value) for key, value in mpl.rcParams.items()}
+
+
+def test_figure_functions_leave_rcparams_alone(runs):
+    dabney, masset, sousa = runs
+    mpl.rcParams["image.cmap"] = "plasma"  # a user's own setting must survive
+    before = _rc_snapshot()
+    calls = {
+        "summary": lambda: plots.summary(dabney),
+        "val_at_t": lambda: plots.val_at_t(dabney, 1.0),
+        "heatmap": lambda: plots.heatmap(dabney, [0, 1]),
+        "reward_response": lambda: plots.reward_response(dabney),
+        "population_response": lambda: plots.population_response(dabney),
+        "value_vs_delay": lambda: plots.value_vs_delay(masset),
+        "timing": lambda: plots.timing(masset),
+        "joint_map": lambda: plots.joint_map(sousa),
+        "distribution": lambda: plots.distribution(drl.decode.decode_run_distribution(dabney)),
+        "val_over_t": lambda: plots.val_over_t(dabney, trials=slice(0, 3))._repr_html_(),
+        "explore": lambda: drl.widgets.explore(dabney)._refresh(lambda: None),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        for name, call in calls.items():
+            call()
+            changed = {k for k, v in _rc_snapshot().items() if before[k] != v}
+            assert not changed, f"{name} changed rcParams {sorted(changed)[:5]}"
+    assert mpl.rcParams["image.cmap"] == "plasma"
+    plt.close("all")
+
+
+def test_figures_are_still_drawn_in_drl_style(runs):
+    from drl.plots._common import _theme
+
+    with mpl.rc_context({"axes.labelsize": 10.0, "xtick.direction": "in"}):
+        ax = plots.summary(runs[0]).axes[0]
+    assert ax.xaxis.label.get_fontsize() == pytest.approx(float(_theme()["axes.labelsize"]))  # paper context × 1.2
+    assert ax.xaxis.label.get_fontsize() != 10.0
+    assert ax.xaxis.get_major_ticks()[0]._tickdir == "out"  # seaborn "ticks" style, not the user's "in"
+    plt.close("all")
+
+
+def _flush_denormal_enabled():
+    return bool((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0)
+
+
+@pytest.mark.parametrize("bootstrap", ["own", "random", "imputed"])
+def test_simulate_leaves_torch_settings_alone(bootstrap):
+    threads = torch.get_num_threads()
+    for flush in (False, True):
+        torch.set_flush_denormal(flush)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            drl.simulate("hyp_unif", drl.Population.sample(4, tau=(0.2, 0.8), seed=0), 20, progress=False,
+                         bootstrap=bootstrap)
+        assert _flush_denormal_enabled() == flush
+        assert torch.get_num_threads() == threads
+    torch.set_flush_denormal(False)
+    assert torch.get_default_dtype() == torch.float32
+
+
+def _module_imports(path: Path) -> set[str]:
+    """drl modules that ``path`` imports at module level (imports inside functions are deferred, not cycles)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.If):  # `if TYPE_CHECKING:` blocks are not imports at run time
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("drl"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("drl"))
+    return found
+
+
+def test_no_import_cycle_inside_drl():
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {name: {m for m in _module_imports(path) if m in modules and m != name} for name, path in modules.items()}
+    # a package's __init__ re-exporting its own submodules is not a cycle through them
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not (modules[name].name == "__init__.py" and m.startswith(name + "."))}
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "active"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "active":
+                cycle = stack[stack.index(nxt):] + [nxt]
+                pytest.fail(f"import cycle: {' -> '.join(cycle)}")
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert {"drl.engine", "drl.kernel", "drl.recording", "drl.registry", "drl.schedule"} <= set(graph)
+    assert "drl.store" not in {m for m in graph["drl.schema"]} and "drl.engine" not in graph["drl.store"]
