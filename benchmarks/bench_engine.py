@@ -139,14 +139,16 @@ def streamed_large():
     code = ("import time, drl\n"
             "pop = drl.Population.sample(10000, tau=(0.05, 0.95), gamma=(0.5, 0.99), lam=(0.0, 1.0))\n"
             "t0 = time.perf_counter()\n"
-            "drl.simulate('hyp_unif', pop, 10000, out='big', overwrite=True, record_trials=100, progress=False)\n"
+            "ds = drl.simulate('hyp_unif', pop, 10000, out='big', overwrite=True, record=('value', 'rpe'),"
+            " progress=False)\n"
             "print(time.perf_counter() - t0)\n"
             "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1e3)\n")
     with tempfile.TemporaryDirectory(dir=".") as folder:
         wall, peak = (float(v) for v in subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
                                                         text=True, check=True).stdout.split())
-    print(f"\n1e4 predictors × 1e4 trials streamed to disk (every 100th trial recorded): {wall:.0f} s, "
-          f"peak RSS {peak:.0f} MB")
+        size = (Path(folder) / "exps" / "big.nc").stat().st_size
+    print(f"\n1e4 predictors × 1e4 trials × 71 steps streamed to disk, V and δ of every trial recorded "
+          f"({2 * 4 * 1e8 * 71 / 1e9:.0f} GB raw, {size / 1e9:.1f} GB compressed): {wall:.0f} s, peak RSS {peak:.0f} MB")
 
 
 def cold_start():

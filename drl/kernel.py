@@ -21,6 +21,7 @@ every feature is active once per trial, online equals offline exactly and the cl
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import torch
@@ -72,7 +73,6 @@ class TrialKernel:
             a_pos, a_neg = a_pos**dt, a_neg**dt
         self.alpha_pos, self.alpha_neg = a_pos.to(dtype), a_neg.to(dtype)
         self.n_predictors = population.n_predictors
-        self.reverse_sum = ReverseDiscountedSum(self.rho, self.n_steps)
         self.learn_mask = None
         if options.rpe_index == "state" and not options.learn_last_step:
             self.learn_mask = torch.ones(self.n_steps, dtype=dtype, device=device)
@@ -88,6 +88,11 @@ class TrialKernel:
         self.bootstrap = make_bootstrap(options.bootstrap, options.rule, population, task, device, seed,
                                         legacy_partners=options.convention == 1)
         self.discount_reward = options.convention == 1
+
+    @functools.cached_property
+    def reverse_sum(self) -> ReverseDiscountedSum:
+        """G_j = Σ_{k ≥ j} ρ^{k−j}·u_k per predictor (built on first use: the compiled loop does not need it)."""
+        return ReverseDiscountedSum(self.rho, self.n_steps)
 
     def compiled_constants(self) -> dict:
         """The constants of :func:`drl.compiled.run_block`, as numpy arrays in the run's dtype (built once)."""

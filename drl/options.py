@@ -6,7 +6,7 @@ A run stores its options (``options`` attribute) and :func:`drl.rerun` rebuilds 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -96,7 +96,7 @@ class EngineOptions:
         return cls(**options)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: dict(v) if isinstance(v := getattr(self, f.name), dict) else v for f in fields(self)}
 
 
 def resolve_device(device) -> torch.device:

@@ -149,6 +149,8 @@ def memory_parts(*, n_predictors, n_trials, n_steps, n_types, n_features, n_reco
 def check_memory(parts: dict[str, int], *, what: str) -> None:
     """Refuse, before allocating anything, a run whose arrays would not fit in memory (size and way out given)."""
     need = sum(parts.values())
+    if need < 2**28:
+        return  # a quarter of a GB fits anywhere drl runs; not worth asking the OS (a third of a ms)
     available = psutil.virtual_memory().available
     if need > 0.8 * available:
         shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in parts.items() if size)
