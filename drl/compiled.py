@@ -16,6 +16,8 @@ import numpy as np
 
 __all__ = ["available", "run_block"]
 
+LANES = 16  # predictors per chunk of the vectorised loop
+
 
 def available() -> bool:
     """Whether the compiled loop can run here (numba imports; it is a dependency of drl)."""
@@ -267,16 +269,14 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
             empty if v_out is None else v_out, empty if d_out is None else d_out, v_out is not None,
             d_out is not None, c["discount"], c["rho"], c["alpha_pos"], c["alpha_neg"], c["norm"], c["use_norm"],
             c["learn_mask"], c["arrival"], c["discount_reward"], c["expectile"])
-    if not c["online"] or c["csc"]:
-        # predictors in SIMD lanes: chunks of 8 to 64, at least one per thread
-        n_pred = w.shape[1]
-        lanes = int(min(64, max(8, -(-n_pred // max(1, numba.get_num_threads())))))
-        wt = np.ascontiguousarray(w.transpose(0, 2, 1))
-        _block_lanes(wt, *args, lanes)
-        w[...] = wt.transpose(0, 2, 1)
-        return
-    _block(w, c["x"], c["cue"], c["csc"], np.ascontiguousarray(types, np.int64), np.ascontiguousarray(rewards, dtype),
-          np.ascontiguousarray(slots, np.int64), np.ascontiguousarray(steps, np.int64),
-          empty if v_out is None else v_out, empty if d_out is None else d_out, v_out is not None, d_out is not None,
-          c["discount"], c["rho"], c["alpha_pos"], c["alpha_neg"], c["norm"], c["use_norm"], c["learn_mask"],
-          c["arrival"], c["discount_reward"], c["expectile"], c["online"])
+    # Chunks are handed to threads one at a time (not split evenly up front): beside a busy process the thread
+    # that shares a core takes fewer chunks instead of making every other thread wait for it.
+    with numba.parallel_chunksize(1):
+        if not c["online"] or c["csc"]:
+            # predictors in SIMD lanes: 16 per chunk (two AVX2 vectors of float32), 8 for small populations so
+            # that every thread still gets several chunks
+            wt = np.ascontiguousarray(w.transpose(0, 2, 1))
+            _block_lanes(wt, *args, LANES if w.shape[1] >= 256 else 8)
+            w[...] = wt.transpose(0, 2, 1)
+            return
+        _block(w, *args, c["online"])

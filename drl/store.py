@@ -37,6 +37,7 @@ DEFAULT_DIR = Path("exps")
 _JSON_MARK = "drl_json_attrs"
 COMPLETE_ATTR = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
 _COMPRESSED = {"value", "rpe", "reward", "weights"}
+TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs write whole chunks per block)
 
 
 def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
@@ -85,7 +86,7 @@ def _encoding(ds: xr.Dataset) -> dict:
         chunks = []
         for dim, size in zip(var.dims, var.shape, strict=True):
             if dim == "trial":
-                chunks.append(max(1, min(size, 64)))
+                chunks.append(max(1, min(size, TRIAL_CHUNK)))
             elif dim == "predictor":
                 chunks.append(max(1, min(size, 64)))
             else:

@@ -11,7 +11,8 @@ from dask.distributed import Client, LocalCluster
 
 import drl
 import drl.plots
-from drl.sweep import _population, derive_seed, open_sweep, run_config, sweep, sweep_run
+from drl.sweep import derive_seed, open_sweep, run_config, sweep, sweep_run
+from drl.sweep.configs import _population
 
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
 GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
@@ -136,7 +137,7 @@ def test_a_shared_seed_sweep_runs_as_one_population_and_equals_one_by_one(client
             attrs.pop("created"), attrs.pop("sweep_name")
         assert a.attrs == b.attrs
         assert a.attrs["seed"] == 3 and a.attrs["title"].endswith("2 predictors, 40 trials")
-    from drl.sweep import _batches
+    from drl.sweep.run import _batches
 
     configs = [run_config(BASE, gamma=g, seed=3) for g in (0.6, 0.9, 0.99)]
     assert _batches([0, 1, 2], configs, 2, True) == [[0, 1], [2]]  # one group, split over two workers

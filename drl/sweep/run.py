@@ -1,16 +1,8 @@
-"""Parameter sweeps on Dask: every combination of a grid of configuration fields is one run, one Dask task and
-one ``.nc`` file under ``exps/<out>/``; ``open_sweep`` combines them lazily along a ``run`` dimension.
-
-A local cluster is started when no client is given; any Dask client works (e.g. dask-jobqueue's SLURMCluster,
-see docs/drl.md). Runs whose file exists with the same configuration are skipped, so an interrupted sweep is
-resumed by calling ``sweep`` again. A failing run is reported with its configuration and error; it stops
-nothing.
-"""
+"""Running a sweep on Dask: one task per run (or per batch of runs that share an engine call), one file each,
+resumable, failures reported with their configuration."""
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import os
 import sys
@@ -18,101 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from drl._atomic import write_atomic
-from drl._validate import choice
-from drl.schema import PARAMETERS
-from drl.store import DEFAULT_DIR, _decode_attrs, save
+from drl.store import DEFAULT_DIR, save
+from drl.sweep.configs import POPULATION_FIELDS, _expand, _fingerprint, _population, check_config, run_config
 
-__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "check_config", "derive_seed", "open_sweep", "run_config", "sweep", "sweep_coordinate", "sweep_run"]
+__all__ = ["sweep"]
 
-# A run configuration: these keys, with the defaults of drl.simulate / drl.Population.
-CONFIG_FIELDS = {
-    "task": None,  # built-in name or spec file path (required)
-    "n_trials": None,  # required
-    "seed": 0,
-    "predictors": None,  # None: Population.grid of the list-valued parameters; an int: Population.sample
-    "tau": 0.5,
-    "alpha": 0.1,
-    "alpha_pos": None,
-    "alpha_neg": None,
-    "gamma": 1.0,
-    "lam": 0.0,
-    "rule": "expectile",
-    "update": "offline",
-    "features": "csc",
-    "bootstrap": "own",
-    "preset": None,
-    "record": ["value", "rpe", "reward"],
-    "record_trials": None,
-}
+
 MANIFEST = "sweep.json"
-
-
-def run_config(base: dict, **changes) -> dict:
-    """A complete run configuration: CONFIG_FIELDS defaults, then ``base``, then ``changes``; checked."""
-    config = dict(CONFIG_FIELDS)
-    for key, value in {**base, **changes}.items():
-        choice("configuration field", key, CONFIG_FIELDS)
-        if isinstance(value, tuple):
-            value = {"uniform": list(value)}  # a (lo, hi) range survives JSON as a tagged pair
-        elif isinstance(value, np.ndarray):
-            value = value.tolist()
-        config[key] = value
-    for key in ("task", "n_trials"):
-        if config[key] is None:
-            raise ValueError(f"the base configuration needs {key!r}")
-    if config["alpha_pos"] is not None or config["alpha_neg"] is not None:
-        config["tau"] = config["alpha"] = None
-    return json.loads(json.dumps(config, default=_json_number))  # plain JSON types: the file attribute and the comparison agree
-
-
-def _json_number(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"configuration values must be numbers, strings, lists or None; got {value!r}")
-
-
-def _population(config: dict):
-    from drl.population import Population
-
-    def spec(value):  # {"uniform": [lo, hi]} is the JSON form of a (lo, hi) range
-        return tuple(value["uniform"]) if isinstance(value, dict) and "uniform" in value else value
-
-    params = {k: spec(config[k]) for k in ("tau", "alpha", "alpha_pos", "alpha_neg", "gamma", "lam")
-              if config[k] is not None}
-    if config["predictors"] is None:
-        return Population.grid(**params)
-    return Population.sample(int(config["predictors"]), seed=int(config["seed"]), **params)
-
-
-def check_config(config: dict, *, tasks: dict | None = None) -> None:
-    """Check a complete run configuration without simulating: its task, population, trial count, options and
-    recording, with the errors ``simulate`` would raise (ValueError/TypeError naming the field). ``tasks``
-    caches loaded tasks by name."""
-    from drl.options import resolve_options
-    from drl.recording import select_trials
-    from drl.registry import load_task
-    from drl.tasks import check_seed
-
-    key = json.dumps(config["task"])
-    task = tasks.get(key) if tasks is not None else None
-    if task is None:
-        task = load_task(config["task"])
-        if tasks is not None:
-            tasks[key] = task
-    n_trials = config["n_trials"]
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
-    check_seed(config["seed"])
-    _population(config)
-    resolve_options(None, config["rule"], config["update"], config["features"], config["bootstrap"],
-                    config["preset"])
-    record_trials = config["record_trials"]
-    if record_trials is not None and not isinstance(record_trials, int):
-        record_trials = np.asarray(record_trials)
-    select_trials(record_trials, n_trials)
 
 
 def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
@@ -134,10 +40,6 @@ def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> 
                   seed=int(config["seed"]), progress=False)
     ds.attrs.update(sweep_name=sweep_name, sweep_index=int(index), sweep_config=config)
     save(ds, path, overwrite=True)
-
-
-#: Configuration fields that only set the population: runs differing in nothing else can share one engine call.
-POPULATION_FIELDS = ("predictors", "tau", "alpha", "alpha_pos", "alpha_neg", "gamma", "lam")
 
 
 def _vector_key(config: dict) -> str | None:
@@ -197,40 +99,6 @@ def _batches(todo: list[int], configs: list[dict], n_workers: int, vectorize: bo
                           4096 // max(1, _population(configs[members[0]]).n_predictors)))
         batches += [members[j:j + size] for j in range(0, len(members), size)]
     return batches
-
-
-def derive_seed(base_seed: int, index: int) -> int:
-    """The seed of grid position ``index``: ``SeedSequence(base_seed, spawn_key=(index,))``'s first 32-bit word.
-
-    Each position gets an independent stream; the same base seed and grid give the same seeds everywhere.
-    """
-    return int(np.random.SeedSequence(int(base_seed), spawn_key=(int(index),)).generate_state(1)[0])
-
-
-def _expand(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str], list[dict]]:
-    if not isinstance(grid, dict) or not grid:
-        raise ValueError(f"grid must be a non-empty dict of field -> list of values; got {grid!r}")
-    fields = list(grid)
-    for field in fields:
-        choice("grid field", field, CONFIG_FIELDS)
-        values = grid[field]
-        if isinstance(values, str) or not hasattr(values, "__len__"):
-            raise TypeError(f"grid[{field!r}] must be a list of values; got {values!r}")
-        if len(values) == 0:
-            raise ValueError(f"grid[{field!r}] is empty; give at least one value")
-    configs = []
-    for index, combo in enumerate(itertools.product(*(list(grid[f]) for f in fields))):
-        changes = dict(zip(fields, combo, strict=True))
-        if "seed" not in grid and not shared_seed:
-            changes["seed"] = derive_seed(base.get("seed", 0), index)
-        configs.append(run_config(base, **changes))
-    return fields, configs
-
-
-def _fingerprint(base: dict, grid: dict, shared_seed: bool = False) -> str:
-    described = {"base": base, "grid": grid, **({"shared_seed": True} if shared_seed else {})}
-    text = json.dumps(described, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _read_config(path: Path):
@@ -393,70 +261,3 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     for i, row in table[table["status"] == "failed"].iterrows():
         print(f"  run {i} failed: {', '.join(f'{f}={row[f]!r}' for f in fields)}: {row['error']}")
     return table
-
-
-def sweep_coordinate(field: str) -> str:
-    """The ``run`` coordinate of a swept field in :func:`open_sweep`: the field's name, or ``<field>_setting``
-    for the population parameters (tau, gamma, lam, alpha_pos, alpha_neg), which are already per-predictor
-    coordinates of every run (then with a ``run`` dimension too)."""
-    return f"{field}_setting" if field in PARAMETERS else field
-
-
-def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
-    """The runs of a sweep as one lazy Dataset (``xarray.open_mfdataset``) with a ``run`` dimension and each
-    swept field as a ``run`` coordinate (named by :func:`sweep_coordinate`; list values as JSON text). Runs
-    that are missing (failed) are left out; runs of different sizes are padded with NaN (outer join).
-
-    Attributes shared by all runs are kept; the per-run attributes (task, options, seed...) are in
-    ``attrs["runs"]`` so that :func:`sweep_run` gives back a complete run for figures and decoders.
-    """
-    folder = Path(directory) / out
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"no sweep at {folder} (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
-    files = sorted(folder.glob("run_*.nc"))
-    if not files:
-        raise ValueError(f"the sweep {folder} has no completed run")
-    fields = list(manifest["grid"])
-    run_attrs = []
-
-    def tag(ds):
-        attrs = _decode_attrs(ds.attrs)
-        run_attrs.append(attrs)
-        config = attrs["sweep_config"]
-        coords = {"run": [int(attrs["sweep_index"])]}
-        for f in fields:
-            value = config[f]
-            coords[sweep_coordinate(f)] = ("run", [json.dumps(value) if isinstance(value, list | dict) or value is None else value])
-        return ds.expand_dims("run").assign_coords(coords)
-
-    combined = xr.open_mfdataset(files, combine="nested", concat_dim="run", preprocess=tag, engine="netcdf4",
-                                 join="outer", combine_attrs="drop_conflicts", data_vars="all",
-                                 coords="different", compat="equals", decode_timedelta=False)
-    order = np.argsort(combined["run"].values)
-    by_index = {int(a["sweep_index"]): a for a in run_attrs}
-    combined.attrs = {k: v for k, v in combined.attrs.items() if k != "drl_json_attrs"}
-    combined.attrs.update(sweep_name=out, sweep_fields=fields, runs=[by_index[int(i)] for i in
-                                                                        combined["run"].values[order]])
-    return combined.isel(run=order)
-
-
-def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
-    """Run ``run`` (its index in the grid) of an ``open_sweep`` Dataset, as a complete drl run Dataset."""
-    indices = [int(i) for i in sweep_ds["run"].values]
-    if run not in indices:
-        raise ValueError(f"run {run} is not in this sweep (runs present: {indices[:10]}"
-                         f"{'…' if len(indices) > 10 else ''})")
-    position = indices.index(run)
-    one = sweep_ds.isel(run=position, drop=True)
-    for name in ("alpha_pos", "alpha_neg", "tau", "gamma", "lam", "trial_type"):
-        if name in one.coords and one[name].isnull().any():
-            raise ValueError(f"run {run} has fewer predictors or trials than the sweep's largest; select it "
-                             "from its own file instead")
-    one = one.drop_vars([sweep_coordinate(f) for f in sweep_ds.attrs["sweep_fields"]
-                         if sweep_coordinate(f) in one.coords])
-    if "reward" in one:  # trials padded by the outer join when this run is shorter than the longest
-        one = one.dropna("trial", how="all", subset=["reward"])
-    one.attrs = dict(sweep_ds.attrs["runs"][position])
-    return one

@@ -1,0 +1,82 @@
+"""Reading a sweep back: every run as one lazy Dataset with a ``run`` dimension, or one run of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from drl.schema import PARAMETERS
+from drl.store import DEFAULT_DIR, _decode_attrs
+from drl.sweep.run import MANIFEST
+
+__all__ = ["open_sweep", "sweep_coordinate", "sweep_run"]
+
+
+def sweep_coordinate(field: str) -> str:
+    """The ``run`` coordinate of a swept field in :func:`open_sweep`: the field's name, or ``<field>_setting``
+    for the population parameters (tau, gamma, lam, alpha_pos, alpha_neg), which are already per-predictor
+    coordinates of every run (then with a ``run`` dimension too)."""
+    return f"{field}_setting" if field in PARAMETERS else field
+
+
+def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
+    """The runs of a sweep as one lazy Dataset (``xarray.open_mfdataset``) with a ``run`` dimension and each
+    swept field as a ``run`` coordinate (named by :func:`sweep_coordinate`; list values as JSON text). Runs
+    that are missing (failed) are left out; runs of different sizes are padded with NaN (outer join).
+
+    Attributes shared by all runs are kept; the per-run attributes (task, options, seed...) are in
+    ``attrs["runs"]`` so that :func:`sweep_run` gives back a complete run for figures and decoders.
+    """
+    folder = Path(directory) / out
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no sweep at {folder} (no {MANIFEST})")
+    manifest = json.loads(manifest_path.read_text())
+    files = sorted(folder.glob("run_*.nc"))
+    if not files:
+        raise ValueError(f"the sweep {folder} has no completed run")
+    fields = list(manifest["grid"])
+    run_attrs = []
+
+    def tag(ds):
+        attrs = _decode_attrs(ds.attrs)
+        run_attrs.append(attrs)
+        config = attrs["sweep_config"]
+        coords = {"run": [int(attrs["sweep_index"])]}
+        for f in fields:
+            value = config[f]
+            coords[sweep_coordinate(f)] = ("run", [json.dumps(value) if isinstance(value, list | dict) or value is None else value])
+        return ds.expand_dims("run").assign_coords(coords)
+
+    combined = xr.open_mfdataset(files, combine="nested", concat_dim="run", preprocess=tag, engine="netcdf4",
+                                 join="outer", combine_attrs="drop_conflicts", data_vars="all",
+                                 coords="different", compat="equals", decode_timedelta=False)
+    order = np.argsort(combined["run"].values)
+    by_index = {int(a["sweep_index"]): a for a in run_attrs}
+    combined.attrs = {k: v for k, v in combined.attrs.items() if k != "drl_json_attrs"}
+    combined.attrs.update(sweep_name=out, sweep_fields=fields, runs=[by_index[int(i)] for i in
+                                                                        combined["run"].values[order]])
+    return combined.isel(run=order)
+
+
+def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
+    """Run ``run`` (its index in the grid) of an ``open_sweep`` Dataset, as a complete drl run Dataset."""
+    indices = [int(i) for i in sweep_ds["run"].values]
+    if run not in indices:
+        raise ValueError(f"run {run} is not in this sweep (runs present: {indices[:10]}"
+                         f"{'…' if len(indices) > 10 else ''})")
+    position = indices.index(run)
+    one = sweep_ds.isel(run=position, drop=True)
+    for name in ("alpha_pos", "alpha_neg", "tau", "gamma", "lam", "trial_type"):
+        if name in one.coords and one[name].isnull().any():
+            raise ValueError(f"run {run} has fewer predictors or trials than the sweep's largest; select it "
+                             "from its own file instead")
+    one = one.drop_vars([sweep_coordinate(f) for f in sweep_ds.attrs["sweep_fields"]
+                         if sweep_coordinate(f) in one.coords])
+    if "reward" in one:  # trials padded by the outer join when this run is shorter than the longest
+        one = one.dropna("trial", how="all", subset=["reward"])
+    one.attrs = dict(sweep_ds.attrs["runs"][position])
+    return one
