@@ -102,6 +102,7 @@ def builtin_tasks() -> list[Task]:
         ),
         Task(
             name="dabney_variable_magnitude",
+            units="µl",
             duration=4.0,
             dt=0.1,
             trial_types=(
@@ -146,6 +147,7 @@ def builtin_tasks() -> list[Task]:
         ),
         Task(
             name="sousa_2025",
+            units="µl",
             duration=8.0,
             dt=0.1,
             trial_types=tuple(
@@ -172,6 +174,7 @@ def builtin_tasks() -> list[Task]:
         ),
         Task(
             name="lowet_2025",
+            units="µl",
             duration=6.0,
             dt=0.1,
             trial_types=(

@@ -81,6 +81,45 @@ def _cmd_run(args):
     print(f"saved {ds.encoding.get('source', args.out)}: {task.name}, {len(pop)} predictors, {args.trials} trials")
 
 
+_SWEEP_KEYS = {"out", "base", "grid", "shared_seed", "vectorize"}
+
+
+def _read_sweep_file(path: str) -> dict:
+    """A sweep file (TOML or JSON): ``out``, ``[base]`` and ``[grid]`` tables, optional ``shared_seed`` and
+    ``vectorize``; errors name the file and the key."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no sweep file at {file}")
+    try:
+        text = file.read_text(encoding="utf-8")
+        spec = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError(f"{file}: not UTF-8 text") from None
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"{file}: {e}") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"{file}: a sweep file is a table with out, [base] and [grid]")
+    unknown = sorted(set(spec) - _SWEEP_KEYS)
+    missing = sorted({"out", "base", "grid"} - set(spec))
+    if unknown or missing:
+        raise ValueError(f"{file}: " + "; ".join(filter(None, [
+            f"unknown key(s) {unknown} (valid: {sorted(_SWEEP_KEYS)})" if unknown else "",
+            f"missing key(s) {missing}" if missing else ""])))
+    return spec
+
+
+def _cmd_sweep(args):
+    from drl.sweep import sweep
+
+    spec = _read_sweep_file(args.file)
+    sweep(spec["base"], spec["grid"], out=spec["out"], overwrite=args.overwrite, progress=not args.quiet,
+          shared_seed=spec.get("shared_seed", False), vectorize=spec.get("vectorize", True))
+
+
 def _cmd_resume(args):
     import drl
 
@@ -162,7 +201,7 @@ def _cmd_plot(args):
     elif args.kind == "heatmap":
         plots.heatmap(args.run, args.predictors or [0], trial_type=args.trial_type, save=name)
     elif args.kind == "reward_response":
-        plots.reward_response(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
+        plots.reward_response(args.run, trial_type=args.trial_type, color_by=args.color_by or "tau", save=name)
     elif args.kind == "population_response":
         plots.population_response(args.run, trial_type=args.trial_type, save=name)
     elif args.kind == "value_vs_delay":
@@ -218,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refuse runs that would write more than this many GB (default 10)")
     run.set_defaults(func=_cmd_run)
 
+    sweep = sub.add_parser("sweep", help="run a parameter sweep described in a TOML/JSON file on Dask",
+                           description="FILE holds out = NAME, a [base] run configuration and a [grid] of "
+                           "field = [values] (docs/drl.md, Sweeps); optional shared_seed and vectorize. Runs go "
+                           "to exps/NAME/run_<i>.nc; a sweep run again skips what is done.")
+    sweep.add_argument("file", help="sweep file (.toml or .json)")
+    sweep.add_argument("--overwrite", action="store_true", help="redo runs whose file exists")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
+
     resume = sub.add_parser("resume", help="finish a streamed run that was killed or interrupted",
                             description="Continue RUN from its last complete block; the result is identical to "
                             "an uninterrupted run. `drl ls` lists interrupted runs.")
@@ -240,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="figure to draw (default summary); val_over_t writes an animated GIF")
     plot.add_argument("--trial-type", help="trial type name (default: the first)")
     plot.add_argument("--time", type=float, help="time in s (val_at_t)")
-    plot.add_argument("--color-by", default="tau", help="parameter colouring the lines (default tau)")
+    plot.add_argument("--color-by", help="parameter colouring the lines (default: the one that varies most; "
+                      "tau for reward_response)")
     plot.add_argument("--facet-by", help="parameter giving one panel per value (val_at_t)")
     plot.add_argument("--predictors", type=int, nargs="+", help="predictor indices (heatmap)")
     plot.add_argument("--trials", type=int, help="animate the first N trials of the type (val_over_t)")

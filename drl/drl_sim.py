@@ -15,7 +15,7 @@ import xarray as xr
 from drl.options import PRESETS
 from drl.schema import build_dataset
 
-__all__ = ["import_drl_sim"]
+__all__ = ["import_drl_sim", "task_from_tensors"]
 
 
 def _numpy_safe_globals() -> list:
@@ -123,3 +123,62 @@ def import_drl_sim(path) -> xr.Dataset:
         trial_type=states, steps=np.arange(k), value=value, rpe=rpe, reward=reward,
         weights=np.full((p, m, k), np.nan, np.float32),
     )
+
+
+def task_from_tensors(stimulus, reward, dt: float, states, *, name: str = "drl_sim_task"):
+    """A Task and the Schedule of a drl_sim configuration, from its tensors, so that it reruns exactly with
+    ``simulate(task, population, schedule=schedule, preset="drl_sim")``.
+
+    Args:
+      stimulus: [M, K] (or [M, N, K]) cue indicator per trial type; the first non-zero step is the cue.
+      reward: [M, N, K] drl_sim's ``r``: the reward at each step of trial n had it been of type m.
+      dt: step (s).  states: [N] trial type of each trial (drl_sim's ``states``).
+      name: the Task's name.
+
+    The steps come from the tensors themselves, so drl_sim's own placement (``round(t/dt) − 1``, ties to even)
+    is kept: the Task's times are ``step·dt``, which drl maps back to the same steps. Each type's reward events
+    are the steps where its trials are rewarded, with the observed magnitudes and their frequencies (the truth
+    for decoders); the Schedule carries the rewards exactly.
+    """
+    import torch
+
+    from drl.schedule import Schedule
+    from drl.tasks import RewardEvent, Task, TrialType
+
+    stim = np.asarray(stimulus, dtype=np.float64)
+    r = np.asarray(reward, dtype=np.float64)
+    states = np.asarray(states)
+    if r.ndim != 3:
+        raise ValueError(f"reward must be [trial types, trials, steps] (drl_sim's r); got shape {r.shape}")
+    m, n, k = r.shape
+    if stim.ndim == 3:
+        stim = stim[:, 0, :]
+    if stim.shape != (m, k):
+        raise ValueError(f"stimulus must be [{m}, {k}] (or [{m}, {n}, {k}]) to match reward; got {np.shape(stimulus)}")
+    if states.shape != (n,) or states.dtype.kind not in "iu" or states.min() < 0 or states.max() >= m:
+        raise ValueError(f"states must be {n} trial-type indices in [0, {m - 1}]; got shape {states.shape}, values "
+                         f"{np.unique(states)[:5].tolist()}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("reward must be finite")
+    types = []
+    for t in range(m):
+        onsets = np.flatnonzero(stim[t])
+        if onsets.size == 0:
+            raise ValueError(f"stimulus of trial type {t} is all zero: no cue step")
+        cue = int(onsets[0])
+        trials = r[t, states == t] if np.any(states == t) else r[t]
+        events = []
+        for step in np.flatnonzero(np.any(trials != 0, axis=0)):
+            values = trials[:, step]
+            delivered = values[values != 0]
+            magnitudes, counts = np.unique(delivered, return_counts=True)
+            events.append(RewardEvent(round((step - cue) * dt, 10), magnitudes=tuple(magnitudes.tolist()),
+                                      probabilities=tuple((counts / counts.sum()).tolist()),
+                                      delivery_probability=float(delivered.size / values.size)))
+        types.append(TrialType(f"type_{t}", cue_time=round(cue * dt, 10), rewards=tuple(events),
+                               frequency=float(max(np.mean(states == t), 1e-9))))
+    task = Task(name, duration=round((k - 1) * dt, 10), dt=dt, trial_types=tuple(types),
+                reference="built from drl_sim tensors", notes="Steps as in the tensors (drl_sim's placement).")
+    schedule = Schedule(task=task, trial_type=torch.from_numpy(states.astype(np.int64)),
+                        reward=torch.from_numpy(r[states, np.arange(n), :].astype(np.float32)))
+    return task, schedule

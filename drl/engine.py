@@ -395,11 +395,12 @@ def rerun(run, *, device=None, out=None, overwrite: bool = False, progress: bool
     from drl.store import open_run
 
     ds = open_run(run)
-    task = run_task(ds)
     stored = dict(ds.attrs["options"])
     if "imported_from" in stored:
-        raise ValueError(f"this run was imported from drl_sim ({stored['imported_from']}); its trial schedule was not "
-                         "saved, so it cannot be rerun")
+        raise ValueError(f"this run was imported from drl_sim ({stored['imported_from']}), which saved neither its task "
+                         "nor its trial schedule, so it cannot be rerun: rebuild them with "
+                         "drl.drl_sim.task_from_tensors and simulate with preset='drl_sim'")
+    task = run_task(ds)
     dtype = stored.get("dtype", "float32")
     stored_device = stored.get("device", "cpu")
     options = EngineOptions.from_stored(stored, int(ds.attrs["schema_version"]))

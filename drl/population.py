@@ -165,6 +165,31 @@ class Population:
         return cls(a_pos, a_neg, _draw("gamma", gamma, n, rng), _draw("lam", lam, n, rng))
 
     @classmethod
+    def sample_drl_sim(cls, n_predictors: int, *, tau=None, gamma=1.0, lam=0.0, seed: int = 0) -> Population:
+        """Draw learning rates as drl_sim did: for each predictor τ is drawn (``tau``: a float, (lo, hi) range or
+        list; default uniform on (0, 1)), α− ~ U(0, 1) and α+ = τ·α−/(1 − τ), α− redrawn while α+ > 1. So τ is
+        the predictor's optimism and the rates are drawn, not set by a base rate α (``sample``'s way). The accepted
+        α− is uniform on (0, min(1, (1 − τ)/τ)) and is drawn so directly: the same distribution, without a loop.
+        ``gamma`` and ``lam`` as in :meth:`sample`; ``seed`` controls every draw.
+        """
+        if isinstance(n_predictors, bool) or not isinstance(n_predictors, int | np.integer) or n_predictors < 1:
+            raise ValueError(f"n_predictors must be an integer >= 1; got {n_predictors!r}")
+        rng = np.random.default_rng(seed)
+        n = int(n_predictors)
+        if tau is None:  # drl_sim's U(0, 1), without the measure-zero ends
+            tau_v = np.clip(rng.uniform(0, 1, n), 1e-9, 1 - 1e-9)
+        else:
+            tau_v = _draw("tau", tau, n, rng)
+        if np.any((tau_v <= 0) | (tau_v >= 1)):
+            raise ValueError(f"tau must be in (0, 1) for drl_sim's sampler; got {tau_v[(tau_v <= 0) | (tau_v >= 1)][0]:g}")
+        # drl_sim redrew α− ~ U(0, 1) until α+ ≤ 1, i.e. until α− ≤ (1 − τ)/τ: the accepted α− is uniform on
+        # (0, min(1, (1 − τ)/τ)), drawn here directly (the loop would never end for τ near 1)
+        a_neg = rng.uniform(0, 1, n) * np.minimum(1.0, (1 - tau_v) / tau_v)
+        a_neg = np.where(a_neg > 0, a_neg, np.finfo(float).tiny)  # U(0, 1) can return exactly 0
+        a_pos = np.minimum(tau_v * a_neg / (1 - tau_v), 1.0)  # ≤ 1 up to rounding
+        return cls(a_pos, a_neg, _draw("gamma", gamma, n, rng), _draw("lam", lam, n, rng))
+
+    @classmethod
     def grid(cls, *, tau=0.5, alpha=0.1, gamma=1.0, lam=0.0, alpha_pos=None, alpha_neg=None) -> Population:
         """The Cartesian product of the given values (deterministic): e.g. 9 τ × 3 γ = 27 predictors.
 

@@ -193,7 +193,19 @@ def run_task(ds: xr.Dataset):
     spec = ds.attrs.get("task")
     if not isinstance(spec, dict):
         raise ValueError(f"this run has no task spec (attribute 'task' is {type(spec).__name__})")
+    imported = dict(ds.attrs.get("options", {})).get("imported_from")
+    if imported:
+        raise ValueError(f"this run was imported from drl_sim ({imported}), which saved no task spec: its cues and "
+                         "reward events are unknown here. Decode its arrays directly (drl.decode.decode_distribution), "
+                         "or rebuild the configuration with drl.drl_sim.task_from_tensors and simulate it with "
+                         "preset='drl_sim'")
     return _task_from_json(json.dumps(spec, sort_keys=True))
+
+
+def reward_units(ds: xr.Dataset) -> str:
+    """The reward unit of a run's task (``Task.units``; "reward units" for tasks that declare none)."""
+    spec = ds.attrs.get("task")
+    return str(spec.get("units", "reward units")) if isinstance(spec, dict) else "reward units"
 
 
 def step_index(ds: xr.Dataset, time: float, what: str = "requested") -> int:

@@ -188,6 +188,7 @@ class Task:
       reference: the paper the task comes from (free text).
       notes: what differs from the paper, units, choices made.
       utility: optional :class:`Utility` applied to rewards when a schedule is built.
+      units: the unit of rewards (e.g. "µl"); every figure's label uses it. Default "reward units".
     """
 
     name: str
@@ -197,11 +198,14 @@ class Task:
     reference: str = ""
     notes: str = ""
     utility: Utility | None = None
+    units: str = "reward units"
 
     def __post_init__(self):
         set_ = object.__setattr__
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"task name must be a non-empty string; got {self.name!r}")
+        if not isinstance(self.units, str) or not self.units.strip():
+            raise ValueError(f"units must be a non-empty string naming the reward unit (e.g. 'µl'); got {self.units!r}")
         set_(self, "duration", finite("duration", self.duration))
         set_(self, "dt", finite("dt", self.dt))
         if self.dt <= 0:

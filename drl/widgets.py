@@ -4,6 +4,7 @@ value, reward and RPE of that trial and the value at that time across trials upd
 from __future__ import annotations
 
 import ipywidgets as widgets
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -16,7 +17,7 @@ from drl.plots._common import (
     select_type,
     styled,
 )
-from drl.schema import PARAMETERS
+from drl.schema import PARAMETERS, reward_units
 
 __all__ = ["Explorer", "explore"]
 
@@ -35,6 +36,7 @@ class Explorer:
     def __init__(self, run, trial_type: str | None = None, color_by: str = "tau"):
         check_parameter(color_by)
         self.ds = resolve(run, needs=("value", "rpe", "reward"))  # lazy: one trial or one time is read at a time
+        self.units = reward_units(self.ds)
         _, trial_type = select_type(self.ds, trial_type)
         times = self.ds["time"].values
         step = float(np.min(np.diff(times))) if times.size > 1 else 1.0
@@ -73,12 +75,13 @@ class Explorer:
         self.across_lines = [self.ax_across.plot([0], [0], lw=1.0)[0] for _ in range(n_pred)]
         self.time_markers = [ax.axvline(0, color="0.5", ls=":", lw=1) for ax in (self.ax_value, self.ax_rpe)]
         self.trial_marker = self.ax_across.axvline(0, color="0.5", ls=":", lw=1)
-        self.ax_value.set(xlabel="time in trial (s)", ylabel="value, reward (reward units)")
-        self.ax_rpe.set(xlabel="time in trial (s)", ylabel="RPE δ (reward units)")
+        self.ax_value.set(xlabel="time in trial (s)", ylabel=f"value, reward ({self.units})")
+        self.ax_rpe.set(xlabel="time in trial (s)", ylabel=f"RPE δ ({self.units})")
         self.ax_rpe.axhline(0, color="0.6", lw=0.8)
         self.ax_across.set(xlabel="trial")
         self.ax_value.legend(loc="upper left", frameon=False)
-        _, self.mappable = parameter_colors(self.ds, self.color_by.value)
+        self.mappable = mpl.cm.ScalarMappable(cmap="viridis")  # re-normed to the chosen parameter by _recolor
+        self.mappable.set_clim(0, 1)
         self.colorbar = self.fig.colorbar(self.mappable, ax=[self.ax_value, self.ax_rpe, self.ax_across])
         self._recolor()
 
@@ -92,7 +95,6 @@ class Explorer:
         self._draw_time()
 
     @styled
-
     def _draw_trial(self):
         i = self.trial.value
         value = self.sub["value"].isel(trial=i).values
@@ -111,7 +113,6 @@ class Explorer:
         self.ax_value.set_title(f"{self.trial_type.value}, trial {trial_number}")
 
     @styled
-
     def _draw_time(self):
         k = int(np.argmin(np.abs(self.sub["time"].values - self.time.value)))
         t_k = float(self.sub["time"].values[k])
@@ -123,18 +124,25 @@ class Explorer:
             line.set_data(trials, v)
         self.ax_across.relim()
         self.ax_across.autoscale_view()
-        self.ax_across.set_ylabel(f"value at t = {t_k:g} s (reward units)")
+        self.ax_across.set_ylabel(f"value at t = {t_k:g} s ({self.units})")
 
     @styled
-
     def _recolor(self):
-        colors, mappable = parameter_colors(self.ds, self.color_by.value)
+        name = self.color_by.value
+        colors, mappable = parameter_colors(self.ds, name)
         for lines in (self.value_lines, self.rpe_lines, self.across_lines):
             for line, color in zip(lines, colors, strict=True):
                 line.set_color(color)
-        self.mappable.set_norm(mappable.norm)
+        if mappable is None:  # the same value for every predictor: a colorbar around it, labelled so
+            value = float(self.ds[name].values[0])
+            self.mappable.set_norm(mpl.colors.Normalize(value - 0.5 * max(abs(value), 1e-3),
+                                                        value + 0.5 * max(abs(value), 1e-3)))
+            label = f"{PARAMETER_LABELS[name]} (all {value:.3g})"
+        else:
+            self.mappable.set_norm(mappable.norm)
+            label = PARAMETER_LABELS[name]
         self.colorbar.update_normal(self.mappable)
-        self.colorbar.set_label(PARAMETER_LABELS[self.color_by.value])
+        self.colorbar.set_label(label)
 
     # ------------------------------------------------------------------ display
     def _refresh(self, handler):
@@ -142,7 +150,6 @@ class Explorer:
         self._show()
 
     @styled
-
     def _show(self):
         from IPython.display import display
 

@@ -1,5 +1,8 @@
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 import drl
 import drl.decode
@@ -31,3 +34,38 @@ def test_submodules_are_reachable_after_import_drl():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["val_at_t", "sweep"]
+
+
+def _code_blocks(path):
+    """(info string, code) of each fenced block of a Markdown file, in order."""
+    return re.findall(r"^```([^\n]*)\n(.*?)^```", path.read_text(), flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/drl.md"])
+def test_code_blocks_run_as_written(document, tmp_path):
+    # Each Python block runs as a script of its own in a fresh process, in the document's order, in one folder
+    # (later blocks may use what earlier ones saved); a block whose info string names a file is written there.
+    import subprocess
+    import sys
+
+    blocks = _code_blocks(ROOT / document)
+    python = [code for info, code in blocks if info.strip() == "python"]
+    assert python, f"{document} has no Python block"
+    for info, code in blocks:
+        parts = info.split()
+        if len(parts) == 2 and parts[0] in ("toml", "json"):
+            (tmp_path / parts[1]).write_text(code)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    for index, code in enumerate(python):
+        script = tmp_path / f"block_{index}.py"
+        script.write_text(code)
+        done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert done.returncode == 0, f"{document} block {index} failed:\n{code}\n{done.stderr[-3000:]}"
+    assert list((tmp_path / "exps").glob("*.nc")) or list((tmp_path / "exps").glob("*/*.nc"))
+
+
+def test_no_link_leaves_the_repository():
+    for document in ("README.md", "docs/drl.md"):
+        text = (ROOT / document).read_text()
+        assert "../shared" not in text and "DESIGN.md" not in text, document

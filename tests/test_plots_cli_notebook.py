@@ -123,3 +123,31 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert Path("figs/tutorial_summary.png").is_file() and Path("exps/tutorial.nc").is_file()
     assert Path("figs/tutorial_val_over_t.gif").is_file() and Path("figs/tutorial_joint_map.png").is_file()
+
+
+def test_cli_sweep_from_a_file_and_its_errors():
+    Path("sw.toml").write_text('out = "from_file"\nshared_seed = true\n[base]\ntask = "hyp_unif"\nn_trials = 30\n'
+                               'tau = [0.2, 0.8]\n[grid]\ngamma = [0.8, 0.95]\n')
+    r = _drl("sweep", "sw.toml", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "2 done, 0 skipped, 0 failed" in r.stdout
+    assert sorted(p.name for p in Path("exps/from_file").glob("run_*.nc")) == ["run_0000.nc", "run_0001.nc"]
+    Path("bad.toml").write_text('out = "x"\n[base]\ntask = "hyp_unif"\n[grids]\ngamma = [0.8]\n')
+    r = _drl("sweep", "bad.toml")
+    assert r.returncode == 2 and "bad.toml: unknown key(s) ['grids']" in r.stderr and "missing key(s) ['grid']" in r.stderr
+    r = _drl("sweep", "missing.toml")
+    assert r.returncode == 2 and "no sweep file at missing.toml" in r.stderr
+
+
+def test_cli_conflicting_flags_and_suggestions():
+    r = _drl("run", "hyp_unif", "--tau-grid", "5", "--tau", "0.3", "--out", "x")
+    assert r.returncode == 2 and "give --tau or --tau-grid, not both" in r.stderr
+    r = _drl("run", "dabney", "--out", "x")
+    assert r.returncode == 2 and "'dabney_variable_magnitude', 'dabney_variable_probability'" in r.stderr
+    r = _drl()
+    assert r.returncode == 0 and "usage: drl" in r.stdout
+    r = _drl("ls")
+    assert r.returncode == 2 and "no folder exps to list runs from" in r.stderr
+    _drl("run", "hyp_unif", "--trials", "20", "--out", "listed", "--quiet")
+    r = _drl("ls")
+    assert r.returncode == 0 and "listed" in r.stdout and "hyp_unif" in r.stdout

@@ -35,7 +35,11 @@ def test_val_over_t_frames_data_and_gif(dabney):
     assert list(anim.trials) == [0, 7, 14, 21, 28, 35, 42, 49]  # thinned; the last trial kept
     fig = anim._fig
     value_ax, rpe_ax = _panels(fig)[0], _panels(fig)[2]  # row-major: value panels, then RPE panels
-    assert len(value_ax.lines) == 1 + 5 and len(rpe_ax.lines) == 5 + 1  # reward + 5 predictors; zero line
+    # reward + 5 predictors + cue and reward markers; 5 predictors + zero line + the two markers
+    assert len(value_ax.lines) == 1 + 5 + 2 and len(rpe_ax.lines) == 5 + 1 + 2
+    markers = sorted(float(line.get_xdata()[0]) for line in value_ax.lines if line.get_linestyle() in (":", "--")
+                     and len(line.get_xdata()) == 2)
+    assert markers == [0.5, 2.5]  # the cue and the reward of dabney_variable_magnitude
     anim.update(3)  # frame 3 shows trial 21
     members = np.flatnonzero(dabney["gamma"].values == 0.7)
     assert np.allclose(value_ax.lines[1].get_ydata(), dabney["value"].values[members[0], 21])
@@ -70,9 +74,10 @@ def test_reward_response(dabney):
     response, reversal, decoded = _panels(fig)[:3]
     assert len(response.lines) == 2 * 10 + 1  # a curve and a reversal marker per predictor; the zero line
     assert len(reversal.collections[0].get_offsets()) == 10
-    assert "W1 =" in " ".join(t.get_text() for t in decoded.get_legend().get_texts())
+    legend = [t.get_text() for t in decoded.get_legend().get_texts()]
+    assert legend[0].startswith("decoded (W1 to the truth") and legend[0].endswith("µl)") and legend[1] == "true"
     assert np.allclose(_colorbars(fig)[0].get_ylim(), [0.1, 0.9])
-    assert response.get_xlabel() == "reward magnitude (reward units)"
+    assert response.get_xlabel() == "reward magnitude (µl)"  # the task's declared unit
     assert Path("figs/rr.png").is_file()
 
 
@@ -107,3 +112,26 @@ def test_joint_map():
     mesh = _panels(fig)[0].collections[0]
     assert np.isclose(np.asarray(mesh.get_array()).sum(), 1.0)
     assert Path("figs/joint.pdf").is_file()
+
+
+def test_figures_follow_the_parameters_that_vary():
+    import matplotlib.pyplot as plt
+
+    one_tau = drl.Population.grid(gamma=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99], alpha=0.1, lam=0.9)  # τ = 0.5 for all
+    run = drl.simulate("dabney_variable_magnitude", one_tau, 300, progress=False)
+    fig = plots.summary(run)
+    assert _colorbars(fig)[0].get_ylabel().startswith("δ")  # the heat map's; the lines' is γ's:
+    assert any(ax.get_ylabel() == "γ (per s)" for ax in _colorbars(fig))
+    fig = plots.population_response(run)
+    tau_panel = _panels(fig)[0]
+    assert np.ptp(tau_panel.get_xlim()) >= 0.09  # one τ: a column, not an axis squeezed to 0.48-0.52
+    assert len(_colorbars(fig)) == 2  # the γ colourings; τ (constant) gets none
+    fig = plots.val_at_t(run, 1.0, facet_by="gamma")  # six facets wrap at four per row, sharing y
+    panels = _panels(fig)
+    assert len(panels) == 6 and len({round(ax.get_position().y0, 3) for ax in panels}) == 2
+    assert len({ax.get_ylim() for ax in panels}) == 1
+    fig, ax = plt.subplots()
+    assert plots.heatmap(run, 2, ax=ax) is fig and "µl" in fig.axes[-1].get_ylabel()
+    with pytest.raises(ValueError, match="ax= draws one panel; give one predictor, not 2"):
+        plots.heatmap(run, [0, 1], ax=ax)
+    plt.close("all")

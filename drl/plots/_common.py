@@ -65,6 +65,12 @@ def select_trials(sub, trials):
     """``trials`` (a slice, an index array or None for all) of a trial-type selection; an empty result is an error."""
     if trials is None:
         return sub
+    if isinstance(trials, list) and len(trials) == 2 and all(isinstance(v, int) for v in trials) \
+            and trials[1] > trials[0] + 1:
+        # drl_sim wrote trials=[5, 30] for the range 5…30; here a list is a set of trials: say which is meant
+        raise ValueError(f"trials={trials} would show two trials; for drl_sim's range {trials[0]}…{trials[1]} pass "
+                         f"trials=slice({trials[0]}, {trials[1] + 1}); for exactly these two, a tuple "
+                         f"({trials[0]}, {trials[1]})")
     if not isinstance(trials, slice):
         trials = np.atleast_1d(np.asarray(trials))
         if trials.dtype.kind not in "iu":
@@ -79,22 +85,81 @@ def select_trials(sub, trials):
     return sub
 
 
+def varying_parameters(ds) -> list[str]:
+    """The predictor parameters that differ between predictors, most distinct values first (τ first on ties)."""
+    order = ("tau", "gamma", "lam", "alpha_pos", "alpha_neg")
+    counts = {name: np.unique(ds[name].values).size for name in order}
+    return sorted([n for n in order if counts[n] > 1], key=lambda n: (-counts[n], order.index(n)))
+
+
+def choose_color_by(ds, color_by: str | None) -> str:
+    """``color_by``, or (None) the parameter that varies most between predictors (τ when none varies)."""
+    if color_by is not None:
+        return check_parameter(color_by)
+    varying = varying_parameters(ds)
+    return varying[0] if varying else "tau"
+
+
 def parameter_colors(ds, parameter: str, cmap="viridis"):
-    """(colour per predictor, ScalarMappable) from one normalisation, so lines and colorbar agree."""
+    """(colour per predictor, ScalarMappable) from one normalisation, so lines and colorbar agree.
+
+    When every predictor has the same value there is nothing to colour by: one colour, and None for the
+    mappable (callers then draw no colorbar rather than a colorbar spanning float noise).
+    """
     values = ds[check_parameter(parameter)].values
     lo, hi = float(values.min()), float(values.max())
     if lo == hi:
-        lo, hi = lo - 0.5 * max(abs(lo), 1e-3), hi + 0.5 * max(abs(hi), 1e-3)
+        return np.tile(mpl.colors.to_rgba("tab:blue"), (values.size, 1)), None
     norm = mpl.colors.Normalize(vmin=lo, vmax=hi)
     mappable = mpl.cm.ScalarMappable(norm=norm, cmap=mpl.colormaps[cmap])
     return mappable.to_rgba(values), mappable
 
 
-def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2)):
-    ncols = ncols or n_panels
+def parameter_colorbar(fig, mappable, parameter: str, ds, **kwargs):
+    """A colorbar for ``parameter``, or (constant parameter) a note in the figure's corner instead."""
+    if mappable is not None:
+        fig.colorbar(mappable, **kwargs).set_label(PARAMETER_LABELS[parameter])
+        return
+    value = float(ds[parameter].values[0])
+    fig.text(0.995, 0.005, f"all predictors: {PARAMETER_LABELS[parameter]} = {value:.3g}", ha="right",
+             va="bottom", fontsize="small", color="0.35")
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def parameter_styles(ds, color_by: str):
+    """(line style per predictor, legend handles) for a second varying parameter with at most four values, so
+    that predictors differing only in it do not draw as one line; ([“-”]·P, []) otherwise."""
+    n = ds.sizes["predictor"]
+    others = [name for name in varying_parameters(ds) if name != color_by and name not in ("alpha_pos", "alpha_neg")]
+    if not others or np.unique(ds[others[0]].values).size > len(LINE_STYLES):
+        return ["-"] * n, []
+    name = others[0]
+    values = ds[name].values
+    levels = list(np.unique(values))
+    styles = [LINE_STYLES[levels.index(v)] for v in values]
+    handles = [mpl.lines.Line2D([], [], color="0.3", ls=LINE_STYLES[i], label=f"{PARAMETER_LABELS[name]} = {v:.3g}")
+               for i, v in enumerate(levels)]
+    return styles, handles
+
+
+def mark_events(ax, ds, trial_type: str) -> None:
+    """Dotted line at the cue, dashed lines at the nominal reward times of ``trial_type`` (s)."""
+    for spec in ds.attrs["task"]["trial_types"]:
+        if spec["name"] != trial_type:
+            continue
+        ax.axvline(spec["cue_time"], color="0.5", ls=":", lw=1, zorder=0)
+        for event in spec.get("rewards", []):
+            ax.axvline(spec["cue_time"] + event["time"], color="0.5", ls="--", lw=0.8, zorder=0)
+
+
+def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2), sharey: bool = False):
+    """A constrained-layout figure of ``n_panels`` panels, wrapped at four columns unless ``ncols`` is given."""
+    ncols = ncols or min(n_panels, 4)
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False,
-                             layout="constrained")
+                             layout="constrained", sharey=sharey)
     for ax in axes.flat[n_panels:]:
         ax.remove()
     return fig, list(axes.flat[:n_panels])

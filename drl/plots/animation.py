@@ -11,20 +11,26 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
+from tqdm.auto import tqdm
 
 from drl._atomic import temporary_path
 from drl.plots._common import (
     FIG_DIR,
     PARAMETER_LABELS,
     check_parameter,
+    choose_color_by,
+    mark_events,
     new_figure,
     output_path,
+    parameter_colorbar,
     parameter_colors,
+    parameter_styles,
     resolve,
     select_trials,
     select_type,
     styled,
 )
+from drl.schema import reward_units
 
 ANIMATION_FORMATS = (".gif", ".mp4", ".html")  # the first is the default
 
@@ -42,13 +48,17 @@ class TrialAnimation(animation.FuncAnimation):
         super().__init__(fig, update, frames=len(self.trials), interval=interval_ms, blit=False, repeat=True)
 
     @styled
-
     def _repr_html_(self):
-        return self.to_jshtml()
+        # a lighter player: frames at screen resolution (72 dpi), ~3x smaller than at the figure's dpi
+        dpi = self._fig.get_dpi()
+        self._fig.set_dpi(72)
+        try:
+            return self.to_jshtml()
+        finally:
+            self._fig.set_dpi(dpi)
 
     @styled
-
-    def save_gif(self, path, fps: float, dpi: int = 100) -> None:
+    def save_gif(self, path, fps: float, dpi: int = 110, progress: bool | None = None, label: str | None = None) -> None:
         """Write a GIF by blitting: the axes, ticks and labels are rendered once; each frame redraws only the
         moving artists onto that background (matplotlib's generic ``save`` redraws the whole figure twice)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -69,12 +79,16 @@ class TrialAnimation(animation.FuncAnimation):
             fig.canvas.draw()
             background = fig.canvas.copy_from_bbox(fig.bbox)
             frames = []
-            for frame in range(len(self.trials)):
+            palette = None
+            show = progress if progress is not None else len(self.trials) >= 30
+            for frame in tqdm(range(len(self.trials)), desc=f"GIF {label or Path(path).name}", unit="frame", disable=not show):
                 fig.canvas.restore_region(background)
                 for artist in self.update(frame):
                     fig.draw_artist(artist)
-                rgba = np.asarray(fig.canvas.buffer_rgba())
-                frames.append(Image.fromarray(rgba[..., :3]).quantize(colors=255, method=Image.Quantize.FASTOCTREE))
+                image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+                if palette is None:  # one palette for every frame, chosen on the first: no flicker, fewer bands
+                    palette = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+                frames.append(image.quantize(palette=palette, dither=Image.Dither.NONE))
             frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                            duration=1000.0 / fps)
         finally:
@@ -98,7 +112,7 @@ def _check_writer(path) -> None:
                          "(or install ffmpeg)")
 
 
-def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DIR, dpi: int = 100) -> Path | None:
+def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DIR, dpi: int = 110) -> Path | None:
     """Write ``anim`` to ``figs/<save>``: GIF (Pillow) unless the name ends in .mp4 (needs ffmpeg) or .html."""
     if not save:
         return None
@@ -113,7 +127,7 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
         elif suffix == ".html":
             tmp.write_text(anim.to_jshtml(fps=fps))
         else:
-            anim.save_gif(tmp, fps=fps, dpi=dpi)
+            anim.save_gif(tmp, fps=fps, dpi=dpi, label=path.name)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -121,18 +135,18 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
 
 
 @styled
-
-
-def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = "tau", facet_by: str | None = None,
-               every: int = 1, fps: float = 10.0, save=None):
+def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | None = None,
+               facet_by: str | None = None, every: int = 1, fps: float = 10.0, save=None):
     """Animate value, reward and RPE over the time of a trial, one frame per trial of ``trial_type``.
 
     Args:
       run: a run Dataset, path or run name (needs ``value``, ``rpe`` and ``reward`` recorded).
       trial_type: trial type name (default: the first).
       trials: a slice or indices into this type's recorded trials (default: all).
-      color_by: parameter colouring the predictors' lines (the colorbar shows its range).
-      facet_by: parameter giving one column of panels per distinct value.
+      color_by: parameter colouring the predictors' lines (default: the one that varies most; the colorbar shows
+        its range, or a note when it is the same for all).
+      facet_by: parameter giving one column of panels per distinct value (shared y axes). The cue (dotted) and
+        reward times (dashed) are marked.
       every: keep one trial in ``every`` (frame thinning; the last selected trial is always kept).
       fps: frames per second of the saved file and of the HTML player.
       save: a name writes ``figs/<name>.gif`` (Pillow); ``.mp4`` (needs ffmpeg) or ``.html`` by extension.
@@ -149,6 +163,7 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = 
     if save:
         _check_writer(save)  # before any drawing
     ds = resolve(run, needs=("value", "rpe", "reward"))
+    units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
     keep = np.arange(0, sub.sizes["trial"], every)
@@ -159,12 +174,14 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = 
     rpe = sub["rpe"].values
     reward = sub["reward"].values  # [F, K]
     t = sub["time"].values
+    color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
+    styles, style_handles = parameter_styles(sub, color_by) if facet_by is None else (["-"] * sub.sizes["predictor"], [])
     groups = [(None, np.arange(sub.sizes["predictor"]))]
     if facet_by is not None:
         facet_values = sub[check_parameter(facet_by)].values
         groups = [(v, np.flatnonzero(facet_values == v)) for v in np.unique(facet_values)]
-    fig, axes = new_figure(2 * len(groups), ncols=len(groups), panel_size=(5.2 if len(groups) == 1 else 4.2, 2.7))
+    fig, axes = new_figure(2 * len(groups), ncols=len(groups), panel_size=(6.4 if len(groups) == 1 else 4.4, 3.0))
     # new_figure fills row-major: the first row holds the value panels, the second the RPE panels.
     value_axes, rpe_axes = axes[: len(groups)], axes[len(groups):]
     value_lim = _limits(np.concatenate([value.ravel(), reward.ravel()]))
@@ -175,19 +192,22 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str = 
         (reward_line,) = v_ax.step(t, reward[0], where="mid", color="0.35", lw=1.5, label="reward", zorder=3)
         reward_lines.append(reward_line)
         for p in members:
-            (line,) = v_ax.plot(t, value[p, 0], color=colors[p], lw=1.2)
+            (line,) = v_ax.plot(t, value[p, 0], color=colors[p], ls=styles[p], lw=1.2)
             value_lines.append((line, p))
-            (line,) = d_ax.plot(t, rpe[p, 0], color=colors[p], lw=1.2)
+            (line,) = d_ax.plot(t, rpe[p, 0], color=colors[p], ls=styles[p], lw=1.2)
             rpe_lines.append((line, p))
         v_ax.set(ylim=value_lim, xlim=(t[0], t[-1]))
         d_ax.set(ylim=rpe_lim, xlim=(t[0], t[-1]), xlabel="time in trial (s)")
         d_ax.axhline(0, color="0.6", lw=0.8)
+        mark_events(v_ax, ds, trial_type)
+        mark_events(d_ax, ds, trial_type)
         if facet_value is not None:
             v_ax.set_title(f"{PARAMETER_LABELS[facet_by]} = {facet_value:.3g}")
-    value_axes[0].set_ylabel("value, reward (reward units)")
-    rpe_axes[0].set_ylabel("RPE δ (reward units)")
-    value_axes[0].legend(loc="upper left", frameon=False)
-    fig.colorbar(mappable, ax=axes, shrink=0.9).set_label(PARAMETER_LABELS[color_by])
+    value_axes[0].set_ylabel(f"value, reward ({units})")
+    rpe_axes[0].set_ylabel(f"RPE δ ({units})")
+    value_axes[0].legend(handles=[reward_lines[0], *style_handles], loc="upper left", frameon=False,
+                         fontsize="small")
+    parameter_colorbar(fig, mappable, color_by, sub, ax=axes, shrink=0.9)
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}")
     heading = value_axes[-1].text(0.98, 0.95, "", transform=value_axes[-1].transAxes, ha="right", va="top")
     trial_numbers = sub["trial"].values

@@ -7,14 +7,19 @@ import numpy as np
 from drl.plots._common import (
     PARAMETER_LABELS,
     check_parameter,
+    choose_color_by,
+    mark_events,
     new_figure,
+    parameter_colorbar,
     parameter_colors,
+    parameter_styles,
     resolve,
     save_figure,
     select_trials,
     select_type,
     styled,
 )
+from drl.schema import reward_units
 
 
 def _time_index(ds, time: float) -> int:
@@ -25,20 +30,23 @@ def _time_index(ds, time: float) -> int:
 
 
 @styled
-
-
-def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "tau", facet_by: str | None = None,
-             trials=None, ax=None, save=None):
-    """Value at ``time`` (s) across the trials of ``trial_type``: one line per predictor coloured by ``color_by``,
-    one panel per value of ``facet_by`` (drl_sim's "diversify" of two parameters).
+def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | None = None,
+             facet_by: str | None = None, trials=None, ax=None, save=None):
+    """Value at ``time`` (s) across the trials of ``trial_type``: one line per predictor coloured by ``color_by``
+    (default: the parameter that varies most), one panel per value of ``facet_by`` (drl_sim's "diversify" of two
+    parameters; panels share their y axis and wrap at four per row). Without facets, a second varying parameter
+    with up to four values sets the line style.
 
     ``trials``: a slice or indices into this type's recorded trials. Returns the Figure.
     """
     ds = resolve(run, needs=("value",))
+    units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
     k = _time_index(sub, time)
+    color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
+    styles, style_handles = parameter_styles(sub, color_by) if facet_by is None else (["-"] * sub.sizes["predictor"], [])
     groups = [(None, np.arange(sub.sizes["predictor"]))]
     if facet_by is not None:
         facet_values = sub[check_parameter(facet_by)].values
@@ -48,31 +56,34 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str = "t
             raise ValueError("ax= draws one panel; leave it out when facet_by gives several")
         fig, axes = ax.figure, [ax]
     else:
-        fig, axes = new_figure(len(groups))
+        fig, axes = new_figure(len(groups), sharey=True)
     values = sub["value"].isel(time=k).values  # [P, N]
     trial_numbers = sub["trial"].values
     for axis, (facet_value, members) in zip(axes, groups, strict=True):
         for p in members:
-            axis.plot(trial_numbers, values[p], color=colors[p], lw=1.2)
+            axis.plot(trial_numbers, values[p], color=colors[p], ls=styles[p], lw=1.2)
         axis.set_xlabel("trial")
-        axis.set_ylabel(f"value at t = {sub['time'].values[k]:g} s (reward units)")
+        spec = axis.get_subplotspec()
+        if spec is None or spec.is_first_col():  # shared y: the label once per row
+            axis.set_ylabel(f"value at t = {sub['time'].values[k]:g} s ({units})")
         title = f"{trial_type}" + ("" if facet_value is None else f", {PARAMETER_LABELS[facet_by]} = {facet_value:.3g}")
         axis.set_title(f"{title} (n = {len(members)})")
-    cbar = fig.colorbar(mappable, ax=axes)
-    cbar.set_label(PARAMETER_LABELS[color_by])
+    if style_handles:
+        axes[0].legend(handles=style_handles, frameon=False, fontsize="small")
+    parameter_colorbar(fig, mappable, color_by, sub, ax=axes)
     save_figure(fig, save)
     return fig
 
 
 @styled
-
-
-def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=None):
+def heatmap(run, predictors, trial_type: str | None = None, trials=None, ax=None, save=None):
     """RPE over trials × time of ``trial_type``, one panel per predictor, one colour scale centred on 0.
 
-    ``predictors``: an index or a list of predictor indices. Titles give each predictor's parameters.
+    ``predictors``: an index or a list of predictor indices (``ax=``: one predictor, drawn into that axes).
+    Titles give each predictor's parameters; dotted and dashed lines mark the cue and the reward times.
     """
     ds = resolve(run, needs=("rpe",))
+    units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
     predictors = list(np.atleast_1d(predictors))
@@ -82,7 +93,12 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=No
         raise ValueError(f"predictors must be indices in [0, {n_pred - 1}]; got {bad or predictors}")
     rpe = sub["rpe"].isel(predictor=predictors).values  # [n, N, K]
     limit = float(np.nanmax(np.abs(rpe))) or 1.0
-    fig, axes = new_figure(len(predictors), ncols=min(len(predictors), 3))
+    if ax is not None:
+        if len(predictors) != 1:
+            raise ValueError(f"ax= draws one panel; give one predictor, not {len(predictors)}")
+        fig, axes = ax.figure, [ax]
+    else:
+        fig, axes = new_figure(len(predictors), ncols=min(len(predictors), 3))
     t = sub["time"].values
     trial_numbers = sub["trial"].values
     image = None
@@ -93,24 +109,28 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, save=No
                        fontsize=10)
         axis.set_xlabel("time in trial (s)")
         axis.set_ylabel("trial")
+        mark_events(axis, ds, trial_type)
     cbar = fig.colorbar(image, ax=axes)
-    cbar.set_label(f"RPE δ (reward units), {trial_type}")
+    cbar.set_label(f"RPE δ ({units}), {trial_type}")
     save_figure(fig, save)
     return fig
 
 
 @styled
-
-
-def summary(run, trial_type: str | None = None, color_by: str = "tau", save=None):
+def summary(run, trial_type: str | None = None, color_by: str | None = None, save=None):
     """A panel grid of a run: value at the cue over trials, value and RPE over time after learning, and the RPE
-    heatmap of the median predictor. Used by ``make demo``."""
+    heatmap of the median predictor. Lines are coloured by ``color_by`` (default: the parameter that varies
+    most); a second varying parameter with up to four values sets the line style, so that predictors differing
+    only in it stay apart. Cue (dotted) and reward times (dashed) are marked. Used by ``make demo``."""
     ds = resolve(run, needs=("value", "rpe"))
+    units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     task_cue = {t["name"]: t["cue_time"] for t in ds.attrs["task"]["trial_types"]}
     cue_time = task_cue.get(trial_type, float(sub["time"].values[0]))
     k_cue = _time_index(sub, cue_time)
+    color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
+    styles, style_handles = parameter_styles(sub, color_by)
     fig, axes = new_figure(4, ncols=2, panel_size=(4.6, 3.3))
     t = sub["time"].values
     late = sub.isel(trial=slice(max(0, int(sub.sizes["trial"] * 0.9)), None))
@@ -118,14 +138,16 @@ def summary(run, trial_type: str | None = None, color_by: str = "tau", save=None
     v_late = late["value"].mean("trial").values
     d_late = late["rpe"].mean("trial").values
     for p in range(sub.sizes["predictor"]):
-        axes[0].plot(sub["trial"].values, value_cue[p], color=colors[p], lw=1)
-        axes[1].plot(t, v_late[p], color=colors[p], lw=1)
-        axes[2].plot(t, d_late[p], color=colors[p], lw=1)
+        axes[0].plot(sub["trial"].values, value_cue[p], color=colors[p], ls=styles[p], lw=1)
+        axes[1].plot(t, v_late[p], color=colors[p], ls=styles[p], lw=1)
+        axes[2].plot(t, d_late[p], color=colors[p], ls=styles[p], lw=1)
     axes[0].set(xlabel="trial", ylabel=f"value at cue ({t[k_cue]:g} s)", title="learning")
-    axes[1].set(xlabel="time in trial (s)", ylabel="value (reward units)", title="value, last 10 % of trials")
-    axes[2].set(xlabel="time in trial (s)", ylabel="RPE δ (reward units)", title="RPE, last 10 % of trials")
+    axes[1].set(xlabel="time in trial (s)", ylabel=f"value ({units})", title="value, last 10 % of trials")
+    axes[2].set(xlabel="time in trial (s)", ylabel=f"RPE δ ({units})", title="RPE, last 10 % of trials")
     for axis in axes[1:3]:
-        axis.axvline(t[k_cue], color="0.6", ls=":", lw=1)
+        mark_events(axis, ds, trial_type)
+    if style_handles:
+        axes[0].legend(handles=style_handles, frameon=False, fontsize="small")
     axes[2].axhline(0, color="0.6", lw=0.8)
     median = int(np.argsort(sub[color_by].values)[sub.sizes["predictor"] // 2])
     rpe = sub["rpe"].isel(predictor=median).values
@@ -135,8 +157,8 @@ def summary(run, trial_type: str | None = None, color_by: str = "tau", save=None
     q = sub.isel(predictor=median)
     axes[3].set(xlabel="time in trial (s)", ylabel="trial",
                 title=f"RPE of #{median} (τ={float(q.tau):.2f}, γ={float(q.gamma):.2f}/s)")
-    fig.colorbar(image, ax=axes[3]).set_label("δ (reward units)")
-    fig.colorbar(mappable, ax=axes[:2]).set_label(PARAMETER_LABELS[color_by])  # lines of panels 1-3
+    fig.colorbar(image, ax=axes[3]).set_label(f"δ ({units})")
+    parameter_colorbar(fig, mappable, color_by, sub, ax=axes[:2])  # lines of panels 1-3
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {sub.sizes['predictor']} predictors, "
                  f"{ds.attrs['n_trials']} trials ({ds.attrs['options']['rule']})")
     save_figure(fig, save)

@@ -11,88 +11,94 @@ import numpy as np
 from drl import decode
 from drl.plots._common import (
     PARAMETER_LABELS,
+    check_parameter,
     new_figure,
+    parameter_colorbar,
     parameter_colors,
     resolve,
     save_figure,
     select_type,
     styled,
 )
-from drl.schema import learned_trials, run_task, step_index
+from drl.schema import learned_trials, reward_units, run_task, step_index
 
 
 @styled
-
-
-def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded"):
+def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded",
+                 units: str = "reward units"):
     """A decoded distribution (density and samples) against the true one (stems; W1 in the legend)."""
     if ax is None:
         fig, (ax,) = new_figure(1)
     fig = ax.figure
+    w1 = decode.wasserstein(decoded, true) if true is not None else None
     ax.fill_between(decoded.grid, decoded.density, color="tab:blue", alpha=0.3, lw=0)
-    ax.plot(decoded.grid, decoded.density, color="tab:blue", lw=1.5, label=label)
+    ax.plot(decoded.grid, decoded.density, color="tab:blue", lw=1.5,
+            label=label if w1 is None else f"{label} (W1 to the truth {w1:.2f} {units})")
     ax.plot(decoded.samples, np.full(decoded.samples.size, -0.02 * decoded.density.max()), "|", color="tab:blue",
             ms=6, alpha=0.6)
     if true is not None:
-        w1 = decode.wasserstein(decoded, true)
         twin = ax.twinx()
         twin.vlines(true.values, 0, true.probabilities, color="k", lw=2)
-        twin.plot(true.values, true.probabilities, "o", color="k", ms=4, label="true")
-        twin.set_ylim(0, 1.15 * true.probabilities.max())
+        twin.plot(true.values, true.probabilities, "o", color="k", ms=4)
+        # headroom above the tallest stem and density for the legend, which then covers no data
+        twin.set_ylim(0, 1.5 * true.probabilities.max())
         twin.set_ylabel("true probability")
-        ax.plot([], [], "o-", color="k", ms=4, label=f"true (W1 = {w1:.2f})")
-    ax.set(xlabel="reward (reward units)", ylabel="decoded density (per reward unit)")
-    ax.set_ylim(bottom=-0.05 * decoded.density.max())
-    ax.legend(frameon=False, loc="upper right")
+        ax.plot([], [], "o-", color="k", ms=4, label="true")
+    ax.set(xlabel=f"reward ({units})", ylabel=f"decoded density (per {units.removesuffix('s')})")
+    ax.set_ylim(-0.05 * decoded.density.max(), 1.5 * decoded.density.max())
+    ax.legend(frameon=False, loc="upper left", fontsize="small")
     save_figure(fig, save)
     return fig
 
 
 @styled
-
-
 def reward_response(run, trial_type: str | None = None, color_by: str = "tau", learned_fraction: float = 0.5,
                     save=None):
     """Dabney-style figure: the response to each reward magnitude per predictor, with its reversal point;
     reversal points against τ (and the true expectiles); the distribution decoded from them against the truth.
+    Predictors that differ only in γ or λ respond alike at the reward (their points overlap): the title says so.
     """
     ds = resolve(run, needs=("rpe", "reward"))
+    units = reward_units(ds)
     _, trial_type = select_type(ds, trial_type)
     responses = decode.reward_responses(ds, trial_type, learned_fraction=learned_fraction)
     task = run_task(ds)
     true = task.reward_distribution(trial_type)
-    colors, mappable = parameter_colors(ds, color_by)
+    colors, mappable = parameter_colors(ds, check_parameter(color_by))
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
     magnitudes = responses["magnitude"].values
     for p in range(responses.sizes["predictor"]):
         axes[0].plot(magnitudes, responses["response"].values[p], "-", color=colors[p], lw=1.2)
         axes[0].plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5)
     axes[0].axhline(0, color="0.6", lw=0.8)
-    axes[0].set(xlabel="reward magnitude (reward units)", ylabel="scaled RPE α±·δ at the reward",
+    axes[0].set(xlabel=f"reward magnitude ({units})", ylabel="scaled RPE α±·δ at the reward",
                 title="response ('o': reversal point)")
     tau = responses["tau"].values
     axes[1].scatter(tau, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
                     zorder=3, label="reversal point")
     levels = np.linspace(0.01, 0.99, 99)
     axes[1].plot(levels, decode.expectiles(true, levels), "--", color="0.3", lw=1, label="true expectile")
-    axes[1].set(xlabel=PARAMETER_LABELS["tau"], ylabel="reversal point (reward units)", title="reversal points")
+    axes[1].set(xlabel=PARAMETER_LABELS["tau"], ylabel=f"reversal point ({units})", title="reversal points")
     axes[1].legend(frameon=False, loc="upper left")
     decoded = decode.decode_run_distribution(ds, responses=responses)
-    distribution(decoded, true, ax=axes[2])
+    distribution(decoded, true, ax=axes[2], units=units)
     axes[2].set_title("decoded from reversal points")
-    fig.colorbar(mappable, ax=axes[:2]).set_label(PARAMETER_LABELS[color_by])
-    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {responses.sizes['predictor']} predictors")
+    parameter_colorbar(fig, mappable, color_by, ds, ax=axes[:2])
+    n_pred = responses.sizes["predictor"]
+    distinct = len({(round(float(a), 12), round(float(b), 12))
+                    for a, b in zip(ds["alpha_pos"].values, ds["alpha_neg"].values, strict=True)})
+    shown = "" if distinct == n_pred else f" ({distinct} distinct α+/α−: those differing only in γ or λ overlap)"
+    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {n_pred} predictors{shown}")
     save_figure(fig, save)
     return fig
 
 
 @styled
-
-
 def population_response(run, trial_type: str | None = None, learned_fraction: float = 0.5, save=None):
     """RPE at the cue and at the reward of each predictor after learning, against τ (coloured by γ) and against
     γ (coloured by τ): a 2 × 2 grid of scatter plots."""
     ds = resolve(run, needs=("rpe",))
+    units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     task = run_task(ds)
     spec = task.trial_types[task.trial_type_index(trial_type)]
@@ -109,22 +115,38 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
         for col, (x_name, c_name) in enumerate((("tau", "gamma"), ("gamma", "tau"))):
             ax = axes[2 * row + col]
             colors, mappable = parameter_colors(sub, c_name)
-            ax.scatter(sub[x_name].values, rpe, c=colors, s=28, edgecolors="k", linewidths=0.4)
+            x = sub[x_name].values
+            ax.scatter(x, rpe, c=colors, s=28, edgecolors="k", linewidths=0.4)
             ax.axhline(0, color="0.6", lw=0.8)
-            ax.set(xlabel=PARAMETER_LABELS[x_name], ylabel=f"RPE at the {where} (reward units)")
-            fig.colorbar(mappable, ax=ax).set_label(PARAMETER_LABELS[c_name])
+            ax.set(xlabel=PARAMETER_LABELS[x_name], ylabel=f"RPE at the {where} ({units})")
+            _readable_limits(ax, x, rpe)
+            if mappable is not None:
+                fig.colorbar(mappable, ax=ax).set_label(PARAMETER_LABELS[c_name])
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, last {late.sizes['trial']} trials\n"
                  f"(cue at {t[k_cue]:g} s, reward at {t[k_rew]:g} s)")
     save_figure(fig, save)
     return fig
 
 
+def _readable_limits(ax, x: np.ndarray, y: np.ndarray) -> None:
+    """Axis limits that show a constant parameter as one column and float noise as a flat line (autoscaling
+    would stretch 6e-7 of rounding over the whole axis)."""
+    if np.ptp(x) == 0:
+        ax.set_xlim(x[0] - 0.1 * max(abs(x[0]), 0.1), x[0] + 0.1 * max(abs(x[0]), 0.1))
+    scale = max(float(np.max(np.abs(y))), 1e-12)
+    if np.ptp(y) < 1e-4 * scale:
+        centre = float(np.mean(y))
+        ax.set_ylim(centre - 0.2 * scale - 1e-3, centre + 0.2 * scale + 1e-3)
+
+
 @styled
-
-
 def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fraction: float = 0.5, save=None):
     """Masset-style figure: cue response (per unit of expected reward) against reward delay for each predictor,
-    with its fitted exponential ``A·γ̂^delay``; and the fitted γ̂ against the true γ."""
+    with its fitted exponential ``A·γ̂^delay``; and the fitted γ̂ against the true γ.
+
+    With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response is its τ-expectile of the
+    reward, not the mean, and where the expectile changes with the delay's distribution the fit takes that for
+    discounting. The figure says so when τ varies; fit one τ level at a time to separate them."""
     ds = resolve(run, needs=("rpe",))
     cue = decode.cue_responses(ds, trial_types, learned_fraction=learned_fraction)
     colors, mappable = parameter_colors(ds, color_by)
@@ -142,15 +164,16 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     lims = [min(gamma.min(), np.nanmin(cue["gamma_hat"].values)) - 0.02, 1.0]
     axes[1].plot(lims, lims, "--", color="0.5", lw=1)
     axes[1].set(xlabel="true γ (per s)", ylabel="fitted γ̂ (per s)", xlim=lims, ylim=lims, title="discount fit")
-    fig.colorbar(mappable, ax=axes).set_label(PARAMETER_LABELS[color_by])
-    fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} delays")
+    parameter_colorbar(fig, mappable, color_by, ds, ax=axes)
+    mixed = np.unique(ds["tau"].values).size > 1
+    note = "\nτ varies: γ̂ mixes discounting with optimism (see the docstring)" if mixed else ""
+    fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} "
+                 f"delays{note}")
     save_figure(fig, save)
     return fig
 
 
 @styled
-
-
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
     """The delay distribution decoded from the γ population's cue responses, one panel per trial type, with the
     true reward times marked."""
@@ -179,17 +202,16 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
 
 
 @styled
-
-
 def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, ridge: float = 1e-6, save=None):
     """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals."""
     ds = resolve(run, needs=("rpe",))
+    units = reward_units(ds)
     _, trial_type = select_type(ds, trial_type)
     joint = decode.decode_joint(ds, trial_type, times=times, magnitudes=magnitudes, ridge=ridge)
     fig, axes = new_figure(3, panel_size=(3.9, 3.2))
     delay, magnitude = joint["delay"].values, joint["magnitude"].values
     image = axes[0].pcolormesh(delay, magnitude, joint["joint"].values.T, cmap="magma", shading="nearest")
-    axes[0].set(xlabel="reward delay after the cue (s)", ylabel="reward magnitude (reward units)",
+    axes[0].set(xlabel="reward delay after the cue (s)", ylabel=f"reward magnitude ({units})",
                 title="decoded joint map")
     fig.colorbar(image, ax=axes[0]).set_label("probability per bin")
     task = run_task(ds)
@@ -206,7 +228,7 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
         axes[2].vlines(true.values, 0, true.probabilities * joint["magnitude_marginal"].values.max()
                        / true.probabilities.max(), color="k", lw=2, label="true (scaled)")
         axes[2].set_xlim(magnitude[0] - bin_width, magnitude[-1] + bin_width)
-    axes[2].set(xlabel="reward magnitude (reward units)", ylabel="probability per bin", title="magnitude marginal")
+    axes[2].set(xlabel=f"reward magnitude ({units})", ylabel="probability per bin", title="magnitude marginal")
     axes[2].legend(frameon=False, loc="best")
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {joint.sizes['tau_level']} τ levels × "
                  f"{np.unique(ds['gamma'].values).size} γ values")
