@@ -158,3 +158,17 @@ def test_bad_input(dabney_run, masset_run):
                           progress=False)
     with pytest.raises(ValueError, match="did not record 'rpe'"):
         decode.reward_responses(no_rpe)
+
+
+def test_decoded_samples_respect_the_support():
+    # expectiles of a 0.1-20 µl distribution are all positive: samples stay >= 0 and the density, reflected at
+    # the bound, puts none below 0 and integrates to 1 on its grid
+    true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    levels = np.linspace(0.05, 0.95, 10)
+    decoded = drl.decode.decode_distribution(levels, drl.decode.expectiles(true, levels))
+    assert decoded.samples.min() >= 0 and decoded.grid.min() >= 0
+    assert np.trapezoid(decoded.density, decoded.grid) == pytest.approx(1.0, abs=0.02)
+    bounded = drl.decode.decode_distribution(levels, drl.decode.expectiles(true, levels), bounds=(0.1, 20.0))
+    assert bounded.samples.min() >= 0.1 and bounded.samples.max() <= 20.0
+    signed = drl.decode.decode_distribution([0.25, 0.5, 0.75], [-1.0, 0.0, 1.0])  # negative values: no floor at 0
+    assert signed.samples.min() < 0

@@ -182,3 +182,31 @@ def test_bad_input():
         model.call_module("x_value_reward_chosen", "x_value_choice")
     with pytest.raises(ValueError, match="unknown parameter\\(s\\) in parameter_variance: \\['alpha'\\]"):
         AgentQ(parameter_variance={"alpha": 0.1})
+
+
+def test_seeding_numpy_reproduces_data_and_equations_as_in_the_tutorials():
+    # The tutorials call np.random.seed(42) and expect the same data and fit every run: with no rng=, the
+    # environments and agents draw their generators from numpy's global state.
+    import torch
+
+    from drl.spice import RESCORLA_WAGNER_CONFIG, SpiceEstimator
+
+    saved = np.random.get_state()  # noqa: NPY002 - given back at the end: other tests see no change
+    runs = []
+    for _ in range(2):
+        np.random.seed(42)  # noqa: NPY002 - the tutorials' way, which is what is tested
+        dataset, _, _ = create_dataset(AgentQ(alpha_reward=0.3), BanditsDrift(0.2), 30, 8)
+        estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=20, n_restarts=0)
+        estimator.fit(dataset.xs, dataset.ys)
+        runs.append((dataset.xs.clone(), dataset.ys.clone(), None,
+                     {m: eq.coefficients.copy() for m, eq in estimator.equations[0].items()}))
+    torch.testing.assert_close(runs[0][0], runs[1][0])
+    torch.testing.assert_close(runs[0][1], runs[1][1])
+    for module, coefficients in runs[0][3].items():
+        np.testing.assert_array_equal(coefficients, runs[1][3][module])
+    np.random.seed(43)  # noqa: NPY002
+    other, _, _ = create_dataset(AgentQ(alpha_reward=0.3), BanditsDrift(0.2), 30, 8)
+    assert not torch.equal(other.ys, runs[0][1])  # another global seed, other data
+    explicit = [create_dataset(AgentQ(rng=7), BanditsDrift(0.2, rng=8), 30, 2)[0].ys for _ in range(2)]
+    assert torch.equal(explicit[0], explicit[1])  # rng= given: the global state plays no part
+    np.random.set_state(saved)  # noqa: NPY002

@@ -40,6 +40,10 @@ def test_distilled_equations_recover_the_agent(forgetting_fit):
     assert abs(chosen["c_reward[k]"] / 3.0 - 0.3) < 0.06
     assert abs(not_chosen["x_value_reward_not_chosen[k]"] - 0.8) < 0.05
     assert set(not_chosen) <= {"1", "x_value_reward_not_chosen[k]"}
+    table = estimator.equations_  # tidy: one row per participant × module × feature
+    assert list(table.columns) == ["participant", "module", "feature", "coefficient", "n_samples"]
+    row = table[(table.module == "x_value_reward_chosen") & (table.feature == "c_reward[k]")]
+    assert row.coefficient.item() == pytest.approx(chosen["c_reward[k]"])
     report = estimator.report
     assert report["held_out_sessions"] == 20
     assert report["nll_spice_test"] <= 1.02 * report["nll_rnn_test"], report

@@ -1,7 +1,9 @@
 """Bandit environments and the synthetic Q-learning agent that generate choice data for SPICE.
 
-Every random draw goes through a ``numpy.random.Generator`` owned by the object (``rng=`` a Generator or a
-seed); there is no global random state. Rewards are per arm, ``-1`` where the outcome was not shown.
+Every random draw goes through a ``numpy.random.Generator`` owned by the object: ``rng=`` a Generator or an int
+seed; with no ``rng`` the object's generator is seeded from numpy's global random state, so the SPICE
+tutorials' ``np.random.seed(42)`` makes every run identical, as it did in SPICE. Rewards are per arm, ``-1``
+where the outcome was not shown.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ __all__ = ["AgentQ", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "Bandits"]
 def _rng(rng) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, int | np.integer):
+    if rng is None:  # the tutorials seed numpy's global state and expect the same data every run
+        return np.random.default_rng(np.random.randint(0, 2**63 - 1, dtype=np.int64))  # noqa: NPY002 (on purpose)
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy Generator, an int seed or None; got {type(rng).__name__}")
 

@@ -183,6 +183,20 @@ class SpiceEstimator:
         self._check_fitted()
         return _SpiceAgent(self)
 
+    @property
+    def equations_(self):
+        """The distilled equations as a tidy ``pandas.DataFrame``: one row per participant × module × feature,
+        columns ``participant``, ``module``, ``feature`` (the tutorials' names), ``coefficient``, ``n_samples``
+        (zeros included: SINDy's sparsity is part of the result)."""
+        import pandas as pd
+
+        self._check_fitted()
+        rows = [{"participant": pid, "module": module, "feature": name, "coefficient": float(coefficient),
+                 "n_samples": eq.n_samples}
+                for pid, modules in self.equations.items() for module, eq in modules.items()
+                for name, coefficient in zip(eq.feature_names, eq.coefficients, strict=True)]
+        return pd.DataFrame(rows, columns=["participant", "module", "feature", "coefficient", "n_samples"])
+
     def print_spice_model(self, participant_id: int | None = None) -> None:
         """Print the distilled equations (of ``participant_id``; default the first) and the scaling constants."""
         self._check_fitted()
