@@ -253,8 +253,8 @@ def decode_timing(gamma, values, times=None, *, ridge: float = 1e-6, normalize: 
         (:func:`cue_values` gives either; a raw V_cue is γ^(t − dt) and would shift the decoded delays by dt).
       times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins.
       ridge: relative regularisation strength (≥ 0; larger is smoother). Measured with 30 γ in [0.5, 0.99]
-        (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 triples W1; only at 5 % noise
-        on a two-delay distribution does ~1e-3 win. The default 1e-6 is a safe middle.
+        (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1 3-200x worse; only
+        at 5 % noise on a two-delay distribution does ~1e-3 win. The default 1e-6 is a safe middle.
       normalize: divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected
         reward, when values are in reward units).
 
