@@ -14,14 +14,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["available", "run_block"]
+__all__ = ["run_block"]
 
 LANES = 16  # predictors per chunk of the vectorised loop
-
-
-def available() -> bool:
-    """Whether the compiled loop can run here (numba imports; it is a dependency of drl)."""
-    return numba is not None
 
 
 @numba.njit(inline="always", cache=True)
@@ -33,113 +28,65 @@ def _rule_factor(delta, a_pos, a_neg, expectile, zero):
 
 
 @numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
-def _block(w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
-          discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
-          expectile, online):
-    """Trials ``types``/``rewards`` [B], [B, K] for every predictor (in parallel) on weights ``w`` [M, P, F], in
-    place; V and δ at ``steps`` go to row ``slots[i]`` of ``v_out``/``d_out`` [P, rows, K_rec] (−1: not kept)."""
+def _block_online(w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
+                  discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
+                  expectile):
+    """Online updates with overlapping features: trials ``types``/``rewards`` [B], [B, K] for every predictor
+    (in parallel) on weights ``w`` [M, P, F], in place, a weight change per step; V and δ at ``steps`` go to row
+    ``slots[i]`` of ``v_out``/``d_out`` [P, rows, K_rec] (−1: not kept). (``cue``, ``csc`` and ``norm`` are
+    unused here: the argument list is the one both loops share.)"""
     n_types, n_pred, n_feat = w.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
     for p in numba.prange(n_pred):
         v = np.zeros(n_steps, w.dtype)
         d = np.zeros(n_steps, w.dtype)
-        learn = np.zeros(n_steps, w.dtype)
         e = np.zeros(n_feat, w.dtype)
         g, r_p, a_pos, a_neg = discount[p], rho[p], alpha_pos[p], alpha_neg[p]
         zero = v[0]  # 0 in the run's dtype (float32 arithmetic stays float32)
         one = np.ones(1, w.dtype)[0]  # a literal 1 would widen float32 arithmetic to float64
         for i in range(n_trials):
             m = types[i]
-            c = cue[m]
             r = rewards[i]
-            if online and not csc:
-                # per-step updates (features overlap): the textbook loop of TrialKernel.online_trial
+            # per-step updates (features overlap): the textbook loop of TrialKernel.online_trial
+            for f in range(n_feat):
+                e[f] = zero
+            if arrival:
+                v0 = zero
                 for f in range(n_feat):
-                    e[f] = zero
+                    v0 += w[m, p, f] * x[m, 0, f]
+                v[0] = v0
+                d[0] = g * (r[0] + v0) if discount_reward else r[0] + g * v0
+            for j in range(n_steps):
+                v_j = zero
+                v_next = zero
+                for f in range(n_feat):
+                    v_j += w[m, p, f] * x[m, j, f]
+                if j + 1 < n_steps:
+                    for f in range(n_feat):
+                        v_next += w[m, p, f] * x[m, j + 1, f]
+                trace_sum = zero
+                for f in range(n_feat):
+                    e[f] = r_p * e[f] + x[m, j, f]
+                    trace_sum += e[f]
                 if arrival:
-                    v0 = zero
-                    for f in range(n_feat):
-                        v0 += w[m, p, f] * x[m, 0, f]
-                    v[0] = v0
-                    d[0] = g * (r[0] + v0) if discount_reward else r[0] + g * v0
-                for j in range(n_steps):
-                    v_j = zero
-                    v_next = zero
-                    for f in range(n_feat):
-                        v_j += w[m, p, f] * x[m, j, f]
+                    reward = r[j + 1] if j + 1 < n_steps else zero
+                    if discount_reward:
+                        delta = g * (reward + v_next) - v_j
+                    else:
+                        delta = reward + g * v_next - v_j
                     if j + 1 < n_steps:
-                        for f in range(n_feat):
-                            v_next += w[m, p, f] * x[m, j + 1, f]
-                    trace_sum = zero
-                    for f in range(n_feat):
-                        e[f] = r_p * e[f] + x[m, j, f]
-                        trace_sum += e[f]
-                    if arrival:
-                        reward = r[j + 1] if j + 1 < n_steps else zero
-                        if discount_reward:
-                            delta = g * (reward + v_next) - v_j
-                        else:
-                            delta = reward + g * v_next - v_j
-                        if j + 1 < n_steps:
-                            v[j + 1] = v_next
-                            d[j + 1] = delta
-                    else:
-                        delta = r[j] + g * v_next - v_j
-                        v[j] = v_j
-                        d[j] = delta
-                    u = _rule_factor(delta, a_pos, a_neg, expectile, zero) * learn_mask[j]
-                    if use_norm:
-                        u = u / max(one, trace_sum)
-                    for f in range(n_feat):
-                        w[m, p, f] += u * e[f]
-            else:
-                # values from the weights at the trial's start
-                for k in range(n_steps):
-                    if csc:
-                        v[k] = w[m, p, k - c] if k >= c else zero
-                    else:
-                        acc = zero
-                        for f in range(n_feat):
-                            acc += w[m, p, f] * x[m, k, f]
-                        v[k] = acc
-                # errors: recorded d[k] and the learning signal learn[j] of state j
-                if arrival:
-                    previous = zero
-                    for k in range(n_steps + 1):
-                        reward = r[k] if k < n_steps else zero
-                        target = v[k] if k < n_steps else zero
-                        if discount_reward:
-                            delta = g * (reward + target) - previous
-                        else:
-                            delta = reward + g * target - previous
-                        if k < n_steps:
-                            d[k] = delta
-                            previous = v[k]
-                        if k > 0:
-                            learn[k - 1] = delta
+                        v[j + 1] = v_next
+                        d[j + 1] = delta
                 else:
-                    for k in range(n_steps):
-                        following = v[k + 1] if k + 1 < n_steps else zero
-                        d[k] = r[k] + g * following - v[k]
-                        learn[k] = d[k]
-                # u_j, then G_j = u_j + ρ·G_{j+1} backwards, then Δw = Σ_j x_j·G_j
-                acc = zero
-                for j in range(n_steps - 1, -1, -1):
-                    u = _rule_factor(learn[j], a_pos, a_neg, expectile, zero) * learn_mask[j]
-                    if use_norm:
-                        u = u / norm[m, p, j]
-                    acc = u + r_p * acc
-                    learn[j] = acc
-                if csc:
-                    for j in range(c, n_steps):
-                        w[m, p, j - c] += learn[j]
-                else:
-                    for f in range(n_feat):
-                        total = zero
-                        for j in range(n_steps):
-                            total += x[m, j, f] * learn[j]
-                        w[m, p, f] += total
+                    delta = r[j] + g * v_next - v_j
+                    v[j] = v_j
+                    d[j] = delta
+                u = _rule_factor(delta, a_pos, a_neg, expectile, zero) * learn_mask[j]
+                if use_norm:
+                    u = u / max(one, trace_sum)
+                for f in range(n_feat):
+                    w[m, p, f] += u * e[f]
             slot = slots[i]
             if slot >= 0:
                 for q in range(n_rec):
@@ -156,8 +103,8 @@ def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
                  expectile, lanes):
     """The offline update (and CSC online, which equals it) with predictors in SIMD lanes: weights transposed
     to ``wt`` [M, F, P] so that every step is one vector operation over a chunk of ``lanes`` predictors; chunks
-    run in parallel. Each lane does exactly the scalar arithmetic of :func:`_block` (no fused operations), so
-    the results do not depend on the chunking."""
+    run in parallel. Each lane does a predictor's scalar arithmetic (no fused operations), so the results do
+    not depend on the chunking."""
     n_types, n_feat, n_pred = wt.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
@@ -262,7 +209,7 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     """
     dtype = weights.numpy().dtype
     w = weights.numpy()
-    c = kernel.compiled_constants()
+    c = kernel.compiled_constants
     empty = np.zeros((1, 1, 1), dtype)
     args = (c["x"], c["cue"], c["csc"], np.ascontiguousarray(types, np.int64), np.ascontiguousarray(rewards, dtype),
             np.ascontiguousarray(slots, np.int64), np.ascontiguousarray(steps, np.int64),
@@ -279,4 +226,4 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
             _block_lanes(wt, *args, LANES if w.shape[1] >= 256 else 8)
             w[...] = wt.transpose(0, 2, 1)
             return
-        _block(w, *args, c["online"])
+        _block_online(w, *args)

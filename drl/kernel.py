@@ -94,29 +94,28 @@ class TrialKernel:
         """G_j = Σ_{k ≥ j} ρ^{k−j}·u_k per predictor (built on first use: the compiled loop does not need it)."""
         return ReverseDiscountedSum(self.rho, self.n_steps)
 
+    @functools.cached_property
     def compiled_constants(self) -> dict:
         """The constants of :func:`drl.compiled.run_block`, as numpy arrays in the run's dtype (built once)."""
-        if getattr(self, "_compiled", None) is None:
-            def arr(t):
-                return np.ascontiguousarray(t.detach().cpu().numpy())
+        def arr(t):
+            return np.ascontiguousarray(t.detach().cpu().numpy())
 
-            dtype = arr(self.discount).dtype
-            k = self.n_steps
-            self._compiled = {
-                "x": np.zeros((1, 1, 1), dtype) if self.is_csc else arr(self.x),
-                "cue": np.asarray(self.cue_steps, dtype=np.int64),
-                "csc": self.is_csc,
-                "discount": arr(self.discount), "rho": arr(self.rho),
-                "alpha_pos": arr(self.alpha_pos), "alpha_neg": arr(self.alpha_neg),
-                "norm": np.ones((1, 1, 1), dtype) if self.norm is None else arr(self.norm),
-                "use_norm": self.norm is not None,
-                "learn_mask": np.ones(k, dtype) if self.learn_mask is None else arr(self.learn_mask),
-                "arrival": self.opt.rpe_index == "arrival",
-                "discount_reward": self.discount_reward,
-                "expectile": self.opt.rule == "expectile",
-                "online": self.opt.update == "online",
-            }
-        return self._compiled
+        dtype = arr(self.discount).dtype
+        k = self.n_steps
+        return {
+            "x": np.zeros((1, 1, 1), dtype) if self.is_csc else arr(self.x),
+            "cue": np.asarray(self.cue_steps, dtype=np.int64),
+            "csc": self.is_csc,
+            "discount": arr(self.discount), "rho": arr(self.rho),
+            "alpha_pos": arr(self.alpha_pos), "alpha_neg": arr(self.alpha_neg),
+            "norm": np.ones((1, 1, 1), dtype) if self.norm is None else arr(self.norm),
+            "use_norm": self.norm is not None,
+            "learn_mask": np.ones(k, dtype) if self.learn_mask is None else arr(self.learn_mask),
+            "arrival": self.opt.rpe_index == "arrival",
+            "discount_reward": self.discount_reward,
+            "expectile": self.opt.rule == "expectile",
+            "online": self.opt.update == "online",
+        }
 
     @property
     def uses_step_loop(self) -> bool:

@@ -134,16 +134,12 @@ def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOption
     "compiled" was asked for where it does not apply)."""
     from dataclasses import replace
 
-    from drl import compiled
-
     applies = options.bootstrap == "own" and device.type == "cpu"
     if options.kernel == "compiled" and not applies:
         raise ValueError(f"kernel='compiled' needs bootstrap='own' on the CPU; got bootstrap={options.bootstrap!r} "
                          f"on {device.type!r} (use kernel='auto')")
-    if options.kernel == "compiled" and not compiled.available():
-        raise ValueError("kernel='compiled' needs numba, which cannot be imported here (pip install numba)")
     if options.kernel == "auto":
-        return replace(options, kernel="compiled" if applies and compiled.available() else "torch")
+        return replace(options, kernel="compiled" if applies else "torch")
     return options
 
 

@@ -157,14 +157,14 @@ def clean_stale_temps(directory) -> list[Path]:
 def _interrupted(path: Path) -> list[Path]:
     """Temporary files of interrupted, resumable streamed runs of ``path`` (their processes are gone)."""
     found = []
-    for tmp in sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp")):
+    for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
         pid = _temp_owner(tmp)
         if pid is not None and not _pid_alive(pid) and checkpoint_path(tmp).is_file():
             found.append(tmp)
     return found
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 

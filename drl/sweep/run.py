@@ -44,9 +44,7 @@ def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> 
 
 def _vector_key(config: dict) -> str | None:
     """Runs with the same key can be simulated as one population (None: this run cannot be batched)."""
-    from drl import compiled
-
-    if config["bootstrap"] != "own" or not compiled.available():
+    if config["bootstrap"] != "own":
         return None  # a shared bootstrap couples predictors; the torch kernel's bits may depend on the batch
     return json.dumps({k: v for k, v in config.items() if k not in POPULATION_FIELDS}, sort_keys=True)
 
