@@ -2,6 +2,7 @@
 figs/ when given a name. The static figures of drl_sim (val_at_t, heatmap), its animation (val_over_t), a run
 summary, and the population figures of the papers."""
 
+from drl.plots._common import Figure as Figure
 from drl.plots.animation import TrialAnimation as TrialAnimation
 from drl.plots.animation import val_over_t as val_over_t
 from drl.plots.figures import heatmap as heatmap
@@ -14,5 +15,5 @@ from drl.plots.population import reward_response as reward_response
 from drl.plots.population import timing as timing
 from drl.plots.population import value_vs_delay as value_vs_delay
 
-__all__ = ["TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "reward_response",
+__all__ = ["Figure", "TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "reward_response",
            "summary", "timing", "val_at_t", "val_over_t", "value_vs_delay"]

@@ -9,6 +9,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.figure import Figure as MatplotlibFigure
 
 from drl._validate import choice
 from drl.schema import PARAMETERS, require_values, trials_of_type
@@ -154,12 +155,41 @@ def mark_events(ax, ds, trial_type: str) -> None:
             ax.axvline(spec["cue_time"] + event["time"], color="0.5", ls="--", lw=0.8, zorder=0)
 
 
+class Figure(MatplotlibFigure):
+    """A matplotlib Figure that a notebook shows once.
+
+    Under the inline backend pyplot shows every open figure when a cell ends, and the cell's result is shown
+    too: a figure function on a cell's last line would appear twice. This figure shows itself and leaves
+    pyplot, so the end of the cell does not show it again; a figure assigned to a name still appears once
+    (pyplot's end-of-cell display comes here too), and ``fig`` on a later line shows it again.
+    """
+
+    def _ipython_display_(self):
+        from IPython import get_ipython
+        from IPython.display import publish_display_data
+
+        shell = get_ipython()
+        if shell is None:
+            return
+        formatters = shell.display_formatter.formatters
+        data, metadata = {}, {}
+        for mime, formatter in formatters.items():
+            out = formatter(self)
+            if isinstance(out, tuple):  # (data, metadata), e.g. a retina PNG's size
+                out, metadata[mime] = out
+            if out is not None:
+                data[mime] = out
+        publish_display_data(data, metadata)
+        if "inline" in mpl.get_backend() and self.canvas.manager is not None:
+            plt.close(self)  # shown: pyplot's end-of-cell display must not show it again
+
+
 def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2), sharey: bool = False):
     """A constrained-layout figure of ``n_panels`` panels, wrapped at four columns unless ``ncols`` is given."""
     ncols = ncols or min(n_panels, 4)
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False,
-                             layout="constrained", sharey=sharey)
+                             layout="constrained", sharey=sharey, FigureClass=Figure)
     for ax in axes.flat[n_panels:]:
         ax.remove()
     return fig, list(axes.flat[:n_panels])
