@@ -341,6 +341,10 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
 def open_run(run) -> xr.Dataset:
     """A run from a Dataset (validated) or from a path / run name (loaded lazily)."""
     if isinstance(run, xr.Dataset):
+        if run.attrs.get("drl_form") == "responses":
+            raise ValueError("this needs a simulated run; a recording in the responses form is read by "
+                             "drl.decode.reward_responses, cue_responses and decode_run_distribution, and by "
+                             "drl.plots.reward_response and value_vs_delay")
         return validate_dataset(run, "dataset")
     if isinstance(run, str | os.PathLike):
         return load(run)

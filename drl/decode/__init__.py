@@ -20,14 +20,20 @@ from drl.decode.arrays import decode_distribution as decode_distribution
 from drl.decode.arrays import decode_timing as decode_timing
 from drl.decode.arrays import expectiles as expectiles
 from drl.decode.arrays import fit_discount as fit_discount
+from drl.decode.arrays import gcv_ridge as gcv_ridge
 from drl.decode.arrays import shuffle_control as shuffle_control
 from drl.decode.arrays import wasserstein as wasserstein
+from drl.decode.recordings import is_responses_form as is_responses_form
+from drl.decode.recordings import responses_form as responses_form
+from drl.decode.recordings import responses_from_table as responses_from_table
 from drl.decode.runs import cue_responses as cue_responses
 from drl.decode.runs import cue_values as cue_values
 from drl.decode.runs import decode_joint as decode_joint
 from drl.decode.runs import decode_run_distribution as decode_run_distribution
+from drl.decode.runs import hinge_fit as hinge_fit
 from drl.decode.runs import learned_trials as learned_trials
 from drl.decode.runs import reward_responses as reward_responses
+from drl.decode.runs import sign_count_reversal as sign_count_reversal
 
 __all__ = [
     "DecodedDistribution",
@@ -40,7 +46,13 @@ __all__ = [
     "expectiles",
     "learned_trials",
     "fit_discount",
+    "gcv_ridge",
+    "hinge_fit",
+    "is_responses_form",
+    "responses_form",
+    "responses_from_table",
     "reward_responses",
     "shuffle_control",
+    "sign_count_reversal",
     "wasserstein",
 ]

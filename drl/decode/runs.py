@@ -6,10 +6,13 @@ the learned window has not converged (:mod:`drl.convergence`) and decodes with :
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
 from drl.convergence import warn_if_unconverged
+from drl.decode import recordings
 from drl.decode.arrays import (
     DecodedDistribution,
     _density_at,
@@ -23,7 +26,8 @@ from drl.schema import learned_trials, require_values, run_options, run_task, st
 from drl.store import open_run
 
 __all__ = ["cue_responses", "cue_values", "decode_joint", "decode_run_distribution", "learned_trials",
-           "reward_responses"]
+           "hinge_fit", "reward_responses",
+           "sign_count_reversal"]
 
 
 def _scaled(ds: xr.Dataset, rpe: np.ndarray, response: str) -> np.ndarray:
@@ -38,6 +42,66 @@ def _scaled(ds: xr.Dataset, rpe: np.ndarray, response: str) -> np.ndarray:
 
 def _parameter_coords(ds: xr.Dataset) -> dict:
     return {name: ("predictor", ds[name].values) for name in ("alpha_pos", "alpha_neg", "tau", "gamma", "lam")}
+
+
+def _asymmetry(magnitudes: np.ndarray, reversal: np.ndarray, mean: np.ndarray):
+    """Slopes s+ and s− of lines through each reversal point fitted to the mean responses [P, M] above and
+    below it, and ``tau_hat = s+ / (s+ + s−)``."""
+    offset = magnitudes[None, :] - reversal[:, None]
+    above, below = (offset > 0) & np.isfinite(mean), (offset < 0) & np.isfinite(mean)
+    mean = np.nan_to_num(mean)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope_pos = (np.where(above, offset * mean, 0).sum(1)) / np.where(above, offset**2, 0).sum(1)
+        slope_neg = (np.where(below, offset * mean, 0).sum(1)) / np.where(below, offset**2, 0).sum(1)
+        return slope_pos, slope_neg, slope_pos / (slope_pos + slope_neg)
+
+
+def hinge_fit(magnitudes, mean, n_grid: int = 2001):
+    """Fit ``r(m) = s+·(m − c)⁺ + s−·min(m − c, 0)`` to each row of the mean responses [P, M]: the reversal point
+    c with the slopes above (s+) and below (s−) it, by least squares over a grid of c spanning the magnitudes
+    (the two columns have disjoint support, so the slopes are closed-form for each c).
+
+    A recorded (scaled) response bends at its reversal point, so the chord between the two magnitudes around
+    it crosses zero off the reversal; this fit does not. Returns (c, s+, s−) [P] each; rows whose responses
+    never change sign get the linear extrapolation of :func:`_zero_crossing` for c.
+    """
+    magnitudes = np.asarray(magnitudes, np.float64)
+    grid = np.linspace(magnitudes[0], magnitudes[-1], n_grid)
+    offset = magnitudes[None, :] - grid[:, None]  # [G, M]
+    above, below = np.clip(offset, 0, None), np.clip(offset, None, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain_above = np.where((above**2).sum(1) > 0, (mean @ above.T) ** 2 / (above**2).sum(1), 0.0)  # [P, G]
+        gain_below = np.where((below**2).sum(1) > 0, (mean @ below.T) ** 2 / (below**2).sum(1), 0.0)
+        best = np.argmax(gain_above + gain_below, 1)  # least squares ⇔ the largest explained sum of squares
+        c = grid[best]
+        a, b = above[best], below[best]  # [P, M]
+        slope_pos = (a * mean).sum(1) / (a**2).sum(1)
+        slope_neg = (b * mean).sum(1) / (b**2).sum(1)
+    crosses = (mean.min(1) < 0) & (mean.max(1) > 0)
+    c = np.where(crosses, c, _zero_crossing(magnitudes, mean))
+    return c, slope_pos, slope_neg
+
+
+def sign_count_reversal(magnitudes, positive, negative) -> np.ndarray:
+    """Dabney et al. 2020's sign-count reversal point: the threshold between reward magnitudes that misclassifies
+    the fewest single responses (positive below it, negative above it).
+
+    Args:
+      magnitudes: [M] ascending reward magnitudes.
+      positive, negative: [P, M] counts of positive and negative single-trial responses per magnitude.
+
+    Returns [P] reversal points: the midpoint between the magnitudes the best threshold separates (the lowest
+    or highest magnitude when all responses are of one sign), averaged over tied thresholds.
+    """
+    magnitudes = np.asarray(magnitudes, np.float64)
+    positive, negative = np.asarray(positive, np.float64), np.asarray(negative, np.float64)
+    # errors[k]: threshold after the first k magnitudes (k = 0 … M) = positives below + negatives above
+    below = np.concatenate([np.zeros((positive.shape[0], 1)), np.cumsum(positive, 1)], 1)
+    above = np.concatenate([np.cumsum(negative[:, ::-1], 1)[:, ::-1], np.zeros((negative.shape[0], 1))], 1)
+    errors = below + above  # [P, M + 1]
+    position = np.concatenate([[magnitudes[0]], 0.5 * (magnitudes[1:] + magnitudes[:-1]), [magnitudes[-1]]])
+    best = errors == errors.min(1, keepdims=True)
+    return (best * position).sum(1) / best.sum(1)
 
 
 def reward_responses(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,
@@ -56,9 +120,21 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     predictors of a run see the same reward sequence, so without it the trial-to-trial noise they share can
     correlate the two estimates on its own (the confound Dabney et al. 2020 avoid with independent data).
 
-    Returns a Dataset: ``response`` [predictor, magnitude], ``reversal_point``, ``slope_pos``, ``slope_neg``,
-    ``tau_hat`` [predictor], ``count`` [magnitude] (trials averaged), with the predictor parameters as coords.
+    ``reversal_point_sign_count`` is Dabney et al.'s estimator (:func:`sign_count_reversal`) on the single
+    trials: robust to a few outlying responses, but only as fine as the magnitudes delivered.
+
+    ``run`` may be a recording in the responses form (:mod:`drl.decode.recordings`): the response is then the
+    recorded one (``response`` is ignored), ``learned_fraction`` and ``resample`` do not apply, the predictor
+    coordinate holds the neuron ids, and only ``tau_hat`` estimates each neuron's asymmetry. A recorded response
+    bends at its reversal point, so the reversal point and slopes come from a two-piece linear fit
+    (:func:`hinge_fit`) instead of the zero crossing.
+
+    Returns a Dataset: ``response`` [predictor, magnitude], ``reversal_point``, ``reversal_point_sign_count``,
+    ``slope_pos``, ``slope_neg``, ``tau_hat`` [predictor], ``count`` [magnitude] (trials averaged), with the
+    predictor parameters as coords.
     """
+    if recordings.is_responses_form(run):
+        return _recorded_reward_responses(run, trial_type)
     ds = open_run(run)
     require_values(ds, "rpe", "reward")
     task = run_task(ds)
@@ -104,13 +180,8 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
         slope_mean = mean_per_magnitude(scaled, slope_mask)
     else:
         slope_reversal, slope_mean = reversal, mean
-    offset = magnitudes[None, :] - slope_reversal[:, None]
-    above, below = (offset > 0) & np.isfinite(slope_mean), (offset < 0) & np.isfinite(slope_mean)
-    slope_mean = np.nan_to_num(slope_mean)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope_pos = (np.where(above, offset * slope_mean, 0).sum(1)) / np.where(above, offset**2, 0).sum(1)
-        slope_neg = (np.where(below, offset * slope_mean, 0).sum(1)) / np.where(below, offset**2, 0).sum(1)
-        tau_hat = slope_pos / (slope_pos + slope_neg)
+    slope_pos, slope_neg, tau_hat = _asymmetry(magnitudes, slope_reversal, slope_mean)
+    sign_count = sign_count_reversal(magnitudes, ((rpe > 0) * rev_mask) @ onehot, ((rpe < 0) * rev_mask) @ onehot)
     coords = {"predictor": sub["predictor"].values, "magnitude": magnitudes, **_parameter_coords(sub)}
     out = xr.Dataset(
         {
@@ -118,6 +189,8 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
                                                            "units": "reward units"}),
             "reversal_point": ("predictor", reversal, {"long_name": "magnitude where the response reverses sign",
                                                        "units": "reward units"}),
+            "reversal_point_sign_count": ("predictor", sign_count, {
+                "long_name": "reversal point by sign count of single trials", "units": "reward units"}),
             "slope_pos": ("predictor", slope_pos, {"units": "1"}),
             "slope_neg": ("predictor", slope_neg, {"units": "1"}),
             "tau_hat": ("predictor", tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
@@ -131,6 +204,76 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     return out
 
 
+def _conditions(form: xr.Dataset, coordinate: str, trial_types) -> np.ndarray:
+    """Indices of the form's conditions with a finite ``coordinate`` (magnitude or delay), of ``trial_types``."""
+    finite = np.isfinite(form[coordinate].values)
+    if trial_types is not None:
+        names = form["trial_type"].values
+        unknown = sorted(set(trial_types) - set(names[finite]))
+        if unknown:
+            raise ValueError(f"trial type(s) {unknown} have no condition with a {coordinate}; the recording's are "
+                             f"{sorted(set(names[finite]))}")
+        finite &= np.isin(names, list(trial_types))
+    return np.flatnonzero(finite)
+
+
+def _pooled(form: xr.Dataset, conditions: np.ndarray, key: np.ndarray):
+    """Per neuron and distinct ``key`` value (conditions sharing it pooled): the mean response [N, K], its
+    variance [N, K] (NaN without single trials) and the single trials [N, K, R] (None without them)."""
+    values, which = np.unique(key, return_inverse=True)
+    if "trial_response" in form:
+        trials = form["trial_response"].values[:, conditions]  # [N, C, R]
+        pooled = [trials[:, which == k].reshape(trials.shape[0], -1) for k in range(values.size)]
+        width = max(p.shape[1] for p in pooled)
+        stacked = np.stack([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=np.nan) for p in pooled], 1)
+        n = np.isfinite(stacked).sum(2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.where(n > 1, np.nanvar(stacked, 2, ddof=1) / np.maximum(n, 1), np.nan)
+        return values, np.nanmean(stacked, 2), variance, stacked
+    response = form["response"].values[:, conditions]
+    mean = np.stack([response[:, which == k].mean(1) for k in range(values.size)], 1)
+    return values, mean, np.full(mean.shape, np.nan), None
+
+
+def _recorded_reward_responses(form: xr.Dataset, trial_type: str | None) -> xr.Dataset:
+    conditions = _conditions(form, "magnitude", None if trial_type is None else [trial_type])
+    if trial_type is None and conditions.size:
+        names = form["trial_type"].values[conditions]
+        trial_type = next((n for n in dict.fromkeys(names)
+                           if np.unique(form["magnitude"].values[conditions][names == n]).size > 1), names[0])
+        conditions = conditions[names == trial_type]
+    magnitudes, mean, _, trials = _pooled(form, conditions, form["magnitude"].values[conditions])
+    if magnitudes.size < 2:
+        raise ValueError(f"the recording's conditions of trial type {trial_type!r} have "
+                         f"{magnitudes.size} reward magnitude(s); reversal points need at least two")
+    reversal, slope_pos, slope_neg = hinge_fit(magnitudes, mean)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau_hat = slope_pos / (slope_pos + slope_neg)
+    source = trials if trials is not None else mean[:, :, None]
+    sign_count = sign_count_reversal(magnitudes, (source > 0).sum(2), (source < 0).sum(2))
+    count = np.isfinite(source).sum(2)[0] if trials is not None else np.ones(magnitudes.size)
+    units = form.attrs.get("units", "reward units")
+    out = xr.Dataset(
+        {
+            "response": (("predictor", "magnitude"), mean, {"long_name": "mean recorded response at the reward",
+                                                            "units": "recorded units"}),
+            "reversal_point": ("predictor", reversal, {"long_name": "magnitude where the response reverses sign",
+                                                       "units": units}),
+            "reversal_point_sign_count": ("predictor", sign_count, {
+                "long_name": "reversal point by sign count of single trials", "units": units}),
+            "slope_pos": ("predictor", slope_pos, {"units": "recorded units per reward unit"}),
+            "slope_neg": ("predictor", slope_neg, {"units": "recorded units per reward unit"}),
+            "tau_hat": ("predictor", tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
+            "count": ("magnitude", count, {"long_name": "trials averaged (first neuron)", "units": "1"}),
+        },
+        coords={"predictor": form["neuron"].values, "magnitude": magnitudes},
+    )
+    out["magnitude"].attrs.update(long_name="reward magnitude delivered", units=units)
+    out.attrs.update(trial_type=str(trial_type), response="recorded", task_name=form.attrs["task_name"],
+                     units=units, drl_form=recordings.FORM)
+    return out
+
+
 def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, response: str = "rpe") -> xr.Dataset:
     """Each predictor's response at the cue of each trial type against the reward delay, and a fitted γ̂.
 
@@ -141,9 +284,17 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
     exponential ``A·γ^delay`` is fitted per predictor by least squares (a fine grid of γ, refined by a
     parabola), giving ``gamma_hat`` per second. Trial types need exactly one reward event with a positive mean.
 
+    ``run`` may be a recording in the responses form (:mod:`drl.decode.recordings`): conditions with a delay (of
+    ``trial_types``, when given) are read, those sharing a delay pooled. Each neuron's gain is its fitted
+    amplitude: ``response`` is divided by it (so a neuron's responses read like a model predictor's, 1 at
+    delay 0) and ``gain`` keeps it. With single trials the fit weights each mean by its inverse variance
+    (Masset et al. 2025); ``learned_fraction`` and ``response`` do not apply.
+
     Returns a Dataset: ``response`` [predictor, trial_type], ``delay`` [trial_type] (s), ``gamma_hat``,
-    ``amplitude`` [predictor].
+    ``amplitude`` [predictor] (a recording: ``response`` [predictor, delay], ``gamma_hat``, ``gain``).
     """
+    if recordings.is_responses_form(run):
+        return _recorded_cue_responses(run, trial_types)
     ds = open_run(run)
     if response not in ("rpe", "value"):
         raise ValueError(f"response must be 'rpe' or 'value'; got {response!r}")
@@ -165,6 +316,12 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
     delays = np.asarray(delays)
     if np.unique(delays).size < 2:
         raise ValueError(f"the trial types {names} have fewer than two distinct reward delays; γ cannot be fitted")
+    levels = np.unique(np.round(ds["tau"].values, 9))
+    if levels.size > 1:
+        warnings.warn(f"τ varies across this population ({levels.size} levels): an optimistic predictor's cue "
+                      "response is its τ-expectile of the reward, not the mean, so γ̂ mixes discounting with "
+                      "optimism (a true γ of 0.6 can read anywhere in 0.55-1.0); fit one τ level at a time, e.g. "
+                      "cue_responses(run.isel(predictor=run.tau.values == level))", UserWarning, stacklevel=2)
     resp = np.stack(columns, axis=1)  # [P, D]
     gamma_hat, amplitude = fit_discount(delays, resp)
     out = xr.Dataset(
@@ -178,6 +335,39 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
         coords={"predictor": ds["predictor"].values, "trial_type": names, **_parameter_coords(ds)},
     )
     out.attrs.update(response=response, learned_fraction=learned_fraction, task_name=ds.attrs["task_name"])
+    return out
+
+
+def _recorded_cue_responses(form: xr.Dataset, trial_types) -> xr.Dataset:
+    conditions = _conditions(form, "delay", None if trial_types is None else list(trial_types))
+    delays, mean, variance, _ = _pooled(form, conditions, form["delay"].values[conditions])
+    if delays.size < 2:
+        raise ValueError(f"the recording has {delays.size} distinct reward delay(s) among the conditions read; "
+                         "γ cannot be fitted from fewer than two")
+    weights = None
+    if np.all(np.isfinite(variance)):
+        # inverse variance of each mean; a zero variance (identical trials) gets the largest finite weight
+        positive = variance > 0
+        weights = np.where(positive, 1.0 / np.where(positive, variance, 1.0), np.inf)
+        largest = np.max(weights[np.isfinite(weights)]) if np.isfinite(weights).any() else 1.0
+        weights = np.where(np.isfinite(weights), weights, largest)
+    gamma_hat, gain = fit_discount(delays, mean, weights=weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = mean / gain[:, None]
+    out = xr.Dataset(
+        {
+            "response": (("predictor", "delay"), normalised,
+                         {"long_name": "cue response divided by the neuron's fitted gain", "units": "1"}),
+            "gamma_hat": ("predictor", gamma_hat, {"long_name": "fitted discount", "units": "per s"}),
+            "gain": ("predictor", gain, {"long_name": "fitted amplitude A of A·γ̂^delay",
+                                         "units": "recorded units"}),
+            "amplitude": ("predictor", np.ones_like(gain), {"units": "1"}),
+        },
+        coords={"predictor": form["neuron"].values,
+                "delay": ("delay", delays, {"long_name": "reward delay after the cue", "units": "s"})},
+    )
+    out.attrs.update(response="recorded", weighting="inverse variance" if weights is not None else "none",
+                     task_name=form.attrs["task_name"], drl_form=recordings.FORM)
     return out
 
 
@@ -275,24 +465,31 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
 
 
 def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,
-                            use: str = "tau", n_samples: int = 100,
+                            use: str | None = None, n_samples: int = 100,
                             responses: xr.Dataset | None = None) -> DecodedDistribution:
     """Decode the reward distribution of a run's ``trial_type`` from its predictors' reversal points.
 
-    ``use="tau"`` pairs the reversal points with the predictors' true τ (the model's view); ``"tau_hat"`` with
-    the asymmetries estimated from the responses (the experimenter's view). The rule of the run picks
-    expectile or quantile decoding. ``responses``: this run's :func:`reward_responses` when already computed
-    (figures pass theirs; ``trial_type``, ``event`` and ``learned_fraction`` are then theirs).
+    ``use="tau"`` (the default for a run) pairs the reversal points with the predictors' true τ (the model's
+    view); ``"tau_hat"`` (the default, and the only choice, for a recording in the responses form) with the
+    asymmetries estimated from the responses (the experimenter's view). The rule of the run picks expectile or
+    quantile decoding (a recording: expectile). ``responses``: this run's :func:`reward_responses` when already
+    computed (figures pass theirs; ``trial_type``, ``event`` and ``learned_fraction`` are then theirs).
     """
-    ds = open_run(run)
+    recorded = recordings.is_responses_form(run)
+    ds = run if recorded else open_run(run)
     if responses is None:
         responses = reward_responses(ds, trial_type, event=event, learned_fraction=learned_fraction)
     elif not isinstance(responses, xr.Dataset) or "reversal_point" not in responses:
         raise TypeError("responses must be the Dataset that reward_responses returned for this run")
+    use = use or ("tau_hat" if recorded else "tau")
     if use not in ("tau", "tau_hat"):
         raise ValueError(f"use must be 'tau' or 'tau_hat'; got {use!r}")
+    if recorded and use == "tau":
+        raise ValueError("a recording has no true τ: decode with use='tau_hat' (each neuron's estimated asymmetry)")
     levels = responses[use].values
     keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
-    kind = "quantile" if run_options(ds).get("rule") == "quantile" else "expectile"
+    if keep.sum() == 0:
+        raise ValueError(f"no predictor has a {use} in (0, 1) to decode with")
+    kind = "quantile" if not recorded and run_options(ds).get("rule") == "quantile" else "expectile"
     return decode_distribution(levels[keep], responses["reversal_point"].values[keep], kind=kind,
                                n_samples=n_samples)

@@ -58,6 +58,8 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     reversal points against τ (and the true expectiles); the distribution decoded from them against the truth.
     Predictors that differ only in γ or λ respond alike at the reward (their points overlap): the title says so.
     """
+    if decode.is_responses_form(run):
+        return _recorded_reward_response(run, trial_type, save)
     ds = resolve(run, needs=("rpe", "reward"))
     units = reward_units(ds)
     _, trial_type = select_type(ds, trial_type)
@@ -66,13 +68,7 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     true = task.reward_distribution(trial_type)
     colors, mappable = parameter_colors(ds, check_parameter(color_by))
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
-    magnitudes = responses["magnitude"].values
-    for p in range(responses.sizes["predictor"]):
-        axes[0].plot(magnitudes, responses["response"].values[p], "-", color=colors[p], lw=1.2)
-        axes[0].plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5)
-    axes[0].axhline(0, color="0.6", lw=0.8)
-    axes[0].set(xlabel=f"reward magnitude ({units})", ylabel="scaled RPE α±·δ at the reward",
-                title="response ('o': reversal point)")
+    _response_panel(axes[0], responses, colors, units, "scaled RPE α±·δ at the reward")
     tau = responses["tau"].values
     axes[1].scatter(tau, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
                     zorder=3, label="reversal point")
@@ -89,6 +85,41 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
                     for a, b in zip(ds["alpha_pos"].values, ds["alpha_neg"].values, strict=True)})
     shown = "" if distinct == n_pred else f" ({distinct} distinct α+/α−: those differing only in γ or λ overlap)"
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {n_pred} predictors{shown}")
+    save_figure(fig, save)
+    return fig
+
+
+def _response_panel(ax, responses, colors, units, ylabel):
+    magnitudes = responses["magnitude"].values
+    for p in range(responses.sizes["predictor"]):
+        ax.plot(magnitudes, responses["response"].values[p], "-", color=colors[p], lw=1.2)
+        ax.plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set(xlabel=f"reward magnitude ({units})", ylabel=ylabel, title="response ('o': reversal point)")
+
+
+def _recorded_reward_response(form, trial_type, save):
+    """reward_response for a recording: responses coloured by the estimated asymmetry τ̂, reversal points
+    against τ̂, and the distribution decoded from them (no truth to compare with)."""
+    import matplotlib as mpl
+
+    responses = decode.reward_responses(form, trial_type)
+    units = form.attrs.get("units", "reward units")
+    tau_hat = responses["tau_hat"].values
+    norm = mpl.colors.Normalize(np.nanmin(tau_hat), np.nanmax(tau_hat))
+    mappable = mpl.cm.ScalarMappable(norm=norm, cmap="viridis")
+    colors = mappable.to_rgba(np.nan_to_num(tau_hat, nan=0.5))
+    fig, axes = new_figure(3, panel_size=(4.3, 3.4))
+    _response_panel(axes[0], responses, colors, units, "recorded response")
+    axes[1].scatter(tau_hat, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
+                    zorder=3)
+    axes[1].set(xlabel="estimated asymmetry τ̂", ylabel=f"reversal point ({units})", title="reversal points")
+    decoded = decode.decode_run_distribution(form, responses=responses)
+    distribution(decoded, ax=axes[2], units=units)
+    axes[2].set_title("decoded from reversal points and τ̂")
+    fig.colorbar(mappable, ax=axes[:2]).set_label("estimated asymmetry τ̂")
+    fig.suptitle(f"{form.attrs['task_name']}: {responses.attrs['trial_type'] or 'reward'}, "
+                 f"{responses.sizes['predictor']} neurons")
     save_figure(fig, save)
     return fig
 
@@ -147,9 +178,18 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response is its τ-expectile of the
     reward, not the mean, and where the expectile changes with the delay's distribution the fit takes that for
     discounting. The figure says so when τ varies; fit one τ level at a time to separate them."""
-    ds = resolve(run, needs=("rpe",))
+    recorded = decode.is_responses_form(run)
+    ds = run if recorded else resolve(run, needs=("rpe",))
     cue = decode.cue_responses(ds, trial_types, learned_fraction=learned_fraction)
-    colors, mappable = parameter_colors(ds, color_by)
+    if recorded:
+        import matplotlib as mpl
+
+        color_by = "gamma_hat"
+        mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(cue["gamma_hat"].min(), cue["gamma_hat"].max()),
+                                         cmap="viridis")
+        colors = mappable.to_rgba(cue["gamma_hat"].values)
+    else:
+        colors, mappable = parameter_colors(ds, color_by)
     fig, axes = new_figure(2, panel_size=(4.4, 3.4))
     delays = cue["delay"].values
     smooth = np.linspace(0, delays.max() * 1.05, 100)
@@ -157,8 +197,18 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
         axes[0].plot(delays, cue["response"].values[p], "o", color=colors[p], ms=4)
         fit = cue["amplitude"].values[p] * cue["gamma_hat"].values[p] ** smooth
         axes[0].plot(smooth, fit, "-", color=colors[p], lw=1)
-    axes[0].set(xlabel="reward delay after the cue (s)", ylabel="cue RPE / expected reward",
-                title="cue response ('o') and exponential fit")
+    what = "cue response / fitted gain" if recorded else "cue RPE / expected reward"
+    axes[0].set(xlabel="reward delay after the cue (s)", ylabel=what, title="cue response ('o') and exponential fit")
+    if recorded:
+        axes[1].hist(cue["gamma_hat"].values, bins=min(20, max(5, cue.sizes["predictor"] // 3)), color="tab:blue",
+                     alpha=0.7)
+        axes[1].set(xlabel="fitted γ̂ (per s)", ylabel="neurons", title="discount fit")
+        fig.colorbar(mappable, ax=axes).set_label("fitted γ̂ (per s)")
+        weighting = "inverse-variance weighted" if cue.attrs["weighting"] != "none" else "unweighted"
+        fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} neurons, {delays.size} delays "
+                     f"({weighting} fit)")
+        save_figure(fig, save)
+        return fig
     gamma = cue["gamma"].values
     axes[1].scatter(gamma, cue["gamma_hat"].values, c=colors, s=30, edgecolors="k", linewidths=0.5, zorder=3)
     lims = [min(gamma.min(), np.nanmin(cue["gamma_hat"].values)) - 0.02, 1.0]
@@ -176,13 +226,17 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
 @styled
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
     """The delay distribution decoded from the γ population's cue responses, one panel per trial type, with the
-    true reward times marked."""
+    true reward times marked. Default ``times``: 0.5 s bins from 0 to 10 s or to 1.25 × the latest reward delay,
+    whichever is later (Masset's 9.375 s no longer sits in the edge bin)."""
     ds = resolve(run, needs=("rpe",))
     task = run_task(ds)
     names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
     if not names:
         raise ValueError("no trial type with a reward to decode the timing of")
     gamma = ds["gamma"].values
+    if times is None:  # every reward delay of these types inside the grid, with a margin of a quarter
+        latest = max((e.time for n in names for e in task.trial_types[task.trial_type_index(n)].rewards), default=0)
+        times = np.arange(0, max(10.0, 1.25 * latest) + 1e-9, 0.5)
     fig, axes = new_figure(len(names), ncols=min(len(names), 4), panel_size=(3.4, 2.8))
     for ax, name in zip(axes, names, strict=True):
         values = decode.cue_values(ds, name, learned_fraction=learned_fraction)
