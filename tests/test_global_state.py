@@ -20,17 +20,8 @@ PACKAGE = Path(drl.__file__).parent
 
 
 @pytest.fixture(scope="module")
-def runs():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", drl.ConvergenceWarning)
-        dabney = drl.simulate("dabney_variable_magnitude",
-                              drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.7, 0.95], alpha=0.05), 300,
-                              progress=False)
-        masset = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=[0.6, 0.8, 0.9, 0.97], alpha=0.1,
-                                                                         lam=0.9), 300, progress=False)
-        sousa = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.8, 0.9, 0.97],
-                                                               alpha=0.1, lam=0.9), 300, progress=False)
-    return dabney, masset, sousa
+def runs(paper_runs):
+    return paper_runs
 
 
 def _rc_snapshot():

@@ -98,17 +98,23 @@ def _response_panel(ax, responses, colors, units, ylabel):
     ax.set(xlabel=f"reward magnitude ({units})", ylabel=ylabel, title="response ('o': reversal point)")
 
 
+def _value_colors(values):
+    """Colours of ``values`` (a quantity estimated from recordings, not a parameter) and the mappable for their
+    colorbar."""
+    import matplotlib as mpl
+
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(np.nanmin(values), np.nanmax(values)),
+                                     cmap="viridis")
+    return mappable.to_rgba(np.nan_to_num(values, nan=float(np.nanmean(values)))), mappable
+
+
 def _recorded_reward_response(form, trial_type, save):
     """reward_response for a recording: responses coloured by the estimated asymmetry τ̂, reversal points
     against τ̂, and the distribution decoded from them (no truth to compare with)."""
-    import matplotlib as mpl
-
     responses = decode.reward_responses(form, trial_type)
     units = form.attrs.get("units", "reward units")
     tau_hat = responses["tau_hat"].values
-    norm = mpl.colors.Normalize(np.nanmin(tau_hat), np.nanmax(tau_hat))
-    mappable = mpl.cm.ScalarMappable(norm=norm, cmap="viridis")
-    colors = mappable.to_rgba(np.nan_to_num(tau_hat, nan=0.5))
+    colors, mappable = _value_colors(tau_hat)
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
     _response_panel(axes[0], responses, colors, units, "recorded response")
     axes[1].scatter(tau_hat, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
@@ -182,12 +188,7 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     ds = run if recorded else resolve(run, needs=("rpe",))
     cue = decode.cue_responses(ds, trial_types, learned_fraction=learned_fraction)
     if recorded:
-        import matplotlib as mpl
-
-        color_by = "gamma_hat"
-        mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(cue["gamma_hat"].min(), cue["gamma_hat"].max()),
-                                         cmap="viridis")
-        colors = mappable.to_rgba(cue["gamma_hat"].values)
+        colors, mappable = _value_colors(cue["gamma_hat"].values)
     else:
         colors, mappable = parameter_colors(ds, color_by)
     fig, axes = new_figure(2, panel_size=(4.4, 3.4))
