@@ -172,3 +172,54 @@ def test_decoded_samples_respect_the_support():
     assert bounded.samples.min() >= 0.1 and bounded.samples.max() <= 20.0
     signed = drl.decode.decode_distribution([0.25, 0.5, 0.75], [-1.0, 0.0, 1.0])  # negative values: no floor at 0
     assert signed.samples.min() < 0
+
+
+def test_hinge_fit_recovers_an_exact_bent_response():
+    magnitudes = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
+    c = np.array([0.7, 3.1, 7.25, 14.0])
+    s_pos, s_neg = np.array([2.0, 0.5, 1.5, 3.0]), np.array([0.2, 1.0, 0.8, 0.1])
+    mean = np.where(magnitudes > c[:, None], s_pos[:, None], s_neg[:, None]) * (magnitudes - c[:, None])
+    got_c, got_pos, got_neg = decode.hinge_fit(magnitudes, mean, n_grid=19901)  # grid step 0.001
+    assert np.allclose(got_c, c, atol=1e-3)
+    assert np.allclose(got_pos, s_pos, rtol=1e-3) and np.allclose(got_neg, s_neg, rtol=1e-3)
+
+
+def test_gcv_ridge_against_the_hat_matrix_written_out():
+    rng = np.random.default_rng(0)
+    gamma = np.linspace(0.5, 0.99, 15)
+    times = np.arange(0, 8.01, 0.5)
+    matrix = gamma[:, None] ** times[None, :]
+    values = matrix @ rng.dirichlet(np.ones(times.size)) * (1 + 0.01 * rng.standard_normal(gamma.size))
+    scale = np.linalg.norm(matrix, 2)
+
+    def score(ridge):  # GCV with the ridge hat matrix built explicitly
+        hat = matrix @ np.linalg.solve(matrix.T @ matrix + ridge * scale**2 * np.eye(times.size), matrix.T)
+        residual = values - hat @ values
+        return gamma.size * residual @ residual / (gamma.size - np.trace(hat)) ** 2
+
+    from drl.decode.arrays import RIDGE_GRID
+
+    scores = [score(r) for r in RIDGE_GRID[RIDGE_GRID >= 1e-9]]  # below that the explicit solve is ill-conditioned
+    expected = RIDGE_GRID[RIDGE_GRID >= 1e-9][int(np.argmin(scores))]
+    assert decode.gcv_ridge(matrix, values) == pytest.approx(expected)
+    assert decode.decode_timing(gamma, values, times, ridge="gcv").attrs["ridge"] == pytest.approx(expected)
+
+
+def test_imputation_reaches_the_objective_of_many_random_restarts():
+    # Dabney's distribution with 10 levels: the three deterministic starts used before stopped at 1.1e-3
+    from scipy import optimize
+
+    from drl.decode.arrays import _expectile_objective
+
+    true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    levels = (np.arange(10) + 0.5) / 10
+    values = decode.expectiles(true, levels)
+    span = np.ptp(values)
+    lo, hi = max(values.min() - 0.5 * span, 0.0), values.max() + 0.5 * span  # the default bounds
+    decoded = decode.decode_distribution(levels, values, bounds=(lo, hi))
+    rng = np.random.default_rng(0)
+    best = min(optimize.minimize(_expectile_objective, rng.uniform(lo, hi, 100), args=(levels, values), jac=True,
+                                 method="L-BFGS-B", bounds=[(lo, hi)] * 100,
+                                 options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12}).fun for _ in range(30))
+    assert decoded.loss <= 1.05 * best
+    assert decoded.loss == pytest.approx(_expectile_objective(decoded.samples, levels, values)[0])
