@@ -343,8 +343,9 @@ def open_run(run) -> xr.Dataset:
     if isinstance(run, xr.Dataset):
         if run.attrs.get("drl_form") == "responses":
             raise ValueError("this needs a simulated run; a recording in the responses form is read by "
-                             "drl.decode.reward_responses, cue_responses and decode_run_distribution, and by "
-                             "drl.plots.reward_response and value_vs_delay")
+                             "drl.decode.reward_responses, reward_response_intervals, distribution_intervals, "
+                             "cue_responses, decode_run_distribution, decode_run_timing, decode_cue_distribution "
+                             "and decode_joint, and by drl.plots.reward_response, value_vs_delay and timing")
         return validate_dataset(run, "dataset")
     if isinstance(run, str | os.PathLike):
         return load(run)

@@ -223,3 +223,16 @@ def test_imputation_reaches_the_objective_of_many_random_restarts():
                                  options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12}).fun for _ in range(30))
     assert decoded.loss <= 1.05 * best
     assert decoded.loss == pytest.approx(_expectile_objective(decoded.samples, levels, values)[0])
+
+
+def test_weighted_timing_equals_duplicated_rows():
+    # a weight of 2 on a predictor is the same least-squares problem as that predictor listed twice
+    gamma = np.linspace(0.5, 0.98, 12)
+    values = 0.7 * gamma**3 + 0.3 * gamma**6 + np.random.default_rng(0).normal(0, 0.01, 12)
+    weights = np.where(np.arange(12) % 3 == 0, 2.0, 1.0)
+    weighted = decode.decode_timing(gamma, values, ridge=0.0, weights=weights)
+    repeat = weights.astype(int)
+    duplicated = decode.decode_timing(np.repeat(gamma, repeat), np.repeat(values, repeat), ridge=0.0)
+    assert np.allclose(weighted.probability, duplicated.probability, atol=1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        decode.decode_timing(gamma, values, weights=-weights)

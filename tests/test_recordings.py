@@ -109,6 +109,13 @@ def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_
                        atol=0.1)
     fig = plots.value_vs_delay(form)
     assert "γ̂" in fig.axes[1].get_xlabel()
+    # timing decoded from the recording (γ̂, gains, inverse-variance weights) against the run's own decode
+    for spec in task.trial_types:
+        w1 = [float((d.probability * np.abs(d.delay - spec.rewards[0].time)).sum())
+              for d in (decode.decode_run_timing(form, spec.name), decode.decode_run_timing(run, spec.name))]
+        assert w1[0] < 0.6 and w1[0] < w1[1] + 0.15  # measured: within 0.11 s of the run's, at most 0.45 s
+    fig = plots.timing(form)
+    assert len(fig.axes) == len(task.trial_types) and "fitted γ̂" in fig._suptitle.get_text()
 
 
 def test_sign_count_against_a_slow_reference():
@@ -186,3 +193,38 @@ def test_the_timing_figure_covers_every_delay_with_margin():
     bars = fig.axes[0].patches
     centres = [bar.get_x() + bar.get_width() / 2 for bar in bars]
     assert max(centres) >= 1.25 * 9.375 - 0.5
+
+
+def test_a_joint_map_from_a_recording():
+    # 30 neurons: hinge reward responses to Dabney's magnitudes at their τ-expectile, and cue responses
+    # gain·γ^delay to four certain 1 µl cues; the cue to map predicts the variable reward at 3 s
+    rng = np.random.default_rng(4)
+    true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    tau = (np.arange(30) + 0.5) / 30
+    reversal = decode.expectiles(true, tau)
+    gain, gamma = rng.uniform(0.5, 2, 30), rng.uniform(0.5, 0.99, 30)
+    offset = true.values[None, :] - reversal[:, None]
+    reward = gain[:, None] * np.where(offset > 0, tau[:, None] * offset, (1 - tau[:, None]) * offset)
+    delays = np.array([0.6, 1.5, 3.0, 6.0])
+    cue = gain[:, None] * gamma[:, None] ** delays[None, :]
+    mean = np.concatenate([reward, cue], 1)
+    trials = mean[:, :, None] + 0.05 * gain[:, None, None] * rng.standard_normal((*mean.shape, 20))
+    nan = np.full(4, np.nan)
+    form = decode.responses_form(
+        trials.mean(2), trial_response=trials, units="µl",
+        magnitude=np.concatenate([true.values, nan]), delay=np.concatenate([np.full(true.values.size, np.nan), delays]),
+        trial_type=["variable"] * true.values.size + [f"{d:g} s" for d in delays])
+    cue_response = reversal + 0.05 * rng.standard_normal(30)  # the variable cue, over gain·γ̂^3
+    with pytest.raises(ValueError, match="pass cue_response="):
+        decode.decode_joint(form, "3 s")
+    joint = decode.decode_joint(form, "3 s", cue_response=cue_response)
+    assert joint.attrs["method"] == "time × magnitude (recording)"
+    assert np.isclose(joint.joint.sum(), 1)
+    time = joint.delay.values[joint.time_marginal.values.argmax()]
+    assert abs(time - 3.0) <= 0.5  # the delay bin of the cue
+    # the magnitude marginal's mean and spread are the distribution's (measured: mean 5.6 vs 5.2, std 5.4 vs 5.3)
+    magnitude = joint.magnitude.values
+    marginal = joint.magnitude_marginal.values
+    decoded_mean = float((marginal * magnitude).sum())
+    decoded_std = float(np.sqrt((marginal * (magnitude - decoded_mean) ** 2).sum()))
+    assert abs(decoded_mean - true.mean) < 0.15 * true.std and abs(decoded_std - true.std) < 0.25 * true.std

@@ -10,6 +10,10 @@ Three codes, as in the papers, each readable from a stored run or from arrays a 
   inverts it (non-negative ridge).
 * τ × γ → the joint time × magnitude map (Sousa et al. 2025): :func:`decode_joint`.
 
+Uncertainty and calibration: :func:`reward_response_intervals` and :func:`distribution_intervals` give bootstrap
+confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are Sousa et al.'s bias-corrected,
+isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
+
 Responses are read from the trials after learning (``learned_fraction``: the last half by default). Run-level
 functions return xarray Datasets with the predictor parameters as coordinates; distribution decodes return a
 :class:`DecodedDistribution`.
@@ -21,8 +25,14 @@ from drl.decode.arrays import decode_timing as decode_timing
 from drl.decode.arrays import expectiles as expectiles
 from drl.decode.arrays import fit_discount as fit_discount
 from drl.decode.arrays import gcv_ridge as gcv_ridge
+from drl.decode.arrays import implied_tau as implied_tau
 from drl.decode.arrays import shuffle_control as shuffle_control
 from drl.decode.arrays import wasserstein as wasserstein
+from drl.decode.calibration import calibrated_tau as calibrated_tau
+from drl.decode.calibration import decode_cue_distribution as decode_cue_distribution
+from drl.decode.calibration import reversal_from_cue as reversal_from_cue
+from drl.decode.intervals import distribution_intervals as distribution_intervals
+from drl.decode.intervals import reward_response_intervals as reward_response_intervals
 from drl.decode.recordings import is_responses_form as is_responses_form
 from drl.decode.recordings import responses_form as responses_form
 from drl.decode.recordings import responses_from_table as responses_from_table
@@ -30,6 +40,7 @@ from drl.decode.runs import cue_responses as cue_responses
 from drl.decode.runs import cue_values as cue_values
 from drl.decode.runs import decode_joint as decode_joint
 from drl.decode.runs import decode_run_distribution as decode_run_distribution
+from drl.decode.runs import decode_run_timing as decode_run_timing
 from drl.decode.runs import hinge_fit as hinge_fit
 from drl.decode.runs import learned_trials as learned_trials
 from drl.decode.runs import reward_responses as reward_responses
@@ -37,20 +48,27 @@ from drl.decode.runs import sign_count_reversal as sign_count_reversal
 
 __all__ = [
     "DecodedDistribution",
+    "calibrated_tau",
     "cue_responses",
     "cue_values",
+    "decode_cue_distribution",
     "decode_distribution",
     "decode_joint",
     "decode_run_distribution",
+    "decode_run_timing",
     "decode_timing",
+    "distribution_intervals",
     "expectiles",
     "learned_trials",
     "fit_discount",
     "gcv_ridge",
     "hinge_fit",
+    "implied_tau",
     "is_responses_form",
     "responses_form",
     "responses_from_table",
+    "reversal_from_cue",
+    "reward_response_intervals",
     "reward_responses",
     "shuffle_control",
     "sign_count_reversal",

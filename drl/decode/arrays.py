@@ -15,7 +15,7 @@ from scipy import optimize, stats
 from drl._validate import in_range
 from drl.distributions import RewardDistribution
 
-__all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "expectiles", "fit_discount", "gcv_ridge",
+__all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "expectiles", "fit_discount", "gcv_ridge", "implied_tau",
            "shuffle_control", "wasserstein"]
 
 
@@ -59,6 +59,16 @@ def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
         up = levels * above > (1 - levels) * below
         lo, hi = np.where(up, e, lo), np.where(up, hi, e)
     return 0.5 * (lo + hi)
+
+
+def implied_tau(distribution: RewardDistribution, reversal_point) -> np.ndarray:
+    """The level τ whose expectile of ``distribution`` is each reversal point: ``τ = E[(c − R)⁺] / E[|c − R|]``
+    (the expectile condition solved for τ); 0 at or below the support, 1 at or above it."""
+    c = np.asarray(reversal_point, dtype=np.float64)[..., None]
+    below = np.sum(distribution.probabilities * np.clip(c - distribution.values, 0, None), -1)
+    above = np.sum(distribution.probabilities * np.clip(distribution.values - c, 0, None), -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(above <= 0, 1.0, np.where(below <= 0, 0.0, below / (below + above)))
 
 
 def _expectile_objective(samples, levels, values):
@@ -310,7 +320,8 @@ def gcv_ridge(matrix, values) -> float:
     return best_ridge
 
 
-def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, normalize: bool = True) -> xr.Dataset:
+def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, normalize: bool = True,
+                  weights=None) -> xr.Dataset:
     """The distribution of reward delays from the values at the cue of a γ-diverse population.
 
     Solves ``min_p ‖A p − v‖² + ridge·s²·‖p‖²`` subject to ``p ≥ 0``, where ``A[i, t] = γ_i^t`` is the discount
@@ -328,6 +339,8 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
         middle.
       normalize: divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected
         reward, when values are in reward units).
+      weights: [P] ≥ 0, a weight per predictor in the fit, e.g. the inverse variance of a recorded neuron's
+        mean response (Masset et al. 2025); default equal weights.
 
     Returns a Dataset with ``probability`` [delay] and attrs ``mass``, ``ridge`` (the one used), ``ridge_rule``
     ("fixed" or "gcv"), ``residual``.
@@ -341,6 +354,12 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     if np.any(times < 0) or np.any(np.diff(times) <= 0):
         raise ValueError("times must be non-negative and increasing")
     matrix = gamma[:, None] ** times[None, :]  # [P, T]
+    if weights is not None:  # weighted least squares: rows scaled by √w
+        weights = _vector("weights", weights, n=gamma.size)
+        if np.any(weights < 0) or not np.any(weights > 0):
+            raise ValueError("weights must be ≥ 0 with at least one positive")
+        root = np.sqrt(weights / weights.max())
+        matrix, values = matrix * root[:, None], values * root
     rule = "gcv" if isinstance(ridge, str) and ridge == "gcv" else "fixed"
     if rule == "gcv":
         ridge = gcv_ridge(matrix, values)

@@ -25,7 +25,8 @@ from drl.decode.arrays import (
 from drl.schema import learned_trials, require_values, run_options, run_task, step_index
 from drl.store import open_run
 
-__all__ = ["cue_responses", "cue_values", "decode_joint", "decode_run_distribution", "learned_trials",
+__all__ = ["cue_responses", "cue_values", "decode_joint", "decode_run_distribution", "decode_run_timing",
+           "learned_trials",
            "hinge_fit", "reward_responses",
            "sign_count_reversal"]
 
@@ -104,6 +105,26 @@ def sign_count_reversal(magnitudes, positive, negative) -> np.ndarray:
     return (best * position).sum(1) / best.sum(1)
 
 
+def _reward_trials(ds: xr.Dataset, trial_type: str | None, event: int, learned_fraction: float):
+    """The learned trials of ``trial_type`` (warning when unconverged) and, at reward ``event``: the distinct
+    magnitudes delivered [M], each trial's magnitude index [N] and the RPE [P, N]."""
+    require_values(ds, "rpe", "reward")
+    task = run_task(ds)
+    trial_type = trial_type or task.trial_type_names[0]
+    warn_if_unconverged(ds, trial_types=[trial_type], learned_fraction=learned_fraction)
+    sub = learned_trials(ds, trial_type, learned_fraction)
+    spec = task.trial_types[task.trial_type_index(trial_type)]
+    if not 0 <= event < len(spec.rewards):
+        raise ValueError(f"event must index the {len(spec.rewards)} reward event(s) of {trial_type!r}; got {event}")
+    k = step_index(sub, spec.cue_time + spec.rewards[event].time, "reward")
+    delivered = np.round(sub["reward"].isel(time=k).values.astype(np.float64), 6)  # [N]
+    magnitudes, which = np.unique(delivered, return_inverse=True)
+    if magnitudes.size < 2:
+        raise ValueError(f"the learned trials of {trial_type!r} delivered only one reward magnitude "
+                         f"({magnitudes.tolist()}); reversal points need rewards of different magnitudes")
+    return sub, trial_type, magnitudes, which, sub["rpe"].isel(time=k).values.astype(np.float64)
+
+
 def reward_responses(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,
                      response: str = "scaled", resample: bool = False, seed: int = 0) -> xr.Dataset:
     """Each predictor's response to the reward as a function of its magnitude, its reversal point and asymmetry.
@@ -136,21 +157,7 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     if recordings.is_responses_form(run):
         return _recorded_reward_responses(run, trial_type)
     ds = open_run(run)
-    require_values(ds, "rpe", "reward")
-    task = run_task(ds)
-    trial_type = trial_type or task.trial_type_names[0]
-    warn_if_unconverged(ds, trial_types=[trial_type], learned_fraction=learned_fraction)
-    sub = learned_trials(ds, trial_type, learned_fraction)
-    spec = task.trial_types[task.trial_type_index(trial_type)]
-    if not 0 <= event < len(spec.rewards):
-        raise ValueError(f"event must index the {len(spec.rewards)} reward event(s) of {trial_type!r}; got {event}")
-    k = step_index(sub, spec.cue_time + spec.rewards[event].time, "reward")
-    delivered = np.round(sub["reward"].isel(time=k).values.astype(np.float64), 6)  # [N]
-    magnitudes, which = np.unique(delivered, return_inverse=True)
-    if magnitudes.size < 2:
-        raise ValueError(f"the learned trials of {trial_type!r} delivered only one reward magnitude "
-                         f"({magnitudes.tolist()}); reversal points need rewards of different magnitudes")
-    rpe = sub["rpe"].isel(time=k).values.astype(np.float64)  # [P, N]
+    sub, trial_type, magnitudes, which, rpe = _reward_trials(ds, trial_type, event, learned_fraction)
     onehot = np.eye(magnitudes.size)[which]  # [N, M]
     everywhere = np.ones_like(rpe, dtype=bool)
     if resample:
@@ -235,7 +242,9 @@ def _pooled(form: xr.Dataset, conditions: np.ndarray, key: np.ndarray):
     return values, mean, np.full(mean.shape, np.nan), None
 
 
-def _recorded_reward_responses(form: xr.Dataset, trial_type: str | None) -> xr.Dataset:
+def _recorded_reward_trials(form: xr.Dataset, trial_type: str | None):
+    """The recording's conditions of ``trial_type`` (default: the first with two magnitudes or more), pooled by
+    magnitude: (trial_type, magnitudes [M], mean [N, M], single trials [N, M, R] or None)."""
     conditions = _conditions(form, "magnitude", None if trial_type is None else [trial_type])
     if trial_type is None and conditions.size:
         names = form["trial_type"].values[conditions]
@@ -246,6 +255,11 @@ def _recorded_reward_responses(form: xr.Dataset, trial_type: str | None) -> xr.D
     if magnitudes.size < 2:
         raise ValueError(f"the recording's conditions of trial type {trial_type!r} have "
                          f"{magnitudes.size} reward magnitude(s); reversal points need at least two")
+    return str(trial_type), magnitudes, mean, trials
+
+
+def _recorded_reward_responses(form: xr.Dataset, trial_type: str | None) -> xr.Dataset:
+    trial_type, magnitudes, mean, trials = _recorded_reward_trials(form, trial_type)
     reversal, slope_pos, slope_neg = hinge_fit(magnitudes, mean)
     with np.errstate(invalid="ignore", divide="ignore"):
         tau_hat = slope_pos / (slope_pos + slope_neg)
@@ -396,6 +410,55 @@ def cue_values(run, trial_type: str, *, learned_fraction: float = 0.5, source: s
     return mean / step_discount if run_options(ds)["convention"] == 1 else mean
 
 
+def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: float | str = 1e-6,
+                      learned_fraction: float = 0.5) -> xr.Dataset:
+    """The distribution of reward delays that the cue of ``trial_type`` predicts, decoded from a run or a
+    recording (:func:`~drl.decode.decode_timing`).
+
+    A run: the predictors' :func:`cue_values` with their true γ. A recording in the responses form: each neuron's
+    γ̂ and gain come from :func:`cue_responses` over the trial types that predict a single delay; its response at the cue of
+    ``trial_type`` (its conditions pooled) is divided by its gain, and with single trials each neuron is
+    weighted by the inverse variance of that mean (Masset et al. 2025). Neurons whose γ̂ reached the fit's
+    bounds (≤ 0.001 or ≥ 0.999 per s) carry no timing information and are left out (``attrs["left_out"]``).
+
+    Returns :func:`~drl.decode.decode_timing`'s Dataset, with attrs ``trial_type`` and ``true_delays`` (the
+    delays the task or the recording gives for that trial type, s).
+    """
+    if not recordings.is_responses_form(run):
+        ds = open_run(run)
+        task = run_task(ds)
+        trial_type = trial_type or task.trial_type_names[0]
+        spec = task.trial_types[task.trial_type_index(trial_type)]
+        values = cue_values(ds, trial_type, learned_fraction=learned_fraction)
+        out = decode_timing(ds["gamma"].values, values, times, ridge=ridge)
+        out.attrs.update(trial_type=trial_type, true_delays=[float(e.time) for e in spec.rewards], left_out=0)
+        return out
+    form = run
+    names, delays = form["trial_type"].values, form["delay"].values
+    with_delay = np.isfinite(delays)
+    if not with_delay.any():
+        raise ValueError("the recording has no condition with a delay: timing is decoded from cue responses")
+    # γ̂ and gains from the cues that predict one delay (a cue with several would not read as γ^delay)
+    certain = [n for n in dict.fromkeys(names[with_delay]) if np.unique(delays[with_delay & (names == n)]).size == 1]
+    cue = _recorded_cue_responses(form, certain if np.unique(delays[np.isin(names, certain)]).size > 1 else None)
+    trial_type = trial_type or str(names[with_delay][0])
+    conditions = _conditions(form, "delay", [trial_type])
+    _, mean, variance, _ = _pooled(form, conditions, np.zeros(conditions.size))  # one pool: the whole type
+    gain, gamma_hat = cue["gain"].values, cue["gamma_hat"].values
+    usable = (gamma_hat > 1e-3) & (gamma_hat < 0.999) & np.isfinite(gain) & (gain != 0)
+    if usable.sum() < 2:
+        raise ValueError(f"only {usable.sum()} neuron(s) have a fitted γ̂ inside (0.001, 0.999) per s and a gain: "
+                         "too few to decode timing")
+    values = mean[usable, 0] / gain[usable]
+    weights = None
+    if np.all(np.isfinite(variance[usable, 0])) and np.all(variance[usable, 0] > 0):
+        weights = gain[usable] ** 2 / variance[usable, 0]  # inverse variance of mean / gain
+    out = decode_timing(gamma_hat[usable], values, times, ridge=ridge, weights=weights)
+    out.attrs.update(trial_type=trial_type, true_delays=sorted({float(d) for d in form["delay"].values[conditions]}),
+                     left_out=int((~usable).sum()), weighting="inverse variance" if weights is not None else "none")
+    return out
+
+
 def _mean_at_cue(ds: xr.Dataset, trial_type: str, cue_time: float, learned_fraction: float, variable: str):
     """[P] ``variable`` at the cue step of ``trial_type``, averaged over its learned trials."""
     sub = learned_trials(ds, trial_type, learned_fraction)
@@ -403,9 +466,46 @@ def _mean_at_cue(ds: xr.Dataset, trial_type: str, cue_time: float, learned_fract
     return sub[variable].isel(time=k).values.astype(np.float64).mean(1)
 
 
+def _recorded_joint(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response):
+    """Sousa et al. 2025's map for recorded neurons: the decoded delay distribution of the cue times the
+    magnitude distribution decoded from the same cue responses (:func:`decode_cue_distribution`)."""
+    from drl.decode.calibration import decode_cue_distribution
+
+    if cue_response is None:
+        raise ValueError("decode_joint on a recording reads the magnitude from each neuron's cue response to this "
+                         "cue: pass cue_response= (divided by the neuron's gain·γ̂^delay), see "
+                         "decode_cue_distribution")
+    timing = decode_run_timing(form, trial_type, times=times, ridge=ridge)
+    trial_type = timing.attrs["trial_type"]
+    decoded = decode_cue_distribution(form, cue_response=cue_response, n_samples=n_samples)
+    if magnitudes is None:
+        magnitudes = np.linspace(0, 1.25 * float(decoded.samples.max()), 91)
+    magnitudes = _vector("magnitudes", magnitudes)
+    time_marginal = timing["probability"].values
+    density = _density_at(decoded.samples, magnitudes)
+    joint = np.outer(time_marginal, density / density.sum())
+    joint /= joint.sum()
+    samples = np.full((time_marginal.size, n_samples), np.nan)
+    samples[time_marginal >= min_mass] = decoded.samples
+    units = form.attrs.get("units", "reward units")
+    out = xr.Dataset(
+        {
+            "joint": (("delay", "magnitude"), joint, {"long_name": "decoded P(delay, magnitude)", "units": "1"}),
+            "time_marginal": ("delay", joint.sum(1), {"units": "1"}),
+            "magnitude_marginal": ("magnitude", joint.sum(0), {"units": "1"}),
+            "samples": (("delay", "sample"), samples, {"units": units}),
+        },
+        coords={"delay": ("delay", timing["delay"].values, {"units": "s"}),
+                "magnitude": ("magnitude", magnitudes, {"units": units})},
+    )
+    out.attrs.update(trial_type=trial_type, ridge=float(timing.attrs["ridge"]), task_name=form.attrs["task_name"],
+                     method="time × magnitude (recording)", drl_form=recordings.FORM)
+    return out
+
+
 def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=None, ridge: float = 1e-6,
                  learned_fraction: float = 0.5, n_samples: int = 100, min_mass: float = 0.02,
-                 source: str = "rpe") -> xr.Dataset:
+                 source: str = "rpe", cue_response=None) -> xr.Dataset:
     """The joint map of reward time × magnitude from a τ × γ population (Sousa et al. 2025, model version).
 
     For each τ level, the cue values (:func:`cue_values` with ``source``) across γ are decoded into a time profile ``f_τ(t)``
@@ -414,9 +514,18 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     holding at least ``min_mass`` of it, ``f_τ(t) / P(t)`` across τ are read as expectiles of the magnitude
     and decoded (:func:`decode_distribution`); the map is ``P(t)·p(m | t)``.
 
+    A recording in the responses form has no τ × γ grid; as Sousa et al. did for their neurons, the map is then
+    the delay distribution of the cue (:func:`decode_run_timing`) times the magnitude distribution decoded from
+    the neurons' responses to the same cue (:func:`~drl.decode.decode_cue_distribution`; pass ``cue_response``,
+    each neuron's cue response divided by its gain·γ̂^delay).
+
     Returns a Dataset: ``joint`` [delay, magnitude] (probability per bin), ``time_marginal`` [delay],
     ``magnitude_marginal`` [magnitude], and ``samples`` [delay, sample] (NaN where not decoded).
     """
+    if recordings.is_responses_form(run):
+        return _recorded_joint(run, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response)
+    if cue_response is not None:
+        raise ValueError("cue_response= is for recordings; a run's cue values are read from the run")
     ds = open_run(run)
     trial_type = trial_type or str(ds["type"].values[0])
     value = cue_values(ds, trial_type, learned_fraction=learned_fraction, source=source)  # [P]
@@ -470,23 +579,38 @@ def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 
     """Decode the reward distribution of a run's ``trial_type`` from its predictors' reversal points.
 
     ``use="tau"`` (the default for a run) pairs the reversal points with the predictors' true τ (the model's
-    view); ``"tau_hat"`` (the default, and the only choice, for a recording in the responses form) with the
-    asymmetries estimated from the responses (the experimenter's view). The rule of the run picks expectile or
+    view); ``"tau_hat"`` (the default for a recording in the responses form) with the asymmetries estimated
+    from the responses (the experimenter's view); ``"tau_calibrated"`` with Sousa et al. 2025's bias-corrected,
+    isotonic map of τ̂ on the reversal point (:func:`~drl.decode.calibrated_tau`; ``responses`` must then come
+    from :func:`~drl.decode.reward_response_intervals`, which is called when they are not given). The rule of the run picks expectile or
     quantile decoding (a recording: expectile). ``responses``: this run's :func:`reward_responses` when already
     computed (figures pass theirs; ``trial_type``, ``event`` and ``learned_fraction`` are then theirs).
     """
     recorded = recordings.is_responses_form(run)
     ds = run if recorded else open_run(run)
-    if responses is None:
+    use = use or ("tau_hat" if recorded else "tau")
+    if use not in ("tau", "tau_hat", "tau_calibrated"):
+        raise ValueError(f"use must be 'tau', 'tau_hat' or 'tau_calibrated'; got {use!r}")
+    if recorded and use == "tau":
+        raise ValueError("a recording has no true τ: decode with use='tau_hat' (each neuron's estimated asymmetry)")
+    if responses is None and use == "tau_calibrated":
+        from drl.decode.intervals import reward_response_intervals
+
+        responses = reward_response_intervals(ds, trial_type, event=event, learned_fraction=learned_fraction)
+    elif responses is None:
         responses = reward_responses(ds, trial_type, event=event, learned_fraction=learned_fraction)
     elif not isinstance(responses, xr.Dataset) or "reversal_point" not in responses:
         raise TypeError("responses must be the Dataset that reward_responses returned for this run")
-    use = use or ("tau_hat" if recorded else "tau")
-    if use not in ("tau", "tau_hat"):
-        raise ValueError(f"use must be 'tau' or 'tau_hat'; got {use!r}")
-    if recorded and use == "tau":
-        raise ValueError("a recording has no true τ: decode with use='tau_hat' (each neuron's estimated asymmetry)")
-    levels = responses[use].values
+    if use == "tau_calibrated":
+        from drl.decode.calibration import calibrated_tau
+
+        if "tau_hat_corrected" not in responses:
+            raise TypeError("use='tau_calibrated' needs responses from reward_response_intervals (the bias-corrected "
+                            "τ̂ and its variance)")
+        levels = calibrated_tau(responses["reversal_point"].values, responses["tau_hat_corrected"].values,
+                                responses["tau_hat_variance"].values)
+    else:
+        levels = responses[use].values
     keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
     if keep.sum() == 0:
         raise ValueError(f"no predictor has a {use} in (0, 1) to decode with")

@@ -226,32 +226,41 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
 
 @styled
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
-    """The delay distribution decoded from the γ population's cue responses, one panel per trial type, with the
-    true reward times marked. Default ``times``: 0.5 s bins from 0 to 10 s or to 1.25 × the latest reward delay,
-    whichever is later (Masset's 9.375 s no longer sits in the edge bin)."""
-    ds = resolve(run, needs=("rpe",))
-    task = run_task(ds)
-    names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
+    """The delay distribution decoded from the γ population's cue responses (:func:`drl.decode.decode_run_timing`),
+    one panel per trial type, with the true reward times marked. Default ``times``: 0.5 s bins from 0 to 10 s or
+    to 1.25 × the latest reward delay, whichever is later (Masset's 9.375 s no longer sits in the edge bin).
+    ``run`` may be a recording in the responses form (each trial type with a delay gets a panel)."""
+    recorded = decode.is_responses_form(run)
+    ds = run if recorded else resolve(run, needs=("rpe",))
+    if recorded:
+        with_delay = np.isfinite(ds["delay"].values)
+        names = list(trial_types) if trial_types is not None else list(dict.fromkeys(
+            ds["trial_type"].values[with_delay]))
+        latest = float(ds["delay"].values[with_delay].max()) if with_delay.any() else 0.0
+    else:
+        task = run_task(ds)
+        names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
+        latest = max((e.time for n in names for e in task.trial_types[task.trial_type_index(n)].rewards), default=0)
     if not names:
         raise ValueError("no trial type with a reward to decode the timing of")
-    gamma = ds["gamma"].values
     if times is None:  # every reward delay of these types inside the grid, with a margin of a quarter
-        latest = max((e.time for n in names for e in task.trial_types[task.trial_type_index(n)].rewards), default=0)
         times = np.arange(0, max(10.0, 1.25 * latest) + 1e-9, 0.5)
     fig, axes = new_figure(len(names), ncols=min(len(names), 4), panel_size=(3.4, 2.8))
     for ax, name in zip(axes, names, strict=True):
-        values = decode.cue_values(ds, name, learned_fraction=learned_fraction)
-        decoded = decode.decode_timing(gamma, values, times, ridge=ridge)
+        decoded = decode.decode_run_timing(ds, name, times=times, ridge=ridge, learned_fraction=learned_fraction)
         delay = decoded["delay"].values
         width = np.diff(delay).min() if delay.size > 1 else 1.0
         ax.bar(delay, decoded["probability"].values, width=0.9 * width, color="tab:blue", alpha=0.7,
                label="decoded")
-        spec = task.trial_types[task.trial_type_index(name)]
-        for i, event in enumerate(spec.rewards):
-            ax.axvline(event.time, color="k", ls="--", lw=1, label="true" if i == 0 else None)
+        for i, true_delay in enumerate(decoded.attrs["true_delays"]):
+            ax.axvline(true_delay, color="k", ls="--", lw=1, label="true" if i == 0 else None)
         ax.set(xlabel="reward delay after the cue (s)", ylabel="probability", title=name)
     axes[0].legend(frameon=False)
-    fig.suptitle(f"{ds.attrs['task_name']}: timing decoded from {np.unique(gamma).size} γ values (ridge {ridge:g})")
+    if recorded:
+        source = f"{ds.sizes['neuron'] - decoded.attrs['left_out']} neurons' fitted γ̂"
+    else:
+        source = f"{np.unique(ds['gamma'].values).size} γ values"
+    fig.suptitle(f"{ds.attrs['task_name']}: timing decoded from {source} (ridge {ridge:g})")
     save_figure(fig, save)
     return fig
 

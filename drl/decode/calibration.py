@@ -1,0 +1,134 @@
+"""Sousa et al. 2025's calibration of a recorded population's distributional code, and decoding at the cue.
+
+Recorded asymmetries τ̂ are noisy and biased, and nothing forces them to rise with the reversal point, as the
+expectiles of one distribution must. Sousa et al. therefore (1) subtract each τ̂'s estimated bias
+(:func:`~drl.decode.reward_response_intervals` gives a bootstrap estimate), (2) fit τ as a non-decreasing
+function of the reversal point by isotonic regression, weighting each neuron by ``1 / (1 + var τ̂)``
+(:func:`calibrated_tau`), and (3) to decode the distribution a cue predicts, map each neuron's cue response
+(divided by its gain and discount, ``gain·γ̂^delay``) to a reversal point with a robust (Huber) linear
+regression fitted on the neurons' reward reversal points (:func:`reversal_from_cue`). scikit-learn's
+``IsotonicRegression`` and ``HuberRegressor`` do the fits, as in the paper's code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from drl.decode import recordings
+from drl.decode.arrays import DecodedDistribution, _vector, decode_distribution
+from drl.store import open_run
+
+__all__ = ["calibrated_tau", "decode_cue_distribution", "reversal_from_cue"]
+
+
+def calibrated_tau(reversal_point, tau, tau_variance=None) -> np.ndarray:
+    """τ as a non-decreasing function of the reversal point, by weighted isotonic regression (Sousa et al. 2025).
+
+    Args:
+      reversal_point: [P] reversal points (reward units).
+      tau: [P] asymmetries, bias-corrected (``tau_hat_corrected``) or not, in [0, 1].
+      tau_variance: [P] the variance of each τ (``tau_hat_variance``); weights ``1 / (1 + variance)``. Default:
+        equal weights.
+
+    Returns [P] the fitted τ at each reversal point (ties in the fit are pooled, so a block of neurons can share
+    a level). Predictors with a non-finite input get NaN.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    reversal_point = np.asarray(reversal_point, dtype=np.float64)
+    tau = np.asarray(tau, dtype=np.float64)
+    if reversal_point.ndim != 1 or tau.shape != reversal_point.shape:
+        raise ValueError(f"reversal_point and tau must be 1-D of one length; got shapes {reversal_point.shape} "
+                         f"and {tau.shape}")
+    variance = np.zeros_like(tau) if tau_variance is None else np.asarray(tau_variance, dtype=np.float64)
+    if variance.shape != tau.shape:
+        raise ValueError(f"tau_variance must have the shape of tau {tau.shape}; got {variance.shape}")
+    finite = np.isfinite(reversal_point) & np.isfinite(tau) & np.isfinite(variance)
+    if np.any(tau[finite] < 0) or np.any(tau[finite] > 1) or np.any(variance[finite] < 0):
+        raise ValueError("tau must lie in [0, 1] and tau_variance be ≥ 0")
+    if finite.sum() < 2:
+        raise ValueError(f"calibrated_tau needs at least two predictors with finite values; got {finite.sum()}")
+    fit = IsotonicRegression(increasing=True, y_min=0.0, y_max=1.0)
+    fit.fit(reversal_point[finite], tau[finite], sample_weight=1.0 / (1.0 + variance[finite]))
+    out = np.full(tau.shape, np.nan)
+    out[finite] = fit.predict(reversal_point[finite])
+    return out
+
+
+def reversal_from_cue(cue_response, reversal_point) -> xr.Dataset:
+    """Huber regression of the reversal points on the cue responses, and the reversal point each cue response
+    implies (Sousa et al. 2025).
+
+    An optimistic neuron predicts a high expectile of the reward at the cue as well as reversing late at the
+    reward, so a neuron's cue response to a variable reward (divided by its gain·γ̂^delay) is a linear readout
+    of its reversal point. Huber's loss keeps a few outlying neurons from tilting the line.
+
+    Args:
+      cue_response: [P] cue responses, each divided by the neuron's gain·γ̂^delay (any unit).
+      reversal_point: [P] reversal points at the reward (reward units).
+
+    Returns a Dataset: ``reversal_point_at_cue`` [predictor] (the line at each cue response), ``outlier``
+    [predictor] (flagged by the Huber fit), attrs ``slope``, ``intercept``, ``scale``, ``pearson_r``.
+    """
+    from scipy import stats
+    from sklearn.linear_model import HuberRegressor
+
+    cue_response = _vector("cue_response", cue_response)
+    reversal_point = _vector("reversal_point", reversal_point, n=cue_response.size)
+    if cue_response.size < 3 or np.ptp(cue_response) == 0:
+        raise ValueError(f"reversal_from_cue needs at least three distinct cue responses; got {cue_response.size} "
+                         f"spanning {np.ptp(cue_response):g}")
+    fit = HuberRegressor(max_iter=1000).fit(cue_response[:, None], reversal_point)
+    out = xr.Dataset({
+        "reversal_point_at_cue": ("predictor", fit.predict(cue_response[:, None]),
+                                  {"long_name": "reversal point implied by the cue response"}),
+        "outlier": ("predictor", fit.outliers_, {"long_name": "beyond the Huber threshold"}),
+    })
+    out.attrs.update(slope=float(fit.coef_[0]), intercept=float(fit.intercept_), scale=float(fit.scale_),
+                     pearson_r=float(stats.pearsonr(cue_response, reversal_point)[0]))
+    return out
+
+
+def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=None, n_boot: int = 200,
+                            seed: int = 0, n_samples: int = 100, intervals: xr.Dataset | None = None
+                            ) -> DecodedDistribution:
+    """The reward distribution a cue predicts, decoded from the cue responses alone (Sousa et al. 2025, Fig. 4).
+
+    Reversal points and bias-corrected τ̂ come from the reward responses of ``trial_type``
+    (:func:`~drl.decode.reward_response_intervals`, ``n_boot`` and ``seed``; or ``intervals`` when given); the
+    cue responses are mapped to reversal points (:func:`reversal_from_cue`), τ is calibrated against them
+    (:func:`calibrated_tau`) and the pairs are decoded as expectiles.
+
+    ``cue_response``: [P] each predictor's response at the cue of ``trial_type`` divided by its
+    ``gain·γ̂^delay``. Default for a run: its value at the cue (:func:`~drl.decode.cue_values`) divided by
+    ``γ^delay``; a recording's form holds one response per condition, so pass its cue responses here.
+    """
+    from drl.decode.intervals import reward_response_intervals
+    from drl.decode.runs import cue_values
+    from drl.schema import run_task
+
+    recorded = recordings.is_responses_form(run)
+    data = run if recorded else open_run(run)
+    if intervals is None:
+        intervals = reward_response_intervals(data, trial_type, n_boot=n_boot, seed=seed)
+    elif not isinstance(intervals, xr.Dataset) or "tau_hat_corrected" not in intervals:
+        raise TypeError("intervals must be the Dataset that reward_response_intervals returned for this run")
+    trial_type = intervals.attrs["trial_type"]
+    if cue_response is None:
+        if recorded:
+            raise ValueError("a recording's form holds one response per condition: pass cue_response=, each "
+                             "neuron's cue response to this trial type divided by its gain·γ̂^delay")
+        task = run_task(data)
+        spec = task.trial_types[task.trial_type_index(trial_type)]
+        if len(spec.rewards) != 1:
+            raise ValueError(f"trial type {trial_type!r} has {len(spec.rewards)} reward events; the cue decode "
+                             "needs one (pass cue_response= to decode another)")
+        cue_response = cue_values(data, trial_type) / data["gamma"].values ** spec.rewards[0].time
+    cue_response = _vector("cue_response", cue_response, n=intervals.sizes["predictor"])
+    reversal = reversal_from_cue(cue_response, intervals["reversal_point"].values)["reversal_point_at_cue"].values
+    levels = calibrated_tau(reversal, intervals["tau_hat_corrected"].values, intervals["tau_hat_variance"].values)
+    keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
+    if keep.sum() == 0:
+        raise ValueError("no predictor has a calibrated τ in (0, 1) to decode with")
+    return decode_distribution(levels[keep], reversal[keep], n_samples=n_samples)

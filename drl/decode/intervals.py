@@ -1,0 +1,282 @@
+"""Bootstrap confidence intervals for what the reward responses say: reversal points, asymmetries τ̂ (with the
+bootstrap estimate of τ̂'s bias, which Sousa et al. 2025 subtract) and the decoded reward distribution.
+
+The resampled unit is the trial. A run's learned trials are resampled within each delivered magnitude (every
+magnitude keeps its count), one resample shared by all predictors, as they all saw the same trials. A
+recording's single trials are resampled per neuron and magnitude, as neurons are recorded in different sessions.
+Intervals are percentile intervals of the replicates; the replicates themselves are returned too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from drl._validate import in_range
+from drl.decode import recordings
+from drl.decode.arrays import _zero_crossing, decode_distribution, implied_tau
+from drl.decode.runs import (
+    _asymmetry,
+    _recorded_reward_trials,
+    _reward_trials,
+    _scaled,
+    hinge_fit,
+    reward_responses,
+)
+from drl.distributions import RewardDistribution
+from drl.schema import run_options
+from drl.store import open_run
+
+__all__ = ["distribution_intervals", "reward_response_intervals"]
+
+HINGE_ROWS = 2000  # rows per hinge_fit call: its [rows, 2001] work arrays stay near 100 MB
+
+
+def _check_bootstrap(n_boot, level) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer ≥ 2; got {n_boot!r}")
+    in_range("level", level, 0, 1, lo_open=True, hi_open=True)
+
+
+def _run_replicates(ds, trial_type, event, learned_fraction, response, n_boot, rng):
+    """Reversal points and τ̂ [B, P] of ``n_boot`` resamples of a run's learned trials (within magnitude)."""
+    sub, trial_type, magnitudes, which, rpe = _reward_trials(ds, trial_type, event, learned_fraction)
+    scaled = _scaled(sub, rpe, response)
+    n_pred = rpe.shape[0]
+    rpe_mean = np.empty((n_boot, n_pred, magnitudes.size))
+    scaled_mean = np.empty_like(rpe_mean)
+    for m in range(magnitudes.size):
+        members = np.flatnonzero(which == m)
+        drawn = rng.integers(0, members.size, (n_boot, members.size))
+        # counts[b, j]: how often resample b drew trial j of this magnitude; a matmul then averages
+        counts = np.zeros((n_boot, members.size))
+        np.add.at(counts, (np.arange(n_boot)[:, None], drawn), 1.0 / members.size)
+        rpe_mean[:, :, m] = (rpe[:, members] @ counts.T).T
+        scaled_mean[:, :, m] = (scaled[:, members] @ counts.T).T
+    flat = (n_boot * n_pred, magnitudes.size)
+    reversal = _zero_crossing(magnitudes, rpe_mean.reshape(flat))
+    _, _, tau_hat = _asymmetry(magnitudes, reversal, scaled_mean.reshape(flat))
+    return reversal.reshape(n_boot, n_pred), tau_hat.reshape(n_boot, n_pred)
+
+
+def _recorded_replicates(form, trial_type, n_boot, rng):
+    """Reversal points and τ̂ [B, N] from resamples of each neuron's single trials at each magnitude."""
+    trial_type, magnitudes, _, trials = _recorded_reward_trials(form, trial_type)
+    if trials is None:
+        raise ValueError("bootstrap intervals of a recording resample its single trials, and this one has only "
+                         "means: build the form with trial_response= (or a table with one row per trial)")
+    trials = np.take_along_axis(trials, np.argsort(~np.isfinite(trials), axis=2, kind="stable"), 2)  # NaN last
+    n = np.isfinite(trials).sum(2)  # [N, M] trials per neuron and magnitude
+    n_neurons, n_mag, width = trials.shape
+    kept = np.arange(width) < n[..., None]  # [N, M, R]
+    means = np.empty((n_boot, n_neurons, n_mag))
+    chunk = max(1, int(4e6 // trials.size))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        index = (rng.random((size, n_neurons, n_mag, width)) * n[..., None]).astype(np.int64)
+        drawn = np.take_along_axis(np.broadcast_to(trials, index.shape), index, 3)
+        means[start:start + size] = np.where(kept, drawn, 0.0).sum(3) / n
+    return _hinge(magnitudes, means)
+
+
+def _monte_carlo_tau(form, trial_type, distribution, reversal, slope_pos, slope_neg, n_boot, rng):
+    """Sousa et al. 2025's Monte Carlo of τ̂ [B, N]: each neuron simulated as a hinge at its reversal point with
+    the τ that point implies under the delivered ``distribution``, its gain s+ + s−, and its own trial counts and
+    trial spread per magnitude; returns (τ̂ replicates, the implied τ)."""
+    _, magnitudes, _, trials = _recorded_reward_trials(form, trial_type)
+    if trials is None:
+        raise ValueError("the Monte Carlo of τ̂ uses each neuron's trial spread, and this recording has only means")
+    tau = implied_tau(distribution, reversal)  # [N]
+    gain = np.abs(slope_pos + slope_neg)
+    offset = magnitudes[None, :] - reversal[:, None]
+    mean = gain[:, None] * np.where(offset > 0, tau[:, None] * offset, (1 - tau[:, None]) * offset)  # [N, M]
+    count = np.isfinite(trials).sum(2)
+    spread = np.nan_to_num(np.nanstd(trials, 2, ddof=1)) / np.sqrt(count)  # standard error of each mean
+    means = mean + spread * rng.standard_normal((n_boot, *mean.shape))
+    return _hinge(magnitudes, means)[1], tau
+
+
+def _hinge(magnitudes, means):
+    """Reversal points and τ̂ [B, N] of the hinge fit to each row of means [B, N, M], :data:`HINGE_ROWS` rows at
+    a time."""
+    rows = means.reshape(-1, magnitudes.size)
+    reversal, slope_pos, slope_neg = (np.concatenate(parts) for parts in zip(
+        *(hinge_fit(magnitudes, rows[i:i + HINGE_ROWS]) for i in range(0, rows.shape[0], HINGE_ROWS)),
+        strict=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau_hat = slope_pos / (slope_pos + slope_neg)
+    return reversal.reshape(means.shape[:2]), tau_hat.reshape(means.shape[:2])
+
+
+def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int = 200, level: float = 0.95,
+                              seed: int = 0, event: int = 0, learned_fraction: float = 0.5,
+                              response: str = "scaled", distribution: RewardDistribution | None = None
+                              ) -> xr.Dataset:
+    """:func:`~drl.decode.reward_responses` with bootstrap confidence intervals for each predictor's reversal point
+    and asymmetry τ̂, and τ̂'s bias.
+
+    ``n_boot`` resamples of the trials (see the module docstring) are each read exactly as the point estimate
+    is. τ̂ = s+ / (s+ + s−) is a ratio of noisy slopes, so it is biased; the bootstrap estimate of that bias is
+    ``mean(τ̂*) − τ̂`` (Efron & Tibshirani 1993, ch. 10), and ``tau_hat_corrected = clip(τ̂ − bias, 0, 1)`` is
+    what Sousa et al. 2025 decode with (they estimated the bias by a Monte Carlo of the fitted neuron; the
+    bootstrap does the same from the neuron's own trials). ``run``: a run, or a recording in the responses
+    form with single trials.
+
+    Returns the Dataset of :func:`~drl.decode.reward_responses` with, per predictor: ``reversal_point_low``,
+    ``reversal_point_high``, ``tau_hat_low``, ``tau_hat_high`` (the central ``level`` interval),
+    ``tau_hat_bias``, ``tau_hat_variance`` and ``tau_hat_corrected``; the replicates ``reversal_point_boot`` and
+    ``tau_hat_boot`` [boot, predictor]; attrs ``n_boot``, ``level``, ``seed``, ``resampling``.
+    """
+    _check_bootstrap(n_boot, level)
+    rng = np.random.default_rng(seed)
+    recorded = recordings.is_responses_form(run)
+    if distribution is not None and not isinstance(distribution, RewardDistribution):
+        raise TypeError(f"distribution must be a drl RewardDistribution (e.g. task.reward_distribution(name)); got "
+                        f"{type(distribution).__name__}")
+    if recorded:
+        out = reward_responses(run, trial_type)
+        reversal, tau = _recorded_replicates(run, out.attrs["trial_type"], n_boot, rng)
+        resampling = "single trials per neuron and magnitude"
+        if distribution is not None:
+            simulated, implied = _monte_carlo_tau(run, out.attrs["trial_type"], distribution,
+                                                  out["reversal_point"].values, out["slope_pos"].values,
+                                                  out["slope_neg"].values, n_boot, rng)
+    elif distribution is not None:
+        raise ValueError("distribution= (Sousa et al.'s Monte Carlo of τ̂'s bias) is for recordings; a run's τ̂ "
+                         "bias is estimated from its own trials")
+    else:
+        ds = open_run(run)
+        out = reward_responses(ds, trial_type, event=event, learned_fraction=learned_fraction, response=response)
+        reversal, tau = _run_replicates(ds, out.attrs["trial_type"], event, learned_fraction, response, n_boot, rng)
+        resampling = "learned trials within magnitude, shared by all predictors"
+    tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
+    with np.errstate(invalid="ignore"):
+        rev_low, rev_high = np.nanpercentile(reversal, tails, axis=0)
+        tau_low, tau_high = np.nanpercentile(tau, tails, axis=0)
+        if distribution is None:
+            bias = np.nanmean(tau, 0) - out["tau_hat"].values
+            variance = np.nanvar(tau, 0, ddof=1)
+        else:
+            bias = np.nanmean(simulated, 0) - implied
+            variance = np.nanvar(simulated, 0, ddof=1)
+    units = out["reversal_point"].attrs.get("units", "reward units")
+    percent = f"{100 * level:g} %"
+    out = out.assign(
+        reversal_point_low=("predictor", rev_low, {"long_name": f"reversal point, lower end of the {percent} "
+                                                               "interval", "units": units}),
+        reversal_point_high=("predictor", rev_high, {"long_name": f"reversal point, upper end of the {percent} "
+                                                                 "interval", "units": units}),
+        tau_hat_low=("predictor", tau_low, {"long_name": f"tau_hat, lower end of the {percent} interval",
+                                            "units": "1"}),
+        tau_hat_high=("predictor", tau_high, {"long_name": f"tau_hat, upper end of the {percent} interval",
+                                              "units": "1"}),
+        tau_hat_bias=("predictor", bias, {"long_name": "bootstrap estimate of the bias of tau_hat", "units": "1"}),
+        tau_hat_variance=("predictor", variance, {"long_name": "bootstrap variance of tau_hat", "units": "1"}),
+        tau_hat_corrected=("predictor", np.clip(out["tau_hat"].values - bias, 0.0, 1.0),
+                           {"long_name": "tau_hat minus its bootstrap bias, clipped to [0, 1]", "units": "1"}),
+        reversal_point_boot=(("boot", "predictor"), reversal, {"long_name": "bootstrap replicates",
+                                                               "units": units}),
+        tau_hat_boot=(("boot", "predictor"), tau, {"long_name": "bootstrap replicates", "units": "1"}),
+    )
+    out.attrs.update(n_boot=int(n_boot), level=float(level), seed=int(seed), resampling=resampling,
+                     tau_bias="bootstrap" if distribution is None else "Monte Carlo at the implied τ")
+    return out
+
+
+def distribution_intervals(run, trial_type: str | None = None, *, use: str | None = None, n_boot: int = 100,
+                           level: float = 0.95, seed: int = 0, n_samples: int = 100, probabilities=None,
+                           intervals: xr.Dataset | None = None, progress: bool | None = None) -> xr.Dataset:
+    """Bootstrap confidence bands for the reward distribution decoded from a run's (or recording's) reversal
+    points (:func:`~drl.decode.decode_run_distribution`).
+
+    Each replicate of :func:`reward_response_intervals` (``intervals``, computed with ``n_boot``, ``seed`` and
+    ``trial_type`` when not given) is decoded on the point estimate's bounds, so its density lies on the same
+    grid. ``use`` picks the levels as in :func:`~drl.decode.decode_run_distribution` (``"tau"``: the run's true τ,
+    fixed across replicates; ``"tau_hat"``: each replicate's own estimates; ``"tau_calibrated"``: the
+    isotonic map of the bias-corrected τ̂, :func:`~drl.decode.calibrated_tau`, refitted per replicate).
+    ``progress``: a bar over replicates (None: when more than 20).
+
+    Returns a Dataset: ``quantile`` [probability] of the point decode with ``quantile_low``/``quantile_high``;
+    ``density`` [reward] with ``density_low``/``density_high``; scalars ``mean``, ``std`` with their
+    ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``n_boot``, ``level``.
+    """
+    from tqdm.auto import tqdm
+
+    from drl.decode.calibration import calibrated_tau
+
+    recorded = recordings.is_responses_form(run)
+    ds = run if recorded else open_run(run)
+    if intervals is None:
+        _check_bootstrap(n_boot, level)
+        intervals = reward_response_intervals(ds, trial_type, n_boot=n_boot, level=level, seed=seed)
+    elif not isinstance(intervals, xr.Dataset) or "reversal_point_boot" not in intervals:
+        raise TypeError("intervals must be the Dataset that reward_response_intervals returned for this run")
+    else:
+        _check_bootstrap(intervals.sizes["boot"], level)
+    use = use or ("tau_hat" if recorded else "tau")
+    if use not in ("tau", "tau_hat", "tau_calibrated"):
+        raise ValueError(f"use must be 'tau', 'tau_hat' or 'tau_calibrated'; got {use!r}")
+    if recorded and use == "tau":
+        raise ValueError("a recording has no true τ: use 'tau_hat' or 'tau_calibrated'")
+    kind = "quantile" if not recorded and run_options(ds).get("rule") == "quantile" else "expectile"
+    probabilities = (np.linspace(0.05, 0.95, 19) if probabilities is None
+                     else np.asarray(probabilities, dtype=np.float64))
+    if probabilities.ndim != 1 or np.any((probabilities < 0) | (probabilities > 1)):
+        raise ValueError(f"probabilities must be a 1-D array in [0, 1]; got {probabilities!r}")
+
+    bias, variance = intervals["tau_hat_bias"].values, intervals["tau_hat_variance"].values
+
+    def levels_of(reversal, tau_hat):
+        if use == "tau":
+            return intervals["tau"].values
+        if use == "tau_hat":
+            return tau_hat
+        return calibrated_tau(reversal, np.clip(tau_hat - bias, 0.0, 1.0), variance)
+
+    def decode(reversal, levels, bounds=None):
+        keep = np.isfinite(levels) & np.isfinite(reversal) & (levels > 0) & (levels < 1)
+        if keep.sum() == 0:
+            return None
+        return decode_distribution(levels[keep], reversal[keep], kind=kind, n_samples=n_samples, bounds=bounds)
+
+    point = decode(intervals["reversal_point"].values,
+                   levels_of(intervals["reversal_point"].values, intervals["tau_hat"].values))
+    if point is None:
+        raise ValueError(f"no predictor has a {use} in (0, 1) to decode with")
+    bounds = (float(point.grid[0]), float(point.grid[-1]))
+    boot_reversal, boot_tau = intervals["reversal_point_boot"].values, intervals["tau_hat_boot"].values
+    n = boot_reversal.shape[0]
+    samples = np.full((n, n_samples), np.nan)
+    densities = np.full((n, point.grid.size), np.nan)
+    show = n > 20 if progress is None else bool(progress)
+    for b in tqdm(range(n), desc="decode replicates", unit="replicate", disable=not show):
+        decoded = decode(boot_reversal[b], levels_of(boot_reversal[b], boot_tau[b]), bounds)
+        if decoded is not None:
+            samples[b], densities[b] = decoded.samples, decoded.density
+    tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
+    quantiles = np.nanquantile(samples, probabilities, axis=1)  # [Q, B]
+    q_low, q_high = np.nanpercentile(quantiles, tails, axis=1)
+    d_low, d_high = np.nanpercentile(densities, tails, axis=0)
+    means, stds = samples.mean(1), samples.std(1)
+    units = intervals["reversal_point"].attrs.get("units", "reward units")
+    scalar = {}
+    for name, replicates, estimate in (("decoded_mean", means, point.samples.mean()), ("decoded_std", stds, point.samples.std())):
+        low, high = np.nanpercentile(replicates, tails)
+        scalar |= {name: ((), float(estimate), {"units": units}), f"{name}_low": ((), float(low), {"units": units}),
+                   f"{name}_high": ((), float(high), {"units": units})}
+    out = xr.Dataset(
+        {
+            "quantile": ("probability", np.quantile(point.samples, probabilities), {"units": units}),
+            "quantile_low": ("probability", q_low, {"units": units}),
+            "quantile_high": ("probability", q_high, {"units": units}),
+            "density": ("reward", point.density, {"units": f"1/({units})"}),
+            "density_low": ("reward", d_low, {"units": f"1/({units})"}),
+            "density_high": ("reward", d_high, {"units": f"1/({units})"}),
+            "samples_boot": (("boot", "sample"), samples, {"units": units}),
+            **scalar,
+        },
+        coords={"probability": probabilities, "reward": ("reward", point.grid, {"units": units})},
+    )
+    out.attrs.update(use=use, kind=kind, n_boot=int(n), level=float(level),
+                     failed=int(np.isnan(samples[:, 0]).sum()), trial_type=intervals.attrs["trial_type"])
+    return out
