@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from spice_tutorial_models import CustomLearningRateRNN, CustomRNN, WeinhardtRNN
 
 from drl.spice import (
@@ -210,3 +211,51 @@ def test_seeding_numpy_reproduces_data_and_equations_as_in_the_tutorials():
     explicit = [create_dataset(AgentQ(rng=7), BanditsDrift(0.2, rng=8), 30, 2)[0].ys for _ in range(2)]
     assert torch.equal(explicit[0], explicit[1])  # rng= given: the global state plays no part
     np.random.set_state(saved)  # noqa: NPY002
+
+
+def test_inverse_temperatures_stay_non_negative_and_signs_are_recovered():
+    from drl.spice import Weinhardt2024RNN
+    from drl.spice.rnn import Constant
+
+    constant = Constant(init=2.5)
+    assert float(constant().detach()) == pytest.approx(2.5, rel=1e-6)
+    with torch.no_grad():
+        constant.value.fill_(-30.0)  # however far the free parameter goes, β stays ≥ 0
+    assert 0 <= float(constant().detach()) < 1e-12
+    assert float(Constant(init=-1.0, non_negative=False)().detach()) == -1.0
+    with pytest.raises(ValueError, match="init of a non-negative constant"):
+        Constant(init=0.0)
+
+    # the agent perseverates (β_choice = 1 > 0): the fit must say so with β ≥ 0 and a larger choice value for
+    # the arm just chosen, not with a negative β times mirror-image values (measured: β 2.3 and 1.4, +0.7)
+    torch.manual_seed(0)
+    dataset, _, _ = _data(n_sessions=60, n_trials=60, alpha_reward=0.3, forget_rate=0.2, beta_choice=1.0,
+                          alpha_choice=1.0)
+    model = Weinhardt2024RNN(n_actions=2, n_participants=1)
+    fit_model(model, dataset.xs, dataset.ys, epochs=150, learning_rate=1e-2, seed=0, progress=False)
+    with torch.no_grad():
+        embedding = model.participant_embedding(torch.zeros(1, dtype=torch.long))
+        betas = {name: float(beta(embedding)) for name, beta in model.betas.items()}
+    assert betas["x_value_reward"] > 0.5 and betas["x_value_choice"] > 0.2, betas
+    recorded = model.record(dataset.xs[:20])
+    value = np.asarray(recorded["x_value_choice_chosen"])[1:]
+    chose = np.asarray(recorded["c_action"])[:-1].astype(bool)
+    assert value[chose].mean() - value[~chose].mean() > 0.2
+
+
+def test_weights_saved_before_beta_was_constrained_load_or_are_refused(tmp_path):
+    from drl.spice import LEARNING_RATE_RNN_CONFIG, LearningRateRNN, SpiceEstimator
+
+    estimator = SpiceEstimator(rnn_class=LearningRateRNN, spice_config=LEARNING_RATE_RNN_CONFIG)
+    state = estimator.model.state_dict()
+    old = {"rnn_class": "LearningRateRNN", "state_dict": {**state, "betas.x_value_reward.value": torch.tensor(3.0)}}
+    torch.save(old, tmp_path / "old.pt")  # an older drl stored β itself
+    estimator.load_spice(path_rnn=tmp_path / "old.pt")
+    assert float(estimator.model.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
+    old["state_dict"]["betas.x_value_reward.value"] = torch.tensor(-1.5)
+    torch.save(old, tmp_path / "negative.pt")
+    with pytest.raises(ValueError, match="≤ 0, saved before drl kept inverse temperatures ≥ 0"):
+        estimator.load_spice(path_rnn=tmp_path / "negative.pt")
+    estimator.save_spice(path_rnn=tmp_path / "new.pt")  # written now: loads as saved
+    estimator.load_spice(path_rnn=tmp_path / "new.pt")
+    assert float(estimator.model.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)

@@ -232,7 +232,7 @@ class SpiceEstimator:
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
         if path_rnn is not None:
-            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__,
+            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
                                           "state_dict": self.model.state_dict()})
         if path_spice is not None:
             self._check_fitted()
@@ -251,7 +251,7 @@ class SpiceEstimator:
         if path_rnn is not None:
             data = torch.load(path_rnn, weights_only=True)
             self._check_structure(data, path_rnn)
-            self.model.load_state_dict(data["state_dict"])
+            self.model.load_state_dict(_upgrade_constants(self.model, data, path_rnn))
         if path_spice is not None:
             data = _read_equations(Path(path_spice), trust)
             modules = set(next(iter(data["equations"].values())))
@@ -275,6 +275,29 @@ class SpiceEstimator:
 
 
 _FORMAT = "drl.spice.equations"
+CONSTANTS = "softplus"  # how a weights file stores β: the free parameter under softplus (files before: β itself)
+
+
+def _upgrade_constants(model, data: dict, path) -> dict:
+    """The state dict of a weights file, with the β of a file written before β ≥ 0 was enforced (stored as β
+    itself) converted to the free parameter; a β < 0 or per-participant β of such a file cannot be, and is
+    refused."""
+    state = dict(data["state_dict"])
+    if data.get("constants") == CONSTANTS:
+        return state
+    for name, constant in model.betas.items():
+        if not constant.non_negative:
+            continue
+        if constant.embedding_size:
+            raise ValueError(f"{path} was saved before drl kept inverse temperatures ≥ 0, and its per-participant "
+                             f"beta {name!r} cannot be converted: refit the model")
+        key = f"betas.{name}.value"
+        value = float(state[key])
+        if value <= 0:
+            raise ValueError(f"{path} holds beta {name!r} = {value:.4g} ≤ 0, saved before drl kept inverse "
+                             "temperatures ≥ 0 (its module learned mirror-image values): refit the model")
+        state[key] = torch.tensor(constant._raw(value), dtype=state[key].dtype)
+    return state
 
 
 def _equations_to_json(rnn_class: str, equations: dict) -> dict:

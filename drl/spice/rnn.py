@@ -60,35 +60,47 @@ class RNNModule(nn.Module):
 
 
 class Constant(nn.Module):
-    """A learnable scalar (e.g. an inverse temperature β), or one per participant from its embedding.
+    """A learnable non-negative scalar (an inverse temperature β), or one per participant from its embedding.
 
-    ``forward()`` → scalar tensor; ``forward(embedding [B, E])`` → [B, 1].
+    ``forward()`` → scalar tensor; ``forward(embedding [B, E])`` → [B, 1]. The value is ``softplus`` of a free
+    parameter (of a linear map of the embedding), as in the original SPICE: an inverse temperature below zero
+    would let a module learn mirror-image values with β < 0 (the product fits as well, the signs mean nothing).
+    ``non_negative=False`` gives the raw parameter, for a scaling constant that may change sign.
     """
 
-    def __init__(self, embedding_size: int | None = None, init: float = 1.0):
+    def __init__(self, embedding_size: int | None = None, init: float = 1.0, non_negative: bool = True):
         super().__init__()
+        if non_negative and not init > 0:
+            raise ValueError(f"init of a non-negative constant must be > 0; got {init}")
         self.embedding_size = embedding_size
         self.init = float(init)
+        self.non_negative = bool(non_negative)
         if embedding_size:
             self.linear = nn.Linear(embedding_size, 1)
         else:
-            self.value = nn.Parameter(torch.tensor(self.init))
+            self.value = nn.Parameter(torch.tensor(self._raw(self.init)))
         self.reset_parameters()
+
+    def _raw(self, value: float) -> float:
+        """The free parameter giving ``value``: softplus⁻¹(v) = v + log(1 − e^−v) for a non-negative constant."""
+        return float(value + np.log(-np.expm1(-value))) if self.non_negative else float(value)
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             if self.embedding_size:
                 nn.init.zeros_(self.linear.weight)
-                nn.init.constant_(self.linear.bias, self.init)
+                nn.init.constant_(self.linear.bias, self._raw(self.init))
             else:
-                self.value.fill_(self.init)
+                self.value.fill_(self._raw(self.init))
 
     def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
         if self.embedding_size:
             if embedding is None:
                 raise ValueError("this constant depends on the participant: call it with the participant embedding")
-            return self.linear(embedding)
-        return self.value
+            raw = self.linear(embedding)
+        else:
+            raw = self.value
+        return nn.functional.softplus(raw) if self.non_negative else raw
 
 
 def _as_inputs(inputs, like: torch.Tensor) -> torch.Tensor:
@@ -148,9 +160,11 @@ class BaseRNN(nn.Module):
         return RNNModule(input_size, hidden_size or self.hidden_size,
                          self.dropout if dropout is None else dropout)
 
-    def setup_constant(self, embedding_size: int | None = None, init: float = 1.0) -> Constant:
-        """A learnable scaling constant, per participant when ``embedding_size`` is given."""
-        return Constant(embedding_size, init)
+    def setup_constant(self, embedding_size: int | None = None, init: float = 1.0,
+                       non_negative: bool = True) -> Constant:
+        """A learnable scaling constant (non-negative: an inverse temperature), per participant when
+        ``embedding_size`` is given."""
+        return Constant(embedding_size, init, non_negative)
 
     def setup_embedding(self, num_embeddings: int, embedding_size: int) -> nn.Module:
         """A participant embedding: ids [B] → [B, embedding_size]."""
