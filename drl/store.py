@@ -345,7 +345,7 @@ def open_run(run) -> xr.Dataset:
             raise ValueError("this needs a simulated run; a recording in the responses form is read by "
                              "drl.decode.reward_responses, reward_response_intervals, distribution_intervals, "
                              "cue_responses, decode_run_distribution, decode_run_timing, decode_cue_distribution "
-                             "and decode_joint, and by drl.plots.reward_response, value_vs_delay and timing")
+                             "and decode_joint, and by drl.plots.reward_response, value_vs_delay, timing and joint_map")
         return validate_dataset(run, "dataset")
     if isinstance(run, str | os.PathLike):
         return load(run)

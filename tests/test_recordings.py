@@ -228,3 +228,5 @@ def test_a_joint_map_from_a_recording():
     decoded_mean = float((marginal * magnitude).sum())
     decoded_std = float(np.sqrt((marginal * (magnitude - decoded_mean) ** 2).sum()))
     assert abs(decoded_mean - true.mean) < 0.15 * true.std and abs(decoded_std - true.std) < 0.25 * true.std
+    fig = plots.joint_map(form, "3 s", cue_response=cue_response)
+    assert "30 neurons" in fig._suptitle.get_text() and fig.axes[0].get_ylabel() == "reward magnitude (µl)"

@@ -499,7 +499,8 @@ def _recorded_joint(form, trial_type, times, magnitudes, ridge, n_samples, min_m
                 "magnitude": ("magnitude", magnitudes, {"units": units})},
     )
     out.attrs.update(trial_type=trial_type, ridge=float(timing.attrs["ridge"]), task_name=form.attrs["task_name"],
-                     method="time × magnitude (recording)", drl_form=recordings.FORM)
+                     method="time × magnitude (recording)", drl_form=recordings.FORM,
+                     true_delays=timing.attrs["true_delays"])
     return out
 
 

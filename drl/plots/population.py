@@ -266,35 +266,51 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
 
 
 @styled
-def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, ridge: float = 1e-6, save=None):
-    """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals."""
-    ds = resolve(run, needs=("rpe",))
-    units = reward_units(ds)
-    _, trial_type = select_type(ds, trial_type)
-    joint = decode.decode_joint(ds, trial_type, times=times, magnitudes=magnitudes, ridge=ridge)
+def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, ridge: float = 1e-6, save=None,
+              cue_response=None):
+    """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals.
+    ``run`` may be a recording in the responses form; pass ``cue_response`` then (see
+    :func:`drl.decode.decode_joint`)."""
+    recorded = decode.is_responses_form(run)
+    ds = run if recorded else resolve(run, needs=("rpe",))
+    if recorded:
+        units = ds.attrs.get("units", "reward units")
+    else:
+        units = reward_units(ds)
+        _, trial_type = select_type(ds, trial_type)
+    joint = decode.decode_joint(ds, trial_type, times=times, magnitudes=magnitudes, ridge=ridge,
+                                cue_response=cue_response)
+    trial_type = joint.attrs["trial_type"]
     fig, axes = new_figure(3, panel_size=(3.9, 3.2))
     delay, magnitude = joint["delay"].values, joint["magnitude"].values
     image = axes[0].pcolormesh(delay, magnitude, joint["joint"].values.T, cmap="magma", shading="nearest")
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel=f"reward magnitude ({units})",
                 title="decoded joint map")
     fig.colorbar(image, ax=axes[0]).set_label("probability per bin")
-    task = run_task(ds)
-    spec = task.trial_types[task.trial_type_index(trial_type)]
+    if recorded:
+        true_delays, true = joint.attrs["true_delays"], None
+    else:
+        task = run_task(ds)
+        spec = task.trial_types[task.trial_type_index(trial_type)]
+        true_delays = [event.time for event in spec.rewards]
+        true = task.reward_distribution(trial_type) if spec.rewards else None
     axes[1].plot(delay, joint["time_marginal"].values, "-o", ms=3, label="decoded")
-    for i, event in enumerate(spec.rewards):
-        axes[1].axvline(event.time, color="k", ls="--", lw=1, label="true" if i == 0 else None)
+    for i, true_delay in enumerate(true_delays):
+        axes[1].axvline(true_delay, color="k", ls="--", lw=1, label="true" if i == 0 else None)
     axes[1].set(xlabel="reward delay after the cue (s)", ylabel="probability", title="time marginal")
     axes[1].legend(frameon=False)
     axes[2].plot(magnitude, joint["magnitude_marginal"].values, "-", label="decoded")
-    if spec.rewards:
-        true = task.reward_distribution(trial_type)
+    if true is not None:
         bin_width = magnitude[1] - magnitude[0]
         axes[2].vlines(true.values, 0, true.probabilities * joint["magnitude_marginal"].values.max()
                        / true.probabilities.max(), color="k", lw=2, label="true (scaled)")
         axes[2].set_xlim(magnitude[0] - bin_width, magnitude[-1] + bin_width)
     axes[2].set(xlabel=f"reward magnitude ({units})", ylabel="probability per bin", title="magnitude marginal")
     axes[2].legend(frameon=False, loc="best")
-    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {joint.sizes['tau_level']} τ levels × "
-                 f"{np.unique(ds['gamma'].values).size} γ values")
+    if recorded:
+        fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {ds.sizes['neuron']} neurons (time × magnitude)")
+    else:
+        fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {joint.sizes['tau_level']} τ levels × "
+                     f"{np.unique(ds['gamma'].values).size} γ values")
     save_figure(fig, save)
     return fig
