@@ -8,7 +8,9 @@ pass per session, the layout drl vectorizes away); and how often a fit needed a 
 With ``--autospice PYTHON`` (an interpreter where the SPICE package, PyPI ``autospice``, is installed), both
 fit the precoded Rescorla-Wagner model for 1024 epochs on the same 80 training sessions of the same data, and
 the script prints both wall times and held-out NLLs (20 sessions), the comparison issue #10 asks for.
-Run: .venv/bin/python benchmarks/bench_spice.py [--autospice /path/to/python]
+With ``--recovery SEEDS``: α recovered by LearningRateRNN (mean learning rate, β, distilled equation) against
+the parametric maximum-likelihood fit of AgentQ's own model on the same data, over SEEDS datasets.
+Run: .venv/bin/python benchmarks/bench_spice.py [--autospice /path/to/python] [--recovery 3]
 """
 
 from __future__ import annotations
@@ -117,12 +119,65 @@ def compare_with_autospice(python: str) -> None:
           f"autospice {their_spice:.4f}")
 
 
+def agent_nll(params, actions, rewards):
+    """Mean NLL of the next choices under AgentQ's own model (α, β, forgetting toward 0.5): the parametric
+    reference for what the data say about α. actions, rewards: [sessions, trials, arms]."""
+    alpha, beta, forget = params
+    q = np.full((actions.shape[0], actions.shape[2]), 0.5)
+    total, count = 0.0, 0.0
+    for t in range(actions.shape[1]):
+        a = actions[:, t]
+        if t > 0:
+            logits = beta * q
+            total -= ((logits - np.log(np.exp(logits).sum(1, keepdims=True))) * a).sum()
+            count += a.sum()
+        reward = (rewards[:, t] * a).sum(1, keepdims=True)
+        q = np.where(a > 0, q + alpha * (reward - q), q + forget * (0.5 - q))
+    return total / count
+
+
+def learning_rate_recovery(seeds: int) -> None:
+    """α recovered from AgentQ(α = 0.3, forgetting 0.2, β = 3) data: by the parametric MLE on the same data,
+    and by LearningRateRNN (its mean learning rate on chosen trials, β, and the distilled equation)."""
+    from scipy import optimize
+
+    from drl.spice import LEARNING_RATE_RNN_CONFIG, LearningRateRNN
+
+    print("LearningRateRNN on AgentQ(α=0.3, β=3, forget=0.2), 100 sessions × 100 trials, 1024 epochs:")
+    for seed in range(seeds):
+        dataset, _, _ = create_dataset(AgentQ(alpha_reward=0.3, forget_rate=0.2, rng=seed + 1),
+                                       BanditsDrift(0.2, rng=seed), 100, 100)
+        dataset.xs[..., -1] = 0
+        xs = dataset.xs.numpy()
+        mle = min((optimize.minimize(agent_nll, x0, args=(xs[..., :2], xs[..., 2:4]),
+                                     bounds=[(0.01, 1), (0.1, 20), (0, 1)])
+                   for x0 in ([0.3, 3, 0.2], [0.6, 1, 0.5], [0.1, 8, 0.05])), key=lambda r: r.fun)
+        torch.manual_seed(seed)
+        estimator = SpiceEstimator(LearningRateRNN, LEARNING_RATE_RNN_CONFIG, learning_rate=1e-2, epochs=1024)
+        estimator.fit(dataset.xs, dataset.ys)
+        recorded = estimator.model.record(dataset.xs)
+        rate = np.asarray(recorded["x_learning_rate_reward"])[1:]
+        chosen = np.asarray(recorded["c_action"])[:-1].astype(bool)
+        with torch.no_grad():
+            beta = float(estimator.model.betas["x_value_reward"]())
+        equation = estimator.equations_
+        terms = equation[(equation.module == "x_learning_rate_reward") & (equation.coefficient != 0)]
+        print(f"  seed {seed}: MLE α {mle.x[0]:.3f} β {mle.x[1]:.2f} forget {mle.x[2]:.3f} | RNN mean rate "
+              f"{rate[chosen].mean():.3f} β {beta:.2f} | rate equation "
+              + ", ".join(f"{f} {c:+.3f}" for f, c in zip(terms.feature, terms.coefficient, strict=True)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--autospice", help="python interpreter with the SPICE package (autospice) installed")
+    parser.add_argument("--recovery", type=int, default=0, metavar="SEEDS",
+                        help="α recovery of LearningRateRNN against the parametric MLE over SEEDS datasets")
     args = parser.parse_args()
     if args.autospice:
         compare_with_autospice(args.autospice)
+    if args.recovery:
+        learning_rate_recovery(args.recovery)
+        return
     small, large = data(100, 100), data(1000, 200)
     fast = per_epoch(small, 100)
     naive = naive_per_epoch(small, 3)
