@@ -19,6 +19,7 @@ from drl.decode.runs import (
     _asymmetry,
     _recorded_reward_trials,
     _reward_trials,
+    _run_reward_responses,
     _scaled,
     hinge_fit,
     reward_responses,
@@ -38,9 +39,10 @@ def _check_bootstrap(n_boot, level) -> None:
     in_range("level", level, 0, 1, lo_open=True, hi_open=True)
 
 
-def _run_replicates(ds, trial_type, event, learned_fraction, response, n_boot, rng):
-    """Reversal points and τ̂ [B, P] of ``n_boot`` resamples of a run's learned trials (within magnitude)."""
-    sub, trial_type, magnitudes, which, rpe = _reward_trials(ds, trial_type, event, learned_fraction)
+def _run_replicates(trials, response, n_boot, rng):
+    """Reversal points and τ̂ [B, P] of ``n_boot`` resamples (within magnitude) of a run's learned trials, as
+    :func:`~drl.decode.runs._reward_trials` read them."""
+    sub, _, magnitudes, which, rpe = trials
     scaled = _scaled(sub, rpe, response)
     n_pred = rpe.shape[0]
     rpe_mean = np.empty((n_boot, n_pred, magnitudes.size))
@@ -146,8 +148,9 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
                          "bias is estimated from its own trials")
     else:
         ds = open_run(run)
-        out = reward_responses(ds, trial_type, event=event, learned_fraction=learned_fraction, response=response)
-        reversal, tau = _run_replicates(ds, out.attrs["trial_type"], event, learned_fraction, response, n_boot, rng)
+        trials = _reward_trials(ds, trial_type, event, learned_fraction)  # read once: a run may be on disk
+        out = _run_reward_responses(ds, trials, learned_fraction, response, resample=False, seed=0)
+        reversal, tau = _run_replicates(trials, response, n_boot, rng)
         resampling = "learned trials within magnitude, shared by all predictors"
     tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
     with np.errstate(invalid="ignore"):

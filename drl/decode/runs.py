@@ -157,7 +157,14 @@ def reward_responses(run, trial_type: str | None = None, *, event: int = 0, lear
     if recordings.is_responses_form(run):
         return _recorded_reward_responses(run, trial_type)
     ds = open_run(run)
-    sub, trial_type, magnitudes, which, rpe = _reward_trials(ds, trial_type, event, learned_fraction)
+    return _run_reward_responses(ds, _reward_trials(ds, trial_type, event, learned_fraction), learned_fraction,
+                                 response, resample, seed)
+
+
+def _run_reward_responses(ds: xr.Dataset, trials: tuple, learned_fraction: float, response: str, resample: bool,
+                          seed: int) -> xr.Dataset:
+    """:func:`reward_responses` of a run from its learned trials as :func:`_reward_trials` read them."""
+    sub, trial_type, magnitudes, which, rpe = trials
     onehot = np.eye(magnitudes.size)[which]  # [N, M]
     everywhere = np.ones_like(rpe, dtype=bool)
     if resample:
