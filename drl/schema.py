@@ -11,6 +11,7 @@ import json
 from importlib import metadata
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 __all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset", "run_options",
@@ -92,7 +93,14 @@ def build_dataset(
         "feature": ("feature", np.arange(weights.shape[2])),
         **{name: ("predictor", getattr(population, name)) for name in PARAMETERS},
     }
-    coords = {name: (*spec, dict(COORD_ATTRS[name])) for name, spec in coords.items()}
+    variables, indexes = {}, {}
+    for name, (dim, values) in coords.items():
+        if name == dim:  # a dimension coordinate: its index built here (xarray's inference is half the cost)
+            indexes[name] = xr.indexes.PandasIndex(pd.Index(values), dim, coord_dtype=values.dtype)
+            variables[name] = indexes[name].create_variables()[name]
+            variables[name].attrs.update(COORD_ATTRS[name])
+        else:
+            variables[name] = xr.Variable(dim, values, dict(COORD_ATTRS[name]))
     data = {"weights": (("predictor", "type", "feature"), np.asarray(weights, dtype=np.float32))}
     if value is not None:
         data["value"] = (("predictor", "trial", "time"), value)
@@ -100,8 +108,8 @@ def build_dataset(
         data["rpe"] = (("predictor", "trial", "time"), rpe)
     if reward is not None:
         data["reward"] = (("trial", "time"), reward)
-    data = {name: (*spec, dict(VARIABLE_ATTRS[name])) for name, spec in data.items()}
-    ds = xr.Dataset(data, coords=coords)
+    data = {name: xr.Variable(*spec, dict(VARIABLE_ATTRS[name])) for name, spec in data.items()}
+    ds = xr.Dataset(data, coords=xr.Coordinates(variables, indexes=indexes))
     ds.attrs.update(
         {
             "title": f"drl run: {task.name}, {population.n_predictors} predictors, {n_trials} trials",
