@@ -5,12 +5,15 @@ End-to-end SpiceEstimator fit (training + distillation) on the tutorial-sized da
 precoded Rescorla-Wagner RNN (full batch, Adam) for 100 sessions × 100 trials
 and 1000 sessions × 200 trials, against a naive reference written here that loops over sessions (one forward
 pass per session, the layout drl vectorizes away); and how often a fit needed a restart from chance.
-With ``--autospice PYTHON`` (an interpreter where the SPICE package, PyPI ``autospice``, is installed), both
-fit the precoded Rescorla-Wagner model for 1024 epochs on the same 80 training sessions of the same data, and
-the script prints both wall times and held-out NLLs (20 sessions), the comparison issue #10 asks for.
+With ``--autospice PYTHON`` (an interpreter where the SPICE package, PyPI ``autospice`` 0.1.96, is installed:
+it needs numpy < 2, pysindy < 2 and scikit-learn < 1.6, so its own environment), both fit the precoded
+Rescorla-Wagner, learning-rate and Weinhardt-2024 models on the same 80 training sessions of the same data
+(autospice for ``--epochs``, drl for all epochs and with early stopping, patience=100), and the script prints a
+table of wall times, held-out NLLs of the RNN and the distilled model (20 other sessions) and the recovered α,
+then every distilled equation.
 With ``--recovery SEEDS``: α recovered by LearningRateRNN (mean learning rate, β, distilled equation) against
 the parametric maximum-likelihood fit of AgentQ's own model on the same data, over SEEDS datasets.
-Run: .venv/bin/python benchmarks/bench_spice.py [--autospice /path/to/python] [--recovery 3]
+Run: .venv/bin/python benchmarks/bench_spice.py [--autospice /path/to/python [--epochs 1024]] [--recovery 3]
 """
 
 from __future__ import annotations
@@ -70,53 +73,133 @@ def naive_per_epoch(dataset, epochs):
 
 
 AUTOSPICE_FIT = textwrap.dedent("""
-    import sys, time, numpy as np
+    import contextlib, io, sys, time, numpy as np, torch
+
+    class GRU(torch.nn.GRU):
+        # autospice's learning-rate model builds a GRU with no inputs, which this torch refuses; one input that is
+        # always 0 computes the same thing (its weights multiply zero and get no gradient)
+        def __init__(self, input_size, *args, **kwargs):
+            self.no_inputs = input_size == 0
+            super().__init__(max(1, input_size), *args, **kwargs)
+
+        def forward(self, x, *args):
+            if self.no_inputs:
+                x = torch.cat([x, x.new_zeros(*x.shape[:-1], 1)], dim=-1)
+            return super().forward(x, *args)
+
+    torch.nn.GRU = GRU
     from spice.estimator import SpiceEstimator
-    from spice.precoded import RescorlaWagnerRNN, RESCOLA_WAGNER_CONFIG
+    import spice.precoded as P
     d = np.load(sys.argv[1]); xs, ys, test = d["xs"], d["ys"], d["test"]
+    cls, config, kwargs = {"rw": (P.RescorlaWagnerRNN, P.RESCOLA_WAGNER_CONFIG, {}),
+                           "lr": (P.LearningRateRNN, P.LEARNING_RATE_RNN_CONFIG, {}),
+                           "w24": (P.Weinhardt2024RNN, P.WEINHARDT_2024_CONFIG, {"n_participants": 1})}[sys.argv[2]]
+    torch.manual_seed(0); np.random.seed(0)
     train = np.setdiff1d(np.arange(len(xs)), test)
-    est = SpiceEstimator(rnn_class=RescorlaWagnerRNN, spice_config=RESCOLA_WAGNER_CONFIG, learning_rate=1e-2,
-                         epochs=1024, verbose=False)
-    t0 = time.perf_counter(); est.fit(xs[train], ys[train]); seconds = time.perf_counter() - t0
+    est = SpiceEstimator(rnn_class=cls, spice_config=config, learning_rate=1e-2, epochs=int(sys.argv[3]),
+                         verbose=False, **kwargs)
+    with contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter(); est.fit(xs[train], ys[train]); seconds = time.perf_counter() - t0
     # one session at a time: its predict fails on several sessions of a model without participant ids
     pr, ps = zip(*(est.predict(xs[s:s + 1]) for s in test))
     nll = lambda p: float(-np.mean(np.log(np.clip((np.concatenate(p).reshape(ys[test].shape) * ys[test]).sum(-1),
                                                   1e-12, 1))))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        est.print_spice_model()
+    for line in printed.getvalue().splitlines():
+        if line.startswith("("):
+            print("EQUATION " + line)
     print(f"RESULT {seconds:.3f} {nll(pr):.5f} {nll(ps):.5f}")
 """)
 
+#: the three models of the side-by-side table: data-generating agent, drl's RNN and config, its autospice name
+COMPARED = {
+    "rw": ("Rescorla-Wagner", dict(alpha_reward=0.3), "RescorlaWagnerRNN", "RESCORLA_WAGNER_CONFIG", {}),
+    "lr": ("learning rate", dict(alpha_reward=0.3, forget_rate=0.2), "LearningRateRNN", "LEARNING_RATE_RNN_CONFIG",
+           {}),
+    "w24": ("Weinhardt 2024", dict(alpha_reward=0.3, forget_rate=0.2, beta_choice=1.0, alpha_choice=1.0),
+            "Weinhardt2024RNN", "WEINHARDT_2024_CONFIG", {"n_participants": 1}),
+}
 
-def compare_with_autospice(python: str) -> None:
-    from drl.spice import RESCORLA_WAGNER_CONFIG
 
-    dataset = data(100, 100)
-    test = np.sort(np.random.default_rng(0).choice(100, 20, replace=False))
-    train = np.setdiff1d(np.arange(100), test)
-    xs, ys = dataset.xs.numpy(), dataset.ys.numpy()
-    with tempfile.TemporaryDirectory() as tmp:
-        np.savez(Path(tmp) / "data.npz", xs=xs, ys=ys, test=test)
-        (Path(tmp) / "fit.py").write_text(AUTOSPICE_FIT)
-        out = subprocess.run([python, str(Path(tmp) / "fit.py"), str(Path(tmp) / "data.npz")], capture_output=True,
-                             text=True, cwd=tmp)
-    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
-    if not line:
-        print(f"autospice run failed: {out.stderr.strip().splitlines()[-1:]}")
-        return
-    their_seconds, their_rnn, their_spice = (float(v) for v in line[0].split()[1:])
-    estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=1024, learning_rate=1e-2,
-                               test_fraction=0.0, convergence_threshold=0)
-    start = time.perf_counter()
-    estimator.fit(xs[train], ys[train])
-    seconds = time.perf_counter() - start
-    pred_rnn, pred_spice = estimator.predict(xs[test])
+def _held_out_nll(p, ys):
+    return float(-np.mean(np.log(np.clip((p * ys).sum(-1), 1e-12, 1))))
 
-    def held_out(p):
-        return float(-np.mean(np.log(np.clip((p * ys[test]).sum(-1), 1e-12, 1))))
 
-    print(f"RW model, 80 sessions × 99 steps, 1024 epochs, same data: drl {seconds:.1f} s, autospice "
-          f"{their_seconds:.1f} s ({seconds / their_seconds:.2f}×; target ≤ 0.5×). Held-out NLL (20 sessions): "
-          f"RNN drl {held_out(pred_rnn):.4f} / autospice {their_rnn:.4f}; SPICE drl {held_out(pred_spice):.4f} / "
-          f"autospice {their_spice:.4f}")
+def _chosen_value_alpha(terms: dict) -> float | None:
+    """α of a distilled chosen-value equation v' = c + (1 − α)·v + b·r (the reward's scale goes into β)."""
+    own = [c for f, c in terms.items() if f.startswith("x_value_reward_chosen")]
+    return 1 - own[0] if own else None
+
+
+def compare_with_autospice(python: str, epochs: int = 1024) -> None:
+    """Both fit each model on the same 80 sessions (100 × 100 trials drawn once), autospice for ``epochs``,
+    drl for all ``epochs`` and with early stopping (patience 100, at most ``epochs``); held-out NLL on the other 20
+    sessions, wall time, and the distilled equations."""
+    import re
+
+    import drl.spice as spice
+
+    with warnings.catch_warnings():  # warm-up (torch's first calls), so that the first timed fit is not charged
+        warnings.simplefilter("ignore")
+        SpiceEstimator(RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=3).fit(data(10, 20).xs,
+                                                                                   data(10, 20).ys)
+    rows = []
+    for key, (label, agent_kwargs, rnn_name, config_name, kwargs) in COMPARED.items():
+        dataset, _, _ = create_dataset(AgentQ(**agent_kwargs, rng=1), BanditsDrift(0.2, rng=0), 100, 100)
+        dataset.xs[..., -1] = 0
+        test = np.sort(np.random.default_rng(0).choice(100, 20, replace=False))
+        train = np.setdiff1d(np.arange(100), test)
+        xs, ys = dataset.xs.numpy(), dataset.ys.numpy()
+        with tempfile.TemporaryDirectory() as tmp:
+            np.savez(Path(tmp) / "data.npz", xs=xs, ys=ys, test=test)
+            (Path(tmp) / "fit.py").write_text(AUTOSPICE_FIT)
+            out = subprocess.run([python, str(Path(tmp) / "fit.py"), str(Path(tmp) / "data.npz"), key, str(epochs)],
+                                 capture_output=True, text=True, cwd=tmp)
+        result = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
+        if not result:
+            print(f"{label}: autospice run failed: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        their = [float(v) for v in result[0].split()[1:]]
+        their_equations = [x.removeprefix("EQUATION ") for x in out.stdout.splitlines() if x.startswith("EQUATION")]
+        chosen = next((e for e in their_equations if e.startswith("(x_value_reward_chosen)")), "")
+        their_alpha = {f"{f}[k]": float(c) for c, f in re.findall(r"([+-]?\d+\.\d+) (x_value_reward_chosen)\[k\]",
+                                                                  chosen)}
+        rows.append((label, "autospice", epochs, *their, _chosen_value_alpha(their_alpha), their_equations))
+        for patience in (100, None):
+            estimator = SpiceEstimator(getattr(spice, rnn_name), getattr(spice, config_name), epochs=epochs,
+                                       learning_rate=1e-2, convergence_threshold=0, patience=patience,
+                                       test_fraction=0.1 if patience else 0.0, **kwargs)
+            start = time.perf_counter()
+            estimator.fit(xs[train], ys[train])
+            seconds = time.perf_counter() - start
+            pred_rnn, pred_spice = estimator.predict(xs[test])
+            eq = estimator.equations_
+            eq = eq[eq.coefficient != 0]
+            chosen = eq[eq.module == "x_value_reward_chosen"]
+            alpha = _chosen_value_alpha(dict(zip(chosen.feature, chosen.coefficient, strict=True)))
+            equations = [f"({m}) " + " ".join(f"{c:+.3f} {f}" for f, c in zip(g.feature, g.coefficient, strict=True))
+                         for m, g in eq.groupby("module", sort=False)]
+            name = f"drl, early stop ({patience})" if patience else "drl, all epochs"
+            rows.append((label, name, estimator.training.epochs, seconds, _held_out_nll(pred_rnn, ys[test]),
+                         _held_out_nll(pred_spice, ys[test]), alpha, equations))
+    print("\nSide by side, 80 training sessions × 100 trials, held-out NLL on 20 others (nats per choice); α̂ = 1 − "
+          "the chosen value's own coefficient (true α 0.3):")
+    print(f"{'model':<16} {'fit':<24} {'epochs':>6} {'seconds':>8} {'÷ autospice':>11} {'NLL RNN':>8} "
+          f"{'NLL SPICE':>9} {'α̂':>6}")
+    reference = {}
+    for label, name, n_epochs, seconds, nll_rnn, nll_spice, alpha, _ in rows:
+        if name == "autospice":
+            reference[label] = seconds
+        ratio = seconds / reference[label] if label in reference else float("nan")
+        shown = f"{alpha:.3f}" if alpha is not None else "—"
+        print(f"{label:<16} {name:<24} {n_epochs:>6} {seconds:>8.1f} {ratio:>11.2f} {nll_rnn:>8.4f} {nll_spice:>9.4f} "
+              f"{shown:>6}")
+    print("\nDistilled equations:")
+    for label, name, *_, equations in rows:
+        for line in equations:
+            print(f"  {label} / {name}: {line}")
 
 
 def agent_nll(params, actions, rewards):
@@ -170,11 +253,13 @@ def learning_rate_recovery(seeds: int) -> None:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--autospice", help="python interpreter with the SPICE package (autospice) installed")
+    parser.add_argument("--epochs", type=int, default=1024, help="epochs of the --autospice comparison")
     parser.add_argument("--recovery", type=int, default=0, metavar="SEEDS",
                         help="α recovery of LearningRateRNN against the parametric MLE over SEEDS datasets")
     args = parser.parse_args()
     if args.autospice:
-        compare_with_autospice(args.autospice)
+        compare_with_autospice(args.autospice, args.epochs)
+        return
     if args.recovery:
         learning_rate_recovery(args.recovery)
         return

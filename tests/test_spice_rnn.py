@@ -20,6 +20,7 @@ from drl.spice import (
     create_dataset,
     fit_model,
     load_choice_table,
+    nll,
 )
 
 
@@ -259,3 +260,41 @@ def test_weights_saved_before_beta_was_constrained_load_or_are_refused(tmp_path)
     estimator.save_spice(path_rnn=tmp_path / "new.pt")  # written now: loads as saved
     estimator.load_spice(path_rnn=tmp_path / "new.pt")
     assert float(estimator.model.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
+
+
+def test_early_stopping_keeps_the_weights_of_the_best_held_out_epoch():
+    dataset, _, _ = _data(n_sessions=40, n_trials=60)
+    threads = torch.get_num_threads()
+    model = RescorlaWagnerRNN()
+    result = fit_model(model, dataset.xs, dataset.ys, epochs=400, learning_rate=5e-2, test_fraction=0.25,
+                       patience=8, min_delta=0.0, convergence_threshold=0, progress=False)
+    assert torch.get_num_threads() == threads  # training's single thread is the caller's setting again
+    history = np.array(result.test_history)
+    best = int(np.argmin(history))
+    # stopped `patience` epochs after the best held-out loss, well before the epoch limit
+    assert result.epochs == len(history) == best + 1 + 8 < 400
+    # the weights kept are the best epoch's: an independent evaluation of the held-out sessions gives its loss
+    held_out = result.test_sessions
+    with torch.no_grad():
+        logits, _ = model(torch.as_tensor(dataset.xs[held_out]), batch_first=True)
+    assert float(nll(logits, torch.as_tensor(dataset.ys[held_out]))) == pytest.approx(history[best], abs=1e-6)
+    assert result.test_loss == pytest.approx(history[best], abs=1e-6)
+    # the held-out loss measured inside the training pass equals a separate evaluation of the same weights
+    # (a model with dropout takes that separate path); the first epoch's is the freshly seeded model's
+    fresh = RescorlaWagnerRNN()
+    fresh.reset_parameters(seed=0)
+    with torch.no_grad():
+        logits, _ = fresh(torch.as_tensor(dataset.xs[held_out]), batch_first=True)
+    assert float(nll(logits, torch.as_tensor(dataset.ys[held_out]))) == pytest.approx(history[0], abs=1e-6)
+
+
+def test_early_stopping_needs_held_out_sessions():
+    dataset, _, _ = _data(n_sessions=10, n_trials=10)
+    with pytest.raises(ValueError, match="patience=20 stops on the held-out loss: it needs test_fraction > 0"):
+        fit_model(RescorlaWagnerRNN(), dataset.xs, dataset.ys, epochs=5, patience=20, progress=False)
+    with pytest.raises(ValueError, match="patience must be an integer >= 1; got 0"):
+        fit_model(RescorlaWagnerRNN(), dataset.xs, dataset.ys, epochs=5, patience=0, test_fraction=0.2,
+                  progress=False)
+    with pytest.raises(ValueError, match="min_delta"):
+        fit_model(RescorlaWagnerRNN(), dataset.xs, dataset.ys, epochs=5, patience=3, min_delta=-1,
+                  test_fraction=0.2, progress=False)

@@ -39,7 +39,8 @@ class TrainingResult:
     """Losses of a fit (nats per choice): ``train_loss``, ``test_loss`` (None without a test split),
     ``history`` (train loss per epoch of the kept start), ``restarts`` (fresh starts after the first),
     ``epochs`` (of the kept start), ``converged``, ``seconds``,
-    ``chance`` (ln n_actions), ``test_sessions`` (indices held out)."""
+    ``chance`` (ln n_actions), ``test_sessions`` (indices held out), ``test_history`` (with early stopping: the
+    held-out loss at the start of each epoch of the kept start; the weights kept are those of its minimum)."""
 
     train_loss: float
     test_loss: float | None
@@ -50,6 +51,7 @@ class TrainingResult:
     seconds: float
     chance: float
     test_sessions: np.ndarray = field(repr=False)
+    test_history: list = field(default_factory=list, repr=False)
 
 
 def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
@@ -71,7 +73,8 @@ def _positive_int(name: str, value) -> int:
 
 def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2, batch_size: int | None = None,
               convergence_threshold: float = 1e-7, test_fraction: float = 0.0, n_restarts: int = 3,
-              chance_margin: float = 0.02, seed: int = 0, progress: bool = True) -> TrainingResult:
+              chance_margin: float = 0.02, patience: int | None = None, min_delta: float = 1e-4, seed: int = 0,
+              progress: bool = True) -> TrainingResult:
     """Fit ``model`` (a BaseRNN) to predict ``ys`` from ``xs`` by Adam on the NLL.
 
     Args:
@@ -85,11 +88,16 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
       n_restarts: fresh starts allowed when a fit sits at chance: loss > ln A − ``chance_margin`` and improving
         by less than 0.002 over the second half of the first tenth of the epochs (at least 20), or still above
         that at the end.
+      patience: early stopping (needs ``test_fraction`` > 0): stop when the held-out loss has not improved by
+        ``min_delta`` for this many epochs, and keep the weights of its best epoch. The held-out sessions then
+        choose the epoch, so their loss is a validation figure. None: train for ``epochs``.
+      min_delta: the improvement of the held-out loss (nats per choice) that resets ``patience``.
       seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
       progress: a progress bar over epochs.
-    """
-    from tqdm.auto import tqdm
 
+    Training runs on one torch thread (restored afterwards): a step is ~100 tiny operations, which a second
+    thread only slows down.
+    """
     xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
     ys = torch.as_tensor(np.asarray(ys, dtype=np.float32))
     if xs.ndim != 3 or ys.ndim != 3 or xs.shape[:2] != ys.shape[:2]:
@@ -105,8 +113,27 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
                          f"{n_restarts!r}")
     in_range("learning_rate", learning_rate, 0, np.inf, lo_open=True)
     in_range("test_fraction", test_fraction, 0, 1, hi_open=True)
+    if patience is not None:
+        _positive_int("patience", patience)
+        if not test_fraction > 0:
+            raise ValueError(f"patience={patience} stops on the held-out loss: it needs test_fraction > 0; got "
+                             f"test_fraction={test_fraction!r}")
+    in_range("min_delta", min_delta, 0, np.inf)
     rng = np.random.default_rng(seed)
     train, test = _split(xs.shape[0], test_fraction, rng)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
+                    chance_margin, patience, min_delta, seed, rng, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
+         chance_margin, patience, min_delta, seed, rng, progress) -> TrainingResult:
+    from tqdm.auto import tqdm
+
     chance = math.log(model.n_actions)
     start_time = time.perf_counter()
     best = None
@@ -114,14 +141,18 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
     for attempt in range(n_restarts + 1):
         attempts += 1
         model.reset_parameters(seed=seed + 7919 * attempt)
+        held_out = (xs[test], ys[test]) if patience is not None else None
+        held_out_history = []
         loss, history, converged, stuck = _train(model, xs[train], ys[train], epochs, learning_rate, batch_size,
                                                  convergence_threshold, chance - chance_margin, rng,
-                                                 tqdm, progress, attempt)
+                                                 tqdm, progress, attempt, held_out, patience, min_delta,
+                                                 held_out_history)
         if best is None or loss < best[0]:
-            best = (loss, history, converged, {k: v.clone() for k, v in model.state_dict().items()}, attempt)
+            best = (loss, history, converged, {k: v.clone() for k, v in model.state_dict().items()},
+                    held_out_history)
         if not stuck and loss < chance - chance_margin:
             break
-    loss, history, converged, weights, kept = best
+    loss, history, converged, weights, held_out_history = best
     model.load_state_dict(weights)
     if loss > chance - chance_margin:
         warnings.warn(f"the fit ended near chance: training NLL {loss:.4f} nats per choice vs chance "
@@ -130,30 +161,60 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
                       ChanceLevelWarning, stacklevel=2)
     test_loss = None
     if len(test):
+        model.eval()
         with torch.no_grad():
             logits, _ = model(xs[test], batch_first=True)
             test_loss = float(nll(logits, ys[test]))
+        model.train()
     return TrainingResult(float(loss), test_loss, history, attempts - 1, len(history), converged,
-                          time.perf_counter() - start_time, chance, test)
+                          time.perf_counter() - start_time, chance, test, held_out_history)
+
+
+def _has_dropout(model) -> bool:
+    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
 
 
 def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_threshold, near_chance, rng, tqdm, progress,
-           attempt):
+           attempt, held_out=None, patience=None, min_delta=0.0, held_out_history=None):
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     n = xs.shape[0]
     batch_size = n if batch_size is None else int(batch_size)
     history, changes = [], []
     converged = False
+    # Early stopping: the held-out sessions ride along in the epoch's first forward pass (the cost of a step is
+    # its number of operations, not its batch size), their loss kept out of the gradient; with dropout they
+    # get a pass of their own in eval mode.
+    joint = held_out is not None and not _has_dropout(model)
+    best_held_out, best_weights, since_best = np.inf, None, 0
     desc = "training" if attempt == 0 else f"training (restart {attempt})"
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         order = rng.permutation(n) if batch_size < n else np.arange(n)
         total = 0.0
+        held_out_loss = None
+        if held_out is not None and not joint:
+            model.eval()
+            with torch.no_grad():
+                held_out_loss = float(nll(model(held_out[0], batch_first=True)[0], held_out[1]))
+            model.train()
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             optimizer.zero_grad()
-            logits, _ = model(xs[idx], batch_first=True)
+            if joint and start == 0:
+                logits, _ = model(torch.cat([xs[idx], held_out[0]]), batch_first=True)
+                logits, held_out_logits = logits[:len(idx)], logits[len(idx):]
+                held_out_loss = float(nll(held_out_logits.detach(), held_out[1]))
+            else:
+                logits, _ = model(xs[idx], batch_first=True)
             loss = nll(logits, ys[idx])
+            if held_out_loss is not None and start == 0:
+                held_out_history.append(held_out_loss)
+                # the weights the held-out loss was measured on, before this epoch's steps
+                if held_out_loss < best_held_out - min_delta:
+                    best_held_out, since_best = held_out_loss, 0
+                    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    since_best += 1
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(idx)
@@ -165,11 +226,16 @@ def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_thresho
         if len(changes) >= 10 and np.mean(changes[-10:]) < convergence_threshold:
             converged = True
             break
+        if patience is not None and since_best >= patience:
+            converged = True
+            break
         check = max(20, epochs // 10)
         if epoch + 1 == check and history[-1] > near_chance and history[check // 2] - history[-1] < 2e-3:
             bar.close()
             return history[-1], history, False, True  # flat at chance: restart early
     bar.close()
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
     with torch.no_grad():
         logits, _ = model(xs, batch_first=True)
         final = float(nll(logits, ys))
