@@ -143,8 +143,8 @@ def compare_with_autospice(python: str, epochs: int = 1024) -> None:
 
     with warnings.catch_warnings():  # warm-up (torch's first calls), so that the first timed fit is not charged
         warnings.simplefilter("ignore")
-        SpiceEstimator(RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=3).fit(data(10, 20).xs,
-                                                                                   data(10, 20).ys)
+        warm_up = data(10, 20)
+        SpiceEstimator(RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=3).fit(warm_up.xs, warm_up.ys)
     rows = []
     for key, (label, agent_kwargs, rnn_name, config_name, kwargs) in COMPARED.items():
         dataset, _, _ = create_dataset(AgentQ(**agent_kwargs, rng=1), BanditsDrift(0.2, rng=0), 100, 100)

@@ -69,6 +69,11 @@ def test_config_and_estimator_errors(tmp_path, forgetting_fit):
     with pytest.raises(ValueError, match="names module\\(s\\) \\['x_value_reward_not_chosen'\\] that "
                                          "RescorlaWagnerRNN lacks"):
         SpiceEstimator(RescorlaWagnerRNN, FORGETTING_CONFIG)
+    few = np.zeros((5, 4, 5), np.float32)
+    few[..., 0] = 1
+    with pytest.raises(ValueError, match="patience=20 stops on the held-out sessions' loss, but none are held out: "
+                                         "test_fraction=0.1 with 5 sessions"):
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, patience=20).fit(few, few[..., :2])
     fresh = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG)
     with pytest.raises(ValueError, match="not fitted yet"):
         fresh.predict(np.zeros((1, 3, 5)))

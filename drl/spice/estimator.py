@@ -134,10 +134,14 @@ class SpiceEstimator:
         if self.verbose:
             print("Training the RNN...")
         test_fraction = self.test_fraction if len(xs) >= 10 else 0.0
+        if self.patience is not None and test_fraction == 0:
+            raise ValueError(f"patience={self.patience} stops on the held-out sessions' loss, but none are held out: "
+                             f"test_fraction={self.test_fraction} with {len(xs)} sessions (fewer than 10 are never "
+                             "split); set patience=None or hold sessions out")
         self.training = fit_model(self.model, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
                                   batch_size=self.batch_size, convergence_threshold=self.convergence_threshold,
                                   test_fraction=test_fraction, n_restarts=self.n_restarts,
-                                  patience=self.patience if test_fraction > 0 else None, seed=self.seed,
+                                  patience=self.patience, seed=self.seed,
                                   progress=self.verbose)
         self.equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree,
                                  threshold=self.sindy_threshold, participants=self.spice_participant_id)

@@ -95,8 +95,8 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
       seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
       progress: a progress bar over epochs.
 
-    Training runs on one torch thread (restored afterwards): a step is ~100 tiny operations, which a second
-    thread only slows down.
+    Training runs on one torch thread (restored afterwards): a step is ~100 tiny operations, so a second thread
+    gains nothing idle and halves the speed beside a busy process (docs/drl.md).
     """
     xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
     ys = torch.as_tensor(np.asarray(ys, dtype=np.float32))
