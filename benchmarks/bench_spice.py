@@ -1,10 +1,12 @@
 """SPICE RNN training speed. Prints figures; asserts nothing.
 
 End-to-end SpiceEstimator fit (training + distillation) on the tutorial-sized data (100 sessions × 100 trials,
-1024 epochs) with its held-out NLLs, and the distillation time alone. Seconds per training epoch of the
-precoded Rescorla-Wagner RNN (full batch, Adam) for 100 sessions × 100 trials
-and 1000 sessions × 200 trials, against a naive reference written here that loops over sessions (one forward
-pass per session, the layout drl vectorizes away); and how often a fit needed a restart from chance.
+1024 epochs) with its held-out NLLs, and the distillation time alone. Milliseconds per training epoch (full
+batch, Adam) of the precoded Rescorla-Wagner, learning-rate and Weinhardt-2024 RNNs for 100 sessions × 100
+trials and 1000 sessions × 200 trials, through the compiled trial loop and through drl's step-by-step torch path,
+idle and beside a busy process; Rescorla-Wagner against a naive reference written here that loops over sessions
+(one forward pass per session, the layout drl vectorizes away); and how often a fit needed a restart from
+chance.
 With ``--autospice PYTHON`` (an interpreter where the SPICE package, PyPI ``autospice`` 0.1.96, is installed:
 it needs numpy < 2, pysindy < 2 and scikit-learn < 1.6, so its own environment), both fit the precoded
 Rescorla-Wagner, learning-rate and Weinhardt-2024 models on the same 80 training sessions of the same data
@@ -19,6 +21,7 @@ Run: .venv/bin/python benchmarks/bench_spice.py [--autospice /path/to/python [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import tempfile
 import textwrap
@@ -51,12 +54,37 @@ def data(n_sessions, n_trials, seed=0):
     return dataset
 
 
-def per_epoch(dataset, epochs):
+def per_epoch(dataset, epochs, model_class=RescorlaWagnerRNN, compiled=True):
+    """Seconds per epoch of ``fit_model`` on ``model_class`` (its compiled trial loop, or the torch path)."""
+    model = model_class()
+    model.compiled = compiled
     with warnings.catch_warnings():  # a timing run of a few epochs is expected to end near chance
         warnings.simplefilter("ignore", ChanceLevelWarning)
-        result = fit_model(RescorlaWagnerRNN(), dataset.xs, dataset.ys, epochs=epochs, convergence_threshold=0,
-                           n_restarts=0, progress=False)
+        result = fit_model(model, dataset.xs, dataset.ys, epochs=epochs, convergence_threshold=0, n_restarts=0,
+                           progress=False)
     return result.seconds / result.epochs
+
+
+def epoch_table(small, large) -> None:
+    """Seconds per epoch of the three compared models, compiled and torch path, idle and beside a busy process."""
+    from bench_engine import busy_neighbour
+
+    from drl.spice import LearningRateRNN, Weinhardt2024RNN
+
+    models = (RescorlaWagnerRNN, LearningRateRNN, Weinhardt2024RNN)
+    for _ in range(2):  # warm-up: numba's cache load and torch's first calls
+        per_epoch(data(4, 5), 1, Weinhardt2024RNN)
+    print("Milliseconds per training epoch (full batch, Adam): compiled trial loop | torch path | ratio")
+    for label, context in (("idle", contextlib.nullcontext), ("beside a busy process", busy_neighbour)):
+        with context():
+            for name, dataset, epochs in (("100 × 100", small, (60, 10)), ("1000 × 200", large, (6, 2))):
+                cells = []
+                for model_class in models:
+                    compiled = min(per_epoch(dataset, epochs[0], model_class) for _ in range(3))
+                    step = per_epoch(dataset, epochs[1], model_class, compiled=False)
+                    cells.append(f"{model_class.__name__.removesuffix('RNN')} {1e3 * compiled:6.1f} | "
+                                 f"{1e3 * step:6.1f} | {step / compiled:4.1f}×")
+                print(f"  {label:<22} {name:<11} " + "   ".join(cells))
 
 
 def naive_per_epoch(dataset, epochs):
@@ -264,11 +292,11 @@ def main():
         learning_rate_recovery(args.recovery)
         return
     small, large = data(100, 100), data(1000, 200)
+    epoch_table(small, large)
     fast = per_epoch(small, 100)
     naive = naive_per_epoch(small, 3)
-    print(f"100 sessions × 100 trials: {fast:.4f} s per epoch (1024 epochs ≈ {1024 * fast:.0f} s); "
-          f"per-session loop {naive:.3f} s per epoch, {naive / fast:.0f}× slower")
-    print(f"1000 sessions × 200 trials: {per_epoch(large, 10):.4f} s per epoch")
+    print(f"Rescorla-Wagner, 100 sessions × 100 trials: {fast:.4f} s per epoch (1024 epochs ≈ {1024 * fast:.1f} s); "
+          f"the naive per-session loop {naive:.3f} s per epoch, {naive / fast:.0f}× slower")
     agent = AgentQ(alpha_reward=0.3, forget_rate=0.2, rng=1)
     tutorial, _, _ = create_dataset(agent, BanditsDrift(0.2, rng=0), 100, 100)
     tutorial.xs[..., -1] = 0

@@ -4,19 +4,73 @@ from __future__ import annotations
 
 import torch
 
-from drl.spice.rnn import BaseRNN
+from drl.spice.compiled import sequence_logits
+from drl.spice.rnn import BaseRNN, RNNModule
 from drl.spice.sindy import SpiceConfig
 
 __all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONFIG", "RESCORLA_WAGNER_CONFIG",
            "WEINHARDT_2024_CONFIG", "ForgettingRNN", "LearningRateRNN", "RescorlaWagnerRNN", "Weinhardt2024RNN"]
 
 
-class RescorlaWagnerRNN(BaseRNN):
+class _Precoded(BaseRNN):
+    """What the precoded models share: training through the compiled trial loop (:mod:`drl.spice.compiled`).
+
+    ``compiled`` (default True; set it False on an instance to step through :meth:`BaseRNN.call_module` in
+    torch): the forward pass runs as one compiled node when the model is the precoded wiring on the CPU, not
+    recording and not using distilled equations, without dropout in training and without a ``prev_state`` that
+    needs gradients; otherwise the torch path, which computes the same logits.
+    """
+
+    compiled = True
+    #: (learning-rate module with hard-coded RPE, learned unchosen value, choice values): the compiled wiring
+    _wiring: tuple[bool, bool, bool]
+    #: {learned module: its inputs besides the state and the participant embedding}
+    _learned: dict[str, int]
+
+    def _embedding(self, participant_id):
+        return None
+
+    def _betas(self, embedding):
+        """(β of the values, β of the choice values), scalars or [B, 1]."""
+        return torch.ones(()), torch.zeros(())
+
+    def _use_compiled(self, prev_state) -> bool:
+        if not self.compiled or self.recording or self.use_sindy or self.device.type != "cpu":
+            return False
+        if prev_state is not None and any(torch.is_tensor(v) and v.requires_grad for v in prev_state.values()):
+            return False
+        embedding = self.embedding_size if getattr(self, "participant_embedding", None) is not None else 0
+        if set(self.submodules_rnn) != set(self._learned) or any(
+                type(m) is not RNNModule or m.input_size != self._learned[k] + embedding
+                or (self.training and m.dropout.p > 0) for k, m in self.submodules_rnn.items()):
+            return False
+        return self.submodules_eq == ({"x_value_reward_chosen": _rpe} if self._wiring[0] else {})
+
+    def _compiled_forward(self, inputs, ids) -> torch.Tensor:
+        """Logits [T, B, A] of the compiled trial loop; the final state goes to ``self.state``."""
+        actions, rewards, _, _ = inputs
+        embedding = self._embedding(ids[0][:, 0])
+        beta_v, beta_q = self._betas(embedding)
+        state = self.state
+        batch = actions.shape[1]
+        initial = tuple(state[k].float() if k in state else torch.zeros(batch, self.n_actions)
+                        for k in ("x_value_reward", "x_value_choice", "x_learning_rate_reward"))
+        logits, final = sequence_logits(dict(self.submodules_rnn), actions, rewards, initial, beta_v.reshape(-1),
+                                        beta_q.reshape(-1), embedding, self._wiring)
+        for k, value in zip(("x_value_reward", "x_value_choice", "x_learning_rate_reward"), final, strict=True):
+            if k in state:
+                self.state[k] = value
+        return logits
+
+
+class RescorlaWagnerRNN(_Precoded):
     """The Rescorla-Wagner discovery RNN: a learned module updates the chosen arm's reward value from the
     reward; unchosen values are kept. The logits are the values themselves, so the learned values carry the
     inverse temperature (a distilled ``x[k+1] = a·x[k] + b·c_reward[k]`` has ``a ≈ 1 − α``, ``b ≈ β·α``)."""
 
     init_values = {"x_value_reward": 0.5}
+    _wiring = (False, False, False)
+    _learned = {"x_value_reward_chosen": 1}
 
     def __init__(self, n_actions: int = 2, **kwargs):
         super().__init__(n_actions=n_actions, **kwargs)
@@ -24,6 +78,8 @@ class RescorlaWagnerRNN(BaseRNN):
 
     def forward(self, inputs, prev_state=None, batch_first=False):
         inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        if self._use_compiled(prev_state):
+            return self.post_forward_pass(self._compiled_forward(inputs, ids), batch_first), self.get_state()
         steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
         for action, reward in zip(actions, rewards, strict=True):
@@ -36,11 +92,13 @@ class RescorlaWagnerRNN(BaseRNN):
         return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
-class ForgettingRNN(BaseRNN):
+class ForgettingRNN(_Precoded):
     """Rescorla-Wagner with forgetting: learned modules for the chosen value (from the reward) and for the
     unchosen values (no inputs: decay toward a resting value)."""
 
     init_values = {"x_value_reward": 0.5}
+    _wiring = (False, True, False)
+    _learned = {"x_value_reward_chosen": 1, "x_value_reward_not_chosen": 0}
 
     def __init__(self, n_actions: int = 2, **kwargs):
         super().__init__(n_actions=n_actions, **kwargs)
@@ -49,6 +107,8 @@ class ForgettingRNN(BaseRNN):
 
     def forward(self, inputs, prev_state=None, batch_first=False):
         inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        if self._use_compiled(prev_state):
+            return self.post_forward_pass(self._compiled_forward(inputs, ids), batch_first), self.get_state()
         steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
         for action, reward in zip(actions, rewards, strict=True):
@@ -68,11 +128,16 @@ def _rpe(value, inputs):
     return value + inputs[..., 1] * (inputs[..., 0] - value)
 
 
-class LearningRateRNN(BaseRNN):
+class LearningRateRNN(_Precoded):
     """The reward-prediction error is hard-coded; the learning rate is a learned module of the reward and the
     current value (sigmoid: in (0, 1)); unchosen values have a learned module; a learned β scales the values."""
 
     init_values = {"x_value_reward": 0.5, "x_learning_rate_reward": 0.0}
+    _wiring = (True, True, False)
+    _learned = {"x_learning_rate_reward": 2, "x_value_reward_not_chosen": 0}
+
+    def _betas(self, embedding):
+        return self.betas["x_value_reward"](), torch.zeros(())
 
     def __init__(self, n_actions: int = 2, **kwargs):
         super().__init__(n_actions=n_actions, **kwargs)
@@ -83,6 +148,8 @@ class LearningRateRNN(BaseRNN):
 
     def forward(self, inputs, prev_state=None, batch_first=False):
         inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        if self._use_compiled(prev_state):
+            return self.post_forward_pass(self._compiled_forward(inputs, ids), batch_first), self.get_state()
         steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
         for action, reward in zip(actions, rewards, strict=True):
@@ -102,11 +169,20 @@ class LearningRateRNN(BaseRNN):
         return self.post_forward_pass(torch.stack(steps), batch_first), self.get_state()
 
 
-class Weinhardt2024RNN(BaseRNN):
+class Weinhardt2024RNN(_Precoded):
     """Weinhardt et al. (2024): LearningRateRNN plus choice-perseverance values (learned modules for the chosen
     and unchosen arms) and participant embeddings feeding every module and the per-participant β's."""
 
     init_values = {"x_value_reward": 0.5, "x_value_choice": 0.0, "x_learning_rate_reward": 0.0}
+    _wiring = (True, True, True)
+    _learned = {"x_learning_rate_reward": 2, "x_value_reward_not_chosen": 0, "x_value_choice_chosen": 0,
+                "x_value_choice_not_chosen": 0}
+
+    def _embedding(self, participant_id):
+        return self.participant_embedding(participant_id)
+
+    def _betas(self, embedding):
+        return self.betas["x_value_reward"](embedding), self.betas["x_value_choice"](embedding)
 
     def __init__(self, n_actions: int = 2, n_participants: int = 1, embedding_size: int = 8, **kwargs):
         super().__init__(n_actions=n_actions, n_participants=n_participants, embedding_size=embedding_size,
@@ -123,6 +199,8 @@ class Weinhardt2024RNN(BaseRNN):
 
     def forward(self, inputs, prev_state=None, batch_first=False):
         inputs, ids, _, _ = self.init_forward_pass(inputs, prev_state, batch_first)
+        if self._use_compiled(prev_state):
+            return self.post_forward_pass(self._compiled_forward(inputs, ids), batch_first), self.get_state()
         steps = []  # stacked once at the end: one autograd node instead of one slice copy per trial
         actions, rewards, _, _ = inputs
         participant_id, _ = ids
