@@ -247,14 +247,35 @@ def agent_nll(params, actions, rewards):
     return total / count
 
 
+def _profile_interval(xs, best, level=3.84):
+    """The α values whose profile deviance (β and forgetting re-fitted) stays within ``level`` of the MLE's: the
+    95 % likelihood interval, on a grid of 0.005."""
+    from scipy import optimize
+
+    n = int((xs[..., :2].sum(-1) > 0).sum())
+    inside = []
+    for alpha in np.arange(0.15, 0.5, 0.005):
+        fit = optimize.minimize(lambda p, a=alpha: agent_nll([a, *p], xs[..., :2], xs[..., 2:4]), best.x[1:],
+                                bounds=[(0.1, 20), (0, 1)])
+        if 2 * n * (fit.fun - best.fun) < level:
+            inside.append(alpha)
+    return min(inside), max(inside)
+
+
 def learning_rate_recovery(seeds: int) -> None:
-    """α recovered from AgentQ(α = 0.3, forgetting 0.2, β = 3) data: by the parametric MLE on the same data,
-    and by LearningRateRNN (its mean learning rate on chosen trials, β, and the distilled equation)."""
+    """α recovered from AgentQ(α = 0.3, forgetting 0.2, β = 3) data: by the parametric MLE on the same data (with
+    its 95 % profile-likelihood interval), and by LearningRateRNN (its mean learning rate on chosen trials, β,
+    training NLL, distilled equation) as fitted by default, from a β that starts at 6 instead of 1, and with
+    weight decay 1e-4: the network's extra freedom leaves a ridge of equal likelihood along which the learning
+    rate trades against β, and where training ends on it depends on the start."""
     from scipy import optimize
 
     from drl.spice import LEARNING_RATE_RNN_CONFIG, LearningRateRNN
 
-    print("LearningRateRNN on AgentQ(α=0.3, β=3, forget=0.2), 100 sessions × 100 trials, 1024 epochs:")
+    print("LearningRateRNN on AgentQ(α=0.3, β=3, forget=0.2), 100 sessions × 100 trials, 1024 epochs; mean learning "
+          "rate on chosen trials, β, training NLL (nats per choice):")
+    variants = (("default", 1.0, 0.0), ("β starts at 6", 6.0, 0.0), ("weight decay 1e-4", 1.0, 1e-4))
+    recovered = {name: [] for name, _, _ in variants}
     for seed in range(seeds):
         dataset, _, _ = create_dataset(AgentQ(alpha_reward=0.3, forget_rate=0.2, rng=seed + 1),
                                        BanditsDrift(0.2, rng=seed), 100, 100)
@@ -263,19 +284,29 @@ def learning_rate_recovery(seeds: int) -> None:
         mle = min((optimize.minimize(agent_nll, x0, args=(xs[..., :2], xs[..., 2:4]),
                                      bounds=[(0.01, 1), (0.1, 20), (0, 1)])
                    for x0 in ([0.3, 3, 0.2], [0.6, 1, 0.5], [0.1, 8, 0.05])), key=lambda r: r.fun)
-        torch.manual_seed(seed)
-        estimator = SpiceEstimator(LearningRateRNN, LEARNING_RATE_RNN_CONFIG, learning_rate=1e-2, epochs=1024)
-        estimator.fit(dataset.xs, dataset.ys)
-        recorded = estimator.model.record(dataset.xs)
-        rate = np.asarray(recorded["x_learning_rate_reward"])[1:]
-        chosen = np.asarray(recorded["c_action"])[:-1].astype(bool)
-        with torch.no_grad():
-            beta = float(estimator.model.betas["x_value_reward"]())
-        equation = estimator.equations_
-        terms = equation[(equation.module == "x_learning_rate_reward") & (equation.coefficient != 0)]
-        print(f"  seed {seed}: MLE α {mle.x[0]:.3f} β {mle.x[1]:.2f} forget {mle.x[2]:.3f} | RNN mean rate "
-              f"{rate[chosen].mean():.3f} β {beta:.2f} | rate equation "
-              + ", ".join(f"{f} {c:+.3f}" for f, c in zip(terms.feature, terms.coefficient, strict=True)))
+        low, high = _profile_interval(xs, mle)
+        print(f"  seed {seed}: MLE α {mle.x[0]:.3f} (95 % interval {low:.3f}–{high:.3f}) β {mle.x[1]:.2f} forget "
+              f"{mle.x[2]:.3f} NLL {mle.fun:.4f}")
+        for name, beta_start, weight_decay in variants:
+            estimator = SpiceEstimator(LearningRateRNN, LEARNING_RATE_RNN_CONFIG, learning_rate=1e-2, epochs=1024,
+                                       weight_decay=weight_decay, seed=seed)
+            estimator.model.betas["x_value_reward"].init = beta_start
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ChanceLevelWarning)
+                estimator.fit(dataset.xs, dataset.ys)
+            recorded = estimator.model.record(dataset.xs)
+            rate = np.asarray(recorded["x_learning_rate_reward"])[1:]
+            chosen = np.asarray(recorded["c_action"])[:-1].astype(bool)
+            with torch.no_grad():
+                beta = float(estimator.model.betas["x_value_reward"]())
+            recovered[name].append(rate[chosen].mean() - mle.x[0])
+            equation = estimator.equations_
+            terms = equation[(equation.module == "x_learning_rate_reward") & (equation.coefficient != 0)]
+            print(f"    {name:<18} rate {rate[chosen].mean():.3f} β {beta:.2f} NLL "
+                  f"{estimator.training.train_loss:.4f} | rate equation "
+                  + ", ".join(f"{f} {c:+.3f}" for f, c in zip(terms.feature, terms.coefficient, strict=True)))
+    print("  mean learning rate − MLE α over seeds: " + ", ".join(
+        f"{name} {np.mean(d):+.3f} (range {min(d):+.3f} … {max(d):+.3f})" for name, d in recovered.items()))
 
 
 def main():

@@ -96,6 +96,7 @@ class SpiceEstimator:
         (``fit_model``): 3-13× faster at the same held-out NLL, but the likelihood is flat along the α–β ridge,
         so the epoch the held-out sessions choose can leave the equations less settled (docs/drl.md, measured).
         The reported held-out NLL is then a validation figure.
+      weight_decay: L2 penalty of Adam (``fit_model``; autospice's ``l2_weight_decay``), 0 by default.
       sindy_degree, sindy_threshold: the distillation (``distill``).
       spice_participant_id: distil only this participant (None: all).
       seed: training seed. verbose: progress bars and a report.
@@ -104,8 +105,9 @@ class SpiceEstimator:
     def __init__(self, rnn_class, spice_config: SpiceConfig, n_actions: int = 2, n_participants: int = 0,
                  hidden_size: int = 8, learning_rate: float = 1e-2, epochs: int = 1024, batch_size=None,
                  convergence_threshold: float = 1e-7, n_restarts: int = 3, test_fraction: float = 0.1,
-                 patience: int | None = None, sindy_degree: int = 1, sindy_threshold: float = 0.05, spice_participant_id=None, seed: int = 0,
-                 verbose: bool = False, **rnn_kwargs):
+                 patience: int | None = None, weight_decay: float = 0.0, sindy_degree: int = 1,
+                 sindy_threshold: float = 0.05, spice_participant_id=None, seed: int = 0, verbose: bool = False,
+                 **rnn_kwargs):
         if not isinstance(spice_config, SpiceConfig):
             raise TypeError(f"spice_config must be a SpiceConfig; got {type(spice_config).__name__}")
         self.rnn_class, self.spice_config = rnn_class, spice_config
@@ -113,7 +115,7 @@ class SpiceEstimator:
         self.learning_rate, self.epochs, self.batch_size = learning_rate, epochs, batch_size
         self.convergence_threshold, self.n_restarts, self.test_fraction = convergence_threshold, n_restarts, \
             test_fraction
-        self.patience = patience
+        self.patience, self.weight_decay = patience, weight_decay
         self.sindy_degree, self.sindy_threshold = sindy_degree, sindy_threshold
         self.spice_participant_id, self.seed, self.verbose = spice_participant_id, seed, verbose
         self.model = rnn_class(n_actions=n_actions, n_participants=n_participants, hidden_size=hidden_size,
@@ -141,7 +143,7 @@ class SpiceEstimator:
         self.training = fit_model(self.model, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
                                   batch_size=self.batch_size, convergence_threshold=self.convergence_threshold,
                                   test_fraction=test_fraction, n_restarts=self.n_restarts,
-                                  patience=self.patience, seed=self.seed,
+                                  patience=self.patience, weight_decay=self.weight_decay, seed=self.seed,
                                   progress=self.verbose)
         self.equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree,
                                  threshold=self.sindy_threshold, participants=self.spice_participant_id)

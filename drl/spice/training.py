@@ -73,8 +73,8 @@ def _positive_int(name: str, value) -> int:
 
 def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2, batch_size: int | None = None,
               convergence_threshold: float = 1e-7, test_fraction: float = 0.0, n_restarts: int = 3,
-              chance_margin: float = 0.02, patience: int | None = None, min_delta: float = 1e-4, seed: int = 0,
-              progress: bool = True) -> TrainingResult:
+              chance_margin: float = 0.02, patience: int | None = None, min_delta: float = 1e-4,
+              weight_decay: float = 0.0, seed: int = 0, progress: bool = True) -> TrainingResult:
     """Fit ``model`` (a BaseRNN) to predict ``ys`` from ``xs`` by Adam on the NLL.
 
     Args:
@@ -92,6 +92,9 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
         ``min_delta`` for this many epochs, and keep the weights of its best epoch. The held-out sessions then
         choose the epoch, so their loss is a validation figure. None: train for ``epochs``.
       min_delta: the improvement of the held-out loss (nats per choice) that resets ``patience``.
+      weight_decay: L2 penalty of Adam on every parameter (autospice's ``l2_weight_decay``, 1e-4 there); 0 by
+        default. It shrinks the β's too: 1e-4 moved LearningRateRNN's mean learning rate 0.02 closer to the
+        maximum-likelihood α, 1e-3 moved it 0.06 further away (docs/drl.md).
       seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
       progress: a progress bar over epochs.
 
@@ -119,19 +122,20 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
             raise ValueError(f"patience={patience} stops on the held-out loss: it needs test_fraction > 0; got "
                              f"test_fraction={test_fraction!r}")
     in_range("min_delta", min_delta, 0, np.inf)
+    in_range("weight_decay", weight_decay, 0, np.inf, hi_open=True)
     rng = np.random.default_rng(seed)
     train, test = _split(xs.shape[0], test_fraction, rng)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
-                    chance_margin, patience, min_delta, seed, rng, progress)
+                    chance_margin, patience, min_delta, weight_decay, seed, rng, progress)
     finally:
         torch.set_num_threads(threads)
 
 
 def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
-         chance_margin, patience, min_delta, seed, rng, progress) -> TrainingResult:
+         chance_margin, patience, min_delta, weight_decay, seed, rng, progress) -> TrainingResult:
     from tqdm.auto import tqdm
 
     chance = math.log(model.n_actions)
@@ -146,7 +150,7 @@ def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, converge
         loss, history, converged, stuck = _train(model, xs[train], ys[train], epochs, learning_rate, batch_size,
                                                  convergence_threshold, chance - chance_margin, rng,
                                                  tqdm, progress, attempt, held_out, patience, min_delta,
-                                                 held_out_history)
+                                                 held_out_history, weight_decay)
         if best is None or loss < best[0]:
             best = (loss, history, converged, {k: v.clone() for k, v in model.state_dict().items()},
                     held_out_history)
@@ -175,8 +179,8 @@ def _has_dropout(model) -> bool:
 
 
 def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_threshold, near_chance, rng, tqdm, progress,
-           attempt, held_out=None, patience=None, min_delta=0.0, held_out_history=None):
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+           attempt, held_out=None, patience=None, min_delta=0.0, held_out_history=None, weight_decay=0.0):
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     n = xs.shape[0]
     batch_size = n if batch_size is None else int(batch_size)
     history, changes = [], []
