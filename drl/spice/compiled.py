@@ -95,6 +95,12 @@ def _slot(k, b, w1, bias, w2, b2, x0, x1, x2, hs, zs, ns):
 
 
 @numba.njit(inline="always", cache=True)
+def _scratch(hidden):
+    """A thread's per-step buffers: hidden layers [slots, H], gates, targets and outputs [slots]."""
+    return np.zeros((_N_SLOTS, hidden)), np.zeros(_N_SLOTS), np.zeros(_N_SLOTS), np.zeros(_N_SLOTS)
+
+
+@numba.njit(inline="always", cache=True)
 def _step(c, r, b, v, q, lr, w1, bias, w2, b2, rpe, nc_learned, choice, hs, zs, ns, ms):
     """One trial of one lane (choice c, reward r) from states (v, q, lr): returns (v', q', l'); each module's
     hidden layer, gate, target and output go to hs [slots, H], zs, ns, ms [slots]."""
@@ -125,12 +131,8 @@ def _forward(actions, rewards, v0, q0, l0, w1, bias, w2, b2, beta_v, beta_q, rpe
     """Logits [T, B, A] and the states before every trial and after the last, ``states`` [3, T + 1, B, A]
     (value, choice value, learning rate)."""
     n_trials, n_sessions, n_actions = actions.shape
-    hidden = w1.shape[1]
     for b in numba.prange(n_sessions):
-        hs = np.zeros((_N_SLOTS, hidden))
-        zs = np.zeros(_N_SLOTS)
-        ns = np.zeros(_N_SLOTS)
-        ms = np.zeros(_N_SLOTS)
+        hs, zs, ns, ms = _scratch(w1.shape[1])
         for a in range(n_actions):
             v, q, lr = float(v0[b, a]), float(q0[b, a]), float(l0[b, a])
             for t in range(n_trials):
@@ -152,12 +154,8 @@ def _backward(actions, rewards, states, w1, bias, w2, b2, beta_v, beta_q, rpe, n
     3], ``dw2`` [B, slots, 2, H], ``db2`` [B, slots, 2], ``dbias`` [slots, B, H], ``dbeta_v``/``dbeta_q`` [B]
     (zeroed by the caller), each session's sums in a fixed order (the same for any number of threads)."""
     n_trials, n_sessions, n_actions = actions.shape
-    hidden = w1.shape[1]
     for b in numba.prange(n_sessions):
-        hs = np.zeros((_N_SLOTS, hidden))
-        zs = np.zeros(_N_SLOTS)
-        ns = np.zeros(_N_SLOTS)
-        ms = np.zeros(_N_SLOTS)
+        hs, zs, ns, ms = _scratch(w1.shape[1])
         for a in range(n_actions):
             dv_next = 0.0  # adjoints of the states after trial t, carried back from later trials
             dq_next = 0.0
