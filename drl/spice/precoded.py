@@ -12,6 +12,10 @@ __all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONF
            "WEINHARDT_2024_CONFIG", "ForgettingRNN", "LearningRateRNN", "RescorlaWagnerRNN", "Weinhardt2024RNN"]
 
 
+#: the memory states of the compiled wiring, in its order (a model without one starts it at 0 and ignores it)
+_STATES = ("x_value_reward", "x_value_choice", "x_learning_rate_reward")
+
+
 class _Precoded(BaseRNN):
     """What the precoded models share: training through the compiled trial loop (:mod:`drl.spice.compiled`).
 
@@ -54,10 +58,10 @@ class _Precoded(BaseRNN):
         state = self.state
         batch = actions.shape[1]
         initial = tuple(state[k].float() if k in state else torch.zeros(batch, self.n_actions)
-                        for k in ("x_value_reward", "x_value_choice", "x_learning_rate_reward"))
+                        for k in _STATES)
         logits, final = sequence_logits(dict(self.submodules_rnn), actions, rewards, initial, beta_v.reshape(-1),
                                         beta_q.reshape(-1), embedding, self._wiring)
-        for k, value in zip(("x_value_reward", "x_value_choice", "x_learning_rate_reward"), final, strict=True):
+        for k, value in zip(_STATES, final, strict=True):
             if k in state:
                 self.state[k] = value
         return logits

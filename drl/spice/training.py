@@ -94,7 +94,7 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
       min_delta: the improvement of the held-out loss (nats per choice) that resets ``patience``.
       weight_decay: L2 penalty of Adam on every parameter (autospice's ``l2_weight_decay``, 1e-4 there); 0 by
         default. It shrinks the β's too: 1e-4 moved LearningRateRNN's mean learning rate 0.02 closer to the
-        maximum-likelihood α, 1e-3 moved it 0.06 further away (docs/drl.md).
+        maximum-likelihood α, 1e-3 moved it 0.05 further away (docs/drl.md).
       seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
       progress: a progress bar over epochs.
 
