@@ -3,8 +3,9 @@
 For each configuration, in the same run: predictor-steps per second of the compiled trial loop
 (``kernel="compiled"``, the default on the CPU), of the torch kernel (``kernel="torch"``) and of a naive
 per-predictor, per-step loop written here (run on a slice small enough to finish in seconds), with V and δ
-recorded and (for the large population) without; first measured on an idle machine, then again beside a busy
-neighbour process (this script starts and stops its own load generator). Then: the first run of a process
+recorded and (for the large population) without; each measured on an idle machine and beside a busy neighbour
+process in turn (this script starts its own load generator and pauses and resumes it, so that a slow spell of
+the host, a VM, hits both conditions alike). Then: the first run of a process
 against the second, a 64-run sweep of 20-predictor populations run one by one and as one population, optionally
 a 1e4 × 1e4 streamed run (``--streamed``: minutes), and the cold start of ``import drl`` and ``drl --help``.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,54 +57,83 @@ def naive_reference(task, pop, schedule, n_trials):
     return weights
 
 
-def rate(task, pop, n_trials, kernel, record=("value", "rpe"), repeats=2):
-    """Best predictor-steps/s of ``repeats`` runs (after a warm-up run of the same kernel)."""
+def rate(task, pop, n_trials, kernel, record, repeats, busy, back_to_back=1):
+    """Best predictor-steps/s of ``repeats`` × ``back_to_back`` runs, idle and beside the neighbour in turn (after
+    a warm-up run of the same kernel): alternating, a slow spell of the host (this is a VM) hits both conditions
+    alike. Short runs go ``back_to_back``: the first run after a switch finds the CPU idle for 50 ms (a halted
+    vCPU, cold caches) and takes ~1.5x as long, which is not the engine's throughput."""
     drl.simulate(task, pop[:4], 5, progress=False, kernel=kernel)
-    best = np.inf
+    best = {False: np.inf, True: np.inf}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        drl.simulate(task, pop, n_trials, progress=False, record=record, kernel=kernel)
-        best = min(best, time.perf_counter() - t0)
-    return len(pop) * n_trials * task.n_steps / best
+        for on in (False, True):
+            busy(on)
+            for _ in range(back_to_back):
+                t0 = time.perf_counter()
+                drl.simulate(task, pop, n_trials, progress=False, record=record, kernel=kernel)
+                best[on] = min(best[on], time.perf_counter() - t0)
+    busy(False)
+    return {on: len(pop) * n_trials * task.n_steps / t for on, t in best.items()}
 
 
-def naive_rate(task, pop, trials, predictors, repeats=3):
-    """Best of ``repeats`` runs of the naive loop (best-of on both sides: a busy moment does not flatter the ratio)."""
+def naive_rate(task, pop, trials, predictors, busy, repeats=3):
+    """Best of ``repeats`` runs of the naive loop, idle and busy in turn (best-of on both sides: a busy moment
+    does not flatter the ratio)."""
     sub = pop[:predictors]
     schedule = task.schedule(trials, seed=0)
-    best = np.inf
+    best = {False: np.inf, True: np.inf}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        naive_reference(task, sub, schedule, trials)
-        best = min(best, time.perf_counter() - t0)
-    return len(sub) * trials * task.n_steps / best
+        for on in (False, True):
+            busy(on)
+            t0 = time.perf_counter()
+            naive_reference(task, sub, schedule, trials)
+            best[on] = min(best[on], time.perf_counter() - t0)
+    busy(False)
+    return {on: len(sub) * trials * task.n_steps / t for on, t in best.items()}
 
 
 @contextlib.contextmanager
-def busy_neighbour():
-    """One process spinning on a core beside the benchmark, as on a shared node."""
+def neighbour_switch():
+    """A process spinning on a core, as on a shared node, paused (SIGSTOP) and resumed (SIGCONT) by the
+    function yielded: ``busy(True)`` / ``busy(False)``."""
     load = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     time.sleep(0.5)
+
+    def busy(on: bool) -> None:
+        os.kill(load.pid, signal.SIGCONT if on else signal.SIGSTOP)
+        time.sleep(0.05)
+
     try:
-        yield
+        yield busy
     finally:
         load.kill()
         load.wait()
 
 
-def table(configs, label):
-    print(f"\n{label}")
-    print(f"{'configuration':<46} {'compiled':>10} {'torch':>10} {'naive':>10} {'compiled/naive':>15} "
-          f"{'compiled/torch':>15}")
+@contextlib.contextmanager
+def busy_neighbour():
+    """One process spinning on a core beside the benchmark for the whole block."""
+    with neighbour_switch() as busy:
+        busy(True)
+        yield
+
+
+def tables(configs):
+    """The idle and the busy table, every figure measured idle and busy in turn."""
     results = {}
-    for name, (task, pop, n_trials, record, naive_args) in configs.items():
-        compiled = rate(task, pop, n_trials, "compiled", record, repeats=10 if len(pop) < 100 else 2)
-        torch_rate = rate(task, pop, n_trials, "torch", record, repeats=1)
-        naive = naive_rate(task, pop, *naive_args)
-        results[name] = compiled
-        print(f"{name:<46} {compiled:10.2e} {torch_rate:10.2e} {naive:10.2e} {compiled / naive:14.0f}x "
-              f"{compiled / torch_rate:14.1f}x")
-    return results
+    with neighbour_switch() as busy:
+        for name, (task, pop, n_trials, record, naive_args) in configs.items():
+            short = len(pop) < 100
+            results[name] = (rate(task, pop, n_trials, "compiled", record, 10 if short else 5, busy, 5 if short else 1),
+                             rate(task, pop, n_trials, "torch", record, 1, busy, 3 if short else 1),
+                             naive_rate(task, pop, *naive_args, busy))
+    for on, label in ((False, "idle machine"), (True, "beside a busy neighbour process (one core spinning)")):
+        print(f"\n{label}")
+        print(f"{'configuration':<50} {'compiled':>10} {'torch':>10} {'naive':>10} {'compiled/naive':>15} "
+              f"{'compiled/torch':>15}")
+        for name, (compiled, torch_rate, naive) in results.items():
+            print(f"{name:<50} {compiled[on]:10.2e} {torch_rate[on]:10.2e} {naive[on]:10.2e} "
+                  f"{compiled[on] / naive[on]:14.0f}x {compiled[on] / torch_rate[on]:14.1f}x")
+    return {name: compiled for name, (compiled, _, _) in results.items()}
 
 
 def first_and_second_run():
@@ -203,11 +234,10 @@ def main():
                                                              (3, 100)),
         "P=1000 × 2000 × 71, per-predictor, not recorded": (DRL_SIM_TASK, varied, n_large, (), (3, 100)),
     }
-    idle = table(configs, "idle machine")
-    with busy_neighbour():
-        busy = table(configs, "beside a busy neighbour process (one core spinning)")
+    compiled = tables(configs)
     print("\nslow-down beside the neighbour (compiled): " + ", ".join(
-        f"{name.split(':')[0].split(',')[0]} {idle[name] / busy[name]:.2f}x" for name in configs))
+        f"{short} {compiled[name][False] / compiled[name][True]:.2f}x" for name, short in zip(
+            configs, ("drl_sim notebook", "shared recorded", "per-predictor recorded", "not recorded"), strict=True)))
     first_and_second_run()
     sweep_both_ways()
     if args.streamed:

@@ -1,8 +1,8 @@
 """The trial loop compiled (numba), for the CPU and predictors that bootstrap from their own values.
 
 With ``bootstrap="own"`` predictors are independent, so a block of trials is a loop over predictors (in
-parallel, ``prange``) of a loop over trials, with each predictor's weights resident in cache and V and δ
-written straight into the recording. The arithmetic is the torch kernel's (:mod:`drl.kernel`, DESIGN §3),
+parallel: chunks of predictors go to threads as they come free, :mod:`drl._parallel`) of a loop over trials,
+with each predictor's weights resident in cache and V and δ written straight into the recording. The arithmetic is the torch kernel's (:mod:`drl.kernel`, DESIGN §3),
 step by step: values, TD errors (arrival or state convention), rule factors, the discounted reverse sum of the
 offline update, or the per-step online update when features overlap. Results equal the torch path to float32
 rounding (tests/test_compiled.py); each predictor is computed by one thread, so they are identical for any
@@ -14,9 +14,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from drl._parallel import run_ranges
+
 __all__ = ["run_block"]
 
 LANES = 16  # predictors per chunk of the vectorised loop
+#: Below this many predictor-steps per call the loop runs on one thread: handing out ranges and waking a thread
+#: costs more than it saves, and beside a busy process a second thread only competes for the free core. Measured
+#: on 2 cores, V and δ recorded, 200 trials, median ms on 1 | 2 threads: idle, 20 predictors 0.53 | 0.46, 80
+#: 2.0 | 1.3, 160 4.1 | 2.7; beside a busy process 0.84 | 1.28, 2.95 | 3.45, 4.8 | 4.6.
+PARALLEL_MIN_WORK = 2e6
 
 
 @numba.njit(inline="always", cache=True)
@@ -27,18 +34,18 @@ def _rule_factor(delta, a_pos, a_neg, expectile, zero):
     return a_pos if delta > 0 else (-a_neg if delta < 0 else zero)
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
-def _block_online(w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
+@numba.njit(cache=True, fastmath=False, nogil=True)
+def _block_online(p_start, p_stop, w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
                   discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
                   expectile):
-    """Online updates with overlapping features: trials ``types``/``rewards`` [B], [B, K] for every predictor
-    (in parallel) on weights ``w`` [M, P, F], in place, a weight change per step; V and δ at ``steps`` go to row
+    """Online updates with overlapping features: trials ``types``/``rewards`` [B], [B, K] for predictors
+    ``p_start`` to ``p_stop`` − 1 on weights ``w`` [M, P, F], in place, a weight change per step; V and δ at ``steps`` go to row
     ``slots[i]`` of ``v_out``/``d_out`` [P, rows, K_rec] (−1: not kept). (``cue``, ``csc`` and ``norm`` are
     unused here: the argument list is the one both loops share.)"""
     n_types, n_pred, n_feat = w.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
-    for p in numba.prange(n_pred):
+    for p in range(p_start, p_stop):
         v = np.zeros(n_steps, w.dtype)
         d = np.zeros(n_steps, w.dtype)
         e = np.zeros(n_feat, w.dtype)
@@ -97,26 +104,30 @@ def _block_online(w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
     return 0
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
-def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
-                 discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
-                 expectile, lanes):
-    """The offline update (and CSC online, which equals it) with predictors in SIMD lanes: weights transposed
-    to ``wt`` [M, F, P] so that every step is one vector operation over a chunk of ``lanes`` predictors; chunks
-    run in parallel. Each lane does a predictor's scalar arithmetic (no fused operations), so the results do
-    not depend on the chunking."""
-    n_types, n_feat, n_pred = wt.shape
+@numba.njit(cache=True, fastmath=False, nogil=True)
+def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out,
+                 record_v, record_d, discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival,
+                 discount_reward, expectile):
+    """The offline update (and CSC online, which equals it) with predictors in SIMD lanes, for predictors
+    ``p_start`` to ``p_stop`` − 1 of ``weights`` [M, P, F] (updated in place), ``lanes`` at a time. A group's
+    weights are copied to ``local`` [M, F, lanes] for the block, so that every step is one vector operation over
+    the group and no two threads write to the same cache line. Each lane does a predictor's scalar arithmetic (no fused
+    operations), so the results do not depend on the chunking."""
+    n_types, n_pred, n_feat = weights.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
-    n_chunks = (n_pred + lanes - 1) // lanes
-    for chunk in numba.prange(n_chunks):
-        p0 = chunk * lanes
-        b_n = min(lanes, n_pred - p0)
-        v = np.zeros((n_steps, b_n), wt.dtype)
-        d = np.zeros((n_steps, b_n), wt.dtype)
-        learn = np.zeros((n_steps, b_n), wt.dtype)
-        prev = np.zeros(b_n, wt.dtype)
-        acc = np.zeros(b_n, wt.dtype)
+    for p0 in range(p_start, p_stop, lanes):
+        b_n = min(lanes, p_stop - p0)
+        local = np.empty((n_types, n_feat, b_n), weights.dtype)
+        for mm in range(n_types):
+            for b in range(b_n):
+                for f in range(n_feat):
+                    local[mm, f, b] = weights[mm, p0 + b, f]
+        v = np.zeros((n_steps, b_n), weights.dtype)
+        d = np.zeros((n_steps, b_n), weights.dtype)
+        learn = np.zeros((n_steps, b_n), weights.dtype)
+        prev = np.zeros(b_n, weights.dtype)
+        acc = np.zeros(b_n, weights.dtype)
         g = discount[p0:p0 + b_n]
         r_p = rho[p0:p0 + b_n]
         a_pos = alpha_pos[p0:p0 + b_n]
@@ -126,12 +137,12 @@ def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
             m = types[i]
             c = cue[m]
             r = rewards[i]
-            w = wt[m]
+            w = local[m]
             for k in range(n_steps):
                 if csc:
                     if k >= c:
                         for b in range(b_n):
-                            v[k, b] = w[k - c, p0 + b]
+                            v[k, b] = w[k - c, b]
                     else:
                         for b in range(b_n):
                             v[k, b] = zero
@@ -141,7 +152,7 @@ def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
                     for f in range(n_feat):
                         xf = x[m, k, f]
                         for b in range(b_n):
-                            v[k, b] += w[f, p0 + b] * xf
+                            v[k, b] += w[f, b] * xf
             if arrival:
                 for b in range(b_n):
                     prev[b] = zero
@@ -177,14 +188,14 @@ def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
             if csc:
                 for j in range(c, n_steps):
                     for b in range(b_n):
-                        w[j - c, p0 + b] += learn[j, b]
+                        w[j - c, b] += learn[j, b]
             else:
                 for f in range(n_feat):
                     for b in range(b_n):
                         total = zero
                         for j in range(n_steps):
                             total += x[m, j, f] * learn[j, b]
-                        w[f, p0 + b] += total
+                        w[f, b] += total
             slot = slots[i]
             if slot >= 0:
                 for b in range(b_n):
@@ -193,13 +204,18 @@ def _block_lanes(wt, x, cue, csc, types, rewards, slots, steps, v_out, d_out, re
                             v_out[p0 + b, slot, q] = v[steps[q], b]
                         if record_d:
                             d_out[p0 + b, slot, q] = d[steps[q], b]
+        for mm in range(n_types):
+            for b in range(b_n):
+                for f in range(n_feat):
+                    weights[mm, p0 + b, f] = local[mm, f, b]
     return 0
 
 
 def _lanes(n_predictors: int, n_threads: int) -> int:
-    """Predictors per chunk: 16 (two AVX2 vectors of float32), fewer when that would leave a thread idle, but
-    not under 8: each chunk pays a fixed cost per step, so a 20-predictor run takes 0.49 ms per 200 trials in
-    chunks of 10 on 2 threads, 0.63 ms in chunks of 8 and 2.3 ms one predictor per chunk (71 steps)."""
+    """Predictors per group: 16 (two AVX2 vectors of float32), fewer when that would leave a thread idle, but
+    not under 8: each group pays a fixed cost per step. Measured, 20 predictors × 5000 trials × 71 steps,
+    recorded: 15.0 ms on one thread in one group of 16 + 4; on 2 threads 9.6 ms in groups of 10, 9.8 in 16 + 4,
+    12.3 in groups of 8 and 16.4 in groups of 4."""
     return min(LANES, max(8, -(-n_predictors // max(1, n_threads))))
 
 
@@ -223,12 +239,23 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
             empty if v_out is None else v_out, empty if d_out is None else d_out, v_out is not None,
             d_out is not None, c["discount"], c["rho"], c["alpha_pos"], c["alpha_neg"], c["norm"], c["use_norm"],
             c["learn_mask"], c["arrival"], c["discount_reward"], c["expectile"])
-    # Chunks are handed to threads one at a time (not split evenly up front): beside a busy process the thread
-    # that shares a core takes fewer chunks instead of making every other thread wait for it.
-    with numba.parallel_chunksize(1):
-        if not c["online"] or c["csc"]:
-            wt = np.ascontiguousarray(w.transpose(0, 2, 1))
-            _block_lanes(wt, *args, _lanes(w.shape[1], numba.get_num_threads()))
-            w[...] = wt.transpose(0, 2, 1)
-            return
-        _block_online(w, *args)
+    n_pred = w.shape[1]
+    in_lanes = not c["online"] or c["csc"]
+    # the online loop's step costs ~3 passes over the features: its work is counted in feature-steps
+    n_threads = _threads(n_pred * len(types) * rewards.shape[1] * (1 if in_lanes else w.shape[2]))
+    # Ranges of predictors go to whichever thread is free next (drl._parallel): beside a busy process the thread
+    # that shares a core takes fewer of them instead of making the others wait for it.
+    if in_lanes:
+        lanes = _lanes(n_pred, n_threads)
+        groups = -(-n_pred // lanes)
+        # ~8 ranges per thread balance the load; each hand-out costs a Python call (tens of µs)
+        run_ranges(_block_lanes, n_pred, lanes * -(-groups // (8 * n_threads)), (lanes, w, *args), n_threads)
+        return
+    # the online loop takes one predictor at a time: ~8 chunks per thread balance the load at little hand-out cost
+    run_ranges(_block_online, n_pred, -(-n_pred // (8 * n_threads)), (w, *args), n_threads)
+
+
+def _threads(work: int) -> int:
+    """Threads for a call of ``work`` predictor-steps: one below :data:`PARALLEL_MIN_WORK`, else numba's count
+    (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``: the user's thread budget)."""
+    return 1 if work < PARALLEL_MIN_WORK else numba.get_num_threads()

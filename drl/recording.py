@@ -28,7 +28,6 @@ import psutil
 import xarray as xr
 
 from drl._atomic import temporary_path, write_atomic
-from drl._memory import empty_float32
 from drl._validate import boolean
 from drl.schema import build_dataset
 from drl.store import (
@@ -169,9 +168,9 @@ class MemorySink:
     def __init__(self, meta: dict, n_steps: int, record):
         self.meta = dict(meta)
         p, n_rec = meta["population"].n_predictors, len(meta["trials"])
-        self.value = empty_float32((p, n_rec, n_steps)) if "value" in record else None
-        self.rpe = empty_float32((p, n_rec, n_steps)) if "rpe" in record else None
-        self.reward = empty_float32((n_rec, n_steps)) if "reward" in record else None
+        self.value = np.empty((p, n_rec, n_steps), np.float32) if "value" in record else None
+        self.rpe = np.empty((p, n_rec, n_steps), np.float32) if "rpe" in record else None
+        self.reward = np.empty((n_rec, n_steps), np.float32) if "reward" in record else None
         self.trial_type = np.zeros(n_rec, np.int64)
         self.pos = 0
 

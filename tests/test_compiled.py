@@ -48,19 +48,41 @@ def test_recording_subsets_and_streaming_agree():
     np.testing.assert_allclose(floats64.value.values, compiled_run.value.values, atol=1e-4)
 
 
-def test_identical_for_any_number_of_threads():
+def test_identical_for_any_number_of_threads(monkeypatch):
     import numba
 
+    from drl import compiled
+
+    monkeypatch.setattr(compiled, "PARALLEL_MIN_WORK", 0)  # a run this small would otherwise take one thread
+    seen = []
+    original = compiled._block_lanes
+
+    def spy(start, stop, lanes, *args):
+        seen.append((numba.get_num_threads(), start, stop, lanes))  # thread budget, range of predictors, lanes
+        return original(start, stop, lanes, *args)
+
+    monkeypatch.setattr(compiled, "_block_lanes", spy)
     before = numba.get_num_threads()
     runs = []
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
             runs.append(drl.simulate("hyp_var", POP, 500, progress=False, seed=1))
+            assert numba.get_num_threads() == threads  # the caller's count is left as it was
     finally:
         numba.set_num_threads(before)
+    assert sorted(set(seen)) == [(1, 0, 12, 12), (2, 0, 8, 8), (2, 8, 12, 8)]  # 12 lanes on 1 thread; 8 + 4 on 2
     np.testing.assert_array_equal(runs[0].value.values, runs[1].value.values)
     np.testing.assert_array_equal(runs[0].weights.values, runs[1].weights.values)
+
+
+def test_small_calls_run_on_one_thread():
+    import numba
+
+    from drl import compiled
+
+    assert compiled._threads(20 * 200 * 71) == 1  # drl_sim's notebook: a thread barrier would cost more
+    assert compiled._threads(int(compiled.PARALLEL_MIN_WORK)) == numba.get_num_threads()
 
 
 def test_kernel_is_stored_and_reruns_bit_for_bit():
@@ -88,3 +110,21 @@ def test_kernel_errors_and_diverging_runs_name_the_trial():
     pop = Population.sample(alpha_pos=np.array([1.0, 1e-30, 1.0]), alpha_neg=np.array([1.0, 1e-30, 1.0]), lam=1.0)
     with pytest.raises(drl.NonFiniteValueError, match=r"non-finite at trial 0 for predictor\(s\) #0 .*#2 "):
         drl.simulate(huge, pop, 50, progress=False, kernel="compiled")
+
+
+def test_block_sizes_and_results_that_do_not_depend_on_them():
+    from drl.engine import _default_block
+    from drl.store import TRIAL_CHUNK
+
+    # written straight into the result: ~1e8 predictor-steps a block (few hand-outs to threads)
+    assert _default_block(1000, 71, 10_000, streamed=False, direct=True) == 1408
+    assert _default_block(20, 71, 10**6, streamed=False, direct=True) == int(16e6 // (8 + 12 * 71))  # schedule cap
+    # a block buffer (float64, CUDA) or a stream: ~64 MB of recording; streams in whole file chunks
+    assert _default_block(1000, 71, 10_000, streamed=False, direct=False) == 112
+    streamed = _default_block(1000, 71, 10_000, streamed=True, direct=True)
+    assert streamed % TRIAL_CHUNK == 0 and streamed <= 500
+    whole = drl.simulate("hyp_var", POP, 700, progress=False, seed=4)
+    for block in (1, 64, 699):
+        again = drl.simulate("hyp_var", POP, 700, progress=False, seed=4, block_trials=block)
+        np.testing.assert_array_equal(again.value.values, whole.value.values)
+        np.testing.assert_array_equal(again.weights.values, whole.weights.values)
