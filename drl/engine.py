@@ -75,9 +75,11 @@ def _default_block(n_predictors: int, n_steps: int, n_trials: int, streamed: boo
     sized by work (~1e8 predictor-steps, so the progress bar still moves) and by the schedule draw: every block
     costs a hand-out of work to threads and ends when its last range is done. Beside a busy process, 1000
     predictors × 2000 trials, V and δ recorded, ran 1.8x slower than idle in blocks of 112 trials (64 MB of
-    recording) and 1.3x in blocks of 1408 (1e8) or in one block. Otherwise blocks hold ~64 MB of recording. A streamed run also checkpoints at least every 5 %
-    of its trials (what a resume can lose), and writes whole file chunks: blocks are multiples of the file's trial
-    chunk, so HDF5 never decompresses and recompresses a chunk that two blocks share (3-10x slower streams)."""
+    recording) and 1.3x in blocks of 1408 (1e8) or in one block.
+
+    Otherwise blocks hold ~64 MB of recording. A streamed run also checkpoints at least every 5 % of its trials
+    (what a resume can lose), and writes whole file chunks: blocks are multiples of the file's trial chunk, so
+    HDF5 never decompresses and recompresses a chunk that two blocks share (3-10x slower streams)."""
     if direct and not streamed:
         block = min(int(_BLOCK_WORK // max(1, n_predictors * n_steps)), int(_SCHEDULE_BYTES // (8 + 12 * n_steps)))
         return max(1, min(n_trials, block))
