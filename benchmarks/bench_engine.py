@@ -57,37 +57,37 @@ def naive_reference(task, pop, schedule, n_trials):
     return weights
 
 
-def rate(task, pop, n_trials, kernel, record, repeats, busy, back_to_back=1):
-    """Best predictor-steps/s of ``repeats`` × ``back_to_back`` runs, idle and beside the neighbour in turn (after
-    a warm-up run of the same kernel): alternating, a slow spell of the host (this is a VM) hits both conditions
-    alike. Short runs go ``back_to_back``: the first run after a switch finds the CPU idle for 50 ms (a halted
-    vCPU, cold caches) and takes ~1.5x as long, which is not the engine's throughput."""
-    drl.simulate(task, pop[:4], 5, progress=False, kernel=kernel)
+def best_times(run, repeats, busy, back_to_back=1):
+    """Best seconds of ``run()`` over ``repeats`` × ``back_to_back`` calls, idle and beside the neighbour in turn
+    ({False: idle, True: busy}): alternating, a slow spell of the host (this is a VM) hits both conditions alike.
+    Short runs go ``back_to_back``: the first run after a switch finds the CPU idle for 50 ms (a halted vCPU,
+    cold caches) and takes ~1.5x as long, which is not the engine's throughput."""
     best = {False: np.inf, True: np.inf}
     for _ in range(repeats):
         for on in (False, True):
             busy(on)
             for _ in range(back_to_back):
                 t0 = time.perf_counter()
-                drl.simulate(task, pop, n_trials, progress=False, record=record, kernel=kernel)
+                run()
                 best[on] = min(best[on], time.perf_counter() - t0)
     busy(False)
+    return best
+
+
+def rate(task, pop, n_trials, kernel, record, repeats, busy, back_to_back=1):
+    """Best predictor-steps/s, idle and busy (:func:`best_times`), after a warm-up run of the same kernel."""
+    drl.simulate(task, pop[:4], 5, progress=False, kernel=kernel)
+    best = best_times(lambda: drl.simulate(task, pop, n_trials, progress=False, record=record, kernel=kernel),
+                      repeats, busy, back_to_back)
     return {on: len(pop) * n_trials * task.n_steps / t for on, t in best.items()}
 
 
 def naive_rate(task, pop, trials, predictors, busy, repeats=3):
-    """Best of ``repeats`` runs of the naive loop, idle and busy in turn (best-of on both sides: a busy moment
-    does not flatter the ratio)."""
+    """Best predictor-steps/s of the naive loop, idle and busy (best-of on both sides: a busy moment does not
+    flatter the ratio)."""
     sub = pop[:predictors]
     schedule = task.schedule(trials, seed=0)
-    best = {False: np.inf, True: np.inf}
-    for _ in range(repeats):
-        for on in (False, True):
-            busy(on)
-            t0 = time.perf_counter()
-            naive_reference(task, sub, schedule, trials)
-            best[on] = min(best[on], time.perf_counter() - t0)
-    busy(False)
+    best = best_times(lambda: naive_reference(task, sub, schedule, trials), repeats, busy)
     return {on: len(sub) * trials * task.n_steps / t for on, t in best.items()}
 
 
@@ -229,10 +229,10 @@ def main():
     varied = Population.sample(1000, tau=(0.05, 0.95), gamma=(0.5, 0.99), lam=(0.0, 1.0))
     configs = {
         "drl_sim notebook: 20 pred × 200 trials × 71": (DRL_SIM_TASK, small, 200, ("value", "rpe"), (20, 20)),
-        "P=1000 × 2000 × 71, shared λ, γ, recorded": (DRL_SIM_TASK, shared, n_large, ("value", "rpe"), (3, 100)),
-        "P=1000 × 2000 × 71, per-predictor λ, γ, recorded": (DRL_SIM_TASK, varied, n_large, ("value", "rpe"),
+        f"P=1000 × {n_large} × 71, shared λ, γ, recorded": (DRL_SIM_TASK, shared, n_large, ("value", "rpe"), (3, 100)),
+        f"P=1000 × {n_large} × 71, per-predictor λ, γ, recorded": (DRL_SIM_TASK, varied, n_large, ("value", "rpe"),
                                                              (3, 100)),
-        "P=1000 × 2000 × 71, per-predictor, not recorded": (DRL_SIM_TASK, varied, n_large, (), (3, 100)),
+        f"P=1000 × {n_large} × 71, per-predictor, not recorded": (DRL_SIM_TASK, varied, n_large, (), (3, 100)),
     }
     compiled = tables(configs)
     print("\nslow-down beside the neighbour (compiled): " + ", ".join(
