@@ -2,9 +2,10 @@
 
 With ``bootstrap="own"`` predictors are independent, so a block of trials is a loop over predictors (in
 parallel: chunks of predictors go to threads as they come free, :mod:`drl._parallel`) of a loop over trials,
-with each predictor's weights resident in cache and V and δ written straight into the recording. The arithmetic is the torch kernel's (:mod:`drl.kernel`, DESIGN §3),
-step by step: values, TD errors (arrival or state convention), rule factors, the discounted reverse sum of the
-offline update, or the per-step online update when features overlap. Results equal the torch path to float32
+with each predictor's weights resident in cache and V and δ written straight into the recording. The arithmetic
+is the torch kernel's (:mod:`drl.kernel`, DESIGN §3), step by step: values, TD errors (arrival or state
+convention), rule factors, the discounted reverse sum of the offline update, or the per-step online update when
+features overlap. Results equal the torch path to float32
 rounding (tests/test_compiled.py); each predictor is computed by one thread, so they are identical for any
 number of threads.
 """
@@ -39,9 +40,9 @@ def _block_online(p_start, p_stop, w, x, cue, csc, types, rewards, slots, steps,
                   discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
                   expectile):
     """Online updates with overlapping features: trials ``types``/``rewards`` [B], [B, K] for predictors
-    ``p_start`` to ``p_stop`` − 1 on weights ``w`` [M, P, F], in place, a weight change per step; V and δ at ``steps`` go to row
-    ``slots[i]`` of ``v_out``/``d_out`` [P, rows, K_rec] (−1: not kept). (``cue``, ``csc`` and ``norm`` are
-    unused here: the argument list is the one both loops share.)"""
+    ``p_start`` to ``p_stop`` − 1 on weights ``w`` [M, P, F], in place, a weight change per step; V and δ at
+    ``steps`` go to row ``slots[i]`` of ``v_out``/``d_out`` [P, rows, K_rec] (−1: not kept). (``cue``, ``csc``
+    and ``norm`` are unused here: the argument list is the one both loops share.)"""
     n_types, n_pred, n_feat = w.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
@@ -111,8 +112,8 @@ def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, s
     """The offline update (and CSC online, which equals it) with predictors in SIMD lanes, for predictors
     ``p_start`` to ``p_stop`` − 1 of ``weights`` [M, P, F] (updated in place), ``lanes`` at a time. A group's
     weights are copied to ``local`` [M, F, lanes] for the block, so that every step is one vector operation over
-    the group and no two threads write to the same cache line. Each lane does a predictor's scalar arithmetic (no fused
-    operations), so the results do not depend on the chunking."""
+    the group and no two threads write to the same cache line. Each lane does a predictor's scalar arithmetic
+    (no fused operations), so the results do not depend on the chunking."""
     n_types, n_pred, n_feat = weights.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
