@@ -10,7 +10,8 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	# setuptools' "Editable installation" banner is advice for package authors, not for a user of make demo
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/drl info demo
 	$(BIN)/drl plot demo --kind summary --save demo_summary
 	$(BIN)/drl plot demo --kind reward_response --save demo_reward_response
-	$(BIN)/drl plot demo --kind val_over_t --every 15 --save demo_val_over_t
+	$(BIN)/drl plot demo --kind val_over_t --every 150 --save demo_val_over_t
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q

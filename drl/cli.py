@@ -7,17 +7,38 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 
-def _floats(text: str):
-    """'0.9' → 0.9; '0.2:0.8' → (0.2, 0.8) uniform range; '0.5,0.8,0.95' → list (a grid axis)."""
+def _floats(text: str, option: str):
+    """'0.9' → 0.9; '0.2:0.8' → (0.2, 0.8) uniform range; '0.5,0.8,0.95' → list (a grid axis). A value that is
+    not a number is an error naming ``option`` and the value."""
+
+    def number(part: str) -> float:
+        try:
+            return float(part)
+        except ValueError:
+            raise ValueError(f"{option} {text}: {part!r} is not a number (give 0.9, a range 0.2:0.8 or a list "
+                             "0.5,0.8)") from None
+
     if ":" in text:
         lo, hi = text.split(":", 1)
-        return (float(lo), float(hi))
+        return (number(lo), number(hi))
     if "," in text:
-        return [float(v) for v in text.split(",") if v]
-    return float(text)
+        return [number(v) for v in text.split(",") if v]
+    return number(text)
+
+
+def _for_the_shell(message: str) -> str:
+    """An error of the Python API, worded for the command line: the flags and commands in place of the
+    keyword arguments and functions (``overwrite=True`` is ``--overwrite``; ``drl.resume(...)`` is
+    ``drl resume``; ``drl.store.interrupted_runs(...)`` is ``drl ls``)."""
+    message = re.sub(r"(pass|with) overwrite=True", r"\1 --overwrite", message)
+    message = re.sub(r"drl\.store\.interrupted_runs\([^)]*\)", "drl ls", message)
+    message = re.sub(r"drl\.resume\(([^)]*)\) \(CLI: drl resume[^)]*\)",
+                     lambda m: f"drl resume {m.group(1).strip(chr(39))}", message)
+    return message.replace("drl.resume(", "drl resume (")
 
 
 def _cmd_tasks(args):
@@ -34,14 +55,14 @@ def _population(args):
 
     from drl import Population
 
-    tau = _floats(args.tau) if args.tau is not None else None
+    tau = _floats(args.tau, "--tau") if args.tau is not None else None
     if args.tau_grid is not None and args.tau is not None:
         raise ValueError("give --tau or --tau-grid, not both")
     if args.tau_grid is not None and args.tau_grid < 1:
         raise ValueError(f"--tau-grid must be >= 1 (the number of τ levels); got {args.tau_grid}")
     if args.tau_grid:
         tau = list(np.linspace(0.5 / args.tau_grid, 1 - 0.5 / args.tau_grid, args.tau_grid))
-    gamma, lam, alpha = _floats(args.gamma), _floats(args.lam), _floats(args.alpha)
+    gamma, lam, alpha = _floats(args.gamma, "--gamma"), _floats(args.lam, "--lam"), _floats(args.alpha, "--alpha")
     if args.predictors is None:
         ranges = [name for name, v in (("tau", tau), ("gamma", gamma), ("lam", lam), ("alpha", alpha))
                   if isinstance(v, tuple)]
@@ -116,8 +137,13 @@ def _cmd_sweep(args):
     from drl.sweep import sweep
 
     spec = _read_sweep_file(args.file)
-    sweep(spec["base"], spec["grid"], out=spec["out"], overwrite=args.overwrite, progress=not args.quiet,
-          shared_seed=spec.get("shared_seed", False), vectorize=spec.get("vectorize", True))
+    table = sweep(spec["base"], spec["grid"], out=spec["out"], overwrite=args.overwrite, progress=not args.quiet,
+                  shared_seed=spec.get("shared_seed", False), vectorize=spec.get("vectorize", True))
+    failed = int((table["status"] == "failed").sum())
+    if failed:  # a script or a job array must see it: not a success
+        print(f"drl: error: {failed} of {len(table)} runs of sweep {spec['out']!r} failed (listed above)",
+              file=sys.stderr)
+        raise SystemExit(1)
 
 
 def _cmd_resume(args):
@@ -182,14 +208,19 @@ def _cmd_plot(args):
 
     matplotlib.use("Agg")
     from drl import plots
+    from drl.plots._common import FIGURE_FORMATS, output_path
+    from drl.plots.animation import ANIMATION_FORMATS
 
-    name = args.save or f"{args.run.replace('/', '_')}_{args.kind}"
+    # the default name carries the trial type when one is given: two types' figures must not overwrite each other
+    default = f"{args.run.replace('/', '_')}_{args.kind}" + (f"_{args.trial_type}" if args.trial_type else "")
+    name = args.save or default
     if args.kind == "val_over_t":
-        trials = slice(None, None) if args.trials is None else slice(0, args.trials)
-        name = name if name.lower().endswith((".gif", ".mp4", ".html")) else name + ".gif"
+        if args.trials is not None and args.trials < 1:
+            raise ValueError(f"--trials must be >= 1; got {args.trials}")
+        trials = None if args.trials is None else slice(0, args.trials - 1)  # trial numbers below N
         plots.val_over_t(args.run, trial_type=args.trial_type, trials=trials, color_by=args.color_by,
                          facet_by=args.facet_by, every=args.every, save=name)
-        print(f"wrote figs/{name}")
+        print(f"wrote {output_path(name, ANIMATION_FORMATS)}")
         return
     if args.kind == "summary":
         plots.summary(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
@@ -210,7 +241,7 @@ def _cmd_plot(args):
         plots.timing(args.run, save=name)
     elif args.kind == "joint_map":
         plots.joint_map(args.run, trial_type=args.trial_type, save=name)
-    print(f"wrote figs/{name}.png")
+    print(f"wrote {output_path(name, FIGURE_FORMATS)}")
 
 
 KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
@@ -292,9 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "tau for reward_response)")
     plot.add_argument("--facet-by", help="parameter giving one panel per value (val_at_t)")
     plot.add_argument("--predictors", type=int, nargs="+", help="predictor indices (heatmap)")
-    plot.add_argument("--trials", type=int, help="animate the first N trials of the type (val_over_t)")
-    plot.add_argument("--every", type=int, default=1, help="keep one trial in EVERY as a frame (val_over_t)")
-    plot.add_argument("--save", help="figure name under figs/ (default RUN_KIND)")
+    plot.add_argument("--trials", type=int, help="animate the run's trials numbered below N (val_over_t)")
+    plot.add_argument("--every", type=int, default=1, help="a frame at most every EVERY trials of the run "
+                      "(trial numbers, val_over_t)")
+    plot.add_argument("--save", help="figure name under figs/, or a path into an existing folder (default "
+                      "RUN_KIND, or RUN_KIND_TRIALTYPE with --trial-type)")
     plot.set_defaults(func=_cmd_plot)
     return parser
 
@@ -307,10 +340,16 @@ def main(argv=None) -> int:
         return 0
     try:
         args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe (drl info | head) is caught below
+    except BrokenPipeError:
+        # the reader stopped reading (head, less): nothing is wrong; point stdout at devnull so that the
+        # interpreter's last flush at exit does not report it either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, OSError, MemoryError, ArithmeticError) as e:
         # OSError: missing, existing, unwritable, disk full; ArithmeticError: a run whose values diverged
         message = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else e
-        parser.exit(2, f"drl: error: {message}\n")
+        parser.exit(2, f"drl: error: {_for_the_shell(str(message))}\n")
     except KeyboardInterrupt as e:
         resumable = getattr(args, "out", None) or getattr(args, "run", None)
         if any("drl.resume(" in note for note in getattr(e, "__notes__", [])):

@@ -23,10 +23,40 @@ __all__ = ["RewardDistribution", "reward_distribution", "return_distribution", "
 
 @dataclass(frozen=True)
 class RewardDistribution:
-    """A discrete reward distribution: ``values`` (reward units) with ``probabilities`` (sum 1)."""
+    """A discrete reward distribution: ``values`` (reward units) with ``probabilities`` (sum 1).
+
+    The public way to state a truth to compare decodes with, so it checks itself: lists are accepted and stored
+    as float arrays; values must be finite, probabilities in [0, 1] and summing to 1 (within 1e-6), both 1-D
+    and of one length."""
 
     values: np.ndarray
     probabilities: np.ndarray
+
+    def __post_init__(self):
+        arrays = {}
+        for name in ("values", "probabilities"):
+            raw = getattr(self, name)
+            try:
+                array = np.asarray(raw, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"RewardDistribution {name} must be numbers; got {raw!r}") from None
+            if array.ndim != 1 or array.size == 0:
+                raise ValueError(f"RewardDistribution {name} must be a non-empty 1-D list of numbers; got shape "
+                                 f"{array.shape}")
+            if not np.isfinite(array).all():
+                raise ValueError(f"RewardDistribution {name} must be finite; got {array.tolist()}")
+            arrays[name] = array
+        values, probabilities = arrays["values"], arrays["probabilities"]
+        if values.size != probabilities.size:
+            raise ValueError(f"RewardDistribution needs one probability per value; got {values.size} values and "
+                             f"{probabilities.size} probabilities")
+        if ((probabilities < 0) | (probabilities > 1)).any():
+            raise ValueError(f"RewardDistribution probabilities must be in [0, 1]; got {probabilities.tolist()}")
+        if abs(probabilities.sum() - 1.0) > 1e-6:
+            raise ValueError(f"RewardDistribution probabilities must sum to 1; got {probabilities.tolist()} "
+                             f"(sum {probabilities.sum():.6g})")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "probabilities", probabilities)
 
     @property
     def mean(self) -> float:

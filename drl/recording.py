@@ -222,7 +222,7 @@ class StreamWriter:
         self.names = np.array(meta["task"].trial_type_names, dtype=object)
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         if resume_from is None:
-            check_target(self.path, self.overwrite)
+            check_target(self.path, self.overwrite, directory)
             self.tmp = temporary_path(self.path)
             self.pos = 0
             self.started = False

@@ -41,7 +41,10 @@ TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs w
 
 
 def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
-    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; a path without suffix gets ``.nc``."""
+    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; a path without suffix gets ``.nc``.
+
+    A relative name with a folder, such as ``lam_alpha/run_0000`` (what ``drl ls`` prints for a sweep's runs),
+    is found under ``<directory>`` when it exists there and not as a path from the current folder."""
     if not isinstance(path_or_name, str | os.PathLike):
         raise TypeError(f"a run is named by a string or a path; got {path_or_name!r}")
     text = str(path_or_name)
@@ -49,7 +52,11 @@ def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
         raise ValueError("run name must not be empty")
     p = Path(text)
     if p.suffix == "":
-        return Path(directory) / f"{text}.nc" if len(p.parts) == 1 else p.with_suffix(".nc")
+        if len(p.parts) == 1:
+            return Path(directory) / f"{text}.nc"
+        p = p.with_suffix(".nc")
+    if not p.is_absolute() and not p.exists() and (Path(directory) / p).is_file():
+        return Path(directory) / p
     return p
 
 
@@ -188,9 +195,10 @@ def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "trials_done", "n_trials", "path"])
 
 
-def check_target(path: Path, overwrite: bool) -> None:
+def check_target(path: Path, overwrite: bool, directory=DEFAULT_DIR) -> None:
     """Refuse to write over an existing run (or an interrupted one that could be resumed) unless ``overwrite``;
-    create the folder; remove stale temporary files there."""
+    create the folder when it is ``directory`` (exps/) or inside it, and refuse a path into a folder that does
+    not exist elsewhere (a typo must not create folders silently); remove stale temporary files there."""
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
     for tmp in _interrupted(path) if path.parent.is_dir() else []:
@@ -201,11 +209,20 @@ def check_target(path: Path, overwrite: bool) -> None:
             f.unlink(missing_ok=True)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name for the run")
+    if not path.parent.is_dir() and not _inside(path.parent, Path(directory)):
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist (drl creates only "
+                                f"{directory}/ and folders inside it; create it first, or give a run name)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OSError(e.errno, f"cannot create the folder {path.parent} for {path.name}: {e.strerror}") from None
     clean_stale_temps(path.parent)
+
+
+def _inside(folder: Path, directory: Path) -> bool:
+    """Whether ``folder`` is ``directory`` or lies inside it (both resolved)."""
+    folder, directory = folder.resolve(), directory.resolve()
+    return folder == directory or directory in folder.parents
 
 
 def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
@@ -286,7 +303,7 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     validate_dataset(ds, "dataset to save")
     overwrite = boolean("overwrite", overwrite)
     path = run_path(path_or_name, directory)
-    check_target(path, overwrite)
+    check_target(path, overwrite, directory)
     out = ds.copy()
     out.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 1})
     tmp = temporary_path(path)
@@ -300,6 +317,17 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     return path
 
 
+def _folder_message(folder: Path, name: str) -> str:
+    """Why a folder is not a run, and what to do with it: a sweep's folder names its runs and open_sweep."""
+    runs = sorted(folder.glob("*.nc"))
+    if (folder / "sweep.json").is_file() or runs:
+        first = f"{name.rstrip('/')}/{runs[0].stem}" if runs else f"{name.rstrip('/')}/run_0000"
+        return (f"{folder} is a folder, not a run: a sweep of {len(runs)} stored run(s); open them together with "
+                f"drl.sweep.open_sweep({name!r}), or name one run, e.g. {first!r} (CLI: drl info {first}; drl ls "
+                f"lists them)")
+    return f"{folder} is a folder, not a run (a sweep's folder is opened with drl.sweep.open_sweep)"
+
+
 def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     """Open a stored run lazily (values are read from disk when used) and check its schema.
 
@@ -307,8 +335,9 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     naming the file when it is not a drl run, is truncated/corrupt, or has a newer schema version.
     """
     path = run_path(path_or_name, directory)
-    if Path(str(path_or_name)).is_dir():
-        raise IsADirectoryError(f"{path_or_name} is a folder, not a run (a sweep? use drl.sweep.open_sweep)")
+    for folder in (Path(str(path_or_name)), Path(directory) / str(path_or_name)):
+        if folder.is_dir() and not path.is_file():
+            raise IsADirectoryError(_folder_message(folder, str(path_or_name)))
     if not path.is_file():
         if path.parent.is_dir() and _interrupted(path):
             raise FileNotFoundError(f"no stored run at {path}: its simulation was interrupted; finish it with "

@@ -11,6 +11,7 @@ import numpy as np
 from drl.plots._common import (
     PARAMETER_LABELS,
     check_parameter,
+    describe_recorded,
     new_figure,
     parameter_colors,
     resolve,
@@ -26,8 +27,10 @@ class Explorer:
     """The explorer returned by :func:`explore`.
 
     Attributes:
-      trial_type, trial, time, color_by: the control widgets (Dropdown, IntSlider over the type's recorded
-        trials, FloatSlider in s, Dropdown of parameters). Setting their ``value`` updates the figure.
+      trial_type, trial, time, color_by: the control widgets (Dropdown; SelectionSlider over the type's
+        recorded trial numbers, whose ``value`` is a trial number of the run; FloatSlider in s, starting at the
+        cue, where the value is the learned prediction; Dropdown of parameters). Setting their ``value``
+        updates the figure.
       fig: the matplotlib Figure (panels: value and reward over time, RPE over time, value at ``time`` across
         the type's trials with the chosen trial marked).
       widget: the ipywidgets box (controls, trial label, figure output). Displaying the Explorer shows it.
@@ -37,14 +40,15 @@ class Explorer:
         check_parameter(color_by)
         self.ds = resolve(run, needs=("value", "rpe", "reward"))  # lazy: one trial or one time is read at a time
         self.units = reward_units(self.ds)
-        _, trial_type = select_type(self.ds, trial_type)
+        _, trial_type = select_type(self.ds, trial_type, warn=False)  # the dropdown shows it
         times = self.ds["time"].values
         step = float(np.min(np.diff(times))) if times.size > 1 else 1.0
         self.trial_type = widgets.Dropdown(options=[str(n) for n in self.ds["type"].values], value=trial_type,
                                            description="trial type")
-        self.trial = widgets.IntSlider(min=0, max=0, value=0, description="trial", continuous_update=False)
+        self.trial = widgets.SelectionSlider(options=[0], value=0, description="trial", continuous_update=False)
+        cue_time = {spec["name"]: spec["cue_time"] for spec in self.ds.attrs["task"]["trial_types"]}[trial_type]
         self.time = widgets.FloatSlider(min=float(times[0]), max=float(times[-1]), step=step,
-                                        value=float(times[min(len(times) - 1, len(times) // 2)]),
+                                        value=float(times[np.argmin(np.abs(times - cue_time))]),
                                         description="time (s)", continuous_update=False)
         self.color_by = widgets.Dropdown(options=list(PARAMETERS), value=color_by, description="colour by")
         self.label = widgets.Label()
@@ -87,26 +91,25 @@ class Explorer:
 
     def _select_type(self):
         self.sub, _ = select_type(self.ds, self.trial_type.value)
-        n = self.sub.sizes["trial"]
-        with self.trial.hold_trait_notifications():
-            self.trial.max = n - 1
-            self.trial.value = min(self.trial.value, n - 1)
+        numbers = [int(n) for n in self.sub["trial"].values]
+        previous = self.trial.value
+        self.trial.options = numbers  # resets the value to the first; keep the nearest to the one shown
+        self.trial.value = numbers[int(np.argmin(np.abs(np.asarray(numbers) - previous)))]
         self._draw_trial()
         self._draw_time()
 
     @styled
     def _draw_trial(self):
-        i = self.trial.value
-        value = self.sub["value"].isel(trial=i).values
-        rpe = self.sub["rpe"].isel(trial=i).values
+        trial_number = int(self.trial.value)
+        value = self.sub["value"].sel(trial=trial_number).values
+        rpe = self.sub["rpe"].sel(trial=trial_number).values
         for line, v in zip(self.value_lines, value, strict=True):
             line.set_ydata(v)
         for line, d in zip(self.rpe_lines, rpe, strict=True):
             line.set_ydata(d)
-        self.reward_line.set_ydata(self.sub["reward"].isel(trial=i).values)
-        trial_number = int(self.sub["trial"].values[i])
+        self.reward_line.set_ydata(self.sub["reward"].sel(trial=trial_number).values)
         self.trial_marker.set_xdata([trial_number, trial_number])
-        self.label.value = f"run trial {trial_number} ({self.trial_type.value})"
+        self.label.value = f"{self.trial_type.value}: {describe_recorded(self.sub['trial'].values)}"
         for ax in (self.ax_value, self.ax_rpe):
             ax.relim()
             ax.autoscale_view()

@@ -59,7 +59,7 @@ def test_drl_sim_sampler_follows_its_rejection_rule():
 
 def test_drl_sim_habits_get_the_way_to_go(tmp_path):
     run = drl.simulate("hyp_unif", Population.sample(2, seed=0), 40, progress=False)
-    with pytest.raises(ValueError, match=r"trials=\[5, 30\] would show two trials; .* trials=slice\(5, 31\)"):
+    with pytest.raises(ValueError, match=r"trials=\[5, 30\] would show two trials; .* trials=slice\(5, 30\)"):
         plots.val_at_t(run, 6.0, trials=[5, 30])
     plots.val_at_t(run, 6.0, trials=(5, 30))  # a tuple: exactly these two
     k = 6

@@ -14,24 +14,39 @@ import drl
 from drl import plots
 
 
-def test_each_figure_shows_once_under_the_inline_backend():
+def run_as_a_user(cells, monkeypatch, timeout=120):
+    """Execute ``cells`` in a Jupyter kernel started the way a user's is: no MPLBACKEND in its environment (the
+    test suite's Agg would hide the inline backend) and no ``%matplotlib`` magic first. Returns the notebook."""
     import nbformat
     from nbclient import NotebookClient
 
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=timeout, kernel_name="python3").execute()
+    return nb
+
+
+def images(cell) -> int:
+    return sum("image/png" in out.get("data", {}) for out in cell.outputs)
+
+
+def test_every_figure_of_a_session_shows_once(monkeypatch):
     cells = [
-        "%matplotlib inline\nimport drl\nfrom drl import plots\n"
+        "import drl\nfrom drl import plots\n"
         "run = drl.simulate('hyp_unif', drl.Population.grid(tau=[0.2, 0.8]), 30, seed=0, progress=False)",
         "plots.val_at_t(run, time=0.5)",  # a figure ending the cell: pyplot and the cell result must not both show it
+        "plots.heatmap(run, predictors=[0]);",  # the second figure of the session (it vanished: interactive was off)
         "fig = plots.val_at_t(run, time=0.5)",  # assigned: still shown, by pyplot at the end of the cell
         "fig",  # shown again on request
         "plots.val_at_t(run, time=0.5);",
         "from IPython.display import display\nsummary = plots.summary(run)\ndisplay(summary)",
         "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplots.val_at_t(run, time=0.5)",  # the user's own figure too
+        "plt.hist([1, 2, 2, 3]);",  # after drl's figures, the user's own pyplot still shows
+        "import matplotlib\nprint(matplotlib.is_interactive(), matplotlib.get_backend())",
     ]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    images = [sum("image/png" in out.get("data", {}) for out in cell.outputs) for cell in nb.cells]
-    assert images == [0, 1, 1, 1, 1, 1, 2]
+    nb = run_as_a_user(cells, monkeypatch)
+    assert [images(cell) for cell in nb.cells] == [0, 1, 1, 1, 1, 1, 1, 2, 1, 0]
+    assert nb.cells[-1].outputs[0]["text"].split() == ["True", "module://matplotlib_inline.backend_inline"]
 
 
 @pytest.fixture

@@ -111,16 +111,36 @@ def test_cli_round_trip():
     assert _drl("tasks").stdout.count("Nature") >= 3
 
 
-def test_notebook_runs_top_to_bottom(tmp_path):
+def test_notebook_runs_top_to_bottom_as_a_user_sees_it(tmp_path, monkeypatch):
+    """sim.ipynb in a kernel started as a user's (no MPLBACKEND, no magic): every cell that draws shows an image
+    (or the player / explorer), and no cell prints a warning or an error a newcomer would have to judge."""
     import nbformat
     from nbclient import NotebookClient
 
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.read(ROOT / "sim.ipynb", as_version=4)
     for cell in nb.cells:  # a copy, run fresh: outputs a user's JupyterLab saved do not matter
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     Path("exps").mkdir()
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    drawn = 0
+    for cell in code:
+        figures = cell.source.count("plots.") - cell.source.count("from drl import plots") \
+            - cell.source.count("plots.val_over_t")
+        shown = [out for out in cell.outputs if out.get("output_type") in ("display_data", "execute_result")]
+        pngs = sum("image/png" in out.get("data", {}) for out in shown)
+        assert pngs >= figures, f"a figure cell shows {pngs} of its {figures} figures:\n{cell.source}"
+        drawn += pngs
+        if "val_over_t" in cell.source:
+            assert any('class="drl-player"' in out.get("data", {}).get("text/html", "") for out in shown), cell.source
+        if "explore(" in cell.source:
+            assert any("application/vnd.jupyter.widget-view+json" in out.get("data", {}) for out in shown)
+        noise = [out.get("text", "") for out in cell.outputs if out.get("name") == "stderr"]
+        assert not any("Warning" in text or "Error" in text or "killing" in text for text in noise), \
+            f"the tutorial shows a newcomer {noise} for:\n{cell.source}"
+    assert drawn >= 7  # val_at_t, heatmap, summary, reward_response, value_vs_delay, timing, joint_map
     assert Path("figs/tutorial_summary.png").is_file() and Path("exps/tutorial.nc").is_file()
     assert Path("figs/tutorial_val_over_t.gif").is_file() and Path("figs/tutorial_joint_map.png").is_file()
 

@@ -31,8 +31,8 @@ def _colorbars(fig):
 
 
 def test_val_over_t_frames_data_and_gif(dabney):
-    anim = plots.val_over_t(dabney, color_by="tau", facet_by="gamma", trials=slice(0, 50), every=7)
-    assert list(anim.trials) == [0, 7, 14, 21, 28, 35, 42, 49]  # thinned; the last trial kept
+    anim = plots.val_over_t(dabney, color_by="tau", facet_by="gamma", trials=slice(0, 49), every=7)
+    assert list(anim.trials) == [0, 7, 14, 21, 28, 35, 42, 49]  # trial numbers 0…49, thinned; the last kept
     fig = anim._fig
     value_ax, rpe_ax = _panels(fig)[0], _panels(fig)[2]  # row-major: value panels, then RPE panels
     # reward + 5 predictors + cue and reward markers; 5 predictors + zero line + the two markers
@@ -49,7 +49,7 @@ def test_val_over_t_frames_data_and_gif(dabney):
     assert "value" in value_ax.get_ylabel() and "time in trial (s)" == rpe_ax.get_xlabel()
     assert not Path("figs").exists()  # nothing written unless asked
     assert "<script" in anim._repr_html_()  # inline player in a notebook
-    anim = plots.val_over_t(dabney, trials=slice(0, 12), save="movie")
+    anim = plots.val_over_t(dabney, trials=slice(0, 11), save="movie")
     with Image.open("figs/movie.gif") as gif:
         assert gif.n_frames == 12
     assert sorted(p.name for p in Path("figs").iterdir()) == ["movie.gif"]  # no temporary left
@@ -59,8 +59,8 @@ def test_val_over_t_errors(dabney):
     with pytest.raises(ValueError, match="every must be a positive integer; got 0"):
         plots.val_over_t(dabney, every=0)
     with pytest.raises(ValueError, match="selects no trial"):
-        plots.val_over_t(dabney, trials=slice(5, 5))
-    with pytest.raises(ValueError, match="trials must index this type's 600 recorded trials; got \\[900\\]"):
+        plots.val_over_t(dabney, trials=slice(6, 5))
+    with pytest.raises(ValueError, match=r"\[900\] was not recorded for this trial type \(600 recorded trials, 0 … 599\)"):
         plots.val_over_t(dabney, trials=[900])
     from matplotlib import animation
 
@@ -72,10 +72,11 @@ def test_val_over_t_errors(dabney):
 def test_reward_response(dabney):
     fig = plots.reward_response(dabney, save="rr")
     response, reversal, decoded = _panels(fig)[:3]
-    assert len(response.lines) == 2 * 10 + 1  # a curve and a reversal marker per predictor; the zero line
+    assert len(response.lines) == 3 * 10 + 1  # means, the fitted line and a reversal marker per predictor; zero
     assert len(reversal.collections[0].get_offsets()) == 10
     legend = [t.get_text() for t in decoded.get_legend().get_texts()]
-    assert legend[0].startswith("decoded (W1 to the truth") and legend[0].endswith("µl)") and legend[1] == "true"
+    assert legend[0].startswith("decoded (") and legend[1] == "true"
+    assert legend[2].startswith("area = W1 = ") and legend[2].endswith("µl")
     assert np.allclose(_colorbars(fig)[0].get_ylim(), [0.1, 0.9])
     assert response.get_xlabel() == "reward magnitude (µl)"  # the task's declared unit
     assert Path("figs/rr.png").is_file()

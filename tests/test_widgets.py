@@ -19,8 +19,8 @@ def run():
 def test_explorer_follows_its_widgets(run):
     ex = explore("explore", trial_type="variable")
     sub = run.isel(trial=np.flatnonzero(run["trial_type"].values == "variable"))
-    assert ex.trial.max == sub.sizes["trial"] - 1
-    ex.trial.value = 7
+    assert list(ex.trial.options) == sub["trial"].values.tolist()  # the run's trial numbers
+    ex.trial.value = int(sub["trial"][7])
     assert np.allclose(ex.value_lines[4].get_ydata(), sub["value"].values[4, 7])
     assert np.allclose(ex.rpe_lines[2].get_ydata(), sub["rpe"].values[2, 7])
     assert np.allclose(ex.reward_line.get_ydata(), sub["reward"].values[7])
@@ -34,9 +34,10 @@ def test_explorer_follows_its_widgets(run):
 
     ex.trial_type.value = "fixed"
     fixed = run.isel(trial=np.flatnonzero(run["trial_type"].values == "fixed"))
-    assert ex.trial.max == fixed.sizes["trial"] - 1
+    assert list(ex.trial.options) == fixed["trial"].values.tolist()
+    assert abs(ex.trial.value - int(sub["trial"][7])) <= 3  # the nearest fixed trial to the one shown
     assert np.allclose(ex.across_lines[0].get_xdata(), fixed["trial"].values)
-    assert np.allclose(ex.value_lines[0].get_ydata(), fixed["value"].values[0, ex.trial.value])
+    assert np.allclose(ex.value_lines[0].get_ydata(), fixed["value"].sel(trial=ex.trial.value).values[0])
 
     ex.color_by.value = "gamma"  # predictor 1 has the largest γ (0.95): top of the colormap
     assert np.allclose(ex.value_lines[1].get_color(), mpl.colormaps["viridis"](1.0))

@@ -22,6 +22,7 @@ functions return xarray Datasets with the predictor parameters as coordinates; d
 from drl.decode.arrays import DecodedDistribution as DecodedDistribution
 from drl.decode.arrays import decode_distribution as decode_distribution
 from drl.decode.arrays import decode_timing as decode_timing
+from drl.decode.arrays import default_delay_grid as default_delay_grid
 from drl.decode.arrays import expectiles as expectiles
 from drl.decode.arrays import fit_discount as fit_discount
 from drl.decode.arrays import gcv_ridge as gcv_ridge
@@ -57,6 +58,7 @@ __all__ = [
     "decode_run_distribution",
     "decode_run_timing",
     "decode_timing",
+    "default_delay_grid",
     "distribution_intervals",
     "expectiles",
     "learned_trials",

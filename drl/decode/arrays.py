@@ -6,6 +6,7 @@ run or file involved. :mod:`drl.decode.runs` reads those numbers out of a run an
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy import optimize, stats
 from drl._validate import in_range
 from drl.distributions import RewardDistribution
 
-__all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "expectiles", "fit_discount", "gcv_ridge", "implied_tau",
+__all__ = ["DecodedDistribution", "decode_distribution", "decode_timing", "default_delay_grid", "expectiles", "fit_discount", "gcv_ridge", "implied_tau",
            "shuffle_control", "wasserstein"]
 
 
@@ -320,6 +321,22 @@ def gcv_ridge(matrix, values) -> float:
     return best_ridge
 
 
+def default_delay_grid(delays) -> np.ndarray:
+    """The delays (s) timing is decoded on unless told: 0.5 s bins from 0 to 10 s or to 1.25 × the latest of
+    ``delays``, whichever is later, so that every delay lies inside the grid with a quarter to spare."""
+    delays = np.asarray(delays, np.float64).ravel()
+    latest = float(delays.max()) if delays.size else 0.0
+    return np.arange(0, max(10.0, 1.25 * latest) + 1e-9, 0.5)
+
+
+def warn_if_at_edge(delay: np.ndarray, probability: np.ndarray, what: str = "decoded delays") -> None:
+    """Warn when the last grid point holds a pile of probability (≥ 5 % and more than its neighbour): the
+    distribution was cut off there, and its mean and mode would read the grid's end as the answer."""
+    if probability.size > 1 and probability[-1] >= 0.05 and probability[-1] > probability[-2]:
+        warnings.warn(f"{probability[-1]:.0%} of the {what} pile at the end of the grid ({delay[-1]:g} s): the "
+                      f"true delay may lie beyond it; pass times= reaching further", UserWarning, stacklevel=3)
+
+
 def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, normalize: bool = True,
                   weights=None) -> xr.Dataset:
     """The distribution of reward delays from the values at the cue of a γ-diverse population.
@@ -331,7 +348,8 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
       gamma: [P] discount per second of each predictor, in (0, 1).
       values: [P] each predictor's prediction at the cue, ∝ Σ_t γ^t p(t): the cue response, or γ^dt·V_cue
         (:func:`cue_values` gives either; a raw V_cue is γ^(t − dt) and would shift the decoded delays by dt).
-      times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins.
+      times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins (:func:`default_delay_grid`). A pile
+        of probability at the grid's last delay warns: the distribution was cut off.
       ridge: relative regularisation strength (≥ 0; larger is smoother), or ``"gcv"`` to choose it by
         generalised cross-validation (:func:`gcv_ridge`; the chosen value is in ``attrs["ridge"]``). Measured with
         30 γ in [0.5, 0.99] (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1
@@ -350,7 +368,7 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     if bad.size:
         raise ValueError(f"gamma must be in (0, 1) for timing decoding; got {bad[:3].tolist()}")
     values = _vector("values", values, n=gamma.size)
-    times = np.arange(0, 10.0 + 1e-9, 0.5) if times is None else _vector("times", times)
+    times = default_delay_grid([]) if times is None else _vector("times", times)
     if np.any(times < 0) or np.any(np.diff(times) <= 0):
         raise ValueError("times must be non-negative and increasing")
     matrix = gamma[:, None] ** times[None, :]  # [P, T]
@@ -373,6 +391,8 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     residual = float(np.linalg.norm(matrix @ p - values))
     mass = float(p.sum())
     prob = p / mass if (normalize and mass > 0) else p
+    if mass > 0:
+        warn_if_at_edge(times, p / mass)
     out = xr.Dataset({"probability": ("delay", prob, {"long_name": "decoded probability of each delay",
                                                       "units": "1" if normalize else "reward units"})},
                      coords={"delay": ("delay", times, {"units": "s", "long_name": "reward delay after the cue"})})

@@ -20,6 +20,7 @@ from drl.decode.arrays import (
     _zero_crossing,
     decode_distribution,
     decode_timing,
+    default_delay_grid,
     fit_discount,
 )
 from drl.schema import learned_trials, require_values, run_options, run_task, step_index
@@ -428,6 +429,9 @@ def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: 
     weighted by the inverse variance of that mean (Masset et al. 2025). Neurons whose γ̂ reached the fit's
     bounds (≤ 0.001 or ≥ 0.999 per s) carry no timing information and are left out (``attrs["left_out"]``).
 
+    Default ``times``: :func:`~drl.decode.default_delay_grid` of every reward delay of the task (or of the
+    recording), the grid :func:`drl.plots.timing` draws.
+
     Returns :func:`~drl.decode.decode_timing`'s Dataset, with attrs ``trial_type`` and ``true_delays`` (the
     delays the task or the recording gives for that trial type, s).
     """
@@ -437,6 +441,8 @@ def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: 
         trial_type = trial_type or task.trial_type_names[0]
         spec = task.trial_types[task.trial_type_index(trial_type)]
         values = cue_values(ds, trial_type, learned_fraction=learned_fraction)
+        if times is None:  # one grid for every trial type of the task (plots.timing's too)
+            times = default_delay_grid([e.time for t in task.trial_types for e in t.rewards])
         out = decode_timing(ds["gamma"].values, values, times, ridge=ridge)
         out.attrs.update(trial_type=trial_type, true_delays=[float(e.time) for e in spec.rewards], left_out=0)
         return out
@@ -457,6 +463,8 @@ def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: 
         raise ValueError(f"only {usable.sum()} neuron(s) have a fitted γ̂ inside (0.001, 0.999) per s and a gain: "
                          "too few to decode timing")
     values = mean[usable, 0] / gain[usable]
+    if times is None:
+        times = default_delay_grid(delays[with_delay])
     weights = None
     if np.all(np.isfinite(variance[usable, 0])) and np.all(variance[usable, 0] > 0):
         weights = gain[usable] ** 2 / variance[usable, 0]  # inverse variance of mean / gain

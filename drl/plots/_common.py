@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import warnings
 from pathlib import Path
 
 import matplotlib as mpl
@@ -16,6 +18,7 @@ from drl.schema import PARAMETERS, require_values, trials_of_type
 from drl.store import open_run
 
 FIG_DIR = Path("figs")
+FIGURE_FORMATS = (".png", ".svg", ".pdf")  # the first is the default
 PARAMETER_LABELS = {"tau": "optimism τ", "alpha_pos": "α+ (per step)", "alpha_neg": "α− (per step)",
                     "gamma": "γ (per s)", "lam": "λ (per s)"}
 STYLE = {"context": "paper", "style": "ticks", "font_scale": 1.2}
@@ -32,13 +35,30 @@ def _theme() -> dict:
     return rc
 
 
+@contextlib.contextmanager
+def _theme_context():
+    """drl's theme for the duration of a call, then the user's values of those keys back, and only those.
+
+    Not ``mpl.rc_context``: that restores *every* rcParam on exit, so when the first figure of a session loads
+    the backend inside it (pyplot picks its backend lazily), the backend's own set-up is rolled back too. The
+    inline backend of a Jupyter kernel turns interactive mode on as it loads; rolled back, no later figure of
+    the session showed (nor the user's own ``plt.hist``)."""
+    theme = _theme()
+    saved = {key: mpl.rcParams[key] for key in theme}
+    try:
+        mpl.rcParams.update(theme)
+        yield
+    finally:
+        mpl.rcParams.update(saved)
+
+
 def styled(function):
-    """Draw inside drl's style without touching the user's matplotlib settings: the style is an
-    ``rc_context`` around the call (figure functions, and the methods that redraw a figure later)."""
+    """Draw inside drl's style without touching the user's matplotlib settings: the theme's keys are set around
+    the call and restored after it (figure functions, and the methods that redraw a figure later)."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with mpl.rc_context(_theme()):
+        with _theme_context():
             return function(*args, **kwargs)
 
     return wrapper
@@ -55,35 +75,84 @@ def check_parameter(name: str) -> str:
     return choice("parameter", name, PARAMETERS)
 
 
-def select_type(ds, trial_type):
-    """The trials of ``trial_type`` (a name); the error lists the valid names."""
+def select_type(ds, trial_type, *, warn: bool = True):
+    """The trials of ``trial_type`` (a name); the error lists the valid names. None takes the task's first type,
+    with a warning naming it when the task has several (``warn``): a figure of one odour of a multi-odour task
+    must not pass for the whole task."""
     if trial_type is None:
-        trial_type = str(ds["type"].values[0])
+        names = [str(n) for n in ds["type"].values]
+        trial_type = names[0]
+        if warn and len(names) > 1:
+            warnings.warn(f"trial_type not given: drawing {trial_type!r}, the first of the task's {len(names)} "
+                          f"trial types {names}; pass trial_type= to choose", UserWarning, stacklevel=4)
     return trials_of_type(ds, trial_type), trial_type
 
 
+def describe_recorded(numbers: np.ndarray) -> str:
+    """'600 recorded trials, 0 … 5990 (every 10th)': which trial numbers a selection holds, for messages."""
+    if numbers.size == 0:
+        return "no recorded trial"
+    steps = np.diff(numbers)
+    regular = ""
+    if steps.size and steps[0] > 1 and np.all(steps[:-1] == steps[0]):  # record_trials=n keeps the last too
+        regular = f" (every {int(steps[0])}th{'' if steps[-1] == steps[0] else ' and the last'})"
+    return f"{numbers.size} recorded trial{'s' if numbers.size > 1 else ''}, {int(numbers[0])} … {int(numbers[-1])}{regular}"
+
+
+def _trial_number(name: str, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be a trial number (an integer) or None; got {value!r}")
+    return int(value)
+
+
 def select_trials(sub, trials):
-    """``trials`` (a slice, an index array or None for all) of a trial-type selection; an empty result is an error."""
+    """``trials`` of a trial-type selection, **by trial number** (the run's ``trial`` coordinate, as xarray's
+    ``sel``; not positions among the recorded trials): None for all, a slice of trial numbers (both ends
+    included, as ``sel``), or one or more trial numbers, each of which must have been recorded for this type.
+    An empty result is an error that says which trials were recorded."""
     if trials is None:
         return sub
+    numbers = sub["trial"].values
     if isinstance(trials, list) and len(trials) == 2 and all(isinstance(v, int) for v in trials) \
             and trials[1] > trials[0] + 1:
         # drl_sim wrote trials=[5, 30] for the range 5…30; here a list is a set of trials: say which is meant
         raise ValueError(f"trials={trials} would show two trials; for drl_sim's range {trials[0]}…{trials[1]} pass "
-                         f"trials=slice({trials[0]}, {trials[1] + 1}); for exactly these two, a tuple "
-                         f"({trials[0]}, {trials[1]})")
-    if not isinstance(trials, slice):
-        trials = np.atleast_1d(np.asarray(trials))
-        if trials.dtype.kind not in "iu":
-            raise TypeError(f"trials must be a slice or integer indices; got dtype {trials.dtype}")
-        n = sub.sizes["trial"]
-        bad = trials[(trials < -n) | (trials >= n)]
-        if bad.size:
-            raise ValueError(f"trials must index this type's {n} recorded trials; got {bad.tolist()}")
-    sub = sub.isel(trial=trials)
-    if sub.sizes["trial"] == 0:
-        raise ValueError(f"trials={trials!r} selects no trial")
-    return sub
+                         f"trials=slice({trials[0]}, {trials[1]}) (trial numbers, both ends included); for exactly "
+                         f"these two, a tuple ({trials[0]}, {trials[1]})")
+    if isinstance(trials, slice):
+        if trials.step is not None:
+            raise ValueError(f"trials={trials!r}: a slice of trial numbers takes no step; thin the frames of an "
+                             f"animation with every=, or list the trial numbers")
+        start, stop = _trial_number("trials.start", trials.start), _trial_number("trials.stop", trials.stop)
+        selected = sub.sel(trial=slice(start, stop))
+    else:
+        wanted = np.atleast_1d(np.asarray(trials))
+        if wanted.dtype.kind not in "iu" or wanted.ndim != 1:
+            raise TypeError(f"trials must be a slice of trial numbers or integer trial numbers; got {trials!r}")
+        missing = wanted[~np.isin(wanted, numbers)]
+        if missing.size:
+            raise ValueError(f"trials are trial numbers of the run; {missing[:5].tolist()} "
+                             f"{'was' if missing.size == 1 else 'were'} not recorded for this trial type "
+                             f"({describe_recorded(numbers)})")
+        selected = sub.sel(trial=wanted)
+    if selected.sizes["trial"] == 0:
+        raise ValueError(f"trials={trials!r} selects no trial: this trial type has {describe_recorded(numbers)}")
+    return selected
+
+
+def thin_trials(numbers: np.ndarray, every: int) -> np.ndarray:
+    """Positions of the frames among recorded trial ``numbers`` [N]: the first trial, then each recorded trial
+    at least ``every`` trials (trial numbers, not recorded positions) after the previous frame; the last trial
+    is always kept."""
+    keep = [0]
+    for i in range(1, numbers.size):  # over frames (hundreds), not a hot path
+        if numbers[i] - numbers[keep[-1]] >= every:
+            keep.append(i)
+    if keep[-1] != numbers.size - 1:
+        keep.append(numbers.size - 1)
+    return np.asarray(keep)
 
 
 def varying_parameters(ds) -> list[str]:
@@ -129,20 +198,31 @@ def parameter_colorbar(fig, mappable, parameter: str, ds, **kwargs):
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
-def parameter_styles(ds, color_by: str):
-    """(line style per predictor, legend handles) for a second varying parameter with at most four values, so
-    that predictors differing only in it do not draw as one line; ([“-”]·P, []) otherwise."""
+def parameter_styles(ds, color_by: str, facet_by: str | None = None, facet: bool = True):
+    """How predictors that differ in more than the colouring parameter stay apart.
+
+    Returns (line style per predictor, legend handles, note). The first other varying parameter (after
+    ``color_by`` and ``facet_by``; α± follow τ and are not counted) sets the line style when it has at most four
+    values. Any varying parameter left without a colour, a facet or a line style is named in ``note`` (for the
+    figure's title), with the argument that would separate it (``facet``: whether the figure takes
+    ``facet_by``): otherwise its predictors draw over each other
+    and the figure shows fewer lines than it has, silently.
+    """
     n = ds.sizes["predictor"]
-    others = [name for name in varying_parameters(ds) if name != color_by and name not in ("alpha_pos", "alpha_neg")]
-    if not others or np.unique(ds[others[0]].values).size > len(LINE_STYLES):
-        return ["-"] * n, []
-    name = others[0]
-    values = ds[name].values
-    levels = list(np.unique(values))
-    styles = [LINE_STYLES[levels.index(v)] for v in values]
-    handles = [mpl.lines.Line2D([], [], color="0.3", ls=LINE_STYLES[i], label=f"{PARAMETER_LABELS[name]} = {v:.3g}")
-               for i, v in enumerate(levels)]
-    return styles, handles
+    shown = {color_by, facet_by}
+    others = [name for name in varying_parameters(ds) if name not in shown and name not in ("alpha_pos", "alpha_neg")]
+    styles, handles = ["-"] * n, []
+    if others and np.unique(ds[others[0]].values).size <= len(LINE_STYLES):
+        name = others.pop(0)
+        values = ds[name].values
+        levels = list(np.unique(values))
+        styles = [LINE_STYLES[levels.index(v)] for v in values]
+        handles = [mpl.lines.Line2D([], [], color="0.3", ls=LINE_STYLES[i],
+                                    label=f"{PARAMETER_LABELS[name]} = {v:.3g}") for i, v in enumerate(levels)]
+    note = "; ".join(f"{PARAMETER_LABELS[name].split(' (')[0]} also varies ({np.unique(ds[name].values).size} "
+                     f"values, lines overlap): color_by={name!r}" + (f" or facet_by={name!r}" if facet else "")
+                     for name in others)
+    return styles, handles, note
 
 
 def mark_events(ax, ds, trial_type: str) -> None:
@@ -197,13 +277,24 @@ def new_figure(n_panels: int = 1, ncols: int | None = None, panel_size=(4.2, 3.2
 
 def output_path(save, suffixes, directory=FIG_DIR) -> Path:
     """Where ``save`` goes: a bare name under ``figs/``; ``suffixes[0]`` appended unless it ends in one of them.
-    The folder is created."""
+    Nothing is created here (:func:`prepare_output` does that)."""
     path = Path(save)
     if len(path.parts) == 1:
         path = Path(directory) / path
     if path.suffix.lower() not in suffixes:
         path = path.with_name(path.name + suffixes[0])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def prepare_output(save, suffixes, directory=FIG_DIR) -> Path:
+    """:func:`output_path`, with ``figs/`` created for a bare name; a path into a folder that does not exist is
+    a FileNotFoundError (a typo must not create folders)."""
+    path = output_path(save, suffixes, directory)
+    if not path.parent.is_dir():
+        if path.parent != Path(directory):
+            raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist (drl creates only "
+                                    f"{directory}/; create it first, or give a bare name)")
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -211,6 +302,6 @@ def save_figure(fig, save, directory=FIG_DIR) -> Path | None:
     """Write ``fig`` to ``figs/<save>`` (PNG unless the name ends in .svg/.pdf/.png); None when not asked."""
     if not save:
         return None
-    path = output_path(save, (".png", ".svg", ".pdf"), directory)
+    path = prepare_output(save, FIGURE_FORMATS, directory)
     fig.savefig(path, dpi=200)
     return path

@@ -25,14 +25,15 @@ from drl.plots._common import (
     choose_color_by,
     mark_events,
     new_figure,
-    output_path,
     parameter_colorbar,
     parameter_colors,
     parameter_styles,
+    prepare_output,
     resolve,
     select_trials,
     select_type,
     styled,
+    thin_trials,
 )
 from drl.schema import reward_units
 
@@ -181,7 +182,7 @@ def save_animation(anim: animation.Animation, save, fps: float, directory=FIG_DI
     """Write ``anim`` to ``figs/<save>``: GIF (Pillow) unless the name ends in .mp4 (needs ffmpeg) or .html."""
     if not save:
         return None
-    path = output_path(save, ANIMATION_FORMATS, directory)
+    path = prepare_output(save, ANIMATION_FORMATS, directory)
     suffix = path.suffix.lower()
     _check_writer(path)
     # Write next to the target, then rename: a reader never sees half a file.
@@ -207,12 +208,14 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | 
     Args:
       run: a run Dataset, path or run name (needs ``value``, ``rpe`` and ``reward`` recorded).
       trial_type: trial type name (default: the first).
-      trials: a slice or indices into this type's recorded trials (default: all).
+      trials: trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of
+        recorded trial numbers of this type (default: all recorded).
       color_by: parameter colouring the predictors' lines (default: the one that varies most; the colorbar shows
         its range, or a note when it is the same for all).
       facet_by: parameter giving one column of panels per distinct value (shared y axes). The cue (dotted) and
         reward times (dashed) are marked.
-      every: keep one trial in ``every`` (frame thinning; the last selected trial is always kept).
+      every: a frame at most every ``every`` trials of the run (trial numbers: with ``record_trials=10``,
+        ``every=100`` shows every 10th recorded trial); the last selected trial is always kept.
       fps: frames per second of the saved file and of the HTML player.
       save: a name writes ``figs/<name>.gif`` (Pillow); ``.mp4`` (needs ffmpeg) or ``.html`` by extension.
 
@@ -225,26 +228,26 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | 
         raise ValueError(f"every must be a positive integer; got {every!r}")
     if not fps > 0:
         raise ValueError(f"fps must be > 0; got {fps!r}")
-    if save:
-        _check_writer(save)  # before any drawing
+    if save:  # before any drawing: the writer exists and the folder does
+        _check_writer(save)
+        prepare_output(save, ANIMATION_FORMATS)
     ds = resolve(run, needs=("value", "rpe", "reward"))
     units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
-    keep = np.arange(0, sub.sizes["trial"], every)
-    if keep[-1] != sub.sizes["trial"] - 1:
-        keep = np.append(keep, sub.sizes["trial"] - 1)
-    sub = sub.isel(trial=keep)
+    sub = sub.isel(trial=thin_trials(sub["trial"].values, every))
     value = sub["value"].values  # [P, F, K]
     rpe = sub["rpe"].values
     reward = sub["reward"].values  # [F, K]
     t = sub["time"].values
     color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
-    styles, style_handles = parameter_styles(sub, color_by) if facet_by is None else (["-"] * sub.sizes["predictor"], [])
+    if facet_by is not None:
+        check_parameter(facet_by)
+    styles, style_handles, note = parameter_styles(sub, color_by, facet_by)
     groups = [(None, np.arange(sub.sizes["predictor"]))]
     if facet_by is not None:
-        facet_values = sub[check_parameter(facet_by)].values
+        facet_values = sub[facet_by].values
         groups = [(v, np.flatnonzero(facet_values == v)) for v in np.unique(facet_values)]
     fig, axes = new_figure(2 * len(groups), ncols=len(groups), panel_size=(6.4 if len(groups) == 1 else 4.4, 3.0))
     # new_figure fills row-major: the first row holds the value panels, the second the RPE panels.
@@ -273,7 +276,7 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | 
     value_axes[0].legend(handles=[reward_lines[0], *style_handles], loc="upper left", frameon=False,
                          fontsize="small")
     parameter_colorbar(fig, mappable, color_by, sub, ax=axes, shrink=0.9)
-    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}")
+    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}" + (f"\n{note}" if note else ""))
     heading = value_axes[-1].text(0.98, 0.95, "", transform=value_axes[-1].transAxes, ha="right", va="top")
     trial_numbers = sub["trial"].values
 

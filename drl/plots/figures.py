@@ -37,7 +37,8 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | No
     parameters; panels share their y axis and wrap at four per row). Without facets, a second varying parameter
     with up to four values sets the line style.
 
-    ``trials``: a slice or indices into this type's recorded trials. Returns the Figure.
+    ``trials``: trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of
+    recorded trial numbers of this type. Returns the Figure.
     """
     ds = resolve(run, needs=("value",))
     units = reward_units(ds)
@@ -46,10 +47,12 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | No
     k = _time_index(sub, time)
     color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
-    styles, style_handles = parameter_styles(sub, color_by) if facet_by is None else (["-"] * sub.sizes["predictor"], [])
+    if facet_by is not None:
+        check_parameter(facet_by)
+    styles, style_handles, note = parameter_styles(sub, color_by, facet_by)
     groups = [(None, np.arange(sub.sizes["predictor"]))]
     if facet_by is not None:
-        facet_values = sub[check_parameter(facet_by)].values
+        facet_values = sub[facet_by].values
         groups = [(v, np.flatnonzero(facet_values == v)) for v in np.unique(facet_values)]
     if ax is not None:
         if len(groups) > 1:
@@ -70,6 +73,8 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | No
         axis.set_title(f"{title} (n = {len(members)})")
     if style_handles:
         axes[0].legend(handles=style_handles, frameon=False, fontsize="small")
+    if note and ax is None:
+        fig.suptitle(note, fontsize="small", color="0.3")
     parameter_colorbar(fig, mappable, color_by, sub, ax=axes)
     save_figure(fig, save)
     return fig
@@ -80,15 +85,19 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, ax=None
     """RPE over trials × time of ``trial_type``, one panel per predictor, one colour scale centred on 0.
 
     ``predictors``: an index or a list of predictor indices (``ax=``: one predictor, drawn into that axes).
+    ``trials``: trial numbers of the run, as in :func:`val_at_t`.
     Titles give each predictor's parameters; dotted and dashed lines mark the cue and the reward times.
     """
     ds = resolve(run, needs=("rpe",))
     units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
     sub = select_trials(sub, trials)
-    predictors = list(np.atleast_1d(predictors))
+    predictors = np.atleast_1d(predictors)
+    if predictors.dtype.kind not in "iu":
+        raise TypeError(f"predictors must be predictor indices (integers); got {predictors.tolist()!r}")
+    predictors = [int(p) for p in predictors]  # plain ints: messages and titles read 7, not np.int64(7)
     n_pred = sub.sizes["predictor"]
-    bad = [p for p in predictors if not 0 <= int(p) < n_pred]
+    bad = [p for p in predictors if not 0 <= p < n_pred]
     if bad or not predictors:
         raise ValueError(f"predictors must be indices in [0, {n_pred - 1}]; got {bad or predictors}")
     rpe = sub["rpe"].isel(predictor=predictors).values  # [n, N, K]
@@ -130,7 +139,7 @@ def summary(run, trial_type: str | None = None, color_by: str | None = None, sav
     k_cue = _time_index(sub, cue_time)
     color_by = choose_color_by(sub, color_by)
     colors, mappable = parameter_colors(sub, color_by)
-    styles, style_handles = parameter_styles(sub, color_by)
+    styles, style_handles, note = parameter_styles(sub, color_by, facet=False)
     fig, axes = new_figure(4, ncols=2, panel_size=(4.6, 3.3))
     t = sub["time"].values
     late = sub.isel(trial=slice(max(0, int(sub.sizes["trial"] * 0.9)), None))
@@ -160,6 +169,6 @@ def summary(run, trial_type: str | None = None, color_by: str | None = None, sav
     fig.colorbar(image, ax=axes[3]).set_label(f"δ ({units})")
     parameter_colorbar(fig, mappable, color_by, sub, ax=axes[:2])  # lines of panels 1-3
     fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {sub.sizes['predictor']} predictors, "
-                 f"{ds.attrs['n_trials']} trials ({ds.attrs['options']['rule']})")
+                 f"{ds.attrs['n_trials']} trials ({ds.attrs['options']['rule']})" + (f"\n{note}" if note else ""))
     save_figure(fig, save)
     return fig

@@ -23,30 +23,44 @@ from drl.plots._common import (
 from drl.schema import learned_trials, reward_units, run_task, step_index
 
 
+def _step_cdf(values: np.ndarray, weights: np.ndarray, lo: float, hi: float):
+    """The cumulative distribution of weighted atoms as a step line from ``lo`` to ``hi``: (x, F(x))."""
+    order = np.argsort(values, kind="stable")
+    x, cumulative = values[order], np.cumsum(weights[order])
+    return np.concatenate([[lo], x, [hi]]), np.concatenate([[0.0], cumulative, [cumulative[-1]]])
+
+
 @styled
 def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded",
                  units: str = "reward units"):
-    """A decoded distribution (density and samples) against the true one (stems; W1 in the legend)."""
+    """A decoded distribution against the true one, as cumulative distributions on one axis.
+
+    CDFs compare honestly where densities do not: an atom is a step of its probability (a density would need a
+    smoothing width, doubles an atom at a bound when reflected, and shows mass where no sample is), and the
+    shaded area between the two curves *is* the Wasserstein-1 distance given in the legend. The decoded samples
+    are the ticks under the curve."""
     if ax is None:
         fig, (ax,) = new_figure(1)
     fig = ax.figure
-    w1 = decode.wasserstein(decoded, true) if true is not None else None
-    ax.fill_between(decoded.grid, decoded.density, color="tab:blue", alpha=0.3, lw=0)
-    ax.plot(decoded.grid, decoded.density, color="tab:blue", lw=1.5,
-            label=label if w1 is None else f"{label} (W1 to the truth {w1:.2f} {units})")
-    ax.plot(decoded.samples, np.full(decoded.samples.size, -0.02 * decoded.density.max()), "|", color="tab:blue",
-            ms=6, alpha=0.6)
+    samples = np.asarray(decoded.samples, np.float64)
+    points = samples if true is None else np.concatenate([samples, true.values])
+    span = float(np.ptp(points)) or 1.0
+    lo, hi = float(points.min()) - 0.05 * span, float(points.max()) + 0.05 * span
+    x_dec, f_dec = _step_cdf(samples, np.full(samples.size, 1.0 / samples.size), lo, hi)
+    ax.step(x_dec, f_dec, where="post", color="tab:blue", lw=1.8, gid="decoded",
+            label=f"{label} ({samples.size} samples)")
+    ax.plot(samples, np.full(samples.size, -0.03), "|", color="tab:blue", ms=6, alpha=0.6, clip_on=False)
     if true is not None:
-        twin = ax.twinx()
-        twin.vlines(true.values, 0, true.probabilities, color="k", lw=2)
-        twin.plot(true.values, true.probabilities, "o", color="k", ms=4)
-        # headroom above the tallest stem and density for the legend, which then covers no data
-        twin.set_ylim(0, 1.5 * true.probabilities.max())
-        twin.set_ylabel("true probability")
-        ax.plot([], [], "o-", color="k", ms=4, label="true")
-    ax.set(xlabel=f"reward ({units})", ylabel=f"decoded density (per {units.removesuffix('s')})")
-    ax.set_ylim(-0.05 * decoded.density.max(), 1.5 * decoded.density.max())
-    ax.legend(frameon=False, loc="upper left", fontsize="small")
+        w1 = decode.wasserstein(decoded, true)
+        x_true, f_true = _step_cdf(true.values, true.probabilities, lo, hi)
+        ax.step(x_true, f_true, where="post", color="k", lw=1.4, gid="true", label="true")
+        grid = np.union1d(x_dec, x_true)
+        f_on_dec = f_dec[np.searchsorted(x_dec, grid, side="right") - 1]
+        f_on_true = f_true[np.searchsorted(x_true, grid, side="right") - 1]
+        ax.fill_between(grid, f_on_dec, f_on_true, step="post", color="tab:red", alpha=0.25, lw=0,
+                        label=f"area = W1 = {w1:.2f} {units}")
+    ax.set(xlabel=f"reward ({units})", ylabel="cumulative probability", xlim=(lo, hi), ylim=(-0.06, 1.04))
+    ax.legend(frameon=False, loc="lower right", fontsize="small")
     save_figure(fig, save)
     return fig
 
@@ -89,13 +103,39 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     return fig
 
 
-def _response_panel(ax, responses, colors, units, ylabel):
+def hinge_curves(responses) -> tuple[np.ndarray, np.ndarray]:
+    """The response each predictor's reversal point and slopes describe, as polylines to draw: x [P, 3] (lowest
+    magnitude, reversal point, highest magnitude) and y [P, 3] = ``s+·(m − c)⁺ + s−·min(m − c, 0)``.
+
+    This is what a (scaled) response is: two lines meeting at zero at the reversal point c. A chord between the
+    measured magnitudes would bend at the magnitudes instead, and cross zero off c (with two outcomes, every
+    chord crosses at the mean). A side with no magnitude on it (c outside the range) is not drawn (NaN).
+    """
     magnitudes = responses["magnitude"].values
+    reversal = responses["reversal_point"].values
+    lo, hi = float(magnitudes.min()), float(magnitudes.max())
+    x = np.stack([np.full_like(reversal, lo), reversal, np.full_like(reversal, hi)], axis=1)
+    slope_pos, slope_neg = responses["slope_pos"].values, responses["slope_neg"].values
+    y = np.stack([slope_neg * (lo - reversal), np.zeros_like(reversal), slope_pos * (hi - reversal)], axis=1)
+    x[:, 0] = np.where(reversal > lo, x[:, 0], np.nan)
+    x[:, 2] = np.where(reversal < hi, x[:, 2], np.nan)
+    return x, np.where(np.isfinite(x), y, np.nan)
+
+
+def _response_panel(ax, responses, colors, units, ylabel):
+    """Measured mean responses (dots), the two-piece line they imply through the reversal point, and the
+    reversal point ('o', on the zero line where the drawn line crosses it)."""
+    magnitudes = responses["magnitude"].values
+    x, y = hinge_curves(responses)
     for p in range(responses.sizes["predictor"]):
-        ax.plot(magnitudes, responses["response"].values[p], "-", color=colors[p], lw=1.2)
-        ax.plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5)
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.set(xlabel=f"reward magnitude ({units})", ylabel=ylabel, title="response ('o': reversal point)")
+        ax.plot(magnitudes, responses["response"].values[p], ".", color=colors[p], ms=4, alpha=0.8,
+                gid="measured")
+        ax.plot(x[p], y[p], "-", color=colors[p], lw=1.1, gid="hinge")
+        ax.plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5,
+                gid="reversal")
+    ax.axhline(0, color="0.6", lw=0.8, zorder=0)
+    ax.set(xlabel=f"reward magnitude ({units})", ylabel=ylabel,
+           title="response: mean (·), fit (—), reversal (o)")
 
 
 def _value_colors(values):
@@ -133,7 +173,8 @@ def _recorded_reward_response(form, trial_type, save):
 @styled
 def population_response(run, trial_type: str | None = None, learned_fraction: float = 0.5, save=None):
     """RPE at the cue and at the reward of each predictor after learning, against τ (coloured by γ) and against
-    γ (coloured by τ): a 2 × 2 grid of scatter plots."""
+    γ (coloured by τ): a 2 × 2 grid of scatter plots. Marker size falls with the colouring parameter, so that
+    coinciding points show as nested discs of every colour."""
     ds = resolve(run, needs=("rpe",))
     units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)
@@ -153,7 +194,8 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
             ax = axes[2 * row + col]
             colors, mappable = parameter_colors(sub, c_name)
             x = sub[x_name].values
-            ax.scatter(x, rpe, c=colors, s=28, edgecolors="k", linewidths=0.4)
+            sizes, order = _nested_sizes(sub[c_name].values)
+            ax.scatter(x[order], rpe[order], c=colors[order], s=sizes[order], edgecolors="k", linewidths=0.4)
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set(xlabel=PARAMETER_LABELS[x_name], ylabel=f"RPE at the {where} ({units})")
             _readable_limits(ax, x, rpe)
@@ -163,6 +205,16 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
                  f"(cue at {t[k_cue]:g} s, reward at {t[k_rew]:g} s)")
     save_figure(fig, save)
     return fig
+
+
+def _nested_sizes(values: np.ndarray):
+    """Marker areas per point, largest for the lowest value of the colouring parameter, and the drawing order
+    (largest first): points that coincide (the reward response hardly depends on γ) show as nested discs, every
+    colour visible, instead of the last level covering the rest."""
+    levels, index = np.unique(values, return_inverse=True)
+    areas = np.linspace(110.0, 14.0, levels.size) if levels.size > 1 else np.array([30.0])
+    sizes = areas[index]
+    return sizes, np.argsort(-sizes, kind="stable")
 
 
 def _readable_limits(ax, x: np.ndarray, y: np.ndarray) -> None:
@@ -227,24 +279,21 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
 @styled
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
     """The delay distribution decoded from the γ population's cue responses (:func:`drl.decode.decode_run_timing`),
-    one panel per trial type, with the true reward times marked. Default ``times``: 0.5 s bins from 0 to 10 s or
-    to 1.25 × the latest reward delay, whichever is later (Masset's 9.375 s no longer sits in the edge bin).
-    ``run`` may be a recording in the responses form (each trial type with a delay gets a panel)."""
+    one panel per trial type, with the true reward times marked. Default ``times``: the decoder's own default
+    (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins to 10 s or 1.25 × the latest
+    delay), so the figure shows the very decode ``decode_run_timing`` returns. ``run`` may be a recording in
+    the responses form (each trial type with a delay gets a panel)."""
     recorded = decode.is_responses_form(run)
     ds = run if recorded else resolve(run, needs=("rpe",))
     if recorded:
         with_delay = np.isfinite(ds["delay"].values)
         names = list(trial_types) if trial_types is not None else list(dict.fromkeys(
             ds["trial_type"].values[with_delay]))
-        latest = float(ds["delay"].values[with_delay].max()) if with_delay.any() else 0.0
     else:
         task = run_task(ds)
         names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
-        latest = max((e.time for n in names for e in task.trial_types[task.trial_type_index(n)].rewards), default=0)
     if not names:
         raise ValueError("no trial type with a reward to decode the timing of")
-    if times is None:  # every reward delay of these types inside the grid, with a margin of a quarter
-        times = np.arange(0, max(10.0, 1.25 * latest) + 1e-9, 0.5)
     fig, axes = new_figure(len(names), ncols=min(len(names), 4), panel_size=(3.4, 2.8))
     for ax, name in zip(axes, names, strict=True):
         decoded = decode.decode_run_timing(ds, name, times=times, ridge=ridge, learned_fraction=learned_fraction)

@@ -3,7 +3,9 @@ resumable, failures reported with their configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -109,21 +111,45 @@ def _read_config(path: Path):
         return None  # unreadable or not a sweep run: it will be redone
 
 
+@contextlib.contextmanager
+def _workers_without_the_script():
+    """Start worker processes that do not run the user's script.
+
+    A spawned process imports the parent's ``__main__`` module again, from its ``__file__`` (or its
+    ``__spec__`` under ``python -m``), so that functions defined there can be unpickled. A sweep's tasks are
+    drl's own functions with plain data, so the workers need none of it; without this, every worker re-ran the
+    script's top level (its simulations, its ``save`` calls: FileExistsError) and the cluster failed to start.
+    Hiding the two attributes while the workers start is how multiprocessing itself treats an interactive
+    ``__main__`` (a notebook's, which has neither)."""
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main is not None and name in main.__dict__}
+    try:
+        if main is not None and "__file__" in saved:
+            del main.__file__
+        if main is not None and "__spec__" in saved:
+            main.__spec__ = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 def _client(client):
     from dask.distributed import Client, LocalCluster
 
     if client is None:
-        guard = ("drl.sweep starts local Dask worker processes, which import your script again: put the sweep "
-                 "call under `if __name__ == \"__main__\":` (docs/drl.md, Sweeps)")
         if getattr(sys.modules.get("__main__"), "__name__", "") == "__mp_main__":
-            raise RuntimeError(f"sweep() called while a worker process imported the script. {guard}")
+            raise RuntimeError("sweep() was called inside a worker process of another program's Dask or "
+                               "multiprocessing pool, which imported the script that calls it; put that call "
+                               "under `if __name__ == \"__main__\":`")
         n_workers = max(1, (os.cpu_count() or 1))
-        try:
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
-        except RuntimeError as e:
-            if getattr(sys.modules.get("__main__"), "__file__", None):
-                raise RuntimeError(f"the local Dask cluster did not start ({e}). {guard}") from None
-            raise
+        # silence_logs: the nanny's "Worker process still alive ... killing" at shutdown is not the user's
+        # concern (failed runs are reported in the returned table); the level is restored when the cluster closes
+        # one thread per worker for numba too (Dask sets only OMP/MKL/OpenBLAS): n workers × n numba threads on
+        # n cores oversubscribed them, which is worst beside a busy process
+        with _workers_without_the_script():
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"})
         return Client(cluster), True
     if isinstance(client, str):
         try:

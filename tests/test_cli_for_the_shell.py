@@ -1,0 +1,87 @@
+"""The `drl` command as a shell user meets it: exit codes a script can trust, the names `drl ls` prints accepted
+everywhere, the paths it prints true, no folder created by a typo, and messages in the shell's own words."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_plots_cli_notebook import _drl
+
+DRL = str(Path(sys.executable).with_name("drl"))
+
+
+@pytest.fixture
+def sweep_runs():
+    Path("sw.toml").write_text('out = "lam_alpha"\nshared_seed = true\n[base]\ntask = "hyp_unif"\nn_trials = 30\n'
+                               'tau = [0.2, 0.8]\n[grid]\ngamma = [0.8, 1.5]\n')
+    r = _drl("sweep", "sw.toml", "--quiet")
+    return r
+
+
+def test_a_sweep_with_failed_runs_exits_non_zero_and_its_runs_open_by_the_names_ls_prints(sweep_runs):
+    r = sweep_runs
+    assert r.returncode == 1, r.stderr  # run 1 (γ = 1.5) failed: a script or a job array must see it
+    assert "1 done, 0 skipped, 1 failed" in r.stdout and "1 of 2 runs of sweep 'lam_alpha' failed" in r.stderr
+    listed = _drl("ls")
+    assert "lam_alpha/run_0000" in listed.stdout
+    r = _drl("info", "lam_alpha/run_0000")
+    assert r.returncode == 0 and "exps/lam_alpha/run_0000.nc" in r.stdout, r.stderr
+    r = _drl("plot", "lam_alpha/run_0000", "--kind", "val_at_t", "--time", "1.0")
+    assert r.returncode == 0 and Path("figs/lam_alpha_run_0000_val_at_t.png").is_file(), r.stderr
+    r = _drl("info", "lam_alpha")
+    assert r.returncode == 2
+    assert "a sweep of 1 stored run(s)" in r.stderr and "drl.sweep.open_sweep('lam_alpha')" in r.stderr
+    assert "drl info lam_alpha/run_0000" in r.stderr
+
+
+def test_printed_paths_are_true_and_typos_create_no_folder(tmp_path):
+    assert _drl("run", "hyp_unif", "--trials", "20", "--out", "small", "--quiet").returncode == 0
+    r = _drl("plot", "small", "--save", str(tmp_path / "no" / "such" / "b"))
+    assert r.returncode == 2 and f"the folder {tmp_path / 'no' / 'such'} does not exist" in r.stderr
+    assert not (tmp_path / "no").exists()
+    (tmp_path / "out").mkdir()
+    r = _drl("plot", "small", "--save", str(tmp_path / "out" / "b"))
+    assert r.returncode == 0 and r.stdout.strip() == f"wrote {tmp_path / 'out' / 'b.png'}"
+    assert (tmp_path / "out" / "b.png").is_file()
+    r = _drl("plot", "small")
+    assert r.stdout.strip() == "wrote figs/small_summary.png" and Path("figs/small_summary.png").is_file()
+    r = _drl("plot", "small", "--kind", "val_over_t", "--trials", "5", "--save", "movie")
+    assert r.stdout.strip() == "wrote figs/movie.gif" and Path("figs/movie.gif").is_file()
+    r = _drl("run", "hyp_unif", "--trials", "5", "--out", str(tmp_path / "nowhere" / "dir" / "x"), "--quiet")
+    assert r.returncode == 2 and "the folder" in r.stderr and "does not exist" in r.stderr
+    assert not (tmp_path / "nowhere").exists()
+    assert _drl("run", "hyp_unif", "--trials", "5", "--out", "inside/x", "--quiet").returncode == 2  # ./inside
+    assert _drl("run", "hyp_unif", "--trials", "5", "--out", "exps/inside/x", "--quiet").returncode == 0  # exps/…
+
+
+def test_two_trial_types_get_two_files():
+    assert _drl("run", "lowet_2025", "--trials", "60", "--tau", "0.2,0.8", "--alpha", "0.1", "--out", "two",
+                "--quiet").returncode == 0
+    for trial_type in ("fixed", "variable"):
+        assert _drl("plot", "two", "--kind", "val_at_t", "--time", "1.0", "--trial-type", trial_type).returncode == 0
+    assert Path("figs/two_val_at_t_fixed.png").is_file() and Path("figs/two_val_at_t_variable.png").is_file()
+
+
+def test_messages_use_the_shells_words():
+    r = _drl("run", "hyp_unif", "--gamma", "0.5,abc", "--out", "x")
+    assert r.returncode == 2 and "--gamma 0.5,abc: 'abc' is not a number" in r.stderr
+    r = _drl("run", "hyp_unif", "--alpha", "fast", "--out", "x")
+    assert "--alpha fast: 'fast' is not a number" in r.stderr
+    _drl("run", "hyp_unif", "--trials", "5", "--out", "x", "--quiet")
+    r = _drl("run", "hyp_unif", "--trials", "5", "--out", "x", "--quiet")
+    assert "pass --overwrite to replace it" in r.stderr and "overwrite=True" not in r.stderr
+    r = _drl("resume", "nothing")
+    assert "(drl ls lists those that can be)" in r.stderr and "drl.store" not in r.stderr
+    r = _drl("plot", "x", "--kind", "heatmap", "--predictors", "7")
+    assert "got [7]" in r.stderr and "np.int64" not in r.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    assert _drl("run", "hyp_unif", "--trials", "20", "--out", "piped", "--quiet").returncode == 0
+    # `drl info piped | true`: the reader is gone before drl writes
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait()
+    done = subprocess.run([DRL, "info", "piped"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True)
+    reader.stdin.close()
+    assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -1,0 +1,216 @@
+"""Figures that say what the data say: each drawn curve crosses zero at its own marker, decoded and true
+distributions compared on one honest axis, no parameter hidden, trial numbers meaning trial numbers, one grid
+for a decode and its figure, and the trial type a figure picked named."""
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import drl
+from drl import decode, plots
+
+
+@pytest.fixture(scope="module")
+def two_outcomes():
+    """2 or 8 µl at 50/50: every chord between the two magnitudes crosses zero at the mean, 5 µl, while the
+    reversal points (the τ-expectiles) spread from about 2.3 to 7.7."""
+    task = drl.Task("two_outcomes", 3.0, 0.1, (drl.TrialType("odour", 0.5, (
+        drl.RewardEvent(1.5, magnitudes=(2.0, 8.0)),)),), units="µl")
+    pop = drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9], alpha=0.02, lam=0.95)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        return drl.simulate(task, pop, 3000, seed=0, progress=False)
+
+
+def _lines(ax, gid):
+    return [line for line in ax.lines if line.get_gid() == gid]
+
+
+def _zero_crossing(x, y):
+    """Where the polyline (x, y) crosses zero (its first sign change), by linear interpolation."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = np.asarray(x)[keep], np.asarray(y)[keep]
+    zero = np.flatnonzero(y == 0)
+    if zero.size:
+        return x[zero[0]]
+    k = np.flatnonzero(np.sign(y[:-1]) != np.sign(y[1:]))[0]
+    return x[k] - y[k] * (x[k + 1] - x[k]) / (y[k + 1] - y[k])
+
+
+def test_each_drawn_response_crosses_zero_at_its_reversal_marker(two_outcomes):
+    fig = plots.reward_response(two_outcomes)
+    ax = fig.axes[0]
+    curves, markers = _lines(ax, "hinge"), _lines(ax, "reversal")
+    assert len(curves) == len(markers) == 5
+    crossings = [_zero_crossing(c.get_xdata(), c.get_ydata()) for c in curves]
+    marked = [float(m.get_xdata()[0]) for m in markers]
+    np.testing.assert_allclose(crossings, marked, atol=1e-9)
+    # the reversal points spread (the figure's point); chords would all have crossed at the mean, 5 µl
+    assert marked[0] < 3.0 and marked[-1] > 7.0
+    responses = decode.reward_responses(two_outcomes)
+    chords = [_zero_crossing(responses["magnitude"].values, r) for r in responses["response"].values]
+    np.testing.assert_allclose(chords, 5.0, atol=0.15)
+    # the measured means lie on the drawn lines (a scaled response is exactly this hinge)
+    for curve, measured in zip(curves, _lines(ax, "measured"), strict=True):
+        x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+        keep = np.isfinite(x)
+        on_line = np.interp(measured.get_xdata(), x[keep], y[keep])
+        np.testing.assert_allclose(measured.get_ydata(), on_line, atol=0.05 * np.abs(on_line).max())
+    plt.close(fig)
+
+
+def test_hinge_curves_against_a_hand_computed_response():
+    import xarray as xr
+
+    responses = xr.Dataset({"reversal_point": ("predictor", [3.0, 10.0]), "slope_pos": ("predictor", [0.2, 0.5]),
+                            "slope_neg": ("predictor", [0.05, 0.1])}, coords={"magnitude": [1.0, 4.0, 8.0]})
+    x, y = plots.population.hinge_curves(responses)
+    np.testing.assert_allclose(x[0], [1.0, 3.0, 8.0])
+    np.testing.assert_allclose(y[0], [0.05 * (1 - 3), 0.0, 0.2 * (8 - 3)])
+    # reversal above every magnitude: no side above it to draw
+    assert np.isnan(x[1, 2]) and np.isnan(y[1, 2]) and y[1, 0] == pytest.approx(0.1 * (1 - 10))
+
+
+def test_decoded_distribution_is_drawn_as_cdfs_whose_gap_is_w1():
+    true = drl.RewardDistribution([0.0, 4.0], [0.5, 0.5])
+    samples = np.sort(np.concatenate([np.full(48, 0.0), np.full(52, 4.1)]))
+    decoded = decode.DecodedDistribution(samples=samples, grid=np.linspace(0, 5, 10), density=np.ones(10),
+                                         levels=np.array([0.5]), values=np.array([2.0]), kind="expectile")
+    fig = plots.distribution(decoded, true, units="µl")
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1  # one axis: no twin scale to compare across
+    assert ax.get_ylabel() == "cumulative probability"
+    dec, tru = _lines(ax, "decoded")[0], _lines(ax, "true")[0]
+    # the true CDF steps by each atom's probability: 0.5 at 0 and at 4 (a reflected KDE drew 0.48 vs 0.25)
+    x, f = np.asarray(tru.get_xdata()), np.asarray(tru.get_ydata())
+    assert f[np.searchsorted(x, 0.0, side="right") - 1] == pytest.approx(0.5)
+    assert f[-1] == pytest.approx(1.0)
+    assert np.asarray(dec.get_ydata())[-1] == pytest.approx(1.0)
+    # the shaded area between the curves is the W1 in the legend
+    shade = ax.collections[0].get_paths()[0].vertices
+    area = abs(0.5 * np.sum(shade[:-1, 0] * shade[1:, 1] - shade[1:, 0] * shade[:-1, 1]))
+    w1 = decode.wasserstein(decoded, true)
+    assert area == pytest.approx(w1, rel=1e-6)
+    assert f"W1 = {w1:.2f} µl" in [t.get_text() for t in ax.get_legend().get_texts()][-1]
+    plt.close(fig)
+
+
+def test_a_hidden_second_parameter_is_named_and_coinciding_points_stay_visible():
+    pop = drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=list(np.linspace(0.5, 0.99, 7)), alpha=0.1, lam=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        run = drl.simulate("dabney_variable_magnitude", pop, 200, progress=False)
+        fig = plots.summary(run, color_by="tau")
+        assert "γ also varies (7 values" in fig.get_suptitle() and "color_by='gamma'" in fig.get_suptitle()
+        assert "facet_by" not in fig.get_suptitle()  # summary takes no facet_by: not offered
+        plt.close(fig)
+        fig = plots.val_at_t(run, time=0.5, color_by="tau")
+        assert "γ also varies" in fig.get_suptitle() and "facet_by='gamma'" in fig.get_suptitle()
+        plt.close(fig)
+        fig = plots.val_at_t(run, time=0.5, color_by="tau", facet_by="gamma")
+        assert fig.get_suptitle() == ""  # every parameter is shown: no note
+        plt.close(fig)
+        fig = plots.population_response(run)
+    from matplotlib.collections import PathCollection
+
+    reward_vs_tau = next(ax for ax in fig.axes if "reward" in ax.get_ylabel() and "τ" in ax.get_xlabel())
+    sizes = next(c for c in reward_vs_tau.collections if isinstance(c, PathCollection)).get_sizes()
+    assert np.unique(sizes).size == 7  # one size per γ level: coinciding points nest instead of covering
+    assert np.all(np.diff(sizes) <= 0)  # drawn largest first, so the small ones stay on top
+    plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def thinned():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        return drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 300,
+                            record_trials=10, progress=False)
+
+
+def test_trials_are_trial_numbers_everywhere(thinned):
+    fig = plots.val_at_t(thinned, 0.5, trials=[0, 10, 20])
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [0, 10, 20])
+    plt.close(fig)
+    fig = plots.heatmap(thinned, [0], trials=slice(100, 150))
+    mesh = fig.axes[0].collections[0]
+    assert mesh.get_array().shape[0] == 6  # trials 100, 110, …, 150: both ends included, as xarray's sel
+    plt.close(fig)
+    anim = plots.val_over_t(thinned, trials=slice(0, 100), every=50)
+    assert list(anim.trials) == [0, 50, 100]
+    anim = plots.val_over_t(thinned, trials=slice(0, 40), every=15)  # ≥ 15 trials apart, last kept
+    assert list(anim.trials) == [0, 20, 40]
+    with pytest.raises(ValueError, match=r"\[5\] was not recorded .*31 recorded trials, 0 … 299 \(every 10th and "
+                                         r"the last\)"):
+        plots.val_at_t(thinned, 0.5, trials=[0, 10, 5])
+    with pytest.raises(ValueError, match="selects no trial: this trial type has 31 recorded trials"):
+        plots.val_at_t(thinned, 0.5, trials=slice(1000, 2000))
+    with pytest.raises(ValueError, match="takes no step; thin the frames of an animation with every="):
+        plots.val_over_t(thinned, trials=slice(0, 100, 20))
+    with pytest.raises(TypeError, match="trials must be a slice of trial numbers or integer trial numbers"):
+        plots.val_at_t(thinned, 0.5, trials=[0.5])
+
+
+def test_the_explorer_slides_over_trial_numbers_and_starts_at_the_cue(thinned):
+    from drl.widgets import explore
+
+    ex = explore(thinned)
+    assert list(ex.trial.options) == list(range(0, 300, 10)) + [299]
+    ex.trial.value = 290
+    assert "trial 290" in ex.ax_value.get_title()
+    np.testing.assert_allclose(ex.value_lines[1].get_ydata(), thinned["value"].sel(trial=290).values[1])
+    assert "31 recorded trials, 0 … 299 (every 10th and the last)" in ex.label.value
+    assert ex.time.value == pytest.approx(0.5)  # dabney_variable_magnitude's cue, not mid-trial
+    plt.close(ex.fig)
+
+
+def test_timing_figure_and_decoder_use_one_grid_and_an_edge_pile_warns():
+    task = drl.Task("late", 16.0, 0.25, (drl.TrialType("late", 0.5, (drl.RewardEvent(14.0, magnitudes=(1.0,)),)),))
+    pop = drl.Population.grid(gamma=list(np.linspace(0.6, 0.98, 12)), alpha=0.2, lam=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        run = drl.simulate(task, pop, 600, progress=False)
+        decoded = decode.decode_run_timing(run)
+        fig = plots.timing(run)
+    np.testing.assert_allclose(decoded["delay"].values, decode.default_delay_grid([14.0]))
+    assert decoded["delay"].values[-1] == pytest.approx(17.5)  # 1.25 × 14 s: the 14-s delay is inside
+    assert decoded["delay"].values[np.argmax(decoded["probability"].values)] == pytest.approx(14.0, abs=0.5)
+    bars = fig.axes[0].patches
+    np.testing.assert_allclose([b.get_x() + b.get_width() / 2 for b in bars], decoded["delay"].values)
+    np.testing.assert_allclose([b.get_height() for b in bars], decoded["probability"].values)
+    plt.close(fig)
+    with pytest.warns(UserWarning, match=r"pile at the end of the grid \(10 s\).*pass times= reaching further"):
+        decode.decode_run_timing(run, times=np.arange(0, 10.01, 0.5))
+
+
+def test_a_figure_of_a_multi_type_task_names_the_type_it_drew():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drl.ConvergenceWarning)
+        run = drl.simulate("lowet_2025", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 40, progress=False)
+    with pytest.warns(UserWarning, match=r"trial_type not given: drawing 'nothing', the first of the task's 3 trial "
+                                         r"types \['nothing', 'fixed', 'variable'\]; pass trial_type= to choose") as caught:
+        fig = plots.val_at_t(run, 1.0)
+    assert caught[0].filename == __file__  # points at the user's line, not drl's
+    assert "nothing" in fig.axes[0].get_title()
+    plt.close(fig)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plt.close(plots.val_at_t(run, 1.0, trial_type="variable"))  # chosen: no warning
+
+
+def test_reward_distribution_checks_itself():
+    assert drl.RewardDistribution([2, 8], [0.5, 0.5]).mean == 5.0  # lists work
+    with pytest.raises(ValueError, match=r"probabilities must sum to 1; got \[0.5, 0.6\] \(sum 1.1\)"):
+        drl.RewardDistribution([2, 8], [0.5, 0.6])
+    with pytest.raises(ValueError, match="probabilities must be in \\[0, 1\\]"):
+        drl.RewardDistribution([2, 8], [1.5, -0.5])
+    with pytest.raises(ValueError, match="one probability per value; got 2 values and 3 probabilities"):
+        drl.RewardDistribution([2, 8], [0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="values must be finite"):
+        drl.RewardDistribution([2, np.nan], [0.5, 0.5])
+    with pytest.raises(TypeError, match="values must be numbers; got \\[2, 'x'\\]"):
+        drl.RewardDistribution([2, "x"], [0.5, 0.5])
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        drl.RewardDistribution([], [])
