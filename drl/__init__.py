@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ConvergenceWarning": "drl.convergence",
     "convergence": "drl.convergence",
+    "CueCodeWarning": "drl.cue_code",
+    "cue_code": "drl.cue_code",
     "RewardDistribution": "drl.distributions",
     "import_drl_sim": "drl.drl_sim",
     "rerun": "drl.engine",
@@ -52,7 +54,7 @@ _EXPORTS = {
 
 #: Submodules reachable as attributes after a bare ``import drl`` (``drl.plots.summary(...)``).
 _SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
-               "convergence", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features",
+               "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features",
                "population", "schedule", "distributions", "drl_sim", "timegrid", "builtin_tasks", "cli")
 
 
@@ -71,7 +73,7 @@ def __dir__():
 
 
 class _Package(types.ModuleType):
-    """``drl.convergence`` is the function, although a submodule has that name too: importing the submodule
+    """``drl.convergence`` (and ``drl.cue_code``) is the function, although a submodule has that name too: importing the submodule
     (which Python binds on the package) must not hide the function, as the eager import once ensured."""
 
     def __setattr__(self, name, value):

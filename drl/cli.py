@@ -196,9 +196,9 @@ def _cmd_info(args):
         n_bad = int((~report["converged"].values).any(1).sum())
         if n_bad == 0:
             worst = float(np.nanmax(report["relative_drift"].values)) if np.isfinite(report["relative_drift"].values).any() else 0.0
-            print(f"converged  yes: no predictor's {report.attrs['variable']} drifts across the learned window by more "
-                  f"than both {100 * report.attrs['tolerance']:g} % of scale and its noise (largest drift "
-                  f"{100 * worst:.1f} %)")
+            print(f"converged  yes: no predictor's {report.attrs['variable']} drifts or wanders across the learned "
+                  f"window by more than both {100 * report.attrs['tolerance']:g} % of its own scale and its noise "
+                  f"(largest drift {100 * worst:.1f} %)")
         else:
             print(f"converged  NO: {n_bad} of {report.sizes['predictor']} predictors still moving: {describe(report)}")
 

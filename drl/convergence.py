@@ -29,7 +29,7 @@ __all__ = ["ConvergenceWarning", "convergence", "warn_if_unconverged"]
 
 
 
-def _standard_error(half: np.ndarray) -> np.ndarray:
+def standard_error(half: np.ndarray) -> np.ndarray:
     """[P, K] standard error of the mean over trials of ``half`` [P, N, K], for serially correlated values.
 
     Learned values are correlated from trial to trial over several timescales (each trial moves them by a
@@ -59,18 +59,50 @@ def _learned_window(ds: xr.Dataset, trial_type: str, learned_fraction: float) ->
     return sub.isel(trial=slice(n - max(1, int(round(n * learned_fraction))), None))
 
 
+#: Between-quarter variance of the learned window's means over what their own noise predicts, above which a
+#: predictor is wandering (a stationary process gives about 1; measured: 0.3-5 on converged runs of the
+#: built-in tasks, 20-40 for a quantile predictor random-walking on a flat stretch of the CDF)
+WANDER_RATIO = 10.0
+
+
+def _quarters(values: np.ndarray):
+    """Means [P, 4, K] of the four quarters of a window [P, N, K] and the ratio [P, K] of their variance to the
+    mean squared standard error of a quarter mean."""
+    q = values.shape[1] // 4
+    quarters = [values[:, i * q:(i + 1) * q] for i in range(4)]
+    means = np.stack([part.mean(1) for part in quarters], 1)
+    expected = np.mean([standard_error(part) ** 2 for part in quarters], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(expected > 0, means.var(1, ddof=1) / expected, 0.0)
+    return means, ratio
+
+
 def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) -> xr.Dataset:
-    """Per predictor and trial type, how much the values drift across the learned window.
+    """Per predictor and trial type, whether its values still move across the learned window.
+
+    Each predictor is judged **on its own scale** (its largest |mean value| over the window's steps, floored at
+    10 % of the type's largest, so that a near-zero predictor is not judged on float noise) and its own noise:
+
+    * drift: the change of the mean between the window's halves, at the step where it is largest, flagged when
+      above ``tolerance`` × its scale and 3 standard errors (from the integrated autocorrelation time);
+    * wandering: the spread of the four quarters' means, flagged when above 2 × ``tolerance`` × its scale and
+      when their variance is more than :data:`WANDER_RATIO` times what their own noise predicts: a value that
+      random-walks (a quantile predictor on a flat stretch of the CDF) need not drift between halves, and its
+      noise estimate grows with the walk.
+
+    (Judged on the run's largest value, as before, a small value could move 20 % of itself and pass.)
 
     Args:
       run: a run Dataset, or a path / run name.
       learned_fraction: the learned window, as in the decoders (the last half of the recorded trials).
-      tolerance: drift flagged above this fraction of the run's value scale (the largest |mean value|).
+      tolerance: drift flagged above this fraction of the predictor's own scale.
 
     Returns a Dataset over (predictor, type): ``drift`` (reward units; second-half mean − first-half mean at the
-    step where it is largest), ``relative_drift`` (drift / scale), ``noise`` (its standard error), ``time`` (s,
-    where the drift is largest) and ``converged`` (bool); attrs ``variable``, ``scale``, ``tolerance``. Types
-    with fewer than 8 learned trials get NaN and count as converged (too few to tell).
+    step where it is largest), ``relative_drift`` (|drift| / own scale), ``noise`` (its standard error),
+    ``time`` (s, where the drift is largest), ``swing`` (relative spread of the quarter means), ``swing_ratio``
+    (their variance over their noise), ``scale`` (the predictor's own scale), ``wandering`` and ``converged``
+    (bool); attrs ``variable``, ``tolerance``. Types with fewer than 8 learned trials get NaN and count as
+    converged (too few to tell).
     """
     from drl.schema import require_values
     from drl.store import open_run
@@ -86,56 +118,74 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     present = set(np.asarray(ds["trial_type"].values, dtype=str))
     n_pred = ds.sizes["predictor"]
     drift = np.full((n_pred, len(types)), np.nan)
-    noise, where = np.full_like(drift, np.nan), np.full_like(drift, np.nan)
-    scale = 0.0
+    noise, where, own_scale = (np.full_like(drift, np.nan) for _ in range(3))
+    swing, swing_ratio = np.full_like(drift, np.nan), np.full_like(drift, np.nan)
+    rows = np.arange(n_pred)
     for j, name in enumerate(types):
         if name not in present:
             continue
         window = _learned_window(ds, name, learned_fraction)
         values = window[variable].values.astype(np.float64)  # [P, N, K]
-        scale = max(scale, float(np.abs(values.mean(1)).max()))
         n = values.shape[1] // 2  # trials per half
         if n < 4:
             continue
+        own = np.abs(values.mean(1)).max(1)  # [P]
+        own_scale[:, j] = np.maximum(own, 0.1 * own.max()) if own.max() > 0 else 1.0
         first, second = values[:, -2 * n:-n], values[:, -n:]
         diff = second.mean(1) - first.mean(1)  # [P, K]
-        se = np.hypot(_standard_error(first), _standard_error(second))
+        se = np.hypot(standard_error(first), standard_error(second))
         k = np.abs(diff).argmax(1)
-        rows = np.arange(n_pred)
         drift[:, j], noise[:, j] = diff[rows, k], se[rows, k]
         where[:, j] = window["time"].values[k]
-    scale = scale or 1.0
-    relative = np.abs(drift) / scale
-    flagged = (relative > tolerance) & (np.abs(drift) > 3 * noise)
+        means, ratio = _quarters(values)
+        spread = means.max(1) - means.min(1)  # [P, K]
+        k = spread.argmax(1)
+        swing[:, j], swing_ratio[:, j] = spread[rows, k] / own_scale[:, j], ratio[rows, k]
+    with np.errstate(invalid="ignore"):
+        relative = np.abs(drift) / own_scale
+        drifting = (relative > tolerance) & (np.abs(drift) > 3 * noise)
+        wandering = (swing > 2 * tolerance) & (swing_ratio > WANDER_RATIO)
     coords = {"predictor": ds["predictor"].values, "type": types,
               **{name: ("predictor", ds[name].values) for name in ("tau", "gamma", "alpha_pos", "alpha_neg", "lam")}}
     out = xr.Dataset(
         {
             "drift": (("predictor", "type"), drift, {"long_name": "change of the mean across the learned window's "
                                                                   "halves", "units": "reward units"}),
-            "relative_drift": (("predictor", "type"), relative, {"long_name": "drift / value scale", "units": "1"}),
+            "relative_drift": (("predictor", "type"), relative, {"long_name": "|drift| / the predictor's own scale",
+                                                                 "units": "1"}),
             "noise": (("predictor", "type"), noise, {"long_name": "standard error of the drift", "units": "reward units"}),
             "time": (("predictor", "type"), where, {"long_name": "time of the largest drift", "units": "s"}),
-            "converged": (("predictor", "type"), ~flagged),
+            "scale": (("predictor", "type"), own_scale, {"long_name": "the predictor's own value scale",
+                                                         "units": "reward units"}),
+            "swing": (("predictor", "type"), swing, {"long_name": "spread of the quarter means / own scale",
+                                                     "units": "1"}),
+            "swing_ratio": (("predictor", "type"), swing_ratio, {
+                "long_name": "variance of the quarter means / their expected noise variance", "units": "1"}),
+            "wandering": (("predictor", "type"), wandering),
+            "converged": (("predictor", "type"), ~(drifting | wandering)),
         },
         coords=coords,
     )
-    out.attrs.update(variable=variable, scale=scale, tolerance=tolerance, learned_fraction=learned_fraction)
+    out.attrs.update(variable=variable, tolerance=tolerance, learned_fraction=learned_fraction)
     return out
 
 
 def describe(report: xr.Dataset, limit: int = 5) -> str:
-    """One line per flagged predictor (at most ``limit``), or '' when every predictor converged."""
+    """One phrase per flagged predictor (at most ``limit``), with what it biases, or '' when every predictor
+    converged."""
     bad = np.argwhere(~report["converged"].values)
     if bad.size == 0:
         return ""
     lines = []
     for p, j in bad[:limit]:
-        lines.append(
-            f"#{p} (tau={float(report['tau'][p]):.3g}, gamma={float(report['gamma'][p]):.3g}) in "
-            f"{str(report['type'].values[j])!r}: {report.attrs['variable']} moved {float(report['drift'][p, j]):+.3g} "
-            f"({100 * float(report['relative_drift'][p, j]):.1f} % of scale) at t = {float(report['time'][p, j]):g} s"
-        )
+        drift = float(report["drift"][p, j])
+        what = (f"{report.attrs['variable']} moved {drift:+.3g} ({100 * float(report['relative_drift'][p, j]):.1f} % "
+                f"of its own scale) at t = {float(report['time'][p, j]):g} s")
+        if bool(report["wandering"][p, j]):
+            what += f", wandering over {100 * float(report['swing'][p, j]):.0f} % of its scale"
+        reads = "low" if drift > 0 else "high"  # still rising: the window's mean under-reads where it goes
+        lines.append(f"#{p} (tau={float(report['tau'][p]):.3g}, gamma={float(report['gamma'][p]):.3g}) in "
+                     f"{str(report['type'].values[j])!r}: {what}; its responses there read {reads}")
     more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
     return "; ".join(lines) + more
 

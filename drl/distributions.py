@@ -18,7 +18,7 @@ from drl.timegrid import time_to_step
 if TYPE_CHECKING:
     from drl.tasks import Task
 
-__all__ = ["RewardDistribution", "reward_distribution", "return_distribution", "random_reward_steps", "event_steps"]
+__all__ = ["RewardDistribution", "expectiles", "reward_distribution", "return_distribution", "random_reward_steps", "event_steps"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,27 @@ class RewardDistribution:
         """``n`` draws from the distribution."""
         return np.random.default_rng(seed).choice(self.values, size=n, p=self.probabilities)
 
+
+def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
+    """The τ-expectiles of a discrete distribution, for each τ in ``levels`` (exact, by bisection).
+
+    The τ-expectile e solves ``τ·E[(X−e)⁺] = (1−τ)·E[(e−X)⁺]``; τ = 0.5 gives the mean.
+    """
+    if not isinstance(distribution, RewardDistribution):
+        raise TypeError(f"distribution must be a drl.RewardDistribution (e.g. task.reward_distribution(name)); "
+                        f"got {type(distribution).__name__}")
+    levels = np.asarray(levels, dtype=np.float64).ravel()
+    if levels.size == 0 or not np.all((levels > 0) & (levels < 1)):
+        raise ValueError(f"levels must be a non-empty list of numbers in (0, 1); got {levels[:3].tolist()}")
+    x, p = np.asarray(distribution.values, float), np.asarray(distribution.probabilities, float)
+    lo, hi = np.full(levels.shape, x.min()), np.full(levels.shape, x.max())
+    for _ in range(100):  # the balance is monotone in e: bisection to float precision
+        e = 0.5 * (lo + hi)
+        above = (p * np.clip(x[None, :] - e[:, None], 0, None)).sum(1)
+        below = (p * np.clip(e[:, None] - x[None, :], 0, None)).sum(1)
+        up = levels * above > (1 - levels) * below
+        lo, hi = np.where(up, e, lo), np.where(up, hi, e)
+    return 0.5 * (lo + hi)
 
 
 def reward_distribution(task: Task, trial_type: str, event: int = 0, *, utility: bool = True) -> RewardDistribution:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from drl import decode
+from drl.cue_code import warn_if_cue_biased
 from drl.plots._common import (
     PARAMETER_LABELS,
     check_parameter,
@@ -182,6 +183,7 @@ def population_response(run, trial_type: str | None = None, learned_fraction: fl
     spec = task.trial_types[task.trial_type_index(trial_type)]
     if not spec.rewards:
         raise ValueError(f"trial type {trial_type!r} has no reward; population_response needs one")
+    warn_if_cue_biased(ds, [trial_type], learned_fraction=learned_fraction, stacklevel=4)
     late = learned_trials(ds, trial_type, learned_fraction)
     t = late["time"].values
     k_cue = step_index(late, spec.cue_time, "cue")

@@ -1,0 +1,196 @@
+"""Does the cue code say what it should? Each predictor's learned cue response against the exact statistic of
+the return it encodes.
+
+After learning, a predictor's cue response (``δ_cue = r_cue + γ^dt·V_cue``) is meant to be the τ-expectile
+(expectile rule) or a τ-quantile (quantile rule) of the discounted return from the cue
+(:func:`drl.distributions.return_distribution`), which the task spec gives exactly. The learned value misses it
+by more than its noise when
+
+* the trace is short (small λ): each of the D/dt bootstrap steps between cue and reward adds the τ-tail of the
+  learning noise of the next value, so the bias grows with the rate α and as dt shrinks (results in seconds
+  then depend on dt), for every τ ≠ ½ (the mean, τ = ½, is unbiased);
+* the bootstrap is not valid for the task (``own`` with a random reward followed by more reward; docs/drl.md,
+  "Bootstrap");
+* the features overlap (microstimulus): the values are a function approximation, not a table;
+* the run has not converged (:mod:`drl.convergence`).
+
+:func:`cue_code` measures this per predictor on a run; :func:`warn_if_cue_biased` (called by every decoder and
+figure that reads cue responses) turns it into one :class:`CueCodeWarning` naming the predictors and the likely
+cause.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from drl._validate import in_range
+from drl.convergence import standard_error
+from drl.distributions import expectiles, return_distribution
+from drl.schema import learned_trials, require_values, run_options, run_task, step_index
+from drl.store import open_run
+
+__all__ = ["CueCodeWarning", "cue_code", "warn_if_cue_biased"]
+
+
+class CueCodeWarning(UserWarning):
+    """The learned cue responses miss the exact statistic of the return by more than their noise."""
+
+
+def _quantile_interval(values: np.ndarray, probabilities: np.ndarray, levels: np.ndarray):
+    """[lo, hi] of the τ-quantiles of a discrete distribution for each τ in ``levels``: every point of the
+    interval minimises the quantile loss (a level on a jump of the CDF has a single point; a level on a flat
+    part, the whole gap between two outcomes)."""
+    order = np.argsort(values)
+    x, cumulative = values[order], np.cumsum(probabilities[order])
+    lo = x[np.minimum(np.searchsorted(cumulative, levels - 1e-12, side="left"), x.size - 1)]
+    hi = x[np.minimum(np.searchsorted(cumulative, levels + 1e-12, side="right"), x.size - 1)]
+    return lo, np.maximum(lo, hi)
+
+
+def cue_code(run, trial_types=None, *, learned_fraction: float = 0.5, tolerance: float = 0.02) -> xr.Dataset:
+    """Each predictor's learned cue response against the exact τ-statistic of its discounted return.
+
+    Args:
+      run: a run Dataset, or a path / run name, with ``rpe`` recorded.
+      trial_types: names of trial types to check (default: every type with a reward).
+      learned_fraction: the learned window, as in the decoders (the last half of the recorded trials).
+      tolerance: a bias is flagged above this fraction of the predictor's own expected value (floored at 10 %
+        of the type's largest, so that near-zero expectations are not judged on their own tiny scale).
+
+    Returns a Dataset over (predictor, type) with ``cue_response`` (mean over the learned window, reward
+    units), ``expected`` (the exact τ-expectile, or the nearest τ-quantile, of the return from the cue),
+    ``bias`` (cue_response − expected; 0 inside a quantile rule's interval of valid quantiles),
+    ``relative_bias`` (bias / the predictor's scale), ``noise`` (standard error of the mean cue response,
+    from its integrated autocorrelation time) and ``biased`` (|bias| above both ``tolerance`` × scale and
+    3 × noise). Types without reward, runs of drl_sim's preset (another model) and tasks whose return
+    distribution is too large to enumerate get NaN and are not flagged.
+    """
+    ds = open_run(run)
+    in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)
+    in_range("tolerance", tolerance, 0, np.inf, lo_open=True)
+    require_values(ds, "rpe")
+    task = run_task(ds)
+    options = run_options(ds)
+    if trial_types is None:
+        trial_types = [t.name for t in task.trial_types if t.rewards]
+    trial_types = [trial_types] if isinstance(trial_types, str) else list(trial_types)
+    n_pred = ds.sizes["predictor"]
+    tau, gamma = ds["tau"].values, ds["gamma"].values
+    shape = (n_pred, len(trial_types))
+    response, expected, bias, noise = (np.full(shape, np.nan) for _ in range(4))
+    comparable = options.get("preset") is None and options["convention"] == 2
+    present = set(np.asarray(ds["trial_type"].values, dtype=str))
+    for j, name in enumerate(trial_types):
+        spec = task.trial_types[task.trial_type_index(name)]
+        if not comparable or not spec.rewards or name not in present:
+            continue
+        window = learned_trials(ds, name, learned_fraction)
+        k = step_index(window, spec.cue_time, "cue")
+        cue = window["rpe"].isel(time=k).values.astype(np.float64)  # [P, N]
+        response[:, j] = cue.mean(1)
+        noise[:, j] = standard_error(cue[:, :, None])[:, 0] if cue.shape[1] >= 8 else np.nan
+        for g in np.unique(gamma):
+            members = np.flatnonzero(gamma == g)
+            try:
+                truth = return_distribution(task, name, float(g))
+            except ValueError:  # too many joint outcomes to enumerate: no exact truth to compare with
+                continue
+            if options["rule"] == "quantile":
+                lo, hi = _quantile_interval(truth.values, truth.probabilities, tau[members])
+                r = response[members, j]
+                expected[members, j] = np.clip(r, lo, hi)
+                bias[members, j] = r - expected[members, j]
+            else:
+                expected[members, j] = expectiles(truth, tau[members])
+                bias[members, j] = response[members, j] - expected[members, j]
+    type_scale = np.nanmax(np.abs(expected), axis=0, initial=0.0)  # [T]
+    scale = np.maximum(np.abs(expected), 0.1 * type_scale[None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = bias / np.where(scale > 0, scale, np.nan)
+    flagged = (np.abs(relative) > tolerance) & (np.abs(bias) > 3 * np.nan_to_num(noise, nan=0.0))
+    coords = {"predictor": ds["predictor"].values, "type": trial_types,
+              **{name: ("predictor", ds[name].values) for name in ("tau", "gamma", "alpha_pos", "alpha_neg", "lam")}}
+    out = xr.Dataset(
+        {
+            "cue_response": (("predictor", "type"), response, {"long_name": "mean cue response δ_cue over the "
+                                                                            "learned window", "units": "reward units"}),
+            "expected": (("predictor", "type"), expected, {"long_name": f"exact τ-{options['rule']} of the "
+                                                                        "discounted return from the cue",
+                                                           "units": "reward units"}),
+            "bias": (("predictor", "type"), bias, {"long_name": "cue response − expected", "units": "reward units"}),
+            "relative_bias": (("predictor", "type"), relative, {"long_name": "bias / the predictor's scale",
+                                                                "units": "1"}),
+            "noise": (("predictor", "type"), noise, {"long_name": "standard error of the mean cue response",
+                                                     "units": "reward units"}),
+            "biased": (("predictor", "type"), flagged),
+        },
+        coords=coords,
+    )
+    out.attrs.update(tolerance=tolerance, learned_fraction=learned_fraction, rule=options["rule"],
+                     bootstrap=options["bootstrap"], features=options["features"]["name"],
+                     own_inexact_types=[n for n in trial_types
+                                        if not own_bootstrap_exact(task.trial_types[task.trial_type_index(n)])])
+    return out
+
+
+def own_bootstrap_exact(spec) -> bool:
+    """Whether ``bootstrap="own"`` has the exact τ-statistic of the return as its fixed point for a trial type:
+    when no reward time is jittered and every reward event but the last is certain, what follows each step
+    before the last reward is certain, and a predictor's own next value is the right target."""
+    events = sorted(spec.rewards, key=lambda event: event.time)
+    if any(event.jitter > 0 for event in events):
+        return False
+    return all(len(e.magnitudes) == 1 and e.sd == 0 and e.delivery_probability == 1 for e in events[:-1])
+
+
+def _causes(report: xr.Dataset, rows: np.ndarray) -> str:
+    """The likely causes of the flagged predictors' bias, each with its way out."""
+    causes = []
+    if report.attrs["features"] != "csc":
+        causes.append(f"{report.attrs['features']} features overlap, so values approximate the return (γ̂ equals γ "
+                      "and reversal points equal expectiles only with CSC features)")
+    lam = report["lam"].values[rows]
+    if np.any(lam < 0.9):
+        causes.append(f"λ = {np.min(lam):g}: each bootstrap step between cue and reward adds the τ-tail of the "
+                      "learning noise (the bias grows with α and as dt shrinks); λ ≥ 0.9 with α ≤ 0.01 keeps it small "
+                      "(docs/drl.md, 'The cue code at finite α')")
+    alpha = 0.5 * (report["alpha_pos"].values[rows] + report["alpha_neg"].values[rows])
+    if np.any(alpha > 0.02):
+        causes.append(f"the base rate α reaches {np.max(alpha):.3g}: the bias shrinks like √α; lower it")
+    if report.attrs["bootstrap"] == "own" and report.attrs["own_inexact_types"]:
+        causes.append(f"bootstrap='own' is not exact for {report.attrs['own_inexact_types']}: a random reward "
+                      "time, or a random reward followed by more, needs bootstrap='imputed' (expectiles) or "
+                      "'random' (quantiles)")
+    return "; ".join(causes) or "more trials may remove it (drl.convergence)"
+
+
+def warn_if_cue_biased(run, trial_types=None, *, learned_fraction: float = 0.5, tolerance: float = 0.02,
+                       stacklevel: int = 3) -> xr.Dataset | None:
+    """Warn (:class:`CueCodeWarning`) when :func:`cue_code` flags predictors, naming them with their τ, γ, cue
+    response, expected value and the likely cause. Returns the report (None when the run records no ``rpe``)."""
+    ds = open_run(run)
+    if "rpe" not in ds.data_vars:
+        return None
+    report = cue_code(ds, trial_types, learned_fraction=learned_fraction, tolerance=tolerance)
+    flagged = report["biased"].values
+    if not flagged.any():
+        return report
+    rows, cols = np.nonzero(flagged)
+    order = np.argsort(-np.abs(report["relative_bias"].values[rows, cols]), kind="stable")
+    named = []
+    for i in order[:5]:
+        p, j = rows[i], cols[i]
+        named.append(f"#{int(report['predictor'][p])} (tau={float(report['tau'][p]):.3g}, "
+                     f"gamma={float(report['gamma'][p]):.3g}) in {str(report['type'].values[j])!r}: "
+                     f"{float(report['cue_response'][p, j]):.3g} for {float(report['expected'][p, j]):.3g} "
+                     f"({100 * float(report['relative_bias'][p, j]):+.1f} %)")
+    more = f"; and {len(order) - 5} more" if len(order) > 5 else ""
+    n_pred = int(flagged.any(1).sum())
+    warnings.warn(f"the cue code is biased for {n_pred} of {report.sizes['predictor']} predictors (their learned cue "
+                  f"response against the exact τ-{report.attrs['rule']} of the return, beyond its noise): "
+                  f"{'; '.join(named)}{more}. Likely: {_causes(report, np.unique(rows))}. drl.cue_code(run) shows "
+                  "every predictor.", CueCodeWarning, stacklevel=stacklevel)
+    return report
