@@ -231,6 +231,7 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
       steps: [K_rec] int64 recorded steps.
       v_out, d_out: [P, rows, K_rec] arrays to record into, or None.
     """
+    _check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
     dtype = weights.numpy().dtype
     w = weights.numpy()
     c = kernel.compiled_constants
@@ -254,6 +255,40 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
         return
     # the online loop takes one predictor at a time: ~8 chunks per thread balance the load at little hand-out cost
     run_ranges(_block_online, n_pred, -(-n_pred // (8 * n_threads)), (w, *args), n_threads)
+
+
+def _check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> None:
+    """Every shape, dtype and index the compiled loops read, checked once per block (O(B), negligible beside the
+    loop): numba does not bounds-check, so a weights array of another run's shape once corrupted memory
+    (SIGSEGV, glibc "corrupted double-linked list"). Raises ValueError naming the argument."""
+    m, p, f, k = kernel.n_types, kernel.n_predictors, kernel.n_features, kernel.n_steps
+    dtype = kernel.compiled_constants["discount"].dtype
+
+    def fail(name, expected, found):
+        raise ValueError(f"compiled.run_block: {name} must be {expected}; got {found}")
+
+    if tuple(weights.shape) != (m, p, f) or weights.device.type != "cpu" or not weights.is_contiguous():
+        fail("weights", f"a contiguous CPU tensor [M={m}, P={p}, F={f}]", f"{list(weights.shape)} on "
+             f"{weights.device.type}")
+    if weights.numpy().dtype != dtype:
+        fail("weights", f"of dtype {dtype}", weights.numpy().dtype)
+    types, slots, steps = np.asarray(types), np.asarray(slots), np.asarray(steps)
+    if types.ndim != 1 or types.dtype.kind not in "iu" or (types.size and (types.min() < 0 or types.max() >= m)):
+        fail("types", f"1-D integer trial types in [0, {m})", f"{types.dtype} {types.shape}")
+    if np.shape(rewards) != (types.size, k):
+        fail("rewards", f"[B={types.size}, K={k}]", list(np.shape(rewards)))
+    if steps.ndim != 1 or steps.dtype.kind not in "iu" or (steps.size and (steps.min() < 0 or steps.max() >= k)):
+        fail("steps", f"1-D recorded steps in [0, {k})", f"{steps.dtype} {steps.shape}")
+    outputs = [out for out in (v_out, d_out) if out is not None]
+    for name, out in (("v_out", v_out), ("d_out", d_out)):
+        if out is not None and (out.ndim != 3 or out.shape[0] != p or out.shape[2] != steps.size or out.dtype != dtype
+                                or not out.flags.c_contiguous):
+            fail(name, f"a C-contiguous {dtype} array [P={p}, rows, {steps.size}]", f"{out.dtype} {list(out.shape)}")
+    rows = min((out.shape[1] for out in outputs), default=0)
+    if slots.shape != types.shape or slots.dtype.kind not in "iu" or (
+            slots.size and (slots.min() < -1 or (outputs and slots.max() >= rows))):
+        fail("slots", f"[B={types.size}] rows in [-1, {rows})", f"{slots.dtype} {slots.shape}, up to "
+             f"{slots.max() if slots.size else None}")
 
 
 def _threads(work: int) -> int:

@@ -51,6 +51,7 @@ from drl.store import (
     _decode_attrs,
     _interrupted,
     checkpoint_path,
+    release_temp,
     run_path,
     trials_path,
 )
@@ -318,14 +319,15 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                     )
                 sink.checkpoint(block_end, weights, kernel.rng_state())
                 bar.update(block_end - block_start)
-    except KeyboardInterrupt as e:
-        sink.abort(keep_resumable=True)
-        if getattr(sink, "resumable", False):
-            e.add_note(f"the streamed run can be finished from its last complete block: "
+    except BaseException as e:
+        # An interrupt keeps the run resumable from its last checkpoint, and a resumed run is never deleted,
+        # whatever failed: the interrupted run stays as it was. A fresh run that failed otherwise (values
+        # diverged, a full disk, a bug) leaves no temporary file behind.
+        keep = isinstance(e, KeyboardInterrupt) or getattr(sink, "resumed", False)
+        sink.abort(keep_resumable=keep)
+        if keep and getattr(sink, "resumable", False):
+            e.add_note(f"nothing was lost: the streamed run can be finished from its last complete block: "
                        f"drl.resume({str(sink.path)!r}) (CLI: drl resume {sink.path})")
-        raise
-    except BaseException:
-        sink.abort()  # a failed stream leaves no temporary file behind
         raise
     finally:
         bar.close()
@@ -357,17 +359,33 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it with the resumed run")
     tmp = _claim(found[0], path)
     try:
+        prepared = _prepare_resume(tmp, path, device, overwrite)
+    except BaseException:
+        release_temp(tmp)  # the interrupted run stays exactly as it was, and resumable, by this process too
+        raise
+    kernel, sink, weights, run_args = prepared
+    return _run(kernel, sink, weights, **run_args, progress=progress)
+
+
+def _prepare_resume(tmp: Path, path: Path, device, overwrite: bool):
+    """Read and check everything an interrupted run's files declare, before anything is simulated or written:
+    (kernel, sink, weights, the rest of ``_run``'s arguments). Errors name the file and the field."""
+    try:
         ds = xr.open_dataset(tmp, engine="netcdf4", decode_timedelta=False)
         attrs = _decode_attrs(ds.attrs)
         population = population_from_dataset(ds.assign_attrs(attrs))
         time = ds["time"].values
+        n_rows = int(ds.sizes["trial"])
         record = [v for v in RECORDABLE if v in ds.data_vars]
         ds.close()
-        checkpoint = dict(np.load(checkpoint_path(tmp)))
-        trials = np.load(trials_path(tmp))
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise ValueError(f"the interrupted run {tmp} cannot be resumed (its file is damaged: {e}); simulate it "
-                         "again with overwrite=True") from None
+        with np.load(checkpoint_path(tmp), allow_pickle=False) as stored_checkpoint:
+            checkpoint = dict(stored_checkpoint)
+        trials = np.load(trials_path(tmp), allow_pickle=False)
+    except (OSError, ValueError, KeyError, RuntimeError, EOFError) as e:
+        if isinstance(e, OSError) and e.errno is not None:
+            raise  # the system's error (a full disk, no permission): the file may be fine
+        raise ValueError(f"the interrupted run {tmp} cannot be resumed (its file is damaged: {e}); it was left as "
+                         "it was; simulate it again with overwrite=True") from None
     task = Task.from_dict(attrs["task"], source=f"{tmp}: task")
     stored = dict(attrs["options"])
     options = EngineOptions.from_stored(stored, int(attrs["schema_version"]))
@@ -379,18 +397,61 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     n_trials, seed = int(attrs["n_trials"]), int(attrs["seed"])
     steps = np.rint(time / task.dt).astype(np.int64)
     kernel = TrialKernel(task, population, options, dev, torch_dtype, seed)
+    shape = (len(task.trial_types), population.n_predictors, kernel.n_features)
+    trials, trials_done, position = _check_checkpoint(tmp, checkpoint, trials, n_trials, n_rows, shape)
     if "rng_state" in checkpoint:
         kernel.set_rng_state(torch.from_numpy(checkpoint["rng_state"]))
     weights = torch.as_tensor(checkpoint["weights"], dtype=torch_dtype, device=dev).clone()
     meta = dict(population=population, task=task, options=stored, seed=seed, n_trials=n_trials, trials=trials,
                 steps=steps)
     sink = StreamWriter(path, meta=meta, record=record, n_features=kernel.n_features, overwrite=overwrite,
-                        resume_from=tmp, position=int(checkpoint["position"]))
+                        resume_from=tmp, position=position)
     sink.created = attrs.get("created", sink.created)
     block_trials = _default_block(population.n_predictors, task.n_steps, n_trials, streamed=True)
-    return _run(kernel, sink, weights, task=task, population=population, n_trials=n_trials, seed=seed,
-                trials=trials, steps=steps, record=record, schedule=None, block_trials=block_trials,
-                start=int(checkpoint["trials_done"]), progress=progress)
+    return kernel, sink, weights, dict(task=task, population=population, n_trials=n_trials, seed=seed, trials=trials,
+                                       steps=steps, record=record, schedule=None, block_trials=block_trials,
+                                       start=trials_done)
+
+
+def _check_checkpoint(tmp: Path, checkpoint: dict, trials: np.ndarray, n_trials: int, n_rows: int, shape: tuple):
+    """The checkpoint and recorded-trial list of an interrupted run, checked against the run they belong to:
+    (trials [R] int64, trials_done, position). A ValueError names the file, the field, what was expected and
+    what was found; nothing reaches the kernel unchecked (a weights array of another shape once corrupted
+    memory)."""
+    def bad(field, expected, found, file=None):
+        file = checkpoint_path(tmp) if file is None else file
+        return ValueError(f"the interrupted run {tmp} cannot be resumed: {file.name} field {field!r} must be "
+                          f"{expected}; found {found}. It was left as it was; simulate it again with overwrite=True")
+
+    missing = sorted({"trials_done", "position", "weights"} - set(checkpoint))
+    if missing:
+        raise bad(missing[0], "present", f"fields {sorted(checkpoint)}")
+    if trials.dtype.kind not in "iu" or trials.ndim != 1:
+        raise bad("trials", "a 1-D array of integer trial numbers", f"{trials.dtype} of shape {trials.shape}",
+                  trials_path(tmp))
+    if trials.size and (trials.min() < 0 or trials.max() >= n_trials or np.any(np.diff(trials) <= 0)):
+        raise bad("trials", f"increasing trial numbers in [0, {n_trials})",
+                  f"{trials.min()} … {trials.max()} ({'not increasing' if np.any(np.diff(trials) <= 0) else 'out of range'})",
+                  trials_path(tmp))
+    scalars = {}
+    for field, upper in (("trials_done", n_trials), ("position", min(n_rows, trials.size))):
+        value = checkpoint[field]
+        if value.shape != () or value.dtype.kind not in "iu" or not 0 <= int(value) <= upper:
+            raise bad(field, f"an integer in [0, {upper}]", repr(value.tolist()))
+        scalars[field] = int(value)
+    expected_position = int(np.searchsorted(trials, scalars["trials_done"]))
+    if scalars["position"] != expected_position:
+        raise bad("position", f"{expected_position} (the trials recorded before trial {scalars['trials_done']})",
+                  scalars["position"])
+    weights = checkpoint["weights"]
+    if weights.shape != shape or weights.dtype.kind != "f" or not np.all(np.isfinite(weights)):
+        raise bad("weights", f"finite floats of shape {list(shape)} [trial type, predictor, feature]",
+                  f"{weights.dtype} of shape {list(weights.shape)}"
+                  + ("" if weights.dtype.kind != "f" or np.all(np.isfinite(weights)) else " with non-finite values"))
+    if "rng_state" in checkpoint and (checkpoint["rng_state"].dtype != np.uint8 or checkpoint["rng_state"].ndim != 1):
+        raise bad("rng_state", "a 1-D uint8 generator state", f"{checkpoint['rng_state'].dtype} of shape "
+                  f"{list(checkpoint['rng_state'].shape)}")
+    return trials.astype(np.int64), scalars["trials_done"], scalars["position"]
 
 
 def _claim(tmp: Path, path: Path) -> Path:

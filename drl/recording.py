@@ -221,6 +221,7 @@ class StreamWriter:
         self.n_features = n_features
         self.names = np.array(meta["task"].trial_type_names, dtype=object)
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        self.resumed = resume_from is not None  # a resumed run's files are never deleted on failure
         if resume_from is None:
             check_target(self.path, self.overwrite, directory)
             self.tmp = temporary_path(self.path)
@@ -232,6 +233,11 @@ class StreamWriter:
             self.started = True
         self.checkpoint_file = checkpoint_path(self.tmp)
         self.trials_file = trials_path(self.tmp)
+
+    @property
+    def _releasable(self) -> Path | None:
+        """The temporary file a failed write may truncate to free the disk: never a resumed run's."""
+        return None if self.resumed else self.tmp
 
     def direct_views(self):
         return None  # blocks are written to the file
@@ -267,7 +273,7 @@ class StreamWriter:
                     if reward is not None:
                         nc.variables["reward"][sl, :] = reward
         except (OSError, RuntimeError) as e:
-            raise _write_failed(e, self.path, self.tmp) from None
+            raise _write_failed(e, self.path, self._releasable) from None
         self.pos += len(keep)
 
     def checkpoint(self, trials_done: int, weights, rng_state) -> None:
@@ -283,15 +289,16 @@ class StreamWriter:
         try:
             write_atomic(self.checkpoint_file, buffer.getvalue())
         except OSError as e:
-            raise _write_failed(e, self.path, self.tmp) from None
+            raise _write_failed(e, self.path, self._releasable) from None
 
     def _remove_sidecars(self) -> None:
         self.checkpoint_file.unlink(missing_ok=True)
         self.trials_file.unlink(missing_ok=True)
 
     def abort(self, keep_resumable: bool = False) -> None:
-        """Remove the temporary file, unless ``keep_resumable`` and a checkpoint exists (an interrupt)."""
-        if keep_resumable and self.checkpoint_file.is_file():
+        """Remove the temporary file, unless ``keep_resumable`` and a checkpoint exists (an interrupt), or the run
+        was resumed (its files are the interrupted run: never deleted)."""
+        if self.resumed or (keep_resumable and self.checkpoint_file.is_file()):
             self.tmp = release_temp(self.tmp)
             self.checkpoint_file, self.trials_file = checkpoint_path(self.tmp), trials_path(self.tmp)
             return
@@ -314,17 +321,28 @@ class StreamWriter:
                 nc.variables["weights"][:] = weights
                 nc.setncattr(COMPLETE_ATTR, 1)
         except (OSError, RuntimeError) as e:
-            error = _write_failed(e, self.path, self.tmp)
-            self.abort()
+            error = _write_failed(e, self.path, self._releasable)
+            self.abort(keep_resumable=self.resumed)  # a resumed run is never deleted
             raise error from None
         try:
             _commit(self.tmp, self.path, self.overwrite)
         except FileExistsError:
             kept = self.path.with_name(f"{self.path.stem}.unsaved-{os.getpid()}.nc")
             _commit(self.tmp, kept, False)
+            self._published()
             raise FileExistsError(f"{self.path} appeared while this run was being simulated (another process wrote "
                                   f"it); it was not replaced. This run was kept as {kept}") from None
-        finally:
-            self.tmp.unlink(missing_ok=True)
-            self._remove_sidecars()
+        except BaseException as e:
+            # not published: the finished run stays resumable (its last checkpoint is the last block)
+            self.abort(keep_resumable=True)
+            if self.resumable:
+                e.add_note(f"nothing was lost: drl.resume({str(self.path)!r}) (CLI: drl resume {self.path}) "
+                           "publishes it")
+            raise
+        self._published()
         return load(self.path)
+
+    def _published(self) -> None:
+        """Remove what a published run leaves: the temporary name (a hard link to it) and the side files."""
+        self.tmp.unlink(missing_ok=True)
+        self._remove_sidecars()

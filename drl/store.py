@@ -288,8 +288,10 @@ def _write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exceptio
     # while the temporary file still holds it).
     if full or (free is not None and free < 2**20):
         shown = "" if free is None else f" ({free / 2**20:.1f} MB free)"
+        kept = "" if tmp is not None else "; the interrupted run it was resumed from is kept: free space, then resume it"
         return OSError(errno.ENOSPC, f"the disk holding {path.parent} is full{shown}: {path.name} was not written "
-                                     "(its temporary file was removed). Free space or write elsewhere")
+                                     f"({'its temporary file was removed' if tmp is not None else 'nothing removed'})"
+                                     f"{kept}. Free space or write elsewhere")
     if isinstance(e, PermissionError):
         return PermissionError(errno.EACCES, f"cannot write {path}: permission denied in {path.parent}")
     return e

@@ -9,6 +9,8 @@ Intervals are percentile intervals of the replicates; the replicates themselves 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -201,7 +203,9 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
 
     Returns a Dataset: ``quantile`` [probability] of the point decode with ``quantile_low``/``quantile_high``;
     ``density`` [reward] with ``density_low``/``density_high``; scalars ``mean``, ``std`` with their
-    ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``n_boot``, ``level``.
+    ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``n_boot``, ``level``,
+    ``replicate_residual`` (the median over replicates of the largest |residual| of a replicate's decode: how far
+    a resampled code is from a consistent set of expectiles, reward units).
     """
     from tqdm.auto import tqdm
 
@@ -251,11 +255,16 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
     n = boot_reversal.shape[0]
     samples = np.full((n, n_samples), np.nan)
     densities = np.full((n, point.grid.size), np.nan)
+    residuals = np.full(n, np.nan)
     show = n > 20 if progress is None else bool(progress)
-    for b in tqdm(range(n), desc="decode replicates", unit="replicate", disable=not show):
-        decoded = decode(boot_reversal[b], levels_of(boot_reversal[b], boot_tau[b]), bounds)
-        if decoded is not None:
-            samples[b], densities[b] = decoded.samples, decoded.density
+    with warnings.catch_warnings():  # a resampled code is noisier than the point's: its misfit is the band's width,
+        # reported once below (the point decode warned already, if it misses)
+        warnings.filterwarnings("ignore", message="the decoded distribution misses the code", category=UserWarning)
+        for b in tqdm(range(n), desc="decode replicates", unit="replicate", disable=not show):
+            decoded = decode(boot_reversal[b], levels_of(boot_reversal[b], boot_tau[b]), bounds)
+            if decoded is not None:
+                samples[b], densities[b] = decoded.samples, decoded.density
+                residuals[b] = np.abs(decoded.residual).max()
     tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
     quantiles = np.nanquantile(samples, probabilities, axis=1)  # [Q, B]
     q_low, q_high = np.nanpercentile(quantiles, tails, axis=1)
@@ -281,5 +290,6 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
         coords={"probability": probabilities, "reward": ("reward", point.grid, {"units": units})},
     )
     out.attrs.update(use=use, kind=kind, n_boot=int(n), level=float(level),
-                     failed=int(np.isnan(samples[:, 0]).sum()), trial_type=intervals.attrs["trial_type"])
+                     failed=int(np.isnan(samples[:, 0]).sum()), trial_type=intervals.attrs["trial_type"],
+                     replicate_residual=float(np.nanmedian(residuals)) if np.isfinite(residuals).any() else np.nan)
     return out
