@@ -52,3 +52,17 @@ def choice(name: str, value, valid: Iterable[str]) -> str:
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(repr(v) for v in valid)}.{hint}")
     return value
+
+
+def label(name: str, value, max_length: int = 100) -> str:
+    """A name that is shown, stored and compared (a task, a trial type): a non-empty string of at most
+    ``max_length`` characters without control characters (a NUL once made "n\\0l" save as "nl", and two trial
+    types "a\\0b" and "a\\0c" both as "a")."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string; got {value!r}")
+    bad = [c for c in value if ord(c) < 32 or ord(c) == 127]
+    if bad:
+        raise ValueError(f"{name} must not contain control characters; got {value!r} (with {bad[0]!r})")
+    if len(value) > max_length:
+        raise ValueError(f"{name} must be at most {max_length} characters; got {len(value)}")
+    return value

@@ -85,6 +85,8 @@ def _cmd_run(args):
 
     task = drl.load_task(args.task)
     pop = _population(args)
+    if not 0 < args.max_size < float("inf"):
+        raise ValueError(f"--max-size must be a finite number of GB > 0; got {args.max_size}")
     if args.trials < 1 or args.record_every < 1:
         raise ValueError(f"--trials and --record-every must be >= 1; got {args.trials} and {args.record_every}")
     n_recorded = count_recorded_trials(None if args.record_every == 1 else args.record_every, args.trials)
@@ -116,7 +118,7 @@ def _read_sweep_file(path: str) -> dict:
     if not file.is_file():
         raise FileNotFoundError(f"no sweep file at {file}")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a BOM (Notepad's UTF-8) is not part of the TOML/JSON
         spec = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
     except UnicodeDecodeError:
         raise ValueError(f"{file}: not UTF-8 text") from None

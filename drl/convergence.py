@@ -100,7 +100,8 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     Returns a Dataset over (predictor, type): ``drift`` (reward units; second-half mean − first-half mean at the
     step where it is largest), ``relative_drift`` (|drift| / own scale), ``noise`` (its standard error),
     ``time`` (s, where the drift is largest), ``swing`` (relative spread of the quarter means), ``swing_ratio``
-    (their variance over their noise), ``scale`` (the predictor's own scale), ``wandering`` and ``converged``
+    (their variance over their noise), ``scale`` (the predictor's own scale), ``wandering``, ``non_finite`` (a
+    NaN or inf in the window: not converged) and ``converged``
     (bool); attrs ``variable``, ``tolerance``. Types with fewer than 8 learned trials get NaN and count as
     converged (too few to tell).
     """
@@ -120,12 +121,15 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     drift = np.full((n_pred, len(types)), np.nan)
     noise, where, own_scale = (np.full_like(drift, np.nan) for _ in range(3))
     swing, swing_ratio = np.full_like(drift, np.nan), np.full_like(drift, np.nan)
+    non_finite = np.zeros(drift.shape, dtype=bool)
     rows = np.arange(n_pred)
     for j, name in enumerate(types):
         if name not in present:
             continue
         window = _learned_window(ds, name, learned_fraction)
         values = window[variable].values.astype(np.float64)  # [P, N, K]
+        non_finite[:, j] = ~np.isfinite(values).all((1, 2))
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)  # flagged above; the rest stays readable
         n = values.shape[1] // 2  # trials per half
         if n < 4:
             continue
@@ -145,6 +149,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
         relative = np.abs(drift) / own_scale
         drifting = (relative > tolerance) & (np.abs(drift) > 3 * noise)
         wandering = (swing > 2 * tolerance) & (swing_ratio > WANDER_RATIO)
+    drifting |= non_finite  # a NaN or inf in the window is no converged value (it compared False to everything)
     coords = {"predictor": ds["predictor"].values, "type": types,
               **{name: ("predictor", ds[name].values) for name in ("tau", "gamma", "alpha_pos", "alpha_neg", "lam")}}
     out = xr.Dataset(
@@ -162,6 +167,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
             "swing_ratio": (("predictor", "type"), swing_ratio, {
                 "long_name": "variance of the quarter means / their expected noise variance", "units": "1"}),
             "wandering": (("predictor", "type"), wandering),
+            "non_finite": (("predictor", "type"), non_finite),
             "converged": (("predictor", "type"), ~(drifting | wandering)),
         },
         coords=coords,
@@ -183,6 +189,8 @@ def describe(report: xr.Dataset, limit: int = 5) -> str:
                 f"of its own scale) at t = {float(report['time'][p, j]):g} s")
         if bool(report["wandering"][p, j]):
             what += f", wandering over {100 * float(report['swing'][p, j]):.0f} % of its scale"
+        if "non_finite" in report and bool(report["non_finite"][p, j]):
+            what = f"{report.attrs['variable']} is NaN or infinite in the learned window"
         reads = "low" if drift > 0 else "high"  # still rising: the window's mean under-reads where it goes
         lines.append(f"#{p} (tau={float(report['tau'][p]):.3g}, gamma={float(report['gamma'][p]):.3g}) in "
                      f"{str(report['type'].values[j])!r}: {what}; its responses there read {reads}")

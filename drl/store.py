@@ -41,7 +41,8 @@ TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs w
 
 
 def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
-    """A bare name (no folder, no suffix) means ``<directory>/<name>.nc``; a path without suffix gets ``.nc``.
+    """A bare name (no folder) means ``<directory>/<name>.nc``; a path not ending in ``.nc`` gets it (a dot in a
+    name, ``alpha0.1``, is part of the name).
 
     A relative name with a folder, such as ``lam_alpha/run_0000`` (what ``drl ls`` prints for a sweep's runs),
     is found under ``<directory>`` when it exists there and not as a path from the current folder."""
@@ -50,11 +51,18 @@ def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
     text = str(path_or_name)
     if not text:
         raise ValueError("run name must not be empty")
+    if text.endswith(("/", os.sep)):
+        raise ValueError(f"a run is named by a file name, not a folder; got {text!r}")
+    if "\0" in text:
+        raise ValueError(f"a run name must not contain a NUL byte; got {text!r}")
     p = Path(text)
-    if p.suffix == "":
+    if len(p.name) > 200:
+        raise ValueError(f"a run name must be at most 200 characters (the file system's limit is 255 for the file "
+                         f"and its temporary name); got {len(p.name)}")
+    if p.suffix.lower() != ".nc":  # "alpha0.1" is a name with a dot, not a file with suffix ".1"
         if len(p.parts) == 1:
-            return Path(directory) / f"{text}.nc"
-        p = p.with_suffix(".nc")
+            return Path(directory) / f"{p.name}.nc"
+        p = p.with_name(f"{p.name}.nc")
     if not p.is_absolute() and not p.exists() and (Path(directory) / p).is_file():
         return Path(directory) / p
     return p
@@ -392,6 +400,8 @@ def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
         raise FileNotFoundError(f"no folder {directory} to list runs from")
     rows = []
     for path in sorted(Path(directory).rglob("*.nc")):
+        if not path.is_file():  # a folder or a FIFO named *.nc: opening a FIFO would wait forever
+            continue
         try:
             with netCDF4.Dataset(path) as nc:
                 if getattr(nc, "schema", None) != SCHEMA_NAME:

@@ -26,7 +26,7 @@ import torch
 
 from drl import distributions
 from drl._atomic import write_atomic
-from drl._validate import choice, finite, in_range
+from drl._validate import choice, finite, in_range, label
 from drl.distributions import RewardDistribution
 from drl.schedule import Schedule, ScheduleDrawer
 from drl.timegrid import time_to_step
@@ -155,8 +155,7 @@ class TrialType:
     frequency: float = 1.0
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"trial type name must be a non-empty string; got {self.name!r}")
+        label("trial type name", self.name)
         object.__setattr__(self, "cue_time", finite(f"cue_time of {self.name!r}", self.cue_time))
         if self.cue_time < 0:
             raise ValueError(f"cue_time of {self.name!r} must be >= 0 s; got {self.cue_time:g}")
@@ -202,8 +201,7 @@ class Task:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"task name must be a non-empty string; got {self.name!r}")
+        label("task name", self.name)
         if not isinstance(self.units, str) or not self.units.strip():
             raise ValueError(f"units must be a non-empty string naming the reward unit (e.g. 'µl'); got {self.units!r}")
         set_(self, "duration", finite("duration", self.duration))

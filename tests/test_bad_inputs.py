@@ -112,6 +112,32 @@ CASES = [
     ("population-tau-str-range", lambda t: Population.sample(3, tau=("a", 0.9)), TypeError, r"tau values must be numbers"),
     ("population-alpha-str-array", lambda t: Population.sample(3, alpha=np.array(["x", "y", "z"])), TypeError,
      r"alpha values must be numbers"),
+    # names that are shown, stored and compared: no control characters, bounded length (issue #32)
+    ("task-name-nul", lambda t: drl.Task("n\0l", 1.0, 0.1, (drl.TrialType("a", 0.0),)), ValueError,
+     r"task name must not contain control characters; got 'n\\x00l'"),
+    ("trial-type-nul", lambda t: drl.TrialType("a\0b", 0.0), ValueError,
+     r"trial type name must not contain control characters"),
+    ("task-name-long", lambda t: drl.Task("x" * 101, 1.0, 0.1, (drl.TrialType("a", 0.0),)), ValueError,
+     r"task name must be at most 100 characters; got 101"),
+    ("run-name-folder", lambda t: drl.save(simulate(), "folder/"), ValueError,
+     r"a run is named by a file name, not a folder; got 'folder/'"),
+    ("run-name-long", lambda t: drl.save(simulate(), "x" * 245), ValueError,
+     r"a run name must be at most 200 characters .*got 245"),
+    ("run-name-nul", lambda t: drl.save(simulate(), "a\0b"), ValueError, r"must not contain a NUL byte"),
+    ("sweep-out-absolute", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5}, {"gamma": [0.5]}, out=str(t / "abs"),
+                                                     progress=False), ValueError, r"out must be a folder name under exps/"),
+    ("sweep-out-parent", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5}, {"gamma": [0.5]}, out="../..",
+                                                   progress=False), ValueError, r"out must be a folder name under exps/.*'\.\./\.\.'"),
+    ("sweep-seed-negative", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5, "seed": -1}, {"gamma": [0.5]},
+                                                      out="s", progress=False), TypeError, r"base seed must be an integer >= 0.*got -1"),
+    ("sweep-seed-float", lambda t: drl.sweep.sweep({"task": TASK, "n_trials": 5, "seed": 1.5}, {"gamma": [0.5]},
+                                                   out="s", progress=False), TypeError, r"base seed must be an integer >= 0.*got 1.5"),
+    ("fit-discount-grid-1", lambda t: drl.decode.fit_discount([1, 2], [[0.5, 0.25]], n_grid=1), ValueError,
+     r"n_grid must be an integer >= 3"),
+    ("decode-timing-huge-grid", lambda t: drl.decode.decode_timing([0.5, 0.9], [0.5, 0.6], np.linspace(0, 10, 100_000)),
+     ValueError, r"times has 100000 delays: the fit would need a 100002 × 100000 matrix \(74.5 GiB\)"),
+    ("val-over-t-fps-inf", lambda t: drl.plots.val_over_t(simulate(), fps=float("inf")), ValueError,
+     r"fps must be a finite number > 0; got inf"),
     # files and folders
     ("load-none", lambda t: drl.load(None), TypeError, r"a run is named by a string or a path; got None"),
     ("load-folder", lambda t: drl.load(t), IsADirectoryError, r"is a folder, not a run .*open_sweep"),
@@ -324,3 +350,86 @@ def test_cli_internal_error_is_one_line_with_the_way_to_the_traceback(tmp_path, 
     monkeypatch.setenv("DRL_TRACEBACK", "1")
     with pytest.raises(RuntimeError, match="a bug"):
         cli("run", "hyp_unif", "--out", "x", "--quiet")
+
+
+def test_a_dot_in_a_run_name_is_part_of_the_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert drl.save(simulate(), "alpha0.1") == tmp_path.joinpath("exps", "alpha0.1.nc").relative_to(tmp_path)
+    assert drl.load("alpha0.1").sizes["predictor"] == 2
+    assert not (tmp_path / "alpha0.1").exists()  # once written as a bare file beside exps/
+
+
+def test_non_finite_values_in_the_learned_window_are_not_converged():
+    run = simulate(n_trials=40).copy(deep=True)
+    run["value"].values[0, -1, 3] = np.nan
+    report = drl.convergence(run)
+    assert not bool(report["converged"].values[0, 0]) and bool(report["non_finite"].values[0, 0])
+    assert not bool(report["non_finite"].values[1, 0])
+    from drl.convergence import describe
+
+    assert "NaN or infinite in the learned window" in describe(report)
+
+
+def test_listing_runs_passes_over_a_fifo(tmp_path):
+    import os
+    import signal
+
+    (tmp_path / "exps").mkdir()
+    drl.save(simulate(), tmp_path / "exps" / "real.nc")
+    os.mkfifo(tmp_path / "exps" / "x.nc")  # opening it would wait for a writer forever
+
+    def hung(*_):
+        raise TimeoutError("list_runs hung on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        assert drl.list_runs(tmp_path / "exps")["name"].tolist() == ["real"]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _equations_file(tmp_path, prefix=b"", **change):
+    """A SPICE equations file as save_spice writes it (one participant, one module), with fields changed."""
+    import json
+
+    from drl.spice.estimator import _equations_to_json
+    from drl.spice.sindy import SindyEquation
+
+    equation = SindyEquation("x_value_reward", ["1", "x_value_reward[k]", "c_reward[k]"], np.array([0.1, 0.8, 0.2]),
+                             ["c_reward"], 1, 100)
+    data = _equations_to_json("RescorlaWagnerRNN", {0: {"x_value_reward": equation}})
+    data["equations"]["0"]["x_value_reward"].update(change)
+    path = tmp_path / "eq.json"
+    path.write_bytes(prefix + json.dumps(data).encode())
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda t: _equations_file(t, coefficients=[0.1, float("nan"), 0.2]), r"coefficients must be 3 finite numbers"),
+    (lambda t: _equations_file(t, coefficients=[0.1, 0.2]), r"coefficients must be 3 finite numbers"),
+    (lambda t: _equations_file(t, exponents=[[0, 0], [-3, 0], [0, 1]]), r"exponents must be 3 × 2 integers in \[0, 10\]"),
+    (lambda t: _equations_file(t, exponents=[[0, 0], [10**30, 0], [0, 1]]), r"exponents must be 3 × 2 integers"),
+    (lambda t: _equations_file(t, degree=-1), r"degree must be an integer in \[0, 10\]"),
+    (lambda t: _write(t / "empty.json", b""), r"is empty: not a SPICE equations file"),
+    (lambda t: _write(t / "text.json", b"hello"), r"neither its JSON nor an old pickle"),
+    (lambda t: _write(t / "deep.json", b"{" + b'"a":[' * 100_000), r"not a SPICE equations file written by save_spice"),
+])
+def test_spice_equation_files_are_checked_field_by_field(tmp_path, make, message):
+    from drl.spice.estimator import _read_equations
+
+    with pytest.raises(ValueError, match=message) as info:
+        _read_equations(make(tmp_path), trust=False)
+    assert "trust=True" not in str(info.value)  # never sent to the unsafe switch for a file that is no pickle
+
+
+def test_a_spice_equations_file_with_a_bom_reads():
+    import tempfile
+    from pathlib import Path
+
+    from drl.spice.estimator import _read_equations
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = _read_equations(_equations_file(Path(folder), prefix=b"\xef\xbb\xbf"), trust=False)
+    assert data["equations"][0]["x_value_reward"].coefficients.tolist() == [0.1, 0.8, 0.2]

@@ -85,3 +85,12 @@ def test_a_reader_that_stops_early_is_not_an_error():
     done = subprocess.run([DRL, "info", "piped"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True)
     reader.stdin.close()
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_sweep_file_saved_by_notepad_and_a_nan_size_limit():
+    Path("bom.toml").write_bytes(b'\xef\xbb\xbfout = "bom"\n[base]\ntask = "hyp_unif"\nn_trials = 10\n[grid]\n'
+                                 b'gamma = [0.8]\n')
+    r = _drl("sweep", "bom.toml", "--quiet")
+    assert r.returncode == 0 and "1 done" in r.stdout, r.stderr
+    r = _drl("run", "hyp_unif", "--max-size", "nan", "--out", "x")
+    assert r.returncode == 2 and "--max-size must be a finite number of GB > 0; got nan" in r.stderr

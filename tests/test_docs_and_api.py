@@ -41,7 +41,25 @@ def _code_blocks(path):
     return re.findall(r"^```([^\n]*)\n(.*?)^```", path.read_text(), flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/drl.md"])
+def test_the_readme_pasted_into_one_script_runs_and_runs_again(tmp_path):
+    # What a reader does: paste the README's Python blocks into one file and run it, then run it again. Local
+    # sweep workers must not re-run the script (it once failed, blaming a __main__ guard that was there), and a
+    # second run must not fail on the first run's files.
+    import subprocess
+    import sys
+
+    script = tmp_path / "readme.py"
+    script.write_text("\n".join(code for info, code in _code_blocks(ROOT / "README.md") if info.strip() == "python"))
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    for attempt in ("first", "second"):
+        done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert done.returncode == 0, f"the README as one script failed on its {attempt} run:\n{done.stderr[-3000:]}"
+        assert "Traceback" not in done.stderr and "killing" not in done.stderr, done.stderr[-3000:]
+    assert (tmp_path / "exps" / "dabney.nc").is_file() and len(list((tmp_path / "exps" / "lam_alpha").glob("*.nc"))) == 4
+
+
+@pytest.mark.parametrize("document", ["docs/drl.md"])
 def test_code_blocks_run_as_written(document, tmp_path):
     # Each Python block runs as a script of its own in a fresh process, in the document's order, in one folder
     # (later blocks may use what earlier ones saved); a block whose info string names a file is written there.

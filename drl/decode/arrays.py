@@ -215,12 +215,13 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
     residual = _own_expectiles(samples, levels) - values
     if not user_bounds:
         # A heavy tail needs samples beyond the default bounds: where the outermost level's expectile falls short
-        # of its value (the samples cannot reach far enough), widen that bound (doubling) and keep the better
-        # fit. Bounds given are the support and stay.
+        # of its value while the samples press against that bound (a noisy code that misses elsewhere does not),
+        # widen the bound (doubling) as long as the fit improves and the level still falls short. Bounds given
+        # are the support and stay.
+        near = 0.02 * span
+        top = residual[-1] < -0.005 * span and samples[-1] >= hi - near
+        bottom = residual[0] > 0.005 * span and lo > floor and samples[0] <= lo + near
         for _ in range(4):
-            near = 0.02 * span  # the samples press against the bound (a noisy code that misses elsewhere does not)
-            top = residual[-1] < -0.005 * span and samples[-1] >= hi - near
-            bottom = residual[0] > 0.005 * span and lo > floor and samples[0] <= lo + near
             if not (top or bottom):
                 break
             wider_lo = max(floor, values.min() - 2 * (values.min() - lo)) if bottom else lo
@@ -232,6 +233,8 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
             if np.abs(trial_residual).max() >= np.abs(residual).max():
                 break
             samples, loss, residual, lo, hi = trial, trial_loss, trial_residual, wider_lo, wider_hi
+            top = top and residual[-1] < -0.005 * span
+            bottom = bottom and residual[0] > 0.005 * span and lo > floor
     worst = float(np.abs(residual).max())
     if worst > RESIDUAL_WARNING * span:
         level = float(levels[np.abs(residual).argmax()])
@@ -318,6 +321,9 @@ def fit_discount(delays, responses, n_grid: int = 4001, weights=None):
     through its neighbours. Vectorised over predictors. ``weights`` [P, D] (≥ 0; e.g. the inverse variance of
     each mean response) make it a weighted fit; a weight of 0 leaves a point out.
     """
+    if isinstance(n_grid, bool) or not isinstance(n_grid, int | np.integer) or n_grid < 3:
+        raise ValueError(f"n_grid must be an integer >= 3 (the refinement needs a grid point on each side); "
+                         f"got {n_grid!r}")
     delays = _vector("delays", delays)
     responses = np.atleast_2d(np.asarray(responses, dtype=np.float64))
     if responses.shape[1] != delays.size or not np.all(np.isfinite(responses)):
@@ -363,6 +369,10 @@ def gcv_ridge(matrix, values) -> float:
         if score < best_score:
             best_score, best_ridge = score, float(ridge)
     return best_ridge
+
+
+#: The most delays ``decode_timing`` decodes on (a (P + T) × T system: 5000 delays need ~200 MB)
+MAX_DELAYS = 5000
 
 
 def default_delay_grid(delays) -> np.ndarray:
@@ -415,6 +425,12 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     times = default_delay_grid([]) if times is None else _vector("times", times)
     if np.any(times < 0) or np.any(np.diff(times) <= 0):
         raise ValueError("times must be non-negative and increasing")
+    if times.size > MAX_DELAYS:  # the ridge system is (P + T) × T: refuse before numpy asks for the memory
+        need = (gamma.size + times.size) * times.size * 8
+        raise ValueError(f"times has {times.size} delays: the fit would need a {gamma.size + times.size} × "
+                         f"{times.size} matrix ({need / 2**30:.1f} GiB); decode on at most {MAX_DELAYS} delays "
+                         f"(0.01 s steps reach {MAX_DELAYS / 100:g} s), coarser than the population can resolve "
+                         "anyway")
     matrix = gamma[:, None] ** times[None, :]  # [P, T]
     if weights is not None:  # weighted least squares: rows scaled by √w
         weights = _vector("weights", weights, n=gamma.size)

@@ -226,8 +226,8 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | 
     """
     if not isinstance(every, int | np.integer) or every < 1:
         raise ValueError(f"every must be a positive integer; got {every!r}")
-    if not fps > 0:
-        raise ValueError(f"fps must be > 0; got {fps!r}")
+    if isinstance(fps, bool) or not isinstance(fps, int | float | np.number) or not 0 < fps < np.inf:
+        raise ValueError(f"fps must be a finite number > 0; got {fps!r}")
     if save:  # before any drawing: the writer exists and the folder does
         _check_writer(save)
         prepare_output(save, ANIMATION_FORMATS)

@@ -325,23 +325,30 @@ def _equations_to_json(rnn_class: str, equations: dict) -> dict:
 
 def _read_equations(path: Path, trust: bool) -> dict:
     """``{"rnn_class": …, "equations": {participant: {module: SindyEquation}}}`` from a file save_spice wrote."""
-    raw = path.read_bytes()
-    if raw.lstrip()[:1] != b"{":
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Notepad) is not part of the JSON
+    if not raw.strip():
+        raise ValueError(f"{path} is empty: not a SPICE equations file (save_spice writes JSON)")
+    if raw[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 starts with
         if not trust:
             raise ValueError(f"{path} is a pickle (written by an older drl, or not by drl): unpickling can run "
                              "arbitrary code. Load it with load_spice(..., trust=True) only if you trust its source; "
                              "save_spice then rewrites it as JSON")
         return pickle.loads(raw)  # noqa: S301 - explicitly trusted by the caller
+    if raw.lstrip()[:1] != b"{":
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice (neither its JSON nor an old "
+                         "pickle)")
     try:
         data = json.loads(raw)
         if data.get("format") != _FORMAT:
             raise ValueError(f"format is {data.get('format')!r}")
+        if not isinstance(data.get("equations"), dict) or not data["equations"]:
+            raise ValueError("it holds no participant's equations")
         equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
                                                  np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
                                                  int(e["degree"]), int(e["n_samples"]), e.get("exponents"))
                                     for m, e in modules.items()}
                      for pid, modules in data["equations"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
     return {"rnn_class": data.get("rnn_class"), "equations": equations}
 

@@ -96,6 +96,20 @@ class SindyEquation:
     exponents: np.ndarray | None = None
 
     def __post_init__(self):
+        where = f"SindyEquation of module {self.module!r}"
+        coefficients = np.asarray(self.coefficients, dtype=np.float64)
+        if coefficients.shape != (len(self.feature_names),) or not np.all(np.isfinite(coefficients)):
+            raise ValueError(f"{where}: coefficients must be {len(self.feature_names)} finite numbers (one per "
+                             f"feature); got {coefficients.tolist()}")
+        self.coefficients = coefficients
+        if isinstance(self.degree, bool) or not isinstance(self.degree, int | np.integer) or not 0 <= self.degree <= 10:
+            raise ValueError(f"{where}: degree must be an integer in [0, 10]; got {self.degree!r}")
+        if self.exponents is not None:
+            exponents = np.asarray(self.exponents, dtype=np.float64)
+            if exponents.size != len(self.feature_names) * (1 + len(self.controls)) or not np.all(
+                    (exponents == np.round(exponents)) & (exponents >= 0) & (exponents <= 10)):
+                raise ValueError(f"{where}: exponents must be {len(self.feature_names)} × {1 + len(self.controls)} "
+                                 f"integers in [0, 10] (a monomial's powers); got {exponents.ravel()[:8].tolist()}")
         if self.exponents is None:  # drl's default library (files written before libraries were composable)
             rows = [[p] + [0] * len(self.controls) for p in range(self.degree + 1)]
             rows += [[0] + [int(i == j) for i in range(len(self.controls))] for j in range(len(self.controls))]

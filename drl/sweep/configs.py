@@ -124,6 +124,9 @@ def _expand(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str
             raise TypeError(f"grid[{field!r}] must be a list of values; got {values!r}")
         if len(values) == 0:
             raise ValueError(f"grid[{field!r}] is empty; give at least one value")
+    from drl.tasks import check_seed
+
+    check_seed(base.get("seed", 0), "base seed")  # derived seeds would otherwise hide a bad one (1.5 ran as 1)
     configs = []
     for index, combo in enumerate(itertools.product(*(list(grid[f]) for f in fields))):
         changes = dict(zip(fields, combo, strict=True))

@@ -197,6 +197,8 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     if not isinstance(out, str | os.PathLike) or not str(out):
         raise TypeError(f"out must be the sweep's folder name (a non-empty string); got {out!r}")
+    if Path(out).is_absolute() or ".." in Path(out).parts or "\0" in str(out):
+        raise ValueError(f"out must be a folder name under {directory}/ (a sweep writes only there); got {str(out)!r}")
     if not isinstance(base, dict):
         raise TypeError(f"base must be a dict run configuration; got {type(base).__name__}")
     from drl._validate import boolean
