@@ -191,7 +191,8 @@ def _cmd_info(args):
     for name in ("tau", "alpha_pos", "alpha_neg", "gamma", "lam"):
         v = ds[name].values
         print(f"{name:<10} {v.min():.3g} … {v.max():.3g} ({len(np.unique(v))} distinct) [{ds[name].attrs['units']}]")
-    print(f"created    {ds.attrs['created']} with drl {ds.attrs['drl_version']} (schema {ds.attrs['schema_version']}, "
+    print(f"created    {ds.attrs.get('created', 'unknown')} with drl {ds.attrs.get('drl_version', 'unknown')} "
+          f"(schema {ds.attrs['schema_version']}, "
           f"model convention {run_options(ds)['convention']})")
     if "value" in ds.data_vars or "rpe" in ds.data_vars:
         report = convergence(ds)

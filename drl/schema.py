@@ -130,13 +130,73 @@ def build_dataset(
     return ds
 
 
+#: The attributes of a stored run, declared as a JSON Schema (validated with ``jsonschema``, which reports the
+#: path of the first field that fails: "options.rule", "n_trials"). The arrays' dims are checked beside it.
+RUN_ATTRIBUTES = {
+    "type": "object",
+    # provenance (created, drl_version) is read where present: a user who drops it can still save and read
+    "required": ["schema", "schema_version", "task_name", "task", "options", "dt", "seed", "n_trials"],
+    "properties": {
+        "schema": {"const": SCHEMA_NAME},
+        "schema_version": {"type": "integer", "minimum": 1},
+        "task_name": {"type": "string", "minLength": 1},
+        "task": {"type": "object", "required": ["name", "duration", "dt", "trial_types"],
+                 "properties": {"trial_types": {"type": "array", "minItems": 1,
+                                                "items": {"type": "object", "required": ["name", "cue_time"]}}}},
+        "options": {"type": "object", "required": ["rule", "update", "bootstrap", "features"],
+                    "properties": {"rule": {"type": "string"}, "update": {"type": "string"},
+                                   "bootstrap": {"type": "string"}, "features": {"type": "object"}}},
+        "dt": {"type": "number", "exclusiveMinimum": 0},
+        "seed": {"type": "integer", "minimum": -1},  # -1: imported from drl_sim, which kept no seed
+        "n_trials": {"type": "integer", "minimum": 1},
+        "created": {"type": "string"},
+        "drl_version": {"type": "string"},
+    },
+}
+#: Dims of each variable a run may hold
+RUN_DIMS = {"value": ("predictor", "trial", "time"), "rpe": ("predictor", "trial", "time"),
+            "reward": ("trial", "time"), "weights": ("predictor", "type", "feature")}
+
+
+@functools.cache
+def _attributes_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(RUN_ATTRIBUTES)
+
+
+def _check_structure(ds: xr.Dataset, source: str) -> None:
+    """The declared attributes (:data:`RUN_ATTRIBUTES`) and the arrays' dims, units and trial numbers."""
+    errors = sorted(_attributes_validator().iter_errors(ds.attrs), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "attributes"
+        raise ValueError(f"{source}: {where}: {error.message}")
+    for name, dims in RUN_DIMS.items():
+        if name in ds.variables and ds[name].dims != dims:
+            raise ValueError(f"{source}: variable {name!r} must have dims {dims}; has {ds[name].dims}")
+        if name in ("value", "rpe", "reward") and name in ds.variables and "units" not in ds[name].attrs:
+            raise ValueError(f"{source}: variable {name!r} has no units attribute")
+    trials = ds["trial"].values
+    if trials.dtype.kind not in "iu":
+        raise ValueError(f"{source}: coordinate 'trial' must hold integer trial numbers; holds {trials.dtype}")
+    if trials.size and (np.any(np.diff(trials) <= 0) or trials[0] < 0 or trials[-1] >= ds.attrs["n_trials"]):
+        raise ValueError(f"{source}: coordinate 'trial' must increase within [0, n_trials = {ds.attrs['n_trials']}); "
+                         f"holds {int(trials.min())} … {int(trials.max())}"
+                         f"{' out of order' if np.any(np.diff(trials) <= 0) else ''}")
+
+
 def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
-    """Check that ``ds`` is a drl run of a schema version this drl reads; the error names ``source``."""
+    """Check that ``ds`` is a drl run of a schema version this drl reads, with every declared attribute
+    (:data:`RUN_ATTRIBUTES`), dim and coordinate; the error names ``source`` and the field."""
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"{source}: expected an xarray.Dataset; got {type(ds).__name__}")
     if ds.attrs.get("schema") != SCHEMA_NAME:
         raise ValueError(f"{source} is not a drl run (no attribute schema = {SCHEMA_NAME!r})")
-    version = int(ds.attrs.get("schema_version", -1))
+    raw_version = ds.attrs.get("schema_version", -1)
+    if isinstance(raw_version, bool) or not isinstance(raw_version, int | np.integer):
+        raise ValueError(f"{source}: schema_version must be an integer; got {raw_version!r}")
+    version = int(raw_version)
     if version > SCHEMA_VERSION:
         raise ValueError(
             f"{source} has schema version {version}, newer than this drl reads ({SCHEMA_VERSION}); upgrade drl"
@@ -148,6 +208,7 @@ def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
         missing.append("weights")
     if missing:
         raise ValueError(f"{source} is missing required drl variables/coordinates: {missing}")
+    _check_structure(ds, source)
     return ds
 
 

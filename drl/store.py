@@ -359,9 +359,10 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
         raise ValueError(f"{path} is not a readable netCDF file (truncated or corrupt?): {e}") from None
     try:
         ds.attrs = _decode_attrs(ds.attrs)
-    except (json.JSONDecodeError, KeyError) as e:
+    except (json.JSONDecodeError, KeyError, RecursionError) as e:
         ds.close()
-        raise ValueError(f"{path}: attribute {_JSON_MARK} lists an attribute that is missing or not JSON ({e})") from None
+        why = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise ValueError(f"{path}: attribute {_JSON_MARK} lists an attribute that is missing or not JSON ({why})") from None
     complete = ds.attrs.pop(COMPLETE_ATTR, 1)
     if complete != 1:
         written = ds.sizes.get("trial", 0)

@@ -433,3 +433,70 @@ def test_a_spice_equations_file_with_a_bom_reads():
     with tempfile.TemporaryDirectory() as folder:
         data = _read_equations(_equations_file(Path(folder), prefix=b"\xef\xbb\xbf"), trust=False)
     assert data["equations"][0]["x_value_reward"].coefficients.tolist() == [0.1, 0.8, 0.2]
+
+
+GOOD_TABLE = "neuron,magnitude,response\n0,1,-0.5\n0,4,0.5\n1,1,-0.2\n1,4,0.8\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"t.csv is empty: a recordings table needs a header and rows"),
+    (b"neuron,magnitude,response\n0,1,-0.5,9\n0,4\n", r"t.csv: row 0 has 4 fields, the header 3"),
+    (bytes(range(256)) * 4, r"t.csv: not UTF-8 text: byte 0x80 at line 2"),
+    ("neuron,magnitude,response,note\n0,1,-0.5,caf\xe9\n".encode("latin-1"), r"not UTF-8 text: byte 0xe9 at line 2"),
+    (b"neuron,magnitude,response\n\x00,1,2\n", r"a binary file \(a NUL byte at line 2\)"),
+    (b"neuron,magnitude,response\n,1,-0.5\n0,4,0.5\n", r"column 'neuron' must name a neuron in every row; row 0 is empty"),
+    (b"neuron,magnitude,response\n0,1,-0.5\n0,inf,0.5\n", r"column 'magnitude' must hold finite numbers .*row 1 holds inf"),
+    (b"neuron,delay,response\n0,1,-0.5\n0,inf,0.5\n", r"column 'delay' must hold finite numbers .*row 1 holds inf"),
+    ((GOOD_TABLE + "0,4,0.5\n").encode(), r"1 row\(s\) repeat another row exactly \(first: row 4, neuron 0\)"),
+], ids=["empty", "ragged", "binary", "latin-1", "nul", "neuron-missing", "inf-magnitude", "inf-delay", "duplicated"])
+def test_a_bad_recordings_table_is_refused_by_line_and_column(tmp_path, content, message):
+    with pytest.raises(ValueError, match=message):
+        drl.decode.responses_from_table(_write(tmp_path / "t.csv", content))
+
+
+@pytest.mark.parametrize("content", [
+    GOOD_TABLE.encode(),
+    b"\xef\xbb\xbf" + GOOD_TABLE.encode(),  # Excel's "CSV UTF-8"
+    GOOD_TABLE.replace(",", ";").encode(),  # a European spreadsheet: semicolons ...
+    b"neuron;magnitude;response\n0;1;-0,5\n0;4;0,5\n1;1;-0,2\n1;4;0,8\n",  # ... and decimal commas
+], ids=["plain", "bom", "semicolons", "decimal-commas"])
+def test_recordings_tables_as_spreadsheets_save_them_read_alike(tmp_path, content):
+    form = drl.decode.responses_from_table(_write(tmp_path / "t.csv", content))
+    np.testing.assert_allclose(form["response"].values, [[-0.5, 0.5], [-0.2, 0.8]])
+
+
+def test_neuron_ids_mixing_numbers_and_text_read_as_text():
+    import pandas as pd
+
+    table = pd.DataFrame({"neuron": [0, "A", 0, "A"], "magnitude": [1, 1, 4, 4], "response": [-0.5, -0.2, 0.5, 0.8]})
+    form = drl.decode.responses_from_table(table)
+    assert form["neuron"].values.tolist() == ["0", "A"]
+
+
+def _edited_run(tmp_path, edit):
+    import netCDF4
+
+    path = drl.save(simulate(n_trials=20), tmp_path / "run.nc")
+    with netCDF4.Dataset(path, "a") as nc:
+        edit(nc)
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda nc: nc.delncattr("n_trials"), r"run.nc: attributes: 'n_trials' is a required property"),
+    (lambda nc: nc.delncattr("seed"), r"'seed' is a required property"),
+    (lambda nc: nc.setncattr("n_trials", 0), r"run.nc: n_trials: 0 is less than the minimum of 1"),
+    (lambda nc: nc.setncattr("dt", -0.1), r"run.nc: dt: -0.1 is less than or equal to the minimum of 0"),
+    (lambda nc: nc.setncattr("schema_version", "two"), r"schema_version must be an integer; got 'two'"),
+    (lambda nc: nc.setncattr("options", '{"rule": "expectile"}'), r"run.nc: options: 'update' is a required property"),
+    (lambda nc: nc.setncattr("options", "[" * 100_000 + "]" * 100_000), r"not JSON \(nested too deeply\)"),
+    (lambda nc: nc.setncattr("task", "{oops"), r"attribute drl_json_attrs lists an attribute that is missing or not JSON"),
+    (lambda nc: nc.variables["value"].delncattr("units"), r"variable 'value' has no units attribute"),
+    (lambda nc: nc.variables["trial"].__setitem__(slice(None), nc.variables["trial"][::-1]),
+     r"coordinate 'trial' must increase within \[0, n_trials = 20\); holds 0 … 19 out of order"),
+    (lambda nc: nc.setncattr("n_trials", 10), r"coordinate 'trial' must increase within \[0, n_trials = 10\); holds 0 … 19"),
+], ids=["no-n_trials", "no-seed", "n_trials-0", "dt-negative", "schema-version-text", "options-incomplete",
+        "json-nested", "task-not-json", "no-units", "trials-reversed", "trials-beyond-n_trials"])
+def test_a_run_file_with_a_bad_field_is_refused_by_name(tmp_path, edit, message):
+    with pytest.raises(ValueError, match=message):
+        drl.load(_edited_run(tmp_path, edit))

@@ -146,7 +146,7 @@ def test_the_loader_names_what_is_wrong():
         (good.drop(columns="magnitude"), {}, "needs a reward magnitude or a delay column"),
         (good.iloc[:0], {}, "the table has no rows"),
         (good.assign(response=["a", 1, 2, 3]), {}, "column 'response' must hold finite numbers; row 0 holds 'a'"),
-        (good.assign(magnitude=["x", 4, 1, 4]), {}, "column 'magnitude' must hold numbers"),
+        (good.assign(magnitude=["x", 4, 1, 4]), {}, "column 'magnitude' must hold finite numbers"),
         (good.iloc[:3], {}, "neuron 1 has no row for condition"),
     ]
     for table, kwargs, message in cases:

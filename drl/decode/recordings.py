@@ -102,6 +102,56 @@ def responses_form(response, *, magnitude=None, delay=None, trial_type=None, neu
     return form
 
 
+#: The most neuron × condition × trial cells ``responses_from_table`` builds (1 GiB of float64)
+MAX_CELLS = 2**27
+#: The largest CSV file read (bytes)
+MAX_TABLE_BYTES = 2**30
+
+
+def read_table(path) -> pd.DataFrame:
+    """A recordings CSV as a DataFrame, with errors that name the file and the line: UTF-8 text (a BOM is read
+    past), commas or semicolons between fields (semicolons with decimal commas, as European spreadsheets save),
+    every row as wide as the header (a wider row once became the index, silently shifting every column)."""
+    import csv
+    import io
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no table at {path}")
+    size = os.path.getsize(path)
+    if size > MAX_TABLE_BYTES:
+        raise ValueError(f"{path}: {size} bytes is larger than a recordings table ({MAX_TABLE_BYTES} at most); split it")
+    raw = open(path, "rb").read()
+    if not raw.strip():
+        raise ValueError(f"{path} is empty: a recordings table needs a header and rows")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}: not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line} (save the table as "
+                         "UTF-8 CSV)") from None
+    if "\0" in text:
+        raise ValueError(f"{path}: a binary file (a NUL byte at line {text[:text.index(chr(0))].count(chr(10)) + 1}), "
+                         "not a CSV table")
+    header = text.splitlines()[0]
+    separator = ";" if header.count(";") > header.count(",") else ","
+    decimal = "," if separator == ";" else "."
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=separator, decimal=decimal, index_col=False, on_bad_lines="error",
+                            quoting=csv.QUOTE_MINIMAL)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
+        raise ValueError(f"{path}: not a table of {separator!r}-separated fields ({str(e).strip()})") from None
+    widths = [len(next(csv.reader([line], delimiter=separator))) for line in text.splitlines()[1:] if line.strip()]
+    narrow = [i for i, width in enumerate(widths) if width != len(table.columns)]
+    if narrow:
+        raise ValueError(f"{path}: row {narrow[0]} has {widths[narrow[0]]} fields, the header {len(table.columns)}")
+    return table
+
+
+def _shown(value) -> str:
+    """A cell's value for a message: 7 and inf, not np.int64(7) and np.float64(inf)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def responses_from_table(table, *, neuron: str = "neuron", response: str = "response",
                          magnitude: str | None = "magnitude", delay: str | None = "delay",
                          trial_type: str | None = "trial_type", units: str = "reward units",
@@ -115,10 +165,8 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
     a table with neither a magnitude nor a delay column.
     """
     if isinstance(table, str | os.PathLike):
-        if not os.path.isfile(table):
-            raise FileNotFoundError(f"no table at {table}")
         name = name or os.path.splitext(os.path.basename(table))[0]
-        table = pd.read_csv(table)
+        table = read_table(table)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or a CSV path; got {type(table).__name__}")
     defaults = {"magnitude": "magnitude", "delay": "delay", "trial_type": "trial_type"}
@@ -134,18 +182,24 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
                          f"delay={delay!r}); its columns are {list(table.columns)}")
     if table.empty:
         raise ValueError("the table has no rows")
+    ids = table[neuron]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"column {neuron!r} must name a neuron in every row; row {row} is empty")
+    if len({type(v) for v in ids}) > 1:  # 0 and "A": ids compare as text (numpy cannot sort them together)
+        table = table.assign(**{neuron: ids.astype(str)})
     values = pd.to_numeric(table[response], errors="coerce")
     if not np.all(np.isfinite(values)):
         row = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
-        raise ValueError(f"column {response!r} must hold finite numbers; row {row} holds {table[response].iloc[row]!r}")
+        raise ValueError(f"column {response!r} must hold finite numbers; row {row} holds {_shown(table[response].iloc[row])}")
     for key in ("magnitude", "delay"):
         if key in present:
             numbers = pd.to_numeric(table[present[key]], errors="coerce")
-            bad = numbers.isna() & table[present[key]].notna()
+            bad = (numbers.isna() & table[present[key]].notna()) | np.isinf(numbers)
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise ValueError(f"column {present[key]!r} must hold numbers (empty for none); row {row} holds "
-                                 f"{table[present[key]].iloc[row]!r}")
+                raise ValueError(f"column {present[key]!r} must hold finite numbers (empty for none); row {row} "
+                                 f"holds {_shown(table[present[key]].iloc[row])}")
     frame = pd.DataFrame({"neuron": table[neuron].to_numpy(), "response": values.to_numpy(dtype=np.float64)})
     frame["trial_type"] = table[present["trial_type"]].astype(str).to_numpy() if "trial_type" in present else ""
     for key in ("magnitude", "delay"):
@@ -156,7 +210,19 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
     condition_of = frame[keys].merge(conditions.reset_index(), on=keys, how="left")["index"].to_numpy()
     neurons, neuron_of = np.unique(frame["neuron"].to_numpy(), return_inverse=True)
     repeat = pd.Series(np.zeros(len(frame), dtype=int)).groupby([neuron_of, condition_of]).cumcount().to_numpy()
+    duplicated = frame.duplicated(keep="first").to_numpy()
+    if duplicated.any() and repeat[~duplicated].max() == 0:
+        # a table of means with some rows repeated (concatenated twice?): read as trials, the repeated neurons
+        # would get single trials and every other neuron a zero-width bootstrap interval
+        first = int(np.flatnonzero(duplicated)[0])
+        raise ValueError(f"{int(duplicated.sum())} row(s) repeat another row exactly (first: row {first}, neuron "
+                         f"{_shown(frame['neuron'].iloc[first])}) in a table that otherwise has one row per neuron and "
+                         "condition: drop the duplicates (table.drop_duplicates()) or give every trial")
     shape = (neurons.size, len(conditions), int(repeat.max()) + 1)
+    if np.prod(shape) > MAX_CELLS:
+        raise ValueError(f"the table's {neurons.size} neurons × {len(conditions)} conditions × {shape[2]} trials need "
+                         f"{np.prod(shape) * 8 / 2**30:.1f} GiB as an array: bin continuous magnitudes or delays into "
+                         "conditions, or split the table")
     trials = np.full(shape, np.nan)
     trials[neuron_of, condition_of, repeat] = frame["response"].to_numpy()
     counted = np.isfinite(trials).sum(2)
