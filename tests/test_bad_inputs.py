@@ -500,3 +500,23 @@ def _edited_run(tmp_path, edit):
 def test_a_run_file_with_a_bad_field_is_refused_by_name(tmp_path, edit, message):
     with pytest.raises(ValueError, match=message):
         drl.load(_edited_run(tmp_path, edit))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[1, 2]", r"sweep.json: the manifest: \[1, 2\] is not of type 'object'"),
+    (b'{"name": "s", "base": {}, "grid": {"gamma": 0.5}, "fingerprint": "x", "n_runs": 1}',
+     r"sweep.json: grid.gamma: 0.5 is not of type 'array'"),
+    (b"{oops", r"sweep.json is not a sweep manifest \(not JSON"),
+], ids=["list", "grid-not-lists", "not-json"])
+def test_a_bad_sweep_manifest_is_refused_by_field(tmp_path, content, message):
+    folder = tmp_path / "exps" / "s"
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_bytes(content)
+    drl.save(simulate(), folder / "run_0000.nc")
+    with pytest.raises(ValueError, match=message):
+        drl.sweep.open_sweep("s", directory=tmp_path / "exps")
+
+
+def test_a_bootstrap_too_large_to_hold_is_refused():
+    with pytest.raises(ValueError, match=r"n_boot must be at most 100000; got 1000000000"):
+        drl.decode.reward_response_intervals(simulate(), n_boot=10**9)

@@ -149,3 +149,30 @@ def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_p
     with pytest.raises(TypeError, match="optimizer must be a pysindy optimizer"):
         distill(estimator.model, xs, FORGETTING_CONFIG, optimizer="stlsq")
     estimator.equations = distill(estimator.model, dataset.xs.numpy(), FORGETTING_CONFIG)  # as the fixture had them
+
+
+def test_weights_and_equations_of_different_saves_are_not_one_model(forgetting_fit, tmp_path):
+    import shutil
+
+    import torch
+
+    estimator, _ = forgetting_fit
+    estimator.save_spice(path_rnn=tmp_path / "rnn.pt", path_spice=tmp_path / "spice.json")
+    shutil.copy(tmp_path / "spice.json", tmp_path / "old_spice.json")
+    # a second save killed between its two files: new weights beside the old equations
+    estimator.save_spice(path_rnn=tmp_path / "rnn.pt")
+    with pytest.raises(ValueError, match="were written by different save_spice calls"):
+        SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(tmp_path / "rnn.pt", tmp_path / "old_spice.json")
+    SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_rnn=tmp_path / "rnn.pt")  # each alone is fine
+    # weights files that are not what save_spice wrote: named, never a torch traceback
+    (tmp_path / "text.pt").write_text("hello")
+    state = torch.load(tmp_path / "rnn.pt", weights_only=True)
+    torch.save({"rnn_class": "ForgettingRNN"}, tmp_path / "no_state.pt")
+    torch.save({**state, "state_dict": {k: torch.full_like(v, float("nan")) for k, v in state["state_dict"].items()}},
+               tmp_path / "nan.pt")
+    (tmp_path / "truncated.pt").write_bytes((tmp_path / "rnn.pt").read_bytes()[:200])
+    for name, message in (("text.pt", "is not a weights file written by save_spice"),
+                          ("no_state.pt", "no state_dict of parameters"), ("nan.pt", "is not a finite tensor"),
+                          ("truncated.pt", "is not a weights file written by save_spice")):
+        with pytest.raises(ValueError, match=message):
+            SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_rnn=tmp_path / name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from drl._validate import boolean
 from drl.spice.data import check_choice_arrays
 from drl.spice.sindy import SindyEquation, SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
+from drl.store import clean_stale_temps
 
 __all__ = ["AgentNetwork", "SpiceEstimator"]
 
@@ -244,12 +246,20 @@ class SpiceEstimator:
         """Save the RNN weights (``path_rnn``) and/or the distilled equations (``path_spice``), atomically."""
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
-        if path_rnn is not None:
-            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
-                                          "state_dict": self.model.state_dict()})
+        # the two files carry one token: a save killed between them leaves new weights beside old equations,
+        # which load_spice then refuses instead of loading them as one model
+        pair = secrets.token_hex(8)
         if path_spice is not None:
             self._check_fitted()
-            write_atomic(path_spice, json.dumps(_equations_to_json(self.rnn_class.__name__, self.equations), indent=1))
+        for path in (path_rnn, path_spice):
+            if path is not None:
+                clean_stale_temps(Path(path).parent)  # temporary files of saves killed before
+        if path_rnn is not None:
+            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
+                                          "state_dict": self.model.state_dict(), "pair": pair})
+        if path_spice is not None:
+            document = _equations_to_json(self.rnn_class.__name__, self.equations) | {"pair": pair}
+            write_atomic(path_spice, json.dumps(document, indent=1))
 
     def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
         """Load what ``save_spice`` wrote; files saved for another RNN class are refused.
@@ -261,12 +271,17 @@ class SpiceEstimator:
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
         trust = boolean("trust", trust)
-        if path_rnn is not None:
-            data = torch.load(path_rnn, weights_only=True)
-            self._check_structure(data, path_rnn)
-            self.model.load_state_dict(_upgrade_constants(self.model, data, path_rnn))
-        if path_spice is not None:
-            data = _read_equations(Path(path_spice), trust)
+        weights = _read_weights(Path(path_rnn)) if path_rnn is not None else None
+        equations = _read_equations(Path(path_spice), trust) if path_spice is not None else None
+        if weights is not None and equations is not None and weights.get("pair") != equations.get("pair") \
+                and weights.get("pair") is not None and equations.get("pair") is not None:
+            raise ValueError(f"{path_rnn} and {path_spice} were written by different save_spice calls (one save "
+                             "interrupted between its two files?): they are not one model; save both again")
+        if weights is not None:
+            self._check_structure(weights, path_rnn)
+            self.model.load_state_dict(_upgrade_constants(self.model, weights, path_rnn))
+        if equations is not None:
+            data = equations
             modules = set(next(iter(data["equations"].values())))
             if not modules <= set(self.model.submodules_rnn):
                 raise ValueError(f"{path_spice} was saved for {data.get('rnn_class')!r}, whose distilled modules "
@@ -350,7 +365,26 @@ def _read_equations(path: Path, trust: bool) -> dict:
                      for pid, modules in data["equations"].items()}
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
-    return {"rnn_class": data.get("rnn_class"), "equations": equations}
+    return {"rnn_class": data.get("rnn_class"), "equations": equations, "pair": data.get("pair")}
+
+
+def _read_weights(path: Path) -> dict:
+    """A weights file save_spice wrote (``torch.load(weights_only=True)``: no code runs), checked: a state dict of
+    finite tensors. A ValueError names the file and what is wrong."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch's unpickler fails in many ways (KeyError, EOFError, ...)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise  # the system's error (permission, a full disk): the file may be fine
+        raise ValueError(f"{path} is not a weights file written by save_spice (torch.load: {str(e)[:120]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("state_dict"), dict) or not data["state_dict"]:
+        raise ValueError(f"{path} is not a weights file written by save_spice (no state_dict of parameters)")
+    for name, value in data["state_dict"].items():
+        if not isinstance(value, torch.Tensor) or not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: parameter {name!r} is not a finite tensor")
+    return data
 
 
 def _save_torch_atomic(path, obj) -> None:

@@ -10,7 +10,7 @@ import xarray as xr
 
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, _decode_attrs
-from drl.sweep.run import MANIFEST
+from drl.sweep.run import MANIFEST, read_manifest
 
 __all__ = ["open_sweep", "sweep_coordinate", "sweep_run"]
 
@@ -34,7 +34,7 @@ def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no sweep at {folder} (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     files = sorted(folder.glob("run_*.nc"))
     if not files:
         raise ValueError(f"the sweep {folder} has no completed run")

@@ -21,6 +21,31 @@ __all__ = ["sweep"]
 
 
 MANIFEST = "sweep.json"
+#: A sweep's manifest, declared as a JSON Schema (``jsonschema``): what :func:`read_manifest` accepts
+MANIFEST_SCHEMA = {
+    "type": "object",
+    "required": ["name", "base", "grid", "fingerprint", "n_runs"],
+    "properties": {"name": {"type": "string"}, "base": {"type": "object"},
+                   "grid": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array"}},
+                   "fingerprint": {"type": "string"}, "n_runs": {"type": "integer", "minimum": 1}},
+}
+
+
+def read_manifest(path: Path) -> dict:
+    """A sweep's ``sweep.json``, checked against :data:`MANIFEST_SCHEMA`; a ValueError names the file and the field
+    (a manifest that was a list once raised AttributeError)."""
+    import jsonschema
+
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path} is not a sweep manifest (not JSON: {str(e)[:80]})") from None
+    errors = sorted(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(manifest),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(str(part) for part in errors[0].absolute_path) or "the manifest"
+        raise ValueError(f"{path}: {where}: {errors[0].message}")
+    return manifest
 
 
 def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
@@ -225,7 +250,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     manifest = json.loads(json.dumps(manifest))
     manifest_path = folder / MANIFEST
     if manifest_path.is_file() and not overwrite:
-        stored = json.loads(manifest_path.read_text())
+        stored = read_manifest(manifest_path)
         if stored.get("fingerprint") != manifest["fingerprint"]:
             raise ValueError(f"{folder} holds runs of a different sweep (base/grid differ from {manifest_path}); "
                              "choose another out= or pass overwrite=True")
