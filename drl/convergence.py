@@ -59,6 +59,9 @@ def _learned_window(ds: xr.Dataset, trial_type: str, learned_fraction: float) ->
     return sub.isel(trial=slice(n - max(1, int(round(n * learned_fraction))), None))
 
 
+#: Memory for one block of predictors' learned window and its statistics (bytes)
+BLOCK_BYTES = 256 * 2**20
+
 #: Between-quarter variance of the learned window's means over what their own noise predicts, above which a
 #: predictor is wandering (a stationary process gives about 1; measured: 0.3-5 on converged runs of the
 #: built-in tasks, 20-40 for a quantile predictor random-walking on a flat stretch of the CDF)
@@ -122,29 +125,39 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     noise, where, own_scale = (np.full_like(drift, np.nan) for _ in range(3))
     swing, swing_ratio = np.full_like(drift, np.nan), np.full_like(drift, np.nan)
     non_finite = np.zeros(drift.shape, dtype=bool)
-    rows = np.arange(n_pred)
+    spread = np.full_like(drift, np.nan)
     for j, name in enumerate(types):
         if name not in present:
             continue
         window = _learned_window(ds, name, learned_fraction)
-        values = window[variable].values.astype(np.float64)  # [P, N, K]
-        non_finite[:, j] = ~np.isfinite(values).all((1, 2))
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)  # flagged above; the rest stays readable
-        n = values.shape[1] // 2  # trials per half
-        if n < 4:
-            continue
-        own = np.abs(values.mean(1)).max(1)  # [P]
-        own_scale[:, j] = np.maximum(own, 0.1 * own.max()) if own.max() > 0 else 1.0
-        first, second = values[:, -2 * n:-n], values[:, -n:]
-        diff = second.mean(1) - first.mean(1)  # [P, K]
-        se = np.hypot(standard_error(first), standard_error(second))
-        k = np.abs(diff).argmax(1)
-        drift[:, j], noise[:, j] = diff[rows, k], se[rows, k]
-        where[:, j] = window["time"].values[k]
-        means, ratio = _quarters(values)
-        spread = means.max(1) - means.min(1)  # [P, K]
-        k = spread.argmax(1)
-        swing[:, j], swing_ratio[:, j] = spread[rows, k] / own_scale[:, j], ratio[rows, k]
+        n_window, n_steps = window.sizes["trial"], window.sizes["time"]
+        n = n_window // 2  # trials per half
+        # predictors in blocks: the statistics below hold ~10 copies of a block's window (float64, the FFT), and
+        # a whole 10⁴ × 10⁴ run at once once asked for ~110 GB
+        block = max(1, int(BLOCK_BYTES // (10 * 8 * max(1, n_window * n_steps))))
+        own = np.zeros(n_pred)
+        for start in range(0, n_pred, block):
+            rows = np.arange(start, min(n_pred, start + block))
+            values = window[variable].isel(predictor=slice(start, start + block)).values.astype(np.float64)
+            non_finite[rows, j] = ~np.isfinite(values).all((1, 2))
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)  # flagged above; the rest stays readable
+            if n < 4:
+                continue
+            local = np.arange(rows.size)
+            own[rows] = np.abs(values.mean(1)).max(1)
+            first, second = values[:, -2 * n:-n], values[:, -n:]
+            diff = second.mean(1) - first.mean(1)  # [p, K]
+            se = np.hypot(standard_error(first), standard_error(second))
+            k = np.abs(diff).argmax(1)
+            drift[rows, j], noise[rows, j] = diff[local, k], se[local, k]
+            where[rows, j] = window["time"].values[k]
+            means, ratio = _quarters(values)
+            quarter_spread = means.max(1) - means.min(1)  # [p, K]
+            k = quarter_spread.argmax(1)
+            spread[rows, j], swing_ratio[rows, j] = quarter_spread[local, k], ratio[local, k]
+        if n >= 4:
+            own_scale[:, j] = np.maximum(own, 0.1 * own.max()) if own.max() > 0 else 1.0
+            swing[:, j] = spread[:, j] / own_scale[:, j]
     with np.errstate(invalid="ignore"):
         relative = np.abs(drift) / own_scale
         drifting = (relative > tolerance) & (np.abs(drift) > 3 * noise)

@@ -127,3 +127,21 @@ def test_gamma_fit_warnings_only_where_they_apply():
                    progress=False, features="microstimulus")
     with pytest.warns(UserWarning, match="γ̂ equals γ with CSC features"):
         _quiet_convergence(decode.cue_responses, micro)
+
+
+def test_convergence_reads_predictors_in_blocks_with_the_same_numbers(monkeypatch):
+    import sys
+
+    module = sys.modules["drl.convergence"]
+    run = _quiet(drl.simulate, "dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.9]),
+                 600, seed=0, progress=False)
+    whole = drl.convergence(run)
+    calls = []
+    original = module.standard_error
+    monkeypatch.setattr(module, "standard_error", lambda x: calls.append(x.shape[0]) or original(x))
+    monkeypatch.setattr(module, "BLOCK_BYTES", 10 * 8 * 300 * 41 * 2)  # two predictors' window at a time
+    blocked = drl.convergence(run)
+    assert max(calls) == 2  # memory is bounded by the block, not the run
+    import xarray as xr
+
+    xr.testing.assert_allclose(whole, blocked)

@@ -176,3 +176,13 @@ def test_weights_and_equations_of_different_saves_are_not_one_model(forgetting_f
                           ("truncated.pt", "is not a weights file written by save_spice")):
         with pytest.raises(ValueError, match=message):
             SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_rnn=tmp_path / name)
+
+
+def test_a_weights_archive_that_unpacks_huge_is_not_read(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "bomb.pt", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/data.pkl", b"\0" * (80 * 2**20))  # 80 MiB of zeros deflate to ~80 kB
+    assert (tmp_path / "bomb.pt").stat().st_size < 2**20
+    with pytest.raises(ValueError, match=r"bomb.pt declares 80 MiB of contents .* more than a SPICE model's weights"):
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG).load_spice(path_rnn=tmp_path / "bomb.pt")

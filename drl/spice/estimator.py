@@ -368,11 +368,24 @@ def _read_equations(path: Path, trust: bool) -> dict:
     return {"rnn_class": data.get("rnn_class"), "equations": equations, "pair": data.get("pair")}
 
 
+#: The most a SPICE weights file may declare (a deflated archive once unpacked 510 kB into 512 MB)
+MAX_WEIGHTS_BYTES = 64 * 2**20
+
+
 def _read_weights(path: Path) -> dict:
     """A weights file save_spice wrote (``torch.load(weights_only=True)``: no code runs), checked: a state dict of
     finite tensors. A ValueError names the file and what is wrong."""
+    import zipfile
+
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
+    if zipfile.is_zipfile(path):  # torch.save writes a zip archive: its declared sizes are known before reading
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+        if declared > MAX_WEIGHTS_BYTES:
+            raise ValueError(f"{path} declares {declared / 2**20:.0f} MiB of contents ({path.stat().st_size / 2**10:.0f} "
+                             f"kiB on disk), more than a SPICE model's weights ({MAX_WEIGHTS_BYTES / 2**20:.0f} MiB at "
+                             "most): not read")
     try:
         data = torch.load(path, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch's unpickler fails in many ways (KeyError, EOFError, ...)
