@@ -168,7 +168,9 @@ def _cmd_ls(args):
             print(f"{row.name:<28} {row.task:<28} {row.predictors:>10} {row.trials:>9} {row.recorded_trials:>9} "
                   f"{row.size_MB:>9.2f}  {row.created}")
     for row in interrupted_runs(args.folder).itertuples():
-        print(f"{row.name:<28} interrupted after {row.trials_done} of {row.n_trials} trials: drl resume {row.name}")
+        where = (f"after {row.trials_done} of {row.n_trials} trials" if row.trials_done >= 0
+                 else "(its checkpoint is damaged: resuming says how)")
+        print(f"{row.name:<28} interrupted {where}: drl resume {row.name}")
 
 
 def _cmd_info(args):

@@ -186,7 +186,8 @@ def _glob_escape(name: str) -> str:
 def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
     """Streamed runs under ``directory`` that were killed or interrupted and can be resumed with ``drl.resume``.
 
-    Columns: name, trials_done, n_trials, path (the temporary file).
+    Columns: name, trials_done, n_trials, path (the temporary file). A run whose checkpoint or file cannot be read
+    is listed with −1 for what is unknown (``drl resume`` then says what is wrong), never left out.
     """
     rows = []
     folder = Path(directory)
@@ -194,10 +195,10 @@ def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
         for run in sorted({tmp.name[1:].rsplit(".", 3)[0] for tmp in folder.glob(".*.nc.*.tmp")}):
             for tmp in _interrupted(folder / run):
                 try:
-                    with np.load(checkpoint_path(tmp)) as ck, netCDF4.Dataset(tmp) as nc:
+                    with np.load(checkpoint_path(tmp), allow_pickle=False) as ck, netCDF4.Dataset(tmp) as nc:
                         done, total = int(ck["trials_done"]), int(getattr(nc, "n_trials", -1))
-                except (OSError, ValueError, KeyError):
-                    continue
+                except Exception:  # noqa: BLE001 - a damaged checkpoint is listed (-1), never hidden: resume says why
+                    done, total = -1, -1
                 rows.append({"name": str(Path(run).with_suffix("")), "trials_done": done, "n_trials": total,
                              "path": str(tmp)})
     return pd.DataFrame(rows, columns=["name", "trials_done", "n_trials", "path"])

@@ -186,6 +186,9 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise ValueError(f"column {neuron!r} must name a neuron in every row; row {row} is empty")
+    if ids.map(lambda v: isinstance(v, str) and not v.strip()).any():
+        row = int(np.flatnonzero(ids.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy())[0])
+        raise ValueError(f"column {neuron!r} must name a neuron in every row; row {row} is blank")
     if len({type(v) for v in ids}) > 1:  # 0 and "A": ids compare as text (numpy cannot sort them together)
         table = table.assign(**{neuron: ids.astype(str)})
     values = pd.to_numeric(table[response], errors="coerce")
@@ -230,7 +233,7 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
         n, c = np.argwhere(counted == 0)[0]
         condition = {key: value for key, value in conditions.iloc[c].to_dict().items()
                      if not (isinstance(value, float) and np.isnan(value)) and value != ""}
-        raise ValueError(f"neuron {neurons[n].tolist()!r} has no row for condition {condition}: every neuron needs "
+        raise ValueError(f"neuron {_shown(neurons[n])} has no row for condition {condition}: every neuron needs "
                          "a response in every condition")
     mean = np.nanmean(trials, 2)
     return responses_form(mean, magnitude=conditions["magnitude"].to_numpy(), delay=conditions["delay"].to_numpy(),
