@@ -360,8 +360,11 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     tmp = _claim(found[0], path)
     try:
         prepared = _prepare_resume(tmp, path, device, overwrite)
-    except BaseException:
+    except BaseException as e:
         release_temp(tmp)  # the interrupted run stays exactly as it was, and resumable, by this process too
+        if isinstance(e, KeyboardInterrupt):
+            e.add_note(f"nothing was lost: the interrupted run is as it was; drl.resume({str(path)!r}) "
+                       f"(CLI: drl resume {path}) finishes it")
         raise
     kernel, sink, weights, run_args = prepared
     return _run(kernel, sink, weights, **run_args, progress=progress)

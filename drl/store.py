@@ -175,6 +175,12 @@ def _interrupted(path: Path) -> list[Path]:
     for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
         pid = _temp_owner(tmp)
         if pid is not None and not _pid_alive(pid) and checkpoint_path(tmp).is_file():
+            if path.is_file() and os.path.samefile(tmp, path):
+                # killed right after publishing: the temporary name is a second link to the published run, not
+                # an interrupted one (it was listed twice and kept a full copy's name forever)
+                for leftover in (tmp, checkpoint_path(tmp), trials_path(tmp)):
+                    leftover.unlink(missing_ok=True)
+                continue
             found.append(tmp)
     return found
 

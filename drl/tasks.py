@@ -389,9 +389,10 @@ class Task:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"task file not found: {path}")
+        size = path.stat().st_size  # before reading: a 20 GB (sparse) file was once read whole first
+        if size > _MAX_SPEC_BYTES:
+            raise ValueError(f"{path}: {size} bytes is not a task spec (at most {_MAX_SPEC_BYTES} bytes)")
         raw = path.read_bytes()
-        if len(raw) > _MAX_SPEC_BYTES:
-            raise ValueError(f"{path}: {len(raw)} bytes is not a task spec (at most {_MAX_SPEC_BYTES} bytes)")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

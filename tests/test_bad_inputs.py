@@ -520,3 +520,11 @@ def test_a_bad_sweep_manifest_is_refused_by_field(tmp_path, content, message):
 def test_a_bootstrap_too_large_to_hold_is_refused():
     with pytest.raises(ValueError, match=r"n_boot must be at most 100000; got 1000000000"):
         drl.decode.reward_response_intervals(simulate(), n_boot=10**9)
+
+
+def test_a_huge_spec_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "sparse.toml"
+    with open(path, "wb") as f:
+        f.truncate(20 * 2**30)  # 20 GiB, sparse: reading it first would take minutes and the memory
+    with pytest.raises(ValueError, match=r"sparse.toml: 21474836480 bytes is not a task spec"):
+        drl.load_task(path)

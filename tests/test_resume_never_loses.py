@@ -167,3 +167,30 @@ def test_the_compiled_kernel_refuses_what_it_would_index_out_of_bounds():
     for name, change in cases.items():
         with pytest.raises(ValueError, match=rf"compiled.run_block: {name} must be"):
             compiled.run_block(kernel, **{**good, **change})
+
+
+def test_a_resume_interrupted_before_its_first_block_says_the_run_is_intact(interrupted, monkeypatch):
+    path, before = interrupted
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("drl.engine.TrialKernel.__init__", interrupt)
+    with pytest.raises(KeyboardInterrupt) as info:
+        drl.resume(path, progress=False)
+    assert "nothing was lost" in "".join(info.value.__notes__) and "drl.resume(" in "".join(info.value.__notes__)
+    _intact(path, before)
+
+
+def test_a_kill_right_after_publishing_leaves_no_second_listing(tmp_path):
+    import os
+
+    done = _run(out=tmp_path / "run.nc", **RESUMABLE)
+    assert done.sizes["trial"] > 0
+    # what a kill between publishing (a hard link) and removing the temporary name leaves: a dead owner's link
+    leftover = tmp_path / ".run.nc.999999.abcd1234.tmp"
+    os.link(tmp_path / "run.nc", leftover)
+    checkpoint_path(leftover).write_bytes(b"")
+    assert interrupted_runs(tmp_path).empty  # the published run is not an interrupted one
+    assert not leftover.exists() and not checkpoint_path(leftover).exists()
+    assert drl.list_runs(tmp_path)["name"].tolist() == ["run"]
