@@ -211,15 +211,18 @@ class Task:
         if self.duration <= 0:
             raise ValueError(f"duration must be > 0 s; got {self.duration:g}")
         ratio = self.duration / self.dt
+        if ratio + 1 > MAX_STEPS:  # before any integer arithmetic on it: 1e157 / 0.1 steps once overflowed
+            steps = f"{ratio + 1:.0f}" if ratio < 1e15 else f"{ratio:.3g}"
+            memory = 16 * (ratio + 1) * (ratio + 1) / 2**30  # float products reach inf, never raise
+            need = f"{memory:.3g} GB" if memory < 1e12 else "more memory than exists"
+            raise ValueError(f"dt = {self.dt:g} s over duration = {self.duration:g} s gives {steps} steps per "
+                             f"trial, more than drl handles ({MAX_STEPS}; CSC features alone would need {need}); "
+                             "use a coarser dt")
         if abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(
                 f"dt must divide duration: duration / dt = {self.duration:g} / {self.dt:g} = {ratio:.6g} "
                 "is not a whole number of steps"
             )
-        if round(ratio) + 1 > MAX_STEPS:
-            raise ValueError(f"dt = {self.dt:g} s over duration = {self.duration:g} s gives {round(ratio) + 1} steps per "
-                             f"trial, more than drl handles ({MAX_STEPS}; CSC features alone would need "
-                             f"{16 * (round(ratio) + 1) ** 2 / 2**30:.0f} GB); use a coarser dt")
         types = self.trial_types
         if isinstance(types, TrialType | dict):
             types = (types,)

@@ -528,3 +528,9 @@ def test_a_huge_spec_file_is_refused_before_it_is_read(tmp_path):
         f.truncate(20 * 2**30)  # 20 GiB, sparse: reading it first would take minutes and the memory
     with pytest.raises(ValueError, match=r"sparse.toml: 21474836480 bytes is not a task spec"):
         drl.load_task(path)
+
+
+def test_an_astronomic_duration_is_refused_not_overflowed():
+    # found by tests/test_properties.py at 1000 examples: duration 1e157 s raised OverflowError
+    with pytest.raises(ValueError, match=r"gives 1.1e\+158 steps per trial, more than drl handles .*more memory than"):
+        drl.Task("x", 1.0983676256208976e157, 0.1, (drl.TrialType("a", 0.0),))
