@@ -48,13 +48,13 @@ def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=N
     span = float(np.ptp(points)) or 1.0
     lo, hi = float(points.min()) - 0.05 * span, float(points.max()) + 0.05 * span
     x_dec, f_dec = _step_cdf(samples, np.full(samples.size, 1.0 / samples.size), lo, hi)
-    ax.step(x_dec, f_dec, where="post", color="tab:blue", lw=1.8, gid="decoded",
+    ax.step(x_dec, f_dec, where="post", color="tab:blue", lw=1.8, gid="decoded", zorder=3,  # above the truth
             label=f"{label} ({samples.size} samples)")
     ax.plot(samples, np.full(samples.size, -0.03), "|", color="tab:blue", ms=6, alpha=0.6, clip_on=False)
     if true is not None:
         w1 = decode.wasserstein(decoded, true)
         x_true, f_true = _step_cdf(true.values, true.probabilities, lo, hi)
-        ax.step(x_true, f_true, where="post", color="k", lw=1.4, gid="true", label="true")
+        ax.step(x_true, f_true, where="post", color="k", lw=2.6, alpha=0.55, gid="true", zorder=2, label="true")
         grid = np.union1d(x_dec, x_true)
         f_on_dec = f_dec[np.searchsorted(x_dec, grid, side="right") - 1]
         f_on_true = f_true[np.searchsorted(x_true, grid, side="right") - 1]
