@@ -357,8 +357,11 @@ def main(argv=None) -> int:
         parser.exit(2, f"drl: error: {_for_the_shell(str(message))}\n")
     except KeyboardInterrupt as e:
         resumable = getattr(args, "out", None) or getattr(args, "run", None)
-        if any("drl.resume(" in note for note in getattr(e, "__notes__", [])):
-            parser.exit(130, f"drl: interrupted; nothing was published. Finish the run with: drl resume {resumable}\n")
+        notes = getattr(e, "__notes__", [])
+        if any("drl.resume(" in note for note in notes):
+            parser.exit(130, f"drl: interrupted; nothing was lost. Finish the run with: drl resume {resumable}\n")
+        if notes:  # what was done before the interrupt, and the way on (a sweep's finished runs)
+            parser.exit(130, f"drl: interrupted; {notes[-1]}\n")
         parser.exit(130, "drl: interrupted (nothing was published; no temporary file is left)\n")
     except Exception as e:  # a bug of drl's: still one line, with the way to see more
         if os.environ.get("DRL_TRACEBACK"):

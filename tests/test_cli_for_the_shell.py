@@ -94,3 +94,32 @@ def test_a_sweep_file_saved_by_notepad_and_a_nan_size_limit():
     assert r.returncode == 0 and "1 done" in r.stdout, r.stderr
     r = _drl("run", "hyp_unif", "--max-size", "nan", "--out", "x")
     assert r.returncode == 2 and "--max-size must be a finite number of GB > 0; got nan" in r.stderr
+
+
+def test_ctrl_c_in_a_sweep_says_what_was_saved_and_leaves_no_partial_file(tmp_path):
+    import re
+    import signal
+    import time
+
+    Path("sw.toml").write_text('out = "stopped"\n[base]\ntask = "dabney_variable_magnitude"\nn_trials = 3000\n'
+                               'tau = [0.1, 0.5, 0.9]\n[grid]\ngamma = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]\n'
+                               'alpha = [0.01, 0.02]\n')
+    process = subprocess.Popen([DRL, "sweep", "sw.toml", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    folder = Path("exps/stopped")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(folder.glob("run_*.nc"))) < 2 and process.poll() is None:
+        time.sleep(0.2)
+    if process.poll() is not None:
+        pytest.skip("the sweep finished before the interrupt arrived")
+    start = time.time()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert time.time() - start < 30
+    assert "Traceback" not in err and "Exception ignored" not in err and err.count("\n") == 1, err
+    saved = int(re.search(r"sweep stopped: (\d+) of 12 runs were finished and saved", err).group(1))
+    assert saved == len(list(folder.glob("run_*.nc"))) >= 2  # the message counts the files there are
+    assert not list(folder.glob(".*.tmp"))  # no partial file
+    again = _drl("sweep", "sw.toml", "--quiet")
+    assert again.returncode == 0 and f"{12 - saved} done, {saved} skipped" in again.stdout

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from drl._atomic import write_atomic
-from drl.store import DEFAULT_DIR, save
+from drl.store import DEFAULT_DIR, clean_stale_temps, save
 from drl.sweep.configs import POPULATION_FIELDS, _expand, _fingerprint, _population, check_config, run_config
 
 __all__ = ["sweep"]
@@ -66,7 +66,17 @@ def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> 
                   preset=config["preset"], record=tuple(config["record"]), record_trials=config["record_trials"],
                   seed=int(config["seed"]), progress=False)
     ds.attrs.update(sweep_name=sweep_name, sweep_index=int(index), sweep_config=config)
-    save(ds, path, overwrite=True)
+    _save_on_worker(ds, path)
+
+
+def _save_on_worker(ds, path) -> None:
+    """``save`` on a worker with a local write lock: the run is in memory, but xarray, finding a Dask client,
+    would take a cluster-wide lock through a Client of its own, whose lease and destructor then fail and print
+    tracebacks when Ctrl-C closes the cluster mid-save."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        save(ds, path, overwrite=True)
 
 
 def _vector_key(config: dict) -> str | None:
@@ -103,7 +113,7 @@ def _execute_batch(configs: list, paths: list, indices: list, sweep_name: str) -
         part.attrs["title"] = ds.attrs["title"].replace(f"{combined.n_predictors} predictors", f"{n} predictors")
         part.attrs.update(sweep_name=sweep_name, sweep_index=int(index), sweep_config=config)
         try:
-            save(part, path, overwrite=True)
+            _save_on_worker(part, path)
             errors.append("")
         except Exception as error:  # noqa: BLE001
             errors.append(f"{type(error).__name__}: {error}")
@@ -168,13 +178,14 @@ def _client(client):
                                "multiprocessing pool, which imported the script that calls it; put that call "
                                "under `if __name__ == \"__main__\":`")
         n_workers = max(1, (os.cpu_count() or 1))
-        # silence_logs: the nanny's "Worker process still alive ... killing" at shutdown is not the user's
-        # concern (failed runs are reported in the returned table); the level is restored when the cluster closes
+        # silence_logs: the nanny's "Worker process still alive ... killing" at shutdown, and a worker's lock
+        # release failing as Ctrl-C closes the cluster mid-save, are not the user's concern (failed runs are
+        # reported in the returned table); the level is restored when the cluster closes
         # one thread per worker for numba too (Dask sets only OMP/MKL/OpenBLAS): n workers × n numba threads on
         # n cores oversubscribed them, which is worst beside a busy process
         with _workers_without_the_script():
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"})
+                                   silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"})
         return Client(cluster), True
     if isinstance(client, str):
         try:
@@ -187,6 +198,21 @@ def _client(client):
     if client.status != "running":
         raise ValueError(f"the Dask client is not connected (status {client.status!r})")
     return client, False
+
+
+def _close_quietly(client) -> None:
+    """Close a client and the local cluster drl started for it, without Dask's shutdown chatter: after an
+    interrupt its objects otherwise report "IOLoop is closed" from their destructors."""
+    cluster = client.cluster
+    with contextlib.suppress(Exception):
+        client.close(timeout=5)
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=5)
+    for obj in (client, cluster):  # closed: their destructors have nothing left to do
+        if obj is not None:
+            with contextlib.suppress(AttributeError):
+                obj.__del__ = lambda *args: None
 
 
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
@@ -272,6 +298,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
             todo.append(index)
         rows.append(row)
 
+    interrupt = None
     if todo:
         client, owned = _client(client)
         try:
@@ -283,25 +310,34 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
                                  pure=False)
             batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
             bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
-            for future in as_completed(futures):
-                batch = batch_of[future.key]
-                if future.status == "finished":
-                    errors = future.result()
-                else:  # the task itself was lost, e.g. its worker died more often than Dask retries
-                    exception = future.exception()
-                    errors = [f"{type(exception).__name__}: {exception}"] * len(batch)
-                for i, error in zip(batch, errors, strict=True):
-                    rows[i]["status"] = "failed" if error else "done"
-                    rows[i]["error"] = error
-                future.release()
-                bar.update(len(batch))
-            bar.close()
+            try:
+                for future in as_completed(futures):
+                    batch = batch_of[future.key]
+                    if future.status == "finished":
+                        errors = future.result()
+                    else:  # the task itself was lost, e.g. its worker died more often than Dask retries
+                        exception = future.exception()
+                        errors = [f"{type(exception).__name__}: {exception}"] * len(batch)
+                    for i, error in zip(batch, errors, strict=True):
+                        rows[i]["status"] = "failed" if error else "done"
+                        rows[i]["error"] = error
+                    future.release()
+                    bar.update(len(batch))
+            except KeyboardInterrupt as e:
+                client.cancel(futures, force=True)
+                interrupt = e
+                raise
+            finally:
+                bar.close()
         finally:
             if owned:
-                cluster = client.cluster
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                _close_quietly(client)
+            clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
+            if interrupt is not None:  # counted from the files once the workers are gone: what is really there
+                finished = sum(_read_config(Path(rows[i]["path"])) == configs[i] for i in todo)
+                interrupt.add_note(f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} "
+                                   "before the interrupt; the others were stopped (no partial file is left). Run the "
+                                   "sweep again to do the rest: finished runs are skipped")
 
     for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
         stale.unlink(missing_ok=True)
