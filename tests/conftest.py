@@ -28,3 +28,26 @@ def paper_runs():
         sousa = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.8, 0.9, 0.97],
                                                                alpha=0.1, lam=0.9), 300, progress=False)
     return dabney, masset, sousa
+
+
+def interrupt_a_streamed_run(out):
+    """Stream a small run to ``out`` and interrupt it (Ctrl-C) right after its second checkpoint: 20 of 30 trials
+    done, the run resumable. Used by the resume tests and the checkpoint-corruption property."""
+    import drl
+    from drl.recording import StreamWriter
+
+    original, calls = StreamWriter.checkpoint, []
+
+    def checkpoint_then_interrupt(self, *args):
+        original(self, *args)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    StreamWriter.checkpoint = checkpoint_then_interrupt
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            drl.simulate("hyp_unif", drl.Population.sample(3, seed=1), 30, progress=False, out=out,
+                         bootstrap="random", rule="quantile", record_trials=3, block_trials=10)
+    finally:
+        StreamWriter.checkpoint = original

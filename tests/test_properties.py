@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import interrupt_a_streamed_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import drl
-from drl.recording import StreamWriter
 from drl.store import checkpoint_path, interrupted_runs
 
 PROMISED = (ValueError, TypeError, FileNotFoundError, OSError)
@@ -162,21 +162,7 @@ def test_a_run_file_with_a_field_removed_or_retyped_gets_a_promised_error(stored
 def interrupted_template(tmp_path_factory):
     """The files of a streamed run interrupted after its second checkpoint (20 of 30 trials)."""
     folder = tmp_path_factory.mktemp("interrupted")
-    original, calls = StreamWriter.checkpoint, []
-
-    def checkpoint_then_interrupt(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    StreamWriter.checkpoint = checkpoint_then_interrupt
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            drl.simulate("hyp_unif", drl.Population.sample(3, seed=1), 30, progress=False, out=folder / "run.nc",
-                         bootstrap="random", rule="quantile", record_trials=3, block_trials=10)
-    finally:
-        StreamWriter.checkpoint = original
+    interrupt_a_streamed_run(folder / "run.nc")
     return folder
 
 

@@ -6,10 +6,10 @@ import io
 import numpy as np
 import pytest
 import torch
+from conftest import interrupt_a_streamed_run
 
 import drl
 from drl import Population, compiled
-from drl.recording import StreamWriter
 from drl.store import checkpoint_path, interrupted_runs, trials_path
 
 RESUMABLE = dict(bootstrap="random", rule="quantile", record_trials=3, block_trials=10)
@@ -20,20 +20,9 @@ def _run(**kw):
 
 
 @pytest.fixture
-def interrupted(tmp_path, monkeypatch):
+def interrupted(tmp_path):
     """An interrupted streamed run (stopped after its second checkpoint, 20 of 30 trials) and its files' bytes."""
-    original, calls = StreamWriter.checkpoint, []
-
-    def checkpoint_then_interrupt(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(StreamWriter, "checkpoint", checkpoint_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        _run(out=tmp_path / "run.nc", **RESUMABLE)
-    monkeypatch.undo()
+    interrupt_a_streamed_run(tmp_path / "run.nc")
     return tmp_path / "run.nc", _files(tmp_path)
 
 

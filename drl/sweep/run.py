@@ -201,18 +201,14 @@ def _client(client):
 
 
 def _close_quietly(client) -> None:
-    """Close a client and the local cluster drl started for it, without Dask's shutdown chatter: after an
-    interrupt its objects otherwise report "IOLoop is closed" from their destructors."""
+    """Close a client and the local cluster drl started for it; after an interrupt either may fail to close
+    cleanly, which is no news to the user (the interrupt's note says what was saved)."""
     cluster = client.cluster
     with contextlib.suppress(Exception):
         client.close(timeout=5)
     if cluster is not None:
         with contextlib.suppress(Exception):
             cluster.close(timeout=5)
-    for obj in (client, cluster):  # closed: their destructors have nothing left to do
-        if obj is not None:
-            with contextlib.suppress(AttributeError):
-                obj.__del__ = lambda *args: None
 
 
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
