@@ -54,6 +54,18 @@ def choice(name: str, value, valid: Iterable[str]) -> str:
     return value
 
 
+def check_document(document, schema: dict, source: str, whole: str = "the document") -> None:
+    """Check a decoded JSON/TOML document against a declared JSON Schema (``jsonschema``); the ValueError names
+    ``source`` and the path of the first field that fails (``run.nc: options: 'update' is a required property``), or
+    ``whole`` when the document itself fails."""
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(str(part) for part in errors[0].absolute_path) or whole
+        raise ValueError(f"{source}: {where}: {errors[0].message}")
+
+
 def label(name: str, value, max_length: int = 100) -> str:
     """A name that is shown, stored and compared (a task, a trial type): a non-empty string of at most
     ``max_length`` characters without control characters (a NUL once made "n\\0l" save as "nl", and two trial

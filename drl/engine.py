@@ -52,6 +52,7 @@ from drl.store import (
     _interrupted,
     checkpoint_path,
     release_temp,
+    resume_hint,
     run_path,
     trials_path,
 )
@@ -327,7 +328,7 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
         sink.abort(keep_resumable=keep)
         if keep and getattr(sink, "resumable", False):
             e.add_note(f"nothing was lost: the streamed run can be finished from its last complete block: "
-                       f"drl.resume({str(sink.path)!r}) (CLI: drl resume {sink.path})")
+                       f"{resume_hint(sink.path)}")
         raise
     finally:
         bar.close()
@@ -363,8 +364,7 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     except BaseException as e:
         release_temp(tmp)  # the interrupted run stays exactly as it was, and resumable, by this process too
         if isinstance(e, KeyboardInterrupt):
-            e.add_note(f"nothing was lost: the interrupted run is as it was; drl.resume({str(path)!r}) "
-                       f"(CLI: drl resume {path}) finishes it")
+            e.add_note(f"nothing was lost: the interrupted run is as it was; {resume_hint(path)} finishes it")
         raise
     kernel, sink, weights, run_args = prepared
     return _run(kernel, sink, weights, **run_args, progress=progress)

@@ -41,6 +41,7 @@ from drl.store import (
     checkpoint_path,
     load,
     release_temp,
+    resume_hint,
     run_path,
     trials_path,
 )
@@ -336,8 +337,7 @@ class StreamWriter:
             # not published: the finished run stays resumable (its last checkpoint is the last block)
             self.abort(keep_resumable=True)
             if self.resumable:
-                e.add_note(f"nothing was lost: drl.resume({str(self.path)!r}) (CLI: drl resume {self.path}) "
-                           "publishes it")
+                e.add_note(f"nothing was lost: {resume_hint(self.path)} publishes it")
             raise
         self._published()
         return load(self.path)

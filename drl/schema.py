@@ -158,20 +158,11 @@ RUN_DIMS = {"value": ("predictor", "trial", "time"), "rpe": ("predictor", "trial
             "reward": ("trial", "time"), "weights": ("predictor", "type", "feature")}
 
 
-@functools.cache
-def _attributes_validator():
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(RUN_ATTRIBUTES)
-
-
 def _check_structure(ds: xr.Dataset, source: str) -> None:
     """The declared attributes (:data:`RUN_ATTRIBUTES`) and the arrays' dims, units and trial numbers."""
-    errors = sorted(_attributes_validator().iter_errors(ds.attrs), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        where = ".".join(str(p) for p in error.absolute_path) or "attributes"
-        raise ValueError(f"{source}: {where}: {error.message}")
+    from drl._validate import check_document
+
+    check_document(ds.attrs, RUN_ATTRIBUTES, source, "attributes")
     for name, dims in RUN_DIMS.items():
         if name in ds.variables and ds[name].dims != dims:
             raise ValueError(f"{source}: variable {name!r} must have dims {dims}; has {ds[name].dims}")

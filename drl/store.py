@@ -210,6 +210,11 @@ def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "trials_done", "n_trials", "path"])
 
 
+def resume_hint(path) -> str:
+    """How to finish an interrupted run, in Python and at the shell."""
+    return f"drl.resume({str(path)!r}) (CLI: drl resume {path})"
+
+
 def check_target(path: Path, overwrite: bool, directory=DEFAULT_DIR) -> None:
     """Refuse to write over an existing run (or an interrupted one that could be resumed) unless ``overwrite``;
     create the folder when it is ``directory`` (exps/) or inside it, and refuse a path into a folder that does

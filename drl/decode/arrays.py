@@ -6,6 +6,7 @@ run or file involved. :mod:`drl.decode.runs` reads those numbers out of a run an
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -210,8 +211,7 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
         grid, density = _density(samples, lo, hi)
         residual = np.quantile(samples, levels) - values
         return DecodedDistribution(samples, grid, density, levels, values, kind, 0.0, residual, (lo, hi))
-    with single_blas_thread():
-        samples, loss = _impute(levels, values, lo, hi, n_samples, n_starts, seed, as_quantiles, span)
+    samples, loss = _impute(levels, values, lo, hi, n_samples, n_starts, seed, as_quantiles, span)
     residual = _own_expectiles(samples, levels) - values
     if not user_bounds:
         # A heavy tail needs samples beyond the default bounds: where the outermost level's expectile falls short
@@ -226,9 +226,8 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
                 break
             wider_lo = max(floor, values.min() - 2 * (values.min() - lo)) if bottom else lo
             wider_hi = values.max() + 2 * (hi - values.max()) if top else hi
-            with single_blas_thread():
-                trial, trial_loss = _impute(levels, values, wider_lo, wider_hi, n_samples, n_starts, seed,
-                                            as_quantiles, span)
+            trial, trial_loss = _impute(levels, values, wider_lo, wider_hi, n_samples, n_starts, seed, as_quantiles,
+                                        span)
             trial_residual = _own_expectiles(trial, levels) - values
             if np.abs(trial_residual).max() >= np.abs(residual).max():
                 break
@@ -244,6 +243,15 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
                       "DecodedDistribution.residual)", UserWarning, stacklevel=2)
     grid, density = _density(samples, lo, hi)
     return DecodedDistribution(samples, grid, density, levels, values, kind, loss, residual, (lo, hi))
+
+
+@contextlib.contextmanager
+def residual_warnings_ignored():
+    """Silence :func:`decode_distribution`'s residual warning for codes that are inconsistent on purpose
+    (shuffled, or resampled for a bootstrap), whose misfit is reported another way."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the decoded distribution misses the code", category=UserWarning)
+        yield
 
 
 def _own_expectiles(samples: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -265,15 +273,16 @@ def _impute(levels, values, lo: float, hi: float, n_samples: int, n_starts: int,
     ][:n_starts]
     solved = (1e-12 * span) ** 2  # an objective this small is zero to float rounding: no later start can beat it
     best = None
-    for start in starts:
-        x0 = np.clip(start() + jitter, lo, hi)
-        result = optimize.minimize(_expectile_objective, x0, args=(levels, values), jac=True, method="L-BFGS-B",
-                                   bounds=[(lo, hi)] * n_samples, options={"maxiter": 2000, "ftol": 1e-15,
-                                                                          "gtol": 1e-12})
-        if best is None or result.fun < best.fun:
-            best = result
-        if best.fun <= solved:
-            break
+    with single_blas_thread():
+        for start in starts:
+            x0 = np.clip(start() + jitter, lo, hi)
+            result = optimize.minimize(_expectile_objective, x0, args=(levels, values), jac=True, method="L-BFGS-B",
+                                       bounds=[(lo, hi)] * n_samples, options={"maxiter": 2000, "ftol": 1e-15,
+                                                                              "gtol": 1e-12})
+            if best is None or result.fun < best.fun:
+                best = result
+            if best.fun <= solved:
+                break
     return np.sort(best.x), float(best.fun)
 
 
@@ -292,8 +301,7 @@ def shuffle_control(levels, values, true: RewardDistribution, *, n_shuffles: int
     levels = _levels("levels", levels)
     values = _vector("values", values, n=levels.size)
     rng = np.random.default_rng(seed)
-    with warnings.catch_warnings():  # a shuffled code is inconsistent by design: its residual is the point
-        warnings.filterwarnings("ignore", message="the decoded distribution misses the code", category=UserWarning)
+    with residual_warnings_ignored():  # a shuffled code is inconsistent by design: its residual is the point
         return np.array([
             wasserstein(decode_distribution(levels, rng.permutation(values), kind=kind, n_samples=n_samples,
                                             n_starts=1), true)

@@ -9,14 +9,12 @@ Intervals are percentile intervals of the replicates; the replicates themselves 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import xarray as xr
 
 from drl._validate import in_range
 from drl.decode import recordings
-from drl.decode.arrays import _zero_crossing, decode_distribution, implied_tau
+from drl.decode.arrays import _zero_crossing, decode_distribution, implied_tau, residual_warnings_ignored
 from drl.decode.runs import (
     _asymmetry,
     _recorded_reward_trials,
@@ -264,9 +262,8 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
     densities = np.full((n, point.grid.size), np.nan)
     residuals = np.full(n, np.nan)
     show = n > 20 if progress is None else bool(progress)
-    with warnings.catch_warnings():  # a resampled code is noisier than the point's: its misfit is the band's width,
-        # reported once below (the point decode warned already, if it misses)
-        warnings.filterwarnings("ignore", message="the decoded distribution misses the code", category=UserWarning)
+    # a resampled code is noisier than the point's: its misfit is reported once, below (replicate_residual)
+    with residual_warnings_ignored():
         for b in tqdm(range(n), desc="decode replicates", unit="replicate", disable=not show):
             decoded = decode(boot_reversal[b], levels_of(boot_reversal[b], boot_tau[b]), bounds)
             if decoded is not None:

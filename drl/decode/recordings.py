@@ -20,6 +20,7 @@ An experimenter has a table of measured responses, not a simulated run. The resp
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,7 @@ def read_table(path) -> pd.DataFrame:
     size = os.path.getsize(path)
     if size > MAX_TABLE_BYTES:
         raise ValueError(f"{path}: {size} bytes is larger than a recordings table ({MAX_TABLE_BYTES} at most); split it")
-    raw = open(path, "rb").read()
+    raw = Path(path).read_bytes()
     if not raw.strip():
         raise ValueError(f"{path} is empty: a recordings table needs a header and rows")
     try:
@@ -140,7 +141,7 @@ def read_table(path) -> pd.DataFrame:
                             quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
         raise ValueError(f"{path}: not a table of {separator!r}-separated fields ({str(e).strip()})") from None
-    widths = [len(next(csv.reader([line], delimiter=separator))) for line in text.splitlines()[1:] if line.strip()]
+    widths = [len(row) for row in csv.reader(io.StringIO(text), delimiter=separator) if row][1:]  # one pass
     narrow = [i for i, width in enumerate(widths) if width != len(table.columns)]
     if narrow:
         raise ValueError(f"{path}: row {narrow[0]} has {widths[narrow[0]]} fields, the header {len(table.columns)}")

@@ -34,17 +34,13 @@ MANIFEST_SCHEMA = {
 def read_manifest(path: Path) -> dict:
     """A sweep's ``sweep.json``, checked against :data:`MANIFEST_SCHEMA`; a ValueError names the file and the field
     (a manifest that was a list once raised AttributeError)."""
-    import jsonschema
+    from drl._validate import check_document
 
     try:
         manifest = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path} is not a sweep manifest (not JSON: {str(e)[:80]})") from None
-    errors = sorted(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(manifest),
-                    key=lambda e: list(e.absolute_path))
-    if errors:
-        where = ".".join(str(part) for part in errors[0].absolute_path) or "the manifest"
-        raise ValueError(f"{path}: {where}: {errors[0].message}")
+    check_document(manifest, MANIFEST_SCHEMA, str(path), "the manifest")
     return manifest
 
 
