@@ -78,3 +78,17 @@ def label(name: str, value, max_length: int = 100) -> str:
     if len(value) > max_length:
         raise ValueError(f"{name} must be at most {max_length} characters; got {len(value)}")
     return value
+
+
+def frames_to_user() -> int:
+    """How many frames above the calling function the first frame outside the drl package is (1: the caller's own
+    caller). A warning raised deep in drl names the user's line with ``stacklevel = frames_to_user() + 1`` from
+    the function that calls this (+ 1 more for each helper between it and ``warnings.warn``)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, depth = sys._getframe(2), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, depth = frame.f_back, depth + 1
+    return depth

@@ -197,7 +197,7 @@ def test_gcv_ridge_against_the_hat_matrix_written_out():
         residual = values - hat @ values
         return gamma.size * residual @ residual / (gamma.size - np.trace(hat)) ** 2
 
-    from drl.decode.arrays import RIDGE_GRID
+    from drl.decode.timing import RIDGE_GRID
 
     scores = [score(r) for r in RIDGE_GRID[RIDGE_GRID >= 1e-9]]  # below that the explicit solve is ill-conditioned
     expected = RIDGE_GRID[RIDGE_GRID >= 1e-9][int(np.argmin(scores))]
@@ -209,7 +209,7 @@ def test_imputation_reaches_the_objective_of_many_random_restarts():
     # Dabney's distribution with 10 levels: the three deterministic starts used before stopped at 1.1e-3
     from scipy import optimize
 
-    from drl.decode.arrays import _expectile_objective
+    from drl.decode.distribution import _expectile_objective
 
     true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
     levels = (np.arange(10) + 0.5) / 10

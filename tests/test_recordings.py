@@ -104,9 +104,9 @@ def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_
     # a baseline error of 2 % of the reward moves γ̂ of the fast-discounting neurons most (measured: 0.036)
     assert np.abs(recorded.gamma_hat.values - simulated.gamma_hat.values).max() < 0.05
     assert np.median(np.abs(recorded.gamma_hat.values - gamma)) < 0.02
-    # per-neuron gain normalisation: every neuron's normalised response starts near 1 at the shortest delay
-    assert np.allclose(recorded.response.values[:, 0], recorded.gamma_hat.values ** recorded.delay.values[0],
-                       atol=0.1)
+    # per-neuron gains: every neuron's response over its fitted gain starts near γ̂^delay at the shortest delay
+    assert np.allclose(recorded.response.values[:, 0] / recorded.amplitude.values,
+                       recorded.gamma_hat.values ** recorded.delay.values[0], atol=0.1)
     fig = plots.value_vs_delay(form)
     assert "γ̂" in fig.axes[1].get_xlabel()
     # timing decoded from the recording (γ̂, gains, inverse-variance weights) against the run's own decode
@@ -147,7 +147,6 @@ def test_the_loader_names_what_is_wrong():
         (good.iloc[:0], {}, "the table has no rows"),
         (good.assign(response=["a", 1, 2, 3]), {}, "column 'response' must hold finite numbers; row 0 holds 'a'"),
         (good.assign(magnitude=["x", 4, 1, 4]), {}, "column 'magnitude' must hold finite numbers"),
-        (good.iloc[:3], {}, "neuron 1 has no row for condition"),
     ]
     for table, kwargs, message in cases:
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
@@ -159,8 +158,12 @@ def test_the_loader_names_what_is_wrong():
         decode.responses_from_table([1, 2])
     with pytest.raises(ValueError, match="give magnitude or delay"):
         decode.responses_form([[1.0, 2.0]])
-    with pytest.raises(ValueError, match="response must be finite; neuron index 0, condition 1"):
-        decode.responses_form([[1.0, np.nan]], magnitude=[1, 2])
+    with pytest.raises(ValueError, match="response must be finite or NaN .not recorded.; neuron index 0, condition 1"):
+        decode.responses_form([[1.0, np.inf]], magnitude=[1, 2])
+    with pytest.raises(ValueError, match="at least one number per neuron; neuron index 1 has none"):
+        decode.responses_form([[1.0, 2.0], [np.nan, np.nan]], magnitude=[1, 2])
+    partial = decode.responses_from_table(good.iloc[:3])  # neuron 1 not recorded at 4: kept, NaN there
+    assert np.isnan(partial.response.values[1, 1]) and partial.response.values[1, 0] == -2
     with pytest.raises(ValueError, match="the mean of trial_response"):
         decode.responses_form([[1.0, 2.0]], magnitude=[1, 2], trial_response=[[[0.0, 1.0], [2.0, 3.0]]])
     with pytest.raises(ValueError, match="need at least two|reversal points need at least two"):

@@ -14,38 +14,42 @@ Uncertainty and calibration: :func:`reward_response_intervals` and :func:`distri
 confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are Sousa et al.'s bias-corrected,
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
 
-Responses are read from the trials after learning (``learned_fraction``: the last half by default). Run-level
-functions return xarray Datasets with the predictor parameters as coordinates; distribution decodes return a
-:class:`DecodedDistribution`.
+Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
+estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.population`,
+on the array decoders :mod:`~drl.decode.distribution` and :mod:`~drl.decode.timing`) → uncertainty
+(:mod:`~drl.decode.intervals`, :mod:`~drl.decode.calibration`). Every function takes a run (read into the form on
+the trials after learning, ``learned_fraction``: the last half by default), a path or a form, and none branches on
+where the data came from. Estimates return xarray Datasets with the neurons' coordinates (a run's τ, γ, α±, λ);
+distribution decodes return a :class:`DecodedDistribution`.
 """
 
-from drl.decode.arrays import DecodedDistribution as DecodedDistribution
-from drl.decode.arrays import decode_distribution as decode_distribution
-from drl.decode.arrays import decode_timing as decode_timing
-from drl.decode.arrays import default_delay_grid as default_delay_grid
-from drl.decode.arrays import expectiles as expectiles
-from drl.decode.arrays import fit_discount as fit_discount
-from drl.decode.arrays import gcv_ridge as gcv_ridge
-from drl.decode.arrays import implied_tau as implied_tau
-from drl.decode.arrays import shuffle_control as shuffle_control
-from drl.decode.arrays import wasserstein as wasserstein
 from drl.decode.calibration import calibrated_tau as calibrated_tau
-from drl.decode.calibration import decode_cue_distribution as decode_cue_distribution
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
+from drl.decode.cue import cue_responses as cue_responses
+from drl.decode.cue import cue_values as cue_values
+from drl.decode.distribution import DecodedDistribution as DecodedDistribution
+from drl.decode.distribution import decode_distribution as decode_distribution
+from drl.decode.distribution import expectiles as expectiles
+from drl.decode.distribution import implied_tau as implied_tau
+from drl.decode.distribution import shuffle_control as shuffle_control
+from drl.decode.distribution import wasserstein as wasserstein
 from drl.decode.intervals import distribution_intervals as distribution_intervals
 from drl.decode.intervals import reward_response_intervals as reward_response_intervals
-from drl.decode.recordings import is_responses_form as is_responses_form
-from drl.decode.recordings import responses_form as responses_form
-from drl.decode.recordings import responses_from_table as responses_from_table
-from drl.decode.runs import cue_responses as cue_responses
-from drl.decode.runs import cue_values as cue_values
-from drl.decode.runs import decode_joint as decode_joint
-from drl.decode.runs import decode_run_distribution as decode_run_distribution
-from drl.decode.runs import decode_run_timing as decode_run_timing
-from drl.decode.runs import hinge_fit as hinge_fit
-from drl.decode.runs import learned_trials as learned_trials
-from drl.decode.runs import reward_responses as reward_responses
-from drl.decode.runs import sign_count_reversal as sign_count_reversal
+from drl.decode.population import decode_cue_distribution as decode_cue_distribution
+from drl.decode.population import decode_joint as decode_joint
+from drl.decode.population import decode_run_distribution as decode_run_distribution
+from drl.decode.population import decode_run_timing as decode_run_timing
+from drl.decode.reward import hinge_fit as hinge_fit
+from drl.decode.reward import reward_responses as reward_responses
+from drl.decode.reward import sign_count_reversal as sign_count_reversal
+from drl.decode.timing import decode_timing as decode_timing
+from drl.decode.timing import default_delay_grid as default_delay_grid
+from drl.decode.timing import fit_discount as fit_discount
+from drl.decode.timing import gcv_ridge as gcv_ridge
+from drl.responses.form import is_responses_form as is_responses_form
+from drl.responses.form import responses_form as responses_form
+from drl.responses.table import responses_from_table as responses_from_table
+from drl.schema import learned_trials as learned_trials
 
 __all__ = [
     "DecodedDistribution",

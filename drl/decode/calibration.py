@@ -1,4 +1,4 @@
-"""Sousa et al. 2025's calibration of a recorded population's distributional code, and decoding at the cue.
+"""Sousa et al. 2025's calibration of a recorded population's distributional code (pure functions on arrays).
 
 Recorded asymmetries τ̂ are noisy and biased, and nothing forces them to rise with the reversal point, as the
 expectiles of one distribution must. Sousa et al. therefore (1) subtract each τ̂'s estimated bias
@@ -6,7 +6,8 @@ expectiles of one distribution must. Sousa et al. therefore (1) subtract each τ
 function of the reversal point by isotonic regression, weighting each neuron by ``1 / (1 + var τ̂)``
 (:func:`calibrated_tau`), and (3) to decode the distribution a cue predicts, map each neuron's cue response
 (divided by its gain and discount, ``gain·γ̂^delay``) to a reversal point with a robust (Huber) linear
-regression fitted on the neurons' reward reversal points (:func:`reversal_from_cue`). scikit-learn's
+regression fitted on the neurons' reward reversal points (:func:`reversal_from_cue`);
+:func:`~drl.decode.decode_cue_distribution` combines them. scikit-learn's
 ``IsotonicRegression`` and ``HuberRegressor`` do the fits, as in the paper's code.
 """
 
@@ -15,11 +16,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from drl.decode import recordings
-from drl.decode.arrays import DecodedDistribution, _vector, decode_distribution
-from drl.store import open_run
+from drl.decode._checks import vector as _vector
 
-__all__ = ["calibrated_tau", "decode_cue_distribution", "reversal_from_cue"]
+__all__ = ["calibrated_tau", "reversal_from_cue"]
 
 
 def calibrated_tau(reversal_point, tau, tau_variance=None) -> np.ndarray:
@@ -88,47 +87,3 @@ def reversal_from_cue(cue_response, reversal_point) -> xr.Dataset:
     out.attrs.update(slope=float(fit.coef_[0]), intercept=float(fit.intercept_), scale=float(fit.scale_),
                      pearson_r=float(stats.pearsonr(cue_response, reversal_point)[0]))
     return out
-
-
-def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=None, n_boot: int = 200,
-                            seed: int = 0, n_samples: int = 100, intervals: xr.Dataset | None = None
-                            ) -> DecodedDistribution:
-    """The reward distribution a cue predicts, decoded from the cue responses alone (Sousa et al. 2025, Fig. 4).
-
-    Reversal points and bias-corrected τ̂ come from the reward responses of ``trial_type``
-    (:func:`~drl.decode.reward_response_intervals`, ``n_boot`` and ``seed``; or ``intervals`` when given); the
-    cue responses are mapped to reversal points (:func:`reversal_from_cue`), τ is calibrated against them
-    (:func:`calibrated_tau`) and the pairs are decoded as expectiles.
-
-    ``cue_response``: [P] each predictor's response at the cue of ``trial_type`` divided by its
-    ``gain·γ̂^delay``. Default for a run: its value at the cue (:func:`~drl.decode.cue_values`) divided by
-    ``γ^delay``; a recording's form holds one response per condition, so pass its cue responses here.
-    """
-    from drl.decode.intervals import reward_response_intervals
-    from drl.decode.runs import cue_values
-    from drl.schema import run_task
-
-    recorded = recordings.is_responses_form(run)
-    data = run if recorded else open_run(run)
-    if intervals is None:
-        intervals = reward_response_intervals(data, trial_type, n_boot=n_boot, seed=seed)
-    elif not isinstance(intervals, xr.Dataset) or "tau_hat_corrected" not in intervals:
-        raise TypeError("intervals must be the Dataset that reward_response_intervals returned for this run")
-    trial_type = intervals.attrs["trial_type"]
-    if cue_response is None:
-        if recorded:
-            raise ValueError("a recording's form holds one response per condition: pass cue_response=, each "
-                             "neuron's cue response to this trial type divided by its gain·γ̂^delay")
-        task = run_task(data)
-        spec = task.trial_types[task.trial_type_index(trial_type)]
-        if len(spec.rewards) != 1:
-            raise ValueError(f"trial type {trial_type!r} has {len(spec.rewards)} reward events; the cue decode "
-                             "needs one (pass cue_response= to decode another)")
-        cue_response = cue_values(data, trial_type) / data["gamma"].values ** spec.rewards[0].time
-    cue_response = _vector("cue_response", cue_response, n=intervals.sizes["predictor"])
-    reversal = reversal_from_cue(cue_response, intervals["reversal_point"].values)["reversal_point_at_cue"].values
-    levels = calibrated_tau(reversal, intervals["tau_hat_corrected"].values, intervals["tau_hat_variance"].values)
-    keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
-    if keep.sum() == 0:
-        raise ValueError("no predictor has a calibrated τ in (0, 1) to decode with")
-    return decode_distribution(levels[keep], reversal[keep], n_samples=n_samples)

@@ -1,10 +1,10 @@
 """Bootstrap confidence intervals for what the reward responses say: reversal points, asymmetries τ̂ (with the
 bootstrap estimate of τ̂'s bias, which Sousa et al. 2025 subtract) and the decoded reward distribution.
 
-The resampled unit is the trial. A run's learned trials are resampled within each delivered magnitude (every
-magnitude keeps its count), one resample shared by all predictors, as they all saw the same trials. A
-recording's single trials are resampled per neuron and magnitude, as neurons are recorded in different sessions.
-Intervals are percentile intervals of the replicates; the replicates themselves are returned too.
+The resampled unit is the trial of the responses form. Trials shared by every neuron (a run's; neurons recorded
+together: the form's ``trial`` coordinate) are resampled within each magnitude, one resample for all neurons;
+otherwise each neuron's trials are resampled on their own, per magnitude. Intervals are percentile intervals of
+the replicates; the replicates themselves are returned too.
 """
 
 from __future__ import annotations
@@ -13,22 +13,28 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import in_range
-from drl.decode import recordings
-from drl.decode.arrays import _zero_crossing, decode_distribution, implied_tau, residual_warnings_ignored
-from drl.decode.runs import (
-    _asymmetry,
-    _recorded_reward_trials,
-    _reward_trials,
-    _run_reward_responses,
-    _scaled,
-    hinge_fit,
-    reward_responses,
-)
+from drl.decode.calibration import calibrated_tau
+from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
+from drl.decode.reward import estimates, hinge_fit, responses_at_reward, reversal_fit_of, reward_trials, scaled
 from drl.distributions import RewardDistribution
-from drl.schema import run_options
-from drl.store import open_run
+from drl.responses.run import as_form
 
-__all__ = ["distribution_intervals", "reward_response_intervals"]
+__all__ = ["distribution_intervals", "levels_to_use", "reward_response_intervals"]
+
+USES = ("tau", "tau_hat", "tau_calibrated")
+
+
+def levels_to_use(responses: xr.Dataset, use: str | None) -> str:
+    """Which levels a distribution decode pairs with the reversal points: as asked, else the true τ where the
+    responses know it (a model population) and the estimated τ̂ otherwise."""
+    known = "tau" in responses.coords
+    use = use or ("tau" if known else "tau_hat")
+    if use not in USES:
+        raise ValueError(f"use must be 'tau', 'tau_hat' or 'tau_calibrated'; got {use!r}")
+    if use == "tau" and not known:
+        raise ValueError("these responses have no true τ (a recording has no true τ): decode with use='tau_hat' "
+                         "(each neuron's estimated asymmetry) or 'tau_calibrated'")
+    return use
 
 HINGE_ROWS = 2000  # rows per hinge_fit call: its [rows, 2001] work arrays stay near 100 MB
 
@@ -46,119 +52,117 @@ def _check_bootstrap(n_boot, level) -> None:
     in_range("level", level, 0, 1, lo_open=True, hi_open=True)
 
 
-def _run_replicates(trials, response, n_boot, rng):
-    """Reversal points and τ̂ [B, P] of ``n_boot`` resamples (within magnitude) of a run's learned trials, as
-    :func:`~drl.decode.runs._reward_trials` read them."""
-    sub, _, magnitudes, which, rpe = trials
-    scaled = _scaled(sub, rpe, response)
-    n_pred = rpe.shape[0]
-    rpe_mean = np.empty((n_boot, n_pred, magnitudes.size))
-    scaled_mean = np.empty_like(rpe_mean)
-    for m in range(magnitudes.size):
-        members = np.flatnonzero(which == m)
+def _shared_resample(arrays, ids, n_boot, rng):
+    """Means [B, N, M] of each of ``arrays`` ([N, M, R] pooled trials) over ``n_boot`` resamples of the trials
+    within each magnitude, one resample shared by every neuron (their trials are the same trials)."""
+    n_neurons, n_mag = arrays[0].shape[:2]
+    means = [np.empty((n_boot, n_neurons, n_mag)) for _ in arrays]
+    for m in range(n_mag):
+        members = np.flatnonzero(ids[m] >= 0)
         drawn = rng.integers(0, members.size, (n_boot, members.size))
         # counts[b, j]: how often resample b drew trial j of this magnitude; a matmul then averages
         counts = np.zeros((n_boot, members.size))
         np.add.at(counts, (np.arange(n_boot)[:, None], drawn), 1.0 / members.size)
-        rpe_mean[:, :, m] = (rpe[:, members] @ counts.T).T
-        scaled_mean[:, :, m] = (scaled[:, members] @ counts.T).T
-    flat = (n_boot * n_pred, magnitudes.size)
-    reversal = _zero_crossing(magnitudes, rpe_mean.reshape(flat))
-    _, _, tau_hat = _asymmetry(magnitudes, reversal, scaled_mean.reshape(flat))
-    return reversal.reshape(n_boot, n_pred), tau_hat.reshape(n_boot, n_pred)
+        for mean, values in zip(means, arrays, strict=True):
+            mean[:, :, m] = (values[:, m, members] @ counts.T).T
+    return means
 
 
-def _recorded_replicates(form, trial_type, n_boot, rng):
-    """Reversal points and τ̂ [B, N] from resamples of each neuron's single trials at each magnitude."""
-    trial_type, magnitudes, _, trials = _recorded_reward_trials(form, trial_type)
-    if trials is None:
-        raise ValueError("bootstrap intervals of a recording resample its single trials, and this one has only "
-                         "means: build the form with trial_response= (or a table with one row per trial)")
-    trials = np.take_along_axis(trials, np.argsort(~np.isfinite(trials), axis=2, kind="stable"), 2)  # NaN last
-    n = np.isfinite(trials).sum(2)  # [N, M] trials per neuron and magnitude
-    n_neurons, n_mag, width = trials.shape
+def _own_resample(arrays, n_boot, rng):
+    """Means [B, N, M] of each of ``arrays`` over ``n_boot`` resamples of each neuron's own trials at each
+    magnitude (neurons recorded in different sessions); a neuron without trials at a magnitude stays NaN."""
+    order = np.argsort(~np.isfinite(arrays[0]), axis=2, kind="stable")  # NaN last
+    arrays = [np.take_along_axis(values, order, 2) for values in arrays]
+    n = np.isfinite(arrays[0]).sum(2)  # [N, M] trials per neuron and magnitude
+    n_neurons, n_mag, width = arrays[0].shape
     kept = np.arange(width) < n[..., None]  # [N, M, R]
-    means = np.empty((n_boot, n_neurons, n_mag))
-    chunk = max(1, int(4e6 // trials.size))
+    means = [np.empty((n_boot, n_neurons, n_mag)) for _ in arrays]
+    chunk = max(1, int(4e6 // arrays[0].size))
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
         index = (rng.random((size, n_neurons, n_mag, width)) * n[..., None]).astype(np.int64)
-        drawn = np.take_along_axis(np.broadcast_to(trials, index.shape), index, 3)
-        means[start:start + size] = np.where(kept, drawn, 0.0).sum(3) / n
-    return _hinge(magnitudes, means)
+        for mean, values in zip(means, arrays, strict=True):
+            drawn = np.take_along_axis(np.broadcast_to(values, index.shape), index, 3)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean[start:start + size] = np.where(n > 0, np.where(kept, drawn, 0.0).sum(3) / n, np.nan)
+    return means
 
 
-def _monte_carlo_tau(form, trial_type, distribution, reversal, slope_pos, slope_neg, n_boot, rng):
+def _replicate_estimates(magnitudes, signal_means, scaled_means, reversal_fit):
+    """Reversal points and τ̂ [B, N] of each replicate's means [B, N, M], :data:`HINGE_ROWS` rows at a time."""
+    shape = signal_means.shape
+    rows_signal = signal_means.reshape(-1, magnitudes.size)
+    rows_scaled = scaled_means.reshape(-1, magnitudes.size)
+    step = HINGE_ROWS if reversal_fit == "hinge" else rows_signal.shape[0]
+    parts = [estimates(magnitudes, rows_signal[i:i + step], rows_scaled[i:i + step], reversal_fit)
+             for i in range(0, rows_signal.shape[0], step)]
+    reversal = np.concatenate([p[0] for p in parts])
+    tau_hat = np.concatenate([p[3] for p in parts])
+    return reversal.reshape(shape[:2]), tau_hat.reshape(shape[:2])
+
+
+def _monte_carlo_tau(magnitudes, trials, distribution, reversal, slope_pos, slope_neg, n_boot, rng):
     """Sousa et al. 2025's Monte Carlo of τ̂ [B, N]: each neuron simulated as a hinge at its reversal point with
     the τ that point implies under the delivered ``distribution``, its gain s+ + s−, and its own trial counts and
     trial spread per magnitude; returns (τ̂ replicates, the implied τ)."""
-    _, magnitudes, _, trials = _recorded_reward_trials(form, trial_type)
     if trials is None:
-        raise ValueError("the Monte Carlo of τ̂ uses each neuron's trial spread, and this recording has only means")
+        raise ValueError("the Monte Carlo of τ̂ uses each neuron's trial spread, and these responses have only means")
     tau = implied_tau(distribution, reversal)  # [N]
     gain = np.abs(slope_pos + slope_neg)
     offset = magnitudes[None, :] - reversal[:, None]
     mean = gain[:, None] * np.where(offset > 0, tau[:, None] * offset, (1 - tau[:, None]) * offset)  # [N, M]
     count = np.isfinite(trials).sum(2)
-    spread = np.nan_to_num(np.nanstd(trials, 2, ddof=1)) / np.sqrt(count)  # standard error of each mean
-    means = mean + spread * rng.standard_normal((n_boot, *mean.shape))
-    return _hinge(magnitudes, means)[1], tau
-
-
-def _hinge(magnitudes, means):
-    """Reversal points and τ̂ [B, N] of the hinge fit to each row of means [B, N, M], :data:`HINGE_ROWS` rows at
-    a time."""
-    rows = means.reshape(-1, magnitudes.size)
-    reversal, slope_pos, slope_neg = (np.concatenate(parts) for parts in zip(
-        *(hinge_fit(magnitudes, rows[i:i + HINGE_ROWS]) for i in range(0, rows.shape[0], HINGE_ROWS)),
-        strict=True))
     with np.errstate(invalid="ignore", divide="ignore"):
-        tau_hat = slope_pos / (slope_pos + slope_neg)
-    return reversal.reshape(means.shape[:2]), tau_hat.reshape(means.shape[:2])
+        spread = np.nan_to_num(np.sqrt(np.nanvar(np.where(count[..., None] > 1, trials, 0.0), 2, ddof=1))
+                               ) / np.sqrt(count)  # standard error of each mean
+    means = np.where(count > 0, mean, np.nan) + spread * rng.standard_normal((n_boot, *mean.shape))
+    return _replicate_estimates(magnitudes, means, means, "hinge")[1], tau
 
 
 def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int = 200, level: float = 0.95,
                               seed: int = 0, event: int = 0, learned_fraction: float = 0.5,
-                              response: str = "scaled", distribution: RewardDistribution | None = None
-                              ) -> xr.Dataset:
-    """:func:`~drl.decode.reward_responses` with bootstrap confidence intervals for each predictor's reversal point
+                              response: str = "scaled", distribution: RewardDistribution | None = None,
+                              reversal_fit: str | None = None) -> xr.Dataset:
+    """:func:`~drl.decode.reward_responses` with bootstrap confidence intervals for each neuron's reversal point
     and asymmetry τ̂, and τ̂'s bias.
 
-    ``n_boot`` resamples of the trials (see the module docstring) are each read exactly as the point estimate
-    is. τ̂ = s+ / (s+ + s−) is a ratio of noisy slopes, so it is biased; the bootstrap estimate of that bias is
-    ``mean(τ̂*) − τ̂`` (Efron & Tibshirani 1993, ch. 10), and ``tau_hat_corrected = clip(τ̂ − bias, 0, 1)`` is
-    what Sousa et al. 2025 decode with (they estimated the bias by a Monte Carlo of the fitted neuron; the
-    bootstrap does the same from the neuron's own trials). ``run``: a run, or a recording in the responses
-    form with single trials.
+    ``n_boot`` resamples of the trials are each read exactly as the point estimate is. Trials shared by every
+    neuron (a run's; neurons recorded together) are resampled within each magnitude, one resample for all
+    neurons; otherwise each neuron's own trials are resampled per magnitude (neurons recorded in different
+    sessions). τ̂ = s+ / (s+ + s−) is a ratio of noisy slopes, so it is biased; the bootstrap estimate of that
+    bias is ``mean(τ̂*) − τ̂`` (Efron & Tibshirani 1993, ch. 10), and ``tau_hat_corrected = clip(τ̂ − bias, 0,
+    1)`` is what Sousa et al. 2025 decode with. ``distribution`` (the delivered reward distribution) estimates
+    the bias as they did instead: a Monte Carlo of each neuron as a hinge at the τ its reversal point implies,
+    with its own trial counts and spread. ``run``: a run, or a responses form with single trials.
 
-    Returns the Dataset of :func:`~drl.decode.reward_responses` with, per predictor: ``reversal_point_low``,
+    Returns the Dataset of :func:`~drl.decode.reward_responses` with, per neuron: ``reversal_point_low``,
     ``reversal_point_high``, ``tau_hat_low``, ``tau_hat_high`` (the central ``level`` interval),
     ``tau_hat_bias``, ``tau_hat_variance`` and ``tau_hat_corrected``; the replicates ``reversal_point_boot`` and
     ``tau_hat_boot`` [boot, predictor]; attrs ``n_boot``, ``level``, ``seed``, ``resampling``.
     """
     _check_bootstrap(n_boot, level)
-    rng = np.random.default_rng(seed)
-    recorded = recordings.is_responses_form(run)
     if distribution is not None and not isinstance(distribution, RewardDistribution):
         raise TypeError(f"distribution must be a drl RewardDistribution (e.g. task.reward_distribution(name)); got "
                         f"{type(distribution).__name__}")
-    if recorded:
-        out = reward_responses(run, trial_type)
-        reversal, tau = _recorded_replicates(run, out.attrs["trial_type"], n_boot, rng)
-        resampling = "single trials per neuron and magnitude"
-        if distribution is not None:
-            simulated, implied = _monte_carlo_tau(run, out.attrs["trial_type"], distribution,
-                                                  out["reversal_point"].values, out["slope_pos"].values,
-                                                  out["slope_neg"].values, n_boot, rng)
-    elif distribution is not None:
-        raise ValueError("distribution= (Sousa et al.'s Monte Carlo of τ̂'s bias) is for recordings; a run's τ̂ "
-                         "bias is estimated from its own trials")
+    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
+    rng = np.random.default_rng(seed)
+    out = responses_at_reward(form, trial_type, response=response, reversal_fit=reversal_fit)
+    fit = out.attrs["reversal_fit"]
+    _, magnitudes, _, trials, ids = reward_trials(form, out.attrs["trial_type"])
+    if trials is None:
+        raise ValueError("bootstrap intervals resample single trials, and these responses have only means: build "
+                         "the form with trial_response= (or a table with one row per trial)")
+    arrays = [trials, scaled(form, trials, response)]
+    if ids is not None:
+        signal_means, scaled_means = _shared_resample(arrays, ids, n_boot, rng)
+        resampling = "trials within magnitude, shared by all neurons"
     else:
-        ds = open_run(run)
-        trials = _reward_trials(ds, trial_type, event, learned_fraction)  # read once: a run may be on disk
-        out = _run_reward_responses(ds, trials, learned_fraction, response, resample=False, seed=0)
-        reversal, tau = _run_replicates(trials, response, n_boot, rng)
-        resampling = "learned trials within magnitude, shared by all predictors"
+        signal_means, scaled_means = _own_resample(arrays, n_boot, rng)
+        resampling = "single trials per neuron and magnitude"
+    reversal, tau = _replicate_estimates(magnitudes, signal_means, scaled_means, fit)
+    if distribution is not None:
+        simulated, implied = _monte_carlo_tau(magnitudes, arrays[1], distribution, out["reversal_point"].values,
+                                              out["slope_pos"].values, out["slope_neg"].values, n_boot, rng)
     tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
     with np.errstate(invalid="ignore"):
         rev_low, rev_high = np.nanpercentile(reversal, tails, axis=0)
@@ -196,7 +200,7 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
 def distribution_intervals(run, trial_type: str | None = None, *, use: str | None = None, n_boot: int = 100,
                            level: float = 0.95, seed: int = 0, n_samples: int = 100, probabilities=None,
                            intervals: xr.Dataset | None = None, progress: bool | None = None) -> xr.Dataset:
-    """Bootstrap confidence bands for the reward distribution decoded from a run's (or recording's) reversal
+    """Bootstrap confidence bands for the reward distribution decoded from a run's (or a responses form's) reversal
     points (:func:`~drl.decode.decode_run_distribution`).
 
     Each replicate of :func:`reward_response_intervals` (``intervals``, computed with ``n_boot``, ``seed`` and
@@ -214,23 +218,15 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
     """
     from tqdm.auto import tqdm
 
-    from drl.decode.calibration import calibrated_tau
-
-    recorded = recordings.is_responses_form(run)
-    ds = run if recorded else open_run(run)
     if intervals is None:
         _check_bootstrap(n_boot, level)
-        intervals = reward_response_intervals(ds, trial_type, n_boot=n_boot, level=level, seed=seed)
+        intervals = reward_response_intervals(run, trial_type, n_boot=n_boot, level=level, seed=seed)
     elif not isinstance(intervals, xr.Dataset) or "reversal_point_boot" not in intervals:
         raise TypeError("intervals must be the Dataset that reward_response_intervals returned for this run")
     else:
         _check_bootstrap(intervals.sizes["boot"], level)
-    use = use or ("tau_hat" if recorded else "tau")
-    if use not in ("tau", "tau_hat", "tau_calibrated"):
-        raise ValueError(f"use must be 'tau', 'tau_hat' or 'tau_calibrated'; got {use!r}")
-    if recorded and use == "tau":
-        raise ValueError("a recording has no true τ: use 'tau_hat' or 'tau_calibrated'")
-    kind = "quantile" if not recorded and run_options(ds).get("rule") == "quantile" else "expectile"
+    use = levels_to_use(intervals, use)
+    kind = "quantile" if intervals.attrs.get("rule") == "quantile" else "expectile"
     probabilities = (np.linspace(0.05, 0.95, 19) if probabilities is None
                      else np.asarray(probabilities, dtype=np.float64))
     if probabilities.ndim != 1 or np.any((probabilities < 0) | (probabilities > 1)):

@@ -252,7 +252,7 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
         axes[0].plot(delays, cue["response"].values[p], "o", color=colors[p], ms=4)
         fit = cue["amplitude"].values[p] * cue["gamma_hat"].values[p] ** smooth
         axes[0].plot(smooth, fit, "-", color=colors[p], lw=1)
-    what = "cue response / fitted gain" if recorded else "cue RPE / expected reward"
+    what = "cue response (per unit expected reward)" if recorded else "cue RPE / expected reward"
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel=what, title="cue response ('o') and exponential fit")
     if recorded:
         axes[1].hist(cue["gamma_hat"].values, bins=min(20, max(5, cue.sizes["predictor"] // 3)), color="tab:blue",

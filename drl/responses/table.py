@@ -1,20 +1,8 @@
-"""Recorded neurons as decoder input: the "responses form" and its loader from a tidy table.
+"""A table of measured responses (a pandas DataFrame or a CSV file) as the responses form.
 
-An experimenter has a table of measured responses, not a simulated run. The responses form holds them:
-
-* ``response`` [neuron, condition]: the mean response of each neuron in each condition, baseline-subtracted
-  (the decoders read where a response changes sign, so a response with its baseline still in it moves every
-  reversal point);
-* ``trial_response`` [neuron, condition, repeat] (optional): the single-trial responses, NaN-padded where a
-  neuron has fewer trials in a condition; with it, fits weight each mean by its inverse variance and the
-  sign-count reversal point counts trials;
-* per-condition coordinates ``trial_type`` (a name), ``magnitude`` (reward units) and ``delay`` (s after the
-  cue), NaN where a condition has none;
-* ``attrs``: ``drl_form = "responses"``, ``task_name`` (the recording's name) and ``units`` (of magnitude).
-
-:func:`drl.decode.reward_responses`, :func:`~drl.decode.decode_run_distribution` and
-:func:`~drl.decode.cue_responses`, and the figures :func:`drl.plots.reward_response` and
-:func:`drl.plots.value_vs_delay`, take this form wherever they take a run.
+One row per neuron × condition (mean responses) or one row per trial; the columns name the neuron, the response
+and what defines a condition (trial type, reward magnitude, delay, and optionally the event the response was
+read at). A neuron missing from some conditions is kept: the analyses use what each neuron has.
 """
 
 from __future__ import annotations
@@ -26,81 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["is_responses_form", "responses_form", "responses_from_table"]
+from drl.responses.form import responses_form
 
-FORM = "responses"
-
-
-def is_responses_form(data) -> bool:
-    """True for a Dataset built by :func:`responses_form` (or :func:`responses_from_table`)."""
-    return isinstance(data, xr.Dataset) and data.attrs.get("drl_form") == FORM
-
-
-def _per_condition(name: str, values, n_conditions: int, dtype) -> np.ndarray:
-    if values is None:
-        return np.full(n_conditions, np.nan) if dtype is float else np.full(n_conditions, "", dtype=object)
-    array = np.asarray(values, dtype=dtype)
-    if array.shape != (n_conditions,):
-        raise ValueError(f"{name} must have one entry per condition ({n_conditions}); got shape {array.shape}")
-    return array
-
-
-def responses_form(response, *, magnitude=None, delay=None, trial_type=None, neuron=None, trial_response=None,
-                   units: str = "reward units", name: str = "recording") -> xr.Dataset:
-    """The responses form from arrays (see the module docstring).
-
-    Args:
-      response: [neuron, condition] mean baseline-subtracted responses (any unit: gains differ per neuron).
-      magnitude: [condition] reward magnitude of each condition (reward units), NaN where none.
-      delay: [condition] reward delay after the cue (s), NaN where none.
-      trial_type: [condition] names (e.g. the odour); default "" for all.
-      neuron: [neuron] ids (default 0 … N−1).
-      trial_response: [neuron, condition, repeat] single-trial responses, NaN-padded; ``response`` must be
-        their mean where given.
-      units: the unit of ``magnitude`` (used in figure labels).
-      name: the recording's name (figure titles).
-    """
-    response = np.asarray(response, dtype=np.float64)
-    if response.ndim != 2 or 0 in response.shape:
-        raise ValueError(f"response must be a non-empty 2-D array [neuron, condition]; got shape {response.shape}")
-    n_neurons, n_conditions = response.shape
-    if not np.all(np.isfinite(response)):
-        bad = np.argwhere(~np.isfinite(response))[0]
-        raise ValueError(f"response must be finite; neuron index {bad[0]}, condition {bad[1]} is "
-                         f"{response[tuple(bad)]}")
-    magnitude = _per_condition("magnitude", magnitude, n_conditions, float)
-    delay = _per_condition("delay", delay, n_conditions, float)
-    if np.all(np.isnan(magnitude)) and np.all(np.isnan(delay)):
-        raise ValueError("give magnitude or delay (or both) per condition: the decoders read responses against one")
-    if np.any(delay[np.isfinite(delay)] < 0):
-        raise ValueError(f"delay must be ≥ 0 s; got {delay[delay < 0][:3].tolist()}")
-    trial_type = _per_condition("trial_type", trial_type, n_conditions, object).astype(str)
-    neuron = np.arange(n_neurons) if neuron is None else np.asarray(neuron)
-    if neuron.shape != (n_neurons,) or np.unique(neuron).size != n_neurons:
-        raise ValueError(f"neuron must hold {n_neurons} distinct ids; got {neuron[:5].tolist()}")
-    data = {"response": (("neuron", "condition"), response,
-                         {"long_name": "mean baseline-subtracted response", "units": "recorded units"})}
-    if trial_response is not None:
-        trials = np.asarray(trial_response, dtype=np.float64)
-        if trials.ndim != 3 or trials.shape[:2] != response.shape:
-            raise ValueError(f"trial_response must have shape [neuron, condition, repeat] = {response.shape} + "
-                             f"(repeats,); got {trials.shape}")
-        counted = np.isfinite(trials).sum(2)
-        if np.any(counted == 0):
-            bad = np.argwhere(counted == 0)[0]
-            raise ValueError(f"trial_response has no finite trial for neuron index {bad[0]}, condition {bad[1]}")
-        with np.errstate(invalid="ignore"):
-            if not np.allclose(np.nanmean(trials, 2), response, rtol=1e-6, atol=1e-9):
-                raise ValueError("response must be the mean of trial_response over its repeats")
-        data["trial_response"] = (("neuron", "condition", "repeat"), trials,
-                                  {"long_name": "single-trial response (NaN: no trial)", "units": "recorded units"})
-    coords = {"neuron": neuron, "condition": np.arange(n_conditions),
-              "trial_type": ("condition", trial_type),
-              "magnitude": ("condition", magnitude, {"units": units, "long_name": "reward magnitude"}),
-              "delay": ("condition", delay, {"units": "s", "long_name": "reward delay after the cue"})}
-    form = xr.Dataset(data, coords=coords)
-    form.attrs.update(drl_form=FORM, task_name=str(name), units=str(units))
-    return form
+__all__ = ["MAX_CELLS", "MAX_TABLE_BYTES", "read_table", "responses_from_table"]
 
 
 #: The most neuron × condition × trial cells ``responses_from_table`` builds (1 GiB of float64)
@@ -130,6 +46,8 @@ def read_table(path) -> pd.DataFrame:
         line = raw[:e.start].count(b"\n") + 1
         raise ValueError(f"{path}: not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line} (save the table as "
                          "UTF-8 CSV)") from None
+    if not text.strip():  # a byte-order mark and nothing else
+        raise ValueError(f"{path} is empty: a recordings table needs a header and rows")
     if "\0" in text:
         raise ValueError(f"{path}: a binary file (a NUL byte at line {text[:text.index(chr(0))].count(chr(10)) + 1}), "
                          "not a CSV table")
@@ -155,13 +73,16 @@ def _shown(value) -> str:
 
 def responses_from_table(table, *, neuron: str = "neuron", response: str = "response",
                          magnitude: str | None = "magnitude", delay: str | None = "delay",
-                         trial_type: str | None = "trial_type", units: str = "reward units",
+                         trial_type: str | None = "trial_type", event: str | None = "event",
+                         units: str = "reward units",
                          name: str | None = None) -> xr.Dataset:
     """The responses form from a tidy table: a pandas DataFrame or a CSV path.
 
     One row per neuron × condition (mean responses), or one row per trial (then the means are computed and the
-    single trials kept as ``trial_response``). A condition is a distinct (trial_type, magnitude, delay) among
-    the columns present. ``magnitude``, ``delay`` and ``trial_type`` name optional columns: a default name that
+    single trials kept as ``trial_response``). A condition is a distinct (trial_type, magnitude, delay, event)
+    among the columns present; ``event`` says whether a row is a response to the "cue" or to the "reward" (empty:
+    either, as a table without the column). A neuron without rows in some conditions is kept there as NaN.
+    ``magnitude``, ``delay``, ``trial_type`` and ``event`` name optional columns: a default name that
     is absent is skipped; a name given as None is not read; a name you give that is absent is an error, as is
     a table with neither a magnitude nor a delay column.
     """
@@ -170,8 +91,8 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
         table = read_table(table)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or a CSV path; got {type(table).__name__}")
-    defaults = {"magnitude": "magnitude", "delay": "delay", "trial_type": "trial_type"}
-    given = {"magnitude": magnitude, "delay": delay, "trial_type": trial_type}
+    defaults = {"magnitude": "magnitude", "delay": "delay", "trial_type": "trial_type", "event": "event"}
+    given = {"magnitude": magnitude, "delay": delay, "trial_type": trial_type, "event": event}
     missing = [column for column in (neuron, response) if column not in table.columns]
     missing += [column for key, column in given.items() if column is not None and column not in table.columns
                 and column != defaults[key]]
@@ -206,10 +127,12 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
                                  f"holds {_shown(table[present[key]].iloc[row])}")
     frame = pd.DataFrame({"neuron": table[neuron].to_numpy(), "response": values.to_numpy(dtype=np.float64)})
     frame["trial_type"] = table[present["trial_type"]].astype(str).to_numpy() if "trial_type" in present else ""
+    frame["event"] = (table[present["event"]].fillna("").astype(str).str.strip().to_numpy() if "event" in present
+                      else "")
     for key in ("magnitude", "delay"):
         frame[key] = (pd.to_numeric(table[present[key]], errors="coerce").to_numpy(dtype=np.float64)
                       if key in present else np.nan)
-    keys = ["trial_type", "magnitude", "delay"]
+    keys = ["trial_type", "magnitude", "delay", "event"]
     conditions = frame[keys].drop_duplicates().sort_values(keys, na_position="last").reset_index(drop=True)
     condition_of = frame[keys].merge(conditions.reset_index(), on=keys, how="left")["index"].to_numpy()
     neurons, neuron_of = np.unique(frame["neuron"].to_numpy(), return_inverse=True)
@@ -229,15 +152,12 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
                          "conditions, or split the table")
     trials = np.full(shape, np.nan)
     trials[neuron_of, condition_of, repeat] = frame["response"].to_numpy()
-    counted = np.isfinite(trials).sum(2)
-    if np.any(counted == 0):
-        n, c = np.argwhere(counted == 0)[0]
-        condition = {key: value for key, value in conditions.iloc[c].to_dict().items()
-                     if not (isinstance(value, float) and np.isnan(value)) and value != ""}
-        raise ValueError(f"neuron {_shown(neurons[n])} has no row for condition {condition}: every neuron needs "
-                         "a response in every condition")
-    mean = np.nanmean(trials, 2)
+    counted = np.isfinite(trials).sum(2)  # 0 where a neuron was not recorded in a condition: kept, as NaN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counted > 0, np.where(counted[..., None] > 0, np.nan_to_num(trials), 0.0).sum(2) /
+                        np.maximum(counted, 1), np.nan)
     return responses_form(mean, magnitude=conditions["magnitude"].to_numpy(), delay=conditions["delay"].to_numpy(),
-                          trial_type=conditions["trial_type"].to_numpy(), neuron=neurons,
+                          trial_type=conditions["trial_type"].to_numpy(), event=conditions["event"].to_numpy(),
+                          neuron=neurons,
                           trial_response=trials if shape[2] > 1 else None, units=units,
                           name=name or "recording")

@@ -1,0 +1,276 @@
+"""Population decodes from the responses form: the reward distribution (from reversal points), the reward timing
+(from cue responses across γ), the joint time × magnitude map and the distribution a cue predicts.
+
+Each takes a run (read into the form once, :mod:`drl.responses.run`) or any responses form. What a decode pairs
+with the responses depends on what the form knows: a model population's true τ and γ (the model's view), or the
+τ̂ and γ̂ estimated from the responses (the experimenter's view; ``use`` chooses).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from drl.decode._checks import vector as _vector
+from drl.decode.calibration import calibrated_tau, reversal_from_cue
+from drl.decode.cue import inverse_variance, responses_at_cue, values_at_cue, weighting_of
+from drl.decode.distribution import DecodedDistribution, _density_at, decode_distribution
+from drl.decode.intervals import levels_to_use, reward_response_intervals
+from drl.decode.reward import responses_at_reward
+from drl.decode.timing import decode_timing, default_delay_grid
+from drl.responses.form import pooled, reward_delays
+from drl.responses.run import as_form, default_trial_type
+
+__all__ = ["decode_cue_distribution", "decode_joint", "decode_run_distribution", "decode_run_timing"]
+
+
+def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,
+                            use: str | None = None, n_samples: int = 100,
+                            responses: xr.Dataset | None = None) -> DecodedDistribution:
+    """Decode the reward distribution of ``trial_type`` from the neurons' reversal points.
+
+    ``use="tau"`` (the default when the responses know each neuron's true τ: a run) pairs the reversal points
+    with the true τ (the model's view); ``"tau_hat"`` (the default otherwise: a recording) with the asymmetries
+    estimated from the responses (the experimenter's view); ``"tau_calibrated"`` with Sousa et al. 2025's
+    bias-corrected, isotonic map of τ̂ on the reversal point (:func:`~drl.decode.calibrated_tau`; ``responses``
+    must then come from :func:`~drl.decode.reward_response_intervals`, which is called when they are not given).
+    A model learning quantiles is decoded as quantiles, everything else as expectiles. ``responses``: the
+    :func:`~drl.decode.reward_responses` of these data when already computed (figures pass theirs;
+    ``trial_type``, ``event`` and ``learned_fraction`` are then theirs).
+    """
+    if responses is None:
+        form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
+        use = levels_to_use(form, use)
+        responses = (reward_response_intervals(form, trial_type) if use == "tau_calibrated"
+                     else responses_at_reward(form, trial_type))
+    elif not isinstance(responses, xr.Dataset) or "reversal_point" not in responses:
+        raise TypeError("responses must be the Dataset that reward_responses returned for these data")
+    else:
+        use = levels_to_use(responses, use)
+    if use == "tau_calibrated":
+        if "tau_hat_corrected" not in responses:
+            raise TypeError("use='tau_calibrated' needs responses from reward_response_intervals (the bias-corrected "
+                            "τ̂ and its variance)")
+        levels = calibrated_tau(responses["reversal_point"].values, responses["tau_hat_corrected"].values,
+                                responses["tau_hat_variance"].values)
+    else:
+        levels = responses[use].values
+    keep = np.isfinite(levels) & (levels > 0) & (levels < 1) & np.isfinite(responses["reversal_point"].values)
+    if keep.sum() == 0:
+        raise ValueError(f"no neuron has a {use} in (0, 1) to decode with")
+    kind = "quantile" if responses.attrs.get("rule") == "quantile" else "expectile"
+    return decode_distribution(levels[keep], responses["reversal_point"].values[keep], kind=kind,
+                               n_samples=n_samples)
+
+
+def _first_cue_type(form: xr.Dataset) -> str:
+    names = form["trial_type"].values[np.isin(form["event"].values, ("cue", "")) & np.isfinite(form["delay"].values)]
+    if not names.size:
+        raise ValueError("the responses have no cue condition with a delay: timing is decoded from cue responses")
+    return str(names[0])
+
+
+def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: float | str = 1e-6,
+                      learned_fraction: float = 0.5, use: str | None = None,
+                      weighting: str | None = None) -> xr.Dataset:
+    """The distribution of reward delays that the cue of ``trial_type`` predicts (:func:`~drl.decode.decode_timing`).
+
+    ``use="gamma"`` (the default when the neurons' true γ is known: a run) decodes each neuron's mean cue
+    response (:func:`~drl.decode.cue_values`) with its true γ. ``"gamma_hat"`` (the default otherwise: a
+    recording) fits each neuron's γ̂ and gain (:func:`~drl.decode.cue_responses`) on the trial types that predict
+    a single delay, divides its response at the cue of ``trial_type`` by its gain and, with single trials of a
+    recorded signal (``weighting``), weights each neuron by the inverse variance of that mean (Masset et al.
+    2025). Neurons whose γ̂ reached the fit's bounds (≤ 0.001 or ≥ 0.999 per s), or that were not recorded at
+    this cue, carry no timing information and are left out (``attrs["left_out"]``).
+
+    Default ``times``: :func:`~drl.decode.default_delay_grid` of every reward delay (of the task, or of the
+    recording), the grid :func:`drl.plots.timing` draws.
+
+    Returns :func:`~drl.decode.decode_timing`'s Dataset, with attrs ``trial_type``, ``true_delays`` (the delays
+    the task or the recording gives for that trial type, s), ``left_out``, ``use`` and ``weighting``.
+    """
+    trial_type = trial_type or default_trial_type(run)
+    form = as_form(run, cue_types=[trial_type] if use in (None, "gamma") else "each",
+                   learned_fraction=learned_fraction)
+    use = use or ("gamma" if "gamma" in form.coords else "gamma_hat")
+    if use not in ("gamma", "gamma_hat"):
+        raise ValueError(f"use must be 'gamma' or 'gamma_hat'; got {use!r}")
+    if use == "gamma" and "gamma" not in form.coords:
+        raise ValueError("these responses have no true γ (a recording): decode with use='gamma_hat'")
+    delays = reward_delays(form)
+    trial_type = trial_type or _first_cue_type(form)
+    if times is None:  # one grid for every trial type (plots.timing's too)
+        times = default_delay_grid([d for ds in delays.values() for d in ds])
+    if use == "gamma":
+        out = decode_timing(form["gamma"].values, values_at_cue(form, trial_type), times, ridge=ridge)
+        out.attrs.update(trial_type=trial_type, true_delays=delays.get(trial_type, []), left_out=0, use=use,
+                         weighting="none")
+        return out
+    # γ̂ and gains from the cues that predict one delay (a cue with several would not read as γ^delay)
+    certain = [name for name, ds in delays.items() if len(ds) == 1]
+    cue = responses_at_cue(form, certain if np.unique([delays[n][0] for n in certain]).size > 1 else None,
+                           weighting=weighting)
+    conditions = np.flatnonzero((form["trial_type"].values == trial_type) & np.isin(form["event"].values, ("cue", ""))
+                                & np.isfinite(form["delay"].values))
+    _, mean, variance, _, _ = pooled(form, conditions, np.zeros(conditions.size))  # one pool: the whole type
+    gain, gamma_hat = cue["gain"].values, cue["gamma_hat"].values
+    usable = ((gamma_hat > 1e-3) & (gamma_hat < 0.999) & np.isfinite(gain) & (gain != 0)
+              & np.isfinite(mean[:, 0]))
+    if usable.sum() < 2:
+        raise ValueError(f"only {usable.sum()} neuron(s) have a fitted γ̂ inside (0.001, 0.999) per s, a gain and a "
+                         f"response at the cue of {trial_type!r}: too few to decode timing")
+    values = mean[usable, 0] / gain[usable]
+    weights = None
+    if weighting_of(form, weighting) == "inverse variance":
+        inverse = inverse_variance(variance[usable], np.ones((int(usable.sum()), 1), bool))
+        if inverse is not None and np.all(variance[usable, 0] > 0):
+            weights = gain[usable] ** 2 * inverse[:, 0]  # inverse variance of mean / gain
+    out = decode_timing(gamma_hat[usable], values, times, ridge=ridge, weights=weights)
+    out.attrs.update(trial_type=trial_type, true_delays=delays.get(trial_type, []), left_out=int((~usable).sum()),
+                     use=use, weighting="inverse variance" if weights is not None else "none")
+    return out
+
+
+def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=None, ridge: float = 1e-6,
+                 learned_fraction: float = 0.5, n_samples: int = 100, min_mass: float = 0.02,
+                 source: str = "rpe", cue_response=None) -> xr.Dataset:
+    """The joint map of reward time × magnitude (Sousa et al. 2025).
+
+    A τ × γ model population (the responses know each neuron's τ and γ: a run): for each τ level, the cue values
+    (:func:`~drl.decode.cue_values` with ``source``) across γ are decoded into a time profile ``f_τ(t)``
+    (:func:`~drl.decode.decode_timing`, unnormalised). The time marginal is the profile of the τ level nearest
+    0.5, normalised (reward-weighted timing; exact when magnitude does not depend on time). At each time bin
+    holding at least ``min_mass`` of it, ``f_τ(t) / P(t)`` across τ are read as expectiles of the magnitude and
+    decoded (:func:`~drl.decode.decode_distribution`); the map is ``P(t)·p(m | t)``.
+
+    Responses without a τ × γ grid (a recording): as Sousa et al. did for their neurons, the map is the delay
+    distribution of the cue (:func:`decode_run_timing`) times the magnitude distribution decoded from the
+    neurons' responses to the same cue (:func:`decode_cue_distribution`; pass ``cue_response``, each neuron's
+    cue response divided by its gain·γ̂^delay).
+
+    Returns a Dataset: ``joint`` [delay, magnitude] (probability per bin), ``time_marginal`` [delay],
+    ``magnitude_marginal`` [magnitude], and ``samples`` [delay, sample] (NaN where not decoded).
+    """
+    trial_type = trial_type or default_trial_type(run)
+    form = as_form(run, cue_types=[trial_type], learned_fraction=learned_fraction, cue=source)
+    if not ("tau" in form.coords and "gamma" in form.coords):
+        return _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response)
+    if cue_response is not None:
+        raise ValueError("cue_response= is for responses without true τ and γ; a model population's cue values are "
+                         "read from its responses")
+    value = values_at_cue(form, trial_type)  # [P]
+    tau, gamma = form["tau"].values, form["gamma"].values
+    levels = np.unique(np.round(tau, 9))
+    if levels.size < 2 or np.unique(gamma).size < 2:
+        raise ValueError("decode_joint needs a τ × γ population (at least two τ levels and two γ values); got "
+                         f"{levels.size} τ level(s) and {np.unique(gamma).size} γ value(s)")
+    if times is None:
+        end = form.attrs.get("time_end", max([d for ds in reward_delays(form).values() for d in ds], default=10.0))
+        times = np.arange(0, end + 1e-9, 0.5)
+    times = _vector("times", times)
+    profiles = []
+    for level in levels:  # a handful of τ levels, each one NNLS over its γ's
+        members = np.flatnonzero(np.isclose(tau, level))
+        if np.unique(gamma[members]).size < 2:
+            raise ValueError(f"τ level {level:g} has fewer than two γ values; decode_joint needs a τ × γ grid")
+        profiles.append(decode_timing(gamma[members], value[members], times, ridge=ridge,
+                                      normalize=False)["probability"].values)
+    profiles = np.stack(profiles)  # [L, T]
+    middle = profiles[np.argmin(np.abs(levels - 0.5))]
+    if middle.sum() <= 0:
+        raise ValueError(f"the values at the cue of {trial_type!r} decode to no reward at any time")
+    time_marginal = middle / middle.sum()
+    if magnitudes is None:  # up to 1.5 × the largest expectile the profiles imply
+        magnitudes = np.linspace(0, 1.5 * float(profiles.max() / time_marginal.max()), 91)
+    magnitudes = _vector("magnitudes", magnitudes)
+    joint = np.zeros((times.size, magnitudes.size))
+    samples = np.full((times.size, n_samples), np.nan)
+    for j in np.flatnonzero(time_marginal >= min_mass):
+        decoded = decode_distribution(levels, profiles[:, j] / time_marginal[j], n_samples=n_samples,
+                                      bounds=(magnitudes[0], magnitudes[-1]))
+        samples[j] = decoded.samples
+        density = _density_at(decoded.samples, magnitudes)
+        joint[j] = time_marginal[j] * density / density.sum()
+    joint /= joint.sum()
+    out = _joint_dataset(joint, samples, times, magnitudes, form.attrs.get("units", "reward units"))
+    out = out.assign_coords(tau_level=levels)
+    out.attrs.update(trial_type=trial_type, ridge=float(ridge), task_name=form.attrs["task_name"])
+    return out
+
+
+def _joint_dataset(joint, samples, times, magnitudes, units) -> xr.Dataset:
+    return xr.Dataset(
+        {
+            "joint": (("delay", "magnitude"), joint, {"long_name": "decoded P(delay, magnitude)", "units": "1"}),
+            "time_marginal": ("delay", joint.sum(1), {"units": "1"}),
+            "magnitude_marginal": ("magnitude", joint.sum(0), {"units": "1"}),
+            "samples": (("delay", "sample"), samples, {"units": units}),
+        },
+        coords={"delay": ("delay", times, {"units": "s"}), "magnitude": ("magnitude", magnitudes, {"units": units})},
+    )
+
+
+def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response):
+    """Sousa et al. 2025's map for recorded neurons: the decoded delay distribution of the cue times the
+    magnitude distribution decoded from the same cue responses (:func:`decode_cue_distribution`)."""
+    if cue_response is None:
+        raise ValueError("decode_joint on responses without true τ and γ reads the magnitude from each neuron's "
+                         "cue response to this cue: pass cue_response= (divided by the neuron's gain·γ̂^delay), "
+                         "see decode_cue_distribution")
+    timing = decode_run_timing(form, trial_type, times=times, ridge=ridge)
+    trial_type = timing.attrs["trial_type"]
+    decoded = decode_cue_distribution(form, cue_response=cue_response, n_samples=n_samples)
+    if magnitudes is None:
+        magnitudes = np.linspace(0, 1.25 * float(decoded.samples.max()), 91)
+    magnitudes = _vector("magnitudes", magnitudes)
+    time_marginal = timing["probability"].values
+    density = _density_at(decoded.samples, magnitudes)
+    joint = np.outer(time_marginal, density / density.sum())
+    joint /= joint.sum()
+    samples = np.full((time_marginal.size, n_samples), np.nan)
+    samples[time_marginal >= min_mass] = decoded.samples
+    out = _joint_dataset(joint, samples, timing["delay"].values, magnitudes, form.attrs.get("units", "reward units"))
+    out.attrs.update(trial_type=trial_type, ridge=float(timing.attrs["ridge"]), task_name=form.attrs["task_name"],
+                     method="time × magnitude (recording)", true_delays=timing.attrs["true_delays"])
+    return out
+
+
+def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=None, n_boot: int = 200,
+                            seed: int = 0, n_samples: int = 100, intervals: xr.Dataset | None = None
+                            ) -> DecodedDistribution:
+    """The reward distribution a cue predicts, decoded from the cue responses alone (Sousa et al. 2025, Fig. 4).
+
+    Reversal points and bias-corrected τ̂ come from the reward responses of ``trial_type``
+    (:func:`~drl.decode.reward_response_intervals`, ``n_boot`` and ``seed``; or ``intervals`` when given); the
+    cue responses are mapped to reversal points (:func:`~drl.decode.reversal_from_cue`), τ is calibrated against
+    them (:func:`~drl.decode.calibrated_tau`) and the pairs are decoded as expectiles.
+
+    ``cue_response``: [N] each neuron's response at the cue of ``trial_type`` divided by its ``gain·γ̂^delay``.
+    Default where the true γ is known (a run): the mean cue response (:func:`~drl.decode.cue_values`) divided by
+    ``γ^delay``; a recording's must be given.
+    """
+    if intervals is not None:
+        if not isinstance(intervals, xr.Dataset) or "tau_hat_corrected" not in intervals:
+            raise TypeError("intervals must be the Dataset that reward_response_intervals returned for these data")
+        trial_type = intervals.attrs["trial_type"]
+    trial_type = trial_type or default_trial_type(run)
+    form = as_form(run, reward=True, reward_type=trial_type, cue_types=[trial_type] if trial_type else None)
+    if intervals is None:
+        intervals = reward_response_intervals(form, trial_type, n_boot=n_boot, seed=seed)
+    trial_type = intervals.attrs["trial_type"]
+    if cue_response is None:
+        if "gamma" not in form.coords:
+            raise ValueError("these responses hold one response per condition and no true γ: pass cue_response=, "
+                             "each neuron's cue response to this trial type divided by its gain·γ̂^delay")
+        delays = reward_delays(form).get(trial_type, [])
+        if len(delays) != 1:
+            raise ValueError(f"trial type {trial_type!r} has {len(delays)} reward events; the cue decode needs one "
+                             "(pass cue_response= to decode another)")
+        cue_response = values_at_cue(form, trial_type) / form["gamma"].values ** delays[0]
+    cue_response = _vector("cue_response", cue_response, n=intervals.sizes["predictor"])
+    reversal = reversal_from_cue(cue_response, intervals["reversal_point"].values)["reversal_point_at_cue"].values
+    levels = calibrated_tau(reversal, intervals["tau_hat_corrected"].values, intervals["tau_hat_variance"].values)
+    keep = np.isfinite(levels) & (levels > 0) & (levels < 1)
+    if keep.sum() == 0:
+        raise ValueError("no neuron has a calibrated τ in (0, 1) to decode with")
+    return decode_distribution(levels[keep], reversal[keep], n_samples=n_samples)
