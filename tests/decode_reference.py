@@ -49,20 +49,20 @@ def numbers(name: str) -> dict:
         spec = task.trial_types[task.trial_type_index(trial_type)]
         key = f"{name}/{trial_type}"
         if spec.rewards:
-            _put(out, key + "/reward_responses", lambda: decode.reward_responses(run, trial_type))
-            _put(out, key + "/reward_responses_rpe", lambda: decode.reward_responses(run, trial_type, response="rpe"))
+            _put(out, key + "/reward_responses", lambda trial_type=trial_type: decode.reward_responses(run, trial_type))
+            _put(out, key + "/reward_responses_rpe", lambda trial_type=trial_type: decode.reward_responses(run, trial_type, response="rpe"))
             _put(out, key + "/reward_responses_resampled",
-                 lambda: decode.reward_responses(run, trial_type, resample=True, seed=1))
-            _put(out, key + "/decode_run_distribution", lambda: decode.decode_run_distribution(run, trial_type))
-            _put(out, key + "/intervals", lambda: decode.reward_response_intervals(run, trial_type, n_boot=20))
+                 lambda trial_type=trial_type: decode.reward_responses(run, trial_type, resample=True, seed=1))
+            _put(out, key + "/decode_run_distribution", lambda trial_type=trial_type: decode.decode_run_distribution(run, trial_type))
+            _put(out, key + "/intervals", lambda trial_type=trial_type: decode.reward_response_intervals(run, trial_type, n_boot=20))
             _put(out, key + "/distribution_intervals",
-                 lambda: decode.distribution_intervals(run, trial_type, n_boot=10, use="tau_hat"))
-            _put(out, key + "/decode_run_timing", lambda: decode.decode_run_timing(run, trial_type))
-            _put(out, key + "/decode_joint", lambda: decode.decode_joint(run, trial_type))
+                 lambda trial_type=trial_type: decode.distribution_intervals(run, trial_type, n_boot=10, use="tau_hat"))
+            _put(out, key + "/decode_run_timing", lambda trial_type=trial_type: decode.decode_run_timing(run, trial_type))
+            _put(out, key + "/decode_joint", lambda trial_type=trial_type: decode.decode_joint(run, trial_type))
             _put(out, key + "/decode_cue_distribution",
-                 lambda: decode.decode_cue_distribution(run, trial_type, n_boot=20))
-        _put(out, key + "/cue_values", lambda: decode.cue_values(run, trial_type))
-        _put(out, key + "/cue_values_value", lambda: decode.cue_values(run, trial_type, source="value"))
+                 lambda trial_type=trial_type: decode.decode_cue_distribution(run, trial_type, n_boot=20))
+        _put(out, key + "/cue_values", lambda trial_type=trial_type: decode.cue_values(run, trial_type))
+        _put(out, key + "/cue_values_value", lambda trial_type=trial_type: decode.cue_values(run, trial_type, source="value"))
     _put(out, name + "/cue_responses", lambda: decode.cue_responses(run))
     _put(out, name + "/cue_responses_value", lambda: decode.cue_responses(run, response="value"))
     return out

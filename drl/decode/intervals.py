@@ -9,13 +9,20 @@ the replicates; the replicates themselves are returned too.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
 from drl._validate import in_range
 from drl.decode.calibration import calibrated_tau
 from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
-from drl.decode.reward import estimates, hinge_fit, responses_at_reward, reversal_fit_of, reward_trials, scaled
+from drl.decode.reward import (
+    estimates,
+    responses_at_reward,
+    reward_trials,
+    scaled,
+)
 from drl.distributions import RewardDistribution
 from drl.responses.run import as_form
 
@@ -164,7 +171,9 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
         simulated, implied = _monte_carlo_tau(magnitudes, arrays[1], distribution, out["reversal_point"].values,
                                               out["slope_pos"].values, out["slope_neg"].values, n_boot, rng)
     tails = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # a neuron without a reversal point (too few magnitudes) has only NaN replicates: NaN intervals, no warning
+        warnings.filterwarnings("ignore", "All-NaN slice|Mean of empty slice|Degrees of freedom", RuntimeWarning)
         rev_low, rev_high = np.nanpercentile(reversal, tails, axis=0)
         tau_low, tau_high = np.nanpercentile(tau, tails, axis=0)
         if distribution is None:

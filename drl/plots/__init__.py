@@ -14,6 +14,8 @@ from drl.plots.population import population_response as population_response
 from drl.plots.population import reward_response as reward_response
 from drl.plots.population import timing as timing
 from drl.plots.population import value_vs_delay as value_vs_delay
+from drl.plots.recording import psth as psth
+from drl.plots.recording import raster as raster
 
-__all__ = ["Figure", "TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "reward_response",
-           "summary", "timing", "val_at_t", "val_over_t", "value_vs_delay"]
+__all__ = ["Figure", "TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "psth",
+           "raster", "reward_response", "summary", "timing", "val_at_t", "val_over_t", "value_vs_delay"]

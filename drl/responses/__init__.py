@@ -22,6 +22,7 @@ _EXPORTS = {
     "read_nwb": "drl.responses.nwb",
     "recording_from_pynapple": "drl.responses.nwb",
     "write_nwb": "drl.responses.nwb",
+    "recording_from_run": "drl.responses.synthetic",
 }
 
 

@@ -1,0 +1,208 @@
+"""Recordings from NWB files (through pynwb) and from pynapple objects, as :class:`~drl.responses.Recording`.
+
+NWB: the Units table's spike times and columns (``cell_type`` and the like; with electrodes, their ``location``),
+and a trials table (``nwbfile.trials`` or a named TimeIntervals) with the cue time, reward time, magnitude and
+trial type as columns (their names are arguments); or, instead of spikes, a continuous TimeSeries (ΔF/F, an
+``RoiResponseSeries``) named by its path in the file. pynapple: a ``TsGroup`` of units (its metadata as the units
+table) or a ``TsdFrame`` signal, and the trials as an ``IntervalSet`` with metadata columns or a DataFrame.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from drl.responses.spikes import TRIAL_COLUMNS, Recording
+
+__all__ = ["read_nwb", "recording_from_pynapple", "write_nwb"]
+
+
+def _columns(table: pd.DataFrame, names: dict, where: str) -> pd.DataFrame:
+    """The trials table with drl's column names, from the file's (``names``: drl name → the file's name)."""
+    missing = [f"{ours}={theirs!r}" for ours, theirs in names.items() if theirs not in table.columns]
+    if missing:
+        raise ValueError(f"{where} has no column(s) {missing}; its columns are {list(table.columns)} (name yours "
+                         "with cue_time=, reward_time=, magnitude=, trial_type=)")
+    return pd.DataFrame({ours: table[theirs].to_numpy() for ours, theirs in names.items()})
+
+
+def _signal_at(nwbfile, path: str):
+    """The TimeSeries at ``path`` ("acquisition/NAME" or "processing/MODULE/INTERFACE[/SERIES]")."""
+    parts = [p for p in path.split("/") if p]
+    try:
+        if parts[0] == "acquisition":
+            node = nwbfile.acquisition[parts[1]]
+        elif parts[0] == "processing":
+            node = nwbfile.processing[parts[1]]
+        else:
+            raise KeyError(parts[0])
+        for part in parts[2:]:
+            node = node[part]
+    except (KeyError, IndexError):
+        raise ValueError(f"no TimeSeries at signal={path!r} (write it as 'acquisition/NAME' or "
+                         "'processing/MODULE/INTERFACE/SERIES')") from None
+    if not hasattr(node, "data"):
+        raise ValueError(f"signal={path!r} is a {type(node).__name__}, not a TimeSeries: name the series inside it")
+    data = np.asarray(node.data[:], dtype=np.float64)
+    data = data[:, None] if data.ndim == 1 else data
+    timestamps = (np.asarray(node.timestamps[:], dtype=np.float64) if node.timestamps is not None
+                  else node.starting_time + np.arange(data.shape[0]) / node.rate)
+    return data, timestamps
+
+
+def read_nwb(path, *, trials: str = "trials", cue_time: str = "cue_time", reward_time: str = "reward_time",
+             magnitude: str = "magnitude", trial_type: str = "trial_type", signal: str | None = None,
+             magnitude_units: str = "reward units", name: str | None = None) -> Recording:
+    """A :class:`~drl.responses.Recording` from an NWB file.
+
+    Args:
+      path: the .nwb file.
+      trials: "trials" (``nwbfile.trials``) or the name of a TimeIntervals table in ``nwbfile.intervals``.
+      cue_time, reward_time, magnitude, trial_type: the trial table's columns holding each (s, s, reward units,
+        a name; reward_time and magnitude NaN on trials without reward).
+      signal: a continuous signal's path ("processing/ophys/DfOverF/RoiResponseSeries") to read instead of the
+        Units table's spike times.
+      magnitude_units: the unit of magnitude; name: the session's name (default: the file's).
+    """
+    from pynwb import NWBHDF5IO
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no NWB file at {path}")
+    try:
+        io = NWBHDF5IO(path, "r", load_namespaces=True)
+    except Exception as error:  # h5py and hdmf raise OSError, ValueError, KeyError … for files that are not NWB
+        raise ValueError(f"{path} is not a readable NWB file ({type(error).__name__}: {error})") from None
+    with io:
+        try:
+            nwbfile = io.read()
+        except Exception as error:
+            raise ValueError(f"{path} is not a readable NWB file ({type(error).__name__}: {error})") from None
+        table = nwbfile.trials if trials == "trials" else (nwbfile.intervals or {}).get(trials)
+        if table is None:
+            raise ValueError(f"{path} has no trials table {trials!r} (its intervals: "
+                             f"{sorted(nwbfile.intervals or [])}); pass trials= naming the TimeIntervals to read")
+        names = {"cue_time": cue_time, "reward_time": reward_time, "magnitude": magnitude, "trial_type": trial_type}
+        trial_table = _columns(table.to_dataframe(), names, f"{path}'s {trials!r} table")
+        if signal is not None:
+            data, timestamps = _signal_at(nwbfile, signal)
+            return Recording(trial_table, signal=data, timestamps=timestamps, magnitude_units=magnitude_units,
+                             name=name or os.path.splitext(os.path.basename(path))[0])
+        units = nwbfile.units
+        if units is None or len(units) == 0:
+            raise ValueError(f"{path} has no Units table (or it is empty): pass signal= to read a continuous signal")
+        index = units.spike_times_index
+        spikes = [np.asarray(index[i], dtype=np.float64) for i in range(len(units))]
+        metadata = {}
+        for column in units.colnames:
+            if column in ("spike_times", "obs_intervals", "waveforms", "waveform_mean", "waveform_sd"):
+                continue
+            if column == "electrodes":
+                region = units["electrodes"]
+                rows = [region[i] for i in range(len(units))]
+                if rows and "location" in rows[0].columns:
+                    metadata["location"] = [str(r["location"].iloc[0]) if len(r) else "" for r in rows]
+                continue
+            values = units[column][:]
+            if np.ndim(values) == 1:
+                metadata[column] = list(values)
+        ids = metadata.pop("unit_name", None) or list(units.id[:])
+        unit_table = pd.DataFrame(metadata, index=pd.Index(ids, name="unit"))
+        empty = [unit_table.index[i] for i, s in enumerate(spikes) if s.size == 0]
+        if empty:
+            raise ValueError(f"{path}: unit(s) {empty[:5]} have no spikes: select the others (Recording.select) "
+                             "after removing them from the file, or record them")
+        return Recording(trial_table, tuple(spikes), units=unit_table, magnitude_units=magnitude_units,
+                         name=name or os.path.splitext(os.path.basename(path))[0])
+
+
+def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_description: str = "drl recording",
+              session_start_time: datetime | None = None) -> str:
+    """Write a spike :class:`~drl.responses.Recording` as an NWB file (Units with the units table's columns,
+    trials with cue_time, reward_time, magnitude and trial_type); atomic, never over an existing file unless
+    ``overwrite``. Returns the path."""
+    from pynwb import NWBHDF5IO, NWBFile
+
+    if not isinstance(recording, Recording) or recording.spike_times is None:
+        raise TypeError("write_nwb writes a Recording of spike times")
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    nwbfile = NWBFile(session_description=session_description, identifier=str(uuid.uuid4()),
+                      session_start_time=session_start_time or datetime(2026, 1, 1, tzinfo=UTC))
+    from pynwb.epoch import TimeIntervals
+
+    trials = recording.trials
+    cue, reward = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy()
+    table = pd.DataFrame({"start_time": cue, "stop_time": np.where(np.isfinite(reward), reward, cue) + 1.0,
+                          **{column: trials[column].to_numpy() for column in TRIAL_COLUMNS}})
+    table["trial_type"] = table["trial_type"].astype(str)
+    descriptions = {"start_time": "trial start (s)", "stop_time": "trial end (s)", "cue_time": "cue onset (s)",
+                    "reward_time": "reward delivery (s; NaN: none)",
+                    "magnitude": f"reward magnitude ({recording.magnitude_units}; NaN: none)",
+                    "trial_type": "trial type (cue identity)"}
+    nwbfile.trials = TimeIntervals.from_dataframe(  # one table at once: add_trial row by row took seconds
+        table, name="trials", table_description="trials",
+        columns=[{"name": c, "description": descriptions[c]} for c in table.columns])
+    from hdmf.common import VectorData, VectorIndex
+    from pynwb.misc import Units
+
+    units = recording.units
+    numbered = all(isinstance(unit, int | np.integer) for unit in units.index)
+    # the ragged spike times as one array and its index: given as lists (add_unit), hdmf converts them element by
+    # element on write (30 s for 2·10⁶ spikes)
+    spike_times = VectorData(name="spike_times", description="spike times (s)",
+                             data=np.concatenate(recording.spike_times))
+    columns = [spike_times, VectorIndex(name="spike_times_index", target=spike_times,
+                                        data=np.cumsum([t.size for t in recording.spike_times]))]
+    meta = {str(c): units[c].to_numpy() for c in units.columns}
+    if not numbered:  # NWB unit ids are integers: a unit's name goes into its own column
+        meta["unit_name"] = units.index.astype(str).to_numpy()
+    for column, values in meta.items():
+        values = values.astype(str) if values.dtype == object else values
+        columns.append(VectorData(name=column, description=column, data=values))
+    nwbfile.units = Units(name="units", description="units", columns=columns,
+                          id=units.index.to_numpy(dtype=np.int64) if numbered else np.arange(len(units)))
+    folder, base = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{base}.partial-{uuid.uuid4().hex[:8]}.nwb")  # pynwb wants .nwb
+    try:
+        with NWBHDF5IO(temporary, "w") as io:
+            io.write(nwbfile)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def recording_from_pynapple(units, trials, *, cue_time: str = "cue_time", reward_time: str = "reward_time",
+                            magnitude: str = "magnitude", trial_type: str = "trial_type",
+                            magnitude_units: str = "reward units", name: str = "recording") -> Recording:
+    """A :class:`~drl.responses.Recording` from pynapple objects: ``units`` a ``TsGroup`` (spike times; its
+    metadata, less the derived ``rate``, as the units table) or a ``TsdFrame`` (a continuous signal, one column
+    per unit); ``trials`` an ``IntervalSet`` whose metadata hold the trial columns, or a DataFrame."""
+    import pynapple as nap
+
+    if isinstance(trials, nap.IntervalSet):
+        trials = trials.as_dataframe()
+    if not isinstance(trials, pd.DataFrame):
+        raise TypeError(f"trials must be a pynapple IntervalSet (with metadata) or a DataFrame; got "
+                        f"{type(trials).__name__}")
+    names = {"cue_time": cue_time, "reward_time": reward_time, "magnitude": magnitude, "trial_type": trial_type}
+    table = _columns(trials, names, "the trials")
+    if isinstance(units, nap.TsGroup):
+        ids = list(units.keys())
+        spikes = tuple(np.asarray(units[k].t, dtype=np.float64) for k in ids)
+        metadata = units.metadata.drop(columns=["rate"], errors="ignore")
+        metadata.index = pd.Index(ids, name="unit")
+        return Recording(table, spikes, units=metadata, magnitude_units=magnitude_units, name=name)
+    if isinstance(units, nap.TsdFrame):
+        unit_table = pd.DataFrame(index=pd.Index(list(units.columns), name="unit"))
+        return Recording(table, signal=np.asarray(units.values), timestamps=np.asarray(units.t), units=unit_table,
+                         magnitude_units=magnitude_units, name=name)
+    raise TypeError(f"units must be a pynapple TsGroup (spike times) or TsdFrame (a signal); got "
+                    f"{type(units).__name__}")

@@ -1,0 +1,235 @@
+"""From spikes to decoded maps: Poisson spikes of a simulated run, written to an NWB file with pynwb, read back
+and decoded, must recover what the run's own responses say; pynapple objects read the same; bad files and
+windows get clear errors.
+
+Tolerances from the spike noise: at 5 spikes/s baseline, bursts up to 20 spikes/s and 25–150 trials per reward
+magnitude, a neuron's mean response in the 0.45 s window has a standard error of ~0.5 spikes/s; its reversal
+point then moves by ~0.1 std of the reward distribution (measured over seeds: median |error| 0.06–0.08 std, its
+95 % bootstrap interval holding the truth for 90 % of neurons) and γ̂ by ~0.01–0.02 (median; up to ~0.08 for the
+fastest-discounting neurons, whose responses at long delays are near zero).
+"""
+
+import warnings
+from datetime import UTC
+
+import numpy as np
+import pytest
+
+import drl
+from drl import decode, plots, responses
+
+TAU_20 = list((np.arange(20) + 0.5) / 20)
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def dabney():
+    run = _quiet(drl.simulate, "dabney_variable_magnitude", drl.Population.grid(tau=TAU_20, gamma=0.9, alpha=0.02,
+                                                                               lam=0.95), 6000, seed=1, progress=False)
+    distribution = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    std = float(np.sqrt(np.sum(distribution.probabilities * (distribution.values - distribution.mean) ** 2)))
+    return run, std
+
+
+@pytest.fixture(scope="module")
+def masset():
+    gamma = list(np.linspace(0.5, 0.97, 20))
+    run = _quiet(drl.simulate, "masset_multi_delay", drl.Population.grid(gamma=gamma, alpha=0.05, lam=0.95), 3000,
+                 seed=1, progress=False)
+    return run, np.array(gamma)
+
+
+def test_an_nwb_round_trip_recovers_the_reversal_points(dabney, tmp_path):
+    run, std = dabney
+    recording = responses.recording_from_run(run, n_trials=460, n_other_units=3, seed=0)
+    path = responses.write_nwb(recording, tmp_path / "session.nwb")
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        responses.write_nwb(recording, path)
+    back = responses.read_nwb(path, magnitude_units="µl")
+    assert back.n_units == 23 and back.units.index[0] == "u000"
+    assert back.units["cell_type"].tolist().count("other") == 3
+    for original, read in zip(recording.spike_times, back.spike_times, strict=True):
+        np.testing.assert_array_equal(original, read)
+    form = responses.responses_from_recording(back, select="cell_type == 'putative_DA'")
+    assert form.sizes["neuron"] == 20 and form.attrs["response_units"] == "spikes/s"
+    assert "trial" in form.coords  # recorded together: trials shared by every neuron
+    truth = _quiet(decode.reward_responses, run)
+    intervals = decode.reward_response_intervals(form, "variable", n_boot=200)
+    assert intervals.attrs["resampling"].startswith("trials within magnitude, shared")
+    assert intervals.attrs["n_neurons"] == 20 and intervals["neurons"].values.tolist() == [20] * 7
+    error = np.abs(intervals["reversal_point"].values - truth["reversal_point"].values) / std
+    assert np.median(error) < 0.1, np.round(error, 3)
+    inside = ((truth["reversal_point"].values >= intervals["reversal_point_low"].values)
+              & (truth["reversal_point"].values <= intervals["reversal_point_high"].values))
+    assert inside.mean() >= 0.8
+    # τ̂ orders the neurons as τ does, and the distribution decoded from τ̂ is near the one the run decodes
+    assert np.corrcoef(intervals["tau_hat"].values, TAU_20)[0, 1] > 0.8
+    decoded = _quiet(decode.decode_run_distribution, form, responses=intervals)
+    true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    assert decode.wasserstein(decoded, true) < 1.5  # the run's own decode (true τ): 0.5 µl
+
+
+def test_gamma_from_spikes_and_the_timing_decode(masset, tmp_path):
+    run, gamma = masset
+    recording = responses.recording_from_run(run, n_trials=480, seed=2)  # 120 trials per cue
+    form = responses.responses_from_recording(responses.read_nwb(responses.write_nwb(recording, tmp_path / "m.nwb")))
+    cue = decode.cue_responses(form)
+    assert cue.attrs["weighting"] == "inverse variance" and cue.sizes["trial_type"] == 4
+    error = np.abs(cue["gamma_hat"].values - gamma)
+    assert np.median(error) < 0.03, np.round(error, 3)
+    task = drl.get_task("masset_multi_delay")
+    for spec in task.trial_types:
+        timing = decode.decode_run_timing(form, spec.name)
+        assert timing.attrs["use"] == "gamma_hat"
+        mean_delay = float((timing["probability"] * timing["delay"]).sum())
+        assert abs(mean_delay - spec.rewards[0].time) < 0.35 * spec.rewards[0].time + 0.5
+
+
+def test_pynapple_objects_give_the_same_form(dabney):
+    import pynapple as nap
+
+    run, _ = dabney
+    recording = responses.recording_from_run(run, n_trials=100, seed=3)
+    group = nap.TsGroup({i: nap.Ts(t) for i, t in enumerate(recording.spike_times)}, time_support=nap.IntervalSet(
+        0, max(t[-1] for t in recording.spike_times) + 1), metadata={"cell_type": recording.units["cell_type"].values})
+    trials = recording.trials
+    intervals = nap.IntervalSet(start=trials["cue_time"] - 4.5, end=trials["cue_time"] + 3.0,
+                                metadata={c: trials[c].to_numpy() for c in ("cue_time", "reward_time", "magnitude",
+                                                                           "trial_type")})
+    from_pynapple = responses.recording_from_pynapple(group, intervals)
+    assert from_pynapple.units.columns.tolist() == ["cell_type"]
+    a = responses.responses_from_recording(from_pynapple)
+    b = responses.responses_from_recording(recording)
+    np.testing.assert_allclose(a["trial_response"].values, b["trial_response"].values, equal_nan=True)
+    # a continuous signal (TsdFrame): the window means of a known signal
+    t = np.arange(0, trials["cue_time"].iloc[-1] + 10, 0.01)
+    signal = nap.TsdFrame(t=t, d=np.stack([np.sin(t), t], 1), columns=["roi0", "roi1"])
+    form = responses.responses_from_recording(responses.recording_from_pynapple(signal, intervals), baseline="trial")
+    cue = trials["cue_time"].to_numpy()
+    # roi1 is time itself: window mean minus baseline mean = (0.425) − (−2.5) s after subtracting, on every cue
+    cue_trials = form["trial_response"].sel(neuron="roi1").values[form["event"].values == "cue"]
+    assert np.allclose(cue_trials[np.isfinite(cue_trials)], 0.425 + 2.5, atol=0.011)
+    assert len(cue) == 100
+
+
+def test_partial_conditions_are_used_as_far_as_each_neuron_has_them(dabney):
+    run, std = dabney
+    recording = responses.recording_from_run(run, n_trials=460, seed=4)
+    form = responses.responses_from_recording(recording)
+    reward = np.flatnonzero(form["event"].values == "reward")
+    trials = form["trial_response"].values.copy()
+    trials[:5, reward[-1]] = np.nan  # five neurons never saw the largest reward
+    trials[5, reward[:6]] = np.nan  # one neuron saw only the largest: no reversal point
+    partial = responses.responses_form(_nanmean(trials), trial_response=trials, event=form["event"].values,
+                                       trial_type=form["trial_type"].values, magnitude=form["magnitude"].values,
+                                       delay=form["delay"].values, neuron=form["neuron"].values)
+    out = decode.reward_responses(partial, "variable")
+    assert out["neurons"].values.tolist() == [19] * 6 + [15]
+    assert out.attrs["n_neurons"] == 19 and np.isnan(out["reversal_point"].values[5])
+    full = decode.reward_responses(form, "variable")
+    others = np.r_[6:20]
+    np.testing.assert_allclose(out["reversal_point"].values[others], full["reversal_point"].values[others])
+    interval = decode.reward_response_intervals(partial, "variable", n_boot=50)
+    assert np.isfinite(interval["reversal_point_low"].values[others]).all()
+    assert _quiet(decode.decode_run_distribution, partial, "variable").samples.size == 100
+
+
+def _nanmean(trials):
+    counted = np.isfinite(trials).sum(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted > 0, np.nan_to_num(trials).sum(2) / counted, np.nan)
+
+
+def test_psth_and_raster_draw_every_condition_with_the_windows(dabney):
+    run, _ = dabney
+    recording = responses.recording_from_run(run, n_trials=200, seed=5)
+    fig = plots.psth(recording)
+    assert len(fig.axes) == 2 and "aligned to the reward" in fig.axes[1].get_title()
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "response window" in labels and "baseline window" in labels
+    assert sum("variable" in label for label in labels) == 1
+    fig = plots.psth(recording, ["u000", "u019"], by="magnitude", save="psth")
+    assert len(fig.axes) == 4 and sum(len(ax.lines) > 5 for ax in fig.axes) == 4  # 7 magnitudes each
+    fig = plots.raster(recording, "u010", save="raster")
+    assert fig.axes[0].collections  # the spikes
+    import os
+
+    assert os.path.getsize("figs/psth.png") > 10_000 and os.path.getsize("figs/raster.png") > 10_000
+    with pytest.raises(ValueError, match=r"no unit\(s\) \['u999'\]"):
+        plots.raster(recording, "u999")
+    with pytest.raises(ValueError, match="at most 8 neurons"):
+        plots.psth(recording, list(recording.units.index))
+
+
+def test_bad_recordings_and_files_get_clear_errors(dabney, tmp_path):
+    run, _ = dabney
+    recording = responses.recording_from_run(run, n_trials=40, seed=6)
+    trials, spikes = recording.trials[["cue_time", "reward_time", "magnitude", "trial_type"]], recording.spike_times
+    cases = [
+        (dict(trials=trials.drop(columns="magnitude"), spike_times=spikes), "no column(s) ['magnitude']"),
+        (dict(trials=trials.iloc[:0], spike_times=spikes), "no rows"),
+        (dict(trials=trials.iloc[::-1], spike_times=spikes), "cue times must increase"),
+        (dict(trials=trials.assign(reward_time=trials.cue_time - 1), spike_times=spikes), "reward comes before its cue"),
+        (dict(trials=trials.assign(reward_time=trials.cue_time + 30), spike_times=spikes),
+         "comes after the next trial's cue"),
+        (dict(trials=trials, spike_times=(spikes[0], np.array([]))), "unit 1 has no spikes"),
+        (dict(trials=trials, spike_times={"a": spikes[0], "b": np.array([1.0, np.inf])}), "unit 'b' has non-finite"),
+        (dict(trials=trials), "give spike_times"),
+        (dict(trials=trials.assign(cue_time="x"), spike_times=spikes), "must hold finite numbers"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                           .replace("]", r"\]")):
+            responses.Recording(**kwargs)
+    with pytest.raises(ValueError, match="overlaps trial 1's baseline window"):
+        responses.responses_from_recording(recording, response_window=(0.2, 9.0))
+    with pytest.raises(ValueError, match="before the session's clock starts"):
+        responses.responses_from_recording(recording, baseline_window=(-40.0, -1.0))
+    with pytest.raises(ValueError, match="response_window must be .start, stop. in s with start < stop"):
+        responses.responses_from_recording(recording, response_window=(0.6, 0.2))
+    with pytest.raises(ValueError, match="select=.* keeps no unit"):
+        responses.responses_from_recording(recording, select="cell_type == 'astrocyte'")
+    with pytest.raises(ValueError, match="is not a query on the units table"):
+        recording.select("no_such_column > 1")
+    # files
+    with pytest.raises(FileNotFoundError, match="no NWB file at"):
+        responses.read_nwb(tmp_path / "missing.nwb")
+    (tmp_path / "text.nwb").write_text("not hdf5")
+    with pytest.raises(ValueError, match="is not a readable NWB file"):
+        responses.read_nwb(tmp_path / "text.nwb")
+    path = responses.write_nwb(recording, tmp_path / "ok.nwb")
+    with pytest.raises(ValueError, match="has no trials table 'odours'"):
+        responses.read_nwb(path, trials="odours")
+    with pytest.raises(ValueError, match=r"no column\(s\) \[\"magnitude='volume'\"\]"):
+        responses.read_nwb(path, magnitude="volume")
+    with pytest.raises(ValueError, match="no TimeSeries at signal="):
+        responses.read_nwb(path, signal="processing/ophys/DfOverF")
+    with pytest.raises(TypeError, match="IntervalSet .with metadata. or a DataFrame"):
+        responses.recording_from_pynapple(None, [1, 2])
+
+
+def test_a_file_without_units_or_trials_is_named(tmp_path):
+    from datetime import datetime
+
+    from pynwb import NWBHDF5IO, NWBFile
+
+    nwbfile = NWBFile(session_description="empty", identifier="x", session_start_time=datetime(2026, 1, 1,
+                                                                                               tzinfo=UTC))
+    with NWBHDF5IO(tmp_path / "empty.nwb", "w") as io:
+        io.write(nwbfile)
+    with pytest.raises(ValueError, match="has no trials table 'trials'"):
+        responses.read_nwb(tmp_path / "empty.nwb")
+    nwbfile = NWBFile(session_description="trials only", identifier="y", session_start_time=datetime(
+        2026, 1, 1, tzinfo=UTC))
+    for column in ("cue_time", "reward_time", "magnitude", "trial_type"):
+        nwbfile.add_trial_column(column, column)
+    nwbfile.add_trial(start_time=0.0, stop_time=1.0, cue_time=5.0, reward_time=6.0, magnitude=1.0, trial_type="a")
+    with NWBHDF5IO(tmp_path / "trials.nwb", "w") as io:
+        io.write(nwbfile)
+    with pytest.raises(ValueError, match="has no Units table"):
+        responses.read_nwb(tmp_path / "trials.nwb")
