@@ -54,7 +54,7 @@ _EXPORTS = {
 
 #: Submodules reachable as attributes after a bare ``import drl`` (``drl.plots.summary(...)``).
 _SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
-               "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features",
+               "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features", "task_schema",
                "population", "schedule", "distributions", "drl_sim", "timegrid", "responses", "builtin_tasks", "cli")
 
 

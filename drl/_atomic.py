@@ -7,11 +7,31 @@ file. The names are ``.<name>.<pid>.<token>.tmp<suffix>``: ``drl.store.clean_sta
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
 
-__all__ = ["temporary_path", "write_atomic"]
+__all__ = ["describe_os_error", "temporary_path", "write_atomic"]
+
+#: The system errors a user can act on, in words (the rest keep the system's own text)
+_REASONS = {
+    errno.ENOSPC: "the disk is full: free some space, or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free some space, or write elsewhere",
+    errno.EACCES: "permission denied: this folder or file is not writable (or readable) for you; choose another, "
+                  "or change its permissions",
+    errno.EPERM: "operation not permitted here: choose another folder",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EIO: "an input/output error of the disk or the network drive: check it, then retry",
+}
+
+
+def describe_os_error(error: OSError, path=None) -> str:
+    """A system error as a sentence a user can act on, naming the file: ``cannot write exps/run.nc: the disk is
+    full: …`` (not ``[Errno 28] No space left on device``)."""
+    where = path if path is not None else error.filename
+    reason = _REASONS.get(error.errno, error.strerror or str(error))
+    return f"{where}: {reason}" if where else reason
 
 
 def temporary_path(path, suffix: str = "") -> Path:
@@ -31,6 +51,13 @@ def write_atomic(path, data: bytes | str) -> Path:
         else:
             tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno not in _REASONS:
+            raise
+        raise type(error)(error.errno, f"cannot write {describe_os_error(error, path)}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: nothing was created there to remove
+            pass
     return path

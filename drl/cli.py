@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from drl._atomic import describe_os_error
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -353,7 +355,10 @@ def main(argv=None) -> int:
         return 0
     except (ValueError, TypeError, OSError, MemoryError, ArithmeticError) as e:
         # OSError: missing, existing, unwritable, disk full; ArithmeticError: a run whose values diverged
-        message = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else e
+        if isinstance(e, OSError) and e.filename:  # the system's words ([Errno 13] …) said as what to do
+            message = describe_os_error(e)
+        else:
+            message = e.strerror if isinstance(e, OSError) and e.strerror else e
         parser.exit(2, f"drl: error: {_for_the_shell(str(message))}\n")
     except KeyboardInterrupt as e:
         resumable = getattr(args, "out", None) or getattr(args, "run", None)

@@ -321,10 +321,10 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                 sink.checkpoint(block_end, weights, kernel.rng_state())
                 bar.update(block_end - block_start)
     except BaseException as e:
-        # An interrupt keeps the run resumable from its last checkpoint, and a resumed run is never deleted,
-        # whatever failed: the interrupted run stays as it was. A fresh run that failed otherwise (values
-        # diverged, a full disk, a bug) leaves no temporary file behind.
-        keep = isinstance(e, KeyboardInterrupt) or getattr(sink, "resumed", False)
+        # An interrupt, or a failure of the disk (full, an I/O error, a lost mount), keeps the run resumable from
+        # its last checkpoint, and a resumed run is never deleted, whatever failed: the interrupted run stays as it
+        # was. A fresh run that failed otherwise (values diverged, a bug) leaves no temporary file behind.
+        keep = isinstance(e, KeyboardInterrupt | OSError) or getattr(sink, "resumed", False)
         sink.abort(keep_resumable=keep)
         if keep and getattr(sink, "resumable", False):
             e.add_note(f"nothing was lost: the streamed run can be finished from its last complete block: "

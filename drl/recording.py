@@ -18,6 +18,7 @@ block, marks the file complete last and publishes it atomically (:mod:`drl.store
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import io
 import os
 from pathlib import Path
@@ -203,6 +204,10 @@ class MemorySink:
                              reward=self.reward, weights=weights)
 
 
+#: Room a streamed run leaves on its disk beyond the next block (the HDF5 metadata, the checkpoint)
+ROOM_MARGIN = 2**20
+
+
 class StreamWriter:
     """Writes a run block by block into an unlimited ``trial`` dimension; publishes it atomically at the end.
 
@@ -223,6 +228,7 @@ class StreamWriter:
         self.names = np.array(meta["task"].trial_type_names, dtype=object)
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.resumed = resume_from is not None  # a resumed run's files are never deleted on failure
+        self.damaged = False  # set when a block fails halfway
         if resume_from is None:
             check_target(self.path, self.overwrite, directory)
             self.tmp = temporary_path(self.path)
@@ -239,6 +245,25 @@ class StreamWriter:
     def _releasable(self) -> Path | None:
         """The temporary file a failed write may truncate to free the disk: never a resumed run's."""
         return None if self.resumed else self.tmp
+
+    def _check_room(self, need: int) -> None:
+        """Stop before a block the disk cannot hold: a write that fills the disk midway can leave the HDF5 file
+        damaged (appending to it then crashed the interpreter), while a run stopped between blocks is intact and
+        resumable from its last checkpoint. ``need``: the block's bytes before compression (an upper bound)."""
+        import shutil
+
+        try:
+            free = shutil.disk_usage(self.tmp.parent).free
+        except OSError:
+            return
+        if free >= need + ROOM_MARGIN:
+            return
+        kept = ("the run is kept, resumable from its last complete block: free space, then resume it"
+                if self.checkpoint_file.is_file() else f"{self.path.name} was not written")
+        raise OSError(errno.ENOSPC, f"the disk holding {self.tmp.parent} is full for this run: {free / 2**20:.1f} MB "
+                                    f"free, and the next block needs up to {need / 2**20:.1f} MB (before compression) "
+                                    f"with {ROOM_MARGIN / 2**20:.0f} MB to spare; {kept}. Free space or write "
+                                    "elsewhere")
 
     def direct_views(self):
         return None  # blocks are written to the file
@@ -259,6 +284,7 @@ class StreamWriter:
         self.started = True
 
     def write(self, keep, trial_type, value, rpe, reward) -> None:
+        self._check_room(sum(a.nbytes for a in (value, rpe, reward) if a is not None))
         try:
             if not self.started:
                 self._create(keep, trial_type, value, rpe, reward)
@@ -274,6 +300,7 @@ class StreamWriter:
                     if reward is not None:
                         nc.variables["reward"][sl, :] = reward
         except (OSError, RuntimeError) as e:
+            self.damaged = True  # a block written halfway: the file cannot be trusted to resume from
             raise _write_failed(e, self.path, self._releasable) from None
         self.pos += len(keep)
 
@@ -299,7 +326,7 @@ class StreamWriter:
     def abort(self, keep_resumable: bool = False) -> None:
         """Remove the temporary file, unless ``keep_resumable`` and a checkpoint exists (an interrupt), or the run
         was resumed (its files are the interrupted run: never deleted)."""
-        if self.resumed or (keep_resumable and self.checkpoint_file.is_file()):
+        if self.resumed or (keep_resumable and self.resumable):
             self.tmp = release_temp(self.tmp)
             self.checkpoint_file, self.trials_file = checkpoint_path(self.tmp), trials_path(self.tmp)
             return
@@ -308,7 +335,8 @@ class StreamWriter:
 
     @property
     def resumable(self) -> bool:
-        return self.checkpoint_file.is_file()
+        """A checkpoint exists and no block was written halfway."""
+        return self.checkpoint_file.is_file() and not self.damaged
 
     def finish(self, weights: np.ndarray) -> xr.Dataset:
         """Write the weights, mark the file complete (last), and publish it without replacing a newcomer.

@@ -308,7 +308,8 @@ def _write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exceptio
     # while the temporary file still holds it).
     if full or (free is not None and free < 2**20):
         shown = "" if free is None else f" ({free / 2**20:.1f} MB free)"
-        kept = "" if tmp is not None else "; the interrupted run it was resumed from is kept: free space, then resume it"
+        kept = "" if tmp is not None else ("; the run is kept, resumable from its last complete block: free space, "
+                                           "then resume it")
         return OSError(errno.ENOSPC, f"the disk holding {path.parent} is full{shown}: {path.name} was not written "
                                      f"({'its temporary file was removed' if tmp is not None else 'nothing removed'})"
                                      f"{kept}. Free space or write elsewhere")

@@ -345,8 +345,9 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "task spec") -> Task:
-        """Build a task from a dict; unknown keys raise ValueError naming the key and where it is."""
-        _check_keys(data, cls, source)
+        """Build a task from a dict; unknown keys raise ValueError naming the key and where it is, fields of the
+        wrong type or shape name their path (the declared schema, :data:`drl.task_schema.TASK_SPEC`)."""
+        cls._check_document(data, source)
         data = dict(data)
         types = []
         for i, t in enumerate(data.get("trial_types", [])):
@@ -366,6 +367,20 @@ class Task:
         if missing:
             raise ValueError(f"{source}: missing required key(s) {missing}")
         return cls(**data)
+
+    @classmethod
+    def _check_document(cls, data, source: str) -> None:
+        """Unknown keys (with a suggestion), then the declared schema (:data:`drl.task_schema.TASK_SPEC`): the
+        first field of the wrong type or shape is named with its path."""
+        from drl._validate import check_document
+        from drl.task_schema import TASK_SPEC
+
+        _check_keys(data, cls, source)
+        for i, t in enumerate(data.get("trial_types", []) if isinstance(data.get("trial_types"), list) else []):
+            _check_keys(t, TrialType, f"{source}: trial_types[{i}]")
+            for j, r in enumerate(t.get("rewards", []) if isinstance(t.get("rewards"), list) else []):
+                _check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
+        check_document(data, TASK_SPEC, source, "the spec")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

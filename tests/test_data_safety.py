@@ -277,10 +277,22 @@ def test_a_full_disk_says_so_and_frees_the_space(small_disk):
     with pytest.raises(OSError, match=r"the disk holding .*disk is full .*big.nc was not written"):
         drl.save(big, small_disk / "big.nc")
     assert not list(small_disk.iterdir())  # the temporary file is gone, the space is free
-    with pytest.raises(OSError, match=r"disk is full"):
-        drl.simulate("hyp_unif", varied, 400, progress=False, out=small_disk / "streamed.nc", block_trials=50)
-    assert not list(small_disk.iterdir())
+    with pytest.raises(OSError, match=r"disk is full") as failure:  # its first block already: nothing to keep
+        drl.simulate("hyp_unif", varied, 400, progress=False, out=small_disk / "streamed.nc", block_trials=400)
+    assert "resumable" not in str(failure.value) and not list(small_disk.iterdir())
     drl.save(small_run(), small_disk / "small.nc")  # and the disk is usable again
+    (small_disk / "small.nc").unlink()
+    # a run stops before the block its disk cannot hold: its complete blocks are kept, resumable; free space
+    # (here: a larger disk) and resume it
+    subprocess.run(["mount", "-o", "remount,size=3m", str(small_disk)], check=True)
+    with pytest.raises(OSError, match=r"disk is full.*kept, resumable from its last complete block") as failure:
+        drl.simulate("hyp_unif", varied, 400, progress=False, out=small_disk / "streamed.nc", block_trials=50)
+    assert "nothing was lost" in "".join(getattr(failure.value, "__notes__", []))
+    assert len(drl.store.interrupted_runs(small_disk)) == 1
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    finished = drl.resume(small_disk / "streamed.nc", progress=False)
+    whole = drl.simulate("hyp_unif", varied, 400, progress=False)
+    np.testing.assert_array_equal(finished["value"].values, whole["value"].values)
 
 
 def test_cli_reports_a_full_disk_in_one_line(small_disk):
@@ -300,3 +312,41 @@ def test_every_writer_uses_unique_temporary_names(tmp_path):
     with pytest.raises(IsADirectoryError):
         write_atomic(tmp_path, b"x")  # a failed write leaves nothing behind
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_unwritable_folders_and_full_disks_are_said_in_words(tmp_path, monkeypatch, capsys):
+    """No raw errno text: a read-only folder or a full disk names the file and what to do (issue: "drl resume and
+    save_spice in a read-only folder print raw errno messages; save_spice on a full disk: basic_ios::clear")."""
+    import errno
+    from pathlib import Path
+
+    from drl import cli
+    from drl._atomic import write_atomic
+
+    def refuse(self, data, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(PermissionError, match=r"cannot write .*spec.json: permission denied: this folder") as failure:
+        write_atomic(tmp_path / "spec.json", b"{}")
+    assert failure.value.errno == errno.EACCES and not list(tmp_path.iterdir())
+
+    def fill(self, data, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", fill)
+    from drl.spice.files import save_weights
+
+    with pytest.raises(OSError, match=r"cannot write .*weights.pt: the disk is full: free some space"):
+        save_weights(tmp_path / "weights.pt", {"state_dict": {}})
+    monkeypatch.undo()
+    # the command line: an error of the system with a file name, in words
+    monkeypatch.chdir(tmp_path)
+    def unreadable(args):
+        raise PermissionError(errno.EACCES, "Permission denied", "exps/x.nc")
+
+    monkeypatch.setattr(cli, "_cmd_tasks", unreadable)
+    with pytest.raises(SystemExit) as code:
+        cli.main(["tasks"])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and err.startswith("drl: error: exps/x.nc: permission denied") and "Errno" not in err

@@ -129,3 +129,47 @@ def test_no_import_cycle_inside_drl():
             visit(node)
     assert {"drl.engine", "drl.kernel", "drl.recording", "drl.registry", "drl.schedule"} <= set(graph)
     assert "drl.store" not in {m for m in graph["drl.schema"]} and "drl.engine" not in graph["drl.store"]
+
+
+def _every_drl_import(path: Path) -> set[str]:
+    """drl modules that ``path`` imports anywhere, inside functions included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("drl"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("drl"))
+    return found
+
+
+@pytest.mark.parametrize("package", ["decode", "responses"])
+def test_the_analyses_and_their_sources_import_one_way_even_inside_functions(package):
+    """sources (drl.responses) → form → estimates → decodes → uncertainty: no cycle even through a deferred
+    import, no analysis module importing a source other than the form and the run reader, one job per module
+    (at most ~400 lines)."""
+    folder = PACKAGE / package
+    modules = {f"drl.{package}.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
+    graph = {name: {m for m in _every_drl_import(path) if m in modules and m != name} for name, path in modules.items()}
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(node, trail):
+        state[node] = "active"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "active":
+                pytest.fail(f"import cycle: {' -> '.join(trail + [node, nxt])}")
+            if nxt not in state:
+                visit(nxt, trail + [node])
+        state[node] = "done"
+        order.append(node)
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    for name, path in modules.items():
+        assert len(path.read_text().splitlines()) <= 420, f"{name} has grown a second job"
+    if package == "decode":
+        sources = {m for path in modules.values() for m in _every_drl_import(path) if m.startswith("drl.responses.")}
+        assert {s.rsplit(".", 1)[0] if s.count(".") > 2 else s for s in sources} <= {"drl.responses.form",
+                                                                                      "drl.responses.run"}

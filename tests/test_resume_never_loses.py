@@ -183,3 +183,30 @@ def test_a_kill_right_after_publishing_leaves_no_second_listing(tmp_path):
     assert interrupted_runs(tmp_path).empty  # the published run is not an interrupted one
     assert not leftover.exists() and not checkpoint_path(leftover).exists()
     assert drl.list_runs(tmp_path)["name"].tolist() == ["run"]
+
+
+def test_a_full_disk_while_streaming_keeps_the_run_resumable(tmp_path, monkeypatch):
+    """A full disk after two complete blocks throws nothing away: the run resumes from its last checkpoint and
+    ends equal to a run that never failed (issue: "a full disk while streaming throws away the whole run")."""
+    import errno
+
+    from drl.recording import StreamWriter
+
+    original, calls = StreamWriter.write, []
+
+    def write_then_fill_the_disk(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, *args)
+
+    monkeypatch.setattr(StreamWriter, "write", write_then_fill_the_disk)
+    with pytest.raises(OSError, match="No space left on device") as failure:
+        _run(out=tmp_path / "full.nc", record_trials=1, block_trials=10, bootstrap="random", rule="quantile")
+    assert "nothing was lost" in "".join(getattr(failure.value, "__notes__", []))
+    assert len(interrupted_runs(tmp_path)) == 1
+    monkeypatch.setattr(StreamWriter, "write", original)
+    finished = drl.resume(tmp_path / "full.nc", progress=False)
+    whole = _run(record_trials=1, bootstrap="random", rule="quantile")
+    np.testing.assert_array_equal(finished["value"].values, whole["value"].values)
+    assert not list(tmp_path.glob(".full.nc.*"))

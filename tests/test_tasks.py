@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -213,3 +214,26 @@ def test_tasks_pickle():
 
     for task in drl.list_tasks():
         assert pickle.loads(pickle.dumps(task)) == task
+
+
+@pytest.mark.parametrize("change, path", [
+    (lambda d: d.update(duration="7"), "duration"),
+    (lambda d: d.update(trial_types={"name": "a"}), "trial_types"),
+    (lambda d: d.update(trial_types=[]), "trial_types"),
+    (lambda d: d["trial_types"][0].update(cue_time=[1.0]), "trial_types.0.cue_time"),
+    (lambda d: d["trial_types"][0].update(rewards=[1.0]), "trial_types[0].rewards[0]"),
+    (lambda d: d["trial_types"][0]["rewards"][0].update(magnitudes="1, 2"), "trial_types.0.rewards.0.magnitudes"),
+    (lambda d: d["trial_types"][0]["rewards"][0].update(magnitudes=[]), "trial_types.0.rewards.0.magnitudes"),
+    (lambda d: d["trial_types"][0]["rewards"][0].update(probabilities=["a"]), "trial_types.0.rewards.0.probabilities"),
+    (lambda d: d["trial_types"][0]["rewards"][0].update(sd=True), "trial_types.0.rewards.0.sd"),
+    (lambda d: d.update(utility=["power", 0.5]), "utility"),
+    (lambda d: d.update(name=5), "name"),
+    (lambda d: d.update(notes={"a": [[[[]]]]}), "notes"),
+])
+def test_a_spec_of_the_wrong_shape_names_the_field_by_the_declared_schema(change, path):
+    import copy
+
+    spec = copy.deepcopy(drl.get_task("dabney_variable_magnitude").to_dict())
+    change(spec)
+    with pytest.raises(ValueError, match=rf"^my.toml: {re.escape(path)}: "):
+        drl.Task.from_dict(spec, source="my.toml")

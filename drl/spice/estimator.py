@@ -7,17 +7,17 @@ agents (``rnn_agent``, ``spice_agent``) that can play a session for ``plot_sessi
 from __future__ import annotations
 
 import json
-import pickle
 import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from drl._atomic import temporary_path, write_atomic
+from drl._atomic import write_atomic
 from drl._validate import boolean
 from drl.spice.data import check_choice_arrays
-from drl.spice.sindy import SindyEquation, SpiceConfig, distill, install
+from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
+from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 from drl.store import clean_stale_temps
 
@@ -255,10 +255,10 @@ class SpiceEstimator:
             if path is not None:
                 clean_stale_temps(Path(path).parent)  # temporary files of saves killed before
         if path_rnn is not None:
-            _save_torch_atomic(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
+            save_weights(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
                                           "state_dict": self.model.state_dict(), "pair": pair})
         if path_spice is not None:
-            document = _equations_to_json(self.rnn_class.__name__, self.equations) | {"pair": pair}
+            document = equations_to_json(self.rnn_class.__name__, self.equations) | {"pair": pair}
             write_atomic(path_spice, json.dumps(document, indent=1))
 
     def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
@@ -271,8 +271,8 @@ class SpiceEstimator:
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
         trust = boolean("trust", trust)
-        weights = _read_weights(Path(path_rnn)) if path_rnn is not None else None
-        equations = _read_equations(Path(path_spice), trust) if path_spice is not None else None
+        weights = read_weights(Path(path_rnn)) if path_rnn is not None else None
+        equations = read_equations(Path(path_spice), trust) if path_spice is not None else None
         if weights is not None and equations is not None and weights.get("pair") != equations.get("pair") \
                 and weights.get("pair") is not None and equations.get("pair") is not None:
             raise ValueError(f"{path_rnn} and {path_spice} were written by different save_spice calls (one save "
@@ -302,7 +302,6 @@ class SpiceEstimator:
                              f"{self.rnn_class.__name__}'s (e.g. {differ[:4]})")
 
 
-_FORMAT = "drl.spice.equations"
 CONSTANTS = "softplus"  # how a weights file stores β: the free parameter under softplus (files before: β itself)
 
 
@@ -326,86 +325,3 @@ def _upgrade_constants(model, data: dict, path) -> dict:
                              "temperatures ≥ 0 (its module learned mirror-image values): refit the model")
         state[key] = torch.tensor(constant._raw(value), dtype=state[key].dtype)
     return state
-
-
-def _equations_to_json(rnn_class: str, equations: dict) -> dict:
-    """``{participant: {module: SindyEquation}}`` as plain JSON data (no pickle)."""
-    return {"format": _FORMAT, "version": 1, "rnn_class": rnn_class, "equations": {
-        str(pid): {m: {"module": eq.module, "feature_names": list(eq.feature_names),
-                       "coefficients": [float(c) for c in eq.coefficients], "controls": list(eq.controls),
-                       "degree": int(eq.degree), "n_samples": int(eq.n_samples),
-                       "exponents": eq.exponents.tolist()} for m, eq in modules.items()}
-        for pid, modules in equations.items()}}
-
-
-def _read_equations(path: Path, trust: bool) -> dict:
-    """``{"rnn_class": …, "equations": {participant: {module: SindyEquation}}}`` from a file save_spice wrote."""
-    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Notepad) is not part of the JSON
-    if not raw.strip():
-        raise ValueError(f"{path} is empty: not a SPICE equations file (save_spice writes JSON)")
-    if raw[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 starts with
-        if not trust:
-            raise ValueError(f"{path} is a pickle (written by an older drl, or not by drl): unpickling can run "
-                             "arbitrary code. Load it with load_spice(..., trust=True) only if you trust its source; "
-                             "save_spice then rewrites it as JSON")
-        return pickle.loads(raw)  # noqa: S301 - explicitly trusted by the caller
-    if raw.lstrip()[:1] != b"{":
-        raise ValueError(f"{path} is not a SPICE equations file written by save_spice (neither its JSON nor an old "
-                         "pickle)")
-    try:
-        data = json.loads(raw)
-        if data.get("format") != _FORMAT:
-            raise ValueError(f"format is {data.get('format')!r}")
-        if not isinstance(data.get("equations"), dict) or not data["equations"]:
-            raise ValueError("it holds no participant's equations")
-        equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
-                                                 np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
-                                                 int(e["degree"]), int(e["n_samples"]), e.get("exponents"))
-                                    for m, e in modules.items()}
-                     for pid, modules in data["equations"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
-        raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
-    return {"rnn_class": data.get("rnn_class"), "equations": equations, "pair": data.get("pair")}
-
-
-#: The most a SPICE weights file may declare (a deflated archive once unpacked 510 kB into 512 MB)
-MAX_WEIGHTS_BYTES = 64 * 2**20
-
-
-def _read_weights(path: Path) -> dict:
-    """A weights file save_spice wrote (``torch.load(weights_only=True)``: no code runs), checked: a state dict of
-    finite tensors. A ValueError names the file and what is wrong."""
-    import zipfile
-
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
-    if zipfile.is_zipfile(path):  # torch.save writes a zip archive: its declared sizes are known before reading
-        with zipfile.ZipFile(path) as archive:
-            declared = sum(member.file_size for member in archive.infolist())
-        if declared > MAX_WEIGHTS_BYTES:
-            raise ValueError(f"{path} declares {declared / 2**20:.0f} MiB of contents ({path.stat().st_size / 2**10:.0f} "
-                             f"kiB on disk), more than a SPICE model's weights ({MAX_WEIGHTS_BYTES / 2**20:.0f} MiB at "
-                             "most): not read")
-    try:
-        data = torch.load(path, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch's unpickler fails in many ways (KeyError, EOFError, ...)
-        if isinstance(e, OSError) and e.errno is not None:
-            raise  # the system's error (permission, a full disk): the file may be fine
-        raise ValueError(f"{path} is not a weights file written by save_spice (torch.load: {str(e)[:120]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("state_dict"), dict) or not data["state_dict"]:
-        raise ValueError(f"{path} is not a weights file written by save_spice (no state_dict of parameters)")
-    for name, value in data["state_dict"].items():
-        if not isinstance(value, torch.Tensor) or not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{path}: parameter {name!r} is not a finite tensor")
-    return data
-
-
-def _save_torch_atomic(path, obj) -> None:
-    """``torch.save`` to a temporary name beside ``path``, then rename."""
-    path = Path(path)
-    tmp = temporary_path(path)
-    try:
-        torch.save(obj, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

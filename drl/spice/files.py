@@ -1,0 +1,139 @@
+"""The files of a SPICE model: its distilled equations (JSON, under a declared schema) and its RNN weights
+(torch's zip format, read with ``weights_only``: no code runs), written atomically and read with checks that
+name the file and the field.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drl._atomic import write_atomic
+from drl._validate import check_document
+from drl.spice.sindy import SindyEquation
+
+__all__ = ["EQUATIONS_SCHEMA", "MAX_WEIGHTS_BYTES", "equations_to_json", "read_equations", "read_weights", "save_weights"]
+
+_FORMAT = "drl.spice.equations"
+_NAMES = {"type": "array", "items": {"type": "string"}}
+#: What ``save_spice`` writes for the equations: checked before any coefficient reaches a model
+EQUATIONS_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "drl SPICE equations",
+    "type": "object",
+    "required": ["format", "rnn_class", "equations"],
+    "properties": {
+        "format": {"const": _FORMAT},
+        "version": {"type": "integer"},
+        "rnn_class": {"type": "string"},
+        "pair": {"type": "string"},
+        "equations": {
+            "type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[0-9]+$"},
+            "additionalProperties": {  # participant id → {module: equation}
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["module", "feature_names", "coefficients", "controls", "degree", "n_samples"],
+                    "properties": {
+                        "module": {"type": "string"}, "feature_names": _NAMES, "controls": _NAMES,
+                        "coefficients": {"type": "array", "items": {"type": "number"}},
+                        "degree": {"type": "integer", "minimum": 0, "maximum": 10},
+                        "n_samples": {"type": "integer", "minimum": 0},
+                        "exponents": {"type": ["array", "null"], "items": {
+                            "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10}}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def equations_to_json(rnn_class: str, equations: dict) -> dict:
+    """``{participant: {module: SindyEquation}}`` as plain JSON data (no pickle)."""
+    return {"format": _FORMAT, "version": 1, "rnn_class": rnn_class, "equations": {
+        str(pid): {m: {"module": eq.module, "feature_names": list(eq.feature_names),
+                       "coefficients": [float(c) for c in eq.coefficients], "controls": list(eq.controls),
+                       "degree": int(eq.degree), "n_samples": int(eq.n_samples),
+                       "exponents": eq.exponents.tolist()} for m, eq in modules.items()}
+        for pid, modules in equations.items()}}
+
+
+def read_equations(path: Path, trust: bool) -> dict:
+    """``{"rnn_class": …, "equations": {participant: {module: SindyEquation}}}`` from a file save_spice wrote."""
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Notepad) is not part of the JSON
+    if not raw.strip():
+        raise ValueError(f"{path} is empty: not a SPICE equations file (save_spice writes JSON)")
+    if raw[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 starts with
+        if not trust:
+            raise ValueError(f"{path} is a pickle (written by an older drl, or not by drl): unpickling can run "
+                             "arbitrary code. Load it with load_spice(..., trust=True) only if you trust its source; "
+                             "save_spice then rewrites it as JSON")
+        return pickle.loads(raw)  # noqa: S301 - explicitly trusted by the caller
+    if raw.lstrip()[:1] != b"{":
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice (neither its JSON nor an old "
+                         "pickle)")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
+    try:
+        check_document(data, EQUATIONS_SCHEMA, "", "the document")
+    except ValueError as e:
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({str(e).removeprefix(': ')})"
+                         ) from None
+    try:
+        equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
+                                                 np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
+                                                 int(e["degree"]), int(e["n_samples"]), e.get("exponents"))
+                                    for m, e in modules.items()}
+                     for pid, modules in data["equations"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise ValueError(f"{path} is not a SPICE equations file written by save_spice ({e})") from None
+    return {"rnn_class": data.get("rnn_class"), "equations": equations, "pair": data.get("pair")}
+
+
+#: The most a SPICE weights file may declare (a deflated archive once unpacked 510 kB into 512 MB)
+MAX_WEIGHTS_BYTES = 64 * 2**20
+
+
+def read_weights(path: Path) -> dict:
+    """A weights file save_spice wrote (``torch.load(weights_only=True)``: no code runs), checked: a state dict of
+    finite tensors. A ValueError names the file and what is wrong."""
+    import zipfile
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    if zipfile.is_zipfile(path):  # torch.save writes a zip archive: its declared sizes are known before reading
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+        if declared > MAX_WEIGHTS_BYTES:
+            raise ValueError(f"{path} declares {declared / 2**20:.0f} MiB of contents ({path.stat().st_size / 2**10:.0f} "
+                             f"kiB on disk), more than a SPICE model's weights ({MAX_WEIGHTS_BYTES / 2**20:.0f} MiB at "
+                             "most): not read")
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch's unpickler fails in many ways (KeyError, EOFError, ...)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise  # the system's error (permission, a full disk): the file may be fine
+        raise ValueError(f"{path} is not a weights file written by save_spice (torch.load: {str(e)[:120]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("state_dict"), dict) or not data["state_dict"]:
+        raise ValueError(f"{path} is not a weights file written by save_spice (no state_dict of parameters)")
+    for name, value in data["state_dict"].items():
+        if not isinstance(value, torch.Tensor) or not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: parameter {name!r} is not a finite tensor")
+    return data
+
+
+def save_weights(path, obj) -> None:
+    """``torch.save`` into memory, then written atomically beside ``path``: a full disk or a read-only folder is
+    the system's ``OSError`` naming the file (torch writing a file itself said ``basic_ios::clear: iostream
+    error``)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
