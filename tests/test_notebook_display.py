@@ -18,12 +18,10 @@ def run_as_a_user(cells, monkeypatch, timeout=120):
     """Execute ``cells`` in a Jupyter kernel started the way a user's is: no MPLBACKEND in its environment (the
     test suite's Agg would hide the inline backend) and no ``%matplotlib`` magic first. Returns the notebook."""
     import nbformat
-    from nbclient import NotebookClient
+    from conftest import execute_notebook
 
-    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=timeout, kernel_name="python3").execute()
-    return nb
+    return execute_notebook(nb, timeout=timeout)
 
 
 def images(cell) -> int:

@@ -115,16 +115,14 @@ def test_notebook_runs_top_to_bottom_as_a_user_sees_it(tmp_path, monkeypatch):
     """sim.ipynb in a kernel started as a user's (no MPLBACKEND, no magic): every cell that draws shows an image
     (or the player / explorer), and no cell prints a warning or an error a newcomer would have to judge."""
     import nbformat
-    from nbclient import NotebookClient
+    from conftest import execute_notebook
 
-    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.read(ROOT / "sim.ipynb", as_version=4)
     for cell in nb.cells:  # a copy, run fresh: outputs a user's JupyterLab saved do not matter
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     Path("exps").mkdir()
-    # 600 s a cell: once (1 CI run in 5) a cell waited ~270 s for a reply from an idle kernel; not reproduced since
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = execute_notebook(nb, timeout=120, cwd=tmp_path)  # 120 s a cell (the slowest takes 18 s): execute_notebook
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     drawn = 0
     for cell in code:

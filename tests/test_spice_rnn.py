@@ -325,3 +325,64 @@ def test_weight_decay_is_adams_l2_penalty_on_every_parameter():
     assert dict(fitted.named_parameters())[beta] < dict(undecayed.named_parameters())[beta]
     with pytest.raises(ValueError, match=r"weight_decay must be in \[0, inf\); got -0.1"):
         fit_model(LearningRateRNN(), xs, ys, epochs=1, weight_decay=-0.1, progress=False)
+
+
+def test_a_distilled_module_stays_in_the_range_of_the_activation_it_replaces():
+    """The distilled learning rate ``0.949 + 0.444 r − 0.947 V`` of an Eckstein et al. 2022 participant went
+    negative once V overshot 1, and V ran to inf (NaN predictions). Its output is now kept where the module's
+    sigmoid kept the learned one, and a prediction that is not finite anyway is warned about by participant."""
+    import warnings
+
+    import torch
+
+    from drl.spice.precoded import LearningRateRNN
+
+    model = LearningRateRNN()
+    model.use_sindy = True
+
+    def distilled(value, inputs, participant_index):  # the participant's equation, as SINDy gave it
+        reward, v = inputs[..., 0], inputs[..., 1]
+        return 0.949 + 0.444 * reward - 0.947 * v
+
+    model.submodules_sindy["x_learning_rate_reward"] = distilled
+    model.state = {"x_learning_rate_reward": torch.zeros(1, 2), "x_value_reward": torch.zeros(1, 2)}
+    overshoot = model.call_module("x_learning_rate_reward", "x_learning_rate_reward",
+                                  inputs=(torch.zeros(1, 2), torch.full((1, 2), 3.0)), activation_rnn=torch.sigmoid)
+    assert torch.all(overshoot == 0.0)  # −1.89 unbounded
+    high = model.call_module("x_learning_rate_reward", "x_learning_rate_reward",
+                             inputs=(torch.ones(1, 2), torch.full((1, 2), -2.0)), activation_rnn=torch.sigmoid)
+    assert torch.all(high == 1.0)  # 3.29 unbounded
+    inside = model.call_module("x_learning_rate_reward", "x_learning_rate_reward",
+                               inputs=(torch.ones(1, 2), torch.full((1, 2), 0.5)), activation_rnn=torch.sigmoid)
+    assert torch.allclose(inside, torch.full((1, 2), 0.949 + 0.444 - 0.947 * 0.5))
+    # without an activation (a value module), the equation is applied as fitted
+    free = model.call_module("x_learning_rate_reward", "x_learning_rate_reward",
+                             inputs=(torch.zeros(1, 2), torch.full((1, 2), 3.0)))
+    assert torch.allclose(free, torch.full((1, 2), 0.949 - 3 * 0.947))
+    from drl.spice.rnn import _within_range_of
+
+    assert _within_range_of(torch.relu, torch.tensor([-1.0, 5.0])).tolist() == [0.0, 5.0]
+    assert _within_range_of(torch.tanh, torch.tensor([-3.0, 0.5])).tolist() == [-1.0, 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _within_range_of(torch.nn.functional.softplus, torch.tensor([-2.0])).tolist() == [0.0]
+
+
+def test_predict_names_the_participant_and_trial_of_a_non_finite_prediction(monkeypatch):
+    from drl.spice import RESCORLA_WAGNER_CONFIG, SpiceEstimator
+
+    dataset, _, _ = _data(n_sessions=4, n_trials=30)
+    estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=2, n_restarts=0)
+    estimator.fit(dataset.xs, dataset.ys)
+    original = estimator._logits
+
+    def runaway(xs, use_sindy):
+        logits = original(xs, use_sindy)
+        if use_sindy:
+            logits[2, 7:] = float("nan")
+        return logits
+
+    monkeypatch.setattr(estimator, "_logits", runaway)
+    with pytest.warns(RuntimeWarning, match=r"SPICE model predicts a non-finite .* participant 0 \(session 2\) at "
+                                            r"trial 7"):
+        estimator.predict(dataset.xs)

@@ -143,3 +143,30 @@ def test_a_shared_seed_sweep_runs_as_one_population_and_equals_one_by_one(client
     assert _batches([0, 1, 2], configs, 2, True) == [[0, 1], [2]]  # one group, split over two workers
     configs[2] = run_config(BASE, gamma=0.99, seed=4)  # another seed: another schedule, its own call
     assert _batches([0, 1, 2], configs, 1, True) == [[0, 1], [2]]
+
+
+def test_a_worker_killed_as_the_cluster_starts_is_retried_then_said_plainly():
+    """Dask's message for a worker that died while starting blames the user's ``__main__`` guard; drl retries
+    once, then says what happened (issue: "killing a Dask worker as a sweep starts gives internal error")."""
+    from drl.sweep.run import CLUSTER_ATTEMPTS, _start_local_cluster
+
+    dask_says = "Nanny failed to start.\nif __name__ == '__main__': freeze_support() ..."
+    calls = []
+
+    def dies_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError(dask_says)
+        return "cluster"
+
+    assert _start_local_cluster(dies_once, 2) == "cluster" and len(calls) == 2
+    assert calls[0]["n_workers"] == 2 and calls[0]["env"] == {"NUMBA_NUM_THREADS": "1"}
+
+    def always_dies(**kwargs):
+        calls.append(kwargs)
+        raise RuntimeError(dask_says)
+
+    calls.clear()
+    with pytest.raises(ChildProcessError, match=r"could not start its 2 worker process\(es\) in 2 attempts") as e:
+        _start_local_cluster(always_dies, 2)
+    assert len(calls) == CLUSTER_ATTEMPTS and "__main__" not in str(e.value) and isinstance(e.value, OSError)

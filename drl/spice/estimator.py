@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -185,8 +186,17 @@ class SpiceEstimator:
         if xs.ndim == 2:
             xs = xs[None]
         check_choice_arrays(xs, n_participants=self.model.n_participants, where="predict")
+        participants = xs[:, 0, -1]
         xs = torch.as_tensor(xs)
         pred_rnn, pred_spice = (torch.softmax(self._logits(xs, use_sindy), -1).numpy() for use_sindy in (False, True))
+        for name, pred in (("RNN", pred_rnn), ("SPICE", pred_spice)):
+            bad = ~np.isfinite(pred).all(-1)
+            if bad.any():
+                session, step = (int(i) for i in np.argwhere(bad)[0])
+                warnings.warn(f"the {name} model predicts a non-finite choice probability for {int(bad.sum())} "
+                              f"trial(s), first for participant {int(participants[session])} (session {session}) "
+                              f"at trial {step}: its state ran away (print_spice_model() shows the equations)",
+                              RuntimeWarning, stacklevel=2)
         return pred_rnn, pred_spice
 
     @property

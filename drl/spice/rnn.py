@@ -103,6 +103,14 @@ class Constant(nn.Module):
         return nn.functional.softplus(raw) if self.non_negative else raw
 
 
+def _within_range_of(activation, values: torch.Tensor) -> torch.Tensor:
+    """``values`` clamped to the range of a monotone ``activation`` (sigmoid: [0, 1], tanh: [−1, 1], relu and
+    softplus: [0, ∞)), read off its limits."""
+    ends = activation(torch.tensor([-torch.inf, torch.inf], dtype=values.dtype))
+    lo, hi = float(ends.min()), float(ends.max())
+    return values.clamp(min=lo if lo > -np.inf else None, max=hi if hi < np.inf else None)
+
+
 def _as_inputs(inputs, like: torch.Tensor) -> torch.Tensor:
     """None → [B, A, 0]; a tensor [B, A] → [B, A, 1]; a tuple of [B, A] tensors → [B, A, n]."""
     if inputs is None:
@@ -222,6 +230,11 @@ class BaseRNN(nn.Module):
         x = _as_inputs(inputs, value)
         if self.use_sindy and key_module in self.submodules_sindy:
             next_value = self.submodules_sindy[key_module](value, x, participant_index)
+            if activation_rnn is not None:
+                # the equation was fitted to the module's output, which the activation kept in its range: kept
+                # there too. Unbounded, a learning rate of 0.949 + 0.444 r − 0.947 V went negative once V
+                # overshot 1, and V ran to inf (NaN predictions for 1 fit in 3 on Eckstein et al. 2022)
+                next_value = _within_range_of(activation_rnn, next_value)
         elif key_module in self.submodules_eq:
             if participant_embedding is not None:
                 x = torch.cat([x, participant_embedding.unsqueeze(1).expand(-1, value.shape[1], -1)], dim=-1)

@@ -165,6 +165,31 @@ def _workers_without_the_script():
             main.__dict__.update(saved)
 
 
+#: Attempts at starting the local cluster: a worker process killed as it starts (out of memory, a signal) fails
+#: the whole start, and the next attempt usually succeeds
+CLUSTER_ATTEMPTS = 2
+
+
+def _start_local_cluster(local_cluster, n_workers: int):
+    """A LocalCluster of ``n_workers`` single-threaded worker processes, retried once; a ChildProcessError (an
+    OSError: the command line reports it in one line) when it cannot start. Dask's own message for a worker that
+    died while starting ("Nanny failed to start … if __name__ == '__main__'") blames the user's script, which is
+    not the cause when drl started the workers."""
+    last = None
+    for _ in range(CLUSTER_ATTEMPTS):
+        try:
+            with _workers_without_the_script():
+                return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                     silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"})
+        except (RuntimeError, OSError, TimeoutError) as error:  # a worker died while starting: retried
+            last = error
+    reason = str(last).split("\n")[0][:160]
+    raise ChildProcessError(f"the local Dask cluster could not start its {n_workers} worker process(es) in "
+                            f"{CLUSTER_ATTEMPTS} attempts (a worker died while starting: {type(last).__name__}: "
+                            f"{reason}); check the memory free and run the sweep again, or pass client= (a "
+                            "running cluster)")
+
+
 def _client(client):
     from dask.distributed import Client, LocalCluster
 
@@ -179,10 +204,7 @@ def _client(client):
         # reported in the returned table); the level is restored when the cluster closes
         # one thread per worker for numba too (Dask sets only OMP/MKL/OpenBLAS): n workers × n numba threads on
         # n cores oversubscribed them, which is worst beside a busy process
-        with _workers_without_the_script():
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"})
-        return Client(cluster), True
+        return Client(_start_local_cluster(LocalCluster, n_workers)), True
     if isinstance(client, str):
         try:
             return Client(client, timeout="3s"), True
