@@ -138,6 +138,13 @@ def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_p
     loose = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e-4))
     count = [int(np.count_nonzero(e[0]["x_value_reward_chosen"].coefficients)) for e in (strict, loose)]
     assert count[0] < count[1]
+    # a threshold that empties every equation is a result (constant 0), not one pysindy warning per module
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        emptied = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e6))
+    assert all(not np.any(eq.coefficients) for eq in emptied[0].values())
     # composed equations save and load as JSON (exponents included) and evaluate identically
     estimator.equations = equations
     estimator.save_spice(path_spice=tmp_path / "eq.json")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
+from drl._validate import frames_to_user
 from drl.decode._checks import levels_in_unit_interval as _levels
 from drl.decode._checks import single_blas_thread
 from drl.decode._checks import vector as _vector
@@ -211,7 +212,7 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
         warnings.warn(f"the decoded distribution misses the code it was decoded from by up to {worst:.3g} (at τ = "
                       f"{level:.3g}; {100 * worst / span:.0f} % of the values' range): the values are not a "
                       f"consistent set of expectiles (noise), or bounds=({lo:g}, {hi:g}) cut the support (see "
-                      "DecodedDistribution.residual)", UserWarning, stacklevel=2)
+                      "DecodedDistribution.residual)", UserWarning, stacklevel=frames_to_user() + 1)
     grid, density = _density(samples, lo, hi)
     return DecodedDistribution(samples, grid, density, levels, values, kind, loss, residual, (lo, hi))
 

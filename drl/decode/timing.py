@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from scipy import optimize
 
-from drl._validate import in_range
+from drl._validate import frames_to_user, in_range
 from drl.decode._checks import single_blas_thread
 from drl.decode._checks import vector as _vector
 
@@ -92,7 +92,8 @@ def warn_if_at_edge(delay: np.ndarray, probability: np.ndarray, what: str = "dec
     distribution was cut off there, and its mean and mode would read the grid's end as the answer."""
     if probability.size > 1 and probability[-1] >= 0.05 and probability[-1] > probability[-2]:
         warnings.warn(f"{probability[-1]:.0%} of the {what} pile at the end of the grid ({delay[-1]:g} s): the "
-                      f"true delay may lie beyond it; pass times= reaching further", UserWarning, stacklevel=3)
+                      f"true delay may lie beyond it; pass times= reaching further", UserWarning,
+                      stacklevel=frames_to_user() + 1)
 
 
 def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, normalize: bool = True,
