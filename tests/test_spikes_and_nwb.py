@@ -233,3 +233,31 @@ def test_a_file_without_units_or_trials_is_named(tmp_path):
         io.write(nwbfile)
     with pytest.raises(ValueError, match="has no Units table"):
         responses.read_nwb(tmp_path / "trials.nwb")
+
+
+def test_sessions_combine_into_one_form_of_all_their_neurons(dabney):
+    """Neurons pooled across sessions (one NWB file each): conditions matched, a condition one session lacks left
+    NaN for its neurons, each neuron read exactly as in its own session, trials no longer shared."""
+    run, _ = dabney
+    first = responses.responses_from_recording(responses.recording_from_run(run, n_trials=300, seed=7), name="day1")
+    second = responses.responses_from_recording(responses.recording_from_run(run, n_trials=200, seed=8), name="day2")
+    largest = int(np.flatnonzero(second["event"].values == "reward")[-1])
+    second = second.isel(condition=[c for c in range(second.sizes["condition"]) if c != largest])
+    both = responses.combine_sessions([first, second])
+    assert both.sizes["neuron"] == 40 and "trial" not in both.coords
+    assert both["neuron"].values[0] == "day1/u000" and both["session"].values.tolist() == ["day1"] * 20 + ["day2"] * 20
+    assert both.attrs["task_name"] == "day1+day2" and both["cell_type"].values[25] == "putative_DA"
+    out = decode.reward_responses(both, "variable")
+    assert out["neurons"].values.tolist() == [40] * 6 + [20]
+    alone = [decode.reward_responses(form, "variable") for form in (first, second)]
+    step = np.ptp(out["magnitude"].values) / 2000  # the hinge fit's grid over the pooled magnitudes
+    np.testing.assert_allclose(out["reversal_point"].values[:20], alone[0]["reversal_point"].values, atol=step)
+    np.testing.assert_allclose(out["reversal_point"].values[20:], alone[1]["reversal_point"].values, atol=step)
+    intervals = decode.reward_response_intervals(both, "variable", n_boot=20)
+    assert intervals.attrs["resampling"] == "single trials per neuron and magnitude"
+    with pytest.raises(ValueError, match="distinct session names"):
+        responses.combine_sessions([first, first], names=["a", "a"])
+    with pytest.raises(ValueError, match="differ in signal"):
+        responses.combine_sessions([first, _quiet(responses.responses_from_run, run, reward=True)])
+    with pytest.raises(TypeError, match=r"forms\[1\] is not a responses form"):
+        responses.combine_sessions([first, run])

@@ -35,7 +35,8 @@ import json
 import numpy as np
 import xarray as xr
 
-__all__ = ["FORM", "SIGNALS", "conditions_of", "is_responses_form", "pooled", "reward_delays", "responses_form"]
+__all__ = ["FORM", "SIGNALS", "combine_sessions", "conditions_of", "is_responses_form", "pooled", "reward_delays",
+           "responses_form"]
 
 FORM = "responses"
 SIGNALS = ("recorded", "model")
@@ -215,3 +216,85 @@ def reward_delays(form: xr.Dataset) -> dict[str, list[float]]:
             if float(delay) not in out[str(name)]:
                 out[str(name)].append(float(delay))
     return {k: sorted(v) for k, v in out.items()}
+
+
+def combine_sessions(forms, *, names=None, name: str | None = None) -> xr.Dataset:
+    """One form of the neurons of several sessions (each a responses form, e.g. one per NWB file), as the papers
+    pool neurons across animals and days.
+
+    Conditions are matched by (event, trial type, magnitude, delay); a session without a condition leaves its
+    neurons NaN there (the analyses use what each neuron has). Trials are not shared between sessions, so the
+    combined form has no ``trial`` coordinate: intervals resample each neuron's own trials. Neuron ids become
+    ``"<session>/<id>"`` and a ``session`` coordinate says where each came from; neuron coordinates missing from
+    a session are NaN (or "" for text).
+
+    Args:
+      forms: the sessions' forms (at least one), of one ``signal`` and one magnitude unit.
+      names: a name per session (default: each form's ``task_name``, numbered when they repeat).
+      name: the combined form's name (default: the sessions' names joined by "+").
+    """
+    forms = list(forms)
+    if not forms:
+        raise ValueError("combine_sessions needs at least one responses form")
+    for i, form in enumerate(forms):
+        if not is_responses_form(form):
+            raise TypeError(f"forms[{i}] is not a responses form (a {type(form).__name__})")
+    for key in ("signal", "units"):
+        values = {str(f.attrs.get(key)) for f in forms}
+        if len(values) > 1:
+            raise ValueError(f"the sessions differ in {key}: {sorted(values)}; convert them to one first")
+    if names is None:
+        names = [str(f.attrs.get("task_name", "session")) for f in forms]
+        if len(set(names)) < len(names):
+            names = [f"{n}#{i}" for i, n in enumerate(names)]
+    names = [str(n) for n in names]
+    if len(names) != len(forms) or len(set(names)) < len(names):
+        raise ValueError(f"names must give {len(forms)} distinct session names; got {names}")
+
+    def keys(form):
+        return list(zip(form["event"].values.astype(str), form["trial_type"].values.astype(str),
+                        np.round(form["magnitude"].values.astype(float), 9).tolist(),
+                        np.round(form["delay"].values.astype(float), 6).tolist(), strict=True))
+
+    def same(a, b):  # NaN equals NaN in a condition's key
+        return all(x == y or (isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y))
+                   for x, y in zip(a, b, strict=True))
+
+    union: list[tuple] = []
+    for form in forms:
+        for key in keys(form):
+            if not any(same(key, known) for known in union):
+                union.append(key)
+    width = max(f.sizes.get("repeat", 1) for f in forms)
+    n_total = sum(f.sizes["neuron"] for f in forms)
+    response = np.full((n_total, len(union)), np.nan)
+    trials = np.full((n_total, len(union), width), np.nan)
+    with_trials = all("trial_response" in f for f in forms)
+    coordinates = [c for c in dict.fromkeys(c for f in forms for c in f.coords if f[c].dims == ("neuron",))
+                   if c != "neuron"]
+    neuron_coords = {c: [] for c in coordinates}
+    ids, sessions, start = [], [], 0
+    for form, session in zip(forms, names, strict=True):
+        n = form.sizes["neuron"]
+        columns = [next(j for j, known in enumerate(union) if same(key, known)) for key in keys(form)]
+        response[start:start + n, columns] = form["response"].values
+        if with_trials:
+            own = form["trial_response"].values
+            trials[start:start + n, columns, :own.shape[2]] = own
+        for c in coordinates:
+            if c in form.coords:
+                neuron_coords[c].extend(form[c].values.tolist())
+            else:
+                text = any(forms[k][c].dtype.kind in "OUS" for k in range(len(forms)) if c in forms[k].coords)
+                neuron_coords[c].extend([""] * n if text else [np.nan] * n)
+        ids.extend(f"{session}/{neuron}" for neuron in form["neuron"].values)
+        sessions.extend([session] * n)
+        start += n
+    event, trial_type, magnitude, delay = (np.array(v) for v in zip(*union, strict=True))
+    neuron_coords = {c: np.asarray(v) for c, v in neuron_coords.items()}
+    neuron_coords["session"] = np.asarray(sessions)
+    return responses_form(response, trial_response=trials if with_trials else None, event=event,
+                          trial_type=trial_type, magnitude=magnitude.astype(float), delay=delay.astype(float),
+                          neuron=np.asarray(ids), neuron_coords=neuron_coords, units=str(forms[0].attrs["units"]),
+                          name=name or "+".join(names), signal=str(forms[0].attrs["signal"]),
+                          attrs={"sessions": names})
