@@ -85,19 +85,22 @@ def test_simulate_leaves_torch_settings_alone(bootstrap):
     assert torch.get_default_dtype() == torch.float32
 
 
-def _module_imports(path: Path) -> set[str]:
-    """drl modules that ``path`` imports at module level (imports inside functions are deferred, not cycles)."""
-    tree = ast.parse(path.read_text())
+def _drl_imports(nodes) -> set[str]:
+    """drl modules (and names imported from them) that the import statements among ``nodes`` name."""
     found = set()
-    for node in tree.body:
-        if isinstance(node, ast.If):  # `if TYPE_CHECKING:` blocks are not imports at run time
-            continue
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("drl"):
             found.add(node.module)
             found.update(f"{node.module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("drl"))
     return found
+
+
+def _module_imports(path: Path) -> set[str]:
+    """drl modules that ``path`` imports at module level (imports inside functions are deferred, not cycles;
+    ``if TYPE_CHECKING:`` blocks are not imports at run time)."""
+    return _drl_imports(node for node in ast.parse(path.read_text()).body if not isinstance(node, ast.If))
 
 
 def test_no_import_cycle_inside_drl():
@@ -133,14 +136,7 @@ def test_no_import_cycle_inside_drl():
 
 def _every_drl_import(path: Path) -> set[str]:
     """drl modules that ``path`` imports anywhere, inside functions included."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("drl"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("drl"))
-    return found
+    return _drl_imports(ast.walk(ast.parse(path.read_text())))
 
 
 @pytest.mark.parametrize("package", ["decode", "responses"])
