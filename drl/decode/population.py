@@ -13,7 +13,7 @@ import xarray as xr
 
 from drl.decode._checks import vector as _vector
 from drl.decode.calibration import calibrated_tau, reversal_from_cue
-from drl.decode.cue import inverse_variance, responses_at_cue, values_at_cue, weighting_of
+from drl.decode.cue import responses_at_cue, values_at_cue, weighting_of
 from drl.decode.distribution import DecodedDistribution, _density_at, decode_distribution
 from drl.decode.intervals import levels_to_use, reward_response_intervals
 from drl.decode.reward import responses_at_reward
@@ -120,11 +120,9 @@ def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: 
         raise ValueError(f"only {usable.sum()} neuron(s) have a fitted γ̂ inside (0.001, 0.999) per s, a gain and a "
                          f"response at the cue of {trial_type!r}: too few to decode timing")
     values = mean[usable, 0] / gain[usable]
-    weights = None
-    if weighting_of(form, weighting) == "inverse variance":
-        inverse = inverse_variance(variance[usable], np.ones((int(usable.sum()), 1), bool))
-        if inverse is not None and np.all(variance[usable, 0] > 0):
-            weights = gain[usable] ** 2 * inverse[:, 0]  # inverse variance of mean / gain
+    weights, spread = None, variance[usable, 0]
+    if weighting_of(form, weighting) == "inverse variance" and np.all(np.isfinite(spread)) and np.all(spread > 0):
+        weights = gain[usable] ** 2 / spread  # the inverse variance of mean / gain
     out = decode_timing(gamma_hat[usable], values, times, ridge=ridge, weights=weights)
     out.attrs.update(trial_type=trial_type, true_delays=delays.get(trial_type, []), left_out=int((~usable).sum()),
                      use=use, weighting="inverse variance" if weights is not None else "none")

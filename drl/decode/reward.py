@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from drl.responses.form import conditions_of, pooled
+from drl.responses.form import conditions_of, nan_mean, pooled
 from drl.responses.run import as_form
 
 __all__ = ["hinge_fit", "reward_responses", "sign_count_reversal"]
@@ -240,8 +240,7 @@ def responses_at_reward(form: xr.Dataset, trial_type: str | None = None, *, resp
     fit = reversal_fit_of(form, reversal_fit)
     trial_type, magnitudes, mean, trials, ids = reward_trials(form, trial_type)
     signal = trials if trials is not None else mean[:, :, None]
-    with np.errstate(invalid="ignore"):
-        mean_response = _mean(scaled(form, signal, response))
+    mean_response = nan_mean(scaled(form, signal, response), 2)
     if resample:
         reversal, slope_pos, slope_neg, tau_hat, sign_count = _resampled_estimates(
             form, magnitudes, trials, ids, response, fit, seed)
@@ -282,9 +281,3 @@ def responses_at_reward(form: xr.Dataset, trial_type: str | None = None, *, resp
             out.attrs[key] = form.attrs[key]
     return out
 
-
-def _mean(values: np.ndarray) -> np.ndarray:
-    """[N, M, R] → [N, M]: the mean of the finite trials (NaN where none)."""
-    n = np.isfinite(values).sum(2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(np.isfinite(values), values, 0.0).sum(2) / np.maximum(n, 1), np.nan)

@@ -35,8 +35,8 @@ import json
 import numpy as np
 import xarray as xr
 
-__all__ = ["FORM", "SIGNALS", "combine_sessions", "conditions_of", "is_responses_form", "pooled", "reward_delays",
-           "responses_form"]
+__all__ = ["FORM", "SIGNALS", "combine_sessions", "conditions_of", "is_responses_form", "nan_mean", "pooled",
+           "reward_delays", "responses_form"]
 
 FORM = "responses"
 SIGNALS = ("recorded", "model")
@@ -174,7 +174,7 @@ def pooled(form: xr.Dataset, conditions: np.ndarray, key: np.ndarray):
     values, which = np.unique(key, return_inverse=True)
     if "trial_response" not in form:
         response = form["response"].values[:, conditions]
-        mean = np.stack([_nan_mean(response[:, which == k], 1) for k in range(values.size)], 1)
+        mean = np.stack([nan_mean(response[:, which == k], 1) for k in range(values.size)], 1)
         return values, mean, np.full(mean.shape, np.nan), None, None
     trials = form["trial_response"].values[:, conditions]  # [N, C, R]
     ids = form["trial"].values[conditions] if "trial" in form.coords else None
@@ -189,14 +189,14 @@ def pooled(form: xr.Dataset, conditions: np.ndarray, key: np.ndarray):
     trial_ids = None if id_parts is None else np.stack([np.pad(p, (0, width - p.size), constant_values=-1)
                                                         for p in id_parts])
     n = np.isfinite(stacked).sum(2)
-    mean = _nan_mean(stacked, 2)
+    mean = nan_mean(stacked, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         squares = np.where(np.isfinite(stacked), (stacked - mean[..., None]) ** 2, 0.0).sum(2)
         variance = np.where(n > 1, squares / np.maximum(n - 1, 1) / np.maximum(n, 1), np.nan)
     return values, mean, variance, stacked, trial_ids
 
 
-def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
+def nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
     """The mean over ``axis`` of the finite entries, NaN where there are none (without numpy's warning)."""
     n = np.isfinite(values).sum(axis)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -17,7 +17,7 @@ import xarray as xr
 from drl._validate import frames_to_user
 from drl.convergence import warn_if_unconverged
 from drl.cue_code import warn_if_cue_biased
-from drl.responses.form import is_responses_form, responses_form
+from drl.responses.form import is_responses_form, nan_mean, responses_form
 from drl.schema import learned_trials, require_values, reward_units, run_options, run_task, step_index
 from drl.store import open_run
 
@@ -132,9 +132,7 @@ def responses_from_run(run, *, reward: bool = False, reward_type: str | None = N
                                     constant_values=np.nan) for p in parts], 1)
     ids = np.concatenate([np.pad(p["ids"], ((0, 0), (0, width - p["ids"].shape[1])), constant_values=-1)
                           for p in parts], 0)
-    counted = np.isfinite(trials).sum(2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(np.isfinite(trials), trials, 0.0).sum(2) / counted
+    mean = nan_mean(trials, 2)
     options = run_options(ds)
     delays = {t.name: [float(e.time) for e in t.rewards] for t in task.trial_types}
     random_reward = [t.name for t in task.trial_types if t.rewards

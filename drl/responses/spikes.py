@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from drl.responses.form import responses_form
+from drl.responses.form import nan_mean, responses_form
 
 __all__ = ["BASELINE_WINDOW", "RESPONSE_WINDOW", "Recording", "responses_from_recording"]
 
@@ -276,9 +276,7 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
     for c, (event, rows) in enumerate(members):
         single[:, c, :rows.size] = (at_cue if event == "cue" else at_reward)[:, rows]
         ids[c, :rows.size] = rows if event == "cue" else rewarded[rows]
-    mean = single[:, :, :width].copy()
-    counted = np.isfinite(mean).sum(2)
-    mean = np.where(np.isfinite(mean), mean, 0.0).sum(2) / np.maximum(counted, 1)
+    mean = nan_mean(single, 2)
     units = recording.units
     coords = {}
     for column in units.columns:

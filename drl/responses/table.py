@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from drl.responses.form import responses_form
+from drl.responses.form import nan_mean, responses_form
 
 __all__ = ["MAX_CELLS", "MAX_TABLE_BYTES", "read_table", "responses_from_table"]
 
@@ -152,10 +152,7 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
                          "conditions, or split the table")
     trials = np.full(shape, np.nan)
     trials[neuron_of, condition_of, repeat] = frame["response"].to_numpy()
-    counted = np.isfinite(trials).sum(2)  # 0 where a neuron was not recorded in a condition: kept, as NaN
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(counted > 0, np.where(counted[..., None] > 0, np.nan_to_num(trials), 0.0).sum(2) /
-                        np.maximum(counted, 1), np.nan)
+    mean = nan_mean(trials, 2)  # NaN where a neuron was not recorded in a condition: kept
     return responses_form(mean, magnitude=conditions["magnitude"].to_numpy(), delay=conditions["delay"].to_numpy(),
                           trial_type=conditions["trial_type"].to_numpy(), event=conditions["event"].to_numpy(),
                           neuron=neurons,
