@@ -20,10 +20,10 @@ loop over steps), only at the steps whose reward is random.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
+
+from drl._threads import one_torch_thread
 
 __all__ = ["impute_expectile_samples", "Bootstrap", "make_bootstrap"]
 
@@ -86,24 +86,6 @@ def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: t
         damping = torch.where(better, (damping * 0.2).clamp(min=1e-9), damping * 10.0)
         active = active & ~stalled & (f.abs().amax(1) > tol) & (damping < 1e8)
     return z * spread + center
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run on one torch thread, then restore the caller's setting.
-
-    The imputation's tensors are tiny ([problems, N, N], N ≤ ~50): intra-op threads only add barrier waits.
-    Measured on 2 cores, 50 predictors × 5,000 trials: 9.5 → 6.7 s idle, 31.9 → 8.7 s beside one busy process.
-    """
-    before = torch.get_num_threads()
-    if before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Bootstrap:
@@ -210,7 +192,7 @@ class Bootstrap:
             solve = spread > 1e-6 * values.abs().amax(1).clamp(min=1.0)  # equal values: nothing to impute
             if not bool(solve.any()):
                 continue
-            with _one_thread():
+            with one_torch_thread():
                 samples = impute_expectile_samples(lv[solve], values[solve], max_iter=self.max_iter)
             table = values.clone()
             table[solve] = samples

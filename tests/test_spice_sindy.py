@@ -45,7 +45,11 @@ def test_distilled_equations_recover_the_agent(forgetting_fit):
     row = table[(table.module == "x_value_reward_chosen") & (table.feature == "c_reward[k]")]
     assert row.coefficient.item() == pytest.approx(chosen["c_reward[k]"])
     report = estimator.report
-    assert report["held_out_sessions"] == 20
+    # the default split holds out the last 20 % of every session (19.8 → 20 of 99 choices each)
+    assert report["validation"] == "tail" and report["held_out_sessions"] == 100
+    assert report["held_out_choices"] == 100 * 20
+    assert report["sindy_threshold"] in report["sindy_thresholds"]
+    assert report["sindy_thresholds"][report["sindy_threshold"]] == min(report["sindy_thresholds"].values())
     assert report["nll_spice_test"] <= 1.02 * report["nll_rnn_test"], report
 
 
@@ -71,9 +75,16 @@ def test_config_and_estimator_errors(tmp_path, forgetting_fit):
         SpiceEstimator(RescorlaWagnerRNN, FORGETTING_CONFIG)
     few = np.zeros((5, 4, 5), np.float32)
     few[..., 0] = 1
-    with pytest.raises(ValueError, match="patience=20 stops on the held-out sessions' loss, but none are held out: "
+    with pytest.raises(ValueError, match="patience=20 stops on the held-out loss, but nothing is held out: "
                                          "test_fraction=0.1 with 5 sessions"):
-        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, patience=20).fit(few, few[..., :2])
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, patience=20,
+                       validation="sessions").fit(few, few[..., :2])
+    with pytest.raises(ValueError, match="unknown validation 'tails'.*Did you mean 'tail'"):
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, validation="tails")
+    with pytest.raises(ValueError, match="sindy_threshold must be finite numbers >= 0; got \\(0.1, -1\\)"):
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold=(0.1, -1))
+    with pytest.raises(TypeError, match="sindy_threshold must be a number or a sequence"):
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold="0.1")
     fresh = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG)
     with pytest.raises(ValueError, match="not fitted yet"):
         fresh.predict(np.zeros((1, 3, 5)))

@@ -5,17 +5,26 @@ Flat namespace for everything the SPICE tutorials import from ``spice.estimator`
 ``spice.utils.plotting``: replace those import lines by ``drl.spice``.
 """
 
+from drl.spice.agents import AgentNetwork as AgentNetwork
 from drl.spice.bandits import AgentQ as AgentQ
 from drl.spice.bandits import Bandits as Bandits
 from drl.spice.bandits import BanditsDrift as BanditsDrift
 from drl.spice.bandits import BanditsFixed as BanditsFixed
 from drl.spice.bandits import BanditsSwitch as BanditsSwitch
+from drl.spice.baselines import Q_LEARNING_BOUNDS as Q_LEARNING_BOUNDS
+from drl.spice.baselines import QLearningFit as QLearningFit
+from drl.spice.baselines import fit_q_learning as fit_q_learning
+from drl.spice.baselines import q_learning_logits as q_learning_logits
+from drl.spice.comparison import ModelComparison as ModelComparison
+from drl.spice.comparison import compare_models as compare_models
+from drl.spice.comparison import term_stability as term_stability
 from drl.spice.data import DatasetRNN as DatasetRNN
 from drl.spice.data import Experiment as Experiment
 from drl.spice.data import check_choice_arrays as check_choice_arrays
 from drl.spice.data import create_dataset as create_dataset
 from drl.spice.data import load_choice_table as load_choice_table
-from drl.spice.estimator import AgentNetwork as AgentNetwork
+from drl.spice.estimator import PATIENCE as PATIENCE
+from drl.spice.estimator import SINDY_THRESHOLDS as SINDY_THRESHOLDS
 from drl.spice.estimator import SpiceEstimator as SpiceEstimator
 from drl.spice.plotting import plot_session as plot_session
 from drl.spice.precoded import FORGETTING_CONFIG as FORGETTING_CONFIG
@@ -37,10 +46,13 @@ from drl.spice.training import ChanceLevelWarning as ChanceLevelWarning
 from drl.spice.training import TrainingResult as TrainingResult
 from drl.spice.training import fit_model as fit_model
 from drl.spice.training import nll as nll
+from drl.spice.training import tail_steps as tail_steps
 
-__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONFIG", "RESCORLA_WAGNER_CONFIG",
-           "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed",
-           "BanditsSwitch", "BaseRNN", "ChanceLevelWarning", "Constant", "DatasetRNN", "Experiment", "ForgettingRNN",
-           "LearningRateRNN", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
-           "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "create_dataset", "distill", "fit_model", "load_choice_table",
-           "nll", "plot_session"]
+__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "PATIENCE", "Q_LEARNING_BOUNDS", "RESCOLA_WAGNER_CONFIG",
+           "RESCORLA_WAGNER_CONFIG", "SINDY_THRESHOLDS", "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ",
+           "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN", "ChanceLevelWarning",
+           "Constant", "DatasetRNN", "Experiment", "ForgettingRNN", "LearningRateRNN", "ModelComparison",
+           "QLearningFit", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
+           "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "compare_models", "create_dataset",
+           "distill", "fit_model", "fit_q_learning", "load_choice_table", "nll", "plot_session",
+           "q_learning_logits", "tail_steps", "term_stability"]

@@ -135,27 +135,50 @@ def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_particip
                          f"session {session}, trial {trial}")
 
 
-def load_choice_table(table, n_actions: int | None = None, *, participant: str = "participant",
-                      session: str = "session", trial: str = "trial", choice: str = "choice",
+def _plain(value):
+    """An id as a user reads it: 11.0 (a float column) → 11."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def load_choice_table(table, n_actions: int | None = None, *, participant: str | None = "participant",
+                      session: str = "session", trial: str | None = "trial", choice: str = "choice",
                       reward: str = "reward"):
     """Bandit choices from a tidy table (a CSV path or DataFrame; one row per trial) in the SPICE layout.
 
     Columns: participant, session, trial (ordering within a session), choice (0 … n_actions − 1) and reward of
-    the chosen arm. Sessions of different lengths are padded at the end (``ys = −1``, ignored by the loss);
-    no row is dropped. Participants are numbered 0 … in order of appearance (``dataset.participants``).
+    the chosen arm. ``trial=None``: the rows are in trial order within each session (the SPICE authors' CSVs);
+    ``participant=None``: each session is its own participant (or pass ``participant="session"``). Sessions of
+    different lengths are padded at the end (``ys = −1``, ignored by the loss); no row is dropped. Participants
+    and sessions are numbered 0 … in order of appearance, ids as in the table (11.0 read as 11).
 
-    Returns a :class:`DatasetRNN` with attributes ``participants`` (original ids), ``sessions`` (keys) and
-    ``lengths`` (steps per session).
+    Returns a :class:`DatasetRNN` with attributes ``participants`` (ids; index i is participant i of
+    ``xs[..., -1]``), ``sessions`` ((participant, session) per row of ``xs``) and ``lengths`` (steps per session).
     """
     if not isinstance(table, pd.DataFrame | str | os.PathLike):
         raise TypeError(f"table must be a pandas DataFrame or a CSV path; got {type(table).__name__}")
     df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
     if len(df) == 0:
         raise ValueError("the choice table is empty (no rows)")
-    columns = [participant, session, trial, choice, reward]
+    for name, value in (("participant", participant), ("trial", trial)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a column name or None; got {value!r}")
+    df = df.copy()
+    if participant is None:
+        participant = session
+    if trial is None:
+        trial = "__row__"
+        df[trial] = np.arange(len(df))
+    columns = list(dict.fromkeys([participant, session, trial, choice, reward]))
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"the table lacks column(s) {missing}; it has {list(df.columns)}")
+        hint = ""
+        if "trial" in missing or trial in missing:
+            hint += "; trial=None takes the rows' order within each session"
+        if participant in missing:
+            hint += "; participant=None makes each session its own participant"
+        raise ValueError(f"the table lacks column(s) {missing}; it has {list(df.columns)}{hint}")
     if df[columns].isna().any().any():
         bad = df[columns].isna().any(axis=1)
         raise ValueError(f"the table has missing values in rows {np.flatnonzero(bad.values)[:5].tolist()}")
@@ -183,8 +206,9 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str =
         raise ValueError(f"choices must be in [0, {n_actions - 1}]; got {bad} "
                          f"(rows {np.flatnonzero(out_of_range)[:5].tolist()})")
     participants = list(dict.fromkeys(df[participant].tolist()))
-    groups = list(df.sort_values([participant, session, trial], kind="stable").groupby([participant, session],
-                                                                                         sort=False))
+    # sessions in order of appearance (one session per participant: row i is participant i), trials sorted
+    groups = [(key, g.sort_values(trial, kind="stable"))
+              for key, g in df.groupby([participant, session], sort=False)]
     lengths = [len(g) - 1 for _, g in groups]
     if min(lengths) < 1:
         short = [key for (key, _), n in zip(groups, lengths, strict=True) if n < 1]
@@ -202,7 +226,7 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str =
         xs[s, :, -1] = participants.index(pid)
         ys[s, :n] = onehot[1:]
     dataset = DatasetRNN(xs, ys)
-    dataset.participants = participants
-    dataset.sessions = [key for key, _ in groups]
+    dataset.participants = [_plain(p) for p in participants]
+    dataset.sessions = [tuple(_plain(k) for k in key) for key, _ in groups]
     dataset.lengths = np.asarray(lengths)
     return dataset

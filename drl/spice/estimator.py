@@ -15,74 +15,42 @@ import numpy as np
 import torch
 
 from drl._atomic import write_atomic
-from drl._validate import boolean
-from drl.spice.data import check_choice_arrays
+from drl._threads import one_torch_thread
+from drl._validate import boolean, choice
+from drl.spice.agents import AgentNetwork, _SpiceAgent
+from drl.spice.data import DatasetRNN, check_choice_arrays
 from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
 from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 from drl.store import clean_stale_temps
 
-__all__ = ["AgentNetwork", "SpiceEstimator"]
+__all__ = ["PATIENCE", "SINDY_THRESHOLDS", "SpiceEstimator"]
+
+PATIENCE = 64
+SINDY_THRESHOLDS = (0.02, 0.05, 0.1)
 
 
-class AgentNetwork:
-    """A trained BaseRNN playing as an agent, one trial at a time (``use_sindy``: its distilled equations).
-
-    ``new_sess(participant_id=0)``, ``get_choice_probs()``, ``update(choice, reward)``; state for plots:
-    ``x_value_reward``, ``x_value_choice``, ``x_learning_rate_reward`` (zeros when the model lacks one).
-    """
-
-    def __init__(self, model, use_sindy: bool = False):
-        self.model, self.use_sindy = model, use_sindy
-        self.n_actions = model.n_actions
-        self.new_sess()
-
-    def new_sess(self, participant_id: int = 0, **_) -> None:
-        self.participant_id = int(participant_id)
-        self._state = None
-        self._logits = np.zeros(self.n_actions)
-        self._values = {k: np.full(self.n_actions, float(v)) for k, v in self.model.init_values.items()}
-
-    def get_choice_probs(self) -> np.ndarray:
-        p = np.exp(self._logits - self._logits.max())
-        return p / p.sum()
-
-    def update(self, choice: int, reward) -> None:
-        x = np.zeros((1, 1, 2 * self.n_actions + 1), dtype=np.float32)
-        x[0, 0, choice] = 1
-        x[0, 0, self.n_actions:2 * self.n_actions] = reward
-        x[0, 0, -1] = self.participant_id
-        with self.model.sindy(self.use_sindy):
-            logits, state = self.model(torch.as_tensor(x), prev_state=self._state, batch_first=True)
-        self._state = {k: v.detach() for k, v in state.items()}
-        self._logits = logits[0, -1].numpy().astype(np.float64)
-        self._values = {k: v[0].numpy().astype(np.float64) for k, v in self._state.items()}
-
-    def _value(self, name):
-        return self._values.get(name, np.zeros(self.n_actions)).copy()
-
-    @property
-    def x_value_reward(self):
-        return self._value("x_value_reward")
-
-    @property
-    def x_value_choice(self):
-        return self._value("x_value_choice")
-
-    @property
-    def x_learning_rate_reward(self):
-        return self._value("x_learning_rate_reward")
+def _thresholds(value) -> tuple:
+    values = (value,) if isinstance(value, int | float | np.floating) and not isinstance(value, bool) else value
+    try:
+        values = tuple(sorted(float(v) for v in values))
+    except (TypeError, ValueError):
+        raise TypeError(f"sindy_threshold must be a number or a sequence of numbers; got {value!r}") from None
+    if not values or not all(np.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"sindy_threshold must be finite numbers >= 0; got {value!r}")
+    return values
 
 
-class _SpiceAgent(AgentNetwork):
-    def __init__(self, estimator):
-        super().__init__(estimator.model, use_sindy=True)
-        self._estimator = estimator
-
-    def get_spice_features(self) -> dict:
-        """{participant: {module: (feature names, coefficients)}} of the distilled equations."""
-        return {pid: {m: (list(eq.feature_names), eq.coefficients.copy()) for m, eq in modules.items()}
-                for pid, modules in self._estimator.equations.items()}
+def _choice_data(xs, ys):
+    """(xs, ys, participant ids or None) from arrays or a DatasetRNN."""
+    if isinstance(xs, DatasetRNN):
+        if ys is not None:
+            raise TypeError("give a DatasetRNN alone (fit(dataset)) or the arrays xs and ys, not both")
+        ids = getattr(xs, "participants", None)
+        return xs.xs.numpy(), xs.ys.numpy(), ids
+    if ys is None:
+        raise TypeError("fit needs ys (the next choices) with the array xs, or a DatasetRNN as its only argument")
+    return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), None
 
 
 class SpiceEstimator:
@@ -94,13 +62,18 @@ class SpiceEstimator:
       n_actions, n_participants: passed to ``rnn_class``.
       hidden_size: units of each learned module.
       learning_rate, epochs, batch_size, convergence_threshold, n_restarts: training (``fit_model``).
-      test_fraction: sessions held out to report the held-out NLL of the RNN and of the distilled model.
-      patience: None (default) trains for ``epochs``; an int stops early on the held-out sessions' loss
-        (``fit_model``): 3-13× faster at the same held-out NLL, but the likelihood is flat along the α–β ridge,
-        so the epoch the held-out sessions choose can leave the equations less settled (docs/drl.md, measured).
-        The reported held-out NLL is then a validation figure.
+      test_fraction, validation: what is held out (``fit_model``): by default ("tail") the last 10 % of every
+        session's choices, so every participant trains; "sessions" holds out whole sessions (only with 10 or
+        more). The held-out choices stop training (``patience``) and choose the SINDy threshold, so the
+        reported held-out NLL is a validation figure: for a test, keep a part of your data out of ``fit``.
+      patience: early stopping on the held-out loss (``fit_model``): "auto" (default) stops after PATIENCE epochs
+        without improvement when something is held out, so that a larger ``epochs`` does not overfit; an int
+        sets the epochs; None trains for ``epochs``.
       weight_decay: L2 penalty of Adam (``fit_model``; autospice's ``l2_weight_decay``), 0 by default.
-      sindy_degree, sindy_threshold: the distillation (``distill``).
+      sindy_degree: the distillation's polynomial degree (``distill``).
+      sindy_threshold: the STLSQ threshold, or several (default SINDY_THRESHOLDS): each is distilled and the one
+        whose equations predict the held-out choices best is kept (the sparser on ties); ``report`` gives each
+        one's NLL.
       spice_participant_id: distil only this participant (None: all).
       seed: training seed. verbose: progress bars and a report.
     """
@@ -108,9 +81,9 @@ class SpiceEstimator:
     def __init__(self, rnn_class, spice_config: SpiceConfig, n_actions: int = 2, n_participants: int = 0,
                  hidden_size: int = 8, learning_rate: float = 1e-2, epochs: int = 1024, batch_size=None,
                  convergence_threshold: float = 1e-7, n_restarts: int = 3, test_fraction: float = 0.1,
-                 patience: int | None = None, weight_decay: float = 0.0, sindy_degree: int = 1,
-                 sindy_threshold: float = 0.05, spice_participant_id=None, seed: int = 0, verbose: bool = False,
-                 **rnn_kwargs):
+                 validation: str = "tail", patience: int | str | None = "auto", weight_decay: float = 0.0,
+                 sindy_degree: int = 1, sindy_threshold=SINDY_THRESHOLDS, spice_participant_id=None, seed: int = 0,
+                 verbose: bool = False, **rnn_kwargs):
         if not isinstance(spice_config, SpiceConfig):
             raise TypeError(f"spice_config must be a SpiceConfig; got {type(spice_config).__name__}")
         self.rnn_class, self.spice_config = rnn_class, spice_config
@@ -118,8 +91,11 @@ class SpiceEstimator:
         self.learning_rate, self.epochs, self.batch_size = learning_rate, epochs, batch_size
         self.convergence_threshold, self.n_restarts, self.test_fraction = convergence_threshold, n_restarts, \
             test_fraction
+        self.validation = choice("validation", validation, ("tail", "sessions"))
         self.patience, self.weight_decay = patience, weight_decay
-        self.sindy_degree, self.sindy_threshold = sindy_degree, sindy_threshold
+        self.sindy_degree = sindy_degree
+        self.sindy_thresholds = _thresholds(sindy_threshold)
+        self.sindy_threshold = self.sindy_thresholds[0]
         self.spice_participant_id, self.seed, self.verbose = spice_participant_id, seed, verbose
         self.model = rnn_class(n_actions=n_actions, n_participants=n_participants, hidden_size=hidden_size,
                                **rnn_kwargs)
@@ -130,48 +106,87 @@ class SpiceEstimator:
         self.equations = None
         self.training = None
         self.report = {}
+        self.participant_ids = list(range(max(1, n_participants)))
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, xs, ys):
-        """Train the RNN, then distil it. Returns self; ``report`` holds the NLLs (nats per choice)."""
-        xs = np.asarray(xs, dtype=np.float32)
-        ys = np.asarray(ys, dtype=np.float32)
+    def fit(self, xs, ys=None):
+        """Train the RNN, then distil it. ``xs`` and ``ys`` are arrays, or ``xs`` is a :class:`DatasetRNN`
+        (``load_choice_table``'s, whose participant ids then key ``equations_`` and ``betas_``). Returns self;
+        ``report`` holds the NLLs (nats per choice), the epochs run and the epoch kept, and the SINDy threshold
+        chosen (with each threshold's held-out NLL of the distilled model)."""
+        with one_torch_thread():  # tiny tensors: a second thread only waits at barriers (drl/_threads.py)
+            return self._fit(*_choice_data(xs, ys))
+
+    def _fit(self, xs, ys, ids):
+        if ids is not None:
+            if len(ids) > max(1, self.n_participants):
+                raise ValueError(f"the dataset has {len(ids)} participants but the estimator was built for "
+                                 f"n_participants={self.n_participants}")
+            self.participant_ids = list(ids) + list(range(len(ids), max(1, self.n_participants)))
         if self.verbose:
             print("Training the RNN...")
-        test_fraction = self.test_fraction if len(xs) >= 10 else 0.0
-        if self.patience is not None and test_fraction == 0:
-            raise ValueError(f"patience={self.patience} stops on the held-out sessions' loss, but none are held out: "
+        test_fraction = self.test_fraction if (self.validation == "tail" or len(xs) >= 10) else 0.0
+        if self.patience not in (None, "auto") and test_fraction == 0:
+            raise ValueError(f"patience={self.patience} stops on the held-out loss, but nothing is held out: "
                              f"test_fraction={self.test_fraction} with {len(xs)} sessions (fewer than 10 are never "
-                             "split); set patience=None or hold sessions out")
+                             "split by sessions); set patience=None or hold choices out")
+        patience = (PATIENCE if test_fraction > 0 else None) if self.patience == "auto" else self.patience
         self.training = fit_model(self.model, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
                                   batch_size=self.batch_size, convergence_threshold=self.convergence_threshold,
-                                  test_fraction=test_fraction, n_restarts=self.n_restarts,
-                                  patience=self.patience, weight_decay=self.weight_decay, seed=self.seed,
+                                  test_fraction=test_fraction, n_restarts=self.n_restarts, patience=patience,
+                                  weight_decay=self.weight_decay, validation=self.validation, seed=self.seed,
                                   progress=self.verbose)
-        self.equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree,
-                                 threshold=self.sindy_threshold, participants=self.spice_participant_id)
-        held_out = self.training.test_sessions if len(self.training.test_sessions) else np.arange(len(xs))
-        self.report = {
+        chosen = ys.sum(-1) > 0
+        held = self.training.test_steps
+        # distil from the steps the RNN was trained on: the held-out choices (and the inputs that carry them,
+        # step t + 1 for a target at t) stay unseen
+        if held is None:
+            train_steps = chosen.copy()
+        else:
+            after_held = np.zeros_like(held)
+            after_held[:, 1:] = held[:, :-1]
+            train_steps = chosen & ~held & ~after_held
+        scored = held if held is not None else chosen
+        self.report = {"sindy_thresholds": {}}
+        best = None
+        for threshold in self.sindy_thresholds:
+            equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree, threshold=threshold,
+                                participants=self.spice_participant_id, steps=train_steps)
+            score = self._nll(xs, ys, use_sindy=True, steps=scored)
+            self.report["sindy_thresholds"][threshold] = score
+            # a sparser equation wins ties (within 1e-4 nats per choice): the thresholds go up
+            if best is None or score < best[0] - 1e-4 or not np.isfinite(best[0]):
+                best = (score, threshold, equations)
+        _, self.sindy_threshold, self.equations = best
+        install(self.model, self.equations)
+        self.report.update({
             "nll_rnn_train": self.training.train_loss,
-            "nll_rnn_test": self._nll(xs[held_out], ys[held_out], use_sindy=False),
-            "nll_spice_test": self._nll(xs[held_out], ys[held_out], use_sindy=True),
+            "nll_rnn_test": self._nll(xs, ys, use_sindy=False, steps=scored),
+            "nll_spice_test": self._nll(xs, ys, use_sindy=True, steps=scored),
+            "sindy_threshold": self.sindy_threshold,
+            "validation": self.validation if held is not None else None,
+            "held_out_choices": int(scored.sum()) if held is not None else 0,
             "held_out_sessions": len(self.training.test_sessions),
             "epochs": self.training.epochs,
+            "epoch": self.training.best_epoch,
             "restarts": self.training.restarts,
-        }
+        })
         if self.verbose:
             r = self.report
             print(f"NLL per choice, held out: RNN {r['nll_rnn_test']:.4f}, SPICE {r['nll_spice_test']:.4f} "
-                  f"(chance {np.log(self.n_actions):.4f})")
+                  f"(chance {np.log(self.n_actions):.4f}; SINDy threshold {self.sindy_threshold:g})")
         return self
 
     def _logits(self, xs, use_sindy: bool) -> torch.Tensor:
-        with self.model.sindy(use_sindy):
+        with self.model.sindy(use_sindy), one_torch_thread():
             logits, _ = self.model(torch.as_tensor(xs), batch_first=True)
         return logits
 
-    def _nll(self, xs, ys, use_sindy):
-        return float(nll(self._logits(xs, use_sindy), torch.as_tensor(ys)))
+    def _nll(self, xs, ys, use_sindy, steps=None):
+        ys = torch.as_tensor(ys)
+        if steps is not None:
+            ys = torch.where(torch.as_tensor(steps)[..., None], ys, torch.full_like(ys, -1.0))
+        return float(nll(self._logits(xs, use_sindy), ys))
 
     def _check_fitted(self):
         if self.equations is None:
@@ -211,34 +226,65 @@ class SpiceEstimator:
     @property
     def equations_(self):
         """The distilled equations as a tidy ``pandas.DataFrame``: one row per participant × module × feature,
-        columns ``participant``, ``module``, ``feature`` (the tutorials' names), ``coefficient``, ``n_samples``
-        (zeros included: SINDy's sparsity is part of the result)."""
+        columns ``participant`` (the dataset's id when fitted on a DatasetRNN, else the index), ``module``,
+        ``feature`` (the tutorials' names), ``coefficient``, ``n_samples`` (zeros included: SINDy's sparsity is
+        part of the result)."""
         import pandas as pd
 
         self._check_fitted()
-        rows = [{"participant": pid, "module": module, "feature": name, "coefficient": float(coefficient),
-                 "n_samples": eq.n_samples}
-                for pid, modules in self.equations.items() for module, eq in modules.items()
+        rows = [{"participant": self._id_of(index), "module": module, "feature": name,
+                 "coefficient": float(coefficient), "n_samples": eq.n_samples}
+                for index, modules in self.equations.items() for module, eq in modules.items()
                 for name, coefficient in zip(eq.feature_names, eq.coefficients, strict=True)]
         return pd.DataFrame(rows, columns=["participant", "module", "feature", "coefficient", "n_samples"])
 
-    def print_spice_model(self, participant_id: int | None = None) -> None:
-        """Print the distilled equations (of ``participant_id``; default the first) and the scaling constants."""
+    @property
+    def betas_(self):
+        """The inverse temperatures as a ``pandas.DataFrame``: one row per participant, one column per β (the
+        state it scales), indexed by participant id."""
+        import pandas as pd
+
+        indices = sorted(self.equations) if self.equations is not None else \
+            list(range(max(1, self.n_participants)))
+        return pd.DataFrame({name: [self._beta(name, i) for i in indices] for name in self.model.betas},
+                            index=pd.Index([self._id_of(i) for i in indices], name="participant"))
+
+    def n_parameters(self) -> dict:
+        """{participant id: parameters of its distilled model}: the non-zero equation terms plus the β's (the
+        effective count of the SPICE papers' AIC/BIC)."""
         self._check_fitted()
-        pid = next(iter(self.equations)) if participant_id is None else int(participant_id)
-        if pid not in self.equations:
-            raise ValueError(f"no equations for participant {pid}; distilled: {sorted(self.equations)}")
-        print("SPICE modules:")
-        for eq in self.equations[pid].values():
-            print(eq)
+        return {self._id_of(index): int(sum(np.count_nonzero(eq.coefficients) for eq in modules.values()))
+                + len(self.model.betas) for index, modules in self.equations.items()}
+
+    def _id_of(self, index: int):
+        return self.participant_ids[index] if index < len(self.participant_ids) else index
+
+    def _index_of(self, participant_id) -> int:
+        if participant_id in self.participant_ids:
+            return self.participant_ids.index(participant_id)
+        raise ValueError(f"no participant {participant_id!r}; participants: {self.participant_ids[:10]}"
+                         + (" …" if len(self.participant_ids) > 10 else ""))
+
+    def _beta(self, name: str, index: int) -> float:
+        beta = self.model.betas[name]
         with torch.no_grad():
-            for name, beta in self.model.betas.items():
-                if beta.embedding_size:
-                    emb = self.get_participant_embeddings()
-                    value = float(beta(emb[pid:pid + 1]).reshape(-1)[0]) if emb is not None else float("nan")
-                else:
-                    value = float(beta())
-                print(f"beta({name}) = {value:.4f}")
+            if beta.embedding_size:
+                emb = self.get_participant_embeddings()
+                return float(beta(emb[index:index + 1]).reshape(-1)[0]) if emb is not None else float("nan")
+            return float(beta())
+
+    def print_spice_model(self, participant_id=None) -> None:
+        """Print the distilled equations of ``participant_id`` (the dataset's id; default the first) and its β's."""
+        self._check_fitted()
+        index = next(iter(self.equations)) if participant_id is None else self._index_of(participant_id)
+        if index not in self.equations:
+            raise ValueError(f"no equations for participant {participant_id!r}; distilled: "
+                             f"{[self._id_of(i) for i in sorted(self.equations)]}")
+        print(f"SPICE modules (participant {self._id_of(index)!r}):")
+        for eq in self.equations[index].values():
+            print(eq)
+        for name in self.model.betas:
+            print(f"beta({name}) = {self._beta(name, index):.4f}")
         if self.report:
             print(f"held-out NLL per choice: RNN {self.report['nll_rnn_test']:.4f}, SPICE "
                   f"{self.report['nll_spice_test']:.4f}")

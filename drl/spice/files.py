@@ -46,6 +46,8 @@ EQUATIONS_SCHEMA = {
                         "n_samples": {"type": "integer", "minimum": 0},
                         "exponents": {"type": ["array", "null"], "items": {
                             "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10}}},
+                        "output_range": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2,
+                                         "maxItems": 2},
                     },
                 },
             },
@@ -60,7 +62,9 @@ def equations_to_json(rnn_class: str, equations: dict) -> dict:
         str(pid): {m: {"module": eq.module, "feature_names": list(eq.feature_names),
                        "coefficients": [float(c) for c in eq.coefficients], "controls": list(eq.controls),
                        "degree": int(eq.degree), "n_samples": int(eq.n_samples),
-                       "exponents": eq.exponents.tolist()} for m, eq in modules.items()}
+                       "exponents": eq.exponents.tolist(),
+                       "output_range": None if eq.output_range is None else [float(v) for v in eq.output_range]}
+                   for m, eq in modules.items()}
         for pid, modules in equations.items()}}
 
 
@@ -90,7 +94,8 @@ def read_equations(path: Path, trust: bool) -> dict:
     try:
         equations = {int(pid): {m: SindyEquation(e["module"], list(e["feature_names"]),
                                                  np.asarray(e["coefficients"], dtype=np.float64), list(e["controls"]),
-                                                 int(e["degree"]), int(e["n_samples"]), e.get("exponents"))
+                                                 int(e["degree"]), int(e["n_samples"]), e.get("exponents"),
+                                                 e.get("output_range"))
                                     for m, e in modules.items()}
                      for pid, modules in data["equations"].items()}
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from drl._validate import in_range
+from drl._threads import one_torch_thread
+from drl._validate import choice, in_range
 from drl.spice.data import check_choice_arrays
 
-__all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll"]
+__all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll", "tail_steps"]
 
 
 class ChanceLevelWarning(UserWarning):
@@ -39,8 +40,10 @@ class TrainingResult:
     """Losses of a fit (nats per choice): ``train_loss``, ``test_loss`` (None without a test split),
     ``history`` (train loss per epoch of the kept start), ``restarts`` (fresh starts after the first),
     ``epochs`` (of the kept start), ``converged``, ``seconds``,
-    ``chance`` (ln n_actions), ``test_sessions`` (indices held out), ``test_history`` (with early stopping: the
-    held-out loss at the start of each epoch of the kept start; the weights kept are those of its minimum)."""
+    ``chance`` (ln n_actions), ``test_sessions`` (indices of sessions with held-out steps), ``test_history``
+    (with early stopping: the held-out loss at the start of each epoch of the kept start; the weights kept are
+    those of its minimum), ``validation`` ("sessions" or "tail") and ``test_steps`` [sessions, trials] bool:
+    the steps whose choices were held out (None without a split); ``best_epoch`` the epoch kept."""
 
     train_loss: float
     test_loss: float | None
@@ -52,6 +55,20 @@ class TrainingResult:
     chance: float
     test_sessions: np.ndarray = field(repr=False)
     test_history: list = field(default_factory=list, repr=False)
+    validation: str = "sessions"
+    test_steps: np.ndarray | None = field(default=None, repr=False)
+
+    min_delta: float = 0.0
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch whose weights were kept (counted from 0, weights at its start): with early stopping the last
+        improvement of the held-out loss by more than ``min_delta``, else the end of training."""
+        best, kept = np.inf, self.epochs
+        for epoch, loss in enumerate(self.test_history):
+            if loss < best - self.min_delta:
+                best, kept = loss, epoch
+        return kept
 
 
 def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
@@ -65,6 +82,19 @@ def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
+def tail_steps(ys, fraction: float) -> np.ndarray:
+    """[sessions, trials] bool: the last ``fraction`` of each session's choices (at least one in a session of two
+    or more; padding, ``ys = −1``, never). The time-wise split of the SPICE papers: a model warms up on a
+    session's earlier choices and is scored on its tail."""
+    ys = np.asarray(ys)
+    valid = ys.sum(-1) > 0
+    lengths = valid.sum(1)
+    n_held = np.where(lengths >= 2, np.maximum(1, np.round(lengths * fraction)), 0).astype(int) if fraction > 0 \
+        else np.zeros_like(lengths)
+    last = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]  # valid steps from here to the end, this one included
+    return valid & (last <= n_held[:, None])
+
+
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
@@ -74,7 +104,8 @@ def _positive_int(name: str, value) -> int:
 def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2, batch_size: int | None = None,
               convergence_threshold: float = 1e-7, test_fraction: float = 0.0, n_restarts: int = 3,
               chance_margin: float = 0.02, patience: int | None = None, min_delta: float = 1e-4,
-              weight_decay: float = 0.0, seed: int = 0, progress: bool = True) -> TrainingResult:
+              weight_decay: float = 0.0, validation: str = "sessions", seed: int = 0,
+              progress: bool = True) -> TrainingResult:
     """Fit ``model`` (a BaseRNN) to predict ``ys`` from ``xs`` by Adam on the NLL.
 
     Args:
@@ -84,7 +115,12 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
       batch_size: sessions per step (default: all at once).
       convergence_threshold: stop when the training loss changes less than this over an epoch (mean of the
         last 10 changes).
-      test_fraction: sessions held out (chosen with ``seed``) for the test loss.
+      test_fraction: what is held out for the test loss: a fraction of the sessions (chosen with ``seed``) or
+        of each session's last choices (``validation``).
+      validation: "sessions" holds out whole sessions; "tail" holds out the last ``test_fraction`` of every
+        session's choices (``tail_steps``): every session, and so every participant's embedding, trains on its
+        earlier choices, and the model is scored on the tail after warming up on the rest (the SPICE papers'
+        split). The held-out loss then comes from the training step's own forward pass.
       n_restarts: fresh starts allowed when a fit sits at chance: loss > ln A − ``chance_margin`` and improving
         by less than 0.002 over the second half of the first tenth of the epochs (at least 20), or still above
         that at the end.
@@ -123,18 +159,35 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
                              f"test_fraction={test_fraction!r}")
     in_range("min_delta", min_delta, 0, np.inf)
     in_range("weight_decay", weight_decay, 0, np.inf, hi_open=True)
+    choice("validation", validation, ("sessions", "tail"))
     rng = np.random.default_rng(seed)
-    train, test = _split(xs.shape[0], test_fraction, rng)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
-                    chance_margin, patience, min_delta, weight_decay, seed, rng, progress)
-    finally:
-        torch.set_num_threads(threads)
+    if validation == "tail":
+        held = torch.as_tensor(tail_steps(ys.numpy(), test_fraction))
+        if test_fraction > 0 and not (ys.sum(-1) > 0).logical_and(~held).any():
+            raise ValueError(f"test_fraction={test_fraction} with validation='tail' leaves no choice for training")
+        test_steps = held.numpy() if test_fraction > 0 else None
+        train, test = np.arange(xs.shape[0]), (np.flatnonzero(held.any(1).numpy()) if test_fraction > 0 else
+                                              np.arange(0))
+    else:
+        train, test = _split(xs.shape[0], test_fraction, rng)
+        test_steps = None
+        if len(test):
+            test_steps = np.zeros(ys.shape[:2], dtype=bool)
+            test_steps[test] = (ys[test].sum(-1) > 0).numpy()
+    with one_torch_thread():
+        result = _fit(model, xs, ys, train, test, test_steps if validation == "tail" else None, epochs, learning_rate,
+                      batch_size, convergence_threshold, n_restarts, chance_margin, patience, min_delta, weight_decay,
+                      seed, rng, progress)
+    result.validation, result.test_steps, result.min_delta = validation, test_steps, min_delta
+    return result
 
 
-def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
+def _masked(ys: torch.Tensor, steps) -> torch.Tensor:
+    """``ys`` with the targets outside ``steps`` [S, T] set to padding (−1: no loss)."""
+    return torch.where(torch.as_tensor(steps)[..., None], ys, torch.full_like(ys, -1.0))
+
+
+def _fit(model, xs, ys, train, test, tail, epochs, learning_rate, batch_size, convergence_threshold, n_restarts,
          chance_margin, patience, min_delta, weight_decay, seed, rng, progress) -> TrainingResult:
     from tqdm.auto import tqdm
 
@@ -145,9 +198,14 @@ def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, converge
     for attempt in range(n_restarts + 1):
         attempts += 1
         model.reset_parameters(seed=seed + 7919 * attempt)
-        held_out = (xs[test], ys[test]) if patience is not None else None
+        if tail is not None:  # every session trains on its head; the held-out tail rides on the same inputs
+            train_xs, train_ys = xs, _masked(ys, ~tail)
+            held_out = (xs, _masked(ys, tail)) if patience is not None else None
+        else:
+            train_xs, train_ys = xs[train], ys[train]
+            held_out = (xs[test], ys[test]) if patience is not None else None
         held_out_history = []
-        loss, history, converged, stuck = _train(model, xs[train], ys[train], epochs, learning_rate, batch_size,
+        loss, history, converged, stuck = _train(model, train_xs, train_ys, epochs, learning_rate, batch_size,
                                                  convergence_threshold, chance - chance_margin, rng,
                                                  tqdm, progress, attempt, held_out, patience, min_delta,
                                                  held_out_history, weight_decay)
@@ -168,7 +226,7 @@ def _fit(model, xs, ys, train, test, epochs, learning_rate, batch_size, converge
         model.eval()
         with torch.no_grad():
             logits, _ = model(xs[test], batch_first=True)
-            test_loss = float(nll(logits, ys[test]))
+            test_loss = float(nll(logits, ys[test] if tail is None else _masked(ys, tail)[test]))
         model.train()
     return TrainingResult(float(loss), test_loss, history, attempts - 1, len(history), converged,
                           time.perf_counter() - start_time, chance, test, held_out_history)
@@ -189,6 +247,10 @@ def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_thresho
     # its number of operations, not its batch size), their loss kept out of the gradient; with dropout they
     # get a pass of their own in eval mode.
     joint = held_out is not None and not _has_dropout(model)
+    # a held-out tail shares the training inputs: with every session in one batch, that batch's logits score it
+    same_inputs = joint and held_out[0] is xs
+    if same_inputs and batch_size < n:
+        joint = False
     best_held_out, best_weights, since_best = np.inf, None, 0
     desc = "training" if attempt == 0 else f"training (restart {attempt})"
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
@@ -204,7 +266,10 @@ def _train(model, xs, ys, epochs, learning_rate, batch_size, convergence_thresho
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             optimizer.zero_grad()
-            if joint and start == 0:
+            if same_inputs and start == 0:
+                logits, _ = model(xs[idx], batch_first=True)
+                held_out_loss = float(nll(logits.detach(), held_out[1]))
+            elif joint and start == 0:
                 logits, _ = model(torch.cat([xs[idx], held_out[0]]), batch_first=True)
                 logits, held_out_logits = logits[:len(idx)], logits[len(idx):]
                 held_out_loss = float(nll(held_out_logits.detach(), held_out[1]))

@@ -1,0 +1,159 @@
+"""Comparing models of choice on the same held-out choices: the table the SPICE papers report, with the paired
+standard errors a reviewer asks for.
+
+Every model enters as its choice probabilities [sessions, trials, actions] on the same sessions (``ys``'s
+layout); the scores are per participant first, then pooled, so that differences between models are paired by
+participant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ModelComparison", "compare_models", "term_stability"]
+
+
+@dataclass
+class ModelComparison:
+    """``summary``: one row per model (pooled over participants); ``per_participant``: one row per model ×
+    participant. Columns: ``n_choices``, ``nll`` (nats per choice), ``accuracy`` (the most probable arm was
+    chosen), ``likelihood`` (per-trial geometric mean, exp(−nll)), ``n_parameters``, ``aic`` and ``bic``
+    (2·NLL + 2k and 2·NLL + k·ln n per participant; the summary gives their sums divided by the choices), and in
+    ``summary`` ``delta_nll`` / ``se_delta_nll`` and ``delta_bic`` / ``se_delta_bic``: the mean over participants
+    of each model's difference from the reference model (default: the lowest pooled NLL) and its paired standard
+    error; ``reference`` names that model."""
+
+    summary: pd.DataFrame
+    per_participant: pd.DataFrame
+    reference: str = ""
+
+    def __repr__(self) -> str:
+        return self.summary.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | None = None, steps=None,
+                   reference: str | None = None) -> ModelComparison:
+    """Score models on the same choices.
+
+    Args:
+      predictions: {model name: choice probabilities [sessions, trials, actions]} (``SpiceEstimator.predict``'s
+        arrays, ``QLearningFit.predict``).
+      ys: [sessions, trials, actions] the one-hot next choices (padding −1).
+      participants: [sessions] the participant of each session (ids or indices).
+      n_parameters: {model name: an int, or {participant: int}} for AIC/BIC (``SpiceEstimator.n_parameters()``,
+        ``QLearningFit.n_parameters()``); a model without an entry gets NaN there (an RNN has no honest count).
+      steps: [sessions, trials] bool, the choices to score (a time-wise split's held-out tail); default all.
+      reference: the model every difference is taken from (e.g. the best parametric baseline); default the one
+        with the lowest pooled NLL.
+    """
+    ys = np.asarray(ys, dtype=np.float64)
+    if ys.ndim != 3:
+        raise ValueError(f"ys must be [sessions, trials, actions]; got shape {ys.shape}")
+    participants = np.asarray(participants)
+    if participants.shape != ys.shape[:1]:
+        raise ValueError(f"participants must give one id per session ({ys.shape[0]}); got shape "
+                         f"{participants.shape}")
+    scored = ys.sum(-1) > 0
+    if steps is not None:
+        steps = np.asarray(steps, dtype=bool)
+        if steps.shape != scored.shape:
+            raise ValueError(f"steps must be [sessions, trials] = {scored.shape}; got shape {steps.shape}")
+        scored &= steps
+    if not isinstance(predictions, dict) or not predictions:
+        raise TypeError("predictions must be a non-empty dict of model name -> choice probabilities")
+    if reference is not None and reference not in predictions:
+        raise ValueError(f"reference {reference!r} is not one of the models {list(predictions)}")
+    n_parameters = n_parameters or {}
+    unknown = sorted(set(n_parameters) - set(predictions))
+    if unknown:
+        raise ValueError(f"n_parameters names model(s) {unknown} without predictions; models: {list(predictions)}")
+    chosen = ys.argmax(-1)
+    ids = list(dict.fromkeys(participants.tolist()))
+    rows = []
+    for name, probabilities in predictions.items():
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.shape != ys.shape:
+            raise ValueError(f"predictions[{name!r}] has shape {probabilities.shape}; ys has {ys.shape}")
+        p_chosen = np.take_along_axis(probabilities, chosen[..., None], -1)[..., 0]
+        bad = scored & ~(np.isfinite(p_chosen) & (p_chosen >= 0))
+        if bad.any():
+            session, trial = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(f"predictions[{name!r}] is not a probability at session {session}, trial {trial} "
+                             f"({probabilities[session, trial]}); {int(bad.sum())} scored choice(s) affected")
+        log_p = np.log(np.clip(p_chosen, 1e-300, None))
+        hit = probabilities.argmax(-1) == chosen
+        counts = n_parameters.get(name)
+        for pid in ids:
+            mask = scored & (participants == pid)[:, None]
+            n = int(mask.sum())
+            if n == 0:
+                continue
+            k = counts.get(pid, np.nan) if isinstance(counts, dict) else (np.nan if counts is None else counts)
+            total = -float(log_p[mask].sum())
+            rows.append({"model": name, "participant": pid, "n_choices": n, "nll": total / n,
+                         "accuracy": float(hit[mask].mean()), "likelihood": float(np.exp(-total / n)),
+                         "n_parameters": float(k), "aic": 2 * total + 2 * k, "bic": 2 * total + k * np.log(n),
+                         "_total": total})
+    if not rows:
+        raise ValueError("no choice to score: every scored step is padding or outside steps")
+    table = pd.DataFrame(rows)
+    summary = []
+    for name, group in table.groupby("model", sort=False):
+        n = group.n_choices.sum()
+        summary.append({"model": name, "n_choices": int(n), "nll": group._total.sum() / n,
+                        "accuracy": float((group.accuracy * group.n_choices).sum() / n),
+                        "likelihood": float(np.exp(-group._total.sum() / n)),
+                        "n_parameters": group.n_parameters.mean(), "aic": group.aic.sum(skipna=False) / n,
+                        "bic": group.bic.sum(skipna=False) / n})
+    summary = pd.DataFrame(summary).set_index("model")
+    best = summary.nll.idxmin() if reference is None else reference
+    wide = {metric: table.pivot(index="participant", columns="model", values=metric) for metric in ("nll", "bic")}
+    for metric, frame in wide.items():
+        difference = frame.sub(frame[best], axis=0)
+        summary[f"delta_{metric}"] = difference.mean()
+        summary[f"se_delta_{metric}"] = difference.std(ddof=1) / np.sqrt(difference.count())
+    per_participant = table.drop(columns="_total").set_index(["model", "participant"])
+    return ModelComparison(summary, per_participant, best)
+
+
+def term_stability(fits) -> pd.DataFrame:
+    """How reproducible each equation term is across fits of the same data (seeds, refits).
+
+    ``fits``: fitted ``SpiceEstimator``s (or their ``equations_`` tables). One row per module × feature:
+    ``present`` (fraction of participant × fit pairs where the term is non-zero), ``mean`` and ``sd`` of its
+    non-zero coefficients, ``reproducible`` (fraction of participants for whom the term is zero in every fit or
+    non-zero with one sign in every fit), ``sign_flips`` (participants whose non-zero coefficients change sign
+    between fits). A term to read as a finding has ``reproducible`` near 1.
+    """
+    tables = [f.equations_ if hasattr(f, "equations_") else f for f in fits]
+    if len(tables) < 2:
+        raise ValueError(f"term_stability needs at least two fits; got {len(tables)}")
+    for i, table in enumerate(tables):
+        missing = {"participant", "module", "feature", "coefficient"} - set(getattr(table, "columns", []))
+        if missing:
+            raise TypeError(f"fits[{i}] is neither a fitted SpiceEstimator nor an equations_ table (lacks "
+                            f"{sorted(missing)})")
+    long = pd.concat([t.assign(fit=i) for i, t in enumerate(tables)], ignore_index=True)
+    wide = long.pivot_table(index=["module", "feature", "participant"], columns="fit", values="coefficient",
+                            aggfunc="first")
+    if wide.isna().any().any():
+        raise ValueError("the fits do not share their participants, modules and features: compare fits of one "
+                         "model on one dataset")
+    values = wide.to_numpy()
+    nonzero = values != 0
+    signs = np.sign(values)
+    same = (~nonzero).all(1) | (nonzero.all(1) & ((signs == signs[:, :1]).all(1)))
+    flips = (signs > 0).any(1) & (signs < 0).any(1)
+    rows = pd.DataFrame({"nonzero": nonzero.mean(1), "same": same, "flips": flips,
+                         "coefficient": np.where(nonzero, values, np.nan).tolist()}, index=wide.index)
+    out = []
+    for (module, feature), group in rows.groupby(level=["module", "feature"], sort=False):
+        coefficients = np.asarray(group.coefficient.tolist(), dtype=np.float64)
+        out.append({"module": module, "feature": feature, "present": float(group.nonzero.mean()),
+                    "mean": float(np.nanmean(coefficients)) if np.isfinite(coefficients).any() else 0.0,
+                    "sd": float(np.nanstd(coefficients)) if np.isfinite(coefficients).any() else 0.0,
+                    "reproducible": float(group.same.mean()), "sign_flips": int(group.flips.sum())})
+    return pd.DataFrame(out).set_index(["module", "feature"])
