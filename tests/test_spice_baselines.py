@@ -185,6 +185,10 @@ def test_term_stability_counts_signs_and_presence():
     assert stability.loc[("x", "r"), "sign_flips"] == 1
     assert stability.loc[("x", "r"), "reproducible"] == 0.5  # participant 1: zero both times
     assert stability.loc[("x", "1"), "mean"] == pytest.approx(0.5)
+    long = term_stability([first, second], by_participant=True)
+    assert long.loc[("x", "r", 0), "sign_flip"] and not long.loc[("x", "r", 0), "reproducible"]
+    assert long.loc[("x", "r", 1), "reproducible"] and long.loc[("x", "r", 1), "present"] == 0.0
+    assert long.loc[("x", "r", 0), 1] == -0.1  # each fit's coefficient
     with pytest.raises(ValueError, match="at least two fits"):
         term_stability([first])
     with pytest.raises(TypeError, match="fits\\[1\\] is neither a fitted SpiceEstimator"):

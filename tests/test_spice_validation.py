@@ -13,7 +13,6 @@ import torch
 
 from drl.spice import (
     FORGETTING_CONFIG,
-    RESCORLA_WAGNER_CONFIG,
     WEINHARDT_2024_CONFIG,
     AgentQ,
     BanditsDrift,

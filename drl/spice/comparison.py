@@ -119,7 +119,7 @@ def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | 
     return ModelComparison(summary, per_participant, best)
 
 
-def term_stability(fits) -> pd.DataFrame:
+def term_stability(fits, *, by_participant: bool = False) -> pd.DataFrame:
     """How reproducible each equation term is across fits of the same data (seeds, refits).
 
     ``fits``: fitted ``SpiceEstimator``s (or their ``equations_`` tables). One row per module × feature:
@@ -127,6 +127,10 @@ def term_stability(fits) -> pd.DataFrame:
     non-zero coefficients, ``reproducible`` (fraction of participants for whom the term is zero in every fit or
     non-zero with one sign in every fit), ``sign_flips`` (participants whose non-zero coefficients change sign
     between fits). A term to read as a finding has ``reproducible`` near 1.
+
+    ``by_participant=True``: one row per module × feature × participant instead, with ``present`` (fraction of
+    fits), ``reproducible`` and ``sign_flip`` (bools) and the coefficient of each fit (columns 0, 1, …): which
+    participants' terms not to read.
     """
     tables = [f.equations_ if hasattr(f, "equations_") else f for f in fits]
     if len(tables) < 2:
@@ -147,6 +151,9 @@ def term_stability(fits) -> pd.DataFrame:
     signs = np.sign(values)
     same = (~nonzero).all(1) | (nonzero.all(1) & ((signs == signs[:, :1]).all(1)))
     flips = (signs > 0).any(1) & (signs < 0).any(1)
+    if by_participant:
+        return pd.concat([pd.DataFrame({"present": nonzero.mean(1), "reproducible": same, "sign_flip": flips},
+                                       index=wide.index), wide], axis=1)
     rows = pd.DataFrame({"nonzero": nonzero.mean(1), "same": same, "flips": flips,
                          "coefficient": np.where(nonzero, values, np.nan).tolist()}, index=wide.index)
     out = []
