@@ -180,7 +180,7 @@ ECKSTEIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eck
 
 
 @pytest.mark.skipif(not (os.environ.get("DRL_ECKSTEIN") and ECKSTEIN.exists()),
-                    reason="opt-in (DRL_ECKSTEIN=1, ~2 min): needs ../shared/data/eckstein2022_first48.csv")
+                    reason="opt-in (DRL_ECKSTEIN=1, ~35 s): needs ../shared/data/eckstein2022_first48.csv")
 def test_eckstein_2022_spice_meets_the_classic_model():
     import sys
 
