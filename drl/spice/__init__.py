@@ -21,6 +21,7 @@ from drl.spice.comparison import term_stability as term_stability
 from drl.spice.data import DatasetRNN as DatasetRNN
 from drl.spice.data import Experiment as Experiment
 from drl.spice.data import check_choice_arrays as check_choice_arrays
+from drl.spice.data import choice_data as choice_data
 from drl.spice.data import create_dataset as create_dataset
 from drl.spice.data import load_choice_table as load_choice_table
 from drl.spice.estimator import PATIENCE as PATIENCE
@@ -53,6 +54,6 @@ __all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "PATIENCE", "Q_LEARN
            "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN", "ChanceLevelWarning",
            "Constant", "DatasetRNN", "Experiment", "ForgettingRNN", "LearningRateRNN", "ModelComparison",
            "QLearningFit", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
-           "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "compare_models", "create_dataset",
+           "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "choice_data", "compare_models", "create_dataset",
            "distill", "fit_model", "fit_q_learning", "load_choice_table", "nll", "plot_session",
            "q_learning_logits", "tail_steps", "term_stability"]

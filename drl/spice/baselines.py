@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from drl._threads import one_torch_thread
+from drl.spice.data import choice_data
 
 __all__ = ["Q_LEARNING_BOUNDS", "QLearningFit", "fit_q_learning", "q_learning_logits"]
 
@@ -225,9 +226,7 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
 
     Returns a :class:`QLearningFit`.
     """
-    from drl.spice.estimator import _choice_data
-
-    xs, ys, ids = _choice_data(xs, ys)
+    xs, ys, ids = choice_data(xs, ys)
     free, fixed = _check_names(free, fixed)
     if isinstance(n_restarts, bool) or not isinstance(n_restarts, int) or n_restarts < 1:
         raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")

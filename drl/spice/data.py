@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["DatasetRNN", "Experiment", "check_choice_arrays", "create_dataset", "load_choice_table"]
+__all__ = ["DatasetRNN", "Experiment", "check_choice_arrays", "choice_data", "create_dataset", "load_choice_table"]
 
 
 class DatasetRNN(Dataset):
@@ -230,3 +230,16 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
     dataset.sessions = [tuple(_plain(k) for k in key) for key, _ in groups]
     dataset.lengths = np.asarray(lengths)
     return dataset
+
+
+def choice_data(xs, ys=None):
+    """``(xs, ys, participant ids or None)`` as float32 arrays from arrays or a :class:`DatasetRNN` (whose
+    ``participants``, when ``load_choice_table`` set them, are the ids)."""
+    if isinstance(xs, DatasetRNN):
+        if ys is not None:
+            raise TypeError("give a DatasetRNN alone (fit(dataset)) or the arrays xs and ys, not both")
+        ids = getattr(xs, "participants", None)
+        return xs.xs.numpy(), xs.ys.numpy(), ids
+    if ys is None:
+        raise TypeError("fit needs ys (the next choices) with the array xs, or a DatasetRNN as its only argument")
+    return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), None

@@ -18,7 +18,7 @@ from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
 from drl._validate import boolean, choice
 from drl.spice.agents import AgentNetwork, _SpiceAgent
-from drl.spice.data import DatasetRNN, check_choice_arrays
+from drl.spice.data import check_choice_arrays, choice_data
 from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
 from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
@@ -39,18 +39,6 @@ def _thresholds(value) -> tuple:
     if not values or not all(np.isfinite(v) and v >= 0 for v in values):
         raise ValueError(f"sindy_threshold must be finite numbers >= 0; got {value!r}")
     return values
-
-
-def _choice_data(xs, ys):
-    """(xs, ys, participant ids or None) from arrays or a DatasetRNN."""
-    if isinstance(xs, DatasetRNN):
-        if ys is not None:
-            raise TypeError("give a DatasetRNN alone (fit(dataset)) or the arrays xs and ys, not both")
-        ids = getattr(xs, "participants", None)
-        return xs.xs.numpy(), xs.ys.numpy(), ids
-    if ys is None:
-        raise TypeError("fit needs ys (the next choices) with the array xs, or a DatasetRNN as its only argument")
-    return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), None
 
 
 class SpiceEstimator:
@@ -115,7 +103,7 @@ class SpiceEstimator:
         ``report`` holds the NLLs (nats per choice), the epochs run and the epoch kept, and the SINDy threshold
         chosen (with each threshold's held-out NLL of the distilled model)."""
         with one_torch_thread():  # tiny tensors: a second thread only waits at barriers (drl/_threads.py)
-            return self._fit(*_choice_data(xs, ys))
+            return self._fit(*choice_data(xs, ys))
 
     def _fit(self, xs, ys, ids):
         if ids is not None:
