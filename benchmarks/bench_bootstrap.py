@@ -5,7 +5,8 @@ Prints
      τ-expectiles / τ-quantiles of the return (Task.return_distribution), as % of the true spread;
   2. the run time of 50-predictor × 5,000-trial imputed runs (50 τ in one γ group, and 5 γ × 10 τ), in trials/s
      and predictor-steps/s, against `own`;
-  3. the batched imputation against a naive reference written here: one scipy L-BFGS-B solve of the same
+  3. the imputation (compiled, one problem at a time, as a run calls it; and its torch definition, batched)
+     against a naive reference written here: one scipy L-BFGS-B solve of the same
      expectile conditions per (step, γ group), as the papers' analysis code imputes, timed on the same problems
      and extrapolated to the run; and the accuracy of both (max expectile error of the imputed samples).
 
@@ -98,7 +99,7 @@ def _error(samples: np.ndarray, levels: np.ndarray, values: np.ndarray) -> float
 
 
 def solver_speed(n_problems: int) -> None:
-    print(f"\n3. imputing {n_problems} problems (noisy expectiles of 7-atom distributions), batched vs one scipy "
+    print(f"\n3. imputing {n_problems} problems (noisy expectiles of 7-atom distributions), drl vs one scipy "
           "solve each")
     rng = np.random.default_rng(0)
     atoms = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
@@ -107,14 +108,25 @@ def solver_speed(n_problems: int) -> None:
         exact = expectiles(drl.RewardDistribution(atoms, np.full(7, 1 / 7)), levels)
         values = exact[None] * rng.uniform(0.3, 1.0, (n_problems, 1)) + rng.normal(0, 0.01 * np.ptp(exact),
                                                                                      (n_problems, n))
+        lv, ev, max_iter = torch.tensor(np.tile(levels, (n_problems, 1))), torch.tensor(values), 8 if n <= 16 else 20
+        impute_expectile_samples(lv[:1], ev[:1], max_iter=max_iter)  # compiled (or loaded from numba's cache) once
         start = time.perf_counter()
-        batched = impute_expectile_samples(torch.tensor(np.tile(levels, (n_problems, 1))), torch.tensor(values),
-                                           max_iter=8 if n <= 16 else 20).numpy()  # as the engine does
+        batched = np.concatenate([impute_expectile_samples(lv[i:i + 1], ev[i:i + 1], max_iter=max_iter).numpy()
+                                  for i in range(n_problems)])  # as the engine does: a few problems per call
         t_batched = time.perf_counter() - start
+        start = time.perf_counter()
+        impute_expectile_samples(lv, ev, max_iter=max_iter, compiled=False)
+        t_torch = time.perf_counter() - start
+        start = time.perf_counter()
+        for i in range(n_problems):
+            impute_expectile_samples(lv[i:i + 1], ev[i:i + 1], max_iter=max_iter, compiled=False)
+        t_torch_one = time.perf_counter() - start
         start = time.perf_counter()
         naive = np.stack([_naive_impute(levels, v) for v in values])
         t_naive = time.perf_counter() - start
-        print(f"   N = {n:2d}: batched {1e3 * t_batched / n_problems:6.2f} ms/problem (error "
+        print(f"   N = {n:2d}: torch definition {1e3 * t_torch_one / n_problems:6.2f} ms/problem one at a time, "
+              f"{1e3 * t_torch / n_problems:6.2f} batched")
+        print(f"          drl {1e3 * t_batched / n_problems:6.2f} ms/problem (error "
               f"{100 * _error(batched, levels, values):.1f} % of spread), scipy {1e3 * t_naive / n_problems:6.1f} "
               f"ms/problem (error {100 * _error(naive, levels, values):.1f} %): {t_naive / t_batched:.0f}× faster")
         # a 5,000-trial run of the two-event task with imputation at every step between cue and reward (20

@@ -13,9 +13,9 @@ Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.
   the group's N next values (Rowland et al. 2019; Dabney et al. 2020), and each predictor bootstraps from one
   of them, drawn uniformly per step. For the quantile code the imputation is the cell draw of ``random``.
 
-The imputation (:func:`impute_expectile_samples`) is one batched Levenberg–Marquardt solve over every step and
-γ group of a trial at once (8 iterations from a cold start, 20 for groups of more than 16; no scipy call, no
-loop over steps), only at the steps whose reward is random.
+The imputation (:func:`impute_expectile_samples`) is a Levenberg–Marquardt solve for every step and γ group of a
+trial (8 iterations from a cold start, 20 for groups of more than 16; compiled on the CPU, no scipy call), only
+at the steps whose reward is random.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _expectile_residual(samples, levels, values):
 
 
 def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: torch.Tensor | None = None, *,
-                             tol: float = 1e-9, max_iter: int = 20) -> torch.Tensor:
+                             tol: float = 1e-9, max_iter: int = 20, compiled: bool = True) -> torch.Tensor:
     """N equally weighted samples whose τ-expectiles are ``values`` (least squares, batched).
 
     Solves ``F(z) = 0`` with ``F_i = (1/N)·Σ_n |τ_i − [z_n ≤ e_i]|·(z_n − e_i)``, the expectile-loss gradient
@@ -52,6 +52,8 @@ def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: t
       levels: [B, N] τ in (0, 1).  values: [B, N] the expectiles (reward units).
       init: [B, N] starting samples; default the values spread twice as wide around their mean.
       tol: stop a problem when max |F| < tol (units of its spread).  max_iter: iterations at most.
+      compiled: on the CPU, run the iteration compiled (:mod:`drl.compiled_imputation`), one problem at a time;
+        False runs it in torch, batched (the definition; CUDA always does).
     Returns:
       [B, N] samples (float64).
     """
@@ -61,6 +63,12 @@ def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: t
     spread = (hi - lo).clamp(min=1e-12)
     e = (ev - center) / spread
     z = 2.0 * e if init is None else (init.double() - center) / spread
+    if compiled and e.device.type == "cpu":
+        from drl.compiled_imputation import impute_lm
+
+        solved = impute_lm(np.ascontiguousarray(lv.numpy()), np.ascontiguousarray(e.numpy()),
+                           np.array(z.numpy(), dtype=np.float64, order="C"), float(tol), int(max_iter))
+        return torch.from_numpy(solved) * spread + center
     eye = torch.eye(e.shape[1], dtype=torch.float64, device=e.device)
     f, jac = _expectile_residual(z, lv, e)
     cost = (f**2).sum(1)
