@@ -214,7 +214,9 @@ def test_a_random_recordings_table_gets_a_promised_error_or_a_form(tmp_path_fact
         table = path
     form = _promised(lambda: drl.decode.responses_from_table(table))
     if form is not None:
-        assert np.isfinite(form["response"].values).all()
+        # a neuron without rows in a condition is NaN there (by design); every neuron has a finite value
+        values = form["response"].values
+        assert not np.isinf(values).any() and np.isfinite(values).any(1).all()
 
 
 @FEW

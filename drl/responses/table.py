@@ -59,7 +59,10 @@ def read_table(path) -> pd.DataFrame:
                             quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
         raise ValueError(f"{path}: not a table of {separator!r}-separated fields ({str(e).strip()})") from None
-    widths = [len(row) for row in csv.reader(io.StringIO(text), delimiter=separator) if row][1:]  # one pass
+    try:  # newline="": a quoted field may hold a line break (csv's own rule), which pandas read as one field
+        widths = [len(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=separator) if row][1:]
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a table of {separator!r}-separated fields ({str(e).strip()})") from None
     narrow = [i for i, width in enumerate(widths) if width != len(table.columns)]
     if narrow:
         raise ValueError(f"{path}: row {narrow[0]} has {widths[narrow[0]]} fields, the header {len(table.columns)}")
