@@ -130,6 +130,10 @@ def test_fit_refuses_bad_specifications():
         fit_q_learning(xs, ys, free=("alpha_reward",))
     with pytest.raises(ValueError, match="n_restarts must be an integer >= 1; got 0"):
         fit_q_learning(xs, ys, n_restarts=0)
+    broken = xs.copy()
+    broken[0, 1, -1] = 0.5
+    with pytest.raises(ValueError, match="fit_q_learning: participant ids .* got 0.5 at session 0, trial 1"):
+        fit_q_learning(broken, ys)
     with pytest.raises(ValueError, match="steps must be \\[sessions, trials\\] = \\(1, 3\\)"):
         fit_q_learning(xs, ys, steps=np.ones((1, 2), bool))
 

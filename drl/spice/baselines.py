@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from drl._threads import one_torch_thread
-from drl.spice.data import choice_data
+from drl.spice.data import check_choice_arrays, choice_data
 
 __all__ = ["Q_LEARNING_BOUNDS", "QLearningFit", "fit_q_learning", "q_learning_logits"]
 
@@ -53,8 +53,7 @@ def _newton(losses_of, theta: torch.Tensor, max_iter: int, groups: torch.Tensor 
     where it lowers that problem's loss. A problem is done when its gradient vanishes or a step gains less than
     STALL nats (a parameter running into its bound). With ``groups`` [N] (the restarts of one participant share
     a group), a start that lies above its group's best by more than 100× what it gained over the last 10
-    iterations is dropped too: it would need thousands more to matter. Returns (theta, losses [N], gradient
-    [N, K], done [N])."""
+    iterations is dropped too: it would need thousands more to matter. Returns (theta, losses [N], done [N])."""
     n, k = theta.shape
     damping = torch.full((n,), 1e-3, dtype=theta.dtype)
     eye = torch.eye(k, dtype=theta.dtype)
@@ -92,7 +91,7 @@ def _newton(losses_of, theta: torch.Tensor, max_iter: int, groups: torch.Tensor 
             best = torch.full((int(groups.max()) + 1,), torch.inf, dtype=losses.dtype).scatter_reduce(
                 0, groups, losses, "amin")
             done |= losses - best[groups] > 100 * (history[-11] - losses)
-    return theta, losses, gradient, done
+    return theta, losses, done
 
 
 def linear_recurrence(decay: torch.Tensor, drive: torch.Tensor, initial) -> torch.Tensor:
@@ -223,10 +222,13 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
         learning; ``alpha_penalty=None`` ties α− to α+).
       n_restarts: random starts per participant; the best is kept.
       max_iter: Newton iterations (most fits converge in 10–30).
+      participant_ids: names of the participant indices 0, 1, … for the result's rows, with arrays (a
+        DatasetRNN brings its own); default the indices.
 
     Returns a :class:`QLearningFit`.
     """
     xs, ys, ids = choice_data(xs, ys)
+    check_choice_arrays(xs, ys, n_actions=(xs.shape[-1] - 1) // 2, where="fit_q_learning")
     free, fixed = _check_names(free, fixed)
     if isinstance(n_restarts, bool) or not isinstance(n_restarts, int) or n_restarts < 1:
         raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
@@ -263,7 +265,7 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
         return torch.zeros(theta.shape[0], dtype=torch.float64).index_add(0, rows, per_step.sum(1))
 
     with torch.no_grad(), one_torch_thread():
-        theta, losses, grad, done = _newton(per_fit_nll, theta, max_iter,
+        theta, losses, done = _newton(per_fit_nll, theta, max_iter,
                                             groups=torch.arange(n_participants).repeat(n_restarts))
     losses = losses.reshape(n_restarts, n_participants)
     best = losses.argmin(0)

@@ -137,20 +137,21 @@ class SpiceEstimator:
         scored = held if held is not None else chosen
         self.report = {"sindy_thresholds": {}}
         best = None
+        recorded = self.model.record(xs)  # the RNN's signals, the same for every threshold
         for threshold in self.sindy_thresholds:
             equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree, threshold=threshold,
-                                participants=self.spice_participant_id, steps=train_steps)
+                                participants=self.spice_participant_id, steps=train_steps, recorded=recorded)
             score = self._nll(xs, ys, use_sindy=True, steps=scored)
             self.report["sindy_thresholds"][threshold] = score
             # a sparser equation wins ties (within 1e-4 nats per choice): the thresholds go up
             if best is None or score < best[0] - 1e-4 or not np.isfinite(best[0]):
                 best = (score, threshold, equations)
-        _, self.sindy_threshold, self.equations = best
+        nll_spice, self.sindy_threshold, self.equations = best
         install(self.model, self.equations)
         self.report.update({
             "nll_rnn_train": self.training.train_loss,
             "nll_rnn_test": self._nll(xs, ys, use_sindy=False, steps=scored),
-            "nll_spice_test": self._nll(xs, ys, use_sindy=True, steps=scored),
+            "nll_spice_test": nll_spice,
             "sindy_threshold": self.sindy_threshold,
             "validation": self.validation if held is not None else None,
             "held_out_choices": int(scored.sum()) if held is not None else 0,

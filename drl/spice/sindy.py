@@ -209,7 +209,7 @@ def _samples(recorded: dict, module: str, config: SpiceConfig, sessions: np.ndar
 
 
 def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float = 0.05, participants=None,
-            optimizer=None, feature_library=None, steps=None) -> dict:
+            optimizer=None, feature_library=None, steps=None, recorded: dict | None = None) -> dict:
     """Fit one sparse equation per module of ``config.rnn_modules`` and participant from the model's
     recorded signals on ``xs``. Installs them in ``model.submodules_sindy`` and returns
     ``{participant: {module: SindyEquation}}``.
@@ -229,6 +229,7 @@ def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float
         outcome); default every step with a choice. Padded steps of ragged sessions (no choice) are never used:
         as "not chosen" for every arm they would teach the unchosen-arm modules a transition that never happened.
         Pass the training steps of a time-wise split so that the held-out choices stay unseen.
+      recorded: ``model.record(xs)`` when already at hand (distilling at several thresholds records once).
     """
     from sklearn.base import clone
 
@@ -241,8 +242,9 @@ def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float
     if feature_library is not None and not isinstance(feature_library, ps.feature_library.base.BaseFeatureLibrary):
         raise TypeError(f"feature_library must be a pysindy feature library; got {feature_library!r}")
     xs = np.asarray(xs, dtype=np.float32)
-    with one_torch_thread():
-        recorded = model.record(xs)
+    if recorded is None:
+        with one_torch_thread():
+            recorded = model.record(xs)
     chosen = xs[..., :model.n_actions].sum(-1) > 0
     if steps is None:
         steps = chosen
