@@ -19,7 +19,8 @@ from drl._parallel import run_ranges
 
 __all__ = ["run_block"]
 
-LANES = 16  # predictors per chunk of the vectorised loop
+LANES = 64  # predictors per group of the vectorised loop (see _lanes)
+LANES_RECORDING = 16
 #: Below this many predictor-steps per call the loop runs on one thread: handing out ranges and waking a thread
 #: costs more than it saves, and beside a busy process a second thread only competes for the free core. Measured
 #: on 2 cores, V and δ recorded, 200 trials, median ms on 1 | 2 threads: idle, 20 predictors 0.53 | 0.46, 80
@@ -29,10 +30,19 @@ PARALLEL_MIN_WORK = 2e6
 
 @numba.njit(inline="always", cache=True)
 def _rule_factor(delta, a_pos, a_neg, expectile, zero):
-    """u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile), as drl.td.rule_factor."""
+    """u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile), as drl.td.rule_factor, exactly. Written as
+    selects between loaded values, not branches: a branch on the sign of δ stops LLVM vectorising the lanes."""
     if expectile:
-        return (a_pos if delta > 0 else a_neg) * delta
-    return a_pos if delta > 0 else (-a_neg if delta < 0 else zero)
+        return (a_pos if delta > zero else a_neg) * delta
+    return (a_pos if delta > zero else zero) - (a_neg if delta < zero else zero)
+
+
+@numba.njit(inline="always", cache=True)
+def _td_error(reward, discount, target, previous, discount_reward):
+    """δ = r + g·V̂ − V_prev, or g·(r + V̂) − V_prev under convention 1 (drl.td), in the torch kernel's order."""
+    if discount_reward:
+        return discount * (reward + target) - previous
+    return reward + discount * target - previous
 
 
 @numba.njit(cache=True, fastmath=False, nogil=True)
@@ -107,16 +117,22 @@ def _block_online(p_start, p_stop, w, x, cue, csc, types, rewards, slots, steps,
 
 @numba.njit(cache=True, fastmath=False, nogil=True)
 def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out,
-                 record_v, record_d, discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival,
+                 record_v, record_d, discount, rho, alpha_pos, alpha_neg, norm_t, use_norm, learn_mask, arrival,
                  discount_reward, expectile):
     """The offline update (and CSC online, which equals it) with predictors in SIMD lanes, for predictors
     ``p_start`` to ``p_stop`` − 1 of ``weights`` [M, P, F] (updated in place), ``lanes`` at a time. A group's
     weights are copied to ``local`` [M, F, lanes] for the block, so that every step is one vector operation over
-    the group and no two threads write to the same cache line. Each lane does a predictor's scalar arithmetic
-    (no fused operations), so the results do not depend on the chunking."""
+    the group and no two threads write to the same cache line (``norm_t`` is the trace normaliser as [M, K, P]).
+    Each lane does a predictor's scalar arithmetic (no fused operations), so the results do not depend on the
+    chunking. Every inner loop runs over the lanes, reads and writes few arrays and has no branch (selects
+    only), so that LLVM vectorises it (tests/test_compiled.py checks the generated code)."""
     n_types, n_pred, n_feat = weights.shape
     n_trials, n_steps = rewards.shape
     n_rec = steps.shape[0]
+    every_step = n_rec == n_steps
+    for q in range(n_rec):
+        every_step = every_step and steps[q] == q
+    convention_1 = discount_reward and arrival
     for p0 in range(p_start, p_stop, lanes):
         b_n = min(lanes, p_stop - p0)
         local = np.empty((n_types, n_feat, b_n), weights.dtype)
@@ -124,68 +140,71 @@ def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, s
             for b in range(b_n):
                 for f in range(n_feat):
                     local[mm, f, b] = weights[mm, p0 + b, f]
-        v = np.zeros((n_steps, b_n), weights.dtype)
+        v = np.zeros((n_steps + 1, b_n), weights.dtype)  # row K stays 0: the value after the trial
         d = np.zeros((n_steps, b_n), weights.dtype)
         learn = np.zeros((n_steps, b_n), weights.dtype)
-        prev = np.zeros(b_n, weights.dtype)
         acc = np.zeros(b_n, weights.dtype)
         g = discount[p0:p0 + b_n]
         r_p = rho[p0:p0 + b_n]
         a_pos = alpha_pos[p0:p0 + b_n]
         a_neg = alpha_neg[p0:p0 + b_n]
-        zero = prev[0]
+        zero = acc[0]
         for i in range(n_trials):
             m = types[i]
             c = cue[m]
-            r = rewards[i]
             w = local[m]
-            for k in range(n_steps):
-                if csc:
-                    if k >= c:
-                        for b in range(b_n):
-                            v[k, b] = w[k - c, b]
-                    else:
-                        for b in range(b_n):
-                            v[k, b] = zero
-                else:
+            slot = slots[i]
+            # V_k = w · x_k (CSC: the weights shifted by the cue step)
+            if csc:
+                for k in range(min(c, n_steps)):
+                    for b in range(b_n):
+                        v[k, b] = zero
+                for k in range(c, n_steps):
+                    for b in range(b_n):
+                        v[k, b] = w[k - c, b]
+            else:
+                for k in range(n_steps):
                     for b in range(b_n):
                         v[k, b] = zero
                     for f in range(n_feat):
                         xf = x[m, k, f]
-                        for b in range(b_n):
-                            v[k, b] += w[f, b] * xf
-            if arrival:
+                        if xf != zero:  # + w·0 is exact: skipping it changes nothing
+                            for b in range(b_n):
+                                v[k, b] += w[f, b] * xf
+            # learn[j]: the error that state j learns from (arrival: δ_{j+1}, state: δ_j); d: the recorded errors
+            for j in range(n_steps):
+                reward = rewards[i, j + 1] if arrival and j + 1 < n_steps else (zero if arrival else rewards[i, j])
                 for b in range(b_n):
-                    prev[b] = zero
-                for k in range(n_steps + 1):
-                    reward = r[k] if k < n_steps else zero
+                    learn[j, b] = _td_error(reward, g[b], v[j + 1, b], v[j, b], convention_1)
+            if slot >= 0 and record_d:
+                if arrival:
                     for b in range(b_n):
-                        target = v[k, b] if k < n_steps else zero
-                        if discount_reward:
-                            delta = g[b] * (reward + target) - prev[b]
-                        else:
-                            delta = reward + g[b] * target - prev[b]
-                        if k < n_steps:
-                            d[k, b] = delta
-                            prev[b] = v[k, b]
-                        if k > 0:
-                            learn[k - 1, b] = delta
-            else:
-                for k in range(n_steps):
-                    for b in range(b_n):
-                        following = v[k + 1, b] if k + 1 < n_steps else zero
-                        d[k, b] = r[k] + g[b] * following - v[k, b]
-                        learn[k, b] = d[k, b]
+                        d[0, b] = _td_error(rewards[i, 0], g[b], v[0, b], zero, convention_1)
+                    for j in range(n_steps - 1):
+                        for b in range(b_n):
+                            d[j + 1, b] = learn[j, b]
+                else:
+                    for j in range(n_steps):
+                        for b in range(b_n):
+                            d[j, b] = learn[j, b]
+            # G_j = u_j + ρ·G_{j+1}, backwards, into learn
             for b in range(b_n):
                 acc[b] = zero
             for j in range(n_steps - 1, -1, -1):
                 mask = learn_mask[j]
-                for b in range(b_n):
-                    u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask
-                    if use_norm:
-                        u = u / norm[m, p0 + b, j]
-                    acc[b] = u + r_p[b] * acc[b]
-                    learn[j, b] = acc[b]
+                if use_norm:
+                    for b in range(b_n):
+                        u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask / norm_t[m, j, p0 + b]
+                        total = u + r_p[b] * acc[b]
+                        acc[b] = total
+                        learn[j, b] = total
+                else:
+                    for b in range(b_n):
+                        u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask
+                        total = u + r_p[b] * acc[b]
+                        acc[b] = total
+                        learn[j, b] = total
+            # Δw = Σ_j x_j·G_j
             if csc:
                 for j in range(c, n_steps):
                     for b in range(b_n):
@@ -193,18 +212,16 @@ def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, s
             else:
                 for f in range(n_feat):
                     for b in range(b_n):
-                        total = zero
-                        for j in range(n_steps):
-                            total += x[m, j, f] * learn[j, b]
-                        w[f, b] += total
-            slot = slots[i]
+                        acc[b] = zero
+                    for j in range(n_steps):
+                        xjf = x[m, j, f]
+                        if xjf != zero:
+                            for b in range(b_n):
+                                acc[b] += xjf * learn[j, b]
+                    for b in range(b_n):
+                        w[f, b] += acc[b]
             if slot >= 0:
-                for b in range(b_n):
-                    for q in range(n_rec):
-                        if record_v:
-                            v_out[p0 + b, slot, q] = v[steps[q], b]
-                        if record_d:
-                            d_out[p0 + b, slot, q] = d[steps[q], b]
+                _record(v, d, v_out, d_out, record_v, record_d, p0, b_n, slot, steps, every_step)
         for mm in range(n_types):
             for b in range(b_n):
                 for f in range(n_feat):
@@ -212,12 +229,35 @@ def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, s
     return 0
 
 
-def _lanes(n_predictors: int, n_threads: int) -> int:
-    """Predictors per group: 16 (two AVX2 vectors of float32), fewer when that would leave a thread idle, but
-    not under 8: each group pays a fixed cost per step. Measured, 20 predictors × 5000 trials × 71 steps,
-    recorded: 15.0 ms on one thread in one group of 16 + 4; on 2 threads 9.6 ms in groups of 10, 9.8 in 16 + 4,
-    12.3 in groups of 8 and 16.4 in groups of 4."""
-    return min(LANES, max(8, -(-n_predictors // max(1, n_threads))))
+@numba.njit(inline="always", cache=True)
+def _record(v, d, v_out, d_out, record_v, record_d, p0, b_n, slot, steps, every_step):
+    """Copy a trial's V and δ of the group ([K, lanes]) into rows ``slot`` of ``v_out``/``d_out`` [P, rows, K_rec]."""
+    n_rec = steps.shape[0]
+    for b in range(b_n):
+        if every_step:
+            if record_v:
+                for q in range(n_rec):
+                    v_out[p0 + b, slot, q] = v[q, b]
+            if record_d:
+                for q in range(n_rec):
+                    d_out[p0 + b, slot, q] = d[q, b]
+        else:
+            if record_v:
+                for q in range(n_rec):
+                    v_out[p0 + b, slot, q] = v[steps[q], b]
+            if record_d:
+                for q in range(n_rec):
+                    d_out[p0 + b, slot, q] = d[steps[q], b]
+
+
+def _lanes(n_predictors: int, n_threads: int, recording: bool) -> int:
+    """Predictors per group: up to 64 (eight AVX2 vectors of float32: the per-step loop overhead is paid once
+    for all of them), 16 when the trial is recorded (each lane writes its own output row, and 64 rows at once
+    miss the TLB), fewer when that would leave a thread idle, but not under 8. Measured, 1000 predictors × 2000
+    trials × 71 steps on 2 threads, ms for 8 | 16 | 32 | 64 lanes: not recorded 325 | 131 | 69 | 57, recorded
+    602 | 278 | 328 | 480."""
+    cap = LANES_RECORDING if recording else LANES
+    return min(cap, max(8, -(-n_predictors // max(1, n_threads))))
 
 
 def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> None:
@@ -248,7 +288,7 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     # Ranges of predictors go to whichever thread is free next (drl._parallel): beside a busy process the thread
     # that shares a core takes fewer of them instead of making the others wait for it.
     if in_lanes:
-        lanes = _lanes(n_pred, n_threads)
+        lanes = _lanes(n_pred, n_threads, bool((v_out is not None or d_out is not None) and np.any(slots >= 0)))
         groups = -(-n_pred // lanes)
         # ~8 ranges per thread balance the load; each hand-out costs a Python call (tens of µs)
         run_ranges(_block_lanes, n_pred, lanes * -(-groups // (8 * n_threads)), (lanes, w, *args), n_threads)

@@ -108,7 +108,8 @@ class TrialKernel:
             "csc": self.is_csc,
             "discount": arr(self.discount), "rho": arr(self.rho),
             "alpha_pos": arr(self.alpha_pos), "alpha_neg": arr(self.alpha_neg),
-            "norm": np.ones((1, 1, 1), dtype) if self.norm is None else arr(self.norm),
+            # [M, K, P]: the lanes loop reads the normaliser of consecutive predictors at one step
+            "norm": np.ones((1, 1, 1), dtype) if self.norm is None else arr(self.norm.transpose(1, 2)),
             "use_norm": self.norm is not None,
             "learn_mask": np.ones(k, dtype) if self.learn_mask is None else arr(self.learn_mask),
             "arrival": self.opt.rpe_index == "arrival",

@@ -42,6 +42,24 @@ def test_round_trip_is_identical(rule, features, extra):
     assert back.attrs["options"] == ds.attrs["options"] and isinstance(back.attrs["task"], dict)
 
 
+def test_runs_are_built_as_the_public_constructor_builds_them(monkeypatch):
+    """build_dataset assembles the Dataset through xarray's internal constructor (speed); the result must be the
+    one xarray's public constructor gives, indexes and all."""
+    from drl import schema
+
+    direct = small_run(record_trials=3)
+    original = schema._assemble
+    monkeypatch.setattr(schema, "_assemble", lambda data, coords, indexes: original(data, coords, indexes, False))
+    public = small_run(record_trials=3)
+    public.attrs["created"] = direct.attrs["created"]
+    xr.testing.assert_identical(direct, public)
+    assert set(direct.xindexes) == set(public.xindexes) == {"predictor", "trial", "time", "type", "feature"}
+    assert direct.sel(trial=slice(3, 9)).sizes["trial"] == public.sel(trial=slice(3, 9)).sizes["trial"] == 3  # 3, 6, 9
+    coords = {"predictor": xr.Variable(("predictor",), np.arange(2))}
+    with pytest.raises(ValueError, match="dimension 'predictor' has sizes"):
+        original({"value": xr.Variable(("predictor",), np.zeros(3))}, coords, {})
+
+
 def test_file_is_plain_cf_netcdf_with_units_and_json_attrs():
     save(small_run(), "run")
     with netCDF4.Dataset("exps/run.nc") as nc:

@@ -1,0 +1,262 @@
+"""drl against what a skilled user would write instead, and against this machine's limits. Prints; asserts nothing.
+
+The peers, each checked against drl's output on drl's own schedule before it is timed:
+  * JAX: ``jit`` of a ``lax.scan`` over trials, ``vmap`` over predictors, a reverse ``lax.scan`` for the trace sum
+    (a benchmark-only dependency: ``pip install -r benchmarks/requirements.txt``; skipped when absent).
+  * numpy: a loop over trials, every operation vectorised over predictors.
+The model is drl's default: CSC features, offline expectile TD(λ), arrival convention, bootstrap from the
+predictor's own values.
+
+The limits, measured in the same run on numba's threads (2 here): writing warm memory, writing fresh memory
+(first touch of new pages, what a recorded run's result costs), and float32 FMA throughput. "share" is a
+recorded run's bytes of V and δ per second over the fresh-memory write limit, or an unrecorded run's arithmetic
+(FLOPS_PER_STEP per predictor-step) over the FMA limit.
+
+Every figure is measured on an idle machine and beside a busy process (one core spinning), in turn.
+Ratios "× drl" are peer time ÷ drl time: above 1, drl is faster.
+
+Run: .venv/bin/python benchmarks/bench_peers.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import drl
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_engine import DRL_SIM_TASK, neighbour_switch  # noqa: E402
+
+#: Arithmetic per predictor-step of drl's default update: δ (1 mul, 2 add), α(δ)·δ (1 mul), the trace sum
+#: (1 mul, 1 add), the weight change (1 add).
+FLOPS_PER_STEP = 7
+
+
+# ----------------------------------------------------------------------------------------------- the limits
+FMA_CHAINS = 128
+
+
+@numba.njit(parallel=True)
+def _fill(out, value):
+    n_threads = numba.get_num_threads()
+    chunk = -(-out.size // n_threads)
+    for t in numba.prange(n_threads):
+        for i in range(t * chunk, min(out.size, (t + 1) * chunk)):
+            out[i] = value
+
+
+@numba.njit(fastmath=True)
+def _fma_chain(a, b, c, repeats):
+    for _ in range(repeats):
+        for i in range(a.size):
+            a[i] = a[i] * b + c
+    return a[0]
+
+
+@numba.njit(parallel=True)
+def _fma(repeats):
+    n_threads = numba.get_num_threads()
+    total = np.float32(0)
+    for _thread in numba.prange(n_threads):
+        # 128 independent chains (1 KB, in L1): arithmetic, not memory, is the limit
+        total += _fma_chain(np.ones(FMA_CHAINS, np.float32), np.float32(0.999), np.float32(1e-3), repeats)
+    return total
+
+
+def limits(size_bytes=1 << 30):
+    """Bytes/s writing warm memory, writing fresh memory, and float32 FLOP/s (an FMA = 2), best of 3."""
+    n = size_bytes // 4
+    warm = np.empty(n, np.float32)
+    _fill(warm, 0.0)
+    _fill(warm[:1024], 1.0)
+    _fma(1)
+    best_warm = best_fresh = best_fma = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _fill(warm, 1.0)
+        best_warm = max(best_warm, size_bytes / (time.perf_counter() - t0))
+        fresh = np.empty(n, np.float32)
+        t0 = time.perf_counter()
+        _fill(fresh, 1.0)
+        best_fresh = max(best_fresh, size_bytes / (time.perf_counter() - t0))
+        del fresh
+        repeats = 1_000_000
+        t0 = time.perf_counter()
+        _fma(repeats)
+        best_fma = max(best_fma, 2 * FMA_CHAINS * repeats * numba.get_num_threads() / (time.perf_counter() - t0))
+    return best_warm, best_fresh, best_fma
+
+
+# ----------------------------------------------------------------------------------------------- the peers
+def constants(task, pop):
+    dt = task.dt
+    gamma, lam = np.asarray(pop.gamma), np.asarray(pop.lam)
+    return {"discount": (gamma**dt).astype(np.float32), "rho": ((gamma * lam) ** dt).astype(np.float32),
+            "alpha_pos": np.asarray(pop.alpha_pos, np.float32), "alpha_neg": np.asarray(pop.alpha_neg, np.float32),
+            "cue": np.asarray(task.cue_steps, np.int64), "n_steps": task.n_steps, "n_types": len(task.trial_types)}
+
+
+def numpy_peer(task, pop, schedule, record):
+    """Trials in a Python loop, predictors vectorised; returns (weights [M, P, K], V, δ [N, P, K] or None)."""
+    c = constants(task, pop)
+    g, rho, a_pos, a_neg = c["discount"], c["rho"], c["alpha_pos"], c["alpha_neg"]
+    k, p = c["n_steps"], len(pop)
+    types, rewards = schedule.trial_type.numpy(), schedule.reward.numpy().astype(np.float32)
+    w = np.zeros((c["n_types"], p, k), np.float32)
+    v_rec = np.empty((len(types), p, k), np.float32) if record else None
+    d_rec = np.empty((len(types), p, k), np.float32) if record else None
+    v = np.zeros((p, k + 1), np.float32)
+    r_next = np.zeros(k, np.float32)
+    for i, m in enumerate(types):
+        cue = c["cue"][m]
+        v[:, :cue] = 0
+        v[:, cue:k] = w[m, :, :k - cue]
+        r_next[:-1] = rewards[i, 1:]
+        learn = r_next + g[:, None] * v[:, 1:] - v[:, :k]  # δ_{j+1}, learned at state j
+        if record:
+            v_rec[i] = v[:, :k]
+            d_rec[i, :, 0] = rewards[i, 0] + g * v[:, 0]
+            d_rec[i, :, 1:] = learn[:, :-1]
+        u = np.where(learn > 0, a_pos[:, None], a_neg[:, None]) * learn
+        acc = np.zeros(p, np.float32)
+        for j in range(k - 1, cue - 1, -1):
+            acc = u[:, j] + rho * acc
+            w[m, :, j - cue] += acc
+    return w, v_rec, d_rec
+
+
+def jax_peer(task, pop, record):
+    """A jitted JAX simulation: returns ``run(types, rewards) -> (weights, V, δ)``, V and δ [N, P, K] or None."""
+    import jax
+    import jax.numpy as jnp
+
+    c = constants(task, pop)
+    k = c["n_steps"]
+    cues = jnp.asarray(c["cue"])
+    steps = jnp.arange(k)
+
+    def one_predictor(w_m, cue, r, g, rho, a_pos, a_neg):
+        source = steps - cue
+        v = jnp.where(source >= 0, w_m[jnp.clip(source, 0)], 0.0)
+        v_next = jnp.concatenate([v[1:], jnp.zeros(1, v.dtype)])
+        r_next = jnp.concatenate([r[1:], jnp.zeros(1, r.dtype)])
+        learn = r_next + g * v_next - v
+        u = jnp.where(learn > 0, a_pos, a_neg) * learn
+        _, trace_sum = jax.lax.scan(lambda acc, u_j: (u_j + rho * acc,) * 2, jnp.float32(0), u, reverse=True)
+        target = steps + cue
+        w_new = w_m + jnp.where(target < k, trace_sum[jnp.clip(target, 0, k - 1)], 0.0)
+        d = jnp.concatenate([(r[0] + g * v[0])[None], learn[:-1]])
+        return w_new, v, d
+
+    population = jax.vmap(one_predictor, in_axes=(0, None, None, 0, 0, 0, 0))
+    params = tuple(jnp.asarray(c[name]) for name in ("discount", "rho", "alpha_pos", "alpha_neg"))
+
+    def trial(w, inputs):
+        m, r = inputs
+        w_m, v, d = population(w[m], cues[m], r, *params)
+        return w.at[m].set(w_m), ((v, d) if record else None)
+
+    @jax.jit
+    def run(types, rewards):
+        w0 = jnp.zeros((c["n_types"], len(pop), k), jnp.float32)
+        w, out = jax.lax.scan(trial, w0, (types, rewards))
+        return (w, *out) if record else (w, None, None)
+
+    def call(types, rewards):
+        w, v, d = run(types, rewards)
+        w.block_until_ready()
+        return np.asarray(w), None if v is None else np.asarray(v), None if d is None else np.asarray(d)
+
+    return call
+
+
+def check(name, peer, ds, record):
+    """The peer's weights (and V, δ) against drl's run."""
+    w, v, d = peer
+    scale = float(np.abs(ds.weights.values).max()) or 1.0
+    n_features = ds.sizes["feature"]  # CSC: K − the earliest cue step; the peers keep K, the rest stay 0
+    errors = [np.abs(np.moveaxis(w, 1, 0)[..., :n_features] - ds.weights.values).max() / scale]
+    if record:
+        errors += [np.abs(np.moveaxis(v, 0, 1) - ds.value.values).max() / scale,
+                   np.abs(np.moveaxis(d, 0, 1) - ds.rpe.values).max() / scale]
+    if max(errors) > 1e-4:
+        raise AssertionError(f"{name} disagrees with drl: max relative error {max(errors):.2e}")
+    return max(errors)
+
+
+# ----------------------------------------------------------------------------------------------- the table
+def best(run, repeats, busy):
+    out = {False: np.inf, True: np.inf}
+    for _ in range(repeats):
+        for on in (False, True):
+            busy(on)
+            t0 = time.perf_counter()
+            run()
+            out[on] = min(out[on], time.perf_counter() - t0)
+    busy(False)
+    return out
+
+
+def configurations(quick):
+    scale = 4 if quick else 1
+    return [(20, 200, True), (1000, 2000 // scale, True), (1000, 2000 // scale, False),
+            (10000, 500 // scale, True), (10000, 500 // scale, False)]
+
+
+def measure(task, p, n, record, busy, have_jax):
+    """Best times of drl and its peers for one configuration, idle and busy, after checking the peers."""
+    pop = drl.Population.sample(p, tau=(0.05, 0.95), gamma=[0.8, 0.9, 0.95], lam=0.9)
+    schedule = task.schedule(n, seed=0)
+    keep = ("value", "rpe") if record else ()
+    ds = drl.simulate(task, pop, schedule=schedule, progress=False, record=keep)
+    label = f"{p} × {n} × {task.n_steps}, {'recorded' if record else 'not recorded'}"
+    repeats = 10 if p * n < 1e5 else 3
+    times = {"drl": best(lambda: drl.simulate(task, pop, schedule=schedule, progress=False, record=keep), repeats,
+                         busy)}
+    check("numpy", numpy_peer(task, pop, schedule, record), ds, record)
+    times["numpy"] = best(lambda: numpy_peer(task, pop, schedule, record), 3 if p * n < 1e5 else 1, busy)
+    if have_jax:
+        peer = jax_peer(task, pop, record)
+        types, rewards = schedule.trial_type.numpy(), schedule.reward.numpy().astype(np.float32)
+        check("JAX", peer(types, rewards), ds, record)
+        times["jax"] = best(lambda: peer(types, rewards), repeats, busy)
+    print(f"  measured {label}", flush=True)
+    return label, p * n * task.n_steps, record, times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a quarter of the trials in the large configurations")
+    args = parser.parse_args()
+    try:
+        import jax  # noqa: F401
+        have_jax = True
+    except ImportError:
+        have_jax = False
+        print("JAX is not installed (pip install -r benchmarks/requirements.txt): its column is left empty")
+    task = DRL_SIM_TASK
+    warm, fresh, fma = limits()
+    print(f"limits on {numba.get_num_threads()} threads: write warm memory {warm / 1e9:.1f} GB/s, fresh memory "
+          f"{fresh / 1e9:.1f} GB/s, float32 FMA {fma / 1e9:.0f} GFLOP/s")
+    with neighbour_switch() as busy:
+        rows = [measure(task, p, n, record, busy, have_jax) for p, n, record in configurations(args.quick)]
+    for on, title in ((False, "idle machine"), (True, "beside a busy process (one core spinning)")):
+        print(f"\n{title}")
+        print(f"{'configuration':<36} {'drl ps/s':>10} {'drl ms':>9} {'JAX × drl':>10} {'numpy × drl':>12} "
+              f"{'share of the limit':>22}")
+        for label, steps, record, times in rows:
+            t = times["drl"][on]
+            share = (steps * 8 / t / fresh) if record else (steps * FLOPS_PER_STEP / t / fma)
+            jax_ratio = f"{times['jax'][on] / t:10.2f}" if "jax" in times else f"{'-':>10}"
+            print(f"{label:<36} {steps / t:10.2e} {t * 1e3:9.1f} {jax_ratio} {times['numpy'][on] / t:12.2f} "
+                  f"{share:13.0%} of {'fresh writes' if record else 'FMA':<12}")
+
+
+if __name__ == "__main__":
+    main()
