@@ -276,7 +276,9 @@ class StreamWriter:
         weights = np.zeros((p, len(self.names), self.n_features), np.float32)
         ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
         ds.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 0})
-        ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=_encoding(ds))
+        # zlib: a streamed run appends block after block, and a block blosc cannot shrink would stop the run
+        ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
+                     encoding=_encoding(ds, "zlib"))
         # the recorded-trial list, once: a resumed run needs the trials still to record
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(self.meta["trials"], dtype=np.int64))

@@ -65,11 +65,42 @@ def test_file_is_plain_cf_netcdf_with_units_and_json_attrs():
     with netCDF4.Dataset("exps/run.nc") as nc:
         for name in ("value", "rpe", "reward", "weights", "time", "gamma", "tau"):
             assert nc.variables[name].units and nc.variables[name].long_name
-        assert nc.variables["value"].filters()["zlib"] and nc.variables["value"].filters()["shuffle"]
+        assert nc.variables["value"].filters()["zlib"]  # chunks this small: zlib (blosc refuses tiny chunks)
         assert nc.dimensions["trial"].isunlimited()
         assert isinstance(nc.task, str) and "lowet_2025" in nc.task
     plain = xr.open_dataset("exps/run.nc")  # any xarray user can read it
     assert plain.value.dims == ("predictor", "trial", "time")
+
+
+def test_large_chunks_are_blosc_compressed_and_incompressible_ones_fall_back_to_zlib():
+    pop = Population.sample(64, tau=(0.2, 0.8), gamma=[0.7, 0.9], lam=0.5, seed=1)
+    ds = drl.simulate("lowet_2025", pop, 64, progress=False)
+    save(ds, "large")
+    with netCDF4.Dataset("exps/large.nc") as nc:
+        assert nc.variables["value"].filters()["blosc"] == {"compressor": "blosc_zstd", "shuffle": 1}
+    xr.testing.assert_identical(load("large").load(), ds)
+    # floats with random exponents and mantissas: blosc cannot shrink them and HDF5 reports an error; the save
+    # is written again with zlib, never lost
+    bits = np.random.default_rng(0).integers(0, 0x7F7FFFFF, ds.value.shape, dtype=np.int64).astype(np.int32)
+    noisy = ds.assign(value=ds.value.copy(data=bits.view(np.float32)))
+    save(noisy, "noisy")
+    with netCDF4.Dataset("exps/noisy.nc") as nc:
+        assert nc.variables["value"].filters()["zlib"]
+    np.testing.assert_array_equal(load("noisy").value.values, noisy.value.values)
+
+
+@pytest.mark.parametrize("compression, flag", [("zlib", "zlib"), (None, None)])
+def test_portable_compression_is_a_choice(compression, flag):
+    """zlib for readers without the blosc plugin, or nothing; either reads back identically."""
+    ds = small_run()
+    save(ds, "portable", compression=compression)
+    with netCDF4.Dataset("exps/portable.nc") as nc:
+        filters = nc.variables["value"].filters()
+        assert not filters["blosc"] and (filters["zlib"] and filters["shuffle"] if flag else not filters["zlib"])
+    xr.testing.assert_identical(without_created(load("portable").load()), without_created(ds))
+    with pytest.raises(ValueError, match=r"compression must be one of .*got 'gzip'"):
+        save(ds, "other", compression="gzip")
+    assert not Path("exps/other.nc").exists()
 
 
 def test_load_is_lazy():
