@@ -35,6 +35,20 @@ def in_range(name: str, value, lo: float, hi: float, *, lo_open=False, hi_open=F
     return value
 
 
+def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An int (numpy integers too, never a bool) within [minimum, maximum]; the error names the parameter."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = " and ".join(part for part in (f"≥ {minimum}" if minimum is not None else "",
+                                                f"≤ {maximum}" if maximum is not None else "") if part)
+        raise ValueError(f"{name} must be an integer {bounds}; got {value}")
+    return value
+
+
 def boolean(name: str, value) -> bool:
     """Check that ``value`` is a bool (numpy's too); a truthy string such as ``"no"`` is a TypeError."""
     import numpy as np

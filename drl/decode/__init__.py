@@ -13,6 +13,9 @@ Three codes, as in the papers, each readable from a stored run or from arrays a 
 Uncertainty and calibration: :func:`reward_response_intervals` and :func:`distribution_intervals` give bootstrap
 confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are Sousa et al.'s bias-corrected,
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
+Controls (:mod:`~drl.decode.controls`): optimistic / pessimistic cells on the 50 % cue, split-half consistency of
+reversal points against a population that shares one value prediction, and the reference ladder that says what a
+decoded distribution's W1 means.
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
 estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.population`,
@@ -25,6 +28,9 @@ distribution decodes return a :class:`DecodedDistribution`.
 
 from drl.decode.calibration import calibrated_tau as calibrated_tau
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
+from drl.decode.controls import classify_cue_cells as classify_cue_cells
+from drl.decode.controls import reference_ladder as reference_ladder
+from drl.decode.controls import split_half_reversals as split_half_reversals
 from drl.decode.cue import cue_responses as cue_responses
 from drl.decode.cue import cue_values as cue_values
 from drl.decode.distribution import DecodedDistribution as DecodedDistribution
@@ -54,6 +60,7 @@ from drl.schema import learned_trials as learned_trials
 __all__ = [
     "DecodedDistribution",
     "calibrated_tau",
+    "classify_cue_cells",
     "cue_responses",
     "cue_values",
     "decode_cue_distribution",
@@ -70,6 +77,7 @@ __all__ = [
     "gcv_ridge",
     "hinge_fit",
     "implied_tau",
+    "reference_ladder",
     "is_responses_form",
     "responses_form",
     "responses_from_table",
@@ -78,5 +86,6 @@ __all__ = [
     "reward_responses",
     "shuffle_control",
     "sign_count_reversal",
+    "split_half_reversals",
     "wasserstein",
 ]

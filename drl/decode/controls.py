@@ -1,0 +1,213 @@
+"""The controls a referee asks for around Dabney et al. 2020's distributional code, on any responses form.
+
+* :func:`classify_cue_cells`: each neuron optimistic, pessimistic or interpolating from its single-trial cue
+  responses in the variable-probability task (the 50 % cue against the midpoint of the 10 % and 90 % cues,
+  Mann–Whitney U test).
+* :func:`split_half_reversals`: are reversal points a property of the neuron? Each neuron's trials split at
+  random into two halves, the reversal points of the halves correlated across neurons, over many splits. A
+  population that shares one value prediction (classical TD) and differs only by noise gives r ≈ 0.
+* :func:`reference_ladder`: what a decoded distribution's W1 distance to the truth means, beside the W1 of
+  references anyone could have guessed: uniform over the truth's range, a Gaussian with its mean and SD, the truth
+  mirrored about its mean, shifted by half its SD and scaled by 1.5 about its mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from drl._validate import in_range, integer
+from drl.decode.reward import estimates, reversal_fit_of, reward_trials, scaled
+from drl.responses.form import conditions_of, nan_mean, pooled
+from drl.responses.run import as_form
+
+__all__ = ["classify_cue_cells", "split_half_reversals", "reference_ladder"]
+
+CELL_CLASSES = ("pessimistic", "interpolating", "optimistic")
+
+
+def _cue_trials(form: xr.Dataset, trial_type: str) -> np.ndarray:
+    """Single-trial cue responses [N, R] of ``trial_type`` (its cue conditions pooled), NaN-padded."""
+    conditions = conditions_of(form, "magnitude", "cue", [trial_type])
+    if "trial_response" not in form:
+        raise ValueError("classify_cue_cells needs single-trial responses (the form's trial_response); this form "
+                         "has means only")
+    _, _, _, trials, _ = pooled(form, conditions, np.zeros(conditions.size))
+    return trials[:, 0, :]
+
+
+def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "p90", *, alpha: float = 0.05,
+                       learned_fraction: float = 0.5) -> xr.Dataset:
+    """Each neuron optimistic, pessimistic or interpolating on the middle cue of a variable-probability task
+    (Dabney et al. 2020: cues predicting one reward with probability 10, 50 and 90 %).
+
+    A neuron whose value code is the mean (τ = 0.5) responds to the 50 % cue midway between its 10 % and 90 %
+    responses; an optimistic one (τ > 0.5: an expectile above the mean) above the midpoint, a pessimistic one
+    below. The test is a two-sided Mann–Whitney U test, at level ``alpha``, of the neuron's single-trial
+    ``middle`` responses against its ``low`` trials moved up and its ``high`` trials moved down by half the gap
+    between their means: single trials centred on the midpoint. (Averaging pairs of low and high trials instead
+    gives a sample less skewed than single trials, whose median sits above theirs: with Poisson spike counts a
+    mean-coding population then came out 22 % "pessimistic".)
+
+    ``run``: a run (its predictors' δ at each cue on the learned trials; a model predictor's trials differ only
+    by learning, so nearly every predictor off τ = 0.5 is significant) or a responses form with single trials
+    (a recording).
+
+    Returns a Dataset [neuron]: ``cell_class`` ("optimistic", "pessimistic", "interpolating"), ``p_value``,
+    ``middle_response`` and ``midpoint`` (mean responses), ``position`` ((middle − low) / (high − low): 0.5
+    midway, above for an optimist), with the neurons' coordinates; attrs ``alpha``, ``counts`` (neurons per
+    class) and the three trial types.
+    """
+    in_range("alpha", alpha, 0, 1, lo_open=True, hi_open=True)
+    form = as_form(run, cue_types=[low, middle, high], learned_fraction=learned_fraction)
+    trials = {name: _cue_trials(form, name) for name in (low, middle, high)}
+    n_neurons = form.sizes["neuron"]
+    p_value = np.full(n_neurons, np.nan)
+    cell_class = np.full(n_neurons, "", dtype=object)
+    means = {name: nan_mean(values, 1) for name, values in trials.items()}
+    for i in range(n_neurons):
+        lows, mids, highs = (trials[name][i][np.isfinite(trials[name][i])] for name in (low, middle, high))
+        if min(lows.size, highs.size, mids.size) < 2:
+            continue
+        half_gap = (highs.mean() - lows.mean()) / 2
+        midpoints = np.concatenate([lows + half_gap, highs - half_gap])
+        p_value[i] = stats.mannwhitneyu(mids, midpoints, alternative="two-sided").pvalue
+        above = mids.mean() > midpoints.mean()
+        cell_class[i] = ("optimistic" if above else "pessimistic") if p_value[i] < alpha else "interpolating"
+    midpoint = (means[low] + means[high]) / 2
+    spread = means[high] - means[low]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        position = np.where(spread != 0, (means[middle] - means[low]) / spread, np.nan)
+    neuron_coords = {name: ("neuron", form[name].values) for name in form.coords
+                     if form[name].dims == ("neuron",) and name != "neuron"}
+    out = xr.Dataset(
+        {
+            "cell_class": ("neuron", cell_class.astype(str), {"long_name": "class on the middle cue"}),
+            "p_value": ("neuron", p_value, {"long_name": "Mann-Whitney U test, middle cue against midpoints",
+                                            "units": "1"}),
+            "middle_response": ("neuron", means[middle], {"long_name": f"mean response to the {middle} cue"}),
+            "midpoint": ("neuron", midpoint, {"long_name": f"mean of the {low} and {high} cue responses"}),
+            "position": ("neuron", position, {"long_name": f"({middle} - {low}) / ({high} - {low})",
+                                              "units": "1"}),
+        },
+        coords={"neuron": form["neuron"].values, **neuron_coords},
+    )
+    out.attrs.update(alpha=float(alpha), low=low, middle=middle, high=high,
+                     counts={name: int((cell_class == name).sum()) for name in CELL_CLASSES})
+    return out
+
+
+def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 200, event: int = 0,
+                         learned_fraction: float = 0.5, response: str = "scaled", reversal_fit: str | None = None,
+                         seed: int = 0) -> xr.Dataset:
+    """Split-half consistency of reversal points (Dabney et al. 2020): the reversal points of two random halves
+    of each neuron's trials, correlated across neurons, ``n_splits`` times.
+
+    Each neuron's trials at each magnitude are split at random into two halves of (nearly) equal size, on their
+    own (as if each neuron were recorded in its own session; see :func:`~drl.decode.reward_responses`,
+    ``resample``); each half gives a reversal point per neuron (the estimator of ``reward_responses``). A
+    population whose reversal points differ (a distributional code) gives a high correlation between halves;
+    one that shares one reversal point and differs only by noise gives r near 0, in either sign.
+
+    Returns a Dataset: ``correlation`` and ``p_value`` [split] (Pearson, across the neurons with a reversal point
+    in both halves), ``reversal_a``, ``reversal_b`` [split, neuron]; attrs ``median_correlation``,
+    ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``, ``n_neurons``.
+    """
+    n_splits = integer("n_splits", n_splits, minimum=1)
+    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
+    if "trial_response" not in form:
+        raise ValueError("split_half_reversals needs single-trial responses (the form's trial_response); this "
+                         "form has means only")
+    fit = reversal_fit_of(form, reversal_fit)
+    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
+    present = np.isfinite(trials)  # [N, M, R]
+    counts = present.sum(2)
+    if np.any(counts[counts > 0] < 2):
+        raise ValueError("split_half_reversals needs at least 2 trials of each magnitude a neuron was recorded at")
+    rng = np.random.default_rng(seed)
+    n_neurons = trials.shape[0]
+    halves = np.full((2, n_splits, n_neurons), np.nan)
+    order = np.where(present, 0.0, np.inf)  # padding sorts last
+    for s in range(n_splits):
+        # a random rank of each trial among its neuron's trials at its magnitude: the lower half goes to A
+        rank = np.argsort(np.argsort(order + rng.random(trials.shape), axis=2), axis=2)
+        first = present & (rank < (counts[:, :, None] // 2))
+        second = present & ~first
+        for h, keep in enumerate((first, second)):
+            half = np.where(keep, trials, np.nan)
+            mean = nan_mean(half, 2)
+            halves[h, s] = estimates(magnitudes, mean, nan_mean(scaled(form, half, response), 2), fit)[0]
+    correlation, p_value = np.full(n_splits, np.nan), np.full(n_splits, np.nan)
+    for s in range(n_splits):
+        both = np.isfinite(halves[0, s]) & np.isfinite(halves[1, s])
+        if both.sum() >= 3 and np.ptp(halves[0, s, both]) > 0 and np.ptp(halves[1, s, both]) > 0:
+            correlation[s], p_value[s] = stats.pearsonr(halves[0, s, both], halves[1, s, both])
+    units = form.attrs.get("units", "reward units")
+    out = xr.Dataset(
+        {
+            "correlation": ("split", correlation, {"long_name": "Pearson r of the halves' reversal points",
+                                                   "units": "1"}),
+            "p_value": ("split", p_value, {"units": "1"}),
+            "reversal_a": (("split", "neuron"), halves[0], {"long_name": "reversal point, first half",
+                                                           "units": units}),
+            "reversal_b": (("split", "neuron"), halves[1], {"long_name": "reversal point, second half",
+                                                           "units": units}),
+        },
+        coords={"split": np.arange(n_splits), "neuron": form["neuron"].values},
+    )
+    finite = np.isfinite(correlation)
+    out.attrs.update(trial_type=trial_type, reversal_fit=fit, n_neurons=n_neurons,
+                     median_correlation=float(np.median(correlation[finite])) if finite.any() else float("nan"),
+                     fraction_significant=float(np.mean((p_value[finite] < 0.05) & (correlation[finite] > 0)))
+                     if finite.any() else float("nan"))
+    return out
+
+
+def _w1_to(truth_values, truth_weights, values, weights) -> float:
+    return float(stats.wasserstein_distance(truth_values, values, truth_weights, weights))
+
+
+def reference_ladder(truth, decoded=None, *, decoded_weights=None, n_points: int = 2001) -> dict:
+    """W1 distances to the truth of a decoded distribution and of the references a referee compares it with.
+
+    Args:
+      truth: the true reward distribution: a :class:`drl.RewardDistribution`, or (values, probabilities).
+      decoded: the decoded distribution: a :class:`~drl.decode.DecodedDistribution`, samples, or None (the
+        references only); ``decoded_weights`` weights its samples (default equal).
+      n_points: grid points of the continuous references (uniform, Gaussian).
+
+    Returns {name: W1 (the truth's units)} for "decoded" (when given), "uniform over the range" (the truth's
+    smallest to largest value), "Gaussian with the mean and SD", "mirrored about the mean", "shifted by SD/2"
+    (W1 = SD/2 exactly) and "scaled ×1.5 about the mean" (W1 = E|X − mean| / 2 exactly). A decode that beats the
+    Gaussian and the mirror has found the distribution's shape, not only its mean and spread.
+    """
+    n_points = integer("n_points", n_points, minimum=3)
+    if hasattr(truth, "values") and hasattr(truth, "probabilities"):
+        values, probabilities = np.asarray(truth.values, float), np.asarray(truth.probabilities, float)
+    else:
+        values, probabilities = (np.asarray(part, float) for part in truth)
+    if values.shape != probabilities.shape or values.ndim != 1 or values.size == 0:
+        raise ValueError("truth must give values and probabilities of the same length")
+    if np.any(probabilities < 0) or not np.isclose(probabilities.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"truth's probabilities must be ≥ 0 and sum to 1; got sum {probabilities.sum():.6g}")
+    mean = float(probabilities @ values)
+    sd = float(np.sqrt(probabilities @ (values - mean) ** 2))
+    ladder = {}
+    if decoded is not None:
+        samples = np.asarray(getattr(decoded, "samples", decoded), float).ravel()
+        weights = decoded_weights if decoded_weights is None else np.asarray(decoded_weights, float).ravel()
+        if samples.size == 0 or not np.all(np.isfinite(samples)):
+            raise ValueError("decoded must hold finite samples")
+        ladder["decoded"] = _w1_to(values, probabilities, samples, weights)
+    grid = np.linspace(values.min(), values.max(), n_points) if np.ptp(values) > 0 else values[:1]
+    ladder["uniform over the range"] = _w1_to(values, probabilities, grid, None)
+    if sd > 0:
+        quantiles = stats.norm.ppf((np.arange(n_points) + 0.5) / n_points, mean, sd)
+        ladder["Gaussian with the mean and SD"] = _w1_to(values, probabilities, quantiles, None)
+    else:
+        ladder["Gaussian with the mean and SD"] = 0.0
+    ladder["mirrored about the mean"] = _w1_to(values, probabilities, 2 * mean - values, probabilities)
+    ladder["shifted by SD/2"] = _w1_to(values, probabilities, values + sd / 2, probabilities)
+    ladder["scaled ×1.5 about the mean"] = _w1_to(values, probabilities, mean + 1.5 * (values - mean), probabilities)
+    return ladder

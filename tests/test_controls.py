@@ -1,0 +1,116 @@
+"""The referee's controls (drl.decode.controls) against known results: a distributional population and a
+classical-TD one (every neuron τ = 0.5, differing only by spike noise), both read back from Poisson spikes, and
+closed forms for the reference ladder."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import drl
+from drl.decode import classify_cue_cells, reference_ladder, split_half_reversals
+from drl.responses import recording_from_run, responses_from_recording
+
+
+def recorded(task, tau, n_neurons, seed):
+    """A synthetic recording (Poisson spikes) of a population with optimism ``tau``."""
+    pop = drl.Population.sample(n_neurons, tau=tau, gamma=0.9, lam=0.9, alpha=0.05, seed=seed)
+    run = drl.simulate(task, pop, 3000, progress=False, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the finite-α cue bias warning: the truth here is the model's own
+        return responses_from_recording(recording_from_run(run, seed=seed))
+
+
+@pytest.fixture(scope="module")
+def probability_forms():
+    return (recorded("dabney_variable_probability", (0.1, 0.9), 40, 1),
+            recorded("dabney_variable_probability", 0.5, 80, 2))
+
+
+@pytest.fixture(scope="module")
+def magnitude_forms():
+    return (recorded("dabney_variable_magnitude", (0.1, 0.9), 30, 3),
+            recorded("dabney_variable_magnitude", 0.5, 30, 4))
+
+
+def test_cue_cells_are_classified_by_their_optimism(probability_forms):
+    distributional, classical = probability_forms
+    cells = classify_cue_cells(distributional)
+    tau = cells["model_tau"].values
+    kind = cells["cell_class"].values
+    assert set(kind) == {"optimistic", "interpolating", "pessimistic"}
+    # never the wrong side of τ = 0.5, and the clearest cells found
+    assert np.all(tau[kind == "optimistic"] > 0.5) and np.all(tau[kind == "pessimistic"] < 0.5)
+    assert np.mean(kind[tau > 0.75] == "optimistic") >= 0.8
+    # an optimist's 50 % response sits above the midpoint of its 10 % and 90 % responses
+    assert np.all(cells["position"].values[kind == "optimistic"] > 0.5)
+    assert cells.attrs["counts"]["optimistic"] == int((kind == "optimistic").sum())
+    # a mean code: what is "significant" is the test's false-positive rate, on either side
+    null = classify_cue_cells(classical)["cell_class"].values
+    assert np.mean(null != "interpolating") <= 0.125  # α = 0.05: 4 of 80 expected, 10 allowed
+    assert abs(int((null == "optimistic").sum()) - int((null == "pessimistic").sum())) <= 4
+
+
+def test_cue_cell_classes_need_single_trials_and_a_valid_level(probability_forms):
+    means_only = probability_forms[0].drop_vars("trial_response")
+    with pytest.raises(ValueError, match="needs single-trial responses"):
+        classify_cue_cells(means_only)
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\); got 1"):
+        classify_cue_cells(probability_forms[0], alpha=1)
+    with pytest.raises(ValueError, match=r"trial type\(s\) \['p25'\]"):
+        classify_cue_cells(probability_forms[0], middle="p25")
+
+
+def test_reversal_points_are_consistent_across_halves_only_where_they_differ(magnitude_forms):
+    distributional, classical = magnitude_forms
+    diverse = split_half_reversals(distributional, n_splits=40)
+    assert diverse.attrs["median_correlation"] > 0.8 and diverse.attrs["fraction_significant"] > 0.9
+    assert diverse["reversal_a"].shape == (40, 30)
+    same = split_half_reversals(classical, n_splits=40)
+    assert abs(same.attrs["median_correlation"]) < 0.25 and same.attrs["fraction_significant"] < 0.25
+    # the halves hold disjoint trials: a split's halves differ, and one split by hand gives the same points
+    assert not np.allclose(same["reversal_a"].values, same["reversal_b"].values)
+    again = split_half_reversals(classical, n_splits=40)
+    np.testing.assert_array_equal(again["reversal_a"].values, same["reversal_a"].values)  # seeded
+
+
+def test_split_half_checks_its_arguments(magnitude_forms):
+    with pytest.raises(TypeError, match="n_splits must be an integer; got 2.5"):
+        split_half_reversals(magnitude_forms[0], n_splits=2.5)
+    with pytest.raises(ValueError, match="n_splits must be an integer ≥ 1; got 0"):
+        split_half_reversals(magnitude_forms[0], n_splits=0)
+    with pytest.raises(ValueError, match="needs single-trial responses"):
+        split_half_reversals(magnitude_forms[0].drop_vars("trial_response"))
+
+
+def slow_w1(values, probabilities, other, other_weights=None):
+    """W1 as ∫|F − G| on a fine grid (an independent reference)."""
+    other_weights = np.full(len(other), 1 / len(other)) if other_weights is None else np.asarray(other_weights)
+    grid = np.linspace(min(values.min(), other.min()) - 1, max(values.max(), other.max()) + 1, 200_001)
+    cdf_f = np.array([probabilities[values <= x].sum() for x in grid[::100]])
+    cdf_g = np.array([other_weights[other <= x].sum() for x in grid[::100]])
+    return float(np.trapezoid(np.abs(cdf_f - cdf_g), grid[::100]))
+
+
+def test_reference_ladder_against_closed_forms():
+    truth = drl.RewardDistribution([0.1, 1.0, 5.0, 20.0], [0.4, 0.3, 0.2, 0.1])
+    values, probabilities = truth.values, truth.probabilities
+    mean = probabilities @ values
+    sd = np.sqrt(probabilities @ (values - mean) ** 2)
+    ladder = reference_ladder(truth, np.repeat(values, [40, 30, 20, 10]))
+    assert ladder["decoded"] == pytest.approx(0, abs=1e-12)  # the truth's own samples
+    assert ladder["shifted by SD/2"] == pytest.approx(sd / 2, rel=1e-12)
+    assert ladder["scaled ×1.5 about the mean"] == pytest.approx(probabilities @ np.abs(values - mean) / 2, rel=1e-12)
+    assert ladder["mirrored about the mean"] == pytest.approx(slow_w1(values, probabilities, 2 * mean - values,
+                                                                      probabilities), rel=1e-3)
+    grid = np.linspace(0.1, 20.0, 2001)
+    assert ladder["uniform over the range"] == pytest.approx(slow_w1(values, probabilities, grid), rel=2e-3)
+    normal = stats.norm.ppf((np.arange(2001) + 0.5) / 2001, mean, sd)
+    assert ladder["Gaussian with the mean and SD"] == pytest.approx(slow_w1(values, probabilities, normal), rel=2e-3)
+    # a symmetric truth is its own mirror
+    assert reference_ladder(([0.0, 1.0, 2.0], [0.25, 0.5, 0.25]))["mirrored about the mean"] == pytest.approx(0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        reference_ladder(([0.0, 1.0], [0.5, 0.6]))
+    with pytest.raises(ValueError, match="finite samples"):
+        reference_ladder(truth, [1.0, np.nan])
