@@ -55,7 +55,8 @@ _EXPORTS = {
 #: Submodules reachable as attributes after a bare ``import drl`` (``drl.plots.summary(...)``).
 _SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
                "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features", "task_schema",
-               "population", "schedule", "distributions", "drl_sim", "timegrid", "responses", "builtin_tasks", "cli")
+               "population", "schedule", "distributions", "drl_sim", "timegrid", "responses", "builtin_tasks", "cli",
+               "reproduce")
 
 
 def __getattr__(name: str):

@@ -156,6 +156,15 @@ def _cmd_resume(args):
           f"predictors, {ds.attrs['n_trials']} trials (resumed)")
 
 
+def _cmd_reproduce(args):
+    from drl.reproduce import reproduce
+
+    result = reproduce(args.paper, directory=args.figs, quick=args.quick, progress=not args.quiet, seed=args.seed)
+    print(result)
+    if not result.passed:
+        sys.exit(1)
+
+
 def _cmd_ls(args):
     from drl.store import interrupted_runs, list_runs
 
@@ -251,6 +260,7 @@ def _cmd_plot(args):
 
 KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
          "value_vs_delay", "timing", "joint_map"]
+REPRODUCIBLE = ("dabney2020",)  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--save", help="figure name under figs/, or a path into an existing folder (default "
                       "RUN_KIND, or RUN_KIND_TRIALTYPE with --trial-type)")
     plot.set_defaults(func=_cmd_plot)
+
+    reproduce = sub.add_parser("reproduce", help="reproduce a paper's analyses: figures into figs/PAPER/, a table "
+                               "of checks against the truth or the paper (exit status 1 if one fails)")
+    reproduce.add_argument("paper", choices=REPRODUCIBLE, help="the paper")
+    reproduce.add_argument("--quick", action="store_true", help="a reduced version (seconds, not minutes)")
+    reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    reproduce.add_argument("--figs", default="figs", help="folder for the figures (default figs)")
+    reproduce.add_argument("--quiet", action="store_true", help="no progress bar")
+    reproduce.set_defaults(func=_cmd_reproduce)
     return parser
 
 

@@ -5,6 +5,8 @@ summary, and the population figures of the papers."""
 from drl.plots._common import Figure as Figure
 from drl.plots.animation import TrialAnimation as TrialAnimation
 from drl.plots.animation import val_over_t as val_over_t
+from drl.plots.controls import cue_cells as cue_cells
+from drl.plots.controls import split_half as split_half
 from drl.plots.figures import heatmap as heatmap
 from drl.plots.figures import summary as summary
 from drl.plots.figures import val_at_t as val_at_t
@@ -17,5 +19,6 @@ from drl.plots.population import value_vs_delay as value_vs_delay
 from drl.plots.recording import psth as psth
 from drl.plots.recording import raster as raster
 
-__all__ = ["Figure", "TrialAnimation", "distribution", "heatmap", "joint_map", "population_response", "psth",
-           "raster", "reward_response", "summary", "timing", "val_at_t", "val_over_t", "value_vs_delay"]
+__all__ = ["Figure", "TrialAnimation", "cue_cells", "distribution", "heatmap", "joint_map", "population_response",
+           "psth", "raster", "reward_response", "split_half", "summary", "timing", "val_at_t", "val_over_t",
+           "value_vs_delay"]

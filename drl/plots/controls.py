@@ -1,0 +1,63 @@
+"""Figures of the referee's controls (:mod:`drl.decode.controls`): split-half reversal points, cue-cell classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drl.plots._common import new_figure, save_figure, styled
+
+__all__ = ["split_half", "cue_cells"]
+
+CLASS_COLORS = {"pessimistic": "tab:blue", "interpolating": "0.6", "optimistic": "tab:red"}
+
+
+@styled
+def split_half(*results, labels=None, split: int = 0, save=None):
+    """The reversal points of one split's two halves against each other, one panel per result of
+    :func:`~drl.decode.split_half_reversals` (e.g. a distributional population and a classical-TD one), with
+    the split's r and the median r over all splits."""
+    if not results:
+        raise ValueError("split_half needs at least one result of drl.decode.split_half_reversals")
+    labels = list(labels) if labels is not None else [f"population {i + 1}" for i in range(len(results))]
+    if len(labels) != len(results):
+        raise ValueError(f"labels must name each result ({len(results)}); got {len(labels)}")
+    fig, axes = new_figure(len(results), panel_size=(3.8, 3.6))
+    for ax, result, label in zip(axes, results, labels, strict=True):
+        if not 0 <= split < result.sizes["split"]:
+            raise ValueError(f"split must be in [0, {result.sizes['split']}); got {split}")
+        a, b = result["reversal_a"].values[split], result["reversal_b"].values[split]
+        units = result["reversal_a"].attrs.get("units", "reward units")
+        ax.scatter(a, b, s=18, color="k", alpha=0.7)
+        finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        pad = 0.05 * ((hi - lo) or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.7", lw=1, zorder=0)
+        ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel=f"reversal point, half A ({units})",
+               ylabel=f"half B ({units})", aspect="equal")
+        ax.set_title(f"{label}\nr = {result['correlation'].values[split]:.2f} (median over "
+                     f"{result.sizes['split']} splits {result.attrs['median_correlation']:.2f})", fontsize="medium")
+    save_figure(fig, save)
+    return fig
+
+
+@styled
+def cue_cells(classified, parameter: str = "model_tau", save=None):
+    """Each neuron's 50 % cue response between its 10 % (0) and 90 % (1) responses, against ``parameter`` (its
+    true optimism, where known) or in order, coloured by the class of :func:`~drl.decode.classify_cue_cells`."""
+    position = classified["position"].values
+    kind = classified["cell_class"].values
+    known = parameter in classified.coords
+    x = classified[parameter].values if known else np.argsort(np.argsort(position))
+    fig, (ax,) = new_figure(1, panel_size=(4.6, 3.6))
+    for name, color in CLASS_COLORS.items():
+        chosen = kind == name
+        ax.scatter(x[chosen], position[chosen], s=22, color=color, label=f"{name} ({int(chosen.sum())})")
+    ax.axhline(0.5, color="0.5", lw=1, ls="--")
+    if known:
+        ax.axvline(0.5, color="0.5", lw=1, ls=":")
+    attrs = classified.attrs
+    ax.set(xlabel="true optimism τ" if known else "neuron (ordered)",
+           ylabel=f"{attrs['middle']} response, {attrs['low']} = 0, {attrs['high']} = 1")
+    ax.legend(frameon=False, fontsize="small", loc="lower right")
+    save_figure(fig, save)
+    return fig

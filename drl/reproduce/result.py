@@ -1,0 +1,56 @@
+"""What a reproduction returns: its checks (each number beside the truth or the paper's claim) and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["Check", "Reproduction"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checkable number: ``value`` (drl's) against ``reference`` (the exact truth, or what the paper
+    reports) by ``criterion`` (in words), ``passed`` or not; ``source`` says where the reference comes from."""
+
+    quantity: str
+    value: float
+    reference: str
+    criterion: str
+    passed: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The result of :func:`drl.reproduce.reproduce`: ``checks``, the ``figures`` written, ``notes`` (warnings
+    raised on the way, and what the reproduction left out) and ``seconds`` taken."""
+
+    name: str
+    checks: tuple[Check, ...]
+    figures: tuple[Path, ...]
+    notes: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The checks as a table (one row each)."""
+        return pd.DataFrame([{"quantity": c.quantity, "drl": c.value, "reference": c.reference,
+                              "criterion": c.criterion, "pass": c.passed, "source": c.source} for c in self.checks])
+
+    def __str__(self) -> str:
+        width = max(len(c.quantity) for c in self.checks)
+        lines = [f"{self.name}: {sum(c.passed for c in self.checks)} of {len(self.checks)} checks pass "
+                 f"({self.seconds:.0f} s)", ""]
+        for c in self.checks:
+            lines.append(f"{'PASS' if c.passed else 'FAIL'}  {c.quantity:<{width}}  drl {c.value:.4g}  "
+                         f"{c.criterion}  ({c.reference}; {c.source})")
+        lines += ["", "figures: " + ", ".join(str(path) for path in self.figures)]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""drl reproduce: the reduced Dabney 2020 reproduction passes, draws its panels, and its checks fail where the
+science would (a null population in place of the distributional one)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drl.cli import REPRODUCIBLE, main
+from drl.reproduce import PAPERS, Reproduction, dabney2020, reproduce
+
+
+def test_the_command_reproduces_dabney_2020(tmp_path, capsys):
+    assert main(["reproduce", "dabney2020", "--quick", "--figs", str(tmp_path), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("dabney2020: 10 of 10 checks pass")
+    assert printed.count("PASS") == 10 and "FAIL" not in printed
+    for name in ("reward_response", "distribution", "split_half", "cue_cells"):
+        path = tmp_path / "dabney2020" / f"{name}.png"
+        assert path.is_file() and f"{path}" in printed
+        pixels = np.asarray(Image.open(path).convert("L"), float)
+        assert pixels.std() > 10  # something drawn, not a blank canvas
+
+
+def test_the_checks_fail_where_the_science_would(tmp_path):
+    results = {}
+    for _, step in dabney2020.stages(quick=True, seed=0):
+        step(results)
+    passed = {check.quantity: check.passed for check in dabney2020.checks(results)}
+    assert all(passed.values()), passed
+    # the null in place of the distributional population: the paper's claims must not hold for it
+    swapped = {**results, "split": results["split"][::-1], "cells": results["cells"][::-1]}
+    failed = {check.quantity for check in dabney2020.checks(swapped) if not check.passed}
+    assert {"split-half r of reversal points, distributional (median)",
+            "split-half r of reversal points, classical-TD null (median)",
+            "variable probability: optimistic and pessimistic cells (fewer of the two)"} <= failed
+    # a decode against the wrong truth fails the exact checks
+    shifted = dataclasses.replace(results["truth"], values=results["truth"].values + results["truth"].std)
+    failed = {check.quantity for check in dabney2020.checks({**results, "truth": shifted}) if not check.passed}
+    assert "reversal points − τ-expectiles of the reward (max, in SD)" in failed
+    assert "decoded distribution: W1 to the truth (in SD)" in failed
+
+
+def test_reproduce_checks_its_arguments(tmp_path):
+    assert set(REPRODUCIBLE) == set(PAPERS)  # the command's choices are the library's papers
+    with pytest.raises(ValueError, match="name"):
+        reproduce("dabney2021", directory=tmp_path)
+    with pytest.raises(TypeError, match="quick must be True or False"):
+        reproduce("dabney2020", directory=tmp_path, quick="yes")
+    with pytest.raises(ValueError, match="seed must be an integer ≥ 0"):
+        reproduce("dabney2020", directory=tmp_path, seed=-1)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "nope"])
+    assert exit_info.value.code == 2
+    table = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s"),), ()).table
+    assert table.to_dict("records") == [{"quantity": "q", "drl": 1.0, "reference": "r", "criterion": "c",
+                                         "pass": False, "source": "s"}]
