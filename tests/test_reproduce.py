@@ -56,3 +56,28 @@ def test_reproduce_checks_its_arguments(tmp_path):
     table = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s"),), ()).table
     assert table.to_dict("records") == [{"quantity": "q", "drl": 1.0, "reference": "r", "criterion": "c",
                                          "pass": False, "source": "s"}]
+
+
+def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_path):
+    from drl.reproduce import masset2025
+    from drl.responses import responses_form
+
+    result = reproduce("masset2025", directory=tmp_path, quick=True, progress=False)
+    assert result.passed, str(result)
+    assert [path.name for path in result.figures] == ["value_vs_delay.png", "timing.png"]
+    assert all(path.is_file() for path in result.figures)
+    # the same analyses on neurons that discount hyperbolically: the paper's claims must fail there
+    rng = np.random.default_rng(0)
+    delays = np.array([0.6, 1.5, 3.75, 9.375])
+    k, amplitude = rng.uniform(0.1, 2.0, 40), rng.uniform(2.0, 6.0, 40)
+    trials = (amplitude[:, None] / (1 + k[:, None] * delays))[:, :, None] + rng.normal(0, 1.0, (40, 4, 200))
+    hyperbolic = responses_form(trials.mean(2), magnitude=np.ones(4), delay=delays, event=["cue"] * 4,
+                                trial_type=[f"delay_{d:g}s" for d in delays], trial_response=trials)
+    results = {}
+    stages = dict(masset2025.stages(quick=True, seed=0))
+    stages["simulate the model"](results)
+    results["form"] = hyperbolic
+    stages["the controls"](results)
+    failed = {check.quantity for check in masset2025.checks(results) if not check.passed}
+    assert {"neurons better predicted by an exponential than a hyperbolic (held out)",
+            "timing decode, held out: W1 per-neuron exponential (s)"} <= failed

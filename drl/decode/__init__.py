@@ -15,7 +15,8 @@ confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are S
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
 Controls (:mod:`~drl.decode.controls`): optimistic / pessimistic cells on the 50 % cue, split-half consistency of
 reversal points against a population that shares one value prediction, and the reference ladder that says what a
-decoded distribution's W1 means.
+decoded distribution's W1 means. Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
+discount fits per neuron and the timing decoders under each, cross-validated over trials (Masset et al. 2025).
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
 estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.population`,
@@ -33,6 +34,9 @@ from drl.decode.controls import reference_ladder as reference_ladder
 from drl.decode.controls import split_half_reversals as split_half_reversals
 from drl.decode.cue import cue_responses as cue_responses
 from drl.decode.cue import cue_values as cue_values
+from drl.decode.discounting import compare_discount_models as compare_discount_models
+from drl.decode.discounting import compare_timing_decoders as compare_timing_decoders
+from drl.decode.discounting import fit_hyperbolic as fit_hyperbolic
 from drl.decode.distribution import DecodedDistribution as DecodedDistribution
 from drl.decode.distribution import decode_distribution as decode_distribution
 from drl.decode.distribution import expectiles as expectiles
@@ -61,6 +65,8 @@ __all__ = [
     "DecodedDistribution",
     "calibrated_tau",
     "classify_cue_cells",
+    "compare_discount_models",
+    "compare_timing_decoders",
     "cue_responses",
     "cue_values",
     "decode_cue_distribution",
@@ -74,6 +80,7 @@ __all__ = [
     "expectiles",
     "learned_trials",
     "fit_discount",
+    "fit_hyperbolic",
     "gcv_ridge",
     "hinge_fit",
     "implied_tau",

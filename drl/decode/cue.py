@@ -62,15 +62,14 @@ def fit_rows(delays: np.ndarray, mean: np.ndarray, weights: np.ndarray | None):
     return gamma_hat, amplitude, (weights > 0).sum(1)
 
 
-def cue_groups(form: xr.Dataset, trial_types):
-    """The form's cue conditions with a delay (of ``trial_types``), per (trial type, delay), each divided by its
-    expected reward (a cue condition's magnitude; 1 for a condition whose event the form does not say): (labels
-    [K], delays [K], mean [N, K], variance of the mean [N, K])."""
+def cue_keys(form: xr.Dataset, trial_types):
+    """The form's cue conditions with a delay (of ``trial_types``) grouped by (trial type, delay): (conditions
+    [C], the group of each [C], labels [K], delays [K], expected reward of each group [K] (a cue condition's
+    magnitude; 1 for a condition whose event the form does not say))."""
     conditions = conditions_of(form, "delay", "cue", None if trial_types is None else list(trial_types))
     names, delays = form["trial_type"].values[conditions], form["delay"].values[conditions]
     keys = list(dict.fromkeys(zip(names, delays, strict=True)))
     key_index = np.array([keys.index(k) for k in zip(names, delays, strict=True)])
-    _, mean, variance, _, _ = pooled(form, conditions, key_index)
     expected = np.ones(len(keys))
     for k, (name, _) in enumerate(keys):
         members = conditions[key_index == k]
@@ -83,7 +82,15 @@ def cue_groups(form: xr.Dataset, trial_types):
     labels = [str(name) for name, _ in keys]
     if len(set(labels)) < len(labels):  # one name at several delays (or no names): label by delay as well
         labels = [f"{name} ({delay:g} s)".strip() for name, delay in keys]
-    return labels, np.array([d for _, d in keys]), mean / expected, variance / expected**2
+    return conditions, key_index, labels, np.array([d for _, d in keys]), expected
+
+
+def cue_groups(form: xr.Dataset, trial_types):
+    """The form's cue conditions with a delay (of ``trial_types``), per (trial type, delay), each divided by its
+    expected reward (:func:`cue_keys`): (labels [K], delays [K], mean [N, K], variance of the mean [N, K])."""
+    conditions, key_index, labels, delays, expected = cue_keys(form, trial_types)
+    _, mean, variance, _, _ = pooled(form, conditions, key_index)
+    return labels, delays, mean / expected, variance / expected**2
 
 
 def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, response: str = "rpe",

@@ -15,7 +15,7 @@ from drl.decode._checks import single_blas_thread
 from drl.decode._checks import vector as _vector
 
 __all__ = ["MAX_DELAYS", "RIDGE_GRID", "decode_timing", "default_delay_grid", "fit_discount", "gcv_ridge",
-           "warn_if_at_edge"]
+           "ridge_nnls", "warn_if_at_edge"]
 
 
 def fit_discount(delays, responses, n_grid: int = 4001, weights=None):
@@ -96,6 +96,18 @@ def warn_if_at_edge(delay: np.ndarray, probability: np.ndarray, what: str = "dec
                       stacklevel=frames_to_user() + 1)
 
 
+def ridge_nnls(matrix, values, ridge: float) -> np.ndarray:
+    """p ≥ 0 minimising ``‖M p − v‖² + ridge·s²·‖p‖²`` (``s``: M's largest singular value, so ``ridge`` is
+    scale-free), by NNLS on the stacked system. ``matrix`` [P, T], ``values`` [P]; returns [T]."""
+    n_times = matrix.shape[1]
+    scale = np.linalg.norm(matrix, 2)
+    stacked = np.vstack([matrix, np.sqrt(ridge) * scale * np.eye(n_times)])
+    target = np.concatenate([values, np.zeros(n_times)])
+    with single_blas_thread():
+        p, _ = optimize.nnls(stacked, target, maxiter=50 * n_times)
+    return p
+
+
 def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, normalize: bool = True,
                   weights=None) -> xr.Dataset:
     """The distribution of reward delays from the values at the cue of a γ-diverse population.
@@ -149,11 +161,7 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     elif isinstance(ridge, str) or not isinstance(ridge, int | float | np.number):
         raise ValueError(f"ridge must be a number ≥ 0 or 'gcv'; got {ridge!r}")
     in_range("ridge", ridge, 0, np.inf)
-    scale = np.linalg.norm(matrix, 2)
-    stacked = np.vstack([matrix, np.sqrt(ridge) * scale * np.eye(times.size)])
-    target = np.concatenate([values, np.zeros(times.size)])
-    with single_blas_thread():
-        p, _ = optimize.nnls(stacked, target, maxiter=50 * times.size)
+    p = ridge_nnls(matrix, values, ridge)
     residual = float(np.linalg.norm(matrix @ p - values))
     mass = float(p.sum())
     prob = p / mass if (normalize and mass > 0) else p

@@ -1,0 +1,220 @@
+"""Which discount function do the neurons follow, and which decodes timing best? (Masset et al. 2025's controls.)
+
+* :func:`fit_hyperbolic`: ``A / (1 + k·delay)`` per neuron, the alternative to :func:`~drl.decode.fit_discount`'s
+  ``A·γ^delay``.
+* :func:`compare_discount_models`: the two fitted per neuron on one half of the trials and scored on the other,
+  over many splits, with a paired test across neurons.
+* :func:`compare_timing_decoders`: the delay distribution of each cue decoded from held-out trials under each
+  model (per-neuron exponential, per-neuron hyperbolic, and one exponential shared by every neuron: the
+  population-average γ̂), scored by W1 to the cue's true delay, with a paired test across splits.
+
+Both comparisons split each neuron's trials at each cue at random into halves (as if each neuron were recorded in
+its own session): models are fitted to the first half's mean responses and judged on the second's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from drl._validate import integer
+from drl.decode._checks import vector as _vector
+from drl.decode.cue import cue_keys
+from drl.decode.timing import default_delay_grid, fit_discount, ridge_nnls
+from drl.responses.form import nan_mean, pooled
+from drl.responses.run import as_form
+
+__all__ = ["fit_hyperbolic", "compare_discount_models", "compare_timing_decoders"]
+
+DISCOUNT_MODELS = ("exponential", "hyperbolic")
+DECODERS = ("exponential", "hyperbolic", "average exponential")
+K_RANGE = (1e-3, 1e2)  # hyperbolic k searched over this range (per s), log-spaced
+
+
+def fit_hyperbolic(delays, responses, n_grid: int = 4001, weights=None):
+    """Least-squares fit of ``responses[p] ≈ A_p / (1 + k_p·delays)`` (delays in s): returns (k̂ [P] per s, Â [P]).
+
+    For each k on a log grid over :data:`K_RANGE` the best A is closed-form; the grid minimum is refined by a
+    parabola in log k. ``weights`` [P, D] as in :func:`~drl.decode.fit_discount`.
+    """
+    n_grid = integer("n_grid", n_grid, minimum=3)
+    delays = _vector("delays", delays)
+    responses = np.atleast_2d(np.asarray(responses, dtype=np.float64))
+    if responses.shape[1] != delays.size or not np.all(np.isfinite(responses)):
+        raise ValueError(f"responses must be finite with shape [P, {delays.size}]; got {responses.shape}")
+    weights = np.ones_like(responses) if weights is None else np.broadcast_to(
+        np.asarray(weights, dtype=np.float64), responses.shape)
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or np.any((weights > 0).sum(1) < 2):
+        raise ValueError("weights must be finite, ≥ 0, and positive for at least two delays per predictor")
+    log_k = np.linspace(np.log(K_RANGE[0]), np.log(K_RANGE[1]), n_grid)
+    basis = 1.0 / (1.0 + np.exp(log_k)[:, None] * delays[None, :])  # [G, D]
+    norm = weights @ (basis**2).T
+    proj = (weights * responses) @ basis.T
+    sse = (weights * responses**2).sum(1, keepdims=True) - proj**2 / norm
+    best = np.clip(sse.argmin(1), 1, n_grid - 2)
+    rows = np.arange(responses.shape[0])
+    s0, s1, s2 = sse[rows, best - 1], sse[rows, best], sse[rows, best + 1]
+    curvature = s0 - 2 * s1 + s2
+    step = np.where(curvature > 0, 0.5 * (s0 - s2) / np.where(curvature > 0, curvature, 1), 0.0)
+    k_hat = np.exp(np.clip(log_k[best] + np.clip(step, -1, 1) * (log_k[1] - log_k[0]), log_k[0], log_k[-1]))
+    basis_hat = 1.0 / (1.0 + k_hat[:, None] * delays[None, :])
+    amplitude = (weights * responses * basis_hat).sum(1) / (weights * basis_hat**2).sum(1)
+    return k_hat, amplitude
+
+
+def _cue_trials(form: xr.Dataset, trial_types):
+    """(labels, delays [D], single trials [N, D, R]) of the cue conditions per (trial type, delay), per unit of
+    expected reward (:func:`~drl.decode.cue_responses`' normalisation)."""
+    if "trial_response" not in form:
+        raise ValueError("the discount comparisons need single-trial responses (the form's trial_response); this "
+                         "form has means only")
+    conditions, key_index, labels, delays, expected = cue_keys(form, trial_types)
+    if np.unique(delays).size < 3:
+        raise ValueError(f"the cues read ({labels}) have {np.unique(delays).size} distinct delays: comparing two "
+                         "two-parameter discount functions needs at least 3")
+    trials = pooled(form, conditions, key_index)[3]
+    return labels, delays, trials / expected[None, :, None]
+
+
+def _halves(trials: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Each neuron's trials at each cue split at random into two halves: their means [N, D] each."""
+    present = np.isfinite(trials)
+    counts = present.sum(2)
+    rank = np.argsort(np.argsort(np.where(present, 0.0, np.inf) + rng.random(trials.shape), axis=2), axis=2)
+    first = present & (rank < (counts[:, :, None] // 2))
+    return nan_mean(np.where(first, trials, np.nan), 2), nan_mean(np.where(present & ~first, trials, np.nan), 2)
+
+
+def _fit(model: str, delays, means):
+    """(parameters, predictions [N, D]) of a discount model fitted to each row of ``means`` (NaN rows: NaN)."""
+    ok = np.all(np.isfinite(means), 1)
+    parameter, prediction = np.full(means.shape[0], np.nan), np.full(means.shape, np.nan)
+    if ok.any():
+        fit = fit_discount if model == "exponential" else fit_hyperbolic
+        p, amplitude = fit(delays, means[ok])
+        parameter[ok] = p
+        basis = p[:, None] ** delays if model == "exponential" else 1.0 / (1.0 + p[:, None] * delays)
+        prediction[ok] = amplitude[:, None] * basis
+    return parameter, prediction
+
+
+def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learned_fraction: float = 0.5,
+                            seed: int = 0) -> xr.Dataset:
+    """Exponential (``A·γ^delay``) against hyperbolic (``A / (1 + k·delay)``) discounting of each neuron's cue
+    responses, cross-validated over trials (Masset et al. 2025).
+
+    For each of ``n_splits`` random halvings of each neuron's trials at each cue (the cues that predict one
+    delay, at least 3 distinct delays), both models are fitted to the first half's means and scored by their
+    squared error on the second half's, in units of the neuron's response scale (its mean |response|). Both
+    have two parameters, so held-out error compares them fairly.
+
+    Returns a Dataset [neuron]: ``error_exponential``, ``error_hyperbolic`` (held-out mean squared error, averaged
+    over splits), ``preferred`` ("exponential" or "hyperbolic"), ``gamma_hat``, ``k_hat`` (fitted on all
+    trials); attrs ``fraction_exponential`` (neurons preferring it), ``wilcoxon_p`` (two-sided signed-rank test
+    of the paired held-out errors across neurons), ``median_log_ratio`` (median of log(hyperbolic error /
+    exponential error): above 0, the exponential predicts better), ``delays``.
+    """
+    n_splits = integer("n_splits", n_splits, minimum=1)
+    form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
+                   learned_fraction=learned_fraction)
+    labels, delays, trials = _cue_trials(form, trial_types)
+    rng = np.random.default_rng(seed)
+    scale = np.nanmean(np.abs(nan_mean(trials, 2)), 1)
+    scale = np.where(scale > 0, scale, 1.0)
+    errors = {model: np.zeros(trials.shape[0]) for model in DISCOUNT_MODELS}
+    for _ in range(n_splits):
+        train, test = _halves(trials, rng)
+        for model in DISCOUNT_MODELS:
+            errors[model] += np.mean(((_fit(model, delays, train)[1] - test) / scale[:, None]) ** 2, 1) / n_splits
+    means = nan_mean(trials, 2)
+    gamma_hat, k_hat = _fit("exponential", delays, means)[0], _fit("hyperbolic", delays, means)[0]
+    exp_err, hyp_err = errors["exponential"], errors["hyperbolic"]
+    both = np.isfinite(exp_err) & np.isfinite(hyp_err)
+    difference = exp_err[both] - hyp_err[both]
+    wilcoxon_p = float(stats.wilcoxon(difference).pvalue) if both.sum() >= 2 and np.any(difference != 0) else 1.0
+    neuron_coords = {name: ("neuron", form[name].values) for name in form.coords
+                     if form[name].dims == ("neuron",) and name != "neuron"}
+    out = xr.Dataset(
+        {
+            "error_exponential": ("neuron", exp_err, {"long_name": "held-out squared error, exponential",
+                                                      "units": "1"}),
+            "error_hyperbolic": ("neuron", hyp_err, {"long_name": "held-out squared error, hyperbolic", "units": "1"}),
+            "preferred": ("neuron", np.where(exp_err <= hyp_err, "exponential", "hyperbolic")),
+            "gamma_hat": ("neuron", gamma_hat, {"units": "per s"}),
+            "k_hat": ("neuron", k_hat, {"units": "per s"}),
+        },
+        coords={"neuron": form["neuron"].values, **neuron_coords},
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(hyp_err[both] / exp_err[both])
+    out.attrs.update(fraction_exponential=float(np.mean(exp_err[both] <= hyp_err[both])) if both.any() else np.nan,
+                     wilcoxon_p=wilcoxon_p, median_log_ratio=float(np.median(log_ratio)) if both.any() else np.nan,
+                     delays=[float(d) for d in delays], trial_types=list(labels), n_splits=n_splits)
+    return out
+
+
+def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=None, ridge: float = 1e-6,
+                            learned_fraction: float = 0.5, seed: int = 0) -> xr.Dataset:
+    """Reward timing decoded from held-out trials under three models of the neurons' discounting (Masset et al.
+    2025): each neuron's own exponential (γ̂), its own hyperbolic (k̂), and one exponential for every neuron
+    (the population's median γ̂, "average exponential": a population without diverse discounts).
+
+    For each split (as :func:`compare_discount_models`), every neuron's model and gain are fitted on the first
+    half of its trials at the cues that predict one delay; then each cue's second-half mean responses, divided
+    by the gains, are decoded on ``times`` (non-negative ridge regression on the model's basis, ``ridge``
+    relative as in :func:`~drl.decode.decode_timing`) and scored by W1 to the cue's true delay (s).
+
+    Returns a Dataset: ``w1`` [decoder, split, cue] and ``mean_w1`` [decoder] (over splits and cues); attrs
+    ``best`` (the decoder with the lowest mean W1), ``wilcoxon_p`` {"exponential vs hyperbolic", "exponential vs
+    average exponential"} (two-sided signed-rank tests of the per-split mean W1), ``delays``, ``trial_types``.
+    """
+    n_splits = integer("n_splits", n_splits, minimum=2)
+    form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
+                   learned_fraction=learned_fraction)
+    labels, delays, trials = _cue_trials(form, trial_types)
+    times = default_delay_grid(delays) if times is None else _vector("times", times)
+    rng = np.random.default_rng(seed)
+    w1 = np.full((len(DECODERS), n_splits, delays.size), np.nan)
+    for s in range(n_splits):
+        train, test = _halves(trials, rng)
+        fits = {model: _fit(model, delays, train) for model in DISCOUNT_MODELS}
+        for d, decoder in enumerate(DECODERS):
+            model = "hyperbolic" if decoder == "hyperbolic" else "exponential"
+            parameter, prediction = fits[model]
+            gain = prediction[:, 0] / (parameter**delays[0] if model == "exponential"
+                                       else 1.0 / (1.0 + parameter * delays[0]))
+            usable = np.isfinite(gain) & (gain != 0) & np.all(np.isfinite(test), 1)
+            if model == "exponential":
+                usable &= (parameter > 1e-3) & (parameter < 0.999)
+            if usable.sum() < 2:
+                continue
+            if decoder == "average exponential":
+                rate = np.full(usable.sum(), np.median(parameter[usable]))
+            else:
+                rate = parameter[usable]
+            basis = rate[:, None] ** times if model == "exponential" else 1.0 / (1.0 + rate[:, None] * times)
+            for c in range(delays.size):
+                p = ridge_nnls(basis, test[usable, c] / gain[usable], ridge)
+                if p.sum() > 0:
+                    w1[d, s, c] = float(p @ np.abs(times - delays[c]) / p.sum())
+    per_split = np.nanmean(w1, 2)  # [decoder, split]
+    mean_w1 = np.nanmean(per_split, 1)
+
+    def paired(a, b):
+        diff = per_split[a] - per_split[b]
+        diff = diff[np.isfinite(diff)]
+        return float(stats.wilcoxon(diff).pvalue) if diff.size >= 2 and np.any(diff != 0) else 1.0
+
+    out = xr.Dataset(
+        {"w1": (("decoder", "split", "cue"), w1, {"long_name": "W1 of the decoded delays to the true delay",
+                                                  "units": "s"}),
+         "mean_w1": ("decoder", mean_w1, {"units": "s"})},
+        coords={"decoder": list(DECODERS), "split": np.arange(n_splits), "cue": list(labels),
+                "delay": ("cue", delays, {"units": "s"})},
+    )
+    out.attrs.update(best=DECODERS[int(np.nanargmin(mean_w1))],
+                     wilcoxon_p={"exponential vs hyperbolic": paired(0, 1),
+                                 "exponential vs average exponential": paired(0, 2)},
+                     delays=[float(d) for d in delays], trial_types=list(labels), ridge=float(ridge))
+    return out
