@@ -260,7 +260,7 @@ def _cmd_plot(args):
 
 KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
          "value_vs_delay", "timing", "joint_map"]
-REPRODUCIBLE = ("dabney2020", "masset2025")  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
+REPRODUCIBLE = ("dabney2020", "masset2025", "sousa2025")  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,3 +81,25 @@ def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_pa
     failed = {check.quantity for check in masset2025.checks(results) if not check.passed}
     assert {"neurons better predicted by an exponential than a hyperbolic (held out)",
             "timing decode, held out: W1 per-neuron exponential (s)"} <= failed
+
+
+def test_sousa_2025_reproduces_and_fails_without_diverse_discounts(tmp_path):
+    import drl
+    from drl.reproduce import sousa2025
+    from drl.responses import recording_from_run, responses_from_recording
+
+    results = {}
+    stages = dict(sousa2025.stages(quick=True, seed=0))
+    for step in stages.values():
+        step(results)
+    assert all(check.passed for check in sousa2025.checks(results)), sousa2025.checks(results)
+    figures = sousa2025.figures(results, tmp_path)
+    assert [path.name for path in figures] == ["joint_map.png", "cue_distribution.png"]
+    assert all(path.stat().st_size > 10_000 for path in figures)
+    # neurons that share one γ: held-out timing is no better with "each neuron's" γ̂ than with their average
+    pop = drl.Population.sample(32, gamma=0.9, tau=0.5, seed=0)
+    run = drl.simulate("sousa_2025", pop, 10_000, progress=False, record_trials=2)
+    results["form"] = responses_from_recording(recording_from_run(run, n_trials=2000, seed=0))
+    stages["the controls"](results)
+    failed = {check.quantity for check in sousa2025.checks(results) if not check.passed}
+    assert failed == {"time decoded from held-out trials: W1 with one shared γ / with each neuron's γ̂"}

@@ -14,13 +14,13 @@ import warnings
 from pathlib import Path
 
 from drl._validate import boolean, choice, integer
-from drl.reproduce import dabney2020, masset2025
+from drl.reproduce import dabney2020, masset2025, sousa2025
 from drl.reproduce.result import Check, Reproduction
 
 __all__ = ["PAPERS", "Check", "Reproduction", "reproduce"]
 
 #: The papers reproduced, by name.
-PAPERS = {"dabney2020": dabney2020, "masset2025": masset2025}
+PAPERS = {"dabney2020": dabney2020, "masset2025": masset2025, "sousa2025": sousa2025}
 
 
 def reproduce(name: str, *, directory="figs", quick: bool = False, progress: bool = True,
