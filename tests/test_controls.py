@@ -13,13 +13,13 @@ from drl.decode import classify_cue_cells, reference_ladder, split_half_reversal
 from drl.responses import recording_from_run, responses_from_recording
 
 
-def recorded(task, tau, n_neurons, seed):
+def recorded(task, tau, n_neurons, seed, reward_bias=0.0):
     """A synthetic recording (Poisson spikes) of a population with optimism ``tau``."""
     pop = drl.Population.sample(n_neurons, tau=tau, gamma=0.9, lam=0.9, alpha=0.05, seed=seed)
     run = drl.simulate(task, pop, 3000, progress=False, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the finite-α cue bias warning: the truth here is the model's own
-        return responses_from_recording(recording_from_run(run, seed=seed))
+        return responses_from_recording(recording_from_run(run, reward_bias=reward_bias, seed=seed))
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,23 @@ def test_reversal_points_are_consistent_across_halves_only_where_they_differ(mag
     assert not np.allclose(same["reversal_a"].values, same["reversal_b"].values)
     again = split_half_reversals(classical, n_splits=40)
     np.testing.assert_array_equal(again["reversal_a"].values, same["reversal_a"].values)  # seeded
+
+
+def test_a_baseline_bias_moves_reversal_points_consistently_without_optimism():
+    """Dabney et al.'s baseline-bias null: one τ, a per-neuron offset of the reward response. The offset moves each
+    neuron's reversal point (against its sign) and does so in both halves of the data, so split-half consistency
+    cannot reject it; the decoded distribution can."""
+    biased = recorded("dabney_variable_magnitude", 0.5, 30, 4, reward_bias=3.0)
+    responses = drl.decode.reward_responses(biased)
+    bias = biased["model_reward_bias"].values
+    assert np.corrcoef(bias, responses["reversal_point"].values)[0, 1] < -0.8
+    assert split_half_reversals(biased, n_splits=20).attrs["median_correlation"] > 0.8
+    truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    unbiased = recorded("dabney_variable_magnitude", (0.1, 0.9), 30, 3)
+    w1 = [drl.decode.wasserstein(drl.decode.decode_run_distribution(form), truth) for form in (biased, unbiased)]
+    assert w1[0] > 2 * w1[1]
+    with pytest.raises(ValueError, match=r"reward_bias must be in \[0, inf\]; got -1"):
+        recording_from_run(drl.simulate("hyp_unif", drl.Population.sample(2), 10, progress=False), reward_bias=-1)
 
 
 def test_split_half_checks_its_arguments(magnitude_forms):

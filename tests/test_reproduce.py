@@ -14,8 +14,8 @@ from drl.reproduce import PAPERS, Reproduction, dabney2020, reproduce
 def test_the_command_reproduces_dabney_2020(tmp_path, capsys):
     assert main(["reproduce", "dabney2020", "--quick", "--figs", str(tmp_path), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("dabney2020: 10 of 10 checks pass")
-    assert printed.count("PASS") == 10 and "FAIL" not in printed
+    assert printed.startswith("dabney2020: 11 of 11 checks pass")
+    assert printed.count("PASS") == 11 and "FAIL" not in printed
     for name in ("reward_response", "distribution", "split_half", "cue_cells"):
         path = tmp_path / "dabney2020" / f"{name}.png"
         assert path.is_file() and f"{path}" in printed

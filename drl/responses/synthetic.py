@@ -23,7 +23,8 @@ RESPONSE_SPAN = (0.1, 0.75)
 
 
 def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float = 5.0, peak_rate: float = 20.0,
-                       learned_fraction: float = 0.5, n_other_units: int = 0, seed: int = 0) -> Recording:
+                       learned_fraction: float = 0.5, n_other_units: int = 0, reward_bias: float = 0.0,
+                       seed: int = 0) -> Recording:
     """Poisson spike trains of a run's predictors on its learned trials (see the module docstring).
 
     Args:
@@ -36,6 +37,9 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
         responses say).
       n_other_units: units added with the baseline rate and no response (``cell_type`` "other"; the predictors
         are "putative_DA"), to select against.
+      reward_bias: the SD (spikes/s) of a per-unit offset added to every reward response, drawn once per unit
+        (``model_reward_bias`` in the units table): the baseline bias of Dabney et al. 2020's null model, which
+        moves a unit's reversal point without any optimism (0: none).
       seed: the spikes' random seed.
 
     Returns a :class:`Recording` with trials spaced so that every default window lies inside its trial, units
@@ -48,6 +52,7 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
     task = run_task(ds)
     in_range("baseline_rate", baseline_rate, 0, np.inf, lo_open=True)
     in_range("peak_rate", peak_rate, 0, np.inf, lo_open=True)
+    in_range("reward_bias", reward_bias, 0, np.inf)
     rng = np.random.default_rng(seed)
     rows, cue_drive, reward_drive = [], [], []
     for spec in task.trial_types:
@@ -93,7 +98,9 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
     n_units = cue_drive.shape[0] + n_other_units
     rates = np.zeros((n_units, len(rows), 2))  # the modulation after the cue and after the reward
     rates[:cue_drive.shape[0], :, 0] = gain * cue_drive
-    rates[:cue_drive.shape[0], :, 1] = np.nan_to_num(gain * reward_drive)
+    bias = rng.normal(0.0, reward_bias, cue_drive.shape[0]) if reward_bias > 0 else np.zeros(cue_drive.shape[0])
+    rewarded = np.isfinite(reward_drive)
+    rates[:cue_drive.shape[0], :, 1] = np.nan_to_num(gain * reward_drive) + np.where(rewarded, bias[:, None], 0.0)
     starts = np.stack([cue_time, np.where(np.isfinite(reward_time), reward_time, cue_time)], 1) + RESPONSE_SPAN[0]
     width = RESPONSE_SPAN[1] - RESPONSE_SPAN[0]
     spikes = [_poisson_train(rng, baseline_rate, session, starts, width, rates[u]) for u in range(n_units)]
@@ -103,6 +110,7 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
         "cell_type": ["putative_DA"] * cue_drive.shape[0] + ["other"] * n_other_units,
         "model_tau": np.concatenate([ds["tau"].values, np.full(n_other_units, np.nan)]),
         "model_gamma": np.concatenate([ds["gamma"].values, np.full(n_other_units, np.nan)]),
+        "model_reward_bias": np.concatenate([bias, np.full(n_other_units, np.nan)]),
     }, index=pd.Index([f"u{u:03d}" for u in range(n_units)], name="unit"))
     return Recording(trials, tuple(spikes), units=units, name=f"{ds.attrs['task_name']} (simulated spikes)",
                      magnitude_units=reward_units(ds))
