@@ -96,7 +96,9 @@ def build_dataset(
     variables, indexes = {}, {}
     for name, (dim, values) in coords.items():
         if name == dim:  # a dimension coordinate: its index built here (xarray's inference is half the cost)
-            indexes[name] = xr.indexes.PandasIndex(pd.Index(values), dim, coord_dtype=values.dtype)
+            ranged = name in ("predictor", "feature")  # 0 … n−1: a RangeIndex, not an array to sanitise
+            index = pd.RangeIndex(values.size) if ranged else pd.Index(values)
+            indexes[name] = xr.indexes.PandasIndex(index, dim, coord_dtype=values.dtype)
             variables[name] = indexes[name].create_variables()[name]
             variables[name].attrs.update(COORD_ATTRS[name])
         else:
