@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 import drl
-from drl.decode import classify_cue_cells, reference_ladder, split_half_reversals
+from drl.decode import classify_cue_cells, predict_signs, reference_ladder, split_half_reversals
 from drl.responses import recording_from_run, responses_from_recording
 
 
@@ -90,6 +90,18 @@ def test_a_baseline_bias_moves_reversal_points_consistently_without_optimism():
     assert w1[0] > 2 * w1[1]
     with pytest.raises(ValueError, match=r"reward_bias must be in \[0, inf\]; got -1"):
         recording_from_run(drl.simulate("hyp_unif", drl.Population.sample(2), 10, progress=False), reward_bias=-1)
+
+
+def test_own_reversal_points_predict_held_out_signs_only_where_they_differ(magnitude_forms):
+    distributional, classical = magnitude_forms
+    diverse = predict_signs(distributional, n_splits=10)
+    assert diverse.attrs["mean_own"] > diverse.attrs["mean_shared"] + 0.03 and diverse.attrs["wilcoxon_p"] < 1e-3
+    assert diverse.attrs["fraction_better_own"] >= 0.7
+    same = predict_signs(classical, n_splits=10)
+    assert same.attrs["mean_own"] <= same.attrs["mean_shared"] + 0.01  # fitted noise predicts nothing
+    assert 0.5 < same.attrs["mean_shared"] <= 1 and diverse["accuracy_own"].dims == ("neuron",)
+    with pytest.raises(ValueError, match="needs single-trial responses"):
+        predict_signs(classical.drop_vars("trial_response"))
 
 
 def test_split_half_checks_its_arguments(magnitude_forms):

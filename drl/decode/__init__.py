@@ -30,6 +30,7 @@ distribution decodes return a :class:`DecodedDistribution`.
 from drl.decode.calibration import calibrated_tau as calibrated_tau
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
 from drl.decode.controls import classify_cue_cells as classify_cue_cells
+from drl.decode.controls import predict_signs as predict_signs
 from drl.decode.controls import reference_ladder as reference_ladder
 from drl.decode.controls import split_half_reversals as split_half_reversals
 from drl.decode.cue import cue_responses as cue_responses
@@ -84,6 +85,7 @@ __all__ = [
     "gcv_ridge",
     "hinge_fit",
     "implied_tau",
+    "predict_signs",
     "reference_ladder",
     "is_responses_form",
     "responses_form",

@@ -6,6 +6,8 @@
 * :func:`split_half_reversals`: are reversal points a property of the neuron? Each neuron's trials split at
   random into two halves, the reversal points of the halves correlated across neurons, over many splits. A
   population that shares one value prediction (classical TD) and differs only by noise gives r ≈ 0.
+* :func:`predict_signs`: do a neuron's own reversal point predict the sign of its held-out single-trial responses
+  better than one reversal point shared by the population?
 * :func:`reference_ladder`: what a decoded distribution's W1 distance to the truth means, beside the W1 of
   references anyone could have guessed: uniform over the truth's range, a Gaussian with its mean and SD, the truth
   mirrored about its mean, shifted by half its SD and scaled by 1.5 about its mean.
@@ -22,7 +24,7 @@ from drl.decode.reward import estimates, reversal_fit_of, reward_trials, scaled
 from drl.responses.form import conditions_of, nan_mean, pooled
 from drl.responses.run import as_form
 
-__all__ = ["classify_cue_cells", "split_half_reversals", "reference_ladder"]
+__all__ = ["classify_cue_cells", "split_half_reversals", "predict_signs", "reference_ladder"]
 
 CELL_CLASSES = ("pessimistic", "interpolating", "optimistic")
 
@@ -161,6 +163,66 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
                      median_correlation=float(np.median(correlation[finite])) if finite.any() else float("nan"),
                      fraction_significant=float(np.mean((p_value[finite] < 0.05) & (correlation[finite] > 0)))
                      if finite.any() else float("nan"))
+    return out
+
+
+def _split_estimates(form, trials, magnitudes, response, fit, rng):
+    """One random halving of each neuron's trials at each magnitude: (reversal points from the first half [N],
+    the second half's trials [N, M, R] with the first half's removed)."""
+    present = np.isfinite(trials)
+    counts = present.sum(2)
+    rank = np.argsort(np.argsort(np.where(present, 0.0, np.inf) + rng.random(trials.shape), axis=2), axis=2)
+    first = present & (rank < (counts[:, :, None] // 2))
+    half = np.where(first, trials, np.nan)
+    reversal = estimates(magnitudes, nan_mean(half, 2), nan_mean(scaled(form, half, response), 2), fit)[0]
+    return reversal, np.where(present & ~first, trials, np.nan)
+
+
+def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, event: int = 0,
+                  learned_fraction: float = 0.5, response: str = "scaled", reversal_fit: str | None = None,
+                  seed: int = 0) -> xr.Dataset:
+    """Held-out sign prediction (Dabney et al. 2020): does each neuron's own reversal point predict whether its
+    held-out reward responses are above or below baseline better than one reversal point for all?
+
+    For each of ``n_splits`` random halvings of each neuron's trials at each magnitude (as
+    :func:`split_half_reversals`), reversal points are estimated on the first half; the sign of the second
+    half's mean response at each magnitude is predicted as the sign of (magnitude − reversal point), with the
+    neuron's own point or with the median of all neurons' (the shared point a classical TD population would
+    have). Means, not single trials: a single spike count's sign is mostly noise (predicted 73 % right by either
+    point on a distributional population). A mean of exactly 0 is not counted.
+
+    Returns a Dataset [neuron]: ``accuracy_own``, ``accuracy_shared`` (fractions of held-out magnitudes whose
+    sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired signed-rank test across
+    neurons), ``fraction_better_own``, ``trial_type``.
+    """
+    n_splits = integer("n_splits", n_splits, minimum=1)
+    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
+    if "trial_response" not in form:
+        raise ValueError("predict_signs needs single-trial responses (the form's trial_response); this form has "
+                         "means only")
+    fit = reversal_fit_of(form, reversal_fit)
+    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
+    rng = np.random.default_rng(seed)
+    own, shared = np.zeros(trials.shape[0]), np.zeros(trials.shape[0])
+    for _ in range(n_splits):
+        reversal, held_out = _split_estimates(form, trials, magnitudes, response, fit, rng)
+        sign = np.sign(nan_mean(held_out, 2))  # [N, M]: the held-out half's mean response at each magnitude
+        counted = np.isfinite(sign) & (sign != 0)
+        n_counted = np.maximum(counted.sum(1), 1)
+        for point, total in ((reversal, own), (np.full_like(reversal, np.nanmedian(reversal)), shared)):
+            predicted = np.sign(magnitudes[None, :] - point[:, None])  # [N, M]
+            total += (counted & (predicted == sign)).sum(1) / n_counted / n_splits
+    difference = own - shared
+    p_value = float(stats.wilcoxon(difference).pvalue) if np.any(difference != 0) else 1.0
+    out = xr.Dataset(
+        {"accuracy_own": ("neuron", own, {"long_name": "held-out signs predicted with the neuron's reversal point",
+                                          "units": "1"}),
+         "accuracy_shared": ("neuron", shared, {"long_name": "held-out signs predicted with the shared point",
+                                                "units": "1"})},
+        coords={"neuron": form["neuron"].values},
+    )
+    out.attrs.update(trial_type=trial_type, mean_own=float(own.mean()), mean_shared=float(shared.mean()),
+                     wilcoxon_p=p_value, fraction_better_own=float(np.mean(own > shared)), n_splits=n_splits)
     return out
 
 
