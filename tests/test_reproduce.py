@@ -103,3 +103,15 @@ def test_sousa_2025_reproduces_and_fails_without_diverse_discounts(tmp_path):
     stages["the controls"](results)
     failed = {check.quantity for check in sousa2025.checks(results) if not check.passed}
     assert failed == {"time decoded from held-out trials: W1 with one shared γ / with each neuron's γ̂"}
+
+
+def test_the_gallery_shows_every_paper_and_its_figures():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "gallery.md").read_text()
+    for name in PAPERS:
+        assert f"## {name}:" in text and f"drl reproduce {name}" in text
+    images = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text)
+    assert len(images) == 8 and all((root / "docs" / image).is_file() for image in images)
