@@ -34,6 +34,8 @@ _EXPORTS = {
     "PRESETS": "drl.options",
     "EngineOptions": "drl.options",
     "Population": "drl.population",
+    "Phase": "drl.phases",
+    "simulate_phases": "drl.phases",
     "RunTooLargeError": "drl.recording",
     "get_task": "drl.registry",
     "list_tasks": "drl.registry",
@@ -56,7 +58,7 @@ _EXPORTS = {
 _SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
                "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features", "task_schema",
                "population", "schedule", "distributions", "drl_sim", "timegrid", "responses", "builtin_tasks", "cli",
-               "reproduce")
+               "reproduce", "phases")
 
 
 def __getattr__(name: str):

@@ -115,6 +115,7 @@ def simulate(
     block_trials: int | None = None,
     kernel: str = "auto",
     options: EngineOptions | None = None,
+    initial_weights=None,
 ) -> xr.Dataset:
     """Simulate ``population`` learning ``task`` for ``n_trials`` trials; return the run as a Dataset.
 
@@ -149,6 +150,10 @@ def simulate(
       options: an :class:`EngineOptions` giving every model option at once (as :func:`rerun` does); then
         ``rule``, ``update``, ``features``, ``bootstrap``, ``preset`` and ``kernel`` must be left at their
         defaults.
+      initial_weights: [predictor, type, feature] weights to start from instead of zeros, e.g. the ``weights``
+        of a run of the same population on a task with the same trial types and time grid (a task that changes
+        during a session: :func:`drl.phases.simulate_phases`). The run then records ``attrs["initial_weights"]``
+        and cannot be rerun on its own; not with ``out``.
 
     Returns:
       xarray.Dataset with ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights``
@@ -184,6 +189,9 @@ def simulate(
         choice("record variable", name, RECORDABLE)
     options = resolve_options(options, rule, update, features, bootstrap, preset, kernel)
     overwrite = boolean("overwrite", overwrite)
+    if initial_weights is not None and out is not None:
+        raise ValueError("initial_weights cannot be combined with out= (a streamed run resumes from its own "
+                         "checkpoints); simulate in memory and save the run")
     if block_trials is not None and (isinstance(block_trials, bool) or not isinstance(block_trials, int | np.integer)
                                      or block_trials < 1):
         raise ValueError(f"block_trials must be an integer >= 1 (trials per recording block); got {block_trials!r}")
@@ -221,9 +229,30 @@ def simulate(
     else:
         sink = StreamWriter(out, meta=meta, record=record, n_features=kernel.n_features, overwrite=overwrite)
     weights = torch.zeros(kernel.n_types, p, kernel.n_features, dtype=torch_dtype, device=dev)
-    return _run(kernel, sink, weights, task=task, population=population, n_trials=n_trials, seed=seed,
-                trials=trials, steps=steps, record=record, schedule=schedule, block_trials=block_trials, start=0,
-                progress=progress)
+    if initial_weights is not None:
+        weights.copy_(torch.as_tensor(_initial_weights(initial_weights, weights.shape)).transpose(0, 1))
+    ds = _run(kernel, sink, weights, task=task, population=population, n_trials=n_trials, seed=seed,
+              trials=trials, steps=steps, record=record, schedule=schedule, block_trials=block_trials, start=0,
+              progress=progress)
+    if initial_weights is not None:
+        ds.attrs["initial_weights"] = CONTINUED
+    return ds
+
+
+#: ``attrs["initial_weights"]`` of a run that started from given weights
+CONTINUED = "given: this run continued from weights it does not store (a phase of a changing task)"
+
+
+def _initial_weights(values, shape) -> np.ndarray:
+    """``values`` as float64 [P, M, F] for weights of ``shape`` [M, P, F], checked (ValueError naming it)."""
+    array = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    expected = (shape[1], shape[0], shape[2])
+    if array.shape != expected:
+        raise ValueError(f"initial_weights must have shape [predictor, type, feature] = {list(expected)} for this "
+                         f"population, task and features; got {list(array.shape)}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("initial_weights must be finite")
+    return array
 
 
 def _writes_direct(device: torch.device, dtype: torch.dtype) -> bool:
@@ -484,6 +513,10 @@ def rerun(run, *, device=None, out=None, overwrite: bool = False, progress: bool
         raise ValueError(f"this run was imported from drl_sim ({stored['imported_from']}), which saved neither its task "
                          "nor its trial schedule, so it cannot be rerun: rebuild them with "
                          "drl.drl_sim.task_from_tensors and simulate with preset='drl_sim'")
+    if "initial_weights" in ds.attrs:
+        raise ValueError("this run started from given weights (a phase of a changing task), which it does not "
+                         "store, so it cannot be rerun on its own: rerun the whole protocol with "
+                         "drl.phases.simulate_phases")
     task = run_task(ds)
     dtype = stored.get("dtype", "float32")
     stored_device = stored.get("device", "cpu")

@@ -9,8 +9,8 @@ at 3 s), learned by a population whose optimism τ and discount γ both differ a
 * a recording made from a γ-diverse population (Poisson spikes): reward timing decoded from held-out trials,
   against a decoder given one γ for every neuron.
 
-Not reproduced yet: the time-manipulation protocol (one delay removed mid-session), which needs tasks that change
-during a run.
+Not reproduced yet: the time-manipulation protocol (one delay removed mid-session). :func:`drl.simulate_phases`
+simulates such sessions; the paper's exact manipulation and its γ̂ shift are not yet checked.
 """
 
 from __future__ import annotations
