@@ -253,10 +253,11 @@ def _record(v, d, v_out, d_out, record_v, record_d, p0, b_n, slot, steps, every_
 def _lanes(n_predictors: int, n_threads: int, recording: bool) -> int:
     """Predictors per group: up to 64 (eight AVX2 vectors of float32: the per-step loop overhead is paid once
     for all of them), 16 when the trial is recorded (each lane writes its own output row, and 64 rows at once
-    miss the TLB), fewer when that would leave a thread idle, but not under 8. Measured, 1000 predictors × 2000
-    trials × 71 steps on 2 threads, ms for 8 | 16 | 32 | 64 lanes: not recorded 325 | 131 | 69 | 57, recorded
-    602 | 278 | 328 | 480."""
-    cap = LANES_RECORDING if recording else LANES
+    miss the TLB) unless the population fits in two such groups (then one group: a group of 4 costs nearly what
+    one of 16 does; 20 predictors × 200 trials, recorded, 0.3 ms faster a call), fewer when that would leave a
+    thread idle, but not under 8. Measured, 1000 predictors × 2000 trials × 71 steps on 2 threads, ms for 8 | 16 |
+    32 | 64 lanes: not recorded 325 | 131 | 69 | 57, recorded 602 | 278 | 328 | 480."""
+    cap = LANES_RECORDING if recording and n_predictors > 2 * LANES_RECORDING else LANES
     return min(cap, max(8, -(-n_predictors // max(1, n_threads))))
 
 
