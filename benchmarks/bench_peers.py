@@ -32,6 +32,7 @@ import drl
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_engine import DRL_SIM_TASK, neighbour_switch  # noqa: E402
+from bench_engine import best_times as best  # noqa: E402
 
 #: Arithmetic per predictor-step of drl's default update: δ (1 mul, 2 add), α(δ)·δ (1 mul), the trace sum
 #: (1 mul, 1 add), the weight change (1 add).
@@ -191,21 +192,6 @@ def check(name, peer, ds, record):
 
 
 # ----------------------------------------------------------------------------------------------- the table
-def best(run, repeats, busy, back_to_back=1):
-    """Best seconds of ``run()``, idle and busy in turn; short runs go ``back_to_back`` after each switch (the
-    first call after one finds a halted vCPU and cold caches, and takes ~1.5× as long: not the code's speed)."""
-    out = {False: np.inf, True: np.inf}
-    for _ in range(repeats):
-        for on in (False, True):
-            busy(on)
-            for _ in range(back_to_back):
-                t0 = time.perf_counter()
-                run()
-                out[on] = min(out[on], time.perf_counter() - t0)
-    busy(False)
-    return out
-
-
 def configurations(quick):
     scale = 4 if quick else 1
     return [(20, 200, True), (1000, 2000 // scale, True), (1000, 2000 // scale, False),

@@ -21,7 +21,7 @@ from scipy import stats
 
 from drl._validate import in_range, integer
 from drl.decode.reward import estimates, reversal_fit_of, reward_trials, scaled
-from drl.responses.form import conditions_of, nan_mean, pooled
+from drl.responses.form import conditions_of, nan_mean, pooled, random_halves
 from drl.responses.run import as_form
 
 __all__ = ["classify_cue_cells", "split_half_reversals", "predict_signs", "reference_ladder"]
@@ -100,6 +100,21 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     return out
 
 
+def _reward_trials(caller: str, run, trial_type, event, learned_fraction, reversal_fit):
+    """(form, reversal estimator, trial type, magnitudes [M], single trials [N, M, R]) of the reward responses a
+    split-half analysis reads; refused without single trials or with a magnitude recorded once."""
+    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
+    if "trial_response" not in form:
+        raise ValueError(f"{caller} needs single-trial responses (the form's trial_response); this form has means "
+                         "only")
+    fit = reversal_fit_of(form, reversal_fit)
+    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
+    counts = np.isfinite(trials).sum(2)
+    if np.any(counts[counts > 0] < 2):
+        raise ValueError(f"{caller} needs at least 2 trials of each magnitude a neuron was recorded at")
+    return form, fit, trial_type, magnitudes, trials
+
+
 def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 200, event: int = 0,
                          learned_fraction: float = 0.5, response: str = "scaled", reversal_fit: str | None = None,
                          seed: int = 0) -> xr.Dataset:
@@ -117,29 +132,14 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
     ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``, ``n_neurons``.
     """
     n_splits = integer("n_splits", n_splits, minimum=1)
-    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
-    if "trial_response" not in form:
-        raise ValueError("split_half_reversals needs single-trial responses (the form's trial_response); this "
-                         "form has means only")
-    fit = reversal_fit_of(form, reversal_fit)
-    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
-    present = np.isfinite(trials)  # [N, M, R]
-    counts = present.sum(2)
-    if np.any(counts[counts > 0] < 2):
-        raise ValueError("split_half_reversals needs at least 2 trials of each magnitude a neuron was recorded at")
+    form, fit, trial_type, magnitudes, trials = _reward_trials("split_half_reversals", run, trial_type, event,
+                                                               learned_fraction, reversal_fit)
     rng = np.random.default_rng(seed)
     n_neurons = trials.shape[0]
     halves = np.full((2, n_splits, n_neurons), np.nan)
-    order = np.where(present, 0.0, np.inf)  # padding sorts last
     for s in range(n_splits):
-        # a random rank of each trial among its neuron's trials at its magnitude: the lower half goes to A
-        rank = np.argsort(np.argsort(order + rng.random(trials.shape), axis=2), axis=2)
-        first = present & (rank < (counts[:, :, None] // 2))
-        second = present & ~first
-        for h, keep in enumerate((first, second)):
-            half = np.where(keep, trials, np.nan)
-            mean = nan_mean(half, 2)
-            halves[h, s] = estimates(magnitudes, mean, nan_mean(scaled(form, half, response), 2), fit)[0]
+        for h, half in enumerate(random_halves(trials, rng)):
+            halves[h, s] = estimates(magnitudes, nan_mean(half, 2), nan_mean(scaled(form, half, response), 2), fit)[0]
     correlation, p_value = np.full(n_splits, np.nan), np.full(n_splits, np.nan)
     for s in range(n_splits):
         both = np.isfinite(halves[0, s]) & np.isfinite(halves[1, s])
@@ -168,14 +168,10 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
 
 def _split_estimates(form, trials, magnitudes, response, fit, rng):
     """One random halving of each neuron's trials at each magnitude: (reversal points from the first half [N],
-    the second half's trials [N, M, R] with the first half's removed)."""
-    present = np.isfinite(trials)
-    counts = present.sum(2)
-    rank = np.argsort(np.argsort(np.where(present, 0.0, np.inf) + rng.random(trials.shape), axis=2), axis=2)
-    first = present & (rank < (counts[:, :, None] // 2))
-    half = np.where(first, trials, np.nan)
-    reversal = estimates(magnitudes, nan_mean(half, 2), nan_mean(scaled(form, half, response), 2), fit)[0]
-    return reversal, np.where(present & ~first, trials, np.nan)
+    the second half's trials [N, M, R])."""
+    first, second = random_halves(trials, rng)
+    reversal = estimates(magnitudes, nan_mean(first, 2), nan_mean(scaled(form, first, response), 2), fit)[0]
+    return reversal, second
 
 
 def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, event: int = 0,
@@ -192,16 +188,12 @@ def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, eve
     point on a distributional population). A mean of exactly 0 is not counted.
 
     Returns a Dataset [neuron]: ``accuracy_own``, ``accuracy_shared`` (fractions of held-out magnitudes whose
-    sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired signed-rank test across
-    neurons), ``fraction_better_own``, ``trial_type``.
+    sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired
+    signed-rank test across neurons), ``fraction_better_own``, ``trial_type``.
     """
     n_splits = integer("n_splits", n_splits, minimum=1)
-    form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
-    if "trial_response" not in form:
-        raise ValueError("predict_signs needs single-trial responses (the form's trial_response); this form has "
-                         "means only")
-    fit = reversal_fit_of(form, reversal_fit)
-    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
+    form, fit, trial_type, magnitudes, trials = _reward_trials("predict_signs", run, trial_type, event,
+                                                               learned_fraction, reversal_fit)
     rng = np.random.default_rng(seed)
     own, shared = np.zeros(trials.shape[0]), np.zeros(trials.shape[0])
     for _ in range(n_splits):

@@ -22,7 +22,7 @@ from drl._validate import integer
 from drl.decode._checks import vector as _vector
 from drl.decode.cue import cue_keys
 from drl.decode.timing import default_delay_grid, fit_discount, ridge_nnls
-from drl.responses.form import nan_mean, pooled
+from drl.responses.form import nan_mean, pooled, random_halves
 from drl.responses.run import as_form
 
 __all__ = ["fit_hyperbolic", "compare_discount_models", "compare_timing_decoders"]
@@ -78,12 +78,9 @@ def _cue_trials(form: xr.Dataset, trial_types):
 
 
 def _halves(trials: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Each neuron's trials at each cue split at random into two halves: their means [N, D] each."""
-    present = np.isfinite(trials)
-    counts = present.sum(2)
-    rank = np.argsort(np.argsort(np.where(present, 0.0, np.inf) + rng.random(trials.shape), axis=2), axis=2)
-    first = present & (rank < (counts[:, :, None] // 2))
-    return nan_mean(np.where(first, trials, np.nan), 2), nan_mean(np.where(present & ~first, trials, np.nan), 2)
+    """The means [N, D] of a random halving of each neuron's trials at each cue (:func:`random_halves`)."""
+    first, second = random_halves(trials, rng)
+    return nan_mean(first, 2), nan_mean(second, 2)
 
 
 def _fit(model: str, delays, means):

@@ -14,13 +14,12 @@ data are analysed:
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from drl.reproduce.result import Check
+from drl.reproduce.result import Check, write_figures
 
 TASK = "dabney_variable_magnitude"
 PROBABILITY_TASK = "dabney_variable_probability"
@@ -161,21 +160,12 @@ def checks(r) -> list[Check]:
 
 
 def figures(r, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     from drl import plots
 
-    written = []
-    for name, draw in (
-            ("reward_response", lambda p: plots.reward_response(r["run"], save=p)),
-            ("distribution", lambda p: plots.distribution(r["decoded"], r["truth"], save=p, units="µl")),
-            ("split_half", lambda p: plots.split_half(*r["split"], labels=["distributional", "classical TD (τ = 0.5)"],
-                                                      save=p)),
-            ("cue_cells", lambda p: plots.cue_cells(r["cells"][0], save=p))):
-        path = folder / f"{name}.png"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig = draw(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return write_figures(folder, {
+        "reward_response": lambda p: plots.reward_response(r["run"], save=p),
+        "distribution": lambda p: plots.distribution(r["decoded"], r["truth"], save=p, units="µl"),
+        "split_half": lambda p: plots.split_half(*r["split"], labels=["distributional", "classical TD (τ = 0.5)"],
+                                                 save=p),
+        "cue_cells": lambda p: plots.cue_cells(r["cells"][0], save=p),
+    })

@@ -11,12 +11,11 @@ a population whose discount γ differs across neurons (τ = 0.5). Analysed:
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from drl.reproduce.result import Check
+from drl.reproduce.result import Check, write_figures
 
 TASK = "masset_multi_delay"
 PAPER = "Masset et al. 2025"
@@ -111,17 +110,9 @@ def checks(r) -> list[Check]:
 
 
 def figures(r, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     from drl import plots
 
-    written = []
-    for name, draw in (("value_vs_delay", lambda p: plots.value_vs_delay(r["run"], save=p)),
-                       ("timing", lambda p: plots.timing(r["run"], save=p))):
-        path = folder / f"{name}.png"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig = draw(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return write_figures(folder, {
+        "value_vs_delay": lambda p: plots.value_vs_delay(r["run"], save=p),
+        "timing": lambda p: plots.timing(r["run"], save=p),
+    })

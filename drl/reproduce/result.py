@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Check", "Reproduction"]
+__all__ = ["Check", "Reproduction", "write_figures"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,21 @@ class Reproduction:
         lines += ["", "figures: " + ", ".join(str(path) for path in self.figures)]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def write_figures(folder: Path, drawers: dict) -> list[Path]:
+    """Draw each ``{name: draw(path) -> Figure}`` into ``folder/<name>.png`` (its warnings are the analyses'
+    already kept in the notes), close it, and return the paths."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, draw in drawers.items():
+        path = Path(folder) / f"{name}.png"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig = draw(path)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -15,13 +15,12 @@ simulates such sessions; the paper's exact manipulation and its γ̂ shift are n
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from drl.reproduce.result import Check
+from drl.reproduce.result import Check, write_figures
 
 TASK = "sousa_2025"
 PAPER = "Sousa et al. 2025"
@@ -110,20 +109,12 @@ def checks(r) -> list[Check]:
 
 
 def figures(r, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     import drl
     from drl import plots
 
     truth = drl.get_task(TASK).reward_distribution("variable")
-    written = []
-    for name, draw in (("joint_map", lambda p: plots.joint_map(r["run"], "variable", save=p)),
-                       ("cue_distribution", lambda p: plots.distribution(r["cue_decoded"], truth, save=p,
-                                                                         label="decoded from the cue", units="µl"))):
-        path = folder / f"{name}.png"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig = draw(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return write_figures(folder, {
+        "joint_map": lambda p: plots.joint_map(r["run"], "variable", save=p),
+        "cue_distribution": lambda p: plots.distribution(r["cue_decoded"], truth, save=p, label="decoded from the cue",
+                                                         units="µl"),
+    })

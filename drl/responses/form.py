@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["FORM", "SIGNALS", "combine_sessions", "conditions_of", "is_responses_form", "nan_mean", "pooled",
-           "reward_delays", "responses_form"]
+           "random_halves", "reward_delays", "responses_form"]
 
 FORM = "responses"
 SIGNALS = ("recorded", "model")
@@ -165,6 +165,17 @@ def conditions_of(form: xr.Dataset, coordinate: str, event: str, trial_types=Non
                              f"recording's are {sorted(set(names[finite]))}")
         finite &= np.isin(names, list(trial_types))
     return np.flatnonzero(finite)
+
+
+def random_halves(trials: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each neuron's trials in each condition of ``trials`` [N, C, R] (NaN-padded) split at random into two
+    halves, on their own (as if each neuron were recorded in its own session): the two halves' trials, each
+    [N, C, R] with the other half's (and the padding) NaN. The first half holds ⌊n/2⌋ of a cell's n trials."""
+    present = np.isfinite(trials)
+    counts = present.sum(2)
+    rank = np.argsort(np.argsort(np.where(present, 0.0, np.inf) + rng.random(trials.shape), axis=2), axis=2)
+    first = present & (rank < (counts[:, :, None] // 2))
+    return np.where(first, trials, np.nan), np.where(present & ~first, trials, np.nan)
 
 
 def pooled(form: xr.Dataset, conditions: np.ndarray, key: np.ndarray):
