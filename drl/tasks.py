@@ -146,7 +146,8 @@ class RewardEvent:
 class TrialType:
     """A trial type: a cue (its own stimulus) at ``cue_time`` seconds and its reward events.
 
-    ``frequency`` is relative (> 0): trial types are drawn with probability frequency / Σ frequencies.
+    ``frequency`` is relative (≥ 0): trial types are drawn with probability frequency / Σ frequencies; 0 keeps
+    a type in the task without presenting it (a cue withdrawn in a phase of :func:`drl.simulate_phases`).
     A trial type with no reward events is allowed (an unrewarded cue, CS−).
     """
 
@@ -171,8 +172,8 @@ class TrialType:
                 raise TypeError(f"rewards of {self.name!r} must be RewardEvent objects; got {type(r).__name__}")
         object.__setattr__(self, "rewards", rewards)
         freq = finite(f"frequency of {self.name!r}", self.frequency)
-        if freq <= 0:
-            raise ValueError(f"frequency of {self.name!r} must be > 0; got {freq:g}")
+        if freq < 0:
+            raise ValueError(f"frequency of {self.name!r} must be ≥ 0; got {freq:g}")
         object.__setattr__(self, "frequency", freq)
 
 
@@ -239,6 +240,8 @@ class Task:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"trial type names must be unique; duplicated: {dup}")
+        if not any(t.frequency > 0 for t in types):
+            raise ValueError(f"at least one trial type must have a frequency > 0; all of {names} have 0")
         set_(self, "trial_types", types)
         if isinstance(self.utility, dict):
             set_(self, "utility", Utility(**self.utility))

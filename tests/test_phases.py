@@ -35,6 +35,15 @@ def test_a_continued_run_is_the_uninterrupted_run_bit_for_bit():
     assert second.attrs["initial_weights"].startswith("given") and "initial_weights" not in first.attrs
 
 
+def test_a_withdrawn_cue_is_never_presented_and_keeps_what_it_learned():
+    types = tuple(dataclasses.replace(t, frequency=0.0) if t.name == "delay_9.375s" else t for t in TASK.trial_types)
+    withdrawn = dataclasses.replace(TASK, name="masset_without_the_long_cue", trial_types=types)
+    first, second = simulate_phases([(TASK, 2000), (withdrawn, 2000)], POP, seed=1)
+    assert "delay_9.375s" not in set(second["trial_type"].values)
+    np.testing.assert_array_equal(second.weights.sel(type="delay_9.375s").values,  # no trial: no change
+                                  first.weights.sel(type="delay_9.375s").values)
+
+
 def test_a_removed_reward_is_unlearned_and_the_others_kept(tmp_path):
     runs = simulate_phases([(TASK, 4000), Phase(without_the_long_delay(), 4000)], POP, seed=3)
     assert [run.attrs["phase"] for run in runs] == [0, 1] and runs[1].attrs["first_trial"] == 4000
@@ -68,6 +77,11 @@ def test_phases_that_change_what_the_weights_mean_are_refused():
         simulate_phases(Phase(TASK, 10), POP)
     with pytest.raises(ValueError, match="n_trials must be an integer ≥ 1; got 0"):
         Phase(TASK, 0)
+    silent = tuple(dataclasses.replace(t, frequency=0.0) for t in TASK.trial_types)
+    with pytest.raises(ValueError, match="at least one trial type must have a frequency > 0"):
+        dataclasses.replace(TASK, trial_types=silent)
+    with pytest.raises(ValueError, match=r"frequency of 'x' must be ≥ 0; got -1"):
+        drl.TrialType("x", 0.0, frequency=-1)
     with pytest.raises(ValueError, match="simulate_phases takes no out="):
         simulate_phases([(TASK, 10)], POP, out="x")
     with pytest.raises(ValueError, match=r"initial_weights must have shape \[predictor, type, feature\]"):
