@@ -27,6 +27,11 @@ from drl.reproduce.result import Check, write_figures
 TASK = "sousa_2025"
 PAPER = "Sousa et al. 2025"
 LEARNING_TRIALS = 10_000
+#: The task as the authors' analysis code states it (MargaSousa/Multidimensional_dopamine_RL:
+#: Extended_data_Fig7d_e_f.py ``cue_times``, Fig4_get_bias_variance_taus.py ``amount`` and ``probability``)
+AUTHORS_DELAYS = (0.0, 1.5, 3.0, 6.0)
+AUTHORS_AMOUNTS = (1.0, 2.75, 4.5, 6.25, 8.0)
+AUTHORS_PROBABILITIES = (0.25, 0.167, 0.167, 0.167, 0.25)
 #: The τ × γ model learns for longer: its most pessimistic predictors (τ ≈ 0.05) move their values up by a
 #: rate α·τ, and at 10,000 trials still drifted 12 % in the learned window of the 6 s cue.
 MODEL_TRIALS = 30_000
@@ -94,7 +99,14 @@ def checks(r) -> list[Check]:
 
     task = drl.get_task(TASK)
     truth = task.reward_distribution("variable")
-    out = []
+    fixed = [t for t in task.trial_types if t.name != "variable"]
+    delays = tuple(float(t.rewards[0].time) for t in fixed)
+    mismatch = max(float(np.max(np.abs(np.subtract(delays, AUTHORS_DELAYS)))),
+                   float(np.max(np.abs(truth.values - np.array(AUTHORS_AMOUNTS)))),
+                   float(np.max(np.abs(truth.probabilities - np.array(AUTHORS_PROBABILITIES)))))
+    out = [Check("the task against the authors' code: largest difference (delays s, amounts µl, probabilities)",
+                 mismatch, "0", "≤ 0.001 (their 0.167 is 1/6)", len(delays) == 4 and mismatch <= 0.001,
+                 "Sousa et al.'s analysis code: cue_times, amount, probability")]
     joint = r["joint"]["variable"]
     time_w1 = _w1(joint["delay"].values, joint["time_marginal"].values, [3.0])
     out.append(Check("joint map, variable cue: W1 of the time marginal to 3 s (s)", time_w1, "0: exact",
