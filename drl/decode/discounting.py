@@ -83,17 +83,24 @@ def _halves(trials: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     return nan_mean(first, 2), nan_mean(second, 2)
 
 
+def _basis(model: str, rates: np.ndarray, delays: np.ndarray) -> np.ndarray:
+    """[N, D] the discount of each rate (γ per s, or hyperbolic k per s) at each delay (s)."""
+    if model == "exponential":
+        return rates[:, None] ** delays
+    return 1.0 / (1.0 + rates[:, None] * delays)
+
+
 def _fit(model: str, delays, means):
-    """(parameters, predictions [N, D]) of a discount model fitted to each row of ``means`` (NaN rows: NaN)."""
+    """(parameters [N], gains [N], predictions [N, D]) of a discount model fitted to each row of ``means``
+    (NaN rows: NaN)."""
     ok = np.all(np.isfinite(means), 1)
-    parameter, prediction = np.full(means.shape[0], np.nan), np.full(means.shape, np.nan)
+    parameter, gain = np.full(means.shape[0], np.nan), np.full(means.shape[0], np.nan)
+    prediction = np.full(means.shape, np.nan)
     if ok.any():
         fit = fit_discount if model == "exponential" else fit_hyperbolic
-        p, amplitude = fit(delays, means[ok])
-        parameter[ok] = p
-        basis = p[:, None] ** delays if model == "exponential" else 1.0 / (1.0 + p[:, None] * delays)
-        prediction[ok] = amplitude[:, None] * basis
-    return parameter, prediction
+        parameter[ok], gain[ok] = fit(delays, means[ok])
+        prediction[ok] = gain[ok, None] * _basis(model, parameter[ok], delays)
+    return parameter, gain, prediction
 
 
 def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learned_fraction: float = 0.5,
@@ -123,7 +130,7 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
     for _ in range(n_splits):
         train, test = _halves(trials, rng)
         for model in DISCOUNT_MODELS:
-            errors[model] += np.mean(((_fit(model, delays, train)[1] - test) / scale[:, None]) ** 2, 1) / n_splits
+            errors[model] += np.mean(((_fit(model, delays, train)[2] - test) / scale[:, None]) ** 2, 1) / n_splits
     means = nan_mean(trials, 2)
     gamma_hat, k_hat = _fit("exponential", delays, means)[0], _fit("hyperbolic", delays, means)[0]
     exp_err, hyp_err = errors["exponential"], errors["hyperbolic"]
@@ -178,9 +185,7 @@ def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=
         fits = {model: _fit(model, delays, train) for model in DISCOUNT_MODELS}
         for d, decoder in enumerate(DECODERS):
             model = "hyperbolic" if decoder == "hyperbolic" else "exponential"
-            parameter, prediction = fits[model]
-            gain = prediction[:, 0] / (parameter**delays[0] if model == "exponential"
-                                       else 1.0 / (1.0 + parameter * delays[0]))
+            parameter, gain, _ = fits[model]
             usable = np.isfinite(gain) & (gain != 0) & np.all(np.isfinite(test), 1)
             if model == "exponential":
                 usable &= (parameter > 1e-3) & (parameter < 0.999)
@@ -190,7 +195,7 @@ def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=
                 rate = np.full(usable.sum(), np.median(parameter[usable]))
             else:
                 rate = parameter[usable]
-            basis = rate[:, None] ** times if model == "exponential" else 1.0 / (1.0 + rate[:, None] * times)
+            basis = _basis(model, rate, times)
             for c in range(delays.size):
                 p = ridge_nnls(basis, test[usable, c] / gain[usable], ridge)
                 if p.sum() > 0:
