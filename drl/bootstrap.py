@@ -15,7 +15,9 @@ Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.
 
 The imputation (:func:`impute_expectile_samples`) is a Levenberg–Marquardt solve for every step and γ group of a
 trial (8 iterations from a cold start, 20 for groups of more than 16; compiled on the CPU, no scipy call), only
-at the steps whose reward is random.
+at the steps whose reward is random. On the CPU a whole imputed run is one compiled loop
+(:mod:`drl.compiled_imputed`, which reads :attr:`Bootstrap.compiled_groups`); this class's torch methods are the
+torch kernel's (CUDA, the quantile code, schema-1 runs) and the definition the compiled loop is tested against.
 """
 
 from __future__ import annotations
@@ -157,6 +159,14 @@ class Bootstrap:
                 row_of = np.searchsorted(members, group_of[in_class])  # group row within the class
                 self.classes.append((as_t(slots), torch.as_tensor(tau[slots], device=device, dtype=torch.float64),
                                      as_t(in_class), as_t(row_of)))
+            # The same groups as arrays for the compiled loop (drl.compiled_imputed): [G, N_max] predictors by τ
+            # (−1 beyond a group's size), [G] sizes, [G, N_max] levels.
+            members = np.full((groups.size, sizes.max()), -1, dtype=np.int64)
+            group_levels = np.full((groups.size, sizes.max()), 0.5)
+            for g in range(groups.size):
+                members[g, :sizes[g]] = order[starts[g]:starts[g] + sizes[g]]
+                group_levels[g, :sizes[g]] = tau[members[g, :sizes[g]]]
+            self.compiled_groups = {"members": members, "sizes": sizes.astype(np.int64), "levels": group_levels}
             # Iterations from a cold start (benchmarks/bench_bootstrap.py): at N ≤ 16 eight reach the accuracy of a
             # scipy solve; at N = 50 eight leave 14 % error per problem and twenty about 6 %.
             self.max_iter = 8 if sizes.max() <= 16 else 20

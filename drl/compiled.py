@@ -265,13 +265,21 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     """Simulate one block of trials with the compiled loop, in place.
 
     Args:
-      kernel: the run's :class:`drl.kernel.TrialKernel` (its constants; bootstrap "own", CPU).
+      kernel: the run's :class:`drl.kernel.TrialKernel` (its constants; CPU; bootstrap "own", or "imputed" where
+        :func:`drl.compiled_imputed.applies`, which this hands the block to).
       weights: [M, P, F] torch tensor on the CPU, updated in place.
       types: [B] int64 trial types; rewards: [B, K] rewards (the kernel's dtype).
       slots: [B] int64, the row of ``v_out``/``d_out`` each trial is recorded in, or −1.
       steps: [K_rec] int64 recorded steps.
       v_out, d_out: [P, rows, K_rec] arrays to record into, or None.
     """
+    if kernel.bootstrap.method != "own":
+        from drl import compiled_imputed
+
+        if not compiled_imputed.applies(kernel):
+            raise ValueError(f"compiled.run_block: bootstrap={kernel.bootstrap.method!r} does not run compiled here")
+        compiled_imputed.run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
+        return
     _check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
     dtype = weights.numpy().dtype
     w = weights.numpy()

@@ -50,7 +50,8 @@ class EngineOptions:
     max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
     convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
     see :data:`CONVENTION`).
-    kernel: "auto" (the compiled trial loop, :mod:`drl.compiled`, where it applies: CPU and ``bootstrap="own"``;
+    kernel: "auto" (the compiled trial loop where it applies: on the CPU, ``bootstrap="own"`` (:mod:`drl.compiled`),
+    or ``"imputed"`` with the expectile rule and offline updates or CSC features (:mod:`drl.compiled_imputed`);
     the torch kernel otherwise), "compiled" or "torch". The two agree to float32 rounding; a run stores the one
     it used, so a rerun reproduces it bit for bit (runs stored without it used "torch").
     """
@@ -134,13 +135,24 @@ def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOption
     "compiled" was asked for where it does not apply)."""
     from dataclasses import replace
 
-    applies = options.bootstrap == "own" and device.type == "cpu"
+    applies = device.type == "cpu" and (options.bootstrap == "own" or _imputed_compiles(options))
     if options.kernel == "compiled" and not applies:
-        raise ValueError(f"kernel='compiled' needs bootstrap='own' on the CPU; got bootstrap={options.bootstrap!r} "
-                         f"on {device.type!r} (use kernel='auto')")
+        raise ValueError(f"kernel='compiled' needs the CPU and bootstrap='own', or bootstrap='imputed' with the "
+                         f"expectile rule and offline updates or CSC features; got bootstrap={options.bootstrap!r}, "
+                         f"rule={options.rule!r}, update={options.update!r} on {device.type!r} (use kernel='auto')")
     if options.kernel == "auto":
         return replace(options, kernel="compiled" if applies else "torch")
     return options
+
+
+def _imputed_compiles(options: EngineOptions) -> bool:
+    """The imputed expectile code runs compiled (:mod:`drl.compiled_imputed`) with offline updates, or CSC
+    features (where online equals offline), in the current convention."""
+    from drl.features import CSC
+
+    csc = isinstance(make_features(options.features if options.features is not None else "csc"), CSC)
+    return (options.bootstrap == "imputed" and options.rule == "expectile" and options.convention == CONVENTION
+            and (options.update == "offline" or csc))
 
 
 def resolve_options(options, rule, update, features, bootstrap, preset, kernel="auto") -> EngineOptions:
