@@ -255,6 +255,13 @@ def _initial_weights(values, shape) -> np.ndarray:
     return array
 
 
+def _all_finite(weights: torch.Tensor) -> bool:
+    """Whether every weight is finite (numpy on the CPU: torch's call costs ~0.1 ms, 3 % of a small run)."""
+    if weights.device.type == "cpu":
+        return bool(np.isfinite(weights.numpy()).all())
+    return bool(torch.isfinite(weights).all())
+
+
 def _writes_direct(device: torch.device, dtype: torch.dtype) -> bool:
     """Whether trials are written straight into the result arrays (no block buffer): CPU float32 runs."""
     return device.type == "cpu" and dtype == torch.float32
@@ -310,7 +317,8 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
     show = progress if progress is not None else p * n_trials * k > 2e8
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=n_trials, initial=start, desc=f"simulate {task.name}", unit="trial", disable=not show)
+    # no bar object at all when hidden: building a disabled one costs ~0.1 ms, 4 % of a small call
+    bar = tqdm(total=n_trials, initial=start, desc=f"simulate {task.name}", unit="trial") if show else None
     try:
         with torch.no_grad(), flush_denormals(dev), torch_threads(p * k, dev):
             for b, block_start in enumerate(block_starts):
@@ -332,7 +340,7 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                     n_kept = run_block_compiled(types, rewards_dev, recorded, first_slot)
                 else:
                     n_kept = run_block(block_start, types, rewards_dev, recorded, first_slot, check_each_trial=False)
-                if not bool(torch.isfinite(weights).all()):
+                if not _all_finite(weights):
                     # Replay the block trial by trial to name the exact trial (checking every trial costs ~20 %).
                     weights.copy_(saved[0])
                     kernel.set_rng_state(saved[1])
@@ -348,7 +356,8 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                         reward_kept,
                     )
                 sink.checkpoint(block_end, weights, kernel.rng_state())
-                bar.update(block_end - block_start)
+                if bar is not None:
+                    bar.update(block_end - block_start)
     except BaseException as e:
         # An interrupt, or a failure of the disk (full, an I/O error, a lost mount), keeps the run resumable from
         # its last checkpoint, and a resumed run is never deleted, whatever failed: the interrupted run stays as it
@@ -360,7 +369,8 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                        f"{resume_hint(sink.path)}")
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return sink.finish(weights.transpose(0, 1).float().cpu().numpy())
 
 

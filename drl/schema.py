@@ -96,7 +96,10 @@ def build_dataset(
     variables, indexes = {}, {}
     for name, (dim, values) in coords.items():
         if name == dim:  # a dimension coordinate: its index built here (xarray's inference is half the cost)
-            ranged = name in ("predictor", "feature")  # 0 … n−1: a RangeIndex, not an array to sanitise
+            # 0 … n−1 (always for predictor and feature; for trial when every trial is kept): a RangeIndex, not
+            # an array to sanitise
+            ranged = name in ("predictor", "feature") or (
+                name == "trial" and values.size > 0 and values[0] == 0 and values[-1] == values.size - 1)
             index = pd.RangeIndex(values.size) if ranged else pd.Index(values)
             indexes[name] = xr.indexes.PandasIndex(index, dim, coord_dtype=values.dtype)
             variables[name] = indexes[name].create_variables()[name]
