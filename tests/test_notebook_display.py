@@ -14,7 +14,7 @@ import drl
 from drl import plots
 
 
-def run_as_a_user(cells, monkeypatch, timeout=120):
+def run_as_a_user(cells, monkeypatch, timeout=60):
     """Execute ``cells`` in a Jupyter kernel started the way a user's is: no MPLBACKEND in its environment (the
     test suite's Agg would hide the inline backend) and no ``%matplotlib`` magic first. Returns the notebook."""
     import nbformat

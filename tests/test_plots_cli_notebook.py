@@ -122,7 +122,7 @@ def test_notebook_runs_top_to_bottom_as_a_user_sees_it(tmp_path, monkeypatch):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     Path("exps").mkdir()
-    nb = execute_notebook(nb, timeout=120, cwd=tmp_path)  # 120 s a cell (the slowest takes 18 s): execute_notebook
+    nb = execute_notebook(nb, timeout=60, cwd=tmp_path)  # 60 s a cell (the slowest takes 18 s): execute_notebook
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     drawn = 0
     for cell in code:

@@ -179,8 +179,11 @@ def _start_local_cluster(local_cluster, n_workers: int):
     for _ in range(CLUSTER_ATTEMPTS):
         try:
             with _workers_without_the_script():
+                # dashboard on a free port: the default 8787 taken (another cluster, another notebook) made
+                # Dask warn in the user's cell; the client's repr shows the link
                 return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                     silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"})
+                                     silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"},
+                                     dashboard_address=":0")
         except (RuntimeError, OSError, TimeoutError) as error:  # a worker died while starting: retried
             last = error
     reason = str(last).split("\n")[0][:160]
