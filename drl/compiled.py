@@ -45,6 +45,93 @@ def _td_error(reward, discount, target, previous, discount_reward):
     return reward + discount * target - previous
 
 
+@numba.njit(inline="always", cache=True)
+def _values(v, w, x, m, c, csc, n_steps, n_feat, b_n, zero):
+    """V_k = w · x_k into ``v`` [K(+1), lanes] for ``w`` [F, lanes] of a type-m trial (CSC: the weights shifted by
+    the cue step ``c``)."""
+    if csc:
+        for k in range(min(c, n_steps)):
+            for b in range(b_n):
+                v[k, b] = zero
+        for k in range(c, n_steps):
+            for b in range(b_n):
+                v[k, b] = w[k - c, b]
+    else:
+        for k in range(n_steps):
+            for b in range(b_n):
+                v[k, b] = zero
+            for f in range(n_feat):
+                xf = x[m, k, f]
+                if xf != zero:  # + w·0 is exact: skipping it changes nothing
+                    for b in range(b_n):
+                        v[k, b] += w[f, b] * xf
+
+
+@numba.njit(inline="always", cache=True)
+def _errors(learn, d, keep, r, g, target, v, arrival, convention_1, n_steps, b_n, zero):
+    """The TD errors of a trial with rewards ``r`` [K], values ``v`` and bootstrap targets ``target`` ([K+1,
+    lanes], row K zero): ``learn[j]`` the error state j learns from (arrival: δ_{j+1}, state: δ_j) and, if ``keep``,
+    ``d`` the recorded errors δ_0 … δ_{K−1}."""
+    for j in range(n_steps):
+        reward = r[j + 1] if arrival and j + 1 < n_steps else (zero if arrival else r[j])
+        for b in range(b_n):
+            learn[j, b] = _td_error(reward, g[b], target[j + 1, b], v[j, b], convention_1)
+    if keep:
+        if arrival:
+            for b in range(b_n):
+                d[0, b] = _td_error(r[0], g[b], target[0, b], zero, convention_1)
+            for j in range(n_steps - 1):
+                for b in range(b_n):
+                    d[j + 1, b] = learn[j, b]
+        else:
+            for j in range(n_steps):
+                for b in range(b_n):
+                    d[j, b] = learn[j, b]
+
+
+@numba.njit(inline="always", cache=True)
+def _learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, p0, a_pos, a_neg, r_p, expectile, n_steps, b_n,
+                     zero):
+    """G_j = u(δ_j)·mask_j (/ norm) + ρ·G_{j+1}, backwards, over ``learn`` [K, lanes] in place (the errors in, the
+    discounted sums out); ``norm_t`` [M, K, P] is read from predictor ``p0``."""
+    for b in range(b_n):
+        acc[b] = zero
+    for j in range(n_steps - 1, -1, -1):
+        mask = learn_mask[j]
+        if use_norm:
+            for b in range(b_n):
+                u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask / norm_t[m, j, p0 + b]
+                total = u + r_p[b] * acc[b]
+                acc[b] = total
+                learn[j, b] = total
+        else:
+            for b in range(b_n):
+                u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask
+                total = u + r_p[b] * acc[b]
+                acc[b] = total
+                learn[j, b] = total
+
+
+@numba.njit(inline="always", cache=True)
+def _add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, b_n, zero):
+    """Δw = Σ_j x_j·G_j added to ``w`` [F, lanes] (CSC: G shifted back by the cue step ``c``)."""
+    if csc:
+        for j in range(c, n_steps):
+            for b in range(b_n):
+                w[j - c, b] += learn[j, b]
+    else:
+        for f in range(n_feat):
+            for b in range(b_n):
+                acc[b] = zero
+            for j in range(n_steps):
+                xjf = x[m, j, f]
+                if xjf != zero:
+                    for b in range(b_n):
+                        acc[b] += xjf * learn[j, b]
+            for b in range(b_n):
+                w[f, b] += acc[b]
+
+
 @numba.njit(cache=True, fastmath=False, nogil=True)
 def _block_online(p_start, p_stop, w, x, cue, csc, types, rewards, slots, steps, v_out, d_out, record_v, record_d,
                   discount, rho, alpha_pos, alpha_neg, norm, use_norm, learn_mask, arrival, discount_reward,
@@ -154,72 +241,11 @@ def _block_lanes(p_start, p_stop, lanes, weights, x, cue, csc, types, rewards, s
             c = cue[m]
             w = local[m]
             slot = slots[i]
-            # V_k = w · x_k (CSC: the weights shifted by the cue step)
-            if csc:
-                for k in range(min(c, n_steps)):
-                    for b in range(b_n):
-                        v[k, b] = zero
-                for k in range(c, n_steps):
-                    for b in range(b_n):
-                        v[k, b] = w[k - c, b]
-            else:
-                for k in range(n_steps):
-                    for b in range(b_n):
-                        v[k, b] = zero
-                    for f in range(n_feat):
-                        xf = x[m, k, f]
-                        if xf != zero:  # + w·0 is exact: skipping it changes nothing
-                            for b in range(b_n):
-                                v[k, b] += w[f, b] * xf
-            # learn[j]: the error that state j learns from (arrival: δ_{j+1}, state: δ_j); d: the recorded errors
-            for j in range(n_steps):
-                reward = rewards[i, j + 1] if arrival and j + 1 < n_steps else (zero if arrival else rewards[i, j])
-                for b in range(b_n):
-                    learn[j, b] = _td_error(reward, g[b], v[j + 1, b], v[j, b], convention_1)
-            if slot >= 0 and record_d:
-                if arrival:
-                    for b in range(b_n):
-                        d[0, b] = _td_error(rewards[i, 0], g[b], v[0, b], zero, convention_1)
-                    for j in range(n_steps - 1):
-                        for b in range(b_n):
-                            d[j + 1, b] = learn[j, b]
-                else:
-                    for j in range(n_steps):
-                        for b in range(b_n):
-                            d[j, b] = learn[j, b]
-            # G_j = u_j + ρ·G_{j+1}, backwards, into learn
-            for b in range(b_n):
-                acc[b] = zero
-            for j in range(n_steps - 1, -1, -1):
-                mask = learn_mask[j]
-                if use_norm:
-                    for b in range(b_n):
-                        u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask / norm_t[m, j, p0 + b]
-                        total = u + r_p[b] * acc[b]
-                        acc[b] = total
-                        learn[j, b] = total
-                else:
-                    for b in range(b_n):
-                        u = _rule_factor(learn[j, b], a_pos[b], a_neg[b], expectile, zero) * mask
-                        total = u + r_p[b] * acc[b]
-                        acc[b] = total
-                        learn[j, b] = total
-            # Δw = Σ_j x_j·G_j
-            if csc:
-                for j in range(c, n_steps):
-                    for b in range(b_n):
-                        w[j - c, b] += learn[j, b]
-            else:
-                for f in range(n_feat):
-                    for b in range(b_n):
-                        acc[b] = zero
-                    for j in range(n_steps):
-                        xjf = x[m, j, f]
-                        if xjf != zero:
-                            for b in range(b_n):
-                                acc[b] += xjf * learn[j, b]
-                    for b in range(b_n):
-                        w[f, b] += acc[b]
+            _values(v, w, x, m, c, csc, n_steps, n_feat, b_n, zero)
+            _errors(learn, d, slot >= 0 and record_d, rewards[i], g, v, v, arrival, convention_1, n_steps, b_n, zero)
+            _learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, p0, a_pos, a_neg, r_p, expectile, n_steps,
+                             b_n, zero)
+            _add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, b_n, zero)
             if slot >= 0:
                 _record(v, d, v_out, d_out, record_v, record_d, p0, b_n, slot, steps, every_step)
         for mm in range(n_types):

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import torch
 
-from drl.compiled import _rule_factor, _td_error
+from drl.compiled import _add_weight_change, _errors, _learn_backwards, _values
 from drl.compiled_imputation import solve_one
 
 __all__ = ["applies", "run_block"]
@@ -95,22 +95,7 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
         m = types[i]
         c = cue[m]
         w = local[m]
-        if csc:
-            for k in range(min(c, n_steps)):
-                for p in range(n_pred):
-                    v[k, p] = zero
-            for k in range(c, n_steps):
-                for p in range(n_pred):
-                    v[k, p] = w[k - c, p]
-        else:
-            for k in range(n_steps):
-                for p in range(n_pred):
-                    v[k, p] = zero
-                for f in range(n_feat):
-                    xf = x[m, k, f]
-                    if xf != zero:
-                        for p in range(n_pred):
-                            v[k, p] += w[f, p] * xf
+        _values(v, w, x, m, c, csc, n_steps, n_feat, n_pred, zero)
         for k in range(n_steps):
             for p in range(n_pred):
                 target[k, p] = v[k, p]
@@ -124,47 +109,11 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
                                 values, z, e)
                 s += 1
         u_pos += n_pred * n_random
-        for j in range(n_steps):
-            reward = rewards[i, j + 1] if arrival and j + 1 < n_steps else (zero if arrival else rewards[i, j])
-            for p in range(n_pred):
-                learn[j, p] = _td_error(reward, discount[p], target[j + 1, p], v[j, p], False)
-        if slots[i] >= 0 and record_d:
-            if arrival:
-                for p in range(n_pred):
-                    d[0, p] = _td_error(rewards[i, 0], discount[p], target[0, p], zero, False)
-                for j in range(n_steps - 1):
-                    for p in range(n_pred):
-                        d[j + 1, p] = learn[j, p]
-            else:
-                for j in range(n_steps):
-                    for p in range(n_pred):
-                        d[j, p] = learn[j, p]
-        for p in range(n_pred):
-            acc[p] = zero
-        for j in range(n_steps - 1, -1, -1):
-            mask = learn_mask[j]
-            for p in range(n_pred):
-                u = _rule_factor(learn[j, p], alpha_pos[p], alpha_neg[p], True, zero) * mask
-                if use_norm:
-                    u = u / norm_t[m, j, p]
-                total = u + rho[p] * acc[p]
-                acc[p] = total
-                learn[j, p] = total
-        if csc:
-            for j in range(c, n_steps):
-                for p in range(n_pred):
-                    w[j - c, p] += learn[j, p]
-        else:
-            for f in range(n_feat):
-                for p in range(n_pred):
-                    acc[p] = zero
-                for j in range(n_steps):
-                    xjf = x[m, j, f]
-                    if xjf != zero:
-                        for p in range(n_pred):
-                            acc[p] += xjf * learn[j, p]
-                for p in range(n_pred):
-                    w[f, p] += acc[p]
+        _errors(learn, d, slots[i] >= 0 and record_d, rewards[i], discount, target, v, arrival, False, n_steps, n_pred,
+                zero)
+        _learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, 0, alpha_pos, alpha_neg, rho, True, n_steps,
+                         n_pred, zero)
+        _add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, n_pred, zero)
         slot = slots[i]
         if slot >= 0:
             for p in range(n_pred):
