@@ -6,8 +6,8 @@ over the whole population (predictors in SIMD lanes, as :mod:`drl.compiled`), an
 imputation inside the loop (:func:`drl.compiled_imputation.solve_one`), with the uniform draws made by the run's
 torch generator in one call per block: the same numbers, in the same order, as the torch kernel draws trial by
 trial, so a run's random state at every checkpoint is the torch kernel's. Results equal the torch kernel's to
-float32 rounding (the imputation's mean is summed in another order; tests/test_compiled_imputed.py). One thread:
-a trial's work is a few problems of a few dozen numbers, too small to share.
+float32 rounding (its TD arithmetic sums in another order; tests/test_compiled_imputed.py). One thread: a
+trial's work is a few problems of a few dozen numbers, too small to share.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import torch
 
-from drl.compiled import _add_weight_change, _errors, _learn_backwards, _values
+from drl.compiled import _add_weight_change, _check_block, _errors, _learn_backwards, _record, _values
 from drl.compiled_imputation import solve_one
 
 __all__ = ["applies", "run_block"]
@@ -114,14 +114,8 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
         _learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, 0, alpha_pos, alpha_neg, rho, True, n_steps,
                          n_pred, zero)
         _add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, n_pred, zero)
-        slot = slots[i]
-        if slot >= 0:
-            for p in range(n_pred):
-                for q in range(steps.shape[0]):
-                    if record_v:
-                        v_out[p, slot, q] = v[steps[q], p]
-                    if record_d:
-                        d_out[p, slot, q] = d[steps[q], p]
+        if slots[i] >= 0:
+            _record(v, d, v_out, d_out, record_v, record_d, 0, n_pred, slots[i], steps, False)
     for mm in range(n_types):
         for p in range(n_pred):
             for f in range(n_feat):
@@ -135,8 +129,6 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     The block's uniforms are drawn first, in one call on the run's generator: torch draws a tensor's numbers one
     after another, so these are the numbers the torch kernel draws as [P, S] per trial (S the trial's random
     steps), and the generator ends in the same state."""
-    from drl.compiled import _check_block
-
     _check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
     boot = kernel.bootstrap
     w = weights.numpy()
