@@ -26,11 +26,11 @@ TOLERANCE = 1e-9
 
 
 def applies(kernel) -> bool:
-    """Whether this loop runs a kernel's trials: the imputed expectile code (not schema-1 runs, whose draws
-    were float32), with offline updates or CSC features (where online equals offline), on the CPU."""
-    boot = kernel.bootstrap
-    return (boot.imputing and not boot.legacy and kernel.device.type == "cpu" and not kernel.uses_step_loop
-            and not kernel.discount_reward)
+    """Whether this loop runs a kernel's trials: on the CPU, where its options say the imputation compiles
+    (:func:`drl.options.imputed_compiles`, the rule ``kernel="auto"`` resolves by)."""
+    from drl.options import imputed_compiles
+
+    return kernel.device.type == "cpu" and imputed_compiles(kernel.opt)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from drl._validate import boolean, choice
-from drl.features import make_features
+from drl.features import CSC, make_features
 from drl.schema import SCHEMA_VERSION, model_convention
 
 __all__ = ["EngineOptions", "PRESETS", "CONVENTION", "RECORDABLE", "resolve_options", "resolve_device",
@@ -135,7 +135,7 @@ def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOption
     "compiled" was asked for where it does not apply)."""
     from dataclasses import replace
 
-    applies = device.type == "cpu" and (options.bootstrap == "own" or _imputed_compiles(options))
+    applies = device.type == "cpu" and (options.bootstrap == "own" or imputed_compiles(options))
     if options.kernel == "compiled" and not applies:
         raise ValueError(f"kernel='compiled' needs the CPU and bootstrap='own', or bootstrap='imputed' with the "
                          f"expectile rule and offline updates or CSC features; got bootstrap={options.bootstrap!r}, "
@@ -145,11 +145,9 @@ def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOption
     return options
 
 
-def _imputed_compiles(options: EngineOptions) -> bool:
+def imputed_compiles(options: EngineOptions) -> bool:
     """The imputed expectile code runs compiled (:mod:`drl.compiled_imputed`) with offline updates, or CSC
-    features (where online equals offline), in the current convention."""
-    from drl.features import CSC
-
+    features (where online equals offline), in the current convention (schema-1 runs drew float32)."""
     csc = isinstance(make_features(options.features if options.features is not None else "csc"), CSC)
     return (options.bootstrap == "imputed" and options.rule == "expectile" and options.convention == CONVENTION
             and (options.update == "offline" or csc))
