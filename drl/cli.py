@@ -159,7 +159,8 @@ def _cmd_resume(args):
 def _cmd_reproduce(args):
     from drl.reproduce import reproduce
 
-    result = reproduce(args.paper, directory=args.figs, quick=args.quick, progress=not args.quiet, seed=args.seed)
+    result = reproduce(args.paper, directory=args.figs, quick=args.quick, progress=not args.quiet, seed=args.seed,
+                       data=args.data)
     print(result)
     if not result.passed:
         sys.exit(1)
@@ -260,7 +261,7 @@ def _cmd_plot(args):
 
 KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
          "value_vs_delay", "timing", "joint_map"]
-REPRODUCIBLE = ("dabney2020", "masset2025", "sousa2025")  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
+REPRODUCIBLE = ("dabney2020", "eshel2016", "masset2025", "sousa2025")  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--quick", action="store_true", help="a reduced version (seconds, not minutes)")
     reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     reproduce.add_argument("--figs", default="figs", help="folder for the figures (default figs)")
+    reproduce.add_argument("--data", default=None, help="eshel2016: the folder of the lab's session files (the "
+                           "recorded neurons)")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bar")
     reproduce.set_defaults(func=_cmd_reproduce)
     return parser

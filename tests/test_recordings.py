@@ -60,10 +60,17 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
     assert decode.is_responses_form(form) and form.attrs["task_name"] == "recording"
     assert form.sizes["neuron"] == 20 and form.sizes["condition"] == 7 and "trial_response" in form
 
-    recorded = decode.reward_responses(form)
+    default = decode.reward_responses(form)  # a real neuron's reading: the utility axis, τ̂ in [0, 1]
+    assert default.attrs["axis"] == "utility" and default.attrs["reversal_fit"] == "hinge"
+    assert np.all((default.tau_hat.values >= 0) & (default.tau_hat.values <= 1))
     simulated = decode.reward_responses(dabney_run)
-    # gains and trial noise leave the reversal points where the run has them, by either estimator
-    # (measured: median 0.01 µl; 1.0 µl for τ = 0.975, whose reversal point has one magnitude above it)
+    # on responses linear in µl the population's mean response is curved, so the utility axis costs a little
+    # (measured: median 0.18 µl = 0.034 SD, τ̂ within 0.08 of τ)
+    off = np.abs(default.reversal_point.values - simulated.reversal_point.values)
+    assert np.median(off) < 0.05 * true.std and np.abs(default.tau_hat.values - TAU_20).max() < 0.1
+    # read as the model responds (linear in µl), gains and trial noise leave the reversal points where the run
+    # has them (measured: median 0.01 µl; 1.0 µl for τ = 0.975, whose reversal point has one magnitude above it)
+    recorded = decode.reward_responses(form, reversal_fit="hinge", axis="magnitude")
     difference = np.abs(recorded.reversal_point.values - simulated.reversal_point.values)
     assert np.median(difference) < 0.02 * true.std and difference.max() < 0.25 * true.std
     # the sign count is only as fine as the magnitudes: within half the widest gap, and in the same order
@@ -72,7 +79,7 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
     assert np.corrcoef(sign_count, recorded.reversal_point.values)[0, 1] > 0.9  # measured 0.94
     assert np.abs(recorded.tau_hat.values - TAU_20).max() < 0.03  # the hinge fit's slopes give τ back
 
-    from_recording = decode.decode_run_distribution(form)
+    from_recording = decode.decode_run_distribution(form, responses=recorded)
     from_run = decode.decode_run_distribution(dabney_run, use="tau_hat")
     w1_recording, w1_run = decode.wasserstein(from_recording, true), decode.wasserstein(from_run, true)
     assert w1_recording < 0.2 * true.std and w1_recording < w1_run + 0.05 * true.std
@@ -81,7 +88,9 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
 
     fig = plots.reward_response(form, save="recorded_reward_response")
     assert "recording" in fig.texts[0].get_text() if fig.texts else "recording" in fig._suptitle.get_text()
-    assert fig.axes[0].get_xlabel() == "reward magnitude (µl)"
+    # read on the utility axis, with the magnitudes on top; a table's response has no unit to name
+    assert fig.axes[0].get_xlabel() == "empirical utility: population mean response (recorded units)"
+    assert fig.axes[0].get_ylabel() == "recorded response (recorded units)"
 
 
 def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_run):
@@ -226,7 +235,8 @@ def test_a_joint_map_from_a_recording():
     cue_response = reversal + 0.05 * rng.standard_normal(30)  # the variable cue, over gain·γ̂^3
     with pytest.raises(ValueError, match="pass cue_response="):
         decode.decode_joint(form, "3 s")
-    joint = decode.decode_joint(form, "3 s", cue_response=cue_response)
+    # responses linear in µl (the model's): read on the magnitudes; the default utility axis costs 0.16 SD here
+    joint = decode.decode_joint(form, "3 s", cue_response=cue_response, reversal_fit="hinge", axis="magnitude")
     assert joint.attrs["method"] == "time × magnitude (recording)"
     assert np.isclose(joint.joint.sum(), 1)
     time = joint.delay.values[joint.time_marginal.values.argmax()]

@@ -14,6 +14,7 @@ from datetime import UTC
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import drl
 from drl import decode, plots, responses
@@ -59,7 +60,12 @@ def test_an_nwb_round_trip_recovers_the_reversal_points(dabney, tmp_path):
     assert form.sizes["neuron"] == 20 and form.attrs["response_units"] == "spikes/s"
     assert "trial" in form.coords  # recorded together: trials shared by every neuron
     truth = _quiet(decode.reward_responses, run)
-    intervals = decode.reward_response_intervals(form, "variable", n_boot=200)
+    default = decode.reward_responses(form, "variable")  # a real neuron's reading: τ̂ bounded, ordered as τ
+    assert np.all((default["tau_hat"].values >= 0) & (default["tau_hat"].values <= 1))
+    assert stats.spearmanr(default["tau_hat"].values, TAU_20)[0] > 0.8
+    # these spikes are Poisson around the model's hinge in µl: its own reading recovers it
+    intervals = decode.reward_response_intervals(form, "variable", n_boot=200, reversal_fit="hinge",
+                                                 axis="magnitude")
     assert intervals.attrs["resampling"].startswith("trials within magnitude, shared")
     assert intervals.attrs["n_neurons"] == 20 and intervals["neurons"].values.tolist() == [20] * 7
     error = np.abs(intervals["reversal_point"].values - truth["reversal_point"].values) / std
@@ -128,10 +134,13 @@ def test_partial_conditions_are_used_as_far_as_each_neuron_has_them(dabney):
     partial = responses.responses_form(_nanmean(trials), trial_response=trials, event=form["event"].values,
                                        trial_type=form["trial_type"].values, magnitude=form["magnitude"].values,
                                        delay=form["delay"].values, neuron=form["neuron"].values)
-    out = decode.reward_responses(partial, "variable")
-    assert out["neurons"].values.tolist() == [19] * 6 + [15]
-    assert out.attrs["n_neurons"] == 19 and np.isnan(out["reversal_point"].values[5])
-    full = decode.reward_responses(form, "variable")
+    for axis in ("utility", "magnitude"):
+        out = decode.reward_responses(partial, "variable", axis=axis)
+        assert out["neurons"].values.tolist() == [19] * 6 + [15]
+        assert out.attrs["n_neurons"] == 19 and np.isnan(out["reversal_point"].values[5])
+        assert np.all(out["reversal_point"].values[:5] <= 10)  # read on their own magnitudes (up to 10 µl)
+    # on the magnitude axis a neuron's estimates are its own (the utility axis is the population's)
+    full = decode.reward_responses(form, "variable", axis="magnitude")
     others = np.r_[6:20]
     np.testing.assert_allclose(out["reversal_point"].values[others], full["reversal_point"].values[others])
     interval = decode.reward_response_intervals(partial, "variable", n_boot=50)
@@ -173,10 +182,9 @@ def test_bad_recordings_and_files_get_clear_errors(dabney, tmp_path):
     cases = [
         (dict(trials=trials.drop(columns="magnitude"), spike_times=spikes), "no column(s) ['magnitude']"),
         (dict(trials=trials.iloc[:0], spike_times=spikes), "no rows"),
-        (dict(trials=trials.iloc[::-1], spike_times=spikes), "cue times must increase"),
+        (dict(trials=trials.iloc[::-1], spike_times=spikes), "first events (cue, or the reward of an uncued trial) "
+                                                             "must increase"),
         (dict(trials=trials.assign(reward_time=trials.cue_time - 1), spike_times=spikes), "reward comes before its cue"),
-        (dict(trials=trials.assign(reward_time=trials.cue_time + 30), spike_times=spikes),
-         "comes after the next trial's cue"),
         (dict(trials=trials, spike_times=(spikes[0], np.array([]))), "unit 1 has no spikes"),
         (dict(trials=trials, spike_times={"a": spikes[0], "b": np.array([1.0, np.inf])}), "unit 'b' has non-finite"),
         (dict(trials=trials), "give spike_times"),
@@ -188,6 +196,9 @@ def test_bad_recordings_and_files_get_clear_errors(dabney, tmp_path):
             responses.Recording(**kwargs)
     with pytest.raises(ValueError, match="overlaps trial 1's baseline window"):
         responses.responses_from_recording(recording, response_window=(0.2, 9.0))
+    late_rewards = responses.Recording(trials.assign(reward_time=trials.cue_time + 30), spikes)
+    with pytest.raises(ValueError, match="overlaps trial 1's baseline window"):  # a reward after the next cue
+        responses.responses_from_recording(late_rewards)
     with pytest.raises(ValueError, match="before the session's clock starts"):
         responses.responses_from_recording(recording, baseline_window=(-40.0, -1.0))
     with pytest.raises(ValueError, match="response_window must be .start, stop. in s with start < stop"):
@@ -247,9 +258,11 @@ def test_sessions_combine_into_one_form_of_all_their_neurons(dabney):
     assert both.sizes["neuron"] == 40 and "trial" not in both.coords
     assert both["neuron"].values[0] == "day1/u000" and both["session"].values.tolist() == ["day1"] * 20 + ["day2"] * 20
     assert both.attrs["task_name"] == "day1+day2" and both["cell_type"].values[25] == "putative_DA"
-    out = decode.reward_responses(both, "variable")
+    out = decode.reward_responses(both, "variable", reversal_fit="hinge", axis="magnitude")
     assert out["neurons"].values.tolist() == [40] * 6 + [20]
-    alone = [decode.reward_responses(form, "variable") for form in (first, second)]
+    # on the magnitude axis each neuron's estimate is its own (the utility axis is the pooled population's)
+    alone = [decode.reward_responses(form, "variable", reversal_fit="hinge", axis="magnitude")
+             for form in (first, second)]
     step = np.ptp(out["magnitude"].values) / 2000  # the hinge fit's grid over the pooled magnitudes
     np.testing.assert_allclose(out["reversal_point"].values[:20], alone[0]["reversal_point"].values, atol=step)
     np.testing.assert_allclose(out["reversal_point"].values[20:], alone[1]["reversal_point"].values, atol=step)
@@ -257,6 +270,17 @@ def test_sessions_combine_into_one_form_of_all_their_neurons(dabney):
     assert intervals.attrs["resampling"] == "single trials per neuron and magnitude"
     with pytest.raises(ValueError, match="distinct session names"):
         responses.combine_sessions([first, first], names=["a", "a"])
+    with pytest.raises(ValueError, match="are the same session"):  # would count every neuron twice
+        responses.combine_sessions([first, first])
+    with pytest.raises(ValueError, match="are the same session"):
+        responses.combine_sessions([first, first.copy(deep=True)], names=["a", "b"])
+    # a cue is one condition across sessions, whatever each session's mean reward (its magnitude) was
+    cues = both["event"].values == "cue"
+    assert sorted(both["trial_type"].values[cues].tolist()) == sorted(set(first["trial_type"].values[
+        first["event"].values == "cue"].tolist()))
+    expected = [(first["magnitude"].values[first["event"].values == "cue"][0] * 300
+                 + second["magnitude"].values[second["event"].values == "cue"][0] * 200) / 500]
+    assert np.allclose(both["magnitude"].values[cues][:1], expected)
     with pytest.raises(ValueError, match="differ in signal"):
         responses.combine_sessions([first, _quiet(responses.responses_from_run, run, reward=True)])
     with pytest.raises(TypeError, match=r"forms\[1\] is not a responses form"):

@@ -30,6 +30,7 @@ distribution decodes return a :class:`DecodedDistribution`.
 from drl.decode.calibration import calibrated_tau as calibrated_tau
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
 from drl.decode.controls import classify_cue_cells as classify_cue_cells
+from drl.decode.controls import cross_validated_asymmetry as cross_validated_asymmetry
 from drl.decode.controls import predict_signs as predict_signs
 from drl.decode.controls import reference_ladder as reference_ladder
 from drl.decode.controls import split_half_reversals as split_half_reversals
@@ -68,6 +69,7 @@ __all__ = [
     "classify_cue_cells",
     "compare_discount_models",
     "compare_timing_decoders",
+    "cross_validated_asymmetry",
     "cue_responses",
     "cue_values",
     "decode_cue_distribution",

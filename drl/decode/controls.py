@@ -20,11 +20,12 @@ import xarray as xr
 from scipy import stats
 
 from drl._validate import in_range, integer
-from drl.decode.reward import estimates, reversal_fit_of, reward_trials, scaled
+from drl.decode.reward import estimator_for, reward_trials, scaled
 from drl.responses.form import conditions_of, nan_mean, pooled, random_halves
 from drl.responses.run import as_form
 
-__all__ = ["classify_cue_cells", "split_half_reversals", "predict_signs", "reference_ladder"]
+__all__ = ["classify_cue_cells", "cross_validated_asymmetry", "predict_signs", "reference_ladder",
+           "split_half_reversals"]
 
 CELL_CLASSES = ("pessimistic", "interpolating", "optimistic")
 
@@ -100,19 +101,20 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     return out
 
 
-def _reward_trials(caller: str, run, trial_type, event, learned_fraction, reversal_fit):
+def _reward_trials(caller: str, run, trial_type, event, learned_fraction, reversal_fit, axis=None):
     """(form, reversal estimator, trial type, magnitudes [M], single trials [N, M, R]) of the reward responses a
-    split-half analysis reads; refused without single trials or with a magnitude recorded once."""
+    split-half analysis reads; refused without single trials or with a magnitude recorded once. The estimator's
+    axis (the utility axis, a population property) comes from all the trials."""
     form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
     if "trial_response" not in form:
         raise ValueError(f"{caller} needs single-trial responses (the form's trial_response); this form has means "
                          "only")
-    fit = reversal_fit_of(form, reversal_fit)
-    trial_type, magnitudes, _, trials, _ = reward_trials(form, trial_type)
+    trial_type, magnitudes, mean, trials, _ = reward_trials(form, trial_type)
+    estimator = estimator_for(form, magnitudes, mean, reversal_fit, axis)
     counts = np.isfinite(trials).sum(2)
     if np.any(counts[counts > 0] < 2):
         raise ValueError(f"{caller} needs at least 2 trials of each magnitude a neuron was recorded at")
-    return form, fit, trial_type, magnitudes, trials
+    return form, estimator, trial_type, magnitudes, trials
 
 
 def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 200, event: int = 0,
@@ -139,7 +141,7 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
     halves = np.full((2, n_splits, n_neurons), np.nan)
     for s in range(n_splits):
         for h, half in enumerate(random_halves(trials, rng)):
-            halves[h, s] = estimates(magnitudes, nan_mean(half, 2), nan_mean(scaled(form, half, response), 2), fit)[0]
+            halves[h, s] = fit.from_trials(half, scaled(form, half, response))[0]
     correlation, p_value = np.full(n_splits, np.nan), np.full(n_splits, np.nan)
     for s in range(n_splits):
         both = np.isfinite(halves[0, s]) & np.isfinite(halves[1, s])
@@ -159,10 +161,70 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
         coords={"split": np.arange(n_splits), "neuron": form["neuron"].values},
     )
     finite = np.isfinite(correlation)
-    out.attrs.update(trial_type=trial_type, reversal_fit=fit, n_neurons=n_neurons,
+    out.attrs.update(trial_type=trial_type, reversal_fit=fit.fit, axis=fit.axis_name, n_neurons=n_neurons,
                      median_correlation=float(np.median(correlation[finite])) if finite.any() else float("nan"),
                      fraction_significant=float(np.mean((p_value[finite] < 0.05) & (correlation[finite] > 0)))
                      if finite.any() else float("nan"))
+    return out
+
+
+def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_splits: int = 200, event: int = 0,
+                              learned_fraction: float = 0.5, response: str = "scaled",
+                              reversal_fit: str | None = None, axis: str | None = None, seed: int = 0) -> xr.Dataset:
+    """Dabney et al. 2020's cross-validated test of the distributional code (their Fig. 4): does a neuron's
+    asymmetry predict its reversal point when the two are measured on different trials?
+
+    Each of ``n_splits`` times, each neuron's trials at each magnitude are split at random into two halves (as
+    :func:`split_half_reversals`); the reversal point comes from the first half and τ̂ from the second (through
+    the second half's own reversal point), both read as :func:`~drl.decode.reward_responses` reads them
+    (``reversal_fit``, ``axis``; the utility axis from all the trials). Noise shared by the two estimates cannot
+    make them correlate. The replication unit of each split's test is the neuron: a split's p-value is a test
+    over neurons, and the median over splits summarises how the result depends on the split (it is not itself a
+    p-value, and re-splits of the same trials are not independent replications).
+
+    Returns a Dataset: ``pearson``, ``spearman`` and ``p_value`` (Pearson's, over the neurons) [split];
+    ``reversal_point`` (first half, reward units) and ``tau_hat`` (second half) [split, neuron]; attrs
+    ``median_pearson``, ``median_spearman``, ``spearman_iqr`` ([25th, 75th] percentile), ``fraction_significant``
+    (splits with p < 0.05 and r > 0), ``trial_type``, ``reversal_fit``, ``axis``, ``n_neurons``.
+    """
+    n_splits = integer("n_splits", n_splits, minimum=1)
+    form, fit, trial_type, _, trials = _reward_trials("cross_validated_asymmetry", run, trial_type, event,
+                                                      learned_fraction, reversal_fit, axis)
+    rng = np.random.default_rng(seed)
+    n_neurons = trials.shape[0]
+    reversal, tau = np.full((n_splits, n_neurons), np.nan), np.full((n_splits, n_neurons), np.nan)
+    for s in range(n_splits):
+        first, second = random_halves(trials, rng)
+        reversal[s] = fit.from_trials(first, scaled(form, first, response))[0]
+        tau[s] = fit.from_trials(second, scaled(form, second, response))[3]
+    pearson, spearman, p_value = (np.full(n_splits, np.nan) for _ in range(3))
+    for s in range(n_splits):
+        both = np.isfinite(reversal[s]) & np.isfinite(tau[s])
+        if both.sum() >= 3 and np.ptp(reversal[s, both]) > 0 and np.ptp(tau[s, both]) > 0:
+            pearson[s], p_value[s] = stats.pearsonr(tau[s, both], reversal[s, both])
+            spearman[s] = stats.spearmanr(tau[s, both], reversal[s, both])[0]
+    finite = np.isfinite(pearson)
+    if not finite.any():
+        raise ValueError("no split left three neurons with a reversal point and an asymmetry that vary: nothing to "
+                         "correlate")
+    units = form.attrs.get("units", "reward units")
+    out = xr.Dataset(
+        {
+            "pearson": ("split", pearson, {"long_name": "Pearson r of tau_hat (second half) and reversal point "
+                                                        "(first half)", "units": "1"}),
+            "spearman": ("split", spearman, {"long_name": "Spearman rank correlation of the same", "units": "1"}),
+            "p_value": ("split", p_value, {"long_name": "Pearson's p over the neurons of one split", "units": "1"}),
+            "reversal_point": (("split", "neuron"), reversal, {"long_name": "reversal point, first half",
+                                                               "units": units}),
+            "tau_hat": (("split", "neuron"), tau, {"long_name": "asymmetry, second half", "units": "1"}),
+        },
+        coords={"split": np.arange(n_splits), "neuron": form["neuron"].values},
+    )
+    out.attrs.update(trial_type=trial_type, reversal_fit=fit.fit, axis=fit.axis_name, n_neurons=n_neurons,
+                     median_pearson=float(np.median(pearson[finite])),
+                     median_spearman=float(np.nanmedian(spearman[finite])),
+                     spearman_iqr=[float(q) for q in np.nanpercentile(spearman[finite], [25, 75])],
+                     fraction_significant=float(np.mean((p_value[finite] < 0.05) & (pearson[finite] > 0))))
     return out
 
 
@@ -170,8 +232,7 @@ def _split_estimates(form, trials, magnitudes, response, fit, rng):
     """One random halving of each neuron's trials at each magnitude: (reversal points from the first half [N],
     the second half's trials [N, M, R])."""
     first, second = random_halves(trials, rng)
-    reversal = estimates(magnitudes, nan_mean(first, 2), nan_mean(scaled(form, first, response), 2), fit)[0]
-    return reversal, second
+    return fit.from_trials(first, scaled(form, first, response))[0], second
 
 
 def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, event: int = 0,

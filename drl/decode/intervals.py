@@ -17,12 +17,8 @@ import xarray as xr
 from drl._validate import in_range
 from drl.decode.calibration import calibrated_tau
 from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
-from drl.decode.reward import (
-    estimates,
-    responses_at_reward,
-    reward_trials,
-    scaled,
-)
+from drl.decode.reversal import Estimator
+from drl.decode.reward import estimator_for, responses_at_reward, reward_trials, scaled
 from drl.distributions import RewardDistribution
 from drl.responses.run import as_form
 
@@ -95,14 +91,18 @@ def _own_resample(arrays, n_boot, rng):
     return means
 
 
-def _replicate_estimates(magnitudes, signal_means, scaled_means, reversal_fit):
-    """Reversal points and τ̂ [B, N] of each replicate's means [B, N, M], :data:`HINGE_ROWS` rows at a time."""
+def _replicate_estimates(estimator: Estimator, signal_means, scaled_means, counts=None, positive=None,
+                         negative=None):
+    """Reversal points and τ̂ [B, N] of each replicate's summaries [B, N, M] (means; the sign-count estimators
+    also read counts [N, M] and the replicates' positive and negative counts), :data:`HINGE_ROWS` rows at a
+    time."""
     shape = signal_means.shape
-    rows_signal = signal_means.reshape(-1, magnitudes.size)
-    rows_scaled = scaled_means.reshape(-1, magnitudes.size)
-    step = HINGE_ROWS if reversal_fit == "hinge" else rows_signal.shape[0]
-    parts = [estimates(magnitudes, rows_signal[i:i + step], rows_scaled[i:i + step], reversal_fit)
-             for i in range(0, rows_signal.shape[0], step)]
+    n_mag = shape[-1]
+    rows = [None if a is None else np.broadcast_to(a, shape).reshape(-1, n_mag)
+            for a in (signal_means, scaled_means, counts, positive, negative)]
+    step = HINGE_ROWS if estimator.fit == "hinge" else rows[0].shape[0]
+    parts = [estimator.estimate(*(None if a is None else a[i:i + step] for a in rows))
+             for i in range(0, rows[0].shape[0], step)]
     reversal = np.concatenate([p[0] for p in parts])
     tau_hat = np.concatenate([p[3] for p in parts])
     return reversal.reshape(shape[:2]), tau_hat.reshape(shape[:2])
@@ -123,13 +123,13 @@ def _monte_carlo_tau(magnitudes, trials, distribution, reversal, slope_pos, slop
         spread = np.nan_to_num(np.sqrt(np.nanvar(np.where(count[..., None] > 1, trials, 0.0), 2, ddof=1))
                                ) / np.sqrt(count)  # standard error of each mean
     means = np.where(count > 0, mean, np.nan) + spread * rng.standard_normal((n_boot, *mean.shape))
-    return _replicate_estimates(magnitudes, means, means, "hinge")[1], tau
+    return _replicate_estimates(Estimator("hinge", magnitudes, magnitudes), means, means)[1], tau
 
 
 def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int = 200, level: float = 0.95,
                               seed: int = 0, event: int = 0, learned_fraction: float = 0.5,
                               response: str = "scaled", distribution: RewardDistribution | None = None,
-                              reversal_fit: str | None = None) -> xr.Dataset:
+                              reversal_fit: str | None = None, axis: str | None = None) -> xr.Dataset:
     """:func:`~drl.decode.reward_responses` with bootstrap confidence intervals for each neuron's reversal point
     and asymmetry τ̂, and τ̂'s bias.
 
@@ -153,20 +153,24 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
                         f"{type(distribution).__name__}")
     form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
     rng = np.random.default_rng(seed)
-    out = responses_at_reward(form, trial_type, response=response, reversal_fit=reversal_fit)
-    fit = out.attrs["reversal_fit"]
-    _, magnitudes, _, trials, ids = reward_trials(form, out.attrs["trial_type"])
+    out = responses_at_reward(form, trial_type, response=response, reversal_fit=reversal_fit, axis=axis)
+    _, magnitudes, mean, trials, ids = reward_trials(form, trial_type)
+    estimator = estimator_for(form, magnitudes, mean, out.attrs["reversal_fit"], out.attrs["axis"])
     if trials is None:
         raise ValueError("bootstrap intervals resample single trials, and these responses have only means: build "
                          "the form with trial_response= (or a table with one row per trial)")
-    arrays = [trials, scaled(form, trials, response)]
+    present = np.isfinite(trials)
+    arrays = [trials, scaled(form, trials, response), np.where(present, trials > 0, np.nan),
+              np.where(present, trials < 0, np.nan)]
     if ids is not None:
-        signal_means, scaled_means = _shared_resample(arrays, ids, n_boot, rng)
+        signal_means, scaled_means, positive, negative = _shared_resample(arrays, ids, n_boot, rng)
         resampling = "trials within magnitude, shared by all neurons"
     else:
-        signal_means, scaled_means = _own_resample(arrays, n_boot, rng)
+        signal_means, scaled_means, positive, negative = _own_resample(arrays, n_boot, rng)
         resampling = "single trials per neuron and magnitude"
-    reversal, tau = _replicate_estimates(magnitudes, signal_means, scaled_means, fit)
+    counts = present.sum(2).astype(np.float64)  # a resample keeps each mean's trial count
+    reversal, tau = _replicate_estimates(estimator, signal_means, scaled_means, counts, positive * counts,
+                                         negative * counts)  # the sign fractions back to counts
     if distribution is not None:
         simulated, implied = _monte_carlo_tau(magnitudes, arrays[1], distribution, out["reversal_point"].values,
                                               out["slope_pos"].values, out["slope_neg"].values, n_boot, rng)

@@ -24,9 +24,10 @@ from drl.responses.run import as_form, default_trial_type
 __all__ = ["decode_cue_distribution", "decode_joint", "decode_run_distribution", "decode_run_timing"]
 
 
-def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 0, learned_fraction: float = 0.5,
-                            use: str | None = None, n_samples: int = 100,
-                            responses: xr.Dataset | None = None) -> DecodedDistribution:
+def decode_run_distribution(run, trial_type: str | list | None = None, *, event: int = 0,
+                            learned_fraction: float = 0.5, use: str | None = None, n_samples: int = 100,
+                            responses: xr.Dataset | None = None, smoothing: float | str | None = None,
+                            bounds=None) -> DecodedDistribution:
     """Decode the reward distribution of ``trial_type`` from the neurons' reversal points.
 
     ``use="tau"`` (the default when the responses know each neuron's true τ: a run) pairs the reversal points
@@ -37,6 +38,11 @@ def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 
     A model learning quantiles is decoded as quantiles, everything else as expectiles. ``responses``: the
     :func:`~drl.decode.reward_responses` of these data when already computed (figures pass theirs;
     ``trial_type``, ``event`` and ``learned_fraction`` are then theirs).
+
+    ``smoothing`` and ``bounds`` go to :func:`~drl.decode.decode_distribution`: a recording's code is noisy, and
+    ``smoothing="cv"`` decodes it with a ridge chosen by cross-validation over its neurons instead of fitting
+    every (τ̂, reversal point) pair exactly; ``bounds="delivered"`` keeps the samples within the magnitudes the
+    responses were recorded at (a recording knows what it delivered).
     """
     if responses is None:
         form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
@@ -59,8 +65,13 @@ def decode_run_distribution(run, trial_type: str | None = None, *, event: int = 
     if keep.sum() == 0:
         raise ValueError(f"no neuron has a {use} in (0, 1) to decode with")
     kind = "quantile" if responses.attrs.get("rule") == "quantile" else "expectile"
+    if isinstance(bounds, str):
+        if bounds != "delivered":
+            raise ValueError(f"bounds must be (lo, hi), None or 'delivered'; got {bounds!r}")
+        magnitudes = responses["magnitude"].values
+        bounds = (float(magnitudes.min()), float(magnitudes.max()))
     return decode_distribution(levels[keep], responses["reversal_point"].values[keep], kind=kind,
-                               n_samples=n_samples)
+                               n_samples=n_samples, smoothing=smoothing, bounds=bounds)
 
 
 def _first_cue_type(form: xr.Dataset) -> str:
@@ -131,7 +142,8 @@ def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: 
 
 def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=None, ridge: float = 1e-6,
                  learned_fraction: float = 0.5, n_samples: int = 100, min_mass: float = 0.02,
-                 source: str = "rpe", cue_response=None) -> xr.Dataset:
+                 source: str = "rpe", cue_response=None, reversal_fit: str | None = None,
+                 axis: str | None = None) -> xr.Dataset:
     """The joint map of reward time × magnitude (Sousa et al. 2025).
 
     A τ × γ model population (the responses know each neuron's τ and γ: a run): for each τ level, the cue values
@@ -144,7 +156,8 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     Responses without a τ × γ grid (a recording): as Sousa et al. did for their neurons, the map is the delay
     distribution of the cue (:func:`decode_run_timing`) times the magnitude distribution decoded from the
     neurons' responses to the same cue (:func:`decode_cue_distribution`; pass ``cue_response``, each neuron's
-    cue response divided by its gain·γ̂^delay).
+    cue response divided by its gain·γ̂^delay; ``reversal_fit`` and ``axis`` read its reward responses, as
+    :func:`~drl.decode.reward_responses`).
 
     Returns a Dataset: ``joint`` [delay, magnitude] (probability per bin), ``time_marginal`` [delay],
     ``magnitude_marginal`` [magnitude], and ``samples`` [delay, sample] (NaN where not decoded).
@@ -152,7 +165,8 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     trial_type = trial_type or default_trial_type(run)
     form = as_form(run, cue_types=[trial_type], learned_fraction=learned_fraction, cue=source)
     if not ("tau" in form.coords and "gamma" in form.coords):
-        return _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response)
+        return _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response,
+                                       {"reversal_fit": reversal_fit, "axis": axis})
     if cue_response is not None:
         raise ValueError("cue_response= is for responses without true τ and γ; a model population's cue values are "
                          "read from its responses")
@@ -208,7 +222,7 @@ def _joint_dataset(joint, samples, times, magnitudes, units) -> xr.Dataset:
     )
 
 
-def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response):
+def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_samples, min_mass, cue_response, reading):
     """Sousa et al. 2025's map for recorded neurons: the decoded delay distribution of the cue times the
     magnitude distribution decoded from the same cue responses (:func:`decode_cue_distribution`)."""
     if cue_response is None:
@@ -217,7 +231,7 @@ def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_sample
                          "see decode_cue_distribution")
     timing = decode_run_timing(form, trial_type, times=times, ridge=ridge)
     trial_type = timing.attrs["trial_type"]
-    decoded = decode_cue_distribution(form, cue_response=cue_response, n_samples=n_samples)
+    decoded = decode_cue_distribution(form, cue_response=cue_response, n_samples=n_samples, **reading)
     if magnitudes is None:
         magnitudes = np.linspace(0, 1.25 * float(decoded.samples.max()), 91)
     magnitudes = _vector("magnitudes", magnitudes)
@@ -234,12 +248,13 @@ def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_sample
 
 
 def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=None, n_boot: int = 200,
-                            seed: int = 0, n_samples: int = 100, intervals: xr.Dataset | None = None
-                            ) -> DecodedDistribution:
+                            seed: int = 0, n_samples: int = 100, intervals: xr.Dataset | None = None,
+                            reversal_fit: str | None = None, axis: str | None = None) -> DecodedDistribution:
     """The reward distribution a cue predicts, decoded from the cue responses alone (Sousa et al. 2025, Fig. 4).
 
     Reversal points and bias-corrected τ̂ come from the reward responses of ``trial_type``
-    (:func:`~drl.decode.reward_response_intervals`, ``n_boot`` and ``seed``; or ``intervals`` when given); the
+    (:func:`~drl.decode.reward_response_intervals`, ``n_boot``, ``seed``, ``reversal_fit`` and ``axis``; or
+    ``intervals`` when given); the
     cue responses are mapped to reversal points (:func:`~drl.decode.reversal_from_cue`), τ is calibrated against
     them (:func:`~drl.decode.calibrated_tau`) and the pairs are decoded as expectiles.
 
@@ -254,7 +269,8 @@ def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=
     trial_type = trial_type or default_trial_type(run)
     form = as_form(run, reward=True, reward_type=trial_type, cue_types=[trial_type] if trial_type else None)
     if intervals is None:
-        intervals = reward_response_intervals(form, trial_type, n_boot=n_boot, seed=seed)
+        intervals = reward_response_intervals(form, trial_type, n_boot=n_boot, seed=seed, reversal_fit=reversal_fit,
+                                              axis=axis)
     trial_type = intervals.attrs["trial_type"]
     if cue_response is None:
         if "gamma" not in form.coords:

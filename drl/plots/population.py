@@ -33,33 +33,48 @@ def _step_cdf(values: np.ndarray, weights: np.ndarray, lo: float, hi: float):
 
 @styled
 def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded",
-                 units: str = "reward units"):
+                 units: str = "reward units", color=None):
     """A decoded distribution against the true one, as cumulative distributions on one axis.
 
     CDFs compare honestly where densities do not: an atom is a step of its probability (a density would need a
     smoothing width, doubles an atom at a bound when reflected, and shows mass where no sample is), and the
     shaded area between the two curves *is* the Wasserstein-1 distance given in the legend. The decoded samples
-    are the ticks under the curve."""
+    are the ticks under the curve.
+
+    Several decodes compare on one axis: pass the first's ``ax`` to the next with its own ``label`` and
+    ``color`` (default: the axis' next colour); the truth is drawn once, the x-limits grow to hold every curve,
+    and the area is shaded for the first decode only."""
     if ax is None:
         fig, (ax,) = new_figure(1)
     fig = ax.figure
     samples = np.asarray(decoded.samples, np.float64)
+    true_drawn = any(line.get_gid() == "true" for line in ax.get_lines())
+    first = not any(line.get_gid() == "decoded" for line in ax.get_lines())
+    color = color or ("tab:blue" if first else ax._get_lines.get_next_color())
     points = samples if true is None else np.concatenate([samples, true.values])
     span = float(np.ptp(points)) or 1.0
     lo, hi = float(points.min()) - 0.05 * span, float(points.max()) + 0.05 * span
+    if not first:  # keep what is drawn already in view
+        old_lo, old_hi = ax.get_xlim()
+        lo, hi = min(lo, old_lo), max(hi, old_hi)
     x_dec, f_dec = _step_cdf(samples, np.full(samples.size, 1.0 / samples.size), lo, hi)
-    ax.step(x_dec, f_dec, where="post", color="tab:blue", lw=1.8, gid="decoded", zorder=3,  # above the truth
+    ax.step(x_dec, f_dec, where="post", color=color, lw=1.8, gid="decoded", zorder=3,  # above the truth
             label=f"{label} ({samples.size} samples)")
-    ax.plot(samples, np.full(samples.size, -0.03), "|", color="tab:blue", ms=6, alpha=0.6, clip_on=False)
+    # the rug sits under the curve, inside the axes (a tick outside them would widen a tight bounding box)
+    ax.plot(samples, np.full(samples.size, -0.03), "|", color=color, ms=6, alpha=0.6, clip_on=True)
     if true is not None:
         w1 = decode.wasserstein(decoded, true)
         x_true, f_true = _step_cdf(true.values, true.probabilities, lo, hi)
-        ax.step(x_true, f_true, where="post", color="k", lw=2.6, alpha=0.55, gid="true", zorder=2, label="true")
-        grid = np.union1d(x_dec, x_true)
-        f_on_dec = f_dec[np.searchsorted(x_dec, grid, side="right") - 1]
-        f_on_true = f_true[np.searchsorted(x_true, grid, side="right") - 1]
-        ax.fill_between(grid, f_on_dec, f_on_true, step="post", color="tab:red", alpha=0.25, lw=0,
-                        label=f"area = W1 = {w1:.2f} {units}")
+        if not true_drawn:
+            ax.step(x_true, f_true, where="post", color="k", lw=2.6, alpha=0.55, gid="true", zorder=2, label="true")
+        if first:
+            grid = np.union1d(x_dec, x_true)
+            f_on_dec = f_dec[np.searchsorted(x_dec, grid, side="right") - 1]
+            f_on_true = f_true[np.searchsorted(x_true, grid, side="right") - 1]
+            ax.fill_between(grid, f_on_dec, f_on_true, step="post", color="tab:red", alpha=0.25, lw=0,
+                            label=f"area = W1 = {w1:.2f} {units}")
+        else:
+            ax.lines[-2].set_label(f"{label} ({samples.size} samples; W1 = {w1:.2f} {units})")
     ax.set(xlabel=f"reward ({units})", ylabel="cumulative probability", xlim=(lo, hi), ylim=(-0.06, 1.04))
     ax.legend(frameon=False, loc="lower right", fontsize="small")
     save_figure(fig, save)
@@ -112,8 +127,9 @@ def hinge_curves(responses) -> tuple[np.ndarray, np.ndarray]:
     measured magnitudes would bend at the magnitudes instead, and cross zero off c (with two outcomes, every
     chord crosses at the mean). A side with no magnitude on it (c outside the range) is not drawn (NaN).
     """
-    magnitudes = responses["magnitude"].values
-    reversal = responses["reversal_point"].values
+    on_axis = "axis" in responses.coords  # the estimator's axis (the magnitudes, or their utility)
+    magnitudes = responses["axis"].values if on_axis else responses["magnitude"].values
+    reversal = responses["reversal_point_axis" if on_axis else "reversal_point"].values
     lo, hi = float(magnitudes.min()), float(magnitudes.max())
     x = np.stack([np.full_like(reversal, lo), reversal, np.full_like(reversal, hi)], axis=1)
     slope_pos, slope_neg = responses["slope_pos"].values, responses["slope_neg"].values
@@ -126,17 +142,28 @@ def hinge_curves(responses) -> tuple[np.ndarray, np.ndarray]:
 def _response_panel(ax, responses, colors, units, ylabel):
     """Measured mean responses (dots), the two-piece line they imply through the reversal point, and the
     reversal point ('o', on the zero line where the drawn line crosses it)."""
-    magnitudes = responses["magnitude"].values
+    utility = responses.attrs.get("axis") == "utility"
+    magnitudes = responses["axis" if utility else "magnitude"].values
+    reversal = responses["reversal_point_axis" if utility else "reversal_point"].values
     x, y = hinge_curves(responses)
     for p in range(responses.sizes["predictor"]):
         ax.plot(magnitudes, responses["response"].values[p], ".", color=colors[p], ms=4, alpha=0.8,
                 gid="measured")
         ax.plot(x[p], y[p], "-", color=colors[p], lw=1.1, gid="hinge")
-        ax.plot(responses["reversal_point"].values[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5,
-                gid="reversal")
+        ax.plot(reversal[p], 0, "o", color=colors[p], ms=5, mec="k", mew=0.5, gid="reversal")
     ax.axhline(0, color="0.6", lw=0.8, zorder=0)
-    ax.set(xlabel=f"reward magnitude ({units})", ylabel=ylabel,
-           title="response: mean (·), fit (—), reversal (o)")
+    if utility:  # the magnitudes where they sit on the utility axis
+        top = ax.secondary_xaxis("top")
+        shown, last = [], -np.inf  # labels closer than 5 % of the axis would overlap
+        for position, magnitude in zip(magnitudes, responses["magnitude"].values, strict=True):
+            if position - last >= 0.05 * (np.ptp(magnitudes) or 1):
+                shown.append((position, f"{magnitude:g}"))
+                last = position
+        top.set_xticks([p for p, _ in shown], [label for _, label in shown], fontsize="x-small")
+        top.set_xlabel(f"reward magnitude ({units})", fontsize="small")
+    axis_label = (f"empirical utility: population mean response ({responses['axis'].attrs.get('units', '')})"
+                  if utility else f"reward magnitude ({units})")
+    ax.set(xlabel=axis_label, ylabel=ylabel, title="response: mean (·), fit (—), reversal (o)")
 
 
 def _value_colors(values):
@@ -157,7 +184,8 @@ def _recorded_reward_response(form, trial_type, save):
     tau_hat = responses["tau_hat"].values
     colors, mappable = _value_colors(tau_hat)
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
-    _response_panel(axes[0], responses, colors, units, "recorded response")
+    response_units = form.attrs.get("response_units", "recorded units")
+    _response_panel(axes[0], responses, colors, units, f"recorded response ({response_units})")
     axes[1].scatter(tau_hat, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
                     zorder=3)
     axes[1].set(xlabel="estimated asymmetry τ̂", ylabel=f"reversal point ({units})", title="reversal points")

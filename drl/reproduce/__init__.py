@@ -14,24 +14,36 @@ import warnings
 from pathlib import Path
 
 from drl._validate import boolean, choice, integer
-from drl.reproduce import dabney2020, masset2025, sousa2025
+from drl.reproduce import dabney2020, eshel2016, masset2025, sousa2025
 from drl.reproduce.result import Check, Reproduction
 
 __all__ = ["PAPERS", "Check", "Reproduction", "reproduce"]
 
 #: The papers reproduced, by name.
-PAPERS = {"dabney2020": dabney2020, "masset2025": masset2025, "sousa2025": sousa2025}
+PAPERS = {"dabney2020": dabney2020, "eshel2016": eshel2016, "masset2025": masset2025, "sousa2025": sousa2025}
 
 
 def reproduce(name: str, *, directory="figs", quick: bool = False, progress: bool = True,
-              seed: int = 0) -> Reproduction:
+              seed: int = 0, data=None) -> Reproduction:
     """Reproduce paper ``name`` (one of :data:`PAPERS`): figures into ``directory/<name>/`` (created), checks
     returned (print the result for the table). ``progress`` shows a bar over the stages; warnings raised on
-    the way are kept in the result's ``notes``, not printed."""
+    the way are kept in the result's ``notes``, not printed. ``data``: the folder of recorded data a
+    reproduction on real neurons reads (``eshel2016``: the lab's session files)."""
     choice("name", name, PAPERS)
     quick, progress = boolean("quick", quick), boolean("progress", progress)
     seed = integer("seed", seed, minimum=0)
     paper = PAPERS[name]
+    needs_data = getattr(paper, "NEEDS_DATA", False)
+    if needs_data:
+        if data is None:
+            raise ValueError(f"reproduce({name!r}) analyses recorded neurons: pass data= (drl reproduce {name} --data "
+                             "DIR), the folder of the lab's session files")
+        data = Path(data)
+        if not data.is_dir():
+            raise FileNotFoundError(f"data={str(data)!r} is not a folder (the lab's session files go there)")
+    elif data is not None:
+        raise ValueError(f"reproduce({name!r}) simulates its data: data= is for the reproductions on recordings "
+                         f"({sorted(k for k, v in PAPERS.items() if getattr(v, 'NEEDS_DATA', False))})")
     folder = Path(directory) / name
     folder.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
@@ -40,7 +52,7 @@ def reproduce(name: str, *, directory="figs", quick: bool = False, progress: boo
     results: dict = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        steps = paper.stages(quick, seed)
+        steps = paper.stages(quick, seed, data) if needs_data else paper.stages(quick, seed)
         bar = tqdm(steps, desc=f"reproduce {name}", unit="stage", disable=not progress)
         for description, step in bar:
             bar.set_postfix_str(description)

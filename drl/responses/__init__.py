@@ -1,7 +1,7 @@
 """Sources of the responses form: every population's responses, simulated or recorded, in one Dataset.
 
 Layering: a source (a run, a table, spike times or a continuous signal with trial events, an NWB file, pynapple
-objects) → the responses form (:mod:`drl.responses.form`) → the analyses of :mod:`drl.decode`, which read the
+objects, a lab's MATLAB session files) → the responses form (:mod:`drl.responses.form`) → the analyses of :mod:`drl.decode`, which read the
 form alone. ``drl.responses.<name>`` imports on first use.
 """
 
@@ -24,6 +24,9 @@ _EXPORTS = {
     "recording_from_pynapple": "drl.responses.nwb",
     "write_nwb": "drl.responses.nwb",
     "recording_from_run": "drl.responses.synthetic",
+    "read_commonformat": "drl.responses.commonformat",
+    "TrialCode": "drl.responses.commonformat",
+    "ESHEL2016_TRIAL_TYPES": "drl.responses.commonformat",
 }
 
 

@@ -48,22 +48,23 @@ def _trials_table(trials) -> pd.DataFrame:
             raise ValueError(f"trials column {column!r} must hold finite numbers (NaN for none); row {row} holds "
                              f"{trials[column].iloc[row]!r}")
         out[column] = values.to_numpy(dtype=np.float64)
-    cue = out["cue_time"].to_numpy()
-    if np.isnan(cue).any():
-        raise ValueError(f"every trial needs a cue_time; row {int(np.flatnonzero(np.isnan(cue))[0])} has none")
-    if np.any(np.diff(cue) <= 0):
-        row = int(np.flatnonzero(np.diff(cue) <= 0)[0]) + 1
-        raise ValueError(f"the trials' cue times must increase (events in time order); row {row} has cue_time "
-                         f"{cue[row]:g} s after {cue[row - 1]:g} s")
-    reward = out["reward_time"].to_numpy()
-    early = np.flatnonzero(reward < cue)
+    cue, reward = out["cue_time"].to_numpy(), out["reward_time"].to_numpy()
+    eventless = np.flatnonzero(np.isnan(cue) & np.isnan(reward))
+    if eventless.size:
+        raise ValueError(f"every trial needs a cue_time or a reward_time (an uncued reward has no cue); row "
+                         f"{int(eventless[0])} has neither")
+    first = trial_start(out)
+    if np.any(np.diff(first) <= 0):
+        row = int(np.flatnonzero(np.diff(first) <= 0)[0]) + 1
+        raise ValueError(f"the trials' first events (cue, or the reward of an uncued trial) must increase (events "
+                         f"in time order); row {row} starts at {first[row]:g} s, after {first[row - 1]:g} s")
+    with np.errstate(invalid="ignore"):
+        early = np.flatnonzero(reward < cue)
     if early.size:
         raise ValueError(f"a reward comes before its cue in row {early[0]}: reward_time {reward[early[0]]:g} s, "
                          f"cue_time {cue[early[0]]:g} s")
-    late = np.flatnonzero(reward[:-1] >= cue[1:])
-    if late.size:
-        raise ValueError(f"the reward of row {late[0]} ({reward[late[0]]:g} s) comes after the next trial's cue "
-                         f"({cue[late[0] + 1]:g} s): events out of order")
+    # A reward after the next trial's first event is not refused here: a lab's record can log a cued reward's
+    # nominal time just after an uncued one; responses_from_recording refuses overlapping windows by default.
     rewarded = np.isfinite(reward)
     if np.any(np.isnan(out["magnitude"].to_numpy()[rewarded])):
         row = int(np.flatnonzero(rewarded & np.isnan(out["magnitude"].to_numpy()))[0])
@@ -72,14 +73,21 @@ def _trials_table(trials) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def trial_start(trials: pd.DataFrame) -> np.ndarray:
+    """[N] each trial's first event (s): its cue, or the reward of an uncued trial; baselines are taken around it."""
+    cue = trials["cue_time"].to_numpy()
+    return np.where(np.isfinite(cue), cue, trials["reward_time"].to_numpy())
+
+
 @dataclass(frozen=True, eq=False)
 class Recording:
     """One recording session: spike times or a continuous signal, trial events and unit metadata (times in s, on
     one clock).
 
     Attributes:
-      trials: one row per trial: ``cue_time`` (s), ``reward_time`` (s, NaN for none), ``magnitude`` (reward units,
-        NaN for none), ``trial_type`` (name); ``delay`` (s, reward − cue) is added.
+      trials: one row per trial: ``cue_time`` (s; NaN for an uncued reward), ``reward_time`` (s; NaN for none: a
+        cue without reward, or an omission), ``magnitude`` (reward units, NaN for none), ``trial_type`` (name);
+        ``delay`` (s, reward − cue; NaN without either) is added. Every trial has a cue or a reward.
       spike_times: one array of spike times (s) per unit, or None for a continuous signal.
       signal, timestamps: a continuous signal [time, unit] (e.g. ΔF/F) at ``timestamps`` [time] (s), or None.
       units: one row per unit (index: unit ids), any columns (``cell_type``, ``location``, …) to select by.
@@ -201,73 +209,117 @@ def _window(name: str, window) -> tuple[float, float]:
     return lo, hi
 
 
-def _check_windows(recording: Recording, response: tuple, baseline: tuple) -> None:
+OVERLAPS = ("raise", "keep", "drop")
+
+
+def _check_windows(recording: Recording, response: tuple, baseline: tuple, overlapping: str) -> np.ndarray:
     """Windows must lie inside their trial: a response window ends before the next trial's baseline starts, and
-    every window lies inside the recorded span."""
+    every window lies inside the recorded span. Returns [N] the trials kept: all, or (``overlapping="drop"``)
+    all but those whose baseline the previous trial's response window reaches into."""
     trials = recording.trials
-    cue, reward = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy()
+    cue, reward = trial_start(trials), trials["reward_time"].to_numpy()
     if cue[0] + baseline[0] < 0:
         raise ValueError(f"the first trial's baseline window starts at {cue[0] + baseline[0]:g} s, before the "
                          "session's clock starts (0 s): shorten baseline_window or leave the first trial out")
     last_event = np.where(np.isfinite(reward), reward, cue)
     next_baseline = cue[1:] + baseline[0]
     spill = np.flatnonzero(last_event[:-1] + response[1] > next_baseline)
-    if spill.size:
+    keep = np.ones(cue.size, dtype=bool)
+    if spill.size and overlapping == "raise":
         t = int(spill[0])
         raise ValueError(f"the response window {response} s after trial {t}'s last event ({last_event[t]:g} s) "
-                         f"overlaps trial {t + 1}'s baseline window {baseline} s around its cue ({cue[t + 1]:g} s): "
-                         "windows must lie inside their trial; shorten them or leave such trials out")
+                         f"overlaps trial {t + 1}'s baseline window {baseline} s around its first event "
+                         f"({cue[t + 1]:g} s), and {spill.size - 1} more pair(s): windows must lie inside their "
+                         "trial; shorten them, or pass overlapping='drop' (leave the later trials out) or 'keep' "
+                         "(read them as they are)")
+    if overlapping == "drop":
+        keep[spill + 1] = False
     start, stop = recording._extent
     if recording.signal is not None and (cue[0] + baseline[0] < start or last_event[-1] + response[1] > stop):
         raise ValueError(f"the windows reach outside the recorded signal ({start:g} … {stop:g} s): the first "
                          f"baseline starts at {cue[0] + baseline[0]:g} s, the last response ends at "
                          f"{last_event[-1] + response[1]:g} s")
+    return keep
+
+
+SMOOTHINGS = (None, "dabney2020")
 
 
 def responses_from_recording(recording: Recording, *, response_window=RESPONSE_WINDOW,
                              baseline_window=BASELINE_WINDOW, baseline: str = "neuron", select=None,
+                             smoothing: str | None = None, overlapping: str = "raise",
                              name: str | None = None) -> xr.Dataset:
     """The responses form of a recording session.
 
     For each unit and trial: the rate (spikes/s; a continuous signal: its mean) in ``response_window`` (s after
     the event) at the cue and at the reward, minus the baseline: the rate in ``baseline_window`` (s around the
-    cue), averaged over all the unit's trials (``baseline="neuron"``: per-neuron subtraction, the least noisy)
-    or of the same trial (``"trial"``). Conditions: one cue condition per trial type (its magnitude is the
-    trial type's mean reward, its delay the reward delay when there is one), one reward condition per trial
-    type × magnitude × delay delivered. Units are recorded together, so trials are shared by every neuron (the
-    form's ``trial`` coordinate). ``select`` keeps some units (:meth:`Recording.select`); the units table's
-    columns become neuron coordinates.
+    trial's first event: its cue, or the reward of an uncued trial), averaged over all the unit's trials
+    (``baseline="neuron"``: per-neuron subtraction, the least noisy) or of the same trial (``"trial"``).
+
+    Conditions: one cue condition per trial type with a cue (its magnitude is the trial type's mean reward,
+    unrewarded trials counting 0; its delay the reward delay when there is one), and one reward condition per
+    trial type × magnitude × delay delivered; an uncued reward's condition has no delay (NaN). Units are recorded
+    together, so trials are shared by every neuron (the form's ``trial`` coordinate). ``select`` keeps some units
+    (:meth:`Recording.select`); the units table's columns become neuron coordinates.
+
+    ``smoothing="dabney2020"`` reads spikes as Dabney et al. 2020 did (:mod:`drl.responses.smoothing`: a 20-ms
+    kernel applied twice on a 1-ms grid, the PSTH spanning −1 … +3 s around the trial's first event; windows on
+    whole ms); with their windows, ``response_window=(0.2, 0.6)``, ``baseline_window=(-1, 0)`` and
+    ``baseline="trial"``, it gives their per-trial responses.
+
+    ``overlapping``: what to do with a trial whose baseline window the previous trial's response window reaches
+    into (a lab's record can start a trial at the moment the last one's reward comes): ``"raise"`` (the
+    default: a ValueError naming the pair), ``"drop"`` (leave such trials out) or ``"keep"`` (read them as they
+    are, as Dabney et al. did).
     """
     if not isinstance(recording, Recording):
         raise TypeError(f"recording must be a drl.responses.Recording; got {type(recording).__name__}")
     if baseline not in ("neuron", "trial"):
         raise ValueError(f"baseline must be 'neuron' or 'trial'; got {baseline!r}")
+    if smoothing not in SMOOTHINGS:
+        raise ValueError(f"smoothing must be None or 'dabney2020'; got {smoothing!r}")
+    if overlapping not in OVERLAPS:
+        raise ValueError(f"overlapping must be 'raise', 'keep' or 'drop'; got {overlapping!r}")
+    if smoothing is not None and recording.spike_times is None:
+        raise ValueError("smoothing='dabney2020' smooths spike times; this recording holds a continuous signal")
     response_window = _window("response_window", response_window)
     baseline_window = _window("baseline_window", baseline_window)
     if select is not None:
         recording = recording.select(select)
-    _check_windows(recording, response_window, baseline_window)
+    kept = _check_windows(recording, response_window, baseline_window, overlapping)
     trials = recording.trials
-    cue, reward = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy()
-    rewarded = np.flatnonzero(np.isfinite(reward))
-    span = lambda events, window: (events + window[0], events + window[1])  # noqa: E731
-    at_cue = recording.window_mean(*span(cue, response_window))  # [U, N]
-    at_reward = recording.window_mean(*span(reward[rewarded], response_window))  # [U, R]
-    base = recording.window_mean(*span(cue, baseline_window))  # [U, N]
+    cue, reward, start = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy(), trial_start(trials)
+    cued, rewarded = np.flatnonzero(np.isfinite(cue) & kept), np.flatnonzero(np.isfinite(reward) & kept)
+    if smoothing is None:
+        span = lambda events, window: (events + window[0], events + window[1])  # noqa: E731
+        at_cue = recording.window_mean(*span(cue[cued], response_window))  # [U, cued]
+        at_reward = recording.window_mean(*span(reward[rewarded], response_window))  # [U, R]
+        base = recording.window_mean(*span(start, baseline_window))  # [U, N]
+    else:
+        from drl.responses.smoothing import dabney2020_window_rates
+
+        def rates(events, window, twice):
+            return np.stack([dabney2020_window_rates(times, start, events, window, twice=twice)
+                             for times in recording.spike_times])
+
+        at_cue = rates(np.where(np.isfinite(cue), cue, np.nan), response_window, True)[:, cued]
+        at_reward = rates(reward, response_window, True)[:, rewarded]
+        base = rates(start, baseline_window, False)
     if baseline == "neuron":
-        base = np.broadcast_to(base.mean(1, keepdims=True), base.shape)
-    at_cue, at_reward = at_cue - base, at_reward - base[:, rewarded]
+        base = np.broadcast_to(base[:, kept].mean(1, keepdims=True), base.shape)
+    at_cue, at_reward = at_cue - base[:, cued], at_reward - base[:, rewarded]
 
     types = trials["trial_type"].to_numpy()
     conditions, members = [], []
-    for trial_type in dict.fromkeys(types):
-        of_type = np.flatnonzero(types == trial_type)
-        delays = np.unique(trials["delay"].to_numpy()[of_type][np.isfinite(trials["delay"].to_numpy()[of_type])])
+    for trial_type in dict.fromkeys(types[cued]):
+        of_type = cued[types[cued] == trial_type]
+        delays = trials["delay"].to_numpy()[of_type]
+        delays = np.unique(delays[np.isfinite(delays)])
         expected = float(np.nan_to_num(trials["magnitude"].to_numpy()[of_type]).mean())
         conditions.append(("cue", trial_type, expected, delays[0] if delays.size == 1 else np.nan))
-        members.append(("cue", of_type))
+        members.append(("cue", np.searchsorted(cued, of_type)))  # positions among the cued trials
     keys = trials.iloc[rewarded][["trial_type", "magnitude", "delay"]].round({"magnitude": 9, "delay": 6})
-    for key, rows in keys.groupby(["trial_type", "magnitude", "delay"], sort=True).indices.items():
+    for key, rows in keys.groupby(["trial_type", "magnitude", "delay"], sort=True, dropna=False).indices.items():
         conditions.append(("reward", str(key[0]), float(key[1]), float(key[2])))
         members.append(("reward", np.asarray(rows)))  # positions among the rewarded trials
     width = max(m.size for _, m in members)
@@ -275,7 +327,7 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
     ids = np.full((len(conditions), width), -1, dtype=np.int64)
     for c, (event, rows) in enumerate(members):
         single[:, c, :rows.size] = (at_cue if event == "cue" else at_reward)[:, rows]
-        ids[c, :rows.size] = rows if event == "cue" else rewarded[rows]
+        ids[c, :rows.size] = cued[rows] if event == "cue" else rewarded[rows]
     mean = nan_mean(single, 2)
     units = recording.units
     coords = {}
@@ -288,5 +340,5 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
         magnitude=magnitude.astype(float), delay=delay.astype(float), neuron=units.index.to_numpy(),
         neuron_coords=coords, units=recording.magnitude_units, name=name or recording.name, signal="recorded",
         attrs={"response_window": list(response_window), "baseline_window": list(baseline_window),
-               "baseline": baseline,
+               "baseline": baseline, "smoothing": smoothing or "none",
                "response_units": "spikes/s" if recording.spike_times is not None else "signal units"})
