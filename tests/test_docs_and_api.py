@@ -75,6 +75,9 @@ def test_code_blocks_run_as_written(document, tmp_path):
         if len(parts) == 2 and parts[0] in ("toml", "json"):
             (tmp_path / parts[1]).write_text(code)
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    sessions = ROOT.parent / "shared" / "data" / "dopamine_real" / "eshel_dabney_varmag" / "light_id_da"
+    if sessions.is_dir():  # the how-to on a lab's files runs on the real ones where they are
+        env["DRL_SESSION_FILES"] = str(sessions)
     for index, code in enumerate(python):
         script = tmp_path / f"block_{index}.py"
         script.write_text(code)

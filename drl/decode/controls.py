@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from scipy import stats
@@ -204,9 +206,9 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
             pearson[s], p_value[s] = stats.pearsonr(tau[s, both], reversal[s, both])
             spearman[s] = stats.spearmanr(tau[s, both], reversal[s, both])[0]
     finite = np.isfinite(pearson)
-    if not finite.any():
-        raise ValueError("no split left three neurons with a reversal point and an asymmetry that vary: nothing to "
-                         "correlate")
+    if not finite.any():  # e.g. responses that do not follow the reward: every τ̂ at an end of the axis
+        warnings.warn("no split left three neurons whose reversal points and asymmetries vary: no correlation to "
+                      "report (NaN)", UserWarning, stacklevel=2)
     units = form.attrs.get("units", "reward units")
     out = xr.Dataset(
         {
@@ -221,10 +223,12 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
         coords={"split": np.arange(n_splits), "neuron": form["neuron"].values},
     )
     out.attrs.update(trial_type=trial_type, reversal_fit=fit.fit, axis=fit.axis_name, n_neurons=n_neurons,
-                     median_pearson=float(np.median(pearson[finite])),
-                     median_spearman=float(np.nanmedian(spearman[finite])),
-                     spearman_iqr=[float(q) for q in np.nanpercentile(spearman[finite], [25, 75])],
-                     fraction_significant=float(np.mean((p_value[finite] < 0.05) & (pearson[finite] > 0))))
+                     median_pearson=float(np.median(pearson[finite])) if finite.any() else float("nan"),
+                     median_spearman=float(np.nanmedian(spearman[finite])) if finite.any() else float("nan"),
+                     spearman_iqr=([float(q) for q in np.nanpercentile(spearman[finite], [25, 75])] if finite.any()
+                                   else [float("nan")] * 2),
+                     fraction_significant=float(np.mean((p_value[finite] < 0.05) & (pearson[finite] > 0)))
+                     if finite.any() else 0.0)
     return out
 
 

@@ -24,9 +24,12 @@ estimators return that (the ``"dabney2020"`` estimator does not: it is the paper
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from drl._validate import frames_to_user
 
 __all__ = ["AXES", "REVERSAL_FITS", "Estimator", "asymmetry", "hinge_fit", "sign_count_reversal", "utility_axis",
            "zero_crossing"]
@@ -174,8 +177,13 @@ def utility_axis(mean: np.ndarray) -> np.ndarray:
     if np.any(counted == 0):
         raise ValueError("the utility axis needs every magnitude recorded in at least one neuron")
     population = np.nansum(mean, 0) / counted
-    return IsotonicRegression(increasing=True).fit_transform(np.arange(population.size), population,
+    axis = IsotonicRegression(increasing=True).fit_transform(np.arange(population.size), population,
                                                              sample_weight=counted)
+    if np.unique(axis).size < 2:
+        warnings.warn("the population's mean response does not grow with the reward magnitude (the utility axis "
+                      "collapses to one value): its reversal points say nothing; read the magnitudes themselves "
+                      "with axis='magnitude' if that is what you expect", UserWarning, stacklevel=frames_to_user() + 1)
+    return axis
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,16 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from drl.responses.spikes import TRIAL_COLUMNS, Recording
+from drl.responses.spikes import TRIAL_COLUMNS, Recording, trial_start
 
 __all__ = ["read_nwb", "recording_from_pynapple", "write_nwb"]
 
 
 def _columns(table: pd.DataFrame, names: dict, where: str) -> pd.DataFrame:
-    """The trials table with drl's column names, from the file's (``names``: drl name → the file's name)."""
+    """The trials table with drl's column names, from the file's (``names``: drl name → the file's name). A table
+    without the default trial-type column (a session with one cue) reads as one trial type, "trial"."""
+    if names["trial_type"] == "trial_type" and "trial_type" not in table.columns:
+        table = table.assign(trial_type="trial")
     missing = [f"{ours}={theirs!r}" for ours, theirs in names.items() if theirs not in table.columns]
     if missing:
         raise ValueError(f"{where} has no column(s) {missing}; its columns are {list(table.columns)} (name yours "
@@ -63,13 +66,17 @@ def read_nwb(path, *, trials: str = "trials", cue_time: str = "cue_time", reward
       path: the .nwb file.
       trials: "trials" (``nwbfile.trials``) or the name of a TimeIntervals table in ``nwbfile.intervals``.
       cue_time, reward_time, magnitude, trial_type: the trial table's columns holding each (s, s, reward units,
-        a name; reward_time and magnitude NaN on trials without reward).
+        a name; cue_time NaN on an uncued reward, reward_time and magnitude NaN on trials without reward). A table
+        without a ``trial_type`` column (a session with one cue) reads as one trial type, "trial".
       signal: a continuous signal's path ("processing/ophys/DfOverF/RoiResponseSeries") to read instead of the
         Units table's spike times.
       magnitude_units: the unit of magnitude; name: the session's name (default: the file's).
     """
     from pynwb import NWBHDF5IO
 
+    if signal is not None and not isinstance(signal, str):
+        raise TypeError(f"signal must be the path of a TimeSeries in the file (a str such as "
+                        f"'processing/ophys/DfOverF/RoiResponseSeries'); got {type(signal).__name__} {signal!r}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no NWB file at {path}")
@@ -137,11 +144,12 @@ def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_de
     from pynwb.epoch import TimeIntervals
 
     trials = recording.trials
-    cue, reward = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy()
-    table = pd.DataFrame({"start_time": cue, "stop_time": np.where(np.isfinite(reward), reward, cue) + 1.0,
+    start, reward = trial_start(trials), trials["reward_time"].to_numpy()  # an uncued trial starts at its reward
+    table = pd.DataFrame({"start_time": start, "stop_time": np.where(np.isfinite(reward), reward, start) + 1.0,
                           **{column: trials[column].to_numpy() for column in TRIAL_COLUMNS}})
     table["trial_type"] = table["trial_type"].astype(str)
-    descriptions = {"start_time": "trial start (s)", "stop_time": "trial end (s)", "cue_time": "cue onset (s)",
+    descriptions = {"start_time": "trial start (s)", "stop_time": "trial end (s)",
+                    "cue_time": "cue onset (s; NaN: an uncued reward)",
                     "reward_time": "reward delivery (s; NaN: none)",
                     "magnitude": f"reward magnitude ({recording.magnitude_units}; NaN: none)",
                     "trial_type": "trial type (cue identity)"}
