@@ -303,3 +303,33 @@ def test_the_command_reproduces_the_paper_on_real_neurons_and_fails_without_its_
         reproduce("eshel2016", directory=tmp_path, data=tmp_path / "nowhere")
     with pytest.raises(ValueError, match="simulates its data"):
         reproduce("dabney2020", directory=tmp_path, data=SESSIONS)
+
+
+def test_photometry_outcome_tuning_per_animal_through_the_table_path():
+    """Lak et al. 2020's VTA dopamine photometry (5 mice, ΔF/F 0.3–0.8 s after the outcome, z-scored within
+    session) read as a table: each animal is a 'neuron' of the form, the outcome (0, 1.2, 2.4 µl) its magnitude."""
+    path = DATA / "lak2020_vta_photometry" / "Lak20_dopamine_data.csv"
+    if not path.is_file():
+        pytest.skip(f"no photometry table at {path}")
+    table = pd.read_csv(path)
+    form = decode.responses_from_table(table, neuron="animal", response="outcomeresponse", magnitude="outcome",
+                                       units="µl", response_units="z-scored ΔF/F", name="Lak et al. 2020")
+    assert form.sizes["neuron"] == 5 and form["magnitude"].values.tolist() == [0.0, 1.2, 2.4]
+    assert form.attrs["response_units"] == "z-scored ΔF/F" and form.sizes["repeat"] > 1000
+    responses = decode.reward_responses(form)
+    assert responses.attrs["axis"] == "utility" and responses["axis"].attrs["units"] == "z-scored ΔF/F"
+    # every animal: the response grows with the reward and reverses between the small and the large reward
+    assert np.all(np.diff(responses["response"].values, axis=1) > 0)
+    reversal = responses["reversal_point"].values
+    assert np.all((reversal > 1.2) & (reversal < 2.4))  # measured 1.38–1.74 µl
+    assert np.all((responses["tau_hat"].values > 0) & (responses["tau_hat"].values < 1))
+    # the reward prediction error: a rewarded outcome excites more after an uncertain (low-contrast) choice, in
+    # every animal (the animal is the replication unit: 5 of 5, one-sided sign test p = 1/32)
+    table["confidence"] = np.where(table["stimulus"].abs() >= 0.5, "high contrast", "low contrast")
+    large = decode.responses_from_table(table[table["outcome"] == 2.4], neuron="animal", response="outcomeresponse",
+                                        magnitude="outcome", trial_type="confidence", units="µl")
+    names = large["trial_type"].values.tolist()
+    low, high = (large["response"].values[:, names.index(n)] for n in ("low contrast", "high contrast"))
+    assert np.all(low > high) and stats.binomtest(5, 5, 0.5, alternative="greater").pvalue < 0.05
+    fig = plots.reward_response(form)
+    assert fig.axes[0].get_ylabel() == "recorded response (z-scored ΔF/F)"

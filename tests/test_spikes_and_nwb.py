@@ -13,7 +13,9 @@ import warnings
 from datetime import UTC
 
 import numpy as np
+import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from scipy import stats
 
 import drl
@@ -285,3 +287,71 @@ def test_sessions_combine_into_one_form_of_all_their_neurons(dabney):
         responses.combine_sessions([first, _quiet(responses.responses_from_run, run, reward=True)])
     with pytest.raises(TypeError, match=r"forms\[1\] is not a responses form"):
         responses.combine_sessions([first, run])
+
+
+def _omission_session(seed=0, n=60):
+    """A lab-style session: CS+ trials rewarded 6 or 12 µl 1.5 s after the cue or omitted (magnitude 0, no reward
+    time), and CS− trials without reward (magnitude NaN); units fire more after larger rewards."""
+    rng = np.random.default_rng(seed)
+    cue = 10.0 * np.arange(1, n + 1)
+    kind = np.where(np.arange(n) % 5 == 0, "CS-", "CS+")
+    magnitude = np.where(kind == "CS-", np.nan, rng.choice([0.0, 6.0, 12.0], n))
+    reward = np.where(magnitude > 0, cue + 1.5, np.nan)
+    trials = pd.DataFrame({"cue_time": cue, "reward_time": reward, "magnitude": magnitude, "trial_type": kind})
+    spikes = []
+    for _ in range(3):
+        background = rng.uniform(0, cue[-1] + 5, 2500)
+        bursts = [c + 1.5 + rng.uniform(0.2, 0.6, int(m // 2)) for c, m in zip(cue, np.nan_to_num(magnitude),
+                                                                                   strict=True)]
+        spikes.append(np.sort(np.concatenate([background, *bursts])))
+    return responses.Recording(trials, spikes, magnitude_units="µl")
+
+
+def test_omissions_and_unrewarded_cues_are_read_and_coloured_as_one_condition_each():
+    recording = _omission_session()
+    form = responses.responses_from_recording(recording)
+    reward = form["event"].values == "reward"
+    assert sorted(form["magnitude"].values[reward].tolist()) == [0.0, 6.0, 12.0]  # the omission at its delay
+    assert np.allclose(form["delay"].values[reward], 1.5)
+    assert not np.any(reward & (form["trial_type"].values == "CS-"))  # a cue without reward has no outcome
+    omission = form["response"].values[:, reward & (form["magnitude"].values == 0)]
+    largest = form["response"].values[:, reward & (form["magnitude"].values == 12)]
+    assert np.all(largest > omission)
+    for by in ("magnitude", "trial_type"):
+        fig = plots.psth(recording, by=by)
+        legend = {text.get_text().split(" (")[0]: handle.get_color()
+                  for text, handle in zip(fig.axes[1].get_legend().get_texts(), fig.axes[1].get_legend().legend_handles,
+                                          strict=True) if not text.get_text().endswith("window")}
+        expected = {"magnitude": ["0 µl", "6 µl", "12 µl", "no reward"], "trial_type": ["CS+", "CS-"]}[by]
+        assert list(legend) == expected
+        colours = [to_hex(c) for c in legend.values()]
+        assert len(set(colours)) == len(colours)
+        for ax in fig.axes[:2]:  # every line drawn in either panel has its condition's one colour
+            assert {to_hex(line.get_color()) for line in ax.get_lines() if len(line.get_xdata()) > 2} <= set(colours)
+        drawn_at_reward = {to_hex(line.get_color()) for line in fig.axes[1].get_lines() if len(line.get_xdata()) > 2}
+        if by == "magnitude":  # the CS− trials have no reward: not drawn there, and no other line took their colour
+            assert to_hex(legend["no reward"]) not in drawn_at_reward and len(drawn_at_reward) == 3
+        raster = plots.raster(recording, 0, by=by)
+        raster_legend = [t.get_text() for t in raster.axes[1].get_legend().get_texts()
+                         if not t.get_text().endswith("window")]
+        assert raster_legend == expected
+
+
+def test_a_trials_table_without_trial_types_reads_as_one(tmp_path):
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.misc import Units  # noqa: F401 (the units table is added below)
+
+    nwbfile = NWBFile(session_description="one cue", identifier="x", session_start_time=pd.Timestamp("2026-01-01",
+                                                                                                      tz="UTC"))
+    for column in ("cue_time", "reward_time", "magnitude"):
+        nwbfile.add_trial_column(column, column)
+    for k in range(20):
+        nwbfile.add_trial(start_time=10.0 * k + 5, stop_time=10.0 * k + 8, cue_time=10.0 * k + 5,
+                          reward_time=10.0 * k + 6.5, magnitude=float(1 + k % 2))
+    nwbfile.add_unit(spike_times=np.sort(np.random.default_rng(0).uniform(0, 210, 800)))
+    with NWBHDF5IO(tmp_path / "one.nwb", "w") as io:
+        io.write(nwbfile)
+    recording = responses.read_nwb(tmp_path / "one.nwb")
+    assert set(recording.trials["trial_type"]) == {"trial"} and len(recording.trials) == 20
+    with pytest.raises(TypeError, match="signal must be the path of a TimeSeries"):
+        responses.read_nwb(tmp_path / "one.nwb", signal=3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from drl.plots._common import new_figure, save_figure, styled
-from drl.responses.spikes import BASELINE_WINDOW, RESPONSE_WINDOW, Recording
+from drl.responses.spikes import BASELINE_WINDOW, RESPONSE_WINDOW, Recording, outcome_times
 
 __all__ = ["psth", "raster"]
 
@@ -35,12 +35,31 @@ def _unit_indices(recording: Recording, neurons) -> np.ndarray:
     return np.flatnonzero(recording.units.index.isin(wanted))
 
 
+NO_REWARD = "no reward"
+
+
+def _values(recording: Recording, by: str) -> np.ndarray:
+    """[N] each trial's condition: its trial type, or its magnitude ("no reward" where it has none)."""
+    values = recording.trials[by].to_numpy()
+    if by == "magnitude":
+        values = np.array([NO_REWARD if np.isnan(v) else float(v) for v in values], dtype=object)
+    return values
+
+
+def _palette(recording: Recording, by: str) -> dict:
+    """{condition: colour}, one colour per condition for every panel (a condition missing from one panel, such
+    as a cue without reward at the reward, must not shift the others' colours)."""
+    labels = sorted(set(_values(recording, by).tolist()), key=lambda v: (isinstance(v, str), v))
+    return dict(zip(labels, _colors(labels), strict=True))
+
+
 def _groups(recording: Recording, align: str, by: str):
-    """(event times [N], the condition label of each [N], the labels in order) of the trials with that event."""
+    """(event times [N], the condition of each [N], the conditions in order) of the trials with that event; at
+    the reward, an omission (magnitude 0, no reward time) is aligned where its type's reward would have come."""
     trials = recording.trials
-    times = trials["cue_time" if align == "cue" else "reward_time"].to_numpy()
+    times = trials["cue_time"].to_numpy() if align == "cue" else outcome_times(trials)[0]
     keep = np.isfinite(times)
-    values = trials[by].to_numpy()[keep]
+    values = _values(recording, by)[keep]
     labels = sorted(set(values.tolist()), key=lambda v: (isinstance(v, str), v))
     return times[keep], values, labels
 
@@ -72,7 +91,7 @@ def _colors(labels):
 
 
 def _label(by: str, value, units: str) -> str:
-    return f"{value:g} {units}" if by == "magnitude" else str(value)
+    return f"{value:g} {units}" if by == "magnitude" and not isinstance(value, str) else str(value)
 
 
 @styled
@@ -93,6 +112,8 @@ def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 
                          "or neurons=None for the population mean)")
     fig, axes = new_figure(2 * len(rows), ncols=2, panel_size=(4.6, 2.6))
     unit_name = recording.magnitude_units
+    palette = _palette(recording, by)
+    all_values = _values(recording, by)
     for align_index, align in enumerate(ALIGN):
         events, values, labels = _groups(recording, align, by)
         start = min(window[0], baseline_window[0] - 0.5) if align == "cue" else window[0]
@@ -105,16 +126,20 @@ def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 
                 continue
             rate = _rates(recording, members, events, edges).mean(0)  # [N, B], averaged over the row's units
             _shade(ax, align, response_window, baseline_window)
-            for label, color in zip(labels, _colors(labels), strict=True):
-                ax.plot(centres, rate[values == label].mean(0), color=color, lw=1.3,
-                        label=f"{_label(by, label, unit_name)} ({int((values == label).sum())})")
+            for label in labels:
+                ax.plot(centres, rate[values == label].mean(0), color=palette[label], lw=1.3)
             what = "population" if neurons is None else str(recording.units.index[members[0]])
             ylabel = "rate (spikes/s)" if recording.spike_times is not None else "signal"
             ax.set(xlabel=f"time from {align} (s)", ylabel=ylabel, title=f"{what}, aligned to the {align}")
-            if row == 0 and align == "cue":  # one legend, outside the data, beside the first row
-                handles, names = ax.get_legend_handles_labels()
-                axes[1].legend(handles, names, frameon=False, fontsize="x-small", loc="upper left",
-                               bbox_to_anchor=(1.02, 1.0), title=by.replace("_", " "), title_fontsize="x-small")
+    # one legend of every condition (with its trials) and both windows, outside the data, beside the first row
+    for label, color in palette.items():
+        axes[1].plot([], [], color=color, lw=1.3, label=f"{_label(by, label, unit_name)} "
+                                                        f"({int(np.sum(all_values == label))})")
+    shading = dict(zip(*reversed(axes[0].get_legend_handles_labels()), strict=True))  # {label: handle}
+    handles = dict(zip(*reversed(axes[1].get_legend_handles_labels()), strict=True))
+    handles = {**{k: v for k, v in shading.items() if k.endswith("window")}, **handles}
+    axes[1].legend(list(handles.values()), list(handles), frameon=False, fontsize="x-small", loc="upper left",
+                   bbox_to_anchor=(1.02, 1.0), title=by.replace("_", " "), title_fontsize="x-small")
     n = recording.n_units if neurons is None else len(units)
     fig.suptitle(f"{recording.name}: {n} unit{'s' * (n != 1)}, {len(recording.trials)} trials, "
                  f"{bin_width * 1000:g} ms bins")
@@ -135,6 +160,7 @@ def raster(recording, neuron, *, by: str = "trial_type", window=(-1.0, 2.0), res
         raise ValueError(f"raster draws one unit; got {neuron!r}")
     spikes = recording.spike_times[int(unit[0])]
     fig, axes = new_figure(2, ncols=2, panel_size=(4.6, 4.0))
+    colors = _palette(recording, by)
     for ax, align in zip(axes, ALIGN, strict=True):
         events, values, labels = _groups(recording, align, by)
         start = min(window[0], baseline_window[0] - 0.5) if align == "cue" else window[0]
@@ -142,16 +168,13 @@ def raster(recording, neuron, *, by: str = "trial_type", window=(-1.0, 2.0), res
         order = np.concatenate([np.flatnonzero(values == label) for label in labels]) if labels else np.array([], int)
         lo = np.searchsorted(spikes, events[order] + start)
         hi = np.searchsorted(spikes, events[order] + window[1])
-        colors = dict(zip(labels, _colors(labels), strict=True))
         for row, (trial, a, b) in enumerate(zip(order, lo, hi, strict=True)):
             ax.vlines(spikes[a:b] - events[trial], row + 0.1, row + 0.9, color=colors[values[trial]], lw=0.6)
         ax.set(xlabel=f"time from {align} (s)", ylabel="trial (grouped by condition)", xlim=(start, window[1]),
                ylim=(0, max(order.size, 1)), title=f"aligned to the {align}")
-        if align == "cue":
-            for label in labels:
-                ax.plot([], [], color=colors[label], lw=2, label=_label(by, label, recording.magnitude_units))
-    handles, names = axes[0].get_legend_handles_labels()
-    axes[1].legend(handles, names, frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+    for label, color in colors.items():
+        axes[1].plot([], [], color=color, lw=2, label=_label(by, label, recording.magnitude_units))
+    axes[1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                    title=by.replace("_", " "), title_fontsize="x-small")
     fig.suptitle(f"{recording.name}: unit {recording.units.index[int(unit[0])]}")
     save_figure(fig, save)

@@ -73,6 +73,22 @@ def _trials_table(trials) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def outcome_times(trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """([N] the time of each trial's outcome (s), [N] its delay after the cue (s)): the reward's, and for an
+    **omission** (a cued trial with magnitude 0 and no reward time, in a trial type whose rewards all come at one
+    delay) the moment its type's reward would have come; NaN for a trial without outcome (a cue that predicts no
+    reward)."""
+    cue, reward = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy()
+    delay = trials["delay"].to_numpy().copy()
+    omitted = np.isfinite(cue) & np.isnan(reward) & (trials["magnitude"].to_numpy() == 0)
+    types = trials["trial_type"].to_numpy()
+    for name in np.unique(types[omitted]):
+        delays = np.unique(delay[(types == name) & np.isfinite(delay)])
+        if delays.size == 1:
+            delay[omitted & (types == name)] = delays[0]
+    return np.where(np.isfinite(reward), reward, cue + delay), delay
+
+
 def trial_start(trials: pd.DataFrame) -> np.ndarray:
     """[N] each trial's first event (s): its cue, or the reward of an uncued trial; baselines are taken around it."""
     cue = trials["cue_time"].to_numpy()
@@ -217,7 +233,7 @@ def _check_windows(recording: Recording, response: tuple, baseline: tuple, overl
     every window lies inside the recorded span. Returns [N] the trials kept: all, or (``overlapping="drop"``)
     all but those whose baseline the previous trial's response window reaches into."""
     trials = recording.trials
-    cue, reward = trial_start(trials), trials["reward_time"].to_numpy()
+    cue, reward = trial_start(trials), outcome_times(trials)[0]
     if cue[0] + baseline[0] < 0:
         raise ValueError(f"the first trial's baseline window starts at {cue[0] + baseline[0]:g} s, before the "
                          "session's clock starts (0 s): shorten baseline_window or leave the first trial out")
@@ -258,7 +274,10 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
 
     Conditions: one cue condition per trial type with a cue (its magnitude is the trial type's mean reward,
     unrewarded trials counting 0; its delay the reward delay when there is one), and one reward condition per
-    trial type × magnitude × delay delivered; an uncued reward's condition has no delay (NaN). Units are recorded
+    trial type × magnitude × delay delivered; an uncued reward's condition has no delay (NaN). An **omission** (a
+    cued trial with magnitude 0 and no reward time, in a trial type whose rewards come at one delay) is read at
+    the moment its type's reward would have come, as a reward condition of magnitude 0 (the dip of an omitted
+    reward); a cue without reward (magnitude NaN) has no outcome condition. Units are recorded
     together, so trials are shared by every neuron (the form's ``trial`` coordinate). ``select`` keeps some units
     (:meth:`Recording.select`); the units table's columns become neuron coordinates.
 
@@ -288,7 +307,9 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
         recording = recording.select(select)
     kept = _check_windows(recording, response_window, baseline_window, overlapping)
     trials = recording.trials
-    cue, reward, start = trials["cue_time"].to_numpy(), trials["reward_time"].to_numpy(), trial_start(trials)
+    cue, start = trials["cue_time"].to_numpy(), trial_start(trials)
+    reward, delay = outcome_times(trials)  # an omission's outcome comes when its type's reward would have
+    trials = trials.assign(delay=delay)
     cued, rewarded = np.flatnonzero(np.isfinite(cue) & kept), np.flatnonzero(np.isfinite(reward) & kept)
     if smoothing is None:
         span = lambda events, window: (events + window[0], events + window[1])  # noqa: E731

@@ -77,7 +77,7 @@ def _shown(value) -> str:
 def responses_from_table(table, *, neuron: str = "neuron", response: str = "response",
                          magnitude: str | None = "magnitude", delay: str | None = "delay",
                          trial_type: str | None = "trial_type", event: str | None = "event",
-                         units: str = "reward units",
+                         units: str = "reward units", response_units: str = "recorded units",
                          name: str | None = None) -> xr.Dataset:
     """The responses form from a tidy table: a pandas DataFrame or a CSV path.
 
@@ -87,7 +87,8 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
     either, as a table without the column). A neuron without rows in some conditions is kept there as NaN.
     ``magnitude``, ``delay``, ``trial_type`` and ``event`` name optional columns: a default name that
     is absent is skipped; a name given as None is not read; a name you give that is absent is an error, as is
-    a table with neither a magnitude nor a delay column.
+    a table with neither a magnitude nor a delay column. ``units`` is the magnitude's unit, ``response_units``
+    the response's (spikes/s, ΔF/F, z-scored ΔF/F: figure labels and the utility axis).
     """
     if isinstance(table, str | os.PathLike):
         name = name or os.path.splitext(os.path.basename(table))[0]
@@ -160,4 +161,4 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
                           trial_type=conditions["trial_type"].to_numpy(), event=conditions["event"].to_numpy(),
                           neuron=neurons,
                           trial_response=trials if shape[2] > 1 else None, units=units,
-                          name=name or "recording")
+                          name=name or "recording", attrs={"response_units": str(response_units)})
