@@ -355,3 +355,21 @@ def test_a_trials_table_without_trial_types_reads_as_one(tmp_path):
     assert set(recording.trials["trial_type"]) == {"trial"} and len(recording.trials) == 20
     with pytest.raises(TypeError, match="signal must be the path of a TimeSeries"):
         responses.read_nwb(tmp_path / "one.nwb", signal=3)
+
+
+def test_the_documented_pynapple_route_reads_what_read_nwb_reads(tmp_path):
+    import pynapple as nap
+    from pynwb import NWBHDF5IO
+
+    recording = _omission_session(seed=2)
+    recording.units["location"] = ["VTA", "VTA", "SNc"]
+    path = responses.write_nwb(recording, tmp_path / "s.nwb")
+    units = nap.load_file(path)["units"]
+    with NWBHDF5IO(path, "r") as io:
+        trials = io.read().trials.to_dataframe()
+    via_pynapple = responses.recording_from_pynapple(units, trials, magnitude_units="µl")
+    via_pynwb = responses.read_nwb(path, magnitude_units="µl")
+    assert via_pynapple.units.index.tolist() == via_pynwb.units.index.tolist() == [0, 1, 2]
+    assert via_pynapple.units["location"].tolist() == ["VTA", "VTA", "SNc"]
+    np.testing.assert_array_equal(*(responses.responses_from_recording(r)["trial_response"].values
+                                    for r in (via_pynapple, via_pynwb)))

@@ -191,8 +191,10 @@ def recording_from_pynapple(units, trials, *, cue_time: str = "cue_time", reward
                             magnitude: str = "magnitude", trial_type: str = "trial_type",
                             magnitude_units: str = "reward units", name: str = "recording") -> Recording:
     """A :class:`~drl.responses.Recording` from pynapple objects: ``units`` a ``TsGroup`` (spike times; its
-    metadata, less the derived ``rate``, as the units table) or a ``TsdFrame`` (a continuous signal, one column
-    per unit); ``trials`` an ``IntervalSet`` whose metadata hold the trial columns, or a DataFrame."""
+    metadata, less the derived ``rate``, as the units table, and its ``unit_name`` column, when it has one, as
+    the unit ids) or a ``TsdFrame`` (a continuous signal, one column per unit); ``trials`` an ``IntervalSet``
+    whose metadata hold the trial columns, or a DataFrame. (pynapple's ``load_file`` merges overlapping trial
+    intervals and drops their columns: read an NWB file's trials table as a DataFrame with pynwb instead.)"""
     import pynapple as nap
 
     if isinstance(trials, nap.IntervalSet):
@@ -203,9 +205,12 @@ def recording_from_pynapple(units, trials, *, cue_time: str = "cue_time", reward
     names = {"cue_time": cue_time, "reward_time": reward_time, "magnitude": magnitude, "trial_type": trial_type}
     table = _columns(trials, names, "the trials")
     if isinstance(units, nap.TsGroup):
-        ids = list(units.keys())
-        spikes = tuple(np.asarray(units[k].t, dtype=np.float64) for k in ids)
+        keys = list(units.keys())
+        spikes = tuple(np.asarray(units[k].t, dtype=np.float64) for k in keys)
         metadata = units.metadata.drop(columns=["rate"], errors="ignore")
+        ids = keys
+        if "unit_name" in metadata.columns:  # write_nwb keeps a unit's name there (NWB ids are integers)
+            ids = metadata.pop("unit_name").astype(str).tolist()
         metadata.index = pd.Index(ids, name="unit")
         return Recording(table, spikes, units=metadata, magnitude_units=magnitude_units, name=name)
     if isinstance(units, nap.TsdFrame):
