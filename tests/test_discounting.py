@@ -59,12 +59,13 @@ def test_each_discount_model_wins_on_its_own_data(exponential_form, hyperbolic_f
 
 
 def test_the_timing_decoders_prefer_the_true_model_and_need_diverse_discounts(exponential_form, hyperbolic_form):
-    exponential = compare_timing_decoders(exponential_form, n_splits=10)
+    exponential = compare_timing_decoders(exponential_form, n_splits=10, n_boot=100)
     w1 = exponential["mean_w1"].to_series()
     assert exponential.attrs["best"] == "exponential" and w1["exponential"] < 0.6  # s
     assert w1["average exponential"] > 3 * w1["exponential"]  # one shared γ cannot tell the delays apart
-    assert exponential.attrs["wilcoxon_p"]["exponential vs hyperbolic"] < 0.01
-    hyperbolic = compare_timing_decoders(hyperbolic_form, n_splits=10)
+    assert exponential.attrs["p_value"]["exponential vs hyperbolic"] <= 2 / 101  # every resampled population agrees
+    assert exponential.attrs["replication"] == "neurons" and exponential["difference_boot"].sizes["boot"] == 100
+    hyperbolic = compare_timing_decoders(hyperbolic_form, n_splits=10, n_boot=20)
     assert hyperbolic.attrs["best"] == "hyperbolic"
     assert exponential["w1"].dims == ("decoder", "split", "cue") and exponential.sizes["cue"] == 4
 
@@ -76,3 +77,19 @@ def test_the_comparisons_need_single_trials_and_three_delays(hyperbolic_form):
         compare_discount_models(hyperbolic_form, trial_types=["delay_0.6s", "delay_1.5s"])
     with pytest.raises(ValueError, match="n_splits must be an integer ≥ 2"):
         compare_timing_decoders(hyperbolic_form, n_splits=1)
+
+
+def test_timing_decoder_p_values_replicate_over_neurons_not_re_splits(exponential_form):
+    """A signed-rank test over re-splits of the same trials gave p = 2/2ⁿ for n splits whatever the data; the
+    p-values now come from resampling the neurons, so more splits cannot make a difference significant."""
+    few, many = (compare_timing_decoders(exponential_form, n_splits=n, n_boot=50) for n in (2, 30))
+    assert few.attrs["p_value"] == many.attrs["p_value"]
+    # a population whose neurons share one γ (no diverse discounts): one shared γ decodes as well as each
+    # neuron's own, and the bootstrap over neurons does not call the difference significant
+    pop = drl.Population.sample(30, gamma=0.8, tau=0.5, seed=4)
+    run = drl.simulate("masset_multi_delay", pop, 6000, progress=False, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shared = responses_from_recording(recording_from_run(run, n_trials=1200, seed=4))
+    null = compare_timing_decoders(shared, n_splits=10, n_boot=100)
+    assert null.attrs["p_value"]["exponential vs average exponential"] > 0.05

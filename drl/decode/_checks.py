@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["levels_in_unit_interval", "single_blas_thread", "vector"]
 
 
 def single_blas_thread():
-    """BLAS on one thread for the duration (threadpoolctl; 0.3 ms to enter). The decoders' linear algebra is
+    """BLAS on one thread for the duration (threadpoolctl; microseconds to enter once the libraries are known). The decoders' linear algebra is
     small (hundreds of rows), where a second BLAS thread gains nothing and, beside a busy process, spin-waits
     for its core: the bootstrap of a distribution decode took 39 s instead of 15 s beside two busy processes
     (measured on the test suite's recording). The caller's setting is restored on exit."""
-    from threadpoolctl import threadpool_limits
+    return _controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.cache
+def _controller():
+    """threadpoolctl's view of the loaded BLAS libraries: finding them reads the process's memory map (5 ms), so
+    it is found once; each limit then costs microseconds."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 # ---------------------------------------------------------------------------------------------- array checks

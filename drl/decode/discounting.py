@@ -6,7 +6,8 @@
   over many splits, with a paired test across neurons.
 * :func:`compare_timing_decoders`: the delay distribution of each cue decoded from held-out trials under each
   model (per-neuron exponential, per-neuron hyperbolic, and one exponential shared by every neuron: the
-  population-average γ̂), scored by W1 to the cue's true delay, with a paired test across splits.
+  population-average γ̂), scored by W1 to the cue's true delay, tested by a bootstrap over the neurons (the
+  replication unit; re-splits of the same trials are not replications).
 
 Both comparisons split each neuron's trials at each cue at random into halves (as if each neuron were recorded in
 its own session): models are fitted to the first half's mean responses and judged on the second's.
@@ -158,8 +159,32 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
     return out
 
 
+def _decode_w1(fits, delays, test, times, ridge, members=None) -> np.ndarray:
+    """[decoder, cue] W1 (s) of each cue's held-out means ``test`` [N, D] decoded under each decoder, with the
+    neurons ``members`` (indices, repeats allowed: a resample of the population; default every neuron)."""
+    members = np.arange(test.shape[0]) if members is None else members
+    out = np.full((len(DECODERS), delays.size), np.nan)
+    for d, decoder in enumerate(DECODERS):
+        model = "hyperbolic" if decoder == "hyperbolic" else "exponential"
+        parameter, gain, _ = (values[members] for values in fits[model])
+        held_out = test[members]
+        usable = np.isfinite(gain) & (gain != 0) & np.all(np.isfinite(held_out), 1)
+        if model == "exponential":
+            usable &= (parameter > 1e-3) & (parameter < 0.999)
+        if usable.sum() < 2:
+            continue
+        rate = np.full(usable.sum(), np.median(parameter[usable])) if decoder == "average exponential" \
+            else parameter[usable]
+        basis = _basis(model, rate, times)
+        for c in range(delays.size):
+            p = ridge_nnls(basis, held_out[usable, c] / gain[usable], ridge)
+            if p.sum() > 0:
+                out[d, c] = float(p @ np.abs(times - delays[c]) / p.sum())
+    return out
+
+
 def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=None, ridge: float = 1e-6,
-                            learned_fraction: float = 0.5, seed: int = 0) -> xr.Dataset:
+                            learned_fraction: float = 0.5, n_boot: int = 200, seed: int = 0) -> xr.Dataset:
     """Reward timing decoded from held-out trials under three models of the neurons' discounting (Masset et al.
     2025): each neuron's own exponential (γ̂), its own hyperbolic (k̂), and one exponential for every neuron
     (the population's median γ̂, "average exponential": a population without diverse discounts).
@@ -169,11 +194,21 @@ def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=
     by the gains, are decoded on ``times`` (non-negative ridge regression on the model's basis, ``ridge``
     relative as in :func:`~drl.decode.decode_timing`) and scored by W1 to the cue's true delay (s).
 
-    Returns a Dataset: ``w1`` [decoder, split, cue] and ``mean_w1`` [decoder] (over splits and cues); attrs
-    ``best`` (the decoder with the lowest mean W1), ``wilcoxon_p`` {"exponential vs hyperbolic", "exponential vs
-    average exponential"} (two-sided signed-rank tests of the per-split mean W1), ``delays``, ``trial_types``.
+    **p-values replicate over neurons.** A decode is of the whole population, and re-splits of the same trials
+    are not independent replications (a signed-rank test over n splits gives p = 2/2ⁿ whatever the effect). So
+    each comparison is tested by a bootstrap over the neurons: ``n_boot`` times, the population is resampled
+    with replacement (a new population of as many neurons) and one random split of the trials is drawn, every
+    decoder decodes with the resampled neurons, and the difference of their mean W1 is kept; the two-sided p is
+    twice the smaller tail of those differences around 0 (at least 2/(n_boot + 1)).
+
+    Returns a Dataset: ``w1`` [decoder, split, cue] and ``mean_w1`` [decoder] (over splits and cues),
+    ``difference_boot`` [comparison, boot] (the exponential decoder's mean W1 minus the other's, s); attrs
+    ``best`` (the decoder with the lowest mean W1), ``p_value`` {"exponential vs hyperbolic", "exponential vs
+    average exponential"} (the bootstrap over neurons), ``difference_interval`` (95 % percentile intervals of the
+    same, s), ``replication`` ("neurons"), ``n_boot``, ``delays``, ``trial_types``.
     """
     n_splits = integer("n_splits", n_splits, minimum=2)
+    n_boot = integer("n_boot", n_boot, minimum=20)
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
                    learned_fraction=learned_fraction)
     labels, delays, trials = _cue_trials(form, trial_types)
@@ -183,40 +218,41 @@ def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=
     for s in range(n_splits):
         train, test = _halves(trials, rng)
         fits = {model: _fit(model, delays, train) for model in DISCOUNT_MODELS}
-        for d, decoder in enumerate(DECODERS):
-            model = "hyperbolic" if decoder == "hyperbolic" else "exponential"
-            parameter, gain, _ = fits[model]
-            usable = np.isfinite(gain) & (gain != 0) & np.all(np.isfinite(test), 1)
-            if model == "exponential":
-                usable &= (parameter > 1e-3) & (parameter < 0.999)
-            if usable.sum() < 2:
-                continue
-            if decoder == "average exponential":
-                rate = np.full(usable.sum(), np.median(parameter[usable]))
-            else:
-                rate = parameter[usable]
-            basis = _basis(model, rate, times)
-            for c in range(delays.size):
-                p = ridge_nnls(basis, test[usable, c] / gain[usable], ridge)
-                if p.sum() > 0:
-                    w1[d, s, c] = float(p @ np.abs(times - delays[c]) / p.sum())
+        w1[:, s] = _decode_w1(fits, delays, test, times, ridge)
     per_split = np.nanmean(w1, 2)  # [decoder, split]
     mean_w1 = np.nanmean(per_split, 1)
+    comparisons = ("exponential vs hyperbolic", "exponential vs average exponential")
+    difference = np.full((len(comparisons), n_boot), np.nan)
+    n_neurons = trials.shape[0]
+    resampling = np.random.default_rng([seed, 1])  # its own stream: the test does not depend on n_splits
+    for b in range(n_boot):  # a new population (neurons resampled) on new trials (one split)
+        members = resampling.integers(0, n_neurons, n_neurons)
+        train, test = _halves(trials[members], resampling)
+        fits = {model: _fit(model, delays, train) for model in DISCOUNT_MODELS}
+        scores = np.nanmean(_decode_w1(fits, delays, test, times, ridge), 1)  # [decoder]
+        difference[:, b] = scores[0] - scores[1:]
 
-    def paired(a, b):
-        diff = per_split[a] - per_split[b]
-        diff = diff[np.isfinite(diff)]
-        return float(stats.wilcoxon(diff).pvalue) if diff.size >= 2 and np.any(diff != 0) else 1.0
+    def two_sided(values):
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return 1.0
+        tail = min(np.sum(values >= 0), np.sum(values <= 0))
+        return float(min(1.0, 2 * (tail + 1) / (values.size + 1)))
 
     out = xr.Dataset(
         {"w1": (("decoder", "split", "cue"), w1, {"long_name": "W1 of the decoded delays to the true delay",
                                                   "units": "s"}),
-         "mean_w1": ("decoder", mean_w1, {"units": "s"})},
+         "mean_w1": ("decoder", mean_w1, {"units": "s"}),
+         "difference_boot": (("comparison", "boot"), difference, {
+             "long_name": "mean W1 of the exponential decoder minus the other's, neurons resampled", "units": "s"})},
         coords={"decoder": list(DECODERS), "split": np.arange(n_splits), "cue": list(labels),
-                "delay": ("cue", delays, {"units": "s"})},
+                "delay": ("cue", delays, {"units": "s"}), "comparison": list(comparisons)},
     )
+    with np.errstate(invalid="ignore"):
+        intervals = {name: [float(q) for q in np.nanpercentile(difference[i], [2.5, 97.5])]
+                     for i, name in enumerate(comparisons)}
     out.attrs.update(best=DECODERS[int(np.nanargmin(mean_w1))],
-                     wilcoxon_p={"exponential vs hyperbolic": paired(0, 1),
-                                 "exponential vs average exponential": paired(0, 2)},
+                     p_value={name: two_sided(difference[i]) for i, name in enumerate(comparisons)},
+                     difference_interval=intervals, replication="neurons", n_boot=n_boot,
                      delays=[float(d) for d in delays], trial_types=list(labels), ridge=float(ridge))
     return out
