@@ -297,9 +297,10 @@ def reference_ladder(truth, decoded=None, *, decoded_weights=None, n_points: int
       n_points: grid points of the continuous references (uniform, Gaussian).
 
     Returns {name: W1 (the truth's units)} for "decoded" (when given), "uniform over the range" (the truth's
-    smallest to largest value), "Gaussian with the mean and SD", "mirrored about the mean", "shifted by SD/2"
-    (W1 = SD/2 exactly) and "scaled ×1.5 about the mean" (W1 = E|X − mean| / 2 exactly). A decode that beats the
-    Gaussian and the mirror has found the distribution's shape, not only its mean and spread.
+    smallest to largest value), "Gaussian with the mean and SD", "mirrored about the mean" (left out for a
+    symmetric truth, which is its own mirror: W1 = 0 says nothing), "shifted by SD/2" (W1 = SD/2 exactly) and
+    "scaled ×1.5 about the mean" (W1 = E|X − mean| / 2 exactly). A decode that beats the Gaussian and the mirror
+    has found the distribution's shape, not only its mean and spread.
     """
     n_points = integer("n_points", n_points, minimum=3)
     if hasattr(truth, "values") and hasattr(truth, "probabilities"):
@@ -326,7 +327,9 @@ def reference_ladder(truth, decoded=None, *, decoded_weights=None, n_points: int
         ladder["Gaussian with the mean and SD"] = _w1_to(values, probabilities, quantiles, None)
     else:
         ladder["Gaussian with the mean and SD"] = 0.0
-    ladder["mirrored about the mean"] = _w1_to(values, probabilities, 2 * mean - values, probabilities)
+    mirrored = _w1_to(values, probabilities, 2 * mean - values, probabilities)
+    if mirrored > 1e-9 * max(sd, 1e-300):  # a symmetric truth is its own mirror: no reference (W1 = 0) then
+        ladder["mirrored about the mean"] = mirrored
     ladder["shifted by SD/2"] = _w1_to(values, probabilities, values + sd / 2, probabilities)
     ladder["scaled ×1.5 about the mean"] = _w1_to(values, probabilities, mean + 1.5 * (values - mean), probabilities)
     return ladder
