@@ -121,12 +121,6 @@ def estimator_for(form: xr.Dataset, magnitudes: np.ndarray, mean: np.ndarray, re
     return Estimator(fit, np.asarray(magnitudes, np.float64), values, axis)
 
 
-def estimates(magnitudes, signal_mean, scaled_mean, reversal_fit: str):
-    """(reversal point, s+, s−, τ̂) [rows] from mean responses [rows, M] on the magnitude axis, for the estimators
-    that read means (``"crossing"``, ``"hinge"``)."""
-    return Estimator(reversal_fit, magnitudes, magnitudes).estimate(signal_mean, scaled_mean)
-
-
 def _flat_trials(values: np.ndarray, ids: np.ndarray):
     """Pooled trials [N, M, R] with shared ids [M, R] as one row of trials per neuron, in trial order: ([N, T],
     magnitude index of each [T])."""
