@@ -53,9 +53,9 @@ def test_reproduce_checks_its_arguments(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "nope"])
     assert exit_info.value.code == 2
-    table = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s"),), ()).table
+    table = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s", "an alternative"),), ()).table
     assert table.to_dict("records") == [{"quantity": "q", "drl": 1.0, "reference": "r", "criterion": "c",
-                                         "pass": False, "source": "s"}]
+                                         "pass": False, "source": "s", "rejects": "an alternative"}]
 
 
 def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_path):
@@ -118,3 +118,60 @@ def test_the_gallery_shows_every_paper_and_its_figures():
     assert not (root / "docs" / "gallery" / "eshel2016").exists()
     images = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text)
     assert len(images) == 8 and all((root / "docs" / image).is_file() for image in images)
+
+
+def test_every_check_names_the_alternative_it_rejects():
+    """Each row of every reproduction says what breaks it (or that it is an identity of the engine, which no
+    data can fail); the breaks are fed in the tests beside this one."""
+    from drl.reproduce import eshel2016, masset2025, sousa2025
+
+    for module in (dabney2020, masset2025, sousa2025, eshel2016):
+        source = open(module.__file__).read()
+        assert source.count("Check(") == source.count("rejects=") > 0, module.__name__
+    identities = [line for module in (dabney2020, masset2025)
+                  for line in open(module.__file__).read().splitlines() if 'rejects="nothing: an identity' in line]
+    assert len(identities) == 2  # labelled as engine checks, not evidence
+
+
+def test_an_unlearned_run_and_one_shared_gamma_fail_the_rows_that_name_them(monkeypatch):
+    import drl
+    from drl.reproduce import masset2025
+    from drl.responses import recording_from_run, responses_from_recording
+
+    # Dabney: the model stopped after 300 trials (reversal points far from the expectiles)
+    learned = _passing_dabney()  # the rows not under test read the learned reproduction's results
+    monkeypatch.setattr(dabney2020, "sizes", lambda quick: {**dict(model_trials=300, model_levels=12,
+                                                                   recorded_trials=2000, neurons=32, splits=40,
+                                                                   shuffles=10)})
+    results = {}
+    stages = dict(dabney2020.stages(quick=True, seed=0))
+    stages["simulate and decode the model"](results)
+    rows = {check.quantity: check for check in dabney2020.checks({**learned, **results})}
+    failed = {name for name, check in rows.items() if not check.passed}
+    assert {"reversal points − τ-expectiles of the reward (max, in SD)",
+            "decoded distribution: W1 to the truth (in SD)"} <= failed
+    # ... while the identity row passes whatever the run learned: it is labelled so
+    identity = rows["asymmetry s+/(s+ + s−) − τ (max)"]
+    assert identity.passed and identity.rejects.startswith("nothing: an identity")
+    # Masset: a population with one γ (no diverse discounts, no timing information in held-out decodes)
+    pop = drl.Population.sample(32, gamma=0.8, tau=0.5, seed=2)
+    run = drl.simulate("masset_multi_delay", pop, 6000, progress=False, seed=2)
+    results = {}
+    stages = dict(masset2025.stages(quick=True, seed=0))
+    stages["simulate the model"](results)
+    results["form"] = responses_from_recording(recording_from_run(run, n_trials=2000, seed=2))
+    stages["the controls"](results)
+    failed = {check.quantity for check in masset2025.checks(results) if not check.passed}
+    assert {"timing decode, held out: W1 per-neuron exponential (s)",
+            "timing decode: W1 with one shared γ / with each neuron's γ̂"} <= failed
+
+
+_DABNEY = {}
+
+
+def _passing_dabney():
+    """The quick Dabney reproduction's results (computed once): the rows not under test read these."""
+    if not _DABNEY:
+        for _, step in dabney2020.stages(quick=True, seed=0):
+            step(_DABNEY)
+    return _DABNEY

@@ -125,39 +125,46 @@ def checks(r) -> list[Check]:
     tau, reversal = responses["tau_hat"].values, responses["reversal_point"].values
     outside = int(np.sum(~((tau >= 0) & (tau <= 1))))
     out.append(Check(f"τ̂ outside [0, 1] (of {tau.size} neurons, defaults)", outside, "0 (the paper's procedure: 1)",
-                     "0", outside == 0, "an asymmetry is a fraction: s+/(s+ + s−) with s± ≥ 0"))
+                     "0", outside == 0, "an asymmetry is a fraction: s+/(s+ + s−) with s± ≥ 0",
+                     rejects="an estimator whose slopes may turn negative (drl's hinge in µl before: τ̂ = −10.3)"))
     rho = stats.spearmanr(tau, reversal, nan_policy="omit")[0]
     out.append(Check("Spearman ρ(τ̂, reversal point), all trials (defaults)", rho,
                      "0.856 (the paper's pipeline)", "≥ 0.75", rho >= 0.75,
-                     f"{PAPER}, Fig. 4: optimistic neurons reverse at larger rewards"))
+                     f"{PAPER}, Fig. 4: optimistic neurons reverse at larger rewards",
+                     rejects="the same neurons with each session's cued magnitudes shuffled over its trials (tested)"))
     cv = r["cross_validated"].attrs
     out.append(Check(f"cross-validated ρ (reversal from one half, τ̂ from the other; median of "
                      f"{r['cross_validated'].sizes['split']} splits)", cv["median_spearman"],
                      "Pearson 0.52 (the paper's procedure on these data)", "≥ 0.40", cv["median_spearman"] >= 0.40,
                      f"{PAPER}, Fig. 4: the correlation is not shared noise (each split a test over the 40 neurons; "
-                     f"{100 * cv['fraction_significant']:.0f} % of splits p < 0.05)"))
+                     f"{100 * cv['fraction_significant']:.0f} % of splits p < 0.05)",
+                     rejects="the same neurons with their magnitudes shuffled (tested); noise shared by the two estimates"))
     w1 = decode.wasserstein(r["decoded"], truth) / truth.std if r["decoded"] is not None else np.nan
     gaussian = r["ladder"]["Gaussian with the mean and SD"] / truth.std
     out.append(Check("decoded distribution: W1 to the delivered one (in SD; defaults)", w1,
                      f"{PAPER_PAIRS_W1} from the paper's own 40 pairs; a Gaussian with the true mean and SD: "
                      f"{gaussian:.2f}", f"≤ {PAPER_PAIRS_W1} (the paper's pairs)", w1 <= PAPER_PAIRS_W1,
-                     f"{PAPER}, Fig. 5: the reward distribution decoded from the neurons"))
+                     f"{PAPER}, Fig. 5: the reward distribution decoded from the neurons",
+                     rejects="estimates no better than the paper's own 40 pairs"))
     regularised = (decode.wasserstein(r["regularised"], truth) / truth.std if r["regularised"] is not None
                    else np.nan)
     out.append(Check("decoded with a cross-validated ridge within the delivered range: W1 (in SD)", regularised,
                      f"{PAPER_PAIRS_W1} from the paper's own 40 pairs", f"≤ {PAPER_PAIRS_W1}",
                      regularised <= PAPER_PAIRS_W1,
                      "smoothing='cv', bounds='delivered'" + (f" (ridge {r['regularised'].smoothing:.2g})"
-                                                             if r["regularised"] is not None else "")))
+                                                             if r["regularised"] is not None else ""),
+                     rejects="estimates no better than the paper's own 40 pairs"))
     shuffled = float(np.nanmedian(r["shuffled"])) if np.isfinite(r["shuffled"]).any() else np.nan
     out.append(Check("decoded W1 / the median shuffled-τ̂ decode's", w1 / shuffled, "< 1",
                      f"< 1 (shuffled {shuffled:.2f} SD)", w1 < shuffled,
-                     f"{PAPER}: decoding needs each neuron's own τ̂ with its own reversal point"))
+                     f"{PAPER}: decoding needs each neuron's own τ̂ with its own reversal point",
+                     rejects="a code whose τ̂ say nothing of the reversal points"))
     paper = r["paper_responses"]
     r_paper = stats.pearsonr(paper["tau_hat"].values, paper["reversal_point_axis"].values)[0]
     out.append(Check("the paper's procedure from the session files: r(asymmetry, reversal point)", r_paper,
                      f"{PAPER_R} (the paper's arrays)", "within 0.01", abs(r_paper - PAPER_R) <= 0.01,
-                     "dabney_fit.mat of the paper's pipeline (GEN_dabneys_fit.m)"))
+                     "dabney_fit.mat of the paper's pipeline (GEN_dabneys_fit.m)",
+                     rejects="a reading of the files or a port of the pipeline that differs from the paper's"))
     arrays = r["paper"]
     if arrays is not None:
         from_files = np.abs(paper["reversal_point_axis"].values - arrays["zeroCrossings_all"])
@@ -165,15 +172,18 @@ def checks(r) -> list[Check]:
         out.append(Check("the paper's procedure from the session files: neurons whose reversal point equals the "
                          "paper's (±0.001)", same, "40", "≥ 36 (4 hold responses that are exactly 0, which the "
                          "paper's arithmetic left as ±1e-14: their signs move its sign count)", same >= 36,
-                         "dabney_fit.mat zeroCrossings_all"))
+                         "dabney_fit.mat zeroCrossings_all",
+                     rejects="a reading of the files that differs from the paper's (windows, smoothing, trials)"))
         own = r["from_paper_array"]
         crossing = float(np.max(np.abs(own["reversal_point_axis"].values - arrays["zeroCrossings_all"])))
         asymmetry = float(np.nanmax(np.abs(own["tau_hat"].values - arrays["asymM_all"])))
         out.append(Check("the paper's procedure on the paper's perCell: max |Δ reversal point| (utility)", crossing,
                          "0 (its random tie-break: up to ~5e-4)", "≤ 0.001", crossing <= 1e-3,
-                         "dabney_fit.mat zeroCrossings_all"))
+                         "dabney_fit.mat zeroCrossings_all",
+                     rejects="a port of EstimateZeroCrossings that differs from the paper's"))
         out.append(Check("the paper's procedure on the paper's perCell: max |Δ asymmetry|", asymmetry, "0",
-                         "≤ 0.001", asymmetry <= 1e-3, "dabney_fit.mat asymM_all"))
+                         "≤ 0.001", asymmetry <= 1e-3, "dabney_fit.mat asymM_all",
+                     rejects="a port of the linear scale factors that differs from the paper's"))
     return out
 
 

@@ -13,7 +13,9 @@ __all__ = ["Check", "Reproduction", "write_figures"]
 @dataclass(frozen=True)
 class Check:
     """One checkable number: ``value`` (drl's) against ``reference`` (the exact truth, or what the paper
-    reports) by ``criterion`` (in words), ``passed`` or not; ``source`` says where the reference comes from."""
+    reports) by ``criterion`` (in words), ``passed`` or not; ``source`` says where the reference comes from and
+    ``rejects`` the alternative the row fails on (a break of the input a test feeds it), or says that it is an
+    identity of the engine that no data can fail (a check of the code, not evidence)."""
 
     quantity: str
     value: float
@@ -21,6 +23,7 @@ class Check:
     criterion: str
     passed: bool
     source: str
+    rejects: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class Reproduction:
     def table(self) -> pd.DataFrame:
         """The checks as a table (one row each)."""
         return pd.DataFrame([{"quantity": c.quantity, "drl": c.value, "reference": c.reference,
-                              "criterion": c.criterion, "pass": c.passed, "source": c.source} for c in self.checks])
+                              "criterion": c.criterion, "pass": c.passed, "source": c.source, "rejects": c.rejects}
+                             for c in self.checks])
 
     def __str__(self) -> str:
         width = max(len(c.quantity) for c in self.checks)
@@ -51,6 +55,7 @@ class Reproduction:
         for c in self.checks:
             lines.append(f"{'PASS' if c.passed else 'FAIL'}  {c.quantity:<{width}}  drl {c.value:.4g}  "
                          f"{c.criterion}  ({c.reference}; {c.source})")
+            lines.append(f"{'':6}{'':<{width}}  rejects: {c.rejects or 'not stated'}")
         lines += ["", "figures: " + ", ".join(str(path) for path in self.figures)]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)

@@ -6,7 +6,9 @@ at 3 s), learned by a population whose optimism τ and discount γ both differ a
 
 * the model itself (a τ × γ grid): the joint map of reward time × magnitude decoded from the cue values, and the
   reward distribution decoded from cue responses alone, checked against the task's exact distributions;
-* a recording made from a γ-diverse population (Poisson spikes): reward timing decoded from held-out trials,
+* a recording made from a γ-diverse population (Poisson spikes,
+                     rejects="cue responses that do not follow the reversal points (shuffled across neurons)",
+                     rejects="nothing: every fixed-γ population passes; the paper's Δγ̂ needs a model whose γ adapts (not built)"): reward timing decoded from held-out trials,
   against a decoder given one γ for every neuron.
 
 * the time manipulation (the shortest or the longest delay's cue withdrawn mid-session, :func:`drl.simulate_phases`)
@@ -106,21 +108,25 @@ def checks(r) -> list[Check]:
                    float(np.max(np.abs(truth.probabilities - np.array(AUTHORS_PROBABILITIES)))))
     out = [Check("the task against the authors' code: largest difference (delays s, amounts µl, probabilities)",
                  mismatch, "0", "≤ 0.001 (their 0.167 is 1/6)", len(delays) == 4 and mismatch <= 0.001,
-                 "Sousa et al.'s analysis code: cue_times, amount, probability")]
+                 "Sousa et al.'s analysis code: cue_times, amount, probability",
+                     rejects="a task spec that differs from the authors' code (a delay, amount or probability)")]
     joint = r["joint"]["variable"]
     time_w1 = _w1(joint["delay"].values, joint["time_marginal"].values, [3.0])
     out.append(Check("joint map, variable cue: W1 of the time marginal to 3 s (s)", time_w1, "0: exact",
-                     "≤ 0.5 s (one bin)", time_w1 <= 0.5, "the task: the variable reward comes at 3 s"))
+                     "≤ 0.5 s (one bin)", time_w1 <= 0.5, "the task: the variable reward comes at 3 s",
+                     rejects="a population with one γ (no time axis)"))
     magnitude_w1 = _w1(joint["magnitude"].values, joint["magnitude_marginal"].values, truth.values,
                        truth.probabilities) / truth.std
     out.append(Check("joint map, variable cue: W1 of the magnitude marginal (in SD)", magnitude_w1, "0: exact",
-                     "≤ 0.25", magnitude_w1 <= 0.25, "the task's 1–8 µl distribution"))
+                     "≤ 0.25", magnitude_w1 <= 0.25, "the task's 1–8 µl distribution",
+                     rejects="a population with one τ (no magnitude axis)"))
     fixed = r["joint"]["delay_6s"]
     fixed_time = _w1(fixed["delay"].values, fixed["time_marginal"].values, [6.0])
     fixed_magnitude = _w1(fixed["magnitude"].values, fixed["magnitude_marginal"].values, [4.5])
     out.append(Check("joint map, 6 s cue: W1 of the time marginal to 6 s (s)", fixed_time, "0: exact",
                      f"≤ 0.75 s, and the magnitude's to 4.5 µl ≤ 0.2 µl ({fixed_magnitude:.2f})",
-                     fixed_time <= 0.75 and fixed_magnitude <= 0.2, "the task: 4.5 µl at 6 s"))
+                     fixed_time <= 0.75 and fixed_magnitude <= 0.2, "the task: 4.5 µl at 6 s",
+                     rejects="a population with one γ or one τ"))
     cue_w1 = decode.wasserstein(r["cue_decoded"], truth) / truth.std
     reward_w1 = decode.wasserstein(r["reward_decoded"], truth) / truth.std
     out.append(Check("distribution decoded from cue responses alone: W1 (in SD)", cue_w1, "0: exact",
@@ -134,7 +140,8 @@ def checks(r) -> list[Check]:
                      f"> 2; each neuron's γ̂ gives {mean['exponential']:.2f} s (p = "
                      f"{decoders.attrs['p_value']['exponential vs average exponential']:.1g} < 0.05)",
                      ratio > 2 and decoders.attrs["p_value"]["exponential vs average exponential"] < 0.05,
-                     f"{PAPER}: reward time is decodable from held-out trials of γ-diverse neurons"))
+                     f"{PAPER}: reward time is decodable from held-out trials of γ-diverse neurons",
+                     rejects="a population without diverse discounts (one γ)"))
     shift = max(float(np.max(np.abs(after - before))) for before, after in r["manipulation"].values())
     out.append(Check("time manipulation (shortest or longest delay withdrawn): |Δγ̂| of a fixed-γ model (max)", shift,
                      "0: the model's γ is fixed", "≤ 0.01 (the paper measured Δγ̂ > 0 without the shortest delay and "
