@@ -22,9 +22,13 @@ __all__ = ["recording_from_run"]
 RESPONSE_SPAN = (0.1, 0.75)
 
 
+GAIN_RULES = ("per_unit", "shared")
+
+
 def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float = 5.0, peak_rate: float = 20.0,
                        learned_fraction: float = 0.5, n_other_units: int = 0, reward_bias: float = 0.0,
-                       seed: int = 0) -> Recording:
+                       gain_rule: str = "per_unit", trial_gain_sd: float = 0.0, shared_gain_sd: float = 0.0,
+                       overdispersion: float = 0.0, baseline_drift: float = 0.0, seed: int = 0) -> Recording:
     """Poisson spike trains of a run's predictors on its learned trials (see the module docstring).
 
     Args:
@@ -40,7 +44,21 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
       reward_bias: the SD (spikes/s) of a per-unit offset added to every reward response, drawn once per unit
         (``model_reward_bias`` in the units table): the baseline bias of Dabney et al. 2020's null model, which
         moves a unit's reversal point without any optimism (0: none).
+      gain_rule: ``"per_unit"`` (each unit's gain as above: a pessimist's small bursts are scaled up to
+        ``peak_rate``, its dips shrunk to fit the baseline) or ``"shared"`` (one gain for every unit, the
+        largest that keeps all of them within those bounds: the units' response sizes as the model has them).
+      trial_gain_sd, shared_gain_sd: the SD (of the log) of a trial-to-trial gain on each unit's responses, drawn
+        per unit and trial, or per trial and shared by every unit of the session (shared session noise).
+      overdispersion: k of gamma-Poisson counts in the response windows: each unit's rate there (baseline plus
+        response) is multiplied per trial by a gamma variable of mean 1 and variance k, so counts have variance
+        mean + k·mean² (0: Poisson).
+      baseline_drift: spikes/s by which each unit's baseline rate drifts over the session, linearly, up or down
+        at random (per unit), within [0.5, 1.5] × ``baseline_rate``.
       seed: the spikes' random seed.
+
+    The breaks (``gain_rule="shared"`` and the four noises) make the recording differ from the analysis model in
+    the ways real recordings do; ``tests/test_recordings_that_break_the_model.py`` reads every analysis under
+    each.
 
     Returns a :class:`Recording` with trials spaced so that every default window lies inside its trial, units
     ``u000`` … with columns ``cell_type``, ``model_tau`` and ``model_gamma`` (the truth, named so that analyses
@@ -53,6 +71,12 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
     in_range("baseline_rate", baseline_rate, 0, np.inf, lo_open=True)
     in_range("peak_rate", peak_rate, 0, np.inf, lo_open=True)
     in_range("reward_bias", reward_bias, 0, np.inf)
+    for name, value in (("trial_gain_sd", trial_gain_sd), ("shared_gain_sd", shared_gain_sd),
+                        ("overdispersion", overdispersion)):
+        in_range(name, value, 0, 5)
+    in_range("baseline_drift", baseline_drift, 0, baseline_rate)
+    if gain_rule not in GAIN_RULES:
+        raise ValueError(f"gain_rule must be 'per_unit' or 'shared'; got {gain_rule!r}")
     rng = np.random.default_rng(seed)
     rows, cue_drive, reward_drive = [], [], []
     for spec in task.trial_types:
@@ -90,6 +114,8 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
         gain = np.minimum(np.where(burst > 0, peak_rate / burst, np.inf),
                           np.where(dip > 0, 0.9 * baseline_rate / dip, np.inf))  # spikes/s per unit of response
     gain = np.where(np.isfinite(gain), gain, 0.0)
+    if gain_rule == "shared":  # one gain: the units' response sizes as the model has them
+        gain = np.full_like(gain, np.min(gain[gain > 0]) if np.any(gain > 0) else 0.0)
     delays = np.array([r[2] for r in rows])
     spacing = -BASELINE_WINDOW[0] + np.nanmax(np.append(delays, 0.0)) + RESPONSE_SPAN[1] + 2.0
     cue_time = spacing * (1 + np.arange(len(rows)))
@@ -101,9 +127,20 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
     bias = rng.normal(0.0, reward_bias, cue_drive.shape[0]) if reward_bias > 0 else np.zeros(cue_drive.shape[0])
     rewarded = np.isfinite(reward_drive)
     rates[:cue_drive.shape[0], :, 1] = np.nan_to_num(gain * reward_drive) + np.where(rewarded, bias[:, None], 0.0)
+    n_model = cue_drive.shape[0]
+    if trial_gain_sd > 0 or shared_gain_sd > 0:  # lognormal gains of mean 1 on the responses
+        own = rng.normal(-0.5 * trial_gain_sd**2, trial_gain_sd, (n_model, len(rows), 1))
+        shared = rng.normal(-0.5 * shared_gain_sd**2, shared_gain_sd, (1, len(rows), 1))
+        rates[:n_model] *= np.exp(own + shared)
+    drift = np.zeros(n_units)
+    if baseline_drift > 0:
+        drift[:n_model] = baseline_drift * rng.choice([-1.0, 1.0], n_model)
+    if overdispersion > 0:  # gamma multipliers of the whole rate in each window: counts mean + k·mean²
+        multiplier = rng.gamma(1.0 / overdispersion, overdispersion, (n_model, len(rows), 2))
+        rates[:n_model] = (multiplier - 1) * baseline_rate + multiplier * rates[:n_model]  # m·(b + r) − b
     starts = np.stack([cue_time, np.where(np.isfinite(reward_time), reward_time, cue_time)], 1) + RESPONSE_SPAN[0]
     width = RESPONSE_SPAN[1] - RESPONSE_SPAN[0]
-    spikes = [_poisson_train(rng, baseline_rate, session, starts, width, rates[u]) for u in range(n_units)]
+    spikes = [_poisson_train(rng, baseline_rate, session, starts, width, rates[u], drift[u]) for u in range(n_units)]
     trials = pd.DataFrame({"cue_time": cue_time, "reward_time": reward_time,
                            "magnitude": [r[3] for r in rows], "trial_type": [r[1] for r in rows]})
     units = pd.DataFrame({
@@ -116,11 +153,17 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
                      magnitude_units=reward_units(ds))
 
 
-def _poisson_train(rng, baseline: float, duration: float, starts: np.ndarray, width: float, change: np.ndarray):
-    """Spike times of a Poisson process at ``baseline`` spikes/s over [0, duration) whose rate changes by
-    ``change`` [N, 2] for ``width`` s from each of ``starts`` [N, 2]: extra spikes where it rises, baseline spikes
-    thinned where it falls (to zero at most)."""
-    times = rng.uniform(0, duration, rng.poisson(baseline * duration))
+def _poisson_train(rng, baseline: float, duration: float, starts: np.ndarray, width: float, change: np.ndarray,
+                   drift: float = 0.0):
+    """Spike times of a Poisson process at ``baseline`` spikes/s over [0, duration) (drifting linearly by
+    ``drift`` spikes/s over the session, centred on ``baseline``) whose rate changes by ``change`` [N, 2] for
+    ``width`` s from each of ``starts`` [N, 2]: extra spikes where it rises, baseline spikes thinned where it
+    falls (to zero at most)."""
+    peak = baseline + 0.5 * abs(drift)
+    times = rng.uniform(0, duration, rng.poisson(peak * duration))
+    if drift:  # thin the peak-rate process to the drifting baseline
+        rate = baseline + drift * (times / duration - 0.5)
+        times = times[rng.random(times.size) < rate / peak]
     starts, change = starts.ravel(), change.ravel()
     rise = change > 0
     extra = rng.poisson(change[rise] * width)
