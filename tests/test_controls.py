@@ -144,3 +144,26 @@ def test_reference_ladder_against_closed_forms():
         reference_ladder(([0.0, 1.0], [0.5, 0.6]))
     with pytest.raises(ValueError, match="finite samples"):
         reference_ladder(truth, [1.0, np.nan])
+
+
+def test_cue_cell_test_holds_its_level_on_overdispersed_counts():
+    """4000 mean-coding cells (the 50 % response exactly midway) with gamma-Poisson counts (variance mean + mean²),
+    40 trials per cue: the default Welch contrast calls them at its α; the Mann–Whitney reading of centred single
+    trials ran liberal (6.6 %)."""
+    rng = np.random.default_rng(1)
+    n, repeats = 4000, 40
+
+    def counts(mean):
+        return rng.poisson(rng.gamma(1.0, mean, (n, repeats))).astype(float)  # k = 1
+
+    trials = np.stack([counts(2.0), counts(4.0), counts(6.0)], 1)  # [N, cue, trial]
+    form = drl.decode.responses_form(trials.mean(2), trial_response=trials, magnitude=[0.1, 0.5, 0.9],
+                                     event=["cue"] * 3, trial_type=["p10", "p50", "p90"])
+    band = 2.58 * np.sqrt(0.05 * 0.95 / n)  # 99 % of the called fraction of a test at its level
+    welch = classify_cue_cells(form)
+    assert welch.attrs["test"] == "welch"
+    assert abs(np.mean(welch["cell_class"].values != "interpolating") - 0.05) < band  # measured 0.046
+    ranks = classify_cue_cells(form, test="mann-whitney")
+    assert np.mean(ranks["cell_class"].values != "interpolating") > 0.05 + band  # measured 0.066
+    with pytest.raises(ValueError, match="test must be 'welch' or 'mann-whitney'"):
+        classify_cue_cells(form, test="t")

@@ -42,18 +42,41 @@ def _cue_trials(form: xr.Dataset, trial_type: str) -> np.ndarray:
     return trials[:, 0, :]
 
 
+CUE_TESTS = ("welch", "mann-whitney")
+
+
+def _welch_contrast(lows: np.ndarray, mids: np.ndarray, highs: np.ndarray) -> float:
+    """Two-sided p of the contrast middle − (low + high)/2 = 0 with unequal variances (Welch–Satterthwaite)."""
+    parts = [(mids, 1.0), (lows, 0.5), (highs, 0.5)]
+    variances = np.array([w**2 * x.var(ddof=1) / x.size for x, w in parts])
+    total = variances.sum()
+    if total <= 0:
+        return 1.0 if mids.mean() == 0.5 * (lows.mean() + highs.mean()) else 0.0
+    t = (mids.mean() - 0.5 * (lows.mean() + highs.mean())) / np.sqrt(total)
+    df = total**2 / np.sum(variances**2 / np.array([x.size - 1 for x, _ in parts]))
+    return float(2 * stats.t.sf(abs(t), df))
+
+
 def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "p90", *, alpha: float = 0.05,
-                       learned_fraction: float = 0.5) -> xr.Dataset:
+                       test: str = "welch", learned_fraction: float = 0.5) -> xr.Dataset:
     """Each neuron optimistic, pessimistic or interpolating on the middle cue of a variable-probability task
     (Dabney et al. 2020: cues predicting one reward with probability 10, 50 and 90 %).
 
     A neuron whose value code is the mean (τ = 0.5) responds to the 50 % cue midway between its 10 % and 90 %
     responses; an optimistic one (τ > 0.5: an expectile above the mean) above the midpoint, a pessimistic one
-    below. The test is a two-sided Mann–Whitney U test, at level ``alpha``, of the neuron's single-trial
-    ``middle`` responses against its ``low`` trials moved up and its ``high`` trials moved down by half the gap
-    between their means: single trials centred on the midpoint. (Averaging pairs of low and high trials instead
-    gives a sample less skewed than single trials, whose median sits above theirs: with Poisson spike counts a
-    mean-coding population then came out 22 % "pessimistic".)
+    below. The test (``test``, two-sided, at level ``alpha``) is of the contrast between the neuron's mean
+    ``middle`` response and the midpoint of its ``low`` and ``high`` means:
+
+    * ``"welch"`` (the default): the contrast over its standard error from the three samples' own variances,
+      with Welch–Satterthwaite degrees of freedom; it holds its level on skewed, overdispersed spike counts;
+    * ``"mann-whitney"``: a Mann–Whitney U test of the ``middle`` trials against the ``low`` trials moved up and
+      the ``high`` trials moved down by half the gap between their means (single trials centred on the
+      midpoint). It compares distributions, not means, so with skewed counts it runs slightly liberal (measured
+      4.7–6.4 % at a nominal 5 %, 7.3 % on overdispersed counts).
+
+    (Averaging pairs of low and high trials gives a sample less skewed than single trials, whose median sits
+    above theirs: with Poisson spike counts a mean-coding population then came out 22 % "pessimistic".) Dabney et
+    al. classified their cells with their own tests; this is one contrast test per cell.
 
     ``run``: a run (its predictors' δ at each cue on the learned trials; a model predictor's trials differ only
     by learning, so nearly every predictor off τ = 0.5 is significant) or a responses form with single trials
@@ -65,6 +88,8 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     class) and the three trial types.
     """
     in_range("alpha", alpha, 0, 1, lo_open=True, hi_open=True)
+    if test not in CUE_TESTS:
+        raise ValueError(f"test must be 'welch' or 'mann-whitney'; got {test!r}")
     form = as_form(run, cue_types=[low, middle, high], learned_fraction=learned_fraction)
     trials = {name: _cue_trials(form, name) for name in (low, middle, high)}
     n_neurons = form.sizes["neuron"]
@@ -77,7 +102,8 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
             continue
         half_gap = (highs.mean() - lows.mean()) / 2
         midpoints = np.concatenate([lows + half_gap, highs - half_gap])
-        p_value[i] = stats.mannwhitneyu(mids, midpoints, alternative="two-sided").pvalue
+        p_value[i] = (_welch_contrast(lows, mids, highs) if test == "welch"
+                      else stats.mannwhitneyu(mids, midpoints, alternative="two-sided").pvalue)
         above = mids.mean() > midpoints.mean()
         cell_class[i] = ("optimistic" if above else "pessimistic") if p_value[i] < alpha else "interpolating"
     midpoint = (means[low] + means[high]) / 2
@@ -89,7 +115,7 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     out = xr.Dataset(
         {
             "cell_class": ("neuron", cell_class.astype(str), {"long_name": "class on the middle cue"}),
-            "p_value": ("neuron", p_value, {"long_name": "Mann-Whitney U test, middle cue against midpoints",
+            "p_value": ("neuron", p_value, {"long_name": f"{test} test, middle cue against the midpoint",
                                             "units": "1"}),
             "middle_response": ("neuron", means[middle], {"long_name": f"mean response to the {middle} cue"}),
             "midpoint": ("neuron", midpoint, {"long_name": f"mean of the {low} and {high} cue responses"}),
@@ -98,7 +124,7 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
         },
         coords={"neuron": form["neuron"].values, **neuron_coords},
     )
-    out.attrs.update(alpha=float(alpha), low=low, middle=middle, high=high,
+    out.attrs.update(alpha=float(alpha), test=test, low=low, middle=middle, high=high,
                      counts={name: int((cell_class == name).sum()) for name in CELL_CLASSES})
     return out
 

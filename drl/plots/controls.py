@@ -43,15 +43,29 @@ def split_half(*results, labels=None, split: int = 0, save=None):
 @styled
 def cue_cells(classified, parameter: str = "model_tau", save=None):
     """Each neuron's 50 % cue response between its 10 % (0) and 90 % (1) responses, against ``parameter`` (its
-    true optimism, where known) or in order, coloured by the class of :func:`~drl.decode.classify_cue_cells`."""
+    true optimism, where known) or in order, coloured by the class of :func:`~drl.decode.classify_cue_cells`.
+    Positions beyond the bulk (a neuron whose 10 % and 90 % responses nearly coincide) are drawn on the axis'
+    edge as triangles pointing out."""
     position = classified["position"].values
     kind = classified["cell_class"].values
     known = parameter in classified.coords
     x = classified[parameter].values if known else np.argsort(np.argsort(position))
     fig, (ax,) = new_figure(1, panel_size=(4.6, 3.6))
+    # a neuron whose 10 % and 90 % responses nearly coincide has a position far out: the axis keeps the bulk in
+    # view (−0.5 … 1.5 at least) and such neurons sit on its edge as triangles pointing out
+    finite = position[np.isfinite(position)]
+    lo = min(-0.5, float(np.percentile(finite, 5))) if finite.size else -0.5
+    hi = max(1.5, float(np.percentile(finite, 95))) if finite.size else 1.5
+    pad = 0.05 * (hi - lo)
+    shown = np.clip(position, lo - pad, hi + pad)
+    marker = np.where(position < lo - pad, "v", np.where(position > hi + pad, "^", "o"))
     for name, color in CLASS_COLORS.items():
         chosen = kind == name
-        ax.scatter(x[chosen], position[chosen], s=22, color=color, label=f"{name} ({int(chosen.sum())})")
+        ax.scatter([], [], s=22, color=color, label=f"{name} ({int(chosen.sum())})")
+        for symbol in ("o", "v", "^"):
+            these = chosen & (marker == symbol)
+            ax.scatter(x[these], shown[these], s=22, color=color, marker=symbol)
+    ax.set_ylim(lo - 2 * pad, hi + 2 * pad)
     ax.axhline(0.5, color="0.5", lw=1, ls="--")
     if known:
         ax.axvline(0.5, color="0.5", lw=1, ls=":")
