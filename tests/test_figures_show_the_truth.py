@@ -214,3 +214,41 @@ def test_reward_distribution_checks_itself():
         drl.RewardDistribution([2, "x"], [0.5, 0.5])
     with pytest.raises(ValueError, match="non-empty 1-D"):
         drl.RewardDistribution([], [])
+
+
+def test_two_decodes_compare_on_one_axis():
+    """plots.distribution(..., ax=) draws a second decode beside the first: its own colour and label, the truth
+    once, the x-limits holding both, and rug ticks that stay inside the axes (a tick outside made a 2,361-px-wide
+    image with bbox_inches="tight")."""
+    import io
+
+    true = drl.RewardDistribution([1.0, 5.0, 20.0], [0.3, 0.5, 0.2])
+
+    def decoded(samples):
+        samples = np.sort(np.asarray(samples, float))
+        return decode.DecodedDistribution(samples=samples, grid=np.linspace(0, 30, 10), density=np.ones(10),
+                                          levels=np.array([0.5]), values=np.array([5.0]), kind="expectile")
+
+    first = decoded(np.linspace(1, 18, 100))
+    second = decoded(np.linspace(-40, 60, 100))  # wider: the axis must grow to hold it
+    fig = plots.distribution(first, true, units="µl", label="defaults")
+    ax = fig.axes[0]
+    plots.distribution(second, true, ax=ax, units="µl", label="the paper's procedure")
+    decodes, truths = _lines(ax, "decoded"), _lines(ax, "true")
+    assert len(decodes) == 2 and len(truths) == 1
+    assert decodes[0].get_color() != decodes[1].get_color()
+    lo, hi = ax.get_xlim()
+    assert lo <= -40 and hi >= 60
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("defaults") for t in labels)
+    assert any(t.startswith("the paper's procedure") and "W1 =" in t for t in labels)
+    assert all(line.get_clip_on() for line in ax.get_lines())
+    plots.distribution(first, true, ax=ax, units="µl", label="third", color="tab:green")
+    assert _lines(ax, "decoded")[-1].get_color() == "tab:green"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=100)
+    from PIL import Image
+
+    width = Image.open(io.BytesIO(buffer.getvalue())).size[0]
+    assert width < 1.3 * fig.get_size_inches()[0] * 100
+    plt.close(fig)
