@@ -36,6 +36,8 @@ _EXPORTS = {
     "Population": "drl.population",
     "Phase": "drl.phases",
     "simulate_phases": "drl.phases",
+    "adapted_gamma": "drl.phases",
+    "mean_delay": "drl.phases",
     "RunTooLargeError": "drl.recording",
     "get_task": "drl.registry",
     "list_tasks": "drl.registry",

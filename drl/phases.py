@@ -7,32 +7,71 @@ change is written as data (a task variant), never as code.
 
 The phases must share what the weights mean: the time grid (``duration``, ``dt``) and the trial types (names and
 cue times), so that each phase's features are the previous phase's. Rewards, probabilities, frequencies and
-utility may change.
+utility may change, and so may the population's parameters (a phase's own ``population``: e.g. discounts that
+adapt to the delays the task now predicts, :func:`adapted_gamma`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import xarray as xr
 
 from drl._validate import integer
+from drl.population import Population
 from drl.registry import load_task
 from drl.tasks import Task
 
-__all__ = ["Phase", "simulate_phases"]
+__all__ = ["Phase", "adapted_gamma", "mean_delay", "simulate_phases"]
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of a protocol: ``task`` (a Task, a registered name or a spec file) learned for ``n_trials``."""
+    """One phase of a protocol: ``task`` (a Task, a registered name or a spec file) learned for ``n_trials``, by
+    ``population`` when given (the same predictors with other parameters from this phase on; default: the
+    protocol's population)."""
 
     task: Task
     n_trials: int
+    population: Population | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "task", load_task(self.task))
         object.__setattr__(self, "n_trials", integer("n_trials", self.n_trials, minimum=1))
+        if self.population is not None and not isinstance(self.population, Population):
+            raise TypeError(f"Phase population must be a drl.Population; got {type(self.population).__name__}")
+
+
+def mean_delay(task) -> float:
+    """The mean time (s) from a cue to its rewards over the task's trials: each reward event's time weighted by
+    its trial type's frequency (types with frequency 0 are not presented) and its chance of delivery."""
+    task = load_task(task)
+    weights, times = [], []
+    total = sum(t.frequency for t in task.trial_types)
+    for spec in task.trial_types:
+        for event in spec.rewards:
+            weights.append(spec.frequency / total * event.delivery_probability)
+            times.append(event.time)
+    weights, times = np.asarray(weights, float), np.asarray(times, float)
+    if weights.sum() <= 0:
+        raise ValueError(f"task {task.name!r} presents no reward: it has no mean delay")
+    return float(weights @ times / weights.sum())
+
+
+def adapted_gamma(population: Population, task, reference) -> Population:
+    """The population with each discount adapted from the task ``reference`` to ``task``: ``γ' = γ^(D/D')``, D and
+    D' their mean delays (:func:`mean_delay`), so that every neuron discounts the mean delay it now expects as
+    much as it discounted the one before (γ'^D' = γ^D). A task whose rewards come later (its shortest delay
+    withdrawn) raises every γ, one whose rewards come sooner (its longest withdrawn) lowers it: a model in which
+    the discount follows the delays a cue predicts, beside the fixed-γ one."""
+    if not isinstance(population, Population):
+        raise TypeError(f"population must be a drl.Population; got {type(population).__name__}")
+    before, after = mean_delay(reference), mean_delay(task)
+    if before <= 0 or after <= 0:
+        raise ValueError(f"adapting γ needs mean delays above 0 s; got {before:g} s and {after:g} s")
+    return dataclasses.replace(population, gamma=population.gamma ** (before / after))
 
 
 def _phases(phases) -> list[Phase]:
@@ -61,8 +100,8 @@ def simulate_phases(phases, population, *, seed: int = 0, **options) -> list[xr.
     """Simulate ``population`` learning the ``phases`` one after another (a task that changes during a session).
 
     Args:
-      phases: a list of :class:`Phase` or ``(task, n_trials)`` pairs.
-      population: the predictors (:class:`drl.Population`).
+      phases: a list of :class:`Phase` or ``(task, n_trials)`` pairs (a Phase may carry its own population).
+      population: the predictors (:class:`drl.Population`), for every phase that gives none.
       seed: phase ``i`` draws its trials with seed ``seed + i`` (deterministic, and a phase's trials do not
         repeat the previous phase's).
       options: any other argument of :func:`drl.simulate` (rule, record, record_trials, progress, …), the same
@@ -82,10 +121,15 @@ def simulate_phases(phases, population, *, seed: int = 0, **options) -> list[xr.
             raise ValueError(f"simulate_phases takes no {forbidden}= (each phase gives its own trials and starts "
                              "from the weights before it)")
     summary = [{"task": p.task.name, "n_trials": p.n_trials} for p in protocol]
+    for i, phase in enumerate(protocol):
+        if phase.population is not None and phase.population.gamma.size != population.gamma.size:
+            raise ValueError(f"phase {i} gives a population of {phase.population.gamma.size} predictors; the "
+                             f"protocol's has {population.gamma.size} (a phase changes parameters, not predictors)")
     runs, first_trial = [], 0
     for i, phase in enumerate(protocol):
         weights = runs[-1]["weights"].values if runs else None
-        run = simulate(phase.task, population, phase.n_trials, seed=seed + i, initial_weights=weights, **options)
+        run = simulate(phase.task, phase.population or population, phase.n_trials, seed=seed + i,
+                       initial_weights=weights, **options)
         run.attrs.update(phase=i, first_trial=first_trial, protocol=summary)
         runs.append(run)
         first_trial += phase.n_trials

@@ -92,3 +92,38 @@ def test_phases_that_change_what_the_weights_mean_are_refused():
     with pytest.raises(ValueError, match="cannot be combined with out="):
         drl.simulate(TASK, POP, 10, progress=False, initial_weights=good, out="never_written")
     assert not list(Path("exps").glob("*never_written*"))  # refused before anything was created
+
+
+def test_discounts_that_adapt_to_the_delays_a_task_predicts():
+    """drl.adapted_gamma: γ' = γ^(D/D'), D and D' the tasks' mean delays, so every neuron discounts the delay it now
+    expects as it did before; a phase learns with it, the weights carried over."""
+    task = drl.get_task("sousa_2025")  # 4.5 µl at 0, 1.5, 3, 6 s and a variable cue at 3 s, equally often
+    assert drl.mean_delay(task) == pytest.approx((0 + 1.5 + 3 + 6 + 3) / 5)
+    without = {}
+    for name in ("delay_0s", "delay_6s"):
+        types = tuple(dataclasses.replace(t, frequency=0.0) if t.name == name else t for t in task.trial_types)
+        without[name] = dataclasses.replace(task, name=f"without {name}", trial_types=types)
+    assert drl.mean_delay(without["delay_0s"]) == pytest.approx(13.5 / 4)
+    population = drl.Population.grid(gamma=[0.5, 0.8, 0.95], tau=0.5)
+    later = drl.adapted_gamma(population, without["delay_0s"], task)
+    np.testing.assert_allclose(later.gamma ** drl.mean_delay(without["delay_0s"]),
+                               population.gamma ** drl.mean_delay(task))  # the mean delay discounted alike
+    assert np.all(later.gamma > population.gamma)  # rewards come later: longer horizons
+    assert np.all(drl.adapted_gamma(population, without["delay_6s"], task).gamma < population.gamma)
+    np.testing.assert_array_equal(later.alpha_pos, population.alpha_pos)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before, after = simulate_phases([(task, 300), Phase(without["delay_0s"], 300, later)], population,
+                                        progress=False)
+    np.testing.assert_allclose(after["gamma"].values, later.gamma)
+    np.testing.assert_allclose(before["gamma"].values, population.gamma)
+    with pytest.raises(ValueError, match="gives a population of 2 predictors; the protocol's has 3"):
+        simulate_phases([(task, 10), Phase(task, 10, drl.Population.grid(gamma=[0.5, 0.8]))], population)
+    with pytest.raises(TypeError, match="Phase population must be a drl.Population"):
+        Phase(task, 10, "fast")
+    with pytest.raises(ValueError, match="presents no reward"):
+        drl.mean_delay(dataclasses.replace(task, trial_types=(dataclasses.replace(task.trial_types[0], rewards=()),)))
+    with pytest.raises(ValueError, match="mean delays above 0 s"):
+        only_zero = dataclasses.replace(task, trial_types=tuple(
+            dataclasses.replace(t, frequency=0.0 if t.name != "delay_0s" else 1.0) for t in task.trial_types))
+        drl.adapted_gamma(population, task, only_zero)
