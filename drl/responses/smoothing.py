@@ -13,6 +13,8 @@ PSTH. On the 40 neurons of Eshel et al. 2016 it reproduces the paper's ``perCell
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["KERNEL_MS", "PSTH_SPAN_MS", "dabney2020_window_rates", "smoothing_kernel"]
@@ -36,9 +38,12 @@ def _bins(offsets_ms: np.ndarray) -> np.ndarray:
     return np.sign(offsets_ms) * np.floor(np.abs(offsets_ms) + 0.5 + 1e-6)
 
 
-def _response_weights(start_ms: int, stop_ms: int, kernel: np.ndarray) -> tuple[int, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def _response_weights(start_ms: int, stop_ms: int, time_constant_ms: float) -> tuple[int, np.ndarray]:
     """(first bin, weights): the mean over bins [start, stop) of the twice-smoothed PSTH that one spike in each bin
-    adds, in spikes/s. The centred convolution reads the once-smoothed PSTH 25 ms either side of a bin."""
+    adds, in spikes/s. The centred convolution reads the once-smoothed PSTH 25 ms either side of a bin. Cached:
+    every unit and trial of a session reads the same windows."""
+    kernel = smoothing_kernel(time_constant_ms)
     half = KERNEL_MS // 2
     first = start_ms - half - KERNEL_MS
     bins = np.arange(first, stop_ms + half + 1)
@@ -54,7 +59,9 @@ def _response_weights(start_ms: int, stop_ms: int, kernel: np.ndarray) -> tuple[
         else:
             twice[:, :shift] += weight * once[:, -shift:]
     window = (bins >= start_ms) & (bins < stop_ms)
-    return first, 1000.0 * twice[:, window].mean(1)
+    weights = 1000.0 * twice[:, window].mean(1)
+    weights.flags.writeable = False
+    return first, weights
 
 
 def dabney2020_window_rates(spike_times: np.ndarray, anchors: np.ndarray, events: np.ndarray, window, *,
@@ -73,7 +80,7 @@ def dabney2020_window_rates(spike_times: np.ndarray, anchors: np.ndarray, events
     kernel = smoothing_kernel(time_constant_ms)
     start, stop = (int(round(1000 * w)) for w in window)
     if twice:
-        first, table = _response_weights(start, stop, kernel)
+        first, table = _response_weights(start, stop, float(time_constant_ms))
     else:  # the once-smoothed PSTH's mean: a spike in bin j adds k(t − j) to bins t ≥ j
         first = start - KERNEL_MS
         lag = np.arange(start, stop)[None, :] - np.arange(first, stop)[:, None]
@@ -83,9 +90,10 @@ def dabney2020_window_rates(spike_times: np.ndarray, anchors: np.ndarray, events
     rows = np.flatnonzero(np.isfinite(events))
     from_ = np.searchsorted(spike_times, events[rows] + (first - 1) / 1000.0)
     to = np.searchsorted(spike_times, events[rows] + (first + table.size) / 1000.0)
-    trial = np.repeat(rows, to - from_)
-    index = (np.concatenate([np.arange(a, b) for a, b in zip(from_, to, strict=True)]) if rows.size
-             else np.array([], dtype=np.int64))
+    counts = to - from_
+    trial = np.repeat(rows, counts)
+    # the spikes of every window at once: window w's spikes are from_[w], from_[w] + 1, …, to[w] − 1
+    index = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(from_, counts)
     spikes = spike_times[index.astype(np.int64)]
     bins = _bins(1000.0 * (spikes - events[trial])).astype(np.int64) - first
     from_anchor = 1000.0 * (spikes - anchors[trial])
