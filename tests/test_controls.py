@@ -170,16 +170,18 @@ def test_cue_cell_test_holds_its_level_on_overdispersed_counts():
 
 
 def test_the_power_of_the_cue_cell_test_grows_with_the_trials():
-    """decode.cue_cell_power: independent cells of known optimism recorded at each trial count (sessions of one
+    """drl.reproduce.cue_cell_power: independent cells of known optimism recorded at each trial count (sessions of one
     cell per level, one gain in a session). Measured at 40 cells: τ 0.8 called optimistic 2 %, 20 %, 25 %, 88 % at
     20, 40, 100, 300 trials per cue; τ 0.5 at the test's rate; τ 0.2 pessimists hardly at all (their α+-scaled
     cue responses are small)."""
-    power = drl.decode.cue_cell_power(tau=(0.5, 0.8), trials_per_cue=(20, 300), n_cells=12, learning_trials=6000)
+    from drl.reproduce import cue_cell_power
+
+    power = cue_cell_power(tau=(0.5, 0.8), trials_per_cue=(20, 300), n_cells=12, learning_trials=6000)
     assert power["optimistic"].dims == ("tau", "trials_per_cue") and power.attrs["n_cells"] == 12
     optimist = power["optimistic"].sel(tau=0.8).values
     assert optimist[1] >= 0.6 and optimist[1] > optimist[0] + 0.4
     assert np.all(power["called"].sel(tau=0.5).values <= 0.25)  # 12 cells at α = 5 %: ≤ 3 calls
     with pytest.raises(ValueError, match=r"tau must be levels in \(0, 1\)"):
-        drl.decode.cue_cell_power(tau=(0.5, 1.0))
+        cue_cell_power(tau=(0.5, 1.0))
     with pytest.raises(ValueError, match="trials_per_cue must be an integer ≥ 3"):
-        drl.decode.cue_cell_power(trials_per_cue=(2,))
+        cue_cell_power(trials_per_cue=(2,))

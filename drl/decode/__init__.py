@@ -51,7 +51,6 @@ from drl.decode.population import decode_cue_distribution as decode_cue_distribu
 from drl.decode.population import decode_joint as decode_joint
 from drl.decode.population import decode_run_distribution as decode_run_distribution
 from drl.decode.population import decode_run_timing as decode_run_timing
-from drl.decode.power import cue_cell_power as cue_cell_power
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal
@@ -71,7 +70,6 @@ __all__ = [
     "compare_discount_models",
     "compare_timing_decoders",
     "cross_validated_asymmetry",
-    "cue_cell_power",
     "cue_responses",
     "cue_values",
     "decode_cue_distribution",

@@ -1,4 +1,5 @@
-"""How many trials a control needs: the power of the per-cell tests, by simulating recordings of known truth.
+"""How many trials a control needs: the power of the per-cell tests, by simulating recordings of known truth (a
+study-design tool beside the reproductions: it simulates, records and analyses, so it sits above all three).
 
 A control run on too few trials per cue finds nothing, and a paper's claim then reads as absent; run on
 thousands, it resolves effects no recording could. :func:`cue_cell_power` says, for the optimistic/pessimistic
@@ -43,7 +44,7 @@ def cue_cell_power(tau=(0.2, 0.5, 0.8), trials_per_cue=(20, 40, 100, 300), *, n_
     from tqdm.auto import tqdm
 
     import drl
-    from drl.decode.controls import classify_cue_cells
+    from drl.decode import classify_cue_cells
     from drl.responses import recording_from_run, responses_from_recording
 
     n_cells = integer("n_cells", n_cells, minimum=2)
