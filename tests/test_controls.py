@@ -185,3 +185,17 @@ def test_the_power_of_the_cue_cell_test_grows_with_the_trials():
         cue_cell_power(tau=(0.5, 1.0))
     with pytest.raises(ValueError, match="trials_per_cue must be an integer ≥ 3"):
         cue_cell_power(trials_per_cue=(2,))
+
+
+def test_cue_cells_are_counted_per_session_when_sessions_are_pooled():
+    from drl.responses import combine_sessions
+
+    sessions = [recorded("dabney_variable_probability", (0.1, 0.9), 12, seed) for seed in (5, 6)]
+    pooled = combine_sessions(sessions, names=["day1", "day2"])
+    cells = classify_cue_cells(pooled)
+    by_session = cells.attrs["by_session"]
+    assert list(by_session) == ["day1", "day2"]
+    for kind, count in cells.attrs["counts"].items():
+        assert sum(session[kind] for session in by_session.values()) == count
+    assert all(sum(session.values()) == 12 for session in by_session.values())
+    assert "by_session" not in classify_cue_cells(sessions[0]).attrs  # one session: nothing to split

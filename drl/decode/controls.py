@@ -84,8 +84,10 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
 
     Returns a Dataset [neuron]: ``cell_class`` ("optimistic", "pessimistic", "interpolating"), ``p_value``,
     ``middle_response`` and ``midpoint`` (mean responses), ``position`` ((middle − low) / (high − low): 0.5
-    midway, above for an optimist), with the neurons' coordinates; attrs ``alpha``, ``counts`` (neurons per
-    class) and the three trial types.
+    midway, above for an optimist), with the neurons' coordinates; attrs ``alpha``, ``test``, ``counts``
+    (neurons per class), ``by_session`` (the same per session, when the form pools sessions: neurons recorded
+    together share their learning history, so calls that cluster in one session are one observation, not many)
+    and the three trial types.
     """
     in_range("alpha", alpha, 0, 1, lo_open=True, hi_open=True)
     if test not in CUE_TESTS:
@@ -126,6 +128,11 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     )
     out.attrs.update(alpha=float(alpha), test=test, low=low, middle=middle, high=high,
                      counts={name: int((cell_class == name).sum()) for name in CELL_CLASSES})
+    if "session" in form.coords:  # neurons of one session share its learning history: count them per session
+        sessions = form["session"].values.astype(str)
+        out.attrs["by_session"] = {
+            str(name): {kind: int(np.sum((cell_class == kind) & (sessions == name))) for kind in CELL_CLASSES}
+            for name in dict.fromkeys(sessions)}
     return out
 
 
