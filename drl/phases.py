@@ -46,7 +46,14 @@ class Phase:
 
 def mean_delay(task) -> float:
     """The mean time (s) from a cue to its rewards over the task's trials: each reward event's time weighted by
-    its trial type's frequency (types with frequency 0 are not presented) and its chance of delivery."""
+    its trial type's frequency (types with frequency 0 are not presented) and its chance of delivery.
+
+    Examples
+    --------
+    >>> import drl
+    >>> drl.mean_delay("sousa_2025")  # 0, 1.5, 3 and 6 s, and the variable cue at 3 s, equally often
+    2.7
+    """
     task = load_task(task)
     weights, times = [], []
     total = sum(t.frequency for t in task.trial_types)
@@ -65,7 +72,19 @@ def adapted_gamma(population: Population, task, reference) -> Population:
     D' their mean delays (:func:`mean_delay`), so that every neuron discounts the mean delay it now expects as
     much as it discounted the one before (γ'^D' = γ^D). A task whose rewards come later (its shortest delay
     withdrawn) raises every γ, one whose rewards come sooner (its longest withdrawn) lowers it: a model in which
-    the discount follows the delays a cue predicts, beside the fixed-γ one."""
+    the discount follows the delays a cue predicts, beside the fixed-γ one.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import drl
+    >>> task = drl.get_task("sousa_2025")
+    >>> later = dataclasses.replace(task, trial_types=tuple(  # the shortest delay withdrawn
+    ...     dataclasses.replace(t, frequency=0.0) if t.name == "delay_0s" else t for t in task.trial_types))
+    >>> population = drl.Population.grid(gamma=[0.5, 0.9], tau=0.5)
+    >>> drl.adapted_gamma(population, later, task).gamma.round(3).tolist()  # rewards come later: longer horizons
+    [0.574, 0.919]
+    """
     if not isinstance(population, Population):
         raise TypeError(f"population must be a drl.Population; got {type(population).__name__}")
     before, after = mean_delay(reference), mean_delay(task)

@@ -91,3 +91,13 @@ def test_no_link_leaves_the_repository():
     for document in ("README.md", "docs/drl.md"):
         text = (ROOT / document).read_text()
         assert "../shared" not in text and "DESIGN.md" not in text, document
+
+
+@pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat"])
+def test_docstring_examples_run(module):
+    """The Examples sections written so far run as written (issue: every public name gets one)."""
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert attempted > 0 and failed == 0

@@ -22,7 +22,7 @@ import xarray as xr
 from scipy import stats
 
 from drl._validate import in_range, integer
-from drl.decode.reward import estimator_for, reward_trials, scaled
+from drl.decode.reward import reward_reading, scaled
 from drl.responses.form import conditions_of, nan_mean, pooled, random_halves
 from drl.responses.run import as_form
 
@@ -144,8 +144,7 @@ def _reward_trials(caller: str, run, trial_type, event, learned_fraction, revers
     if "trial_response" not in form:
         raise ValueError(f"{caller} needs single-trial responses (the form's trial_response); this form has means "
                          "only")
-    trial_type, magnitudes, mean, trials, _ = reward_trials(form, trial_type)
-    estimator = estimator_for(form, magnitudes, mean, reversal_fit, axis)
+    trial_type, magnitudes, _, trials, _, estimator = reward_reading(form, trial_type, reversal_fit, axis)
     counts = np.isfinite(trials).sum(2)
     if np.any(counts[counts > 0] < 2):
         raise ValueError(f"{caller} needs at least 2 trials of each magnitude a neuron was recorded at")

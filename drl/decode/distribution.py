@@ -233,7 +233,8 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
             if levels.size < 3:
                 raise ValueError(f"smoothing='cv' leaves one level out at a time and needs at least 3; got "
                                  f"{levels.size}")
-            smoothing = cross_validated_smoothing(levels, values, lo, hi)
+            with single_blas_thread():  # 13 ridges × I small NNLS fits
+                smoothing = cross_validated_smoothing(levels, values, lo, hi)
         elif isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not (
                 np.isfinite(smoothing) and smoothing >= 0):
             raise ValueError(f"smoothing must be None, a number ≥ 0 or 'cv'; got {smoothing!r}")

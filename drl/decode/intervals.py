@@ -18,7 +18,7 @@ from drl._validate import in_range
 from drl.decode.calibration import calibrated_tau
 from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
 from drl.decode.reversal import Estimator
-from drl.decode.reward import estimator_for, responses_at_reward, reward_trials, scaled
+from drl.decode.reward import responses_at_reward, reward_reading, scaled
 from drl.distributions import RewardDistribution
 from drl.responses.run import as_form
 
@@ -153,9 +153,9 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
                         f"{type(distribution).__name__}")
     form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
     rng = np.random.default_rng(seed)
-    out = responses_at_reward(form, trial_type, response=response, reversal_fit=reversal_fit, axis=axis)
-    _, magnitudes, mean, trials, ids = reward_trials(form, trial_type)
-    estimator = estimator_for(form, magnitudes, mean, out.attrs["reversal_fit"], out.attrs["axis"])
+    reading = reward_reading(form, trial_type, reversal_fit, axis)
+    out = responses_at_reward(form, response=response, reading=reading)
+    _, magnitudes, _, trials, ids, estimator = reading
     if trials is None:
         raise ValueError("bootstrap intervals resample single trials, and these responses have only means: build "
                          "the form with trial_response= (or a table with one row per trial)")

@@ -14,6 +14,8 @@ skewed spike counts); ``"dabney2020"`` is the paper's procedure exactly. Any can
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import xarray as xr
 
@@ -207,14 +209,36 @@ def reward_responses(run, trial_type: str | list | None = None, *, event: int = 
                                reversal_fit=reversal_fit, axis=axis)
 
 
+class RewardReading(NamedTuple):
+    """The reward trials of a form and the estimator that reads them (:func:`reward_reading`)."""
+
+    trial_type: str
+    magnitudes: np.ndarray
+    mean: np.ndarray
+    trials: np.ndarray | None
+    ids: np.ndarray | None
+    estimator: Estimator
+
+
+def reward_reading(form: xr.Dataset, trial_type=None, reversal_fit: str | None = None,
+                   axis: str | None = None) -> RewardReading:
+    """The pooled reward trials of ``trial_type`` (:func:`reward_trials`) with their estimator
+    (:func:`estimator_for`): computed once for an estimate, its intervals or its splits."""
+    name, magnitudes, mean, trials, ids = reward_trials(form, trial_type)
+    return RewardReading(name, magnitudes, mean, trials, ids, estimator_for(form, magnitudes, mean, reversal_fit,
+                                                                           axis))
+
+
 def responses_at_reward(form: xr.Dataset, trial_type: str | list | None = None, *, response: str = "scaled",
                         resample: bool = False, seed: int = 0, reversal_fit: str | None = None,
-                        axis: str | None = None) -> xr.Dataset:
-    """:func:`reward_responses` of a responses form."""
+                        axis: str | None = None, reading: RewardReading | None = None) -> xr.Dataset:
+    """:func:`reward_responses` of a responses form (``reading``: its :func:`reward_reading`, when computed
+    already; ``trial_type``, ``reversal_fit`` and ``axis`` are then its)."""
     if response not in RESPONSES:
         raise ValueError(f"response must be 'scaled' or 'rpe'; got {response!r}")
-    trial_type, magnitudes, mean, trials, ids = reward_trials(form, trial_type)
-    estimator = estimator_for(form, magnitudes, mean, reversal_fit, axis)
+    if reading is None:
+        reading = reward_reading(form, trial_type, reversal_fit, axis)
+    trial_type, magnitudes, mean, trials, ids, estimator = reading
     fit = estimator.fit
     signal = trials if trials is not None else mean[:, :, None]
     mean_response = nan_mean(scaled(form, signal, response), 2)

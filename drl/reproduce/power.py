@@ -52,8 +52,7 @@ def cue_cell_power(tau=(0.2, 0.5, 0.8), trials_per_cue=(20, 40, 100, 300), *, n_
     levels = np.asarray(tau, dtype=np.float64).ravel()
     if levels.size == 0 or np.any((levels <= 0) | (levels >= 1)):
         raise ValueError(f"tau must be levels in (0, 1); got {levels.tolist()}")
-    counts = np.asarray([integer("trials_per_cue", int(c) if float(c).is_integer() else c, minimum=3)
-                         for c in np.atleast_1d(trials_per_cue)])
+    counts = np.asarray([integer("trials_per_cue", c, minimum=3) for c in np.atleast_1d(trials_per_cue)])
     optimistic = np.zeros((levels.size, counts.size))
     pessimistic = np.zeros_like(optimistic)
     recording = {"gain_rule": "shared", **recording}

@@ -37,6 +37,14 @@ class TrialCode:
       delay: the reward's time after the trial's event (s): after the cue for a cued reward; 0 for an uncued one,
         whose event time is the reward's.
       cued: whether the event is a cue (else the trial's event is an uncued reward).
+
+    Examples
+    --------
+    >>> from drl.responses import ESHEL2016_TRIAL_TYPES, TrialCode
+    >>> ESHEL2016_TRIAL_TYPES[8]  # odor A, then 0.1 µl 1.5 s after its onset
+    TrialCode(name='odor A', magnitude=0.1, delay=1.5, cued=True)
+    >>> TrialCode("free water", 4.0, cued=False)  # an uncued reward: its event is the delivery
+    TrialCode(name='free water', magnitude=4.0, delay=0.0, cued=False)
     """
 
     name: str

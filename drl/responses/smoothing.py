@@ -77,11 +77,11 @@ def dabney2020_window_rates(spike_times: np.ndarray, anchors: np.ndarray, events
       twice: the response (the PSTH smoothed again, centred) or the baseline (smoothed once).
       time_constant_ms: the kernel's time constant.
     """
-    kernel = smoothing_kernel(time_constant_ms)
     start, stop = (int(round(1000 * w)) for w in window)
     if twice:
         first, table = _response_weights(start, stop, float(time_constant_ms))
     else:  # the once-smoothed PSTH's mean: a spike in bin j adds k(t − j) to bins t ≥ j
+        kernel = smoothing_kernel(time_constant_ms)
         first = start - KERNEL_MS
         lag = np.arange(start, stop)[None, :] - np.arange(first, stop)[:, None]
         table = 1000.0 * np.where((lag >= 0) & (lag <= KERNEL_MS), kernel[np.clip(lag, 0, KERNEL_MS)],

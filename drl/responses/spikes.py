@@ -323,7 +323,7 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
             return np.stack([dabney2020_window_rates(times, start, events, window, twice=twice)
                              for times in recording.spike_times])
 
-        at_cue = rates(np.where(np.isfinite(cue), cue, np.nan), response_window, True)[:, cued]
+        at_cue = rates(cue, response_window, True)[:, cued]  # an uncued trial's cue is NaN: no window
         at_reward = rates(reward, response_window, True)[:, rewarded]
         base = rates(start, baseline_window, False)
     if baseline == "neuron":
