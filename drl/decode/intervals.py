@@ -160,17 +160,20 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
         raise ValueError("bootstrap intervals resample single trials, and these responses have only means: build "
                          "the form with trial_response= (or a table with one row per trial)")
     present = np.isfinite(trials)
-    arrays = [trials, scaled(form, trials, response), np.where(present, trials > 0, np.nan),
-              np.where(present, trials < 0, np.nan)]
+    arrays = [trials, scaled(form, trials, response)]
+    signs = estimator.fit in ("sign_count", "dabney2020")  # only these count single responses of each sign
+    if signs:
+        arrays += [np.where(present, trials > 0, np.nan), np.where(present, trials < 0, np.nan)]
     if ids is not None:
-        signal_means, scaled_means, positive, negative = _shared_resample(arrays, ids, n_boot, rng)
+        means = _shared_resample(arrays, ids, n_boot, rng)
         resampling = "trials within magnitude, shared by all neurons"
     else:
-        signal_means, scaled_means, positive, negative = _own_resample(arrays, n_boot, rng)
+        means = _own_resample(arrays, n_boot, rng)
         resampling = "single trials per neuron and magnitude"
     counts = present.sum(2).astype(np.float64)  # a resample keeps each mean's trial count
-    reversal, tau = _replicate_estimates(estimator, signal_means, scaled_means, counts, positive * counts,
-                                         negative * counts)  # the sign fractions back to counts
+    # the sign fractions back to counts
+    sign_counts = (means[2] * counts, means[3] * counts) if signs else (None, None)
+    reversal, tau = _replicate_estimates(estimator, means[0], means[1], counts, *sign_counts)
     if distribution is not None:
         simulated, implied = _monte_carlo_tau(magnitudes, arrays[1], distribution, out["reversal_point"].values,
                                               out["slope_pos"].values, out["slope_neg"].values, n_boot, rng)

@@ -86,7 +86,11 @@ def hinge_fit(magnitudes, mean, n_grid: int = 2001, *, weights=None, nonnegative
     offset = magnitudes[None, :] - grid[:, None]  # [G, M]
     above, below = np.clip(offset, 0, None), np.clip(offset, None, 0)
     filled = np.where(present, mean, 0.0) * weight
-    norm_above, norm_below = weight @ (above**2).T, weight @ (below**2).T  # [P, G]
+    if np.all(weight == weight[:1]):  # every row weighted alike (shared trials): one norm per c
+        norm_above, norm_below = (np.broadcast_to(weight[:1] @ (part**2).T, (weight.shape[0], grid.size))
+                                  for part in (above, below))  # [P, G] views of one row
+    else:
+        norm_above, norm_below = weight @ (above**2).T, weight @ (below**2).T  # [P, G]
     with np.errstate(invalid="ignore", divide="ignore"):
         dot_above, dot_below = filled @ above.T, filled @ below.T
         if nonnegative:  # s+ = dot/norm clipped at 0 explains max(dot, 0)²/norm
