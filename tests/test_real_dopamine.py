@@ -233,6 +233,10 @@ def test_broken_session_files_get_clear_errors(tmp_path):
         (write("nan_spike.mat", events, np.r_[spikes[:5], np.nan, spikes[6:]]), "non-finite time at index 5"),
         (write("no_spikes.mat", events, np.array([])), "responses.spike holds no spike"),
         (write("short.mat", dict(events, trialType=events["trialType"][:-1]), spikes), "trials but events.trialType"),
+        (write("matrix.mat", events, np.tile(spikes[:400], (4, 1))), r"responses.spike must be a vector .* shape "
+                                                                      r"\(4, 400\)"),
+        (write("text_codes.mat", dict(events, trialType=np.array(["a"] * events["trialType"].size)), spikes),
+         "events.trialType is not numeric"),
     ]
     for path, message in cases:
         with pytest.raises(ValueError, match=message) as error:

@@ -100,9 +100,13 @@ def _field(struct, name: str, file: str, where: str) -> np.ndarray:
         have = sorted(getattr(struct, "_fieldnames", []) or [])
         raise ValueError(f"{file}: {where} has no field {name!r} (its fields: {have})")
     try:
-        return np.atleast_1d(np.asarray(getattr(struct, name), dtype=np.float64))
+        values = np.atleast_1d(np.asarray(getattr(struct, name), dtype=np.float64))
     except (TypeError, ValueError):
         raise ValueError(f"{file}: {where}.{name} is not numeric") from None
+    if values.ndim != 1:  # one entry per trial (events) or per spike: a matrix is not such a record
+        raise ValueError(f"{file}: {where}.{name} must be a vector (one entry per trial or spike); it has shape "
+                         f"{values.shape}")
+    return values
 
 
 def _read_one(file: str, event: str, trial_type_field: str, scale: float):
