@@ -38,14 +38,16 @@ _JSON_MARK = "drl_json_attrs"
 COMPLETE_ATTR = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
 _COMPRESSED = {"value", "rpe", "reward", "weights"}
 TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs write whole chunks per block)
-#: How the float variables are compressed on disk. Measured (benchmarks/bench_storage.py, 568 MB of V and δ,
-#: 500 predictors × 2000 trials × 71 steps): blosc_zstd level 1 with byte shuffle writes in 1.5 s and reads in
-#: 0.9 s for a 173 MB file; zlib level 1 with shuffle (the default before) took 8.2 s and 3.6 s for 172 MB;
-#: blosc_lz4 is a little faster (0.9 s, 0.6 s) but 30 % larger; no compression 596 MB. Blosc ships with the
-#: netCDF4 wheels (so xarray and netCDF4-python read it); other readers need the HDF5 blosc plugin, hence
-#: ``compression="zlib"`` for files that must open anywhere.
-COMPRESSIONS = ("blosc_zstd", "zlib", None)
-DEFAULT_COMPRESSION = "blosc_zstd"
+#: How the float variables are stored on disk. The default (None) writes them uncompressed and contiguous: no
+#: HDF5 filter at all, so every netCDF-4 reader opens the file (h5py without plugins, MATLAB's ``ncread``, R's
+#: ncdf4, a stock netCDF-C build) and an xarray round trip works. Measured (benchmarks/bench_storage.py, 568 MB of
+#: V and δ, 500 predictors × 2000 trials × 71 steps): None writes in 0.12 s and reads in 0.10 s (np.load 0.08 s)
+#: for a 596 MB file (8 bytes per predictor-step for V and δ); blosc_zstd level 1 with byte shuffle 1.2 s and
+#: 0.6 s for 173 MB, but only readers with the HDF5 blosc plugin open it (netCDF4-python's wheels ship it);
+#: zlib level 1 with shuffle, readable everywhere, 4.5 s and 1.4 s for 172 MB (HDF5's filter pipeline runs one
+#: chunk at a time on one thread).
+COMPRESSIONS = (None, "zlib", "blosc_zstd")
+DEFAULT_COMPRESSION = None
 #: HDF5's blosc filter fails ("Buffer is uncompressible", an HDF error) on a chunk it cannot shrink, which
 #: small chunks (under ~1 KB) always are: chunks under this size are zlib-compressed (they cost nothing).
 BLOSC_MIN_CHUNK_BYTES = 1 << 16
@@ -103,8 +105,8 @@ def _decode_attrs(attrs: dict) -> dict:
 
 
 def _encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> dict:
-    """The float variables compressed (:data:`COMPRESSIONS`, level 1, byte shuffle), chunked by trial blocks
-    (and predictor blocks)."""
+    """How each float variable is laid out: contiguous when uncompressed (fastest to read, no filter), otherwise
+    compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}; got {compression!r}")
     zlib = {"zlib": True, "complevel": 1, "shuffle": True}
@@ -113,6 +115,9 @@ def _encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> 
     enc = {}
     for name in ds.data_vars:
         if name not in _COMPRESSED:
+            continue
+        if compression is None:
+            enc[name] = {"dtype": "float32", "contiguous": True}
             continue
         var = ds[name]
         chunks = []
@@ -341,8 +346,9 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
          compression: str | None = DEFAULT_COMPRESSION) -> Path:
     """Write a run to netCDF4 (``exps/<name>.nc`` for a bare name) atomically; returns the path written.
 
-    ``compression``: "blosc_zstd" (default: fast, read by xarray and netCDF4-python), "zlib" (slower; read by
-    every netCDF-4 reader) or None. Raises FileExistsError if the file exists and ``overwrite`` is False;
+    ``compression``: None (the default: uncompressed, no HDF5 filter, so every netCDF-4 reader opens it; as fast
+    as np.save), "zlib" (a third the size, read by every netCDF-4 reader, slower) or "blosc_zstd" (a third the
+    size and fast, but only readers with the HDF5 blosc plugin open it). Raises FileExistsError if the file exists and ``overwrite`` is False;
     ValueError if ``ds`` is not a run or ``compression`` is unknown.
     """
     validate_dataset(ds, "dataset to save")
@@ -352,10 +358,16 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     check_target(path, overwrite, directory)
     out = ds.copy()
     out.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 1})
+    # a loaded run carries its file's layout (chunks, an unlimited trial, a codec): the new file takes only ours
+    out.encoding = {}
+    for variable in out.variables.values():
+        variable.encoding = {}
     tmp = temporary_path(path)
     try:
         try:
-            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"], encoding=encoding)
+            # contiguous storage cannot grow, so only a compressed (chunked) file keeps ``trial`` unlimited
+            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding,
+                          unlimited_dims=["trial"] if compression is not None else None)
         except RuntimeError:
             if compression != "blosc_zstd":
                 raise
