@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["describe_os_error", "temporary_path", "write_atomic"]
+__all__ = ["describe_os_error", "process_alive", "remove_dead_temporaries", "temporaries", "temporary_owner", "temporary_path", "write_atomic"]
 
 #: The system errors a user can act on, in words (the rest keep the system's own text)
 _REASONS = {
@@ -39,6 +39,52 @@ def temporary_path(path, suffix: str = "") -> Path:
     (writers that choose the format by it, such as ffmpeg)."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
+
+
+def temporary_owner(tmp: Path) -> int | None:
+    """The pid in a temporary name ``.<name>.<pid>.<token>.tmp`` (or ``….tmp.nwb``: a writer that needs its
+    format's extension); None for any other name."""
+    name = tmp.name
+    if not name.endswith(".tmp"):
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or not stem.endswith(".tmp") or not suffix.isalnum():
+            return None
+        name = stem
+    parts = name.rsplit(".", 3)  # [".name.nc", pid, token, "tmp"]
+    return int(parts[1]) if len(parts) == 4 and parts[1].isdigit() and parts[3] == "tmp" else None
+
+
+def temporaries(folder) -> list[Path]:
+    """The temporary files in ``folder`` named as :func:`temporary_path` names them (runs, NWB files)."""
+    folder = Path(folder)
+    return [tmp for pattern in (".*.tmp", ".*.tmp.nwb") for tmp in folder.glob(pattern)
+            if temporary_owner(tmp) is not None]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (0: a temporary file its process released, e.g. a run left to resume)."""
+    if pid == 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_dead_temporaries(folder, suffix: str) -> list[Path]:
+    """Remove the temporary files ending in ``suffix`` (``".tmp.nwb"``) in ``folder`` whose processes are gone
+    (a writer killed midway); returns them. Runs have their own rule (:func:`drl.store.clean_stale_temps` keeps
+    resumable ones)."""
+    removed = []
+    for tmp in temporaries(folder):
+        pid = temporary_owner(tmp)
+        if tmp.name.endswith(suffix) and not process_alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def write_atomic(path, data: bytes | str) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from drl._atomic import temporary_path
+from drl._atomic import process_alive, temporaries, temporary_owner, temporary_path
 from drl._validate import boolean
 from drl.schema import SCHEMA_NAME, validate_dataset
 
@@ -134,18 +134,6 @@ def _encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> 
     return enc
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == 0:
-        return False  # a temporary file released by its process (an interrupted run left to resume)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def checkpoint_path(tmp: Path) -> Path:
     """The checkpoint beside a streamed run's temporary file (present once a block is complete)."""
     return tmp.with_name(tmp.name + ".checkpoint.npz")
@@ -168,13 +156,9 @@ def release_temp(tmp: Path) -> Path:
     return released
 
 
-def _temp_owner(tmp: Path) -> int | None:
-    parts = tmp.name.rsplit(".", 3)  # [".name.nc", pid, token, "tmp"]
-    return int(parts[1]) if len(parts) == 4 and parts[1].isdigit() and parts[3] == "tmp" else None
-
-
 def clean_stale_temps(directory) -> list[Path]:
-    """Remove the temporary files that saves and streamed runs of processes no longer alive left in ``directory``.
+    """Remove the temporary files that saves, streamed runs and NWB writes (:func:`drl.responses.write_nwb`) of
+    processes no longer alive left in ``directory``.
 
     Returns the paths removed. Kept: temporary files of live processes (a run still being written), and
     interrupted streamed runs that can be resumed (:func:`interrupted_runs`, :func:`drl.resume`).
@@ -183,9 +167,9 @@ def clean_stale_temps(directory) -> list[Path]:
     folder = Path(directory)
     if not folder.is_dir():
         return removed
-    for tmp in folder.glob(".*.tmp"):
-        pid = _temp_owner(tmp)
-        if pid is None or _pid_alive(pid) or checkpoint_path(tmp).is_file():
+    for tmp in temporaries(folder):
+        pid = temporary_owner(tmp)
+        if pid is None or process_alive(pid) or checkpoint_path(tmp).is_file():
             continue
         tmp.unlink(missing_ok=True)
         trials_path(tmp).unlink(missing_ok=True)
@@ -197,8 +181,8 @@ def _interrupted(path: Path) -> list[Path]:
     """Temporary files of interrupted, resumable streamed runs of ``path`` (their processes are gone)."""
     found = []
     for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
-        pid = _temp_owner(tmp)
-        if pid is not None and not _pid_alive(pid) and checkpoint_path(tmp).is_file():
+        pid = temporary_owner(tmp)
+        if pid is not None and not process_alive(pid) and checkpoint_path(tmp).is_file():
             if path.is_file() and os.path.samefile(tmp, path):
                 # killed right after publishing: the temporary name is a second link to the published run, not
                 # an interrupted one (it was listed twice and kept a full copy's name forever)

@@ -94,7 +94,8 @@ def test_plain_counts_equal_the_independently_derived_table(recordings):
 def test_the_papers_smoothing_reproduces_its_per_trial_array(recordings, paper_arrays):
     """smoothing='dabney2020' from the raw spikes equals the paper's perCell (cued trials in slots 1–60, uncued
     in 61–120 shifted by one constant)."""
-    smoothed = combine_sessions([responses_from_recording(r, baseline="trial", smoothing="dabney2020", **WINDOWS)
+    smoothed = combine_sessions([responses_from_recording(r, baseline="trial", smoothing="dabney2020", unrecorded="count",
+                                                          **WINDOWS)
                                  for r in recordings])
     rewards = smoothed["event"].values == "reward"
     cued = rewards & (smoothed["trial_type"].values == "odor A")
@@ -126,7 +127,8 @@ def test_the_papers_procedure_gives_the_papers_numbers(recordings, paper_arrays)
     np.testing.assert_allclose(own["tau_hat"].values, paper_arrays["asymM_all"], atol=1e-4)
     assert own["tau_hat"].values.max() > 1  # the paper's cell 19 (no positive response): 1.02
     # from the session files: every neuron but the four whose sign counts meet the paper's ±1e-14 zeros
-    smoothed = combine_sessions([responses_from_recording(r, baseline="trial", smoothing="dabney2020", **WINDOWS)
+    smoothed = combine_sessions([responses_from_recording(r, baseline="trial", smoothing="dabney2020", unrecorded="count",
+                                                          **WINDOWS)
                                  for r in recordings])
     files = decode.reward_responses(smoothed, ["odor A", "uncued"], reversal_fit="dabney2020")
     same = np.abs(files["reversal_point_axis"].values - paper_arrays["zeroCrossings_all"]) <= 1e-3

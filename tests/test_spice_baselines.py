@@ -170,8 +170,21 @@ def test_compare_models_by_hand():
         compare_models({"coin": coin[..., 0]}, ys, participants=["a", "b"])
     bad = sure.copy()
     bad[1, 1, 0] = np.nan
-    with pytest.raises(ValueError, match="predictions\\['sure'\\] is not a probability at session 1, trial 1"):
+    with pytest.raises(ValueError, match="predictions\\['sure'\\] must be choice probabilities .*session 1, trial 1 "
+                                         "is \\[nan, 0.1\\]"):
         compare_models({"sure": bad}, ys, participants=["a", "b"])
+    # what is not a probability vector: doubled (NLL < 0 once), logits, a row that does not sum to 1
+    for name, wrong in (("doubled", 2 * sure), ("logits", np.log(sure) + 3), ("short", sure * 0.9)):
+        with pytest.raises(ValueError, match=f"predictions\\['{name}'\\] must be choice probabilities"):
+            compare_models({name: wrong}, ys, participants=["a", "b"])
+    with pytest.raises(ValueError, match="n_parameters\\['sure'\\] must be a whole number of parameters ≥ 0; got -5"):
+        compare_models({"sure": sure}, ys, participants=["a", "b"], n_parameters={"sure": -5})
+    with pytest.raises(ValueError, match="n_parameters\\['sure'\\] names participant\\(s\\) \\['c'\\]"):
+        compare_models({"sure": sure}, ys, participants=["a", "b"], n_parameters={"sure": {"a": 2, "c": 3}})
+    not_one_hot = ys.copy()
+    not_one_hot[0, 0] = [1, 1]
+    with pytest.raises(ValueError, match="ys must be one-hot .* session 0, trial 0 is \\[1.0, 1.0\\]"):
+        compare_models({"sure": sure}, not_one_hot, participants=["a", "b"])
     with pytest.raises(ValueError, match="n_parameters names model\\(s\\) \\['rnn'\\] without predictions"):
         compare_models({"sure": sure}, ys, participants=["a", "b"], n_parameters={"rnn": 3})
 

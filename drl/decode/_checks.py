@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["levels_in_unit_interval", "single_blas_thread", "vector"]
+__all__ = ["levels_in_unit_interval", "single_blas_thread", "source_fingerprint", "vector"]
 
 
 def single_blas_thread():
@@ -24,6 +24,26 @@ def _controller():
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+def source_fingerprint(data) -> str | None:
+    """A short hash that tells one run or responses form from another, for results computed from it (bootstrap
+    replicates) that a later call takes back: its identifying attributes, sizes and the small variables that
+    differ between sources (a run's parameters, a form's responses). None for a path or name (not read here)."""
+    import hashlib
+
+    import xarray as xr
+
+    if not isinstance(data, xr.Dataset):
+        return None
+    digest = hashlib.blake2b(digest_size=8)
+    for key in ("created", "seed", "n_trials", "task_name", "name", "signal"):
+        digest.update(repr(data.attrs.get(key)).encode())
+    digest.update(repr(sorted(data.sizes.items())).encode())
+    for name in ("tau", "alpha_pos", "alpha_neg", "gamma", "lam", "magnitude", "response", "trial_response"):
+        if name in data.variables and data[name].size <= 10**7:
+            digest.update(np.ascontiguousarray(data[name].values).tobytes())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- array checks

@@ -329,6 +329,9 @@ def _impute(levels, values, lo: float, hi: float, n_samples: int, n_starts: int,
 
 def wasserstein(decoded, true: RewardDistribution) -> float:
     """Wasserstein-1 distance (reward units) between decoded samples (or a DecodedDistribution) and the truth."""
+    if not isinstance(true, RewardDistribution):
+        raise TypeError(f"true must be a drl RewardDistribution (e.g. RewardDistribution([1, 2], [0.5, 0.5]) or "
+                        f"task.reward_distribution(name)); got {type(true).__name__} {true!r}")
     samples = decoded.samples if isinstance(decoded, DecodedDistribution) else _vector("decoded", decoded)
     return float(stats.wasserstein_distance(samples, true.values, v_weights=true.probabilities))
 
@@ -339,6 +342,10 @@ def shuffle_control(levels, values, true: RewardDistribution, *, n_shuffles: int
 
     A code that carries the distribution decodes well only with the true pairing. Returns [n_shuffles] W1.
     """
+    if isinstance(n_shuffles, bool) or not isinstance(n_shuffles, int | np.integer) or n_shuffles < 1:
+        raise ValueError(f"n_shuffles must be an integer >= 1; got {n_shuffles!r}")
+    if not isinstance(true, RewardDistribution):
+        raise TypeError(f"true must be a drl RewardDistribution; got {type(true).__name__}")
     levels = _levels("levels", levels)
     values = _vector("values", values, n=levels.size)
     rng = np.random.default_rng(seed)

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import in_range
+from drl.decode._checks import source_fingerprint
 from drl.decode.calibration import calibrated_tau
 from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
 from drl.decode.reversal import Estimator
@@ -209,7 +210,7 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
         tau_hat_boot=(("boot", "predictor"), tau, {"long_name": "bootstrap replicates", "units": "1"}),
     )
     out.attrs.update(n_boot=int(n_boot), level=float(level), seed=int(seed), resampling=resampling,
-                     tau_bias="bootstrap" if distribution is None else "Monte Carlo at the implied τ")
+                     source=source_fingerprint(run) or "", tau_bias="bootstrap" if distribution is None else "Monte Carlo at the implied τ")
     return out
 
 
@@ -241,6 +242,11 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
         raise TypeError("intervals must be the Dataset that reward_response_intervals returned for this run")
     else:
         _check_bootstrap(intervals.sizes["boot"], level)
+        source = source_fingerprint(run)
+        if source is not None and intervals.attrs.get("source") and intervals.attrs["source"] != source:
+            raise ValueError("intervals were computed from another run or responses form than run (their "
+                             "replicates would be decoded as this run's): compute them with "
+                             "reward_response_intervals(run, ...) of this run, or leave intervals out")
     use = levels_to_use(intervals, use)
     kind = "quantile" if intervals.attrs.get("rule") == "quantile" else "expectile"
     probabilities = (np.linspace(0.05, 0.95, 19) if probabilities is None

@@ -29,6 +29,9 @@ def fit_discount(delays, responses, n_grid: int = 4001, weights=None):
         raise ValueError(f"n_grid must be an integer >= 3 (the refinement needs a grid point on each side); "
                          f"got {n_grid!r}")
     delays = _vector("delays", delays)
+    if np.unique(delays).size < 2:
+        raise ValueError(f"delays must hold at least two distinct delays (a discount is the decay between "
+                         f"delays); got {delays.tolist()}")
     responses = np.atleast_2d(np.asarray(responses, dtype=np.float64))
     if responses.shape[1] != delays.size or not np.all(np.isfinite(responses)):
         raise ValueError(f"responses must be finite with shape [P, {delays.size}]; got {responses.shape}")

@@ -80,6 +80,7 @@ def stages(quick: bool, seed: int, data: Path):
         r["form"] = combine_sessions([responses_from_recording(rec, overlapping="keep", **WINDOWS)
                                       for rec in r["recordings"]])
         r["paper_form"] = combine_sessions([responses_from_recording(rec, overlapping="keep", smoothing="dabney2020",
+                                                                     unrecorded="count",
                                                                      baseline="trial", **WINDOWS)
                                             for rec in r["recordings"]])
         r["truth"] = delivered(r["recordings"], CUED)

@@ -17,7 +17,7 @@ _EXPORTS = {
     "read_table": "drl.responses.table",
     "responses_from_table": "drl.responses.table",
     "Recording": "drl.responses.spikes",
-    "responses_from_recording": "drl.responses.spikes",
+    "responses_from_recording": "drl.responses.recorded",
     "RESPONSE_WINDOW": "drl.responses.spikes",
     "BASELINE_WINDOW": "drl.responses.spikes",
     "read_nwb": "drl.responses.nwb",

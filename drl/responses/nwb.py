@@ -9,16 +9,25 @@ table) or a ``TsdFrame`` signal, and the trials as an ``IntervalSet`` with metad
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from drl._atomic import describe_os_error, remove_dead_temporaries, temporary_path
 from drl.responses.spikes import TRIAL_COLUMNS, Recording, trial_start
 
-__all__ = ["read_nwb", "recording_from_pynapple", "write_nwb"]
+__all__ = ["NWB_UNIT_COLUMNS", "read_nwb", "recording_from_pynapple", "write_nwb"]
+
+#: Column names NWB's Units table keeps for itself: a units table with one of them cannot be written
+NWB_UNIT_COLUMNS = frozenset({"id", "spike_times", "spike_times_index", "obs_intervals", "obs_intervals_index",
+                              "electrodes", "electrodes_index", "electrode_group", "waveform_mean", "waveform_sd",
+                              "waveforms", "waveforms_index", "waveforms_index_index"})
 
 
 def _columns(table: pd.DataFrame, names: dict, where: str) -> pd.DataFrame:
@@ -167,6 +176,11 @@ def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_de
                              data=np.concatenate(recording.spike_times))
     columns = [spike_times, VectorIndex(name="spike_times_index", target=spike_times,
                                         data=np.cumsum([t.size for t in recording.spike_times]))]
+    reserved = sorted({str(c) for c in units.columns} & (NWB_UNIT_COLUMNS | ({"unit_name"} if not numbered else set())))
+    if reserved:
+        raise ValueError(f"the units table's column(s) {reserved} are names NWB's Units table keeps for itself (ids, "
+                         "spike times; unit_name holds named units' ids): rename them before write_nwb, e.g. "
+                         "recording.units.rename(columns={'id': 'cluster_id'})")
     meta = {str(c): units[c].to_numpy() for c in units.columns}
     if not numbered:  # NWB unit ids are integers: a unit's name goes into its own column
         meta["unit_name"] = units.index.astype(str).to_numpy()
@@ -175,15 +189,26 @@ def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_de
         columns.append(VectorData(name=column, description=column, data=values))
     nwbfile.units = Units(name="units", description="units", columns=columns,
                           id=units.index.to_numpy(dtype=np.int64) if numbered else np.arange(len(units)))
-    folder, base = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{base}.partial-{uuid.uuid4().hex[:8]}.nwb")  # pynwb wants .nwb
+    folder = os.path.dirname(os.path.abspath(path))
+    remove_dead_temporaries(folder, ".tmp.nwb")  # partial files of writes killed before (their processes are gone)
+    temporary = Path(temporary_path(path, suffix=".nwb"))  # pynwb wants .nwb; the pid in the name marks its writer
     try:
         with NWBHDF5IO(temporary, "w") as io:
             io.write(nwbfile)
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # h5py reports a full disk as "Disable slist on flush dest failure"
+        if isinstance(error, OSError) and error.errno not in (None, errno.ENOSPC, errno.EDQUOT):
+            raise OSError(error.errno, f"cannot write {describe_os_error(error, path)}") from None
+        temporary.unlink(missing_ok=True)
+        free = shutil.disk_usage(folder).free
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT) or free < 2**20 + sum(
+                t.nbytes for t in recording.spike_times):
+            raise OSError(errno.ENOSPC, f"the disk holding {folder} is full ({free / 2**20:.1f} MB free): {path} was "
+                                        "not written (its temporary file was removed). Free space or write "
+                                        "elsewhere") from None
+        raise OSError(errno.EIO, f"cannot write {path}: {type(error).__name__}: {error}") from None
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -15,12 +15,12 @@ from drl.spice.baselines import Q_LEARNING_BOUNDS as Q_LEARNING_BOUNDS
 from drl.spice.baselines import QLearningFit as QLearningFit
 from drl.spice.baselines import fit_q_learning as fit_q_learning
 from drl.spice.baselines import q_learning_logits as q_learning_logits
+from drl.spice.checks import check_choice_arrays as check_choice_arrays
 from drl.spice.comparison import ModelComparison as ModelComparison
 from drl.spice.comparison import compare_models as compare_models
 from drl.spice.comparison import term_stability as term_stability
 from drl.spice.data import DatasetRNN as DatasetRNN
 from drl.spice.data import Experiment as Experiment
-from drl.spice.data import check_choice_arrays as check_choice_arrays
 from drl.spice.data import choice_data as choice_data
 from drl.spice.data import create_dataset as create_dataset
 from drl.spice.data import load_choice_table as load_choice_table

@@ -186,7 +186,8 @@ class AgentQ:
             unknown = sorted(set(parameter_variance) - set(names))
             if unknown:
                 raise ValueError(f"unknown parameter(s) in parameter_variance: {unknown}; valid: {names}")
-            self.parameter_variance = {n: float(parameter_variance.get(n, 0.0)) for n in names}
+            self.parameter_variance = {n: in_range(f"parameter_variance[{n!r}]", parameter_variance.get(n, 0.0), 0,
+                                                   np.inf) for n in names}
         else:
             self.parameter_variance = {n: in_range("parameter_variance", parameter_variance, 0, np.inf)
                                        for n in names}

@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from drl._threads import one_torch_thread
-from drl.spice.data import check_choice_arrays, choice_data
+from drl.spice.checks import check_choice_arrays, scored_steps
+from drl.spice.data import choice_data
 
 __all__ = ["Q_LEARNING_BOUNDS", "QLearningFit", "fit_q_learning", "q_learning_logits"]
 
@@ -232,16 +233,27 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
     free, fixed = _check_names(free, fixed)
     if isinstance(n_restarts, bool) or not isinstance(n_restarts, int) or n_restarts < 1:
         raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1 (Newton iterations); got {max_iter!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63); got {seed!r}")
+    scored = scored_steps(ys, steps, where="fit_q_learning")
     xs_t = torch.as_tensor(xs, dtype=torch.float64)
     ys_t = torch.as_tensor(ys, dtype=torch.float64)
-    valid = ys_t.sum(-1) > 0
-    if steps is not None:
-        steps = np.asarray(steps, dtype=bool)
-        if steps.shape != tuple(ys_t.shape[:2]):
-            raise ValueError(f"steps must be [sessions, trials] = {tuple(ys_t.shape[:2])}; got {steps.shape}")
-        valid &= torch.as_tensor(steps)
+    valid = torch.as_tensor(scored)
     participant = xs_t[:, 0, -1].long()
-    n_participants = int(participant.max()) + 1
+    # every participant index 0 … P − 1 must have choices to fit: a gap (an index of 1e7, a participant left
+    # out by steps) would be "fitted" to nothing and reported converged
+    if int(participant.max()) >= len(xs):
+        raise ValueError(f"fit_q_learning: participant ids (xs[..., -1]) reach {int(participant.max())} with "
+                         f"{len(xs)} session(s): number the participants 0 … P − 1 (load_choice_table does)")
+    per_participant = np.bincount(participant.numpy(), weights=scored.sum(1), minlength=1)
+    n_participants = per_participant.size
+    empty = np.flatnonzero(per_participant == 0)
+    if empty.size:
+        raise ValueError(f"fit_q_learning: participant(s) {empty[:5].tolist()} have no choice to fit (absent from xs, "
+                         "or every step of theirs padding or left out by steps): number the participants present "
+                         "0 … P − 1, or keep some of their steps")
     ids = list(ids) if ids is not None else (list(participant_ids) if participant_ids is not None
                                             else list(range(n_participants)))
     generator = torch.Generator().manual_seed(seed)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from drl.spice.checks import check_choice_arrays, check_n_parameters, check_probabilities, scored_steps
+
 __all__ = ["ModelComparison", "compare_models", "term_stability"]
 
 
@@ -49,40 +51,27 @@ def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | 
       reference: the model every difference is taken from (e.g. the best parametric baseline); default the one
         with the lowest pooled NLL.
     """
+    if not isinstance(predictions, dict) or not predictions:
+        raise TypeError("predictions must be a non-empty dict of model name -> choice probabilities")
     ys = np.asarray(ys, dtype=np.float64)
     if ys.ndim != 3:
-        raise ValueError(f"ys must be [sessions, trials, actions]; got shape {ys.shape}")
+        raise ValueError(f"compare_models: ys must be [sessions, trials, actions]; got shape {ys.shape}")
+    # ys against itself as inputs: the declared rules of the choices (one-hot or padding, finite, not empty)
+    check_choice_arrays(np.zeros(ys.shape[:2] + (2 * ys.shape[2] + 1,)), ys, where="compare_models")
     participants = np.asarray(participants)
     if participants.shape != ys.shape[:1]:
         raise ValueError(f"participants must give one id per session ({ys.shape[0]}); got shape "
                          f"{participants.shape}")
-    scored = ys.sum(-1) > 0
-    if steps is not None:
-        steps = np.asarray(steps, dtype=bool)
-        if steps.shape != scored.shape:
-            raise ValueError(f"steps must be [sessions, trials] = {scored.shape}; got shape {steps.shape}")
-        scored &= steps
-    if not isinstance(predictions, dict) or not predictions:
-        raise TypeError("predictions must be a non-empty dict of model name -> choice probabilities")
+    scored = scored_steps(ys, steps, where="compare_models")
     if reference is not None and reference not in predictions:
         raise ValueError(f"reference {reference!r} is not one of the models {list(predictions)}")
-    n_parameters = n_parameters or {}
-    unknown = sorted(set(n_parameters) - set(predictions))
-    if unknown:
-        raise ValueError(f"n_parameters names model(s) {unknown} without predictions; models: {list(predictions)}")
-    chosen = ys.argmax(-1)
     ids = list(dict.fromkeys(participants.tolist()))
+    n_parameters = check_n_parameters(n_parameters, list(predictions), ids)
+    chosen = ys.argmax(-1)
     rows = []
     for name, probabilities in predictions.items():
-        probabilities = np.asarray(probabilities, dtype=np.float64)
-        if probabilities.shape != ys.shape:
-            raise ValueError(f"predictions[{name!r}] has shape {probabilities.shape}; ys has {ys.shape}")
+        probabilities = check_probabilities(name, probabilities, ys, scored)
         p_chosen = np.take_along_axis(probabilities, chosen[..., None], -1)[..., 0]
-        bad = scored & ~(np.isfinite(p_chosen) & (p_chosen >= 0))
-        if bad.any():
-            session, trial = (int(i[0]) for i in np.nonzero(bad))
-            raise ValueError(f"predictions[{name!r}] is not a probability at session {session}, trial {trial} "
-                             f"({probabilities[session, trial]}); {int(bad.sum())} scored choice(s) affected")
         log_p = np.log(np.clip(p_chosen, 1e-300, None))
         hit = probabilities.argmax(-1) == chosen
         counts = n_parameters.get(name)

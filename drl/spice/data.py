@@ -13,10 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import psutil
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["DatasetRNN", "Experiment", "check_choice_arrays", "choice_data", "create_dataset", "load_choice_table"]
+from drl._files import readable_file
+
+__all__ = ["DatasetRNN", "Experiment", "MAX_ACTIONS", "UNSHOWN", "choice_data", "create_dataset", "load_choice_table"]
+
+#: The SPICE layout's reward for an arm whose outcome was not shown
+UNSHOWN = -1.0
+#: The most arms a choice table may have: each is a one-hot input and a reward column of every step
+MAX_ACTIONS = 1024
 
 
 class DatasetRNN(Dataset):
@@ -103,38 +111,6 @@ def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample
     return DatasetRNN(xs, ys), experiments, pd.DataFrame(rows).set_index("session")
 
 
-def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_participants: int = 0,
-                        where: str = "data") -> None:
-    """Refuse choice data a fit or prediction cannot use, naming the array, the session and the trial.
-
-    ``xs`` [sessions, trials, features] (last feature: participant id) and ``ys`` [sessions, trials, actions]
-    must be finite (padding is −1, never NaN); participant ids are integers in [0, n_participants) when the
-    model has participants, ≥ 0 otherwise.
-    """
-    for name, array in (("xs", xs), ("ys", ys)):
-        if array is None:
-            continue
-        values = np.asarray(array, dtype=np.float64)
-        if values.ndim != 3:
-            raise ValueError(f"{where}: {name} must be [sessions, trials, ·]; got shape {values.shape}")
-        bad = ~np.isfinite(values)
-        if bad.any():
-            session, trial, feature = (int(i[0]) for i in np.nonzero(bad))
-            raise ValueError(f"{where}: {name} holds {int(bad.sum())} non-finite value(s) (NaN or inf), first "
-                             f"{values[session, trial, feature]} at session {session}, trial {trial}, feature "
-                             f"{feature}; padding is -1 (load_choice_table pads correctly)")
-    if ys is not None and n_actions is not None and np.shape(ys)[-1] != n_actions:
-        raise ValueError(f"{where}: ys has {np.shape(ys)[-1]} actions but the model was built for "
-                         f"n_actions={n_actions}")
-    ids = np.asarray(xs, dtype=np.float64)[..., -1]
-    odd = (ids != np.round(ids)) | (ids < 0) | ((ids >= n_participants) if n_participants else False)
-    if odd.any():
-        session, trial = (int(i[0]) for i in np.nonzero(odd))
-        allowed = f"integers in [0, {n_participants - 1}]" if n_participants else "integers >= 0"
-        raise ValueError(f"{where}: participant ids (xs[..., -1]) must be {allowed}; got {ids[session, trial]:g} at "
-                         f"session {session}, trial {trial}")
-
-
 def _plain(value):
     """An id as a user reads it: 11.0 (a float column) → 11."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -155,10 +131,23 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
 
     Returns a :class:`DatasetRNN` with attributes ``participants`` (ids; index i is participant i of
     ``xs[..., -1]``), ``sessions`` ((participant, session) per row of ``xs``) and ``lengths`` (steps per session).
+
+    Refused with a ValueError naming the column, row or value: a path that is not a regular file (a pipe would
+    block), a missing column or value, non-numeric choices or rewards, a reward of −1 (the layout's code for an
+    outcome not shown), a trial number repeated within a session, more than :data:`MAX_ACTIONS` arms, a session
+    of one trial; arrays larger than half the available memory are a MemoryError with their size.
     """
     if not isinstance(table, pd.DataFrame | str | os.PathLike):
         raise TypeError(f"table must be a pandas DataFrame or a CSV path; got {type(table).__name__}")
-    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    if isinstance(table, pd.DataFrame):
+        df = table
+    else:
+        path = readable_file(table, "choice table (CSV)")
+        try:
+            df = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not a readable CSV choice table ({type(error).__name__}: "
+                             f"{str(error)[:160]})") from None
     if len(df) == 0:
         raise ValueError("the choice table is empty (no rows)")
     for name, value in (("participant", participant), ("trial", trial)):
@@ -195,16 +184,34 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
     choices = df[choice].to_numpy()
     if not np.all(np.equal(np.mod(choices, 1), 0)):
         raise ValueError(f"column {choice!r} must hold integer arm indices")
+    if np.any(rewards == UNSHOWN):
+        rows = np.flatnonzero(rewards == UNSHOWN)[:5].tolist()
+        raise ValueError(f"column {reward!r} holds {UNSHOWN:g} (rows {rows}), the SPICE layout's code for an outcome "
+                         "not shown: such a reward would read as no outcome. Shift or rescale the rewards (e.g. to "
+                         "[0, 1]) first")
     inferred = n_actions is None
+    if not inferred and (isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer)):
+        raise TypeError(f"n_actions must be an integer or None; got {n_actions!r}")
     n_actions = int(choices.max()) + 1 if inferred else int(n_actions)
     if n_actions < 2:
         how = " (inferred from the largest choice; pass n_actions=)" if inferred else ""
         raise ValueError(f"n_actions must be ≥ 2; got {n_actions}{how}")
+    if n_actions > MAX_ACTIONS:
+        how = (f" (inferred from the largest choice, {int(choices.max())}: arm indices run 0 … n_actions − 1)"
+               if inferred else "")
+        raise ValueError(f"n_actions must be at most {MAX_ACTIONS} (each arm is a one-hot input and a reward "
+                         f"column); got {n_actions}{how}")
     out_of_range = (choices < 0) | (choices >= n_actions)
     if out_of_range.any():
         bad = sorted({int(c) for c in choices[out_of_range]})[:5]
         raise ValueError(f"choices must be in [0, {n_actions - 1}]; got {bad} "
                          f"(rows {np.flatnonzero(out_of_range)[:5].tolist()})")
+    repeated = df.duplicated([participant, session, trial]) if trial != "__row__" else np.zeros(len(df), bool)
+    if np.any(repeated):
+        row = int(np.flatnonzero(repeated)[0])
+        raise ValueError(f"trial {_plain(df[trial].iloc[row])!r} appears twice in session "
+                         f"{_plain(df[session].iloc[row])!r} of participant {_plain(df[participant].iloc[row])!r} "
+                         f"(row {row}): a session's trials must be distinct (trial=None takes the rows' order)")
     participants = list(dict.fromkeys(df[participant].tolist()))
     # sessions in order of appearance (one session per participant: row i is participant i), trials sorted
     groups = [(key, g.sort_values(trial, kind="stable"))
@@ -214,13 +221,20 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
         short = [key for (key, _), n in zip(groups, lengths, strict=True) if n < 1]
         raise ValueError(f"sessions need at least two trials; {short[:5]} have one")
     steps = max(lengths)
+    need = len(groups) * steps * (3 * n_actions + 1) * 4 * 2  # xs and ys, and their tensor copies
+    available = psutil.virtual_memory().available
+    if need > available / 2:
+        raise MemoryError(f"the choice arrays of {len(groups)} sessions × {steps} steps × {n_actions} actions need "
+                          f"{need / 2**30:.2f} GiB, more than half the memory available ({available / 2**30:.2f} GiB): "
+                          "load fewer sessions at a time")
     xs = np.zeros((len(groups), steps, 2 * n_actions + 1), dtype=np.float32)
     xs[:, :, n_actions:2 * n_actions] = -1
     ys = np.full((len(groups), steps, n_actions), -1.0, dtype=np.float32)
     for s, ((pid, _), g) in enumerate(groups):
         c = g[choice].to_numpy().astype(np.int64)
         n = len(c) - 1
-        onehot = np.eye(n_actions)[c]
+        onehot = np.zeros((len(c), n_actions))
+        onehot[np.arange(len(c)), c] = 1
         xs[s, :n, :n_actions] = onehot[:-1]
         xs[s, :n, n_actions:2 * n_actions] = np.where(onehot[:-1] > 0, g[reward].to_numpy()[:-1, None], -1)
         xs[s, :, -1] = participants.index(pid)

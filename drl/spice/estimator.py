@@ -18,7 +18,8 @@ from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
 from drl._validate import boolean, choice
 from drl.spice.agents import AgentNetwork, _SpiceAgent
-from drl.spice.data import check_choice_arrays, choice_data
+from drl.spice.checks import check_choice_arrays
+from drl.spice.data import choice_data
 from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
 from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll

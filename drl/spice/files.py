@@ -14,12 +14,15 @@ import numpy as np
 import torch
 
 from drl._atomic import write_atomic
+from drl._files import readable_file
 from drl._validate import check_document
 from drl.spice.sindy import SindyEquation
 
-__all__ = ["EQUATIONS_SCHEMA", "MAX_WEIGHTS_BYTES", "equations_to_json", "read_equations", "read_weights", "save_weights"]
+__all__ = ["EQUATIONS_SCHEMA", "MAX_EQUATIONS_BYTES", "MAX_WEIGHTS_BYTES", "equations_to_json", "read_equations", "read_weights", "save_weights"]
 
 _FORMAT = "drl.spice.equations"
+#: The largest equations file read: a model's equations are kilobytes (1000 participants × 5 modules ≈ 5 MiB)
+MAX_EQUATIONS_BYTES = 64 * 2**20
 _NAMES = {"type": "array", "items": {"type": "string"}}
 #: What ``save_spice`` writes for the equations: checked before any coefficient reaches a model
 EQUATIONS_SCHEMA = {
@@ -70,7 +73,8 @@ def equations_to_json(rnn_class: str, equations: dict) -> dict:
 
 def read_equations(path: Path, trust: bool) -> dict:
     """``{"rnn_class": …, "equations": {participant: {module: SindyEquation}}}`` from a file save_spice wrote."""
-    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Notepad) is not part of the JSON
+    raw = readable_file(path, "SPICE equations file", max_bytes=MAX_EQUATIONS_BYTES).read_bytes()
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Notepad) is not part of the JSON
     if not raw.strip():
         raise ValueError(f"{path} is empty: not a SPICE equations file (save_spice writes JSON)")
     if raw[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 starts with
@@ -112,8 +116,7 @@ def read_weights(path: Path) -> dict:
     finite tensors. A ValueError names the file and what is wrong."""
     import zipfile
 
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
+    readable_file(path, "SPICE weights file")
     if zipfile.is_zipfile(path):  # torch.save writes a zip archive: its declared sizes are known before reading
         with zipfile.ZipFile(path) as archive:
             declared = sum(member.file_size for member in archive.infolist())

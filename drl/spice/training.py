@@ -17,7 +17,7 @@ import torch
 
 from drl._threads import one_torch_thread
 from drl._validate import choice, in_range
-from drl.spice.data import check_choice_arrays
+from drl.spice.checks import check_choice_arrays
 
 __all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll", "tail_steps"]
 
