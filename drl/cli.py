@@ -112,16 +112,18 @@ def _read_sweep_file(path: str) -> dict:
     ``vectorize``; errors name the file and the key."""
     import json
     import tomllib
-    from pathlib import Path
 
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"no sweep file at {file}")
+    from drl._files import readable_file
+
+    file = readable_file(path, "sweep file", max_bytes=2**20)
     try:
         text = file.read_text(encoding="utf-8-sig")  # a BOM (Notepad's UTF-8) is not part of the TOML/JSON
         spec = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
     except UnicodeDecodeError:
         raise ValueError(f"{file}: not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError(f"{file}: nested too deeply to be a sweep file (out, [base] and [grid] are flat tables)"
+                         ) from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"{file}: {e}") from None
     if not isinstance(spec, dict):
@@ -202,7 +204,8 @@ def _cmd_info(args):
           f"features={opts['features']['name']} preset={opts.get('preset')} seed={ds.attrs['seed']}")
     for name in ("tau", "alpha_pos", "alpha_neg", "gamma", "lam"):
         v = ds[name].values
-        print(f"{name:<10} {v.min():.3g} … {v.max():.3g} ({len(np.unique(v))} distinct) [{ds[name].attrs['units']}]")
+        print(f"{name:<10} {v.min():.3g} … {v.max():.3g} ({len(np.unique(v))} distinct) "
+              f"[{ds[name].attrs.get('units', 'no units in the file')}]")
     print(f"created    {ds.attrs.get('created', 'unknown')} with drl {ds.attrs.get('drl_version', 'unknown')} "
           f"(schema {ds.attrs['schema_version']}, "
           f"model convention {run_options(ds)['convention']})")
@@ -391,6 +394,16 @@ def main(argv=None) -> int:
         if notes:  # what was done before the interrupt, and the way on (a sweep's finished runs)
             parser.exit(130, f"drl: interrupted; {notes[-1]}\n")
         parser.exit(130, "drl: interrupted (nothing was published; no temporary file is left)\n")
+    except RuntimeError as e:
+        if "NetCDF" not in str(e) and "HDF" not in str(e):
+            if os.environ.get("DRL_TRACEBACK"):
+                raise
+            parser.exit(3, f"drl: internal error: RuntimeError: {e} (a bug: please report it; set DRL_TRACEBACK=1 "
+                           "to see the traceback)\n")
+        # netCDF/HDF5 found a damaged block while reading (the header was fine): the file, not drl
+        which = getattr(args, "run", None) or getattr(args, "file", None) or "a run file"
+        parser.exit(2, f"drl: error: {which}: its data cannot be read ({e}): the file is damaged (a corrupt "
+                       "compressed block); restore it from a copy or simulate it again\n")
     except Exception as e:  # a bug of drl's: still one line, with the way to see more
         if os.environ.get("DRL_TRACEBACK"):
             raise

@@ -244,7 +244,15 @@ CONTINUED = "given: this run continued from weights it does not store (a phase o
 
 
 def _initial_weights(values, shape) -> np.ndarray:
-    """``values`` as float64 [P, M, F] for weights of ``shape`` [M, P, F], checked (ValueError naming it)."""
+    """``values`` as float64 [P, M, F] for weights of ``shape`` [M, P, F], checked (ValueError naming it). A
+    DataArray is read by its dimension names (a run's ``weights``, in any order), never by position."""
+    dims = getattr(values, "dims", None)
+    if dims is not None and hasattr(values, "transpose"):
+        wanted = ("predictor", "type", "feature")
+        if set(dims) != set(wanted):
+            raise ValueError(f"initial_weights as a DataArray must have the dims {list(wanted)} (a run's weights); "
+                             f"got {list(dims)}: rename them, or pass a plain array [predictor, type, feature]")
+        values = values.transpose(*wanted)
     array = np.asarray(getattr(values, "values", values), dtype=np.float64)
     expected = (shape[1], shape[0], shape[2])
     if array.shape != expected:

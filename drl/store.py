@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import netCDF4
@@ -28,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from drl._atomic import process_alive, temporaries, temporary_owner, temporary_path
+from drl._files import readable_file
 from drl._validate import boolean
 from drl.schema import SCHEMA_NAME, validate_dataset
 
@@ -388,6 +390,8 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     for folder in (Path(str(path_or_name)), Path(directory) / str(path_or_name)):
         if folder.is_dir() and not path.is_file():
             raise IsADirectoryError(_folder_message(folder, str(path_or_name)))
+    if path.exists() and not path.is_file():
+        readable_file(path, "run file")  # a pipe or a device: say so (reading one would block)
     if not path.is_file():
         if path.parent.is_dir() and _interrupted(path):
             raise FileNotFoundError(f"no stored run at {path}: its simulation was interrupted; finish it with "
@@ -447,6 +451,11 @@ def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
             with netCDF4.Dataset(path) as nc:
                 if getattr(nc, "schema", None) != SCHEMA_NAME:
                     continue
+                if not {"predictor", "trial"} <= set(nc.dimensions):
+                    warnings.warn(f"{path} says it is a drl run but lacks the dimension(s) "
+                                  f"{sorted({'predictor', 'trial'} - set(nc.dimensions))}: not listed (drl.load says "
+                                  "what is wrong with it)", stacklevel=2)
+                    continue
                 rows.append({
                     "name": str(path.relative_to(directory).with_suffix("")),
                     "task": getattr(nc, "task_name", ""),
@@ -457,7 +466,7 @@ def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
                     "created": getattr(nc, "created", ""),
                     "path": str(path),
                 })
-        except OSError:
+        except (OSError, RuntimeError):  # not netCDF, or damaged: not a run to list
             continue
     columns = ["name", "task", "predictors", "trials", "recorded_trials", "size_MB", "created", "path"]
     return pd.DataFrame(rows, columns=columns)

@@ -417,9 +417,9 @@ class Task:
     @classmethod
     def from_file(cls, path) -> Task:
         """Read a task spec from a ``.toml`` or ``.json`` file (errors name the file and line)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"task file not found: {path}")
+        from drl._files import readable_file
+
+        path = readable_file(path, "task file")
         size = path.stat().st_size  # before reading: a 20 GB (sparse) file was once read whole first
         if size > _MAX_SPEC_BYTES:
             raise ValueError(f"{path}: {size} bytes is not a task spec (at most {_MAX_SPEC_BYTES} bytes)")

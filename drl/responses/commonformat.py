@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from drl._files import readable_file
 from drl.responses.spikes import Recording
 
 __all__ = ["ESHEL2016_TRIAL_TYPES", "TrialCode", "read_commonformat"]
@@ -90,8 +91,7 @@ def _files(paths) -> list[str]:
     if not files:
         raise ValueError("paths names no file")
     for file in files:
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"no session file at {file}")
+        readable_file(file, "session file (CommonFormat .mat)")
     return files
 
 

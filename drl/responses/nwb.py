@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from drl._atomic import describe_os_error, remove_dead_temporaries, temporary_path
+from drl._files import readable_file
 from drl.responses.spikes import TRIAL_COLUMNS, Recording, trial_start
 
 __all__ = ["NWB_UNIT_COLUMNS", "read_nwb", "recording_from_pynapple", "write_nwb"]
@@ -86,9 +87,7 @@ def read_nwb(path, *, trials: str = "trials", cue_time: str = "cue_time", reward
     if signal is not None and not isinstance(signal, str):
         raise TypeError(f"signal must be the path of a TimeSeries in the file (a str such as "
                         f"'processing/ophys/DfOverF/RoiResponseSeries'); got {type(signal).__name__} {signal!r}")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no NWB file at {path}")
+    path = os.fspath(readable_file(path, "NWB file"))
     try:
         io = NWBHDF5IO(path, "r", load_namespaces=True)
     except Exception as error:  # h5py and hdmf raise OSError, ValueError, KeyError … for files that are not NWB

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from drl._files import readable_file
 from drl.responses.form import nan_mean, responses_form
 
 __all__ = ["MAX_CELLS", "MAX_TABLE_BYTES", "read_table", "responses_from_table"]
@@ -32,8 +33,7 @@ def read_table(path) -> pd.DataFrame:
     import csv
     import io
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no table at {path}")
+    readable_file(path, "recordings table")
     size = os.path.getsize(path)
     if size > MAX_TABLE_BYTES:
         raise ValueError(f"{path}: {size} bytes is larger than a recordings table ({MAX_TABLE_BYTES} at most); split it")

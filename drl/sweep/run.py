@@ -34,10 +34,11 @@ MANIFEST_SCHEMA = {
 def read_manifest(path: Path) -> dict:
     """A sweep's ``sweep.json``, checked against :data:`MANIFEST_SCHEMA`; a ValueError names the file and the field
     (a manifest that was a list once raised AttributeError)."""
+    from drl._files import readable_file
     from drl._validate import check_document
 
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
+        manifest = json.loads(readable_file(path, "sweep manifest", max_bytes=2**26).read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path} is not a sweep manifest (not JSON: {str(e)[:80]})") from None
     check_document(manifest, MANIFEST_SCHEMA, str(path), "the manifest")
