@@ -225,3 +225,41 @@ def test_random_bytes_as_a_recordings_csv_get_a_promised_error(tmp_path_factory,
     path = tmp_path_factory.mktemp("bytes") / "t.csv"
     path.write_bytes(content)
     _promised(lambda: drl.decode.responses_from_table(path))
+
+
+# ------------------------------------------------------------------------------------------ choice data
+def _choices():
+    dataset, _, _ = drl.spice.create_dataset(drl.spice.AgentQ(rng=0), drl.spice.BanditsDrift(0.2, rng=0), 12, 3)
+    return dataset.xs.numpy(), dataset.ys.numpy()
+
+
+CHOICE_XS, CHOICE_YS = _choices()
+NUMBERS = st.one_of(st.integers(-3, 10**8), st.floats(allow_nan=True, allow_infinity=True, width=32))
+
+
+@FEW
+@given(array=st.sampled_from(["xs", "ys", "probabilities"]), session=st.integers(0, 2), trial=st.integers(0, 10),
+       column=st.integers(0, 4), value=NUMBERS)
+def test_a_corrupted_choice_entry_gets_a_promised_error_or_an_honest_result(array, session, trial, column, value):
+    """One entry of valid choice data (inputs, next choices, predicted probabilities) replaced by any number: the
+    fit and the comparison either refuse it with a promised error or return finite scores over real choices."""
+    xs, ys, probabilities = CHOICE_XS.copy(), CHOICE_YS.copy(), np.full(CHOICE_YS.shape, 0.5)
+    target = {"xs": xs, "ys": ys, "probabilities": probabilities}[array]
+    target[session, trial, column % target.shape[-1]] = value
+    fitted = _promised(lambda: drl.spice.fit_q_learning(xs, ys, n_restarts=1, max_iter=2))
+    if fitted is not None:
+        assert np.isfinite(fitted.nll).all() and (fitted.n_choices > 0).all()
+    compared = _promised(lambda: drl.spice.compare_models({"m": probabilities}, ys, xs[:, 0, -1]))
+    if compared is not None:
+        summary = compared.summary
+        assert (summary["nll"] >= 0).all() and ((summary["likelihood"] > 0) & (summary["likelihood"] <= 1)).all()
+
+
+@FEW
+@given(rows=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), NUMBERS, NUMBERS), min_size=1, max_size=10))
+def test_a_random_choice_table_gets_a_promised_error_or_valid_arrays(rows):
+    table = pd.DataFrame(rows, columns=["participant", "trial", "choice", "reward"]).assign(session=0)
+    dataset = _promised(lambda: drl.spice.load_choice_table(table))
+    if dataset is not None:
+        drl.spice.check_choice_arrays(dataset.xs.numpy(), dataset.ys.numpy())  # what it returns obeys the rules
+        assert dataset.xs.shape[-1] <= 3 * drl.spice.data.MAX_ACTIONS
