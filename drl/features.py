@@ -93,6 +93,10 @@ _FEATURES = {"csc": CSC, "microstimulus": Microstimulus}
 
 def register_features(cls) -> type:
     """Register a representation class (frozen dataclass with ``name``, ``build(task)``, ``to_dict()``)."""
+    if not isinstance(cls, type) or not isinstance(getattr(cls, "name", None), str) \
+            or not callable(getattr(cls, "build", None)) or not callable(getattr(cls, "to_dict", None)):
+        raise TypeError(f"register_features takes a class with a str attribute name and methods build(task) and "
+                        f"to_dict(); got {cls!r}")
     _FEATURES[cls.name] = cls
     return cls
 

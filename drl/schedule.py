@@ -46,6 +46,16 @@ class Schedule:
     seed: int = 0
 
     def __post_init__(self):
+        from drl.tasks import Task
+
+        if not isinstance(self.task, Task):
+            raise TypeError(f"Schedule task must be a drl Task; got {type(self.task).__name__}")
+        for name in ("trial_type", "reward"):
+            if not isinstance(getattr(self, name), torch.Tensor):
+                raise TypeError(f"Schedule {name} must be a torch tensor (Schedule.draw makes them); got "
+                                f"{type(getattr(self, name)).__name__}")
+        if self.reward.ndim != 2:
+            raise ValueError(f"Schedule reward must be [trial, step]; got shape {tuple(self.reward.shape)}")
         n, k = self.reward.shape
         if self.trial_type.shape != (n,) or k != self.task.n_steps:
             raise ValueError(

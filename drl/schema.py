@@ -310,6 +310,8 @@ def learned_trials(ds: xr.Dataset, trial_type: str, learned_fraction: float = 0.
     """The last ``learned_fraction`` of the recorded trials of ``trial_type`` (at least one): "after learning"."""
     from drl._validate import in_range
 
+    if not isinstance(ds, xr.Dataset) or "trial_type" not in ds.variables:
+        raise TypeError(f"learned_trials takes a run Dataset; got {type(ds).__name__}")
     in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)
     sub = trials_of_type(ds, trial_type)
     n = sub.sizes["trial"]

@@ -250,7 +250,7 @@ def test_broken_session_files_get_clear_errors(tmp_path):
     (tmp_path / "text.mat").write_text("not a MAT file")
     with pytest.raises(ValueError, match="is not a readable MATLAB file"):
         read_commonformat(tmp_path / "text.mat")
-    with pytest.raises(FileNotFoundError, match="no session file at"):
+    with pytest.raises(FileNotFoundError, match=r"no session file \(CommonFormat .mat\) at .*missing.mat"):
         read_commonformat([tmp_path / "missing.mat"])
     with pytest.raises(TypeError, match=r"trial_types\[1\] must be a TrialCode"):
         read_commonformat(SESSIONS, {1: ("uncued", 0.1)})

@@ -161,7 +161,7 @@ def test_the_loader_names_what_is_wrong():
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                            .replace("]", r"\]")):
             decode.responses_from_table(table, **kwargs)
-    with pytest.raises(FileNotFoundError, match="no table at missing.csv"):
+    with pytest.raises(FileNotFoundError, match="no recordings table at missing.csv"):
         decode.responses_from_table("missing.csv")
     with pytest.raises(TypeError, match="pandas DataFrame or a CSV path"):
         decode.responses_from_table([1, 2])

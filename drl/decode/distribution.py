@@ -28,6 +28,12 @@ __all__ = ["DecodedDistribution", "cross_validated_smoothing", "decode_distribut
 def implied_tau(distribution: RewardDistribution, reversal_point) -> np.ndarray:
     """The level τ whose expectile of ``distribution`` is each reversal point: ``τ = E[(c − R)⁺] / E[|c − R|]``
     (the expectile condition solved for τ); 0 at or below the support, 1 at or above it."""
+    if not isinstance(distribution, RewardDistribution):
+        raise TypeError(f"distribution must be a drl RewardDistribution; got {type(distribution).__name__}")
+    try:
+        np.asarray(reversal_point, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"reversal_point must be numbers (reward units); got {reversal_point!r}") from None
     c = np.asarray(reversal_point, dtype=np.float64)[..., None]
     below = np.sum(distribution.probabilities * np.clip(c - distribution.values, 0, None), -1)
     above = np.sum(distribution.probabilities * np.clip(distribution.values - c, 0, None), -1)

@@ -78,8 +78,7 @@ def hinge_fit(magnitudes, mean, n_grid: int = 2001, *, weights=None, nonnegative
     the row's fit; a row with fewer than two points gets NaN. Unconstrained (``nonnegative=False``), rows whose
     responses never change sign get the linear extrapolation of the nearest two points for c.
     """
-    magnitudes = np.asarray(magnitudes, np.float64)
-    mean = np.asarray(mean, np.float64)
+    magnitudes, (mean,) = _per_magnitude(magnitudes, mean=mean)
     present = np.isfinite(mean)
     weight = present * (1.0 if weights is None else np.nan_to_num(np.asarray(weights, np.float64)))
     grid = np.linspace(magnitudes[0], magnitudes[-1], n_grid)
@@ -125,11 +124,36 @@ def sign_count_reversal(magnitudes, positive, negative) -> np.ndarray:
     Returns [P] reversal points: the midpoint between the magnitudes the best threshold separates (the lowest
     or highest magnitude when all responses are of one sign), averaged over tied thresholds.
     """
-    magnitudes = np.asarray(magnitudes, np.float64)
-    errors = _misclassified(np.asarray(positive, np.float64), np.asarray(negative, np.float64))
+    magnitudes, (positive, negative) = _per_magnitude(magnitudes, positive=positive, negative=negative)
+    errors = _misclassified(positive, negative)
     position = np.concatenate([[magnitudes[0]], 0.5 * (magnitudes[1:] + magnitudes[:-1]), [magnitudes[-1]]])
     best = errors == errors.min(1, keepdims=True)
     return (best * position).sum(1) / best.sum(1)
+
+
+def _per_magnitude(magnitudes, **rows) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``magnitudes`` [M] (finite, ascending) and each of ``rows`` as float [P, M], checked: a ValueError or
+    TypeError naming the argument (shapes only beyond the magnitudes: these run once per bootstrap replicate)."""
+    try:
+        magnitudes = np.asarray(magnitudes, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"magnitudes must be numbers; got {magnitudes!r}") from None
+    # non-decreasing: on a utility axis two magnitudes can share a value (isotonic ties, a collapsed axis)
+    if magnitudes.ndim != 1 or magnitudes.size < 1 or not np.isfinite(magnitudes).all() \
+            or np.any(np.diff(magnitudes) < 0):
+        raise ValueError(f"magnitudes must be finite reward magnitudes in ascending order; got "
+                         f"{magnitudes.tolist() if magnitudes.size < 20 else magnitudes.shape}")
+    checked = []
+    for name, values in rows.items():
+        try:
+            values = np.asarray(values, np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be numbers [predictor, magnitude]; got {type(values).__name__}") from None
+        if values.ndim != 2 or values.shape[1] != magnitudes.size:
+            raise ValueError(f"{name} must be [predictor, magnitude] with {magnitudes.size} magnitudes; got shape "
+                             f"{values.shape}")
+        checked.append(values)
+    return magnitudes, checked
 
 
 def _misclassified(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:

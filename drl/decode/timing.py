@@ -85,7 +85,12 @@ MAX_DELAYS = 5000
 def default_delay_grid(delays) -> np.ndarray:
     """The delays (s) timing is decoded on unless told: 0.5 s bins from 0 to 10 s or to 1.25 × the latest of
     ``delays``, whichever is later, so that every delay lies inside the grid with a quarter to spare."""
-    delays = np.asarray(delays, np.float64).ravel()
+    try:
+        delays = np.asarray(delays, np.float64).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"delays must be numbers (s); got {delays!r}") from None
+    if not np.isfinite(delays).all() or (delays < 0).any():
+        raise ValueError(f"delays must be finite and ≥ 0 s; got {delays[~np.isfinite(delays) | (delays < 0)][:3].tolist()}")
     latest = float(delays.max()) if delays.size else 0.0
     return np.arange(0, max(10.0, 1.25 * latest) + 1e-9, 0.5)
 

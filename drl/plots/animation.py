@@ -48,6 +48,11 @@ class TrialAnimation(animation.FuncAnimation):
     """
 
     def __init__(self, fig, update, trials, interval_ms):
+        from matplotlib.figure import Figure
+
+        if not isinstance(fig, Figure) or not callable(update):
+            raise TypeError(f"TrialAnimation takes a matplotlib Figure and an update function (val_over_t makes "
+                            f"one); got {type(fig).__name__} and {type(update).__name__}")
         self.trials = np.asarray(trials)
         self.update = update
         super().__init__(fig, update, frames=len(self.trials), interval=interval_ms, blit=False, repeat=True)

@@ -46,6 +46,11 @@ def cue_cells(classified, parameter: str = "model_tau", save=None):
     true optimism, where known) or in order, coloured by the class of :func:`~drl.decode.classify_cue_cells`.
     Positions beyond the bulk (a neuron whose 10 % and 90 % responses nearly coincide) are drawn on the axis'
     edge as triangles pointing out."""
+    import xarray as xr
+
+    if not isinstance(classified, xr.Dataset) or not {"position", "cell_class"} <= set(classified.variables):
+        raise TypeError(f"classified must be the Dataset classify_cue_cells returns (with position and cell_class); "
+                        f"got {type(classified).__name__}")
     position = classified["position"].values
     kind = classified["cell_class"].values
     known = parameter in classified.coords

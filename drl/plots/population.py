@@ -44,6 +44,9 @@ def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=N
     Several decodes compare on one axis: pass the first's ``ax`` to the next with its own ``label`` and
     ``color`` (default: the axis' next colour); the truth is drawn once, the x-limits grow to hold every curve,
     and the area is shaded for the first decode only."""
+    if not isinstance(decoded, decode.DecodedDistribution):
+        raise TypeError(f"decoded must be a DecodedDistribution (what decode_distribution and "
+                        f"decode_run_distribution return); got {type(decoded).__name__}")
     if ax is None:
         fig, (ax,) = new_figure(1)
     fig = ax.figure

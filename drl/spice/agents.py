@@ -17,6 +17,10 @@ class AgentNetwork:
     """
 
     def __init__(self, model, use_sindy: bool = False):
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "n_actions") \
+                or not hasattr(model, "submodules_rnn"):
+            raise TypeError(f"AgentNetwork plays a trained drl.spice model (a BaseRNN, e.g. SpiceEstimator.model); "
+                            f"got {type(model).__name__}")
         self.model, self.use_sindy = model, use_sindy
         self.n_actions = model.n_actions
         self.new_sess()

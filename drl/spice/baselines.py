@@ -122,6 +122,13 @@ def q_learning_logits(parameters: dict, xs: torch.Tensor) -> torch.Tensor:
     −1 where not shown), like ``ys[:, t]``. Every update is linear in the values with rates that do not depend
     on them, so both value traces are ``linear_recurrence``s.
     """
+    if not isinstance(xs, torch.Tensor) or xs.ndim != 3 or xs.shape[-1] < 5:
+        raise TypeError(f"xs must be a tensor [sessions, trials, 2·actions + 1]; got {type(xs).__name__} "
+                        f"{tuple(getattr(xs, 'shape', ()))}")
+    if not isinstance(parameters, dict) or sorted(parameters) != sorted(Q_LEARNING_BOUNDS) \
+            or not all(isinstance(v, torch.Tensor) and v.shape == (xs.shape[0],) for v in parameters.values()):
+        raise TypeError(f"parameters must map every name of Q_LEARNING_BOUNDS ({sorted(Q_LEARNING_BOUNDS)}) to a "
+                        f"[sessions] tensor; got {parameters!r:.200}")
     n_actions = (xs.shape[-1] - 1) // 2
     chosen, reward = xs[..., :n_actions] > 0, xs[..., n_actions:2 * n_actions]
     p = {k: v[:, None, None] for k, v in parameters.items()}  # [B, 1, 1]: broadcast over trials and arms

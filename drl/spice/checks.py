@@ -49,6 +49,8 @@ def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_particip
     ...
     ValueError: demo: ys must be one-hot (one 1, the rest 0) or padding (-1 in every column); session 0, trial 1 is [0.5, 0.5]
     """
+    if xs is None:
+        raise TypeError(f"{where}: xs must be an array [sessions, trials, features]; got None")
     arrays = {}
     for name, array in (("xs", xs), ("ys", ys)):
         if array is None:

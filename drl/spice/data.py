@@ -78,6 +78,11 @@ def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample
     """
     from tqdm.auto import tqdm
 
+    for name, thing, needs in (("agent", agent, ("n_actions", "new_sess", "get_choice", "update")),
+                               ("environment", environment, ("n_actions", "new_sess", "step"))):
+        if not all(hasattr(thing, attribute) for attribute in needs):
+            raise TypeError(f"{name} must be a drl.spice {name} (e.g. AgentQ, BanditsDrift) with "
+                            f"{', '.join(needs)}; got {type(thing).__name__}")
     if agent.n_actions != environment.n_actions:
         raise ValueError(f"agent.n_actions ({agent.n_actions}) != environment.n_actions ({environment.n_actions})")
     for name, value, low in (("n_trials", n_trials, 2), ("n_sessions", n_sessions, 1)):

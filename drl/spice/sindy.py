@@ -233,6 +233,10 @@ def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float
     """
     from sklearn.base import clone
 
+    if not hasattr(model, "submodules_rnn") or not callable(model):
+        raise TypeError(f"distill takes a trained drl.spice model (a BaseRNN); got {type(model).__name__}")
+    if not isinstance(config, SpiceConfig):
+        raise TypeError(f"config must be a SpiceConfig; got {type(config).__name__}")
     unknown = [m for m in config.rnn_modules if m not in model.submodules_rnn]
     if unknown:
         raise ValueError(f"config names module(s) {unknown} that {type(model).__name__} lacks; its learned "

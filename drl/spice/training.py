@@ -29,6 +29,11 @@ class ChanceLevelWarning(UserWarning):
 def nll(logits: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood (nats per choice) of the one-hot targets ``ys`` [..., A] under ``logits``;
     steps whose target is padding (all −1) are ignored."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(ys, torch.Tensor) or logits.shape != ys.shape \
+            or logits.ndim < 1:
+        raise TypeError(f"nll takes two tensors of one shape [..., actions] (logits and one-hot targets); got "
+                        f"{type(logits).__name__} {tuple(getattr(logits, 'shape', ()))} and {type(ys).__name__} "
+                        f"{tuple(getattr(ys, 'shape', ()))}")
     valid = ys.sum(-1) > 0
     log_p = torch.log_softmax(logits, dim=-1)
     per_step = -(log_p * ys.clamp(min=0)).sum(-1)

@@ -81,6 +81,12 @@ def check_config(config: dict, *, tasks: dict | None = None) -> None:
     """Check a complete run configuration without simulating: its task, population, trial count, options and
     recording, with the errors ``simulate`` would raise (ValueError/TypeError naming the field). ``tasks``
     caches loaded tasks by name."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict of run settings (sweep's configs); got {type(config).__name__}")
+    missing = sorted({"task", "n_trials", "seed", "rule", "update", "features", "bootstrap", "preset",
+                      "record_trials"} - set(config))
+    if missing:
+        raise ValueError(f"config lacks {missing}: a complete run configuration (sweep's configs) has them all")
     from drl.options import resolve_options
     from drl.recording import select_trials
     from drl.registry import load_task
@@ -110,6 +116,9 @@ def derive_seed(base_seed: int, index: int) -> int:
 
     Each position gets an independent stream; the same base seed and grid give the same seeds everywhere.
     """
+    for name, value in (("base_seed", base_seed), ("index", index)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(f"{name} must be an integer ≥ 0; got {value!r}")
     return int(np.random.SeedSequence(int(base_seed), spawn_key=(int(index),)).generate_state(1)[0])
 
 

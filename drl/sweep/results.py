@@ -19,6 +19,8 @@ def sweep_coordinate(field: str) -> str:
     """The ``run`` coordinate of a swept field in :func:`open_sweep`: the field's name, or ``<field>_setting``
     for the population parameters (tau, gamma, lam, alpha_pos, alpha_neg), which are already per-predictor
     coordinates of every run (then with a ``run`` dimension too)."""
+    if not isinstance(field, str):
+        raise TypeError(f"field must be the name of a swept field (a str); got {field!r}")
     return f"{field}_setting" if field in PARAMETERS else field
 
 
@@ -64,6 +66,11 @@ def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
 
 def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
     """Run ``run`` (its index in the grid) of an ``open_sweep`` Dataset, as a complete drl run Dataset."""
+    if not isinstance(sweep_ds, xr.Dataset) or "run" not in sweep_ds.dims:
+        raise TypeError(f"sweep_ds must be the Dataset open_sweep returns (with a run dimension); got "
+                        f"{type(sweep_ds).__name__}")
+    if isinstance(run, bool) or not isinstance(run, int | np.integer):
+        raise TypeError(f"run must be an integer (the run's index in the grid); got {run!r}")
     indices = [int(i) for i in sweep_ds["run"].values]
     if run not in indices:
         raise ValueError(f"run {run} is not in this sweep (runs present: {indices[:10]}"
