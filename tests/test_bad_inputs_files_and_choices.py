@@ -53,6 +53,12 @@ def recording(**kw):
     return Recording(TRIALS, **kw)
 
 
+_REC = recording(spike_times=[np.sort(np.random.default_rng(3).uniform(0, 30, 300))])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _FORM = responses_from_recording(_REC, baseline_window=(-1.0, 0.0))
+
+
 CASES = [
     # choice data: one declared check (drl.spice.checks) for every fit, prediction and comparison
     ("fit-trials-differ", lambda t: fit(ys=YS[:, :-1]), ValueError,
@@ -107,7 +113,13 @@ CASES = [
      r"delays must hold at least two distinct delays .*got \[2.0, 2.0, 2.0\]"),
     ("shuffle-control-zero", lambda t: decode.shuffle_control([0.2, 0.5, 0.8], [1, 2, 3], RewardDistribution([1, 3], [0.5, 0.5]),
                                                              n_shuffles=0), ValueError, r"n_shuffles must be an integer >= 1; got 0"),
+    ("decode-samples-1e9", lambda t: decode.decode_distribution([0.2, 0.5, 0.8], [1, 2, 3], n_samples=10**9), ValueError,
+     r"n_samples must be an integer from 2 to 100000; got 1000000000"),
+    ("splits-1e9", lambda t: decode.predict_signs(_FORM, n_splits=10**9), ValueError,
+     r"n_splits must be an integer ≥ 1 and ≤ 10000; got 1000000000"),
     # recordings
+    ("psth-empty-window", lambda t: drl.plots.psth(_REC, window=[]), ValueError, r"window must be \(start, stop\) in s; got \[\]"),
+    ("psth-dict-baseline", lambda t: drl.plots.psth(_REC, baseline_window={}), ValueError, r"baseline_window must be"),
     ("recording-flat-spikes", lambda t: recording(spike_times=np.sort(np.random.default_rng(0).random(50) * 30)), ValueError,
      r"spike_times must hold one array of spike times per unit .*shape \(50,\): for a single unit pass \[spike_times\]"),
     ("recording-scalar-unit", lambda t: recording(spike_times=[1.0, 2.0]), ValueError,

@@ -107,7 +107,7 @@ def test_own_reversal_points_predict_held_out_signs_only_where_they_differ(magni
 def test_split_half_checks_its_arguments(magnitude_forms):
     with pytest.raises(TypeError, match="n_splits must be an integer; got 2.5"):
         split_half_reversals(magnitude_forms[0], n_splits=2.5)
-    with pytest.raises(ValueError, match="n_splits must be an integer ≥ 1; got 0"):
+    with pytest.raises(ValueError, match="n_splits must be an integer ≥ 1 and ≤ 10000; got 0"):
         split_half_reversals(magnitude_forms[0], n_splits=0)
     with pytest.raises(ValueError, match="needs single-trial responses"):
         split_half_reversals(magnitude_forms[0].drop_vars("trial_response"))

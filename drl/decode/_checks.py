@@ -6,7 +6,13 @@ import functools
 
 import numpy as np
 
-__all__ = ["levels_in_unit_interval", "single_blas_thread", "source_fingerprint", "vector"]
+__all__ = ["MAX_SAMPLES", "MAX_SPLITS", "levels_in_unit_interval", "single_blas_thread", "source_fingerprint", "vector"]
+
+
+#: The most decoded samples of a distribution (the decode's cost grows with them; 100 already read a W1 to 1 %)
+MAX_SAMPLES = 100_000
+#: The most splits (or neuron resamples) of a control: each is a full estimate; 10⁴ already take hours
+MAX_SPLITS = 10_000
 
 
 def single_blas_thread():

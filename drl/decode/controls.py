@@ -22,6 +22,7 @@ import xarray as xr
 from scipy import stats
 
 from drl._validate import in_range, integer
+from drl.decode._checks import MAX_SPLITS
 from drl.decode.reward import reward_reading, scaled
 from drl.responses.form import conditions_of, nan_mean, pooled, random_halves
 from drl.responses.run import as_form
@@ -167,7 +168,7 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
     in both halves), ``reversal_a``, ``reversal_b`` [split, neuron]; attrs ``median_correlation``,
     ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``, ``n_neurons``.
     """
-    n_splits = integer("n_splits", n_splits, minimum=1)
+    n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, magnitudes, trials = _reward_trials("split_half_reversals", run, trial_type, event,
                                                                learned_fraction, reversal_fit)
     rng = np.random.default_rng(seed)
@@ -221,7 +222,7 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
     ``median_pearson``, ``median_spearman``, ``spearman_iqr`` ([25th, 75th] percentile), ``fraction_significant``
     (splits with p < 0.05 and r > 0), ``trial_type``, ``reversal_fit``, ``axis``, ``n_neurons``.
     """
-    n_splits = integer("n_splits", n_splits, minimum=1)
+    n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, _, trials = _reward_trials("cross_validated_asymmetry", run, trial_type, event,
                                                       learned_fraction, reversal_fit, axis)
     rng = np.random.default_rng(seed)
@@ -288,7 +289,7 @@ def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, eve
     sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired
     signed-rank test across neurons), ``fraction_better_own``, ``trial_type``.
     """
-    n_splits = integer("n_splits", n_splits, minimum=1)
+    n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, magnitudes, trials = _reward_trials("predict_signs", run, trial_type, event,
                                                                learned_fraction, reversal_fit)
     rng = np.random.default_rng(seed)

@@ -20,6 +20,7 @@ import xarray as xr
 from scipy import stats
 
 from drl._validate import integer
+from drl.decode._checks import MAX_SPLITS
 from drl.decode._checks import vector as _vector
 from drl.decode.cue import cue_keys
 from drl.decode.timing import default_delay_grid, fit_discount, ridge_nnls
@@ -120,7 +121,7 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
     of the paired held-out errors across neurons), ``median_log_ratio`` (median of log(hyperbolic error /
     exponential error): above 0, the exponential predicts better), ``delays``.
     """
-    n_splits = integer("n_splits", n_splits, minimum=1)
+    n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
                    learned_fraction=learned_fraction)
     labels, delays, trials = _cue_trials(form, trial_types)
@@ -207,8 +208,8 @@ def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=
     average exponential"} (the bootstrap over neurons), ``difference_interval`` (95 % percentile intervals of the
     same, s), ``replication`` ("neurons"), ``n_boot``, ``delays``, ``trial_types``.
     """
-    n_splits = integer("n_splits", n_splits, minimum=2)
-    n_boot = integer("n_boot", n_boot, minimum=20)
+    n_splits = integer("n_splits", n_splits, minimum=2, maximum=MAX_SPLITS)
+    n_boot = integer("n_boot", n_boot, minimum=20, maximum=MAX_SPLITS)
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
                    learned_fraction=learned_fraction)
     labels, delays, trials = _cue_trials(form, trial_types)

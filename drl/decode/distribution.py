@@ -14,8 +14,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from drl._validate import frames_to_user
+from drl.decode._checks import MAX_SAMPLES, single_blas_thread
 from drl.decode._checks import levels_in_unit_interval as _levels
-from drl.decode._checks import single_blas_thread
 from drl.decode._checks import vector as _vector
 from drl.distributions import RewardDistribution, expectiles
 
@@ -214,8 +214,8 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
     values = _vector("values", values, n=levels.size)
     if kind not in ("expectile", "quantile"):
         raise ValueError(f"kind must be 'expectile' or 'quantile'; got {kind!r}")
-    if not isinstance(n_samples, int | np.integer) or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer ≥ 2; got {n_samples!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or not 2 <= n_samples <= MAX_SAMPLES:
+        raise ValueError(f"n_samples must be an integer from 2 to {MAX_SAMPLES}; got {n_samples!r}")
     if not isinstance(n_starts, int | np.integer) or not 1 <= n_starts <= MAX_STARTS:
         raise ValueError(f"n_starts must be an integer from 1 to {MAX_STARTS}; got {n_starts!r}")
     order = np.argsort(levels, kind="stable")

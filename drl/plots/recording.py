@@ -7,6 +7,7 @@ import numpy as np
 
 from drl.plots._common import new_figure, save_figure, styled
 from drl.responses.spikes import BASELINE_WINDOW, RESPONSE_WINDOW, Recording, outcome_times
+from drl.responses.windows import window_span
 
 __all__ = ["psth", "raster"]
 
@@ -95,6 +96,12 @@ def _label(by: str, value, units: str) -> str:
 
 
 @styled
+def _windows(window, response_window, baseline_window) -> tuple:
+    """The three windows as (start, stop) s, each checked (a ValueError naming it)."""
+    return tuple(window_span(name, value) for name, value in (("window", window), ("response_window", response_window),
+                                                                ("baseline_window", baseline_window)))
+
+
 def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 0.1, window=(-1.0, 2.0),
          response_window=RESPONSE_WINDOW, baseline_window=BASELINE_WINDOW, save=None):
     """Peri-stimulus time histograms: the mean rate (spikes/s; a continuous signal: its mean) around the cue
@@ -105,6 +112,7 @@ def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 
     the span drawn around each event (s); the cue's reaches back to the baseline window.
     """
     _check(recording, by, bin_width)
+    window, response_window, baseline_window = _windows(window, response_window, baseline_window)
     units = _unit_indices(recording, neurons)
     rows = [units] if neurons is None else [np.array([u]) for u in units]
     if len(rows) > MAX_NEURON_ROWS:
@@ -155,6 +163,7 @@ def raster(recording, neuron, *, by: str = "trial_type", window=(-1.0, 2.0), res
     _check(recording, by)
     if recording.spike_times is None:
         raise ValueError("a raster draws spikes; this recording is a continuous signal (draw it with psth)")
+    window, response_window, baseline_window = _windows(window, response_window, baseline_window)
     unit = _unit_indices(recording, neuron)
     if unit.size != 1:
         raise ValueError(f"raster draws one unit; got {neuron!r}")
