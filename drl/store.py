@@ -43,11 +43,11 @@ TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs w
 #: How the float variables are stored on disk. The default (None) writes them uncompressed and contiguous: no
 #: HDF5 filter at all, so every netCDF-4 reader opens the file (h5py without plugins, MATLAB's ``ncread``, R's
 #: ncdf4, a stock netCDF-C build) and an xarray round trip works. Measured (benchmarks/bench_storage.py, 568 MB of
-#: V and δ, 500 predictors × 2000 trials × 71 steps): None writes in 0.12 s and reads in 0.10 s (np.load 0.08 s)
-#: for a 596 MB file (8 bytes per predictor-step for V and δ); blosc_zstd level 1 with byte shuffle 1.2 s and
-#: 0.6 s for 173 MB, but only readers with the HDF5 blosc plugin open it (netCDF4-python's wheels ship it);
-#: zlib level 1 with shuffle, readable everywhere, 4.5 s and 1.4 s for 172 MB (HDF5's filter pipeline runs one
-#: chunk at a time on one thread).
+#: V and δ, 500 predictors × 2000 trials × 71 steps): None writes in 0.49 s (np.save 1.16 s) and reads in 0.10 s
+#: (np.load 0.08 s) for a 568 MB file (8 bytes per predictor-step for V and δ); blosc_zstd level 1 with byte
+#: shuffle 1.24 s and 0.62 s for 173 MB, but only readers with the HDF5 blosc plugin open it (netCDF4-python's
+#: wheels ship it); zlib level 1 with shuffle, readable everywhere, 4.53 s and 1.42 s for 172 MB (HDF5's filter
+#: pipeline runs one chunk at a time on one thread).
 COMPRESSIONS = (None, "zlib", "blosc_zstd")
 DEFAULT_COMPRESSION = None
 #: HDF5's blosc filter fails ("Buffer is uncompressible", an HDF error) on a chunk it cannot shrink, which
