@@ -217,7 +217,8 @@ def test_drl_ls_skips_a_pipe_and_names_a_run_without_its_dimensions(tmp_path, mo
         listed = drl.list_runs()
     assert listed["name"].tolist() == ["good"]
     result = subprocess.run([sys.executable, "-m", "drl.cli", "ls"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "good" in result.stdout and "internal error" not in result.stderr
+    assert result.returncode == 0 and "good" in result.stdout and "pipe" not in result.stdout
+    assert "internal error" not in result.stderr
 
 
 def test_drl_info_of_a_parameter_without_units_and_a_sweep_file_nested_too_deeply(tmp_path, monkeypatch):
