@@ -24,17 +24,23 @@ def test_every_range_once(n_items, chunk, n_threads):
 
 
 def test_slow_thread_takes_fewer_ranges():
-    # the range handed out first is slow (a thread sharing its core with a busy process): the other thread,
-    # free again, takes the rest instead of waiting for it
-    who = {}
+    # the range handed out first is held up (a thread sharing its core with a busy process): the other thread
+    # takes every other range instead of waiting for it. Decided by events, not by timing: range 0 is released
+    # only once the other 19 are done, which a static split (each thread owning half) could never do.
+    who, lock = {}, threading.Lock()
+    others_done = threading.Event()
 
     def kernel(start, stop):
-        time.sleep(0.3 if start == 0 else 0.005)
-        who[start] = threading.current_thread().name
+        if start == 0:
+            assert others_done.wait(timeout=60), "the other ranges waited for the held-up one"
+        with lock:
+            who[start] = threading.current_thread().name
+            if len(who) == 19 and 0 not in who:
+                others_done.set()
 
     run_ranges(kernel, 20, 1, (), 2)
-    slow = who[0]
-    assert sum(name == slow for name in who.values()) <= 3
+    held_up = who[0]
+    assert sum(name == held_up for name in who.values()) == 1
     assert len(set(who.values())) == 2
 
 
