@@ -106,6 +106,8 @@ CASES = [
      r"trial 1 appears twice in session 0 of participant 0 \(row 2\)"),
     ("table-not-csv", lambda t: spice.load_choice_table(_write(t / "x.csv", b"a,b\n1,2,3,4\n\x00\x01")), ValueError,
      r"x.csv is not a readable CSV choice table|lacks column"),
+    ("table-too-big", lambda t: spice.load_choice_table(_sparse(t / "big.csv", 2**31)), ValueError,
+     r"big.csv holds 2048.0 MiB, more than a choice table \(CSV\) can \(1024.0 MiB at most\): not read"),
     # decoders
     ("wasserstein-list-truth", lambda t: decode.wasserstein([1, 2], [3]), TypeError,
      r"true must be a drl RewardDistribution .*got list \[3\]"),
@@ -141,6 +143,12 @@ CASES = [
                                                           initial_weights=xr.DataArray(np.zeros((2, 1, 51)), dims=("a", "b", "c"))),
      ValueError, r"initial_weights as a DataArray must have the dims \['predictor', 'type', 'feature'\] .*got \['a', 'b', 'c'\]"),
 ]
+
+
+def _sparse(path, size: int):
+    with open(path, "wb") as file:  # a sparse file: its size without its bytes
+        file.truncate(size)
+    return path
 
 
 def _write(path, content: bytes):

@@ -19,12 +19,15 @@ from torch.utils.data import Dataset
 
 from drl._files import readable_file
 
-__all__ = ["DatasetRNN", "Experiment", "MAX_ACTIONS", "UNSHOWN", "choice_data", "create_dataset", "load_choice_table"]
+__all__ = ["DatasetRNN", "Experiment", "MAX_ACTIONS", "MAX_TABLE_BYTES", "UNSHOWN", "choice_data", "create_dataset", "load_choice_table"]
 
 #: The SPICE layout's reward for an arm whose outcome was not shown
 UNSHOWN = -1.0
 #: The most arms a choice table may have: each is a one-hot input and a reward column of every step
 MAX_ACTIONS = 1024
+#: The largest choice table read from a file (pandas holds a CSV in a few times its size; Eckstein et al.'s
+#: 48 participants are 1 MB)
+MAX_TABLE_BYTES = 2**30
 
 
 class DatasetRNN(Dataset):
@@ -147,7 +150,7 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
     if isinstance(table, pd.DataFrame):
         df = table
     else:
-        path = readable_file(table, "choice table (CSV)")
+        path = readable_file(table, "choice table (CSV)", max_bytes=MAX_TABLE_BYTES)
         try:
             df = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
