@@ -14,8 +14,10 @@ from drl.reproduce import PAPERS, Reproduction, dabney2020, reproduce
 def test_the_command_reproduces_dabney_2020(tmp_path, capsys):
     assert main(["reproduce", "dabney2020", "--quick", "--figs", str(tmp_path), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("dabney2020: 11 of 11 checks pass")
-    assert printed.count("PASS") == 11 and "FAIL" not in printed
+    assert printed.startswith("dabney2020: 14 of 14 checks pass, 1 reported")
+    assert printed.count("PASS") == 14 and "FAIL" not in printed
+    # the claims on recorded neurons are checked at the recorded data's own count too (110 trials, 40 neurons)
+    assert printed.count("at the recorded data's count") == 4 and "data: 110 trials" in printed
     for name in ("reward_response", "distribution", "split_half", "cue_cells"):
         path = tmp_path / "dabney2020" / f"{name}.png"
         assert path.is_file() and f"{path}" in printed
@@ -29,11 +31,14 @@ def test_the_checks_fail_where_the_science_would(tmp_path):
         step(results)
     passed = {check.quantity: check.passed for check in dabney2020.checks(results)}
     assert all(passed.values()), passed
-    # the null in place of the distributional population: the paper's claims must not hold for it
-    swapped = {**results, "split": results["split"][::-1], "cells": results["cells"][::-1]}
+    # the null in place of the distributional population: the paper's claims must not hold for it, at either count
+    swapped = {**results, "split": results["split"][::-1], "cells": results["cells"][::-1],
+               "paper_split": results["paper_split"][::-1]}
     failed = {check.quantity for check in dabney2020.checks(swapped) if not check.passed}
     assert {"split-half r of reversal points, distributional (median)",
             "split-half r of reversal points, classical-TD null (median)",
+            "split-half r of reversal points, distributional (median), at the recorded data's count",
+            "split-half r of reversal points, classical-TD null (median), at the recorded data's count",
             "variable probability: optimistic and pessimistic cells (fewer of the two)"} <= failed
     # a decode against the wrong truth fails the exact checks
     shifted = dataclasses.replace(results["truth"], values=results["truth"].values + results["truth"].std)
@@ -55,7 +60,12 @@ def test_reproduce_checks_its_arguments(tmp_path):
     assert exit_info.value.code == 2
     table = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s", "an alternative"),), ()).table
     assert table.to_dict("records") == [{"quantity": "q", "drl": 1.0, "reference": "r", "criterion": "c",
-                                         "pass": False, "source": "s", "rejects": "an alternative"}]
+                                         "pass": False, "source": "s", "rejects": "an alternative", "count": "",
+                                         "required": True}]
+    # a reported row is shown, not required: it does not fail the reproduction
+    reported = Reproduction("x", (dabney2020.Check("q", 1.0, "r", "c", False, "s", "an alternative", "10 trials",
+                                                    required=False),), ())
+    assert reported.passed and "fail  q" in str(reported) and "reported, not required" in str(reported)
 
 
 def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_path):

@@ -31,11 +31,19 @@ LEARNING_TRIALS = 10_000
 
 def sizes(quick: bool) -> dict:
     """Trials and neurons: the full reproduction, or a reduced one (the tests run it)."""
+    paper = {"paper_trials": PAPER_TRIALS, "paper_neurons": PAPER_NEURONS}
     if quick:
         return {"model_trials": 10000, "model_levels": 12, "recorded_trials": 2000, "neurons": 32, "splits": 40,
-                "shuffles": 10}
+                "shuffles": 10, **paper}
     return {"model_trials": 10000, "model_levels": 20, "recorded_trials": 3000, "neurons": 48, "splits": 200,
-            "shuffles": 20}
+            "shuffles": 20, **paper}
+
+
+#: The recorded data's own count: Eshel et al.'s 30 sessions hold a median of 109 cued variable-magnitude trials
+#: (8–34 per magnitude; ../shared's light_id_da files, read by drl.responses.read_commonformat), for 40 neurons.
+#: The recorded-data rows are checked at this count too, where the paper's claims had to hold.
+PAPER_TRIALS = 110
+PAPER_NEURONS = 40
 
 
 #: The baseline-bias null's per-neuron offset of the reward response (SD, spikes/s; the bursts reach 20)
@@ -84,13 +92,24 @@ def stages(quick: bool, seed: int):
         r["probability"] = [_recording(PROBABILITY_TASK, tau, n, PROBABILITY_TRIALS, seed + 2 + i, gain_rule="shared")
                             for i, tau in enumerate([(0.05, 0.95), 0.5])]
         r["bias_null"] = _recording(TASK, 0.5, n, trials, seed + 4, reward_bias=REWARD_BIAS)
+        # the same populations at the recorded data's count
+        n, trials = size["paper_neurons"], size["paper_trials"]
+        r["paper_magnitude"] = [_recording(TASK, tau, n, trials, seed + 10 + i)
+                                for i, tau in enumerate([(0.05, 0.95), 0.5])]
+        r["paper_bias_null"] = _recording(TASK, 0.5, n, trials, seed + 14, reward_bias=REWARD_BIAS)
+        r["counts"] = {"full": f"{size['recorded_trials']} trials, {size['neurons']} neurons",
+                       "paper": f"{size['paper_trials']} trials (Eshel et al.'s median per session), "
+                                f"{size['paper_neurons']} neurons"}
 
     def controls(r):
-        r["split"] = [decode.split_half_reversals(form, n_splits=size["splits"], seed=seed) for form in r["magnitude"]]
-        r["independent"] = decode.reward_responses(r["magnitude"][0], resample=True, seed=seed)
+        for prefix in ("", "paper_"):
+            magnitude = r[f"{prefix}magnitude"]
+            r[f"{prefix}split"] = [decode.split_half_reversals(form, n_splits=size["splits"], seed=seed)
+                                   for form in magnitude]
+            r[f"{prefix}independent"] = decode.reward_responses(magnitude[0], resample=True, seed=seed)
+            r[f"{prefix}recorded_w1"] = [decode.wasserstein(decode.decode_run_distribution(form), r["truth"])
+                                         / r["truth"].std for form in (magnitude[0], r[f"{prefix}bias_null"])]
         r["cells"] = [decode.classify_cue_cells(form) for form in r["probability"]]
-        r["recorded_w1"] = [decode.wasserstein(decode.decode_run_distribution(form), r["truth"]) / r["truth"].std
-                            for form in (r["magnitude"][0], r["bias_null"])]
 
     return [("simulate and decode the model", model), ("simulate the recordings (spikes)", recordings),
             ("the controls", controls)]
@@ -125,32 +144,9 @@ def checks(r) -> list[Check]:
     out.append(Check("decoded W1 / the best shuffled-τ decode's", ratio, "< 1", "< 0.5", ratio < 0.5,
                      f"{PAPER}: decoding fails when τ is shuffled across neurons",
                      rejects="a code whose τ say nothing of the reversal points (τ shuffled)"))
-    diverse, same = r["split"]
-    out.append(Check("split-half r of reversal points, distributional (median)", diverse.attrs["median_correlation"],
-                     "> 0, significant", "≥ 0.5 and p < 0.05 in ≥ 90 % of splits",
-                     diverse.attrs["median_correlation"] >= 0.5 and diverse.attrs["fraction_significant"] >= 0.9,
-                     f"{PAPER}: reversal points are consistent across halves of the data",
-                     rejects="the classical-TD null (one shared value); not the baseline-bias null (r 0.99 under it)"))
-    band = 2 / np.sqrt(same.attrs["n_neurons"])  # ~95 % of r between independent variables of n samples
-    out.append(Check("split-half r of reversal points, classical-TD null (median)", same.attrs["median_correlation"],
-                     "≈ 0", f"|r| < 2/√n = {band:.2f}", abs(same.attrs["median_correlation"]) < band,
-                     "the null: one shared value, diversity from noise only",
-                     rejects="noise that repeats across halves in a population sharing one value"))
-    independent = r["independent"]
-    keep = np.isfinite(independent["reversal_point"].values) & np.isfinite(independent["tau_hat"].values)
-    rho, p_value = stats.pearsonr(independent["reversal_point"].values[keep], independent["tau_hat"].values[keep])
-    out.append(Check("asymmetry vs reversal point, independent halves (Pearson r)", rho, "> 0, significant",
-                     "r > 0 and p < 0.05", rho > 0 and p_value < 0.05,
-                     f"{PAPER}: more optimistic neurons reverse at larger rewards",
-                     rejects="the classical-TD null; not the baseline-bias null (r 0.87 under it)"))
-    distributional_w1, bias_w1 = r["recorded_w1"]
-    out.append(Check("decoded from recorded τ̂ and reversal points: W1 of the baseline-bias null / distributional",
-                     bias_w1 / distributional_w1, "> 1",
-                     f"> 2 (distributional {distributional_w1:.2f} SD, bias null {bias_w1:.2f} SD)",
-                     bias_w1 > 2 * distributional_w1,
-                     "the null: τ = 0.5 for all, a per-neuron offset of the reward response (reversal points spread, "
-                     "consistent across halves, τ̂ narrow)",
-                     rejects="the baseline-bias null (τ = 0.5, a per-neuron offset of the reward response)"))
+    out += _recorded_rows(r, "")
+    if "paper_split" in r:
+        out += _recorded_rows(r, "paper_")
     cells, null_cells = r["cells"]
     counts, true_tau = cells.attrs["counts"], cells["model_tau"].values
     kind = cells["cell_class"].values
@@ -168,14 +164,58 @@ def checks(r) -> list[Check]:
                      min(counts["optimistic"], counts["pessimistic"]) >= 1 and medians[0] < 0.5 < medians[1]
                      and wrong <= allowed,
                      f"{PAPER}: both optimistic and pessimistic cells on the 50 % cue",
-                     rejects="the classical-TD null (cells only at the test's false-positive rate)"))
+                     rejects="the classical-TD null (cells only at the test's false-positive rate)",
+                     count=f"{PROBABILITY_TRIALS} trials (100 per cue, a recording's count), {kind.size} neurons"))
     called = int(np.sum(null_cells["cell_class"].values != "interpolating"))
     n_null, alpha = null_cells.sizes["neuron"], null_cells.attrs["alpha"]
     excess = stats.binomtest(called, n_null, alpha, alternative="greater").pvalue
     out.append(Check("variable probability, classical-TD null: fraction called optimistic or pessimistic",
                      called / n_null, f"α = {alpha}", f"not above α (one-sided binomial test p = {excess:.2g} ≥ 0.01)",
                      excess >= 0.01, "the null: the test's false-positive rate",
-                     rejects="a classifier well above its α (at 48 cells a 12 % rate still passes); at thousands of trials per cue a classical-TD session is called at 4–15 % (its neurons share one run's learning noise), which this row, at 100 trials per cue, does not test"))
+                     rejects="a classifier well above its α (at 48 cells a 12 % rate still passes); at thousands of trials per cue a classical-TD session is called at 4–15 % (its neurons share one run's learning noise), which this row, at 100 trials per cue, does not test",
+                     count=f"{PROBABILITY_TRIALS} trials (100 per cue), {n_null} neurons"))
+    return out
+
+
+def _recorded_rows(r, prefix: str) -> list[Check]:
+    """The claims on recorded neurons, on the full recordings (``prefix`` "") or at the recorded data's own count
+    ("paper_"): the same criteria, each row saying which data it had."""
+    paper = prefix == "paper_"
+    at = ", at the recorded data's count" if paper else ""
+    count = r.get("counts", {}).get("paper" if paper else "full", "")
+    out = []
+    diverse, same = r[f"{prefix}split"]
+    out.append(Check(f"split-half r of reversal points, distributional (median){at}", diverse.attrs["median_correlation"],
+                     "> 0, significant", "≥ 0.5 and p < 0.05 in ≥ 90 % of splits",
+                     diverse.attrs["median_correlation"] >= 0.5 and diverse.attrs["fraction_significant"] >= 0.9,
+                     f"{PAPER}: reversal points are consistent across halves of the data",
+                     rejects="the classical-TD null (one shared value); not the baseline-bias null (r 0.99 under it)",
+                     count=count))
+    band = 2 / np.sqrt(same.attrs["n_neurons"])  # ~95 % of r between independent variables of n samples
+    out.append(Check(f"split-half r of reversal points, classical-TD null (median){at}", same.attrs["median_correlation"],
+                     "≈ 0", f"|r| < 2/√n = {band:.2f}", abs(same.attrs["median_correlation"]) < band,
+                     "the null: one shared value, diversity from noise only",
+                     rejects="noise that repeats across halves in a population sharing one value", count=count))
+    independent = r[f"{prefix}independent"]
+    keep = np.isfinite(independent["reversal_point"].values) & np.isfinite(independent["tau_hat"].values)
+    rho, p_value = stats.pearsonr(independent["reversal_point"].values[keep], independent["tau_hat"].values[keep])
+    out.append(Check(f"asymmetry vs reversal point, independent halves (Pearson r){at}", rho, "> 0, significant",
+                     "r > 0 and p < 0.05", rho > 0 and p_value < 0.05,
+                     f"{PAPER}: more optimistic neurons reverse at larger rewards",
+                     rejects="the classical-TD null; not the baseline-bias null (r 0.87 under it)", count=count))
+    distributional_w1, bias_w1 = r[f"{prefix}recorded_w1"]
+    # at the recorded count the decode of 40 neurons is noisy: over seeds 0–7 the bias null's W1 was 1.2–3.0
+    # times the distributional one's, above 2 in five of eight, so there the row is reported, not required (the
+    # three rows above passed at all eight seeds)
+    out.append(Check(f"decoded from recorded τ̂ and reversal points: W1 of the baseline-bias null / distributional{at}",
+                     bias_w1 / distributional_w1, "> 1",
+                     f"> 2 (distributional {distributional_w1:.2f} SD, bias null {bias_w1:.2f} SD)"
+                     + ("; above 2 in 5 of 8 seeds at this count (1.2–3.0)" if paper else ""),
+                     bias_w1 > 2 * distributional_w1,
+                     "the null: τ = 0.5 for all, a per-neuron offset of the reward response (reversal points spread, "
+                     "consistent across halves, τ̂ narrow)",
+                     rejects="the baseline-bias null (τ = 0.5, a per-neuron offset of the reward response)",
+                     count=count, required=not paper))
     return out
 
 

@@ -15,7 +15,10 @@ class Check:
     """One checkable number: ``value`` (drl's) against ``reference`` (the exact truth, or what the paper
     reports) by ``criterion`` (in words), ``passed`` or not; ``source`` says where the reference comes from and
     ``rejects`` the alternative the row fails on (a break of the input a test feeds it), or says that it is an
-    identity of the engine that no data can fail (a check of the code, not evidence)."""
+    identity of the engine that no data can fail (a check of the code, not evidence). ``count`` says how much data
+    the row's number comes from (trials and neurons: the full reproduction's, or a paper's own count);
+    ``required`` False marks a row that is reported, not required (a claim that does not hold reliably at that
+    count: the row says how often it does)."""
 
     quantity: str
     value: float
@@ -24,6 +27,8 @@ class Check:
     passed: bool
     source: str
     rejects: str = ""
+    count: str = ""
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,23 +44,29 @@ class Reproduction:
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        """Every required check passes (reported rows are shown, not required)."""
+        return all(check.passed for check in self.checks if check.required)
 
     @property
     def table(self) -> pd.DataFrame:
         """The checks as a table (one row each)."""
         return pd.DataFrame([{"quantity": c.quantity, "drl": c.value, "reference": c.reference,
-                              "criterion": c.criterion, "pass": c.passed, "source": c.source, "rejects": c.rejects}
+                              "criterion": c.criterion, "pass": c.passed, "source": c.source, "rejects": c.rejects,
+                              "count": c.count, "required": c.required}
                              for c in self.checks])
 
     def __str__(self) -> str:
         width = max(len(c.quantity) for c in self.checks)
-        lines = [f"{self.name}: {sum(c.passed for c in self.checks)} of {len(self.checks)} checks pass "
-                 f"({self.seconds:.0f} s)", ""]
+        required = [c for c in self.checks if c.required]
+        reported = len(self.checks) - len(required)
+        lines = [f"{self.name}: {sum(c.passed for c in required)} of {len(required)} checks pass"
+                 + (f", {reported} reported" if reported else "") + f" ({self.seconds:.0f} s)", ""]
         for c in self.checks:
-            lines.append(f"{'PASS' if c.passed else 'FAIL'}  {c.quantity:<{width}}  drl {c.value:.4g}  "
+            mark = ("PASS" if c.passed else "FAIL") if c.required else ("pass" if c.passed else "fail")
+            lines.append(f"{mark}  {c.quantity:<{width}}  drl {c.value:.4g}  "
                          f"{c.criterion}  ({c.reference}; {c.source})")
-            lines.append(f"{'':6}{'':<{width}}  rejects: {c.rejects or 'not stated'}")
+            lines.append(f"{'':6}{'':<{width}}  rejects: {c.rejects or 'not stated'}"
+                         + (f"; data: {c.count}" if c.count else "") + ("" if c.required else "; reported, not required"))
         lines += ["", "figures: " + ", ".join(str(path) for path in self.figures)]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
