@@ -16,8 +16,15 @@ import numba
 import numpy as np
 import torch
 
-from drl.compiled import _add_weight_change, _check_block, _errors, _learn_backwards, _record, _values
 from drl.compiled_imputation import solve_one
+from drl.compiled_steps import (
+    add_weight_change,
+    check_block,
+    learn_backwards,
+    record_trial,
+    td_errors,
+    trial_values,
+)
 
 __all__ = ["applies", "run_block"]
 
@@ -95,7 +102,7 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
         m = types[i]
         c = cue[m]
         w = local[m]
-        _values(v, w, x, m, c, csc, n_steps, n_feat, n_pred, zero)
+        trial_values(v, w, x, m, c, csc, n_steps, n_feat, n_pred, zero)
         for k in range(n_steps):
             for p in range(n_pred):
                 target[k, p] = v[k, p]
@@ -109,13 +116,13 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
                                 values, z, e)
                 s += 1
         u_pos += n_pred * n_random
-        _errors(learn, d, slots[i] >= 0 and record_d, rewards[i], discount, target, v, arrival, False, n_steps, n_pred,
+        td_errors(learn, d, slots[i] >= 0 and record_d, rewards[i], discount, target, v, arrival, False, n_steps, n_pred,
                 zero)
-        _learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, 0, alpha_pos, alpha_neg, rho, True, n_steps,
+        learn_backwards(learn, acc, learn_mask, norm_t, use_norm, m, 0, alpha_pos, alpha_neg, rho, True, n_steps,
                          n_pred, zero)
-        _add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, n_pred, zero)
+        add_weight_change(w, learn, acc, x, m, c, csc, n_steps, n_feat, n_pred, zero)
         if slots[i] >= 0:
-            _record(v, d, v_out, d_out, record_v, record_d, 0, n_pred, slots[i], steps, False)
+            record_trial(v, d, v_out, d_out, record_v, record_d, 0, n_pred, slots[i], steps, False)
     for mm in range(n_types):
         for p in range(n_pred):
             for f in range(n_feat):
@@ -129,7 +136,10 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     The block's uniforms are drawn first, in one call on the run's generator: torch draws a tensor's numbers one
     after another, so these are the numbers the torch kernel draws as [P, S] per trial (S the trial's random
     steps), and the generator ends in the same state."""
-    _check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
+    if not applies(kernel):
+        raise ValueError(f"compiled_imputed.run_block: this run (bootstrap={kernel.bootstrap.method!r}) does not run "
+                         "compiled; the engine runs it with the torch kernel")
+    check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
     boot = kernel.bootstrap
     w = weights.numpy()
     dtype = w.dtype

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from drl import compiled
+from drl import compiled, compiled_imputed
 from drl._atomic import temporary_path
 from drl._validate import boolean, choice
 from drl.features import make_features
@@ -48,9 +48,9 @@ from drl.schema import population_from_dataset, run_task
 from drl.store import (
     DEFAULT_DIR,
     TRIAL_CHUNK,
-    _decode_attrs,
-    _interrupted,
     checkpoint_path,
+    decode_attrs,
+    interrupted_temporaries,
     release_temp,
     resume_hint,
     run_path,
@@ -316,10 +316,13 @@ def _run(kernel: TrialKernel, sink, weights: torch.Tensor, *, task, population, 
                 slot += 1
         return slot - first_slot
 
+    # the compiled loop for the bootstrap: own targets, or imputed ones (compiled_imputed)
+    loop = compiled.run_block if kernel.bootstrap.method == "own" else compiled_imputed.run_block
+
     def run_block_compiled(types, rewards, recorded, first_slot):
         slots = np.where(recorded, first_slot + np.cumsum(recorded) - 1, -1)
-        compiled.run_block(kernel, weights, types, rewards.numpy(), slots, steps,
-                           None if v_buf is None else v_buf.numpy(), None if d_buf is None else d_buf.numpy())
+        loop(kernel, weights, types, rewards.numpy(), slots, steps,
+             None if v_buf is None else v_buf.numpy(), None if d_buf is None else d_buf.numpy())
         return int(recorded.sum())
 
     show = progress if progress is not None else p * n_trials * k > 2e8
@@ -396,7 +399,7 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     overwrite = boolean("overwrite", overwrite)
     _check_progress(progress)
     path = run_path(run, directory)
-    found = _interrupted(path) if path.parent.is_dir() else []
+    found = interrupted_temporaries(path) if path.parent.is_dir() else []
     if not found:
         raise FileNotFoundError(f"no interrupted run of {path} to resume (drl.store.interrupted_runs({str(path.parent)!r})"
                                 " lists those that can be)")
@@ -422,7 +425,7 @@ def _prepare_resume(tmp: Path, path: Path, device, overwrite: bool):
     (kernel, sink, weights, the rest of ``_run``'s arguments). Errors name the file and the field."""
     try:
         ds = xr.open_dataset(tmp, engine="netcdf4", decode_timedelta=False)
-        attrs = _decode_attrs(ds.attrs)
+        attrs = decode_attrs(ds.attrs)
         population = population_from_dataset(ds.assign_attrs(attrs))
         time = ds["time"].values
         n_rows = int(ds.sizes["trial"])

@@ -34,17 +34,17 @@ from drl.schema import build_dataset
 from drl.store import (
     COMPLETE_ATTR,
     DEFAULT_DIR,
-    _commit,
-    _encode_attrs,
-    _encoding,
-    _write_failed,
     check_target,
     checkpoint_path,
+    encode_attrs,
     load,
+    publish,
     release_temp,
     resume_hint,
     run_path,
     trials_path,
+    variable_encoding,
+    write_failed,
 )
 from drl.timegrid import time_to_step
 
@@ -285,10 +285,10 @@ class StreamWriter:
         p = meta["population"].n_predictors
         weights = np.zeros((p, len(self.names), self.n_features), np.float32)
         ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
-        ds.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 0})
+        ds.attrs = encode_attrs({**ds.attrs, COMPLETE_ATTR: 0})
         # zlib: a streamed run appends block after block, and a block blosc cannot shrink would stop the run
         ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
-                     encoding=_encoding(ds, "zlib"))
+                     encoding=variable_encoding(ds, "zlib"))
         # the recorded-trial list, once: a resumed run needs the trials still to record
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(self.meta["trials"], dtype=np.int64))
@@ -313,7 +313,7 @@ class StreamWriter:
                         nc.variables["reward"][sl, :] = reward
         except (OSError, RuntimeError) as e:
             self.damaged = True  # a block written halfway: the file cannot be trusted to resume from
-            raise _write_failed(e, self.path, self._releasable) from None
+            raise write_failed(e, self.path, self._releasable) from None
         self.pos += len(keep)
 
     def checkpoint(self, trials_done: int, weights, rng_state) -> None:
@@ -329,7 +329,7 @@ class StreamWriter:
         try:
             write_atomic(self.checkpoint_file, buffer.getvalue())
         except OSError as e:
-            raise _write_failed(e, self.path, self._releasable) from None
+            raise write_failed(e, self.path, self._releasable) from None
 
     def _remove_sidecars(self) -> None:
         self.checkpoint_file.unlink(missing_ok=True)
@@ -362,14 +362,14 @@ class StreamWriter:
                 nc.variables["weights"][:] = weights
                 nc.setncattr(COMPLETE_ATTR, 1)
         except (OSError, RuntimeError) as e:
-            error = _write_failed(e, self.path, self._releasable)
+            error = write_failed(e, self.path, self._releasable)
             self.abort(keep_resumable=self.resumed)  # a resumed run is never deleted
             raise error from None
         try:
-            _commit(self.tmp, self.path, self.overwrite)
+            publish(self.tmp, self.path, self.overwrite)
         except FileExistsError:
             kept = self.path.with_name(f"{self.path.stem}.unsaved-{os.getpid()}.nc")
-            _commit(self.tmp, kept, False)
+            publish(self.tmp, kept, False)
             self._published()
             raise FileExistsError(f"{self.path} appeared while this run was being simulated (another process wrote "
                                   f"it); it was not replaced. This run was kept as {kept}") from None

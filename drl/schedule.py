@@ -46,9 +46,8 @@ class Schedule:
     seed: int = 0
 
     def __post_init__(self):
-        from drl.tasks import Task
-
-        if not isinstance(self.task, Task):
+        # duck-typed: drl.tasks imports this module, so importing Task back would be a cycle
+        if not hasattr(self.task, "n_steps") or not hasattr(self.task, "trial_types"):
             raise TypeError(f"Schedule task must be a drl Task; got {type(self.task).__name__}")
         for name in ("trial_type", "reward"):
             if not isinstance(getattr(self, name), torch.Tensor):

@@ -83,7 +83,7 @@ def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
     return p
 
 
-def _encode_attrs(attrs: dict) -> dict:
+def encode_attrs(attrs: dict) -> dict:
     out, encoded = {}, []
     for k, v in attrs.items():
         if isinstance(v, dict | list | tuple | bool) or v is None:
@@ -96,7 +96,7 @@ def _encode_attrs(attrs: dict) -> dict:
     return out
 
 
-def _decode_attrs(attrs: dict) -> dict:
+def decode_attrs(attrs: dict) -> dict:
     attrs = dict(attrs)
     for k in filter(None, str(attrs.pop(_JSON_MARK, "")).split(",")):
         attrs[k] = json.loads(attrs[k])
@@ -106,7 +106,7 @@ def _decode_attrs(attrs: dict) -> dict:
     return attrs
 
 
-def _encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> dict:
+def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> dict:
     """How each float variable is laid out: contiguous when uncompressed (fastest to read, no filter), otherwise
     compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks)."""
     if compression not in COMPRESSIONS:
@@ -179,7 +179,7 @@ def clean_stale_temps(directory) -> list[Path]:
     return removed
 
 
-def _interrupted(path: Path) -> list[Path]:
+def interrupted_temporaries(path: Path) -> list[Path]:
     """Temporary files of interrupted, resumable streamed runs of ``path`` (their processes are gone)."""
     found = []
     for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
@@ -209,7 +209,7 @@ def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
     folder = Path(directory)
     if folder.is_dir():
         for run in sorted({tmp.name[1:].rsplit(".", 3)[0] for tmp in folder.glob(".*.nc.*.tmp")}):
-            for tmp in _interrupted(folder / run):
+            for tmp in interrupted_temporaries(folder / run):
                 try:
                     with np.load(checkpoint_path(tmp), allow_pickle=False) as ck, netCDF4.Dataset(tmp) as nc:
                         done, total = int(ck["trials_done"]), int(getattr(nc, "n_trials", -1))
@@ -231,7 +231,7 @@ def check_target(path: Path, overwrite: bool, directory=DEFAULT_DIR) -> None:
     not exist elsewhere (a typo must not create folders silently); remove stale temporary files there."""
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
-    for tmp in _interrupted(path) if path.parent.is_dir() else []:
+    for tmp in interrupted_temporaries(path) if path.parent.is_dir() else []:
         if not overwrite:
             raise FileExistsError(f"an interrupted run of {path} can be resumed: drl.resume({str(path)!r}) (CLI: "
                                   "drl resume); pass overwrite=True to discard it and start again")
@@ -255,7 +255,7 @@ def _inside(folder: Path, directory: Path) -> bool:
     return folder == directory or directory in folder.parents
 
 
-def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
+def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     """Publish ``tmp`` as ``path`` atomically: readers see no file or the whole file, never half of one.
 
     Without ``overwrite`` the publish is a hard link, which fails when ``path`` exists, so a file that appeared
@@ -305,7 +305,7 @@ def _release_space(tmp: Path) -> None:
             continue
 
 
-def _write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exception:
+def write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exception:
     """A clear error for a failed write (disk full and unwritable folders name the path and what to do)."""
     full = isinstance(e, OSError) and e.errno == errno.ENOSPC
     try:
@@ -339,11 +339,11 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     """
     validate_dataset(ds, "dataset to save")
     overwrite = boolean("overwrite", overwrite)
-    encoding = _encoding(ds, compression)
+    encoding = variable_encoding(ds, compression)
     path = run_path(path_or_name, directory)
     check_target(path, overwrite, directory)
     out = ds.copy()
-    out.attrs = _encode_attrs({**ds.attrs, COMPLETE_ATTR: 1})
+    out.attrs = encode_attrs({**ds.attrs, COMPLETE_ATTR: 1})
     # a loaded run carries its file's layout (chunks, an unlimited trial, a codec): the new file takes only ours
     out.encoding = {}
     for variable in out.variables.values():
@@ -360,10 +360,10 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
             # a chunk blosc could not shrink (data without structure): write it again with zlib, which can
             tmp.unlink(missing_ok=True)
             out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
-                          encoding=_encoding(ds, "zlib"))
-        _commit(tmp, path, overwrite)
+                          encoding=variable_encoding(ds, "zlib"))
+        publish(tmp, path, overwrite)
     except (OSError, RuntimeError) as e:
-        raise _write_failed(e, path, tmp) from None
+        raise write_failed(e, path, tmp) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -393,7 +393,7 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     if path.exists() and not path.is_file():
         readable_file(path, "run file")  # a pipe or a device: say so (reading one would block)
     if not path.is_file():
-        if path.parent.is_dir() and _interrupted(path):
+        if path.parent.is_dir() and interrupted_temporaries(path):
             raise FileNotFoundError(f"no stored run at {path}: its simulation was interrupted; finish it with "
                                     f"drl.resume({str(path)!r}) (CLI: drl resume)")
         raise FileNotFoundError(f"no stored run at {path}")
@@ -402,7 +402,7 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     except (OSError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path} is not a readable netCDF file (truncated or corrupt?): {e}") from None
     try:
-        ds.attrs = _decode_attrs(ds.attrs)
+        ds.attrs = decode_attrs(ds.attrs)
     except (json.JSONDecodeError, KeyError, RecursionError) as e:
         ds.close()
         why = "nested too deeply" if isinstance(e, RecursionError) else e

@@ -251,7 +251,7 @@ def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
     # SIGKILL cannot be caught: the temp file stays until the next save into the folder removes it.
     code = ("import os, drl, drl.store as s\n"
             "ds = drl.simulate('hyp_unif', drl.Population.sample(3), 30, progress=False)\n"
-            "s._commit = lambda *a: os._exit(9)\n"  # die between writing the temp file and publishing it
+            "s.publish = lambda *a: os._exit(9)\n"  # die between writing the temp file and publishing it
             f"drl.save(ds, {str(tmp_path / 'killed.nc')!r})\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert done.returncode == 9

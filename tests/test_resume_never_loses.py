@@ -103,7 +103,7 @@ STEPS = [
     ("simulating a trial", "drl.kernel.TrialKernel.trial"),
     ("writing a block", "drl.recording.StreamWriter.write"),
     ("writing a checkpoint", "drl.recording.StreamWriter.checkpoint"),
-    ("publishing", "drl.recording._commit"),
+    ("publishing", "drl.recording.publish"),
 ]
 
 

@@ -12,7 +12,7 @@ from dask.distributed import Client, LocalCluster
 import drl
 import drl.plots
 from drl.sweep import derive_seed, open_sweep, run_config, sweep, sweep_run
-from drl.sweep.configs import _population
+from drl.sweep.configs import population_of_config
 
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
 GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
@@ -39,7 +39,7 @@ def test_sweep_files_open_sweep_and_resume(client, capsys):
     for index in (0, 3):
         config = run_config(BASE, lam=float(combined["lam_setting"][index]), alpha=float(combined["alpha"][index]),
                             seed=derive_seed(3, index))
-        single = drl.simulate("lowet_2025", _population(config), 40, seed=config["seed"], progress=False)
+        single = drl.simulate("lowet_2025", population_of_config(config), 40, seed=config["seed"], progress=False)
         assert np.array_equal(combined["value"].isel(run=index).values, single["value"].values)
         one = sweep_run(combined, index)
         assert one.attrs["seed"] == derive_seed(3, index)

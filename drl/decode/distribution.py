@@ -363,7 +363,7 @@ def shuffle_control(levels, values, true: RewardDistribution, *, n_shuffles: int
         ])
 
 
-def _density_at(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def density_at(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Kernel density of ``samples`` on ``grid`` (half Scott's bandwidth, at least one grid step)."""
     step = float(np.min(np.diff(grid))) if grid.size > 1 else 1.0
     width = max(0.5 * 1.06 * float(samples.std()) * samples.size ** -0.2, step)  # half of Scott: keeps modes

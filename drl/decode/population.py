@@ -14,7 +14,7 @@ import xarray as xr
 from drl.decode._checks import vector as _vector
 from drl.decode.calibration import calibrated_tau, reversal_from_cue
 from drl.decode.cue import responses_at_cue, values_at_cue, weighting_of
-from drl.decode.distribution import DecodedDistribution, _density_at, decode_distribution
+from drl.decode.distribution import DecodedDistribution, decode_distribution, density_at
 from drl.decode.intervals import levels_to_use, reward_response_intervals
 from drl.decode.reward import responses_at_reward
 from drl.decode.timing import decode_timing, default_delay_grid
@@ -201,7 +201,7 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
         decoded = decode_distribution(levels, profiles[:, j] / time_marginal[j], n_samples=n_samples,
                                       bounds=(magnitudes[0], magnitudes[-1]))
         samples[j] = decoded.samples
-        density = _density_at(decoded.samples, magnitudes)
+        density = density_at(decoded.samples, magnitudes)
         joint[j] = time_marginal[j] * density / density.sum()
     joint /= joint.sum()
     out = _joint_dataset(joint, samples, times, magnitudes, form.attrs.get("units", "reward units"))
@@ -236,7 +236,7 @@ def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_sample
         magnitudes = np.linspace(0, 1.25 * float(decoded.samples.max()), 91)
     magnitudes = _vector("magnitudes", magnitudes)
     time_marginal = timing["probability"].values
-    density = _density_at(decoded.samples, magnitudes)
+    density = density_at(decoded.samples, magnitudes)
     joint = np.outer(time_marginal, density / density.sum())
     joint /= joint.sum()
     samples = np.full((time_marginal.size, n_samples), np.nan)

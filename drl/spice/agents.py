@@ -1,5 +1,5 @@
 """SPICE models playing as agents, one trial at a time: the trained RNN (``AgentNetwork``) or its distilled
-equations (``_SpiceAgent``), for ``plot_session`` and simulations."""
+equations (``SpiceAgent``), for ``plot_session`` and simulations."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class AgentNetwork:
         return self._value("x_learning_rate_reward")
 
 
-class _SpiceAgent(AgentNetwork):
+class SpiceAgent(AgentNetwork):
     def __init__(self, estimator):
         super().__init__(estimator.model, use_sindy=True)
         self._estimator = estimator

@@ -17,7 +17,7 @@ import torch
 from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
 from drl._validate import boolean, choice
-from drl.spice.agents import AgentNetwork, _SpiceAgent
+from drl.spice.agents import AgentNetwork, SpiceAgent
 from drl.spice.checks import check_choice_arrays
 from drl.spice.data import choice_data
 from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
@@ -209,9 +209,9 @@ class SpiceEstimator:
         return AgentNetwork(self.model, use_sindy=False)
 
     @property
-    def spice_agent(self) -> _SpiceAgent:
+    def spice_agent(self) -> SpiceAgent:
         self._check_fitted()
-        return _SpiceAgent(self)
+        return SpiceAgent(self)
 
     @property
     def equations_(self):

@@ -64,7 +64,7 @@ def _json_number(value):
     raise TypeError(f"configuration values must be numbers, strings, lists or None; got {value!r}")
 
 
-def _population(config: dict):
+def population_of_config(config: dict):
     from drl.population import Population
 
     def spec(value):  # {"uniform": [lo, hi]} is the JSON form of a (lo, hi) range
@@ -102,7 +102,7 @@ def check_config(config: dict, *, tasks: dict | None = None) -> None:
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be an integer >= 1; got {n_trials!r}")
     check_seed(config["seed"])
-    _population(config)
+    population_of_config(config)
     resolve_options(None, config["rule"], config["update"], config["features"], config["bootstrap"],
                     config["preset"])
     record_trials = config["record_trials"]
@@ -122,7 +122,7 @@ def derive_seed(base_seed: int, index: int) -> int:
     return int(np.random.SeedSequence(int(base_seed), spawn_key=(int(index),)).generate_state(1)[0])
 
 
-def _expand(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str], list[dict]]:
+def expand_grid(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str], list[dict]]:
     if not isinstance(grid, dict) or not grid:
         raise ValueError(f"grid must be a non-empty dict of field -> list of values; got {grid!r}")
     fields = list(grid)
@@ -145,7 +145,7 @@ def _expand(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list[str
     return fields, configs
 
 
-def _fingerprint(base: dict, grid: dict, shared_seed: bool = False) -> str:
+def grid_fingerprint(base: dict, grid: dict, shared_seed: bool = False) -> str:
     described = {"base": base, "grid": grid, **({"shared_seed": True} if shared_seed else {})}
     text = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from drl.schema import PARAMETERS
-from drl.store import DEFAULT_DIR, _decode_attrs
+from drl.store import DEFAULT_DIR, decode_attrs
 from drl.sweep.run import MANIFEST, read_manifest
 
 __all__ = ["open_sweep", "sweep_coordinate", "sweep_run"]
@@ -44,7 +44,7 @@ def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
     run_attrs = []
 
     def tag(ds):
-        attrs = _decode_attrs(ds.attrs)
+        attrs = decode_attrs(ds.attrs)
         run_attrs.append(attrs)
         config = attrs["sweep_config"]
         coords = {"run": [int(attrs["sweep_index"])]}

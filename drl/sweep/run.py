@@ -15,7 +15,14 @@ import pandas as pd
 
 from drl._atomic import write_atomic
 from drl.store import DEFAULT_DIR, clean_stale_temps, save
-from drl.sweep.configs import POPULATION_FIELDS, _expand, _fingerprint, _population, check_config, run_config
+from drl.sweep.configs import (
+    POPULATION_FIELDS,
+    check_config,
+    expand_grid,
+    grid_fingerprint,
+    population_of_config,
+    run_config,
+)
 
 __all__ = ["sweep"]
 
@@ -58,7 +65,7 @@ def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
 def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> None:
     from drl.engine import simulate
 
-    ds = simulate(config["task"], _population(config), int(config["n_trials"]), rule=config["rule"],
+    ds = simulate(config["task"], population_of_config(config), int(config["n_trials"]), rule=config["rule"],
                   update=config["update"], features=config["features"], bootstrap=config["bootstrap"],
                   preset=config["preset"], record=tuple(config["record"]), record_trials=config["record_trials"],
                   seed=int(config["seed"]), progress=False)
@@ -92,7 +99,7 @@ def _execute_batch(configs: list, paths: list, indices: list, sweep_name: str) -
         from drl.engine import simulate
         from drl.population import Population
 
-        populations = [_population(c) for c in configs]
+        populations = [population_of_config(c) for c in configs]
         combined = Population(*(np.concatenate([getattr(p, name) for p in populations])
                                 for name in ("alpha_pos", "alpha_neg", "gamma", "lam")))
         config = configs[0]
@@ -128,7 +135,7 @@ def _batches(todo: list[int], configs: list[dict], n_workers: int, vectorize: bo
     batches = []
     for members in groups.values():
         size = max(1, min(-(-len(members) // max(1, n_workers)),
-                          4096 // max(1, _population(configs[members[0]]).n_predictors)))
+                          4096 // max(1, population_of_config(configs[members[0]]).n_predictors)))
         batches += [members[j:j + size] for j in range(0, len(members), size)]
     return batches
 
@@ -274,7 +281,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     shared_seed, vectorize = boolean("shared_seed", shared_seed), boolean("vectorize", vectorize)
     full_base = run_config(base)  # a bad base is an error now, not N failures later
-    fields, configs = _expand(base, grid, shared_seed)
+    fields, configs = expand_grid(base, grid, shared_seed)
     # Every run is checked before a cluster starts: when all fail, the base is wrong (one error now); otherwise
     # the invalid ones are reported as failed runs without being sent to a worker.
     tasks: dict = {}
@@ -290,7 +297,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         raise type(error)(f"every run of this sweep is invalid; run 0 ({where}): {error}") from None
     folder = Path(directory) / out
     manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
-                "fingerprint": _fingerprint(base, grid, shared_seed), "n_runs": len(configs)}
+                "fingerprint": grid_fingerprint(base, grid, shared_seed), "n_runs": len(configs)}
     manifest = json.loads(json.dumps(manifest))
     manifest_path = folder / MANIFEST
     if manifest_path.is_file() and not overwrite:
