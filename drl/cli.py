@@ -142,7 +142,8 @@ def _cmd_sweep(args):
 
     spec = _read_sweep_file(args.file)
     table = sweep(spec["base"], spec["grid"], out=spec["out"], overwrite=args.overwrite, progress=not args.quiet,
-                  shared_seed=spec.get("shared_seed", False), vectorize=spec.get("vectorize", True))
+                  shared_seed=spec.get("shared_seed", False), vectorize=spec.get("vectorize", True),
+                  client=args.scheduler, no_worker_timeout=args.no_worker_timeout)
     failed = int((table["status"] == "failed").sum())
     if failed:  # a script or a job array must see it: not a success
         print(f"drl: error: {failed} of {len(table)} runs of sweep {spec['out']!r} failed (listed above)",
@@ -168,17 +169,32 @@ def _cmd_reproduce(args):
         sys.exit(1)
 
 
+def _span(values) -> str:
+    """A column of a sweep's runs in one cell: its value, or its range."""
+    return f"{values.min()}" if values.nunique() == 1 else f"{values.min()}–{values.max()}"
+
+
 def _cmd_ls(args):
+    from pathlib import Path
+
     from drl.store import interrupted_runs, list_runs
 
     runs = list_runs(args.folder)
     if runs.empty:
         print(f"no runs in {args.folder}/")
     else:
+        # a sweep's runs are one line (a 1000-run sweep once printed 1000): its folder holds sweep.json
+        folder_of = runs["name"].map(lambda name: Path(name).parts[0] if len(Path(name).parts) > 1 else "")
+        in_sweep = folder_of.map(lambda folder: bool(folder) and (Path(args.folder) / folder / "sweep.json").is_file())
         print(f"{'name':<28} {'task':<28} {'predictors':>10} {'trials':>9} {'recorded':>9} {'MB':>9}  created")
-        for row in runs.itertuples():
+        for row in runs[~in_sweep].itertuples():
             print(f"{row.name:<28} {row.task:<28} {row.predictors:>10} {row.trials:>9} {row.recorded_trials:>9} "
                   f"{row.size_MB:>9.2f}  {row.created}")
+        for folder, group in runs[in_sweep].groupby(folder_of[in_sweep], sort=True):
+            tasks = ", ".join(sorted(set(group["task"])))
+            print(f"{folder + '/':<28} {tasks[:28]:<28} {_span(group['predictors']):>10} {_span(group['trials']):>9} "
+                  f"{_span(group['recorded_trials']):>9} {group['size_MB'].sum():>9.2f}  sweep of {len(group)} run(s): "
+                  f"drl.sweep.open_sweep({folder!r}), or drl info {group['name'].iloc[0]}")
     for row in interrupted_runs(args.folder).itertuples():
         where = (f"after {row.trials_done} of {row.n_trials} trials" if row.trials_done >= 0
                  else "(its checkpoint is damaged: resuming says how)")
@@ -315,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("file", help="sweep file (.toml or .json)")
     sweep.add_argument("--overwrite", action="store_true", help="redo runs whose file exists")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler to send the runs to (tcp://host:8786, e.g. a SLURMCluster's "
+                            "scheduler_address); default: a local cluster of the CPUs this job was given")
+    sweep.add_argument("--no-worker-timeout", type=float, default=300.0, metavar="SECONDS",
+                       help="stop (saying what was saved) after this long with no worker connected (default 300)")
     sweep.set_defaults(func=_cmd_sweep)
 
     resume = sub.add_parser("resume", help="finish a streamed run that was killed or interrupted",

@@ -25,6 +25,9 @@ def test_a_sweep_with_failed_runs_exits_non_zero_and_its_runs_open_by_the_names_
     assert "1 done, 0 skipped, 1 failed" in r.stdout and "1 of 2 runs of sweep 'lam_alpha' failed" in r.stderr
     listed = _drl("ls")
     assert "lam_alpha/run_0000" in listed.stdout
+    # a sweep is one line of drl ls (a 1000-run sweep once printed 1000), naming how to open it
+    assert [line.split()[0] for line in listed.stdout.splitlines() if "lam_alpha" in line] == ["lam_alpha/"]
+    assert "sweep of 1 run(s): drl.sweep.open_sweep('lam_alpha')" in listed.stdout
     r = _drl("info", "lam_alpha/run_0000")
     assert r.returncode == 0 and "exps/lam_alpha/run_0000.nc" in r.stdout, r.stderr
     r = _drl("plot", "lam_alpha/run_0000", "--kind", "val_at_t", "--time", "1.0")

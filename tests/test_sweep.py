@@ -1,6 +1,8 @@
 """Sweeps on a real LocalCluster of two worker processes."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -45,6 +47,7 @@ def test_sweep_files_open_sweep_and_resume(client, capsys):
         assert one.attrs["seed"] == derive_seed(3, index)
         assert np.array_equal(one["rpe"].values, single["rpe"].values)
         drl.plots.summary(one)  # a sweep's run is a complete run for figures
+        assert one.encoding["source"].endswith(f"run_{index:04d}.nc")  # read from its own file, not the combined
     assert len({derive_seed(3, i) for i in range(4)}) == 4
     table = sweep(BASE, GRID, out="small", client=client, progress=False)
     assert list(table["status"]) == ["skipped"] * 4
@@ -107,14 +110,28 @@ def test_slurm_job_script_as_documented():
     """The SLURM recipe of docs/drl.md, as far as the job script (no SLURM here)."""
     from dask_jobqueue import SLURMCluster
 
+    from drl.sweep.cluster import target_workers
+
     cluster = SLURMCluster(cores=1, processes=1, memory="4GB", walltime="01:00:00", queue="normal",
+                           account=None, log_directory="logs/slurm",
                            job_script_prologue=["export HDF5_USE_FILE_LOCKING=FALSE"],
                            scheduler_options={"dashboard_address": ":0"})
     try:
         script = cluster.job_script()
+        cluster.adapt(minimum_jobs=0, maximum_jobs=32)  # the recipe's adapt (minimum 0 here: no sbatch to call)
+
+        class NoneConnected:  # the jobs still queued: batches are sized by the 32 the cluster may run
+            def __init__(self, cluster):
+                self.cluster = cluster
+
+            def scheduler_info(self):
+                return {"workers": {}}
+
+        assert target_workers(NoneConnected(cluster)) == 32
     finally:
         cluster.close()
     assert "#SBATCH -p normal" in script and "#SBATCH -t 01:00:00" in script
+    assert "logs/slurm" in script
     assert "export HDF5_USE_FILE_LOCKING=FALSE" in script and "distributed.cli.dask_worker" in script
 
 
@@ -148,7 +165,7 @@ def test_a_shared_seed_sweep_runs_as_one_population_and_equals_one_by_one(client
 def test_a_worker_killed_as_the_cluster_starts_is_retried_then_said_plainly():
     """Dask's message for a worker that died while starting blames the user's ``__main__`` guard; drl retries
     once, then says what happened (issue: "killing a Dask worker as a sweep starts gives internal error")."""
-    from drl.sweep.run import CLUSTER_ATTEMPTS, _start_local_cluster
+    from drl.sweep.cluster import CLUSTER_ATTEMPTS, start_local_cluster
 
     dask_says = "Nanny failed to start.\nif __name__ == '__main__': freeze_support() ..."
     calls = []
@@ -159,7 +176,7 @@ def test_a_worker_killed_as_the_cluster_starts_is_retried_then_said_plainly():
             raise RuntimeError(dask_says)
         return "cluster"
 
-    assert _start_local_cluster(dies_once, 2) == "cluster" and len(calls) == 2
+    assert start_local_cluster(dies_once, 2) == "cluster" and len(calls) == 2
     assert calls[0]["n_workers"] == 2 and calls[0]["env"] == {"NUMBA_NUM_THREADS": "1"}
 
     def always_dies(**kwargs):
@@ -168,5 +185,88 @@ def test_a_worker_killed_as_the_cluster_starts_is_retried_then_said_plainly():
 
     calls.clear()
     with pytest.raises(ChildProcessError, match=r"could not start its 2 worker process\(es\) in 2 attempts") as e:
-        _start_local_cluster(always_dies, 2)
+        start_local_cluster(always_dies, 2)
     assert len(calls) == CLUSTER_ATTEMPTS and "__main__" not in str(e.value) and isinstance(e.value, OSError)
+
+
+ORPHANED = """
+import threading, time, sys
+from pathlib import Path
+import numpy as np
+from dask.distributed import Client, LocalCluster
+from drl.sweep import sweep
+from drl.sweep.cluster import NoWorkersError
+
+if __name__ == "__main__":
+    base = {"task": "lowet_2025", "n_trials": 1500, "tau": list(np.linspace(0.1, 0.9, 30)), "gamma": 0.9, "seed": 3}
+    grid = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.05, 0.1, 0.2]}
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
+    client = Client(cluster)
+
+    def end_the_jobs():  # every worker gone once the first run is saved, none coming back
+        deadline = time.time() + 120
+        while not list(Path("exps/orphaned").glob("run_*.nc")) and time.time() < deadline:
+            time.sleep(0.02)
+        cluster.scale(0)
+
+    threading.Thread(target=end_the_jobs, daemon=True).start()
+    started = time.monotonic()
+    try:
+        sweep(base, grid, out="orphaned", client=client, progress=False, vectorize=False, no_worker_timeout=3)
+        print("FINISHED", flush=True)
+    except NoWorkersError as error:
+        print(f"STOPPED after {time.monotonic() - started:.0f} s: {error}", flush=True)
+    import contextlib, os
+    with contextlib.suppress(Exception):
+        client.close(timeout=5)
+        cluster.close(timeout=5)
+    os._exit(0)  # what is tested is printed; a cluster without workers can be slow to close
+"""
+
+
+def test_a_sweep_whose_workers_are_all_gone_stops_and_says_what_was_saved_then_resumes(client, tmp_path):
+    """A cluster whose every worker is gone (SLURM jobs cancelled, or past their walltime) once left the sweep
+    waiting forever, printing nothing. It now stops after no_worker_timeout with what was saved, and a second
+    call does the rest (the first cluster in a child process of its own)."""
+    script = tmp_path / "orphaned.py"
+    script.write_text(ORPHANED)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.stdout.startswith("STOPPED"), result.stdout + result.stderr[-2000:]
+    assert "no Dask worker for 3 s" in result.stdout and "cluster.adapt" in result.stdout
+    assert "runs were finished and saved in exps/orphaned before the workers were lost" in result.stdout
+    saved = len(list(Path("exps/orphaned").glob("run_*.nc")))
+    assert 1 <= saved < 12 and not list(Path("exps/orphaned").glob(".*tmp"))
+    base = {**BASE, "n_trials": 1500, "tau": list(np.linspace(0.1, 0.9, 30))}
+    grid = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.05, 0.1, 0.2]}
+    table = sweep(base, grid, out="orphaned", client=client, progress=False, vectorize=False)
+    assert (table["status"] == "skipped").sum() == saved and (table["status"] == "done").sum() == 12 - saved
+
+
+def test_batches_are_sized_by_the_workers_a_cluster_is_sized_for(monkeypatch):
+    """Jobs still queued when a sweep starts: batches sized by the connected workers (none) put every run on one
+    worker; they are sized by the cluster's jobs × processes, or its adaptive maximum."""
+    from drl.sweep.cluster import allocated_cpus, target_workers
+    from drl.sweep.run import _batches
+
+    class Cluster:
+        worker_spec = {i: {"options": {"processes": 2}} for i in range(3)}  # 3 jobs of 2 worker processes
+
+    class Adaptive:
+        maximum = 10
+
+    class Fake:
+        cluster = Cluster()
+
+        def scheduler_info(self):
+            return {"workers": {}}
+
+    assert target_workers(Fake()) == 6
+    Cluster._adaptive = Adaptive()
+    assert target_workers(Fake()) == 10
+    configs = [run_config({**BASE, "lam": lam, "seed": 3}) for lam in np.linspace(0, 0.9, 9)]
+    assert len(_batches(list(range(9)), configs, target_workers(Fake()), True)) == 9  # one run per worker
+    assert len(_batches(list(range(9)), configs, 1, True)) == 1  # what the connected count (0 → 1) gave
+    monkeypatch.setenv("SLURM_CPUS_ON_NODE", "3")
+    assert allocated_cpus() == 3  # an sbatch job's CPUs, not the node's
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
+    assert allocated_cpus() == 2

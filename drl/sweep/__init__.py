@@ -10,6 +10,7 @@ Layout: :mod:`drl.sweep.configs` (run configurations, checks, seeds), :mod:`drl.
 :mod:`drl.sweep.results` (reading a sweep back).
 """
 
+from drl.sweep.cluster import NoWorkersError as NoWorkersError
 from drl.sweep.configs import CONFIG_FIELDS as CONFIG_FIELDS
 from drl.sweep.configs import POPULATION_FIELDS as POPULATION_FIELDS
 from drl.sweep.configs import check_config as check_config
@@ -20,5 +21,5 @@ from drl.sweep.results import sweep_coordinate as sweep_coordinate
 from drl.sweep.results import sweep_run as sweep_run
 from drl.sweep.run import sweep as sweep
 
-__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "check_config", "derive_seed", "open_sweep", "run_config", "sweep",
+__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "NoWorkersError", "check_config", "derive_seed", "open_sweep", "run_config", "sweep",
            "sweep_coordinate", "sweep_run"]

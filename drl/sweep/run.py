@@ -3,11 +3,8 @@ resumable, failures reported with their configuration."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,15 @@ import pandas as pd
 
 from drl._atomic import write_atomic
 from drl.store import DEFAULT_DIR, clean_stale_temps, save
+from drl.sweep.cluster import (
+    NoWorkersError,
+    client_for,
+    close_quietly,
+    completed,
+    lost,
+    numba_threads_of_this_worker,
+    target_workers,
+)
 from drl.sweep.configs import (
     POPULATION_FIELDS,
     check_config,
@@ -93,6 +99,11 @@ def _vector_key(config: dict) -> str | None:
 def _execute_batch(configs: list, paths: list, indices: list, sweep_name: str) -> list[str]:
     """Runs that differ only in their population, simulated as one concatenated population and split back into
     one file each (the compiled kernel computes each predictor alone, so every file equals its own run)."""
+    with numba_threads_of_this_worker():
+        return _execute_batch_here(configs, paths, indices, sweep_name)
+
+
+def _execute_batch_here(configs: list, paths: list, indices: list, sweep_name: str) -> list[str]:
     if len(configs) == 1:
         return [_execute(configs[0], paths[0], indices[0], sweep_name)]
     try:
@@ -150,98 +161,9 @@ def _read_config(path: Path):
         return None  # unreadable or not a sweep run: it will be redone
 
 
-@contextlib.contextmanager
-def _workers_without_the_script():
-    """Start worker processes that do not run the user's script.
-
-    A spawned process imports the parent's ``__main__`` module again, from its ``__file__`` (or its
-    ``__spec__`` under ``python -m``), so that functions defined there can be unpickled. A sweep's tasks are
-    drl's own functions with plain data, so the workers need none of it; without this, every worker re-ran the
-    script's top level (its simulations, its ``save`` calls: FileExistsError) and the cluster failed to start.
-    Hiding the two attributes while the workers start is how multiprocessing itself treats an interactive
-    ``__main__`` (a notebook's, which has neither)."""
-    main = sys.modules.get("__main__")
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main is not None and name in main.__dict__}
-    try:
-        if main is not None and "__file__" in saved:
-            del main.__file__
-        if main is not None and "__spec__" in saved:
-            main.__spec__ = None
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.update(saved)
-
-
-#: Attempts at starting the local cluster: a worker process killed as it starts (out of memory, a signal) fails
-#: the whole start, and the next attempt usually succeeds
-CLUSTER_ATTEMPTS = 2
-
-
-def _start_local_cluster(local_cluster, n_workers: int):
-    """A LocalCluster of ``n_workers`` single-threaded worker processes, retried once; a ChildProcessError (an
-    OSError: the command line reports it in one line) when it cannot start. Dask's own message for a worker that
-    died while starting ("Nanny failed to start … if __name__ == '__main__'") blames the user's script, which is
-    not the cause when drl started the workers."""
-    last = None
-    for _ in range(CLUSTER_ATTEMPTS):
-        try:
-            with _workers_without_the_script():
-                # dashboard on a free port: the default 8787 taken (another cluster, another notebook) made
-                # Dask warn in the user's cell; the client's repr shows the link
-                return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                     silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"},
-                                     dashboard_address=":0")
-        except (RuntimeError, OSError, TimeoutError) as error:  # a worker died while starting: retried
-            last = error
-    reason = str(last).split("\n")[0][:160]
-    raise ChildProcessError(f"the local Dask cluster could not start its {n_workers} worker process(es) in "
-                            f"{CLUSTER_ATTEMPTS} attempts (a worker died while starting: {type(last).__name__}: "
-                            f"{reason}); check the memory free and run the sweep again, or pass client= (a "
-                            "running cluster)")
-
-
-def _client(client):
-    from dask.distributed import Client, LocalCluster
-
-    if client is None:
-        if getattr(sys.modules.get("__main__"), "__name__", "") == "__mp_main__":
-            raise RuntimeError("sweep() was called inside a worker process of another program's Dask or "
-                               "multiprocessing pool, which imported the script that calls it; put that call "
-                               "under `if __name__ == \"__main__\":`")
-        n_workers = max(1, (os.cpu_count() or 1))
-        # silence_logs: the nanny's "Worker process still alive ... killing" at shutdown, and a worker's lock
-        # release failing as Ctrl-C closes the cluster mid-save, are not the user's concern (failed runs are
-        # reported in the returned table); the level is restored when the cluster closes
-        # one thread per worker for numba too (Dask sets only OMP/MKL/OpenBLAS): n workers × n numba threads on
-        # n cores oversubscribed them, which is worst beside a busy process
-        return Client(_start_local_cluster(LocalCluster, n_workers)), True
-    if isinstance(client, str):
-        try:
-            return Client(client, timeout="3s"), True
-        except (OSError, TimeoutError) as e:
-            raise ValueError(f"cannot reach the Dask scheduler at {client!r}: {e}") from None
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be a dask.distributed.Client, a scheduler address or None; got "
-                        f"{type(client).__name__}")
-    if client.status != "running":
-        raise ValueError(f"the Dask client is not connected (status {client.status!r})")
-    return client, False
-
-
-def _close_quietly(client) -> None:
-    """Close a client and the local cluster drl started for it; after an interrupt either may fail to close
-    cleanly, which is no news to the user (the interrupt's note says what was saved)."""
-    cluster = client.cluster
-    with contextlib.suppress(Exception):
-        client.close(timeout=5)
-    if cluster is not None:
-        with contextlib.suppress(Exception):
-            cluster.close(timeout=5)
-
-
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
-          progress: bool = True, shared_seed: bool = False, vectorize: bool = True) -> pd.DataFrame:
+          progress: bool = True, shared_seed: bool = False, vectorize: bool = True,
+          no_worker_timeout: float = 300.0) -> pd.DataFrame:
     """Run every combination of ``grid`` on top of ``base``, one Dask task per run, each saved to
     ``<directory>/<out>/run_<index>.nc`` (atomically).
 
@@ -262,13 +184,16 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         population, split back into one file each, identical to running them one by one. Applies when seeds
         are shared (``shared_seed=True``, or ``seed`` fixed in the grid).
 
+      no_worker_timeout: seconds the sweep waits with no worker connected while runs remain before it stops
+        with a NoWorkersError (a TimeoutError) saying what was saved; run it again to resume.
+
     Seeds: unless ``seed`` is a grid field or ``shared_seed``, run ``i`` uses ``derive_seed(base["seed"], i)``.
-    Resume: a run whose file exists and carries the same configuration is skipped.
+    Resume: a run whose file exists and carries the same configuration is skipped. Batches of vectorised runs
+    are sized by the workers the cluster is sized for (its jobs, or its adaptive maximum), not by those connected.
 
     Returns a DataFrame, one row per run: the grid fields, ``status`` (done / skipped / failed), ``error``,
     ``path``; also printed as a summary.
     """
-    from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
     if not isinstance(out, str | os.PathLike) or not str(out):
@@ -280,6 +205,9 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     from drl._validate import boolean
 
     shared_seed, vectorize = boolean("shared_seed", shared_seed), boolean("vectorize", vectorize)
+    from drl._validate import in_range
+
+    no_worker_timeout = in_range("no_worker_timeout", no_worker_timeout, 0, 1e7, lo_open=True)
     full_base = run_config(base)  # a bad base is an error now, not N failures later
     fields, configs = expand_grid(base, grid, shared_seed)
     # Every run is checked before a cluster starts: when all fail, the base is wrong (one error now); otherwise
@@ -325,10 +253,9 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     interrupt = None
     if todo:
-        client, owned = _client(client)
+        client, owned = client_for(client)
         try:
-            n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-            batches = _batches(todo, configs, n_workers, vectorize)
+            batches = _batches(todo, configs, target_workers(client), vectorize)
             futures = client.map(_execute_batch, [[configs[i] for i in b] for b in batches],
                                  [[rows[i]["path"] for i in b] for b in batches], batches, [out] * len(batches),
                                  key=[f"drl-{out}-{manifest['fingerprint']}-{b[0]:04d}-{len(b)}" for b in batches],
@@ -336,19 +263,16 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
             batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
             bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
             try:
-                for future in as_completed(futures):
+                for future, errors, failure in completed(client, futures, no_worker_timeout):
                     batch = batch_of[future.key]
-                    if future.status == "finished":
-                        errors = future.result()
-                    else:  # the task itself was lost, e.g. its worker died more often than Dask retries
-                        exception = future.exception()
-                        errors = [f"{type(exception).__name__}: {exception}"] * len(batch)
+                    if failure is not None:  # the task itself was lost, e.g. its worker died more often than Dask retries
+                        errors = [lost(failure)] * len(batch)
                     for i, error in zip(batch, errors, strict=True):
                         rows[i]["status"] = "failed" if error else "done"
                         rows[i]["error"] = error
                     future.release()
                     bar.update(len(batch))
-            except KeyboardInterrupt as e:
+            except (KeyboardInterrupt, NoWorkersError) as e:
                 client.cancel(futures, force=True)
                 interrupt = e
                 raise
@@ -356,13 +280,18 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
                 bar.close()
         finally:
             if owned:
-                _close_quietly(client)
+                close_quietly(client)
             clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
             if interrupt is not None:  # counted from the files once the workers are gone: what is really there
                 finished = sum(_read_config(Path(rows[i]["path"])) == configs[i] for i in todo)
-                interrupt.add_note(f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} "
-                                   "before the interrupt; the others were stopped (no partial file is left). Run the "
-                                   "sweep again to do the rest: finished runs are skipped")
+                saved = (f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} before "
+                         f"{'the interrupt' if isinstance(interrupt, KeyboardInterrupt) else 'the workers were lost'}; "
+                         "the others were stopped (no partial file is left). Run the sweep again to do the rest: "
+                         "finished runs are skipped")
+                if isinstance(interrupt, NoWorkersError):
+                    interrupt.args = (f"{interrupt.args[0]}. {saved}",)
+                else:
+                    interrupt.add_note(saved)
 
     for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
         stale.unlink(missing_ok=True)
