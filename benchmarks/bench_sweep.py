@@ -1,8 +1,12 @@
-"""Sweep wall time on a LocalCluster with 1 and with 2 worker processes. Prints figures; asserts nothing.
+"""Sweep wall time on a LocalCluster with 1 and with 2 worker processes, and reading a large sweep back. Prints
+figures; asserts nothing.
 
-16 runs (4 λ × 4 α) of lowet_2025, 40 predictors × 2000 trials each. The cluster start-up is excluded; the
-time includes scheduling, simulation and writing every file.
-Run: .venv/bin/python benchmarks/bench_sweep.py
+1. 16 runs (4 λ × 4 α) of lowet_2025, 40 predictors × 2000 trials each. The cluster start-up is excluded; the
+   time includes scheduling, simulation and writing every file.
+2. ``--analysis N``: a sweep of N runs (9 τ × 500 trials of dabney_variable_magnitude, α varied), then
+   ``open_sweep``, and ``sweep_run`` + a distribution decode of a few runs, from each run's own file (drl now) and
+   from the combined Dataset (drl before: its cost grew with the sweep).
+Run: .venv/bin/python benchmarks/bench_sweep.py [--analysis 200]
 """
 
 from __future__ import annotations
@@ -30,9 +34,50 @@ def timed(n_workers: int, out: str) -> float:
     return seconds
 
 
+def analysis(n_runs: int) -> None:
+    import warnings
+
+    from drl import decode
+    from drl.sweep import open_sweep, sweep_run
+
+    base = {"task": "dabney_variable_magnitude", "n_trials": 500, "tau": list(np.linspace(0.1, 0.9, 9)),
+            "gamma": 1.0, "seed": 0}
+    grid = {"alpha": list(np.linspace(0.01, 0.2, n_runs))}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        start = time.perf_counter()
+        sweep(base, grid, out="big", client=client, progress=False, shared_seed=True)
+        made = time.perf_counter() - start
+    start = time.perf_counter()
+    combined = open_sweep("big")
+    opened = time.perf_counter() - start
+    runs = [0, n_runs // 2, n_runs - 1]
+    timings = {}
+    for label, files in (("own file", combined.attrs["run_files"]), ("combined Dataset", {})):
+        combined.attrs["run_files"] = files
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for run in runs:
+                decode.decode_run_distribution(sweep_run(combined, run))
+        timings[label] = (time.perf_counter() - start) / len(runs)
+    print(f"{n_runs}-run sweep (9 predictors × 500 trials each): made in {made:.1f} s; open_sweep {opened:.1f} s; "
+          f"sweep_run + decode per run: {timings['own file']:.3f} s from its own file, "
+          f"{timings['combined Dataset']:.2f} s from the combined Dataset "
+          f"(every run: {n_runs * timings['own file']:.0f} s against {n_runs * timings['combined Dataset']:.0f} s)")
+
+
 def main():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--analysis", type=int, default=0, help="runs of the read-back benchmark (0: skip)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
+        if args.analysis:
+            analysis(args.analysis)
+            return
         one = timed(1, "one")
         two = timed(2, "two")
     steps = 16 * 40 * 2000 * 61
