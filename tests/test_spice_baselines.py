@@ -128,7 +128,7 @@ def test_fit_refuses_bad_specifications():
         fit_q_learning(xs, ys, fixed={"beta_choice": 1.0})
     with pytest.raises(ValueError, match="parameters \\['beta_reward'\\] are neither free nor fixed"):
         fit_q_learning(xs, ys, free=("alpha_reward",))
-    with pytest.raises(ValueError, match="n_restarts must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="n_restarts must be an integer from 1 to 1000; got 0"):
         fit_q_learning(xs, ys, n_restarts=0)
     broken = xs.copy()
     broken[0, 1, -1] = 0.5

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drl._validate import in_range
+from drl._validate import boolean, in_range
 
 __all__ = ["AgentQ", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "Bandits"]
 
@@ -28,8 +28,8 @@ def _rng(rng) -> np.random.Generator:
 
 
 def _n_actions(n_actions) -> int:
-    if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or n_actions < 2:
-        raise ValueError(f"n_actions must be an integer ≥ 2; got {n_actions!r}")
+    if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or not 2 <= n_actions <= 1024:
+        raise ValueError(f"n_actions must be an integer from 2 to 1024; got {n_actions!r}")
     return int(n_actions)
 
 
@@ -42,7 +42,7 @@ class Bandits:
 
     def __init__(self, n_actions: int = 2, counterfactual: bool = False, rng=None):
         self.n_actions = _n_actions(n_actions)
-        self.counterfactual = bool(counterfactual)
+        self.counterfactual = boolean("counterfactual", counterfactual)
         self.rng = _rng(rng)
         self.new_sess()
 

@@ -43,6 +43,8 @@ DEFAULT_FREE = ("beta_reward", "alpha_reward", "alpha_penalty", "forget_rate", "
 DEFAULT_FIXED = {"alpha_penalty": None, "forget_rate": 0.0, "beta_choice": 0.0, "alpha_choice": 1.0,
                  "alpha_counterfactual_reward": 0.0, "alpha_counterfactual_penalty": 0.0}
 Q_INIT = 0.5
+#: The most random starts per participant (each is a full fit held in memory beside the others)
+MAX_RESTARTS = 1000
 GRADIENT_TOLERANCE = 1e-4  # nats per unit of the free number: a fit is converged below it
 STALL = 1e-6  # nats (summed over a participant's choices): a Newton step that gains less leaves the problem done
 
@@ -238,8 +240,8 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
     xs, ys, ids = choice_data(xs, ys)
     check_choice_arrays(xs, ys, n_actions=(xs.shape[-1] - 1) // 2, where="fit_q_learning")
     free, fixed = _check_names(free, fixed)
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, int) or n_restarts < 1:
-        raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, int) or not 1 <= n_restarts <= MAX_RESTARTS:
+        raise ValueError(f"n_restarts must be an integer from 1 to {MAX_RESTARTS}; got {n_restarts!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1 (Newton iterations); got {max_iter!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from drl._files import readable_file
+from drl._validate import boolean
 
 __all__ = ["DatasetRNN", "Experiment", "MAX_ACTIONS", "MAX_TABLE_BYTES", "UNSHOWN", "choice_data", "create_dataset", "load_choice_table"]
 
@@ -88,10 +89,17 @@ def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample
                             f"{', '.join(needs)}; got {type(thing).__name__}")
     if agent.n_actions != environment.n_actions:
         raise ValueError(f"agent.n_actions ({agent.n_actions}) != environment.n_actions ({environment.n_actions})")
+    sample_parameters, progress = boolean("sample_parameters", sample_parameters), boolean("progress", progress)
     for name, value, low in (("n_trials", n_trials, 2), ("n_sessions", n_sessions, 1)):
         if not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
     a = agent.n_actions
+    need = n_sessions * (n_trials - 1) * (3 * a + 1) * 4 * 2  # xs and ys, and their tensor copies
+    available = psutil.virtual_memory().available
+    if need > available / 2:
+        raise MemoryError(f"{n_sessions} sessions × {n_trials} trials × {a} actions need {need / 2**30:.2f} GiB of "
+                          f"arrays, more than half the memory available ({available / 2**30:.2f} GiB): simulate fewer "
+                          "sessions or trials at a time")
     xs = np.zeros((n_sessions, n_trials - 1, 2 * a + 1), dtype=np.float32)
     ys = np.zeros((n_sessions, n_trials - 1, a), dtype=np.float32)
     experiments, rows = [], []

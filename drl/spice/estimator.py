@@ -16,7 +16,7 @@ import torch
 
 from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
-from drl._validate import boolean, choice
+from drl._validate import boolean, choice, in_range, integer
 from drl.spice.agents import AgentNetwork, SpiceAgent
 from drl.spice.checks import check_choice_arrays
 from drl.spice.data import choice_data
@@ -75,6 +75,21 @@ class SpiceEstimator:
                  verbose: bool = False, **rnn_kwargs):
         if not isinstance(spice_config, SpiceConfig):
             raise TypeError(f"spice_config must be a SpiceConfig; got {type(spice_config).__name__}")
+        if not (isinstance(rnn_class, type) and issubclass(rnn_class, torch.nn.Module)):
+            raise TypeError(f"rnn_class must be a drl.spice model class (a BaseRNN subclass); got {rnn_class!r}")
+        in_range("learning_rate", learning_rate, 0, 10, lo_open=True)
+        in_range("convergence_threshold", convergence_threshold, 0, np.inf)
+        in_range("test_fraction", test_fraction, 0, 1, hi_open=True)
+        in_range("weight_decay", weight_decay, 0, np.inf)
+        integer("epochs", epochs, minimum=1, maximum=10**7)
+        integer("n_restarts", n_restarts, minimum=0, maximum=1000)
+        integer("sindy_degree", sindy_degree, minimum=1, maximum=10)
+        integer("seed", seed, minimum=0)
+        if batch_size is not None:
+            integer("batch_size", batch_size, minimum=1)
+        verbose = boolean("verbose", verbose)
+        if not (patience is None or (isinstance(patience, str) and patience == "auto")):
+            integer("patience", patience, minimum=1)
         self.rnn_class, self.spice_config = rnn_class, spice_config
         self.n_actions, self.n_participants = n_actions, n_participants
         self.learning_rate, self.epochs, self.batch_size = learning_rate, epochs, batch_size

@@ -19,6 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+#: Limits on a SPICE model's sizes: each arm is an input, each participant an embedding row, and the modules are
+#: small by design (SPICE's default hidden size is 8)
+MAX_ACTIONS = 1024
+MAX_PARTICIPANTS = 1_000_000
+MAX_HIDDEN = 4096
+
 __all__ = ["BaseRNN", "RNNModule", "Constant"]
 
 
@@ -142,8 +148,15 @@ class BaseRNN(nn.Module):
     def __init__(self, n_actions: int = 2, n_participants: int = 0, embedding_size: int = 0,
                  hidden_size: int = 8, dropout: float = 0.0, device="cpu", **kwargs):
         super().__init__()
-        if not isinstance(n_actions, int) or n_actions < 2:
-            raise ValueError(f"n_actions must be an integer ≥ 2; got {n_actions!r}")
+        from drl._validate import in_range, integer
+
+        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or not 2 <= n_actions <= MAX_ACTIONS:
+            raise ValueError(f"n_actions must be an integer from 2 to {MAX_ACTIONS}; got {n_actions!r}")
+        # sizes bounded where a typo would allocate gigabytes (an embedding row per participant, a hidden layer)
+        integer("n_participants", n_participants, minimum=0, maximum=MAX_PARTICIPANTS)
+        integer("embedding_size", embedding_size, minimum=0, maximum=MAX_HIDDEN)
+        integer("hidden_size", hidden_size, minimum=1, maximum=MAX_HIDDEN)
+        in_range("dropout", dropout, 0, 1, hi_open=True)
         if not isinstance(self.init_values, dict) or not self.init_values:
             raise ValueError(f"{type(self).__name__}.init_values must be a non-empty dict of state name -> "
                              "initial value")
