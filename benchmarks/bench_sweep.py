@@ -4,8 +4,8 @@ figures; asserts nothing.
 1. 16 runs (4 λ × 4 α) of lowet_2025, 40 predictors × 2000 trials each. The cluster start-up is excluded; the
    time includes scheduling, simulation and writing every file.
 2. ``--analysis N``: a sweep of N runs (9 τ × 500 trials of dabney_variable_magnitude, α varied), then
-   ``open_sweep``, and ``sweep_run`` + a distribution decode of a few runs, from each run's own file (drl now) and
-   from the combined Dataset (drl before: its cost grew with the sweep).
+   ``open_sweep``, ``sweep_run`` + a distribution decode of a few runs, from each run's own file (drl now) and
+   from the combined Dataset (drl before: its cost grew with the sweep), and ``map_runs`` decoding every run.
 Run: .venv/bin/python benchmarks/bench_sweep.py [--analysis 200]
 """
 
@@ -61,6 +61,18 @@ def analysis(n_runs: int) -> None:
             for run in runs:
                 decode.decode_run_distribution(sweep_run(combined, run))
         timings[label] = (time.perf_counter() - start) / len(runs)
+    import drl
+    from drl.sweep import map_runs
+
+    truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        start = time.perf_counter()
+        mapped = map_runs("big", lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth),
+                          client=client, progress=False)
+        every = time.perf_counter() - start
+    print(f"map_runs: every run decoded (W1 to the truth) on 2 workers in {every:.1f} s "
+          f"({int((mapped['error'] != '').sum())} errors)")
     print(f"{n_runs}-run sweep (9 predictors × 500 trials each): made in {made:.1f} s; open_sweep {opened:.1f} s; "
           f"sweep_run + decode per run: {timings['own file']:.3f} s from its own file, "
           f"{timings['combined Dataset']:.2f} s from the combined Dataset "

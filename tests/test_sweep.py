@@ -270,3 +270,34 @@ def test_batches_are_sized_by_the_workers_a_cluster_is_sized_for(monkeypatch):
     assert allocated_cpus() == 3  # an sbatch job's CPUs, not the node's
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
     assert allocated_cpus() == 2
+
+
+def test_map_runs_applies_an_analysis_to_every_run_beside_its_file(client):
+    """map_runs: one row per run with its grid fields and the function's result, equal to the same analysis run
+    in this process on each run's file; an analysis that raises keeps its row with the error."""
+    from drl.sweep import map_runs
+
+    sweep(BASE, GRID, out="mapped", client=client, progress=False)
+
+    def summary(run):
+        return {"mean_value": float(run["value"].mean()), "predictors": run.sizes["predictor"]}
+
+    table = map_runs("mapped", summary, client=client, progress=False)
+    assert list(table.index) == [0, 1, 2, 3] and set(table["lam"]) == {0.0, 0.9}
+    for index, row in table.iterrows():
+        with drl.load(f"mapped/run_{index:04d}") as run:
+            assert row["mean_value"] == pytest.approx(float(run["value"].mean()))
+            assert row["alpha"] == run.attrs["sweep_config"]["alpha"] and row["error"] == ""
+
+    def fails_on_long_traces(run):
+        if run.attrs["sweep_config"]["lam"] > 0.5:
+            raise ValueError("too long")
+        return 1.0
+
+    partial = map_runs("mapped", fails_on_long_traces, client=client, progress=False)
+    assert list(partial["error"] == "") == [True, True, False, False]
+    assert partial.loc[2, "error"] == "ValueError: too long" and partial.loc[0, "value"] == 1.0
+    with pytest.raises(TypeError, match="function must be callable"):
+        map_runs("mapped", 3, client=client)
+    with pytest.raises(FileNotFoundError, match="no sweep at"):
+        map_runs("nothing", summary, client=client)

@@ -16,10 +16,11 @@ from drl.sweep.configs import POPULATION_FIELDS as POPULATION_FIELDS
 from drl.sweep.configs import check_config as check_config
 from drl.sweep.configs import derive_seed as derive_seed
 from drl.sweep.configs import run_config as run_config
+from drl.sweep.results import map_runs as map_runs
 from drl.sweep.results import open_sweep as open_sweep
 from drl.sweep.results import sweep_coordinate as sweep_coordinate
 from drl.sweep.results import sweep_run as sweep_run
 from drl.sweep.run import sweep as sweep
 
-__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "NoWorkersError", "check_config", "derive_seed", "open_sweep", "run_config", "sweep",
+__all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "NoWorkersError", "check_config", "derive_seed", "map_runs", "open_sweep", "run_config", "sweep",
            "sweep_coordinate", "sweep_run"]

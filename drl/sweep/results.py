@@ -12,7 +12,7 @@ from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, decode_attrs, load
 from drl.sweep.run import MANIFEST, read_manifest
 
-__all__ = ["open_sweep", "sweep_coordinate", "sweep_run"]
+__all__ = ["map_runs", "open_sweep", "sweep_coordinate", "sweep_run"]
 
 
 def sweep_coordinate(field: str) -> str:
@@ -96,3 +96,84 @@ def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
         one = one.dropna("trial", how="all", subset=["reward"])
     one.attrs = dict(sweep_ds.attrs["runs"][position])
     return one
+
+
+def _apply(function, path: str):
+    """One run on a worker: its own file, opened lazily, through ``function``; an error is a result."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the analysis' warnings are per run, not the caller's console's
+            run = load(path)
+            try:
+                result = function(run)
+            finally:
+                run.close()
+    except Exception as error:  # noqa: BLE001 - reported in the run's row, like a sweep's failed run
+        return None, f"{type(error).__name__}: {error}"
+    return result, ""
+
+
+def map_runs(out: str, function, *, directory=DEFAULT_DIR, client=None, progress: bool = True):
+    """``function(run)`` for every completed run of sweep ``out``, each on a Dask worker beside its own file, as a
+    table: one row per run with its grid fields, ``error`` ("" when it ran), and the result (a dict gives a
+    column per key, anything else a ``value`` column).
+
+    Args:
+      out: the sweep's folder under ``directory``.
+      function: takes one run Dataset (opened lazily from its own file) and returns a number, a dict of numbers,
+        or any picklable value; e.g. ``lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth)``.
+      client: as :func:`drl.sweep.sweep`'s (None: a local cluster of this job's CPUs, closed afterwards).
+      progress: a bar over completed runs.
+
+    Returns a DataFrame indexed by ``run``. A run whose analysis raised keeps its row, with the error.
+
+    Decoding every run of a 1000-run sweep this way reads 1000 files once each (a run from the combined
+    Dataset of :func:`open_sweep` cost 2.9 s at 1000 runs, its own file 0.085 s).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from drl.sweep.cluster import client_for, close_quietly
+
+    if not callable(function):
+        raise TypeError(f"function must be callable (it gets one run Dataset); got {type(function).__name__}")
+    folder = Path(directory) / str(out)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no sweep at {folder} (no {MANIFEST})")
+    fields = list(read_manifest(manifest_path)["grid"])
+    files = sorted(folder.glob("run_*.nc"))
+    if not files:
+        raise ValueError(f"the sweep {folder} has no completed run")
+    import netCDF4
+
+    rows = {}
+    for path in files:  # the headers only: each run's configuration, for its row
+        try:
+            with netCDF4.Dataset(path) as nc:
+                config = json.loads(nc.getncattr("sweep_config"))
+        except (OSError, AttributeError, ValueError, RuntimeError):
+            continue  # not a finished run of this sweep (open_sweep and sweep say so)
+        rows[int(path.stem.removeprefix("run_"))] = {"path": str(path.resolve()), **{f: config.get(f) for f in fields}}
+    dask_client, owned = client_for(client)
+    try:
+        futures = {dask_client.submit(_apply, function, row["path"], pure=False): index for index, row in rows.items()}
+        from dask.distributed import as_completed
+
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"map over {out}", unit="run",
+                           disable=not progress):
+            result, error = future.result()
+            row = rows[futures[future]]
+            row["error"] = error
+            if isinstance(result, dict):
+                row.update(result)
+            elif not error:
+                row["value"] = result
+    finally:
+        if owned:
+            close_quietly(dask_client)
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table.index.name = "run"
+    return table
