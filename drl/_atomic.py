@@ -74,14 +74,13 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def remove_dead_temporaries(folder, suffix: str) -> list[Path]:
-    """Remove the temporary files ending in ``suffix`` (``".tmp.nwb"``) in ``folder`` whose processes are gone
-    (a writer killed midway); returns them. Runs have their own rule (:func:`drl.store.clean_stale_temps` keeps
-    resumable ones)."""
+def remove_dead_temporaries(folder, suffix: str = "", keep=None) -> list[Path]:
+    """Remove the temporary files ending in ``suffix`` (``".tmp.nwb"``; "" for all) in ``folder`` whose processes
+    are gone (a writer killed midway), except those ``keep(path)`` holds on to (a resumable run:
+    :func:`drl.store.clean_stale_temps`); returns them."""
     removed = []
     for tmp in temporaries(folder):
-        pid = temporary_owner(tmp)
-        if tmp.name.endswith(suffix) and not process_alive(pid):
+        if tmp.name.endswith(suffix) and not process_alive(temporary_owner(tmp)) and not (keep and keep(tmp)):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from drl._atomic import process_alive, temporaries, temporary_owner, temporary_path
+from drl._atomic import process_alive, remove_dead_temporaries, temporary_owner, temporary_path
 from drl._files import readable_file
 from drl._validate import boolean
 from drl.schema import SCHEMA_NAME, validate_dataset
@@ -165,17 +165,11 @@ def clean_stale_temps(directory) -> list[Path]:
     Returns the paths removed. Kept: temporary files of live processes (a run still being written), and
     interrupted streamed runs that can be resumed (:func:`interrupted_runs`, :func:`drl.resume`).
     """
-    removed = []
-    folder = Path(directory)
-    if not folder.is_dir():
-        return removed
-    for tmp in temporaries(folder):
-        pid = temporary_owner(tmp)
-        if pid is None or process_alive(pid) or checkpoint_path(tmp).is_file():
-            continue
-        tmp.unlink(missing_ok=True)
+    if not Path(directory).is_dir():
+        return []
+    removed = remove_dead_temporaries(directory, keep=lambda tmp: checkpoint_path(tmp).is_file())
+    for tmp in removed:
         trials_path(tmp).unlink(missing_ok=True)
-        removed.append(tmp)
     return removed
 
 

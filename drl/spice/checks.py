@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_choice_arrays", "check_n_parameters", "check_probabilities", "scored_steps"]
+__all__ = ["check_choice_arrays", "check_n_parameters", "check_next_choices", "check_probabilities", "scored_steps"]
 
 #: How far a row of predicted probabilities may sum from 1 (float32 softmax outputs are within 1e-6)
 PROBABILITY_TOLERANCE = 1e-3
@@ -18,6 +18,45 @@ PROBABILITY_TOLERANCE = 1e-3
 
 def _first(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i[0]) for i in np.nonzero(mask))
+
+
+def _choice_array(name: str, array, where: str) -> np.ndarray:
+    """``array`` as float64 once it is 3-D, holds a session and a trial, and is finite (padding is −1)."""
+    try:
+        values = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: {name} must be an array of numbers ({error})") from None
+    if values.ndim != 3:
+        raise ValueError(f"{where}: {name} must be [sessions, trials, ·]; got shape {values.shape}")
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{where}: {name} holds no choice: shape {values.shape} (at least one session of at "
+                         "least one trial)")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        session, trial, feature = _first(bad)
+        raise ValueError(f"{where}: {name} holds {int(bad.sum())} non-finite value(s) (NaN or inf), first "
+                         f"{values[session, trial, feature]} at session {session}, trial {trial}, feature "
+                         f"{feature}; padding is -1 (load_choice_table pads correctly)")
+    return values
+
+
+def _one_hot_or_padding(y: np.ndarray, where: str) -> None:
+    padding = (y == -1).all(-1)
+    one_hot = np.isin(y, (0.0, 1.0)).all(-1) & (y.sum(-1) == 1)
+    odd = ~(padding | one_hot)
+    if odd.any():
+        session, trial = _first(odd)
+        raise ValueError(f"{where}: ys must be one-hot (one 1, the rest 0) or padding (-1 in every column); "
+                         f"session {session}, trial {trial} is {y[session, trial].tolist()}")
+
+
+def check_next_choices(ys, *, where: str = "data") -> np.ndarray:
+    """``ys`` [sessions, trials, actions] as float64 once its rows are the next choices: finite, at least one
+    session and trial, each row one-hot or padding (−1 in every column). Raises ValueError naming the session and
+    the trial (the ``ys`` half of :func:`check_choice_arrays`, for callers without inputs: ``compare_models``)."""
+    y = _choice_array("ys", ys, where)
+    _one_hot_or_padding(y, where)
+    return y
 
 
 def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_participants: int = 0,
@@ -51,26 +90,8 @@ def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_particip
     """
     if xs is None:
         raise TypeError(f"{where}: xs must be an array [sessions, trials, features]; got None")
-    arrays = {}
-    for name, array in (("xs", xs), ("ys", ys)):
-        if array is None:
-            continue
-        try:
-            values = np.asarray(array, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{where}: {name} must be an array of numbers ({error})") from None
-        if values.ndim != 3:
-            raise ValueError(f"{where}: {name} must be [sessions, trials, ·]; got shape {values.shape}")
-        if values.shape[0] == 0 or values.shape[1] == 0:
-            raise ValueError(f"{where}: {name} holds no choice: shape {values.shape} (at least one session of at "
-                             "least one trial)")
-        bad = ~np.isfinite(values)
-        if bad.any():
-            session, trial, feature = _first(bad)
-            raise ValueError(f"{where}: {name} holds {int(bad.sum())} non-finite value(s) (NaN or inf), first "
-                             f"{values[session, trial, feature]} at session {session}, trial {trial}, feature "
-                             f"{feature}; padding is -1 (load_choice_table pads correctly)")
-        arrays[name] = values
+    arrays = {name: _choice_array(name, array, where) for name, array in (("xs", xs), ("ys", ys))
+              if array is not None}
     x = arrays["xs"]
     y = arrays.get("ys")
     if y is not None and x.shape[:2] != y.shape[:2]:
@@ -83,13 +104,7 @@ def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_particip
         raise ValueError(f"{where}: xs has {x.shape[-1]} features; with {actions} actions it needs at least "
                          f"{2 * actions + 1} (choice one-hot, reward per arm, participant index)")
     if y is not None:
-        padding = (y == -1).all(-1)
-        one_hot = np.isin(y, (0.0, 1.0)).all(-1) & (y.sum(-1) == 1)
-        odd = ~(padding | one_hot)
-        if odd.any():
-            session, trial = _first(odd)
-            raise ValueError(f"{where}: ys must be one-hot (one 1, the rest 0) or padding (-1 in every column); "
-                             f"session {session}, trial {trial} is {y[session, trial].tolist()}")
+        _one_hot_or_padding(y, where)
     chosen = x[..., :actions]
     odd = ~(np.isin(chosen, (0.0, 1.0)).all(-1) & (chosen.sum(-1) <= 1))
     if odd.any():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from drl.spice.checks import check_choice_arrays, check_n_parameters, check_probabilities, scored_steps
+from drl.spice.checks import check_n_parameters, check_next_choices, check_probabilities, scored_steps
 
 __all__ = ["ModelComparison", "compare_models", "term_stability"]
 
@@ -53,11 +53,7 @@ def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | 
     """
     if not isinstance(predictions, dict) or not predictions:
         raise TypeError("predictions must be a non-empty dict of model name -> choice probabilities")
-    ys = np.asarray(ys, dtype=np.float64)
-    if ys.ndim != 3:
-        raise ValueError(f"compare_models: ys must be [sessions, trials, actions]; got shape {ys.shape}")
-    # ys against itself as inputs: the declared rules of the choices (one-hot or padding, finite, not empty)
-    check_choice_arrays(np.zeros(ys.shape[:2] + (2 * ys.shape[2] + 1,)), ys, where="compare_models")
+    ys = check_next_choices(ys, where="compare_models")
     participants = np.asarray(participants)
     if participants.shape != ys.shape[:1]:
         raise ValueError(f"participants must give one id per session ({ys.shape[0]}); got shape "

@@ -72,6 +72,16 @@ class Experiment:
     parameters: dict
 
 
+def _check_memory(n_sessions: int, n_steps: int, n_actions: int, described: str, way_out: str) -> None:
+    """A MemoryError with the size and ``way_out`` before allocating choice arrays (xs, ys and their tensor
+    copies) larger than half the available memory."""
+    need = n_sessions * n_steps * (3 * n_actions + 1) * 4 * 2
+    available = psutil.virtual_memory().available
+    if need > available / 2:
+        raise MemoryError(f"{described} need {need / 2**30:.2f} GiB of arrays, more than half the memory available "
+                          f"({available / 2**30:.2f} GiB): {way_out}")
+
+
 def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample_parameters: bool = True,
                    progress: bool = False):
     """Let ``agent`` play ``n_sessions`` sessions of ``n_trials`` trials of ``environment``.
@@ -94,12 +104,8 @@ def create_dataset(agent, environment, n_trials: int, n_sessions: int, *, sample
         if not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}; got {value!r}")
     a = agent.n_actions
-    need = n_sessions * (n_trials - 1) * (3 * a + 1) * 4 * 2  # xs and ys, and their tensor copies
-    available = psutil.virtual_memory().available
-    if need > available / 2:
-        raise MemoryError(f"{n_sessions} sessions × {n_trials} trials × {a} actions need {need / 2**30:.2f} GiB of "
-                          f"arrays, more than half the memory available ({available / 2**30:.2f} GiB): simulate fewer "
-                          "sessions or trials at a time")
+    _check_memory(n_sessions, n_trials - 1, a, f"{n_sessions} sessions × {n_trials} trials × {a} actions",
+                  "simulate fewer sessions or trials at a time")
     xs = np.zeros((n_sessions, n_trials - 1, 2 * a + 1), dtype=np.float32)
     ys = np.zeros((n_sessions, n_trials - 1, a), dtype=np.float32)
     experiments, rows = [], []
@@ -237,12 +243,9 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
         short = [key for (key, _), n in zip(groups, lengths, strict=True) if n < 1]
         raise ValueError(f"sessions need at least two trials; {short[:5]} have one")
     steps = max(lengths)
-    need = len(groups) * steps * (3 * n_actions + 1) * 4 * 2  # xs and ys, and their tensor copies
-    available = psutil.virtual_memory().available
-    if need > available / 2:
-        raise MemoryError(f"the choice arrays of {len(groups)} sessions × {steps} steps × {n_actions} actions need "
-                          f"{need / 2**30:.2f} GiB, more than half the memory available ({available / 2**30:.2f} GiB): "
-                          "load fewer sessions at a time")
+    _check_memory(len(groups), steps, n_actions,
+                  f"the choice arrays of {len(groups)} sessions × {steps} steps × {n_actions} actions",
+                  "load fewer sessions at a time")
     xs = np.zeros((len(groups), steps, 2 * n_actions + 1), dtype=np.float32)
     xs[:, :, n_actions:2 * n_actions] = -1
     ys = np.full((len(groups), steps, n_actions), -1.0, dtype=np.float32)

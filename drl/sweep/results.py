@@ -10,7 +10,7 @@ import xarray as xr
 
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, decode_attrs, load
-from drl.sweep.run import MANIFEST, read_manifest
+from drl.sweep.run import MANIFEST, read_config, read_manifest
 
 __all__ = ["map_runs", "open_sweep", "sweep_coordinate", "sweep_run"]
 
@@ -147,16 +147,12 @@ def map_runs(out: str, function, *, directory=DEFAULT_DIR, client=None, progress
     files = sorted(folder.glob("run_*.nc"))
     if not files:
         raise ValueError(f"the sweep {folder} has no completed run")
-    import netCDF4
-
     rows = {}
     for path in files:  # the headers only: each run's configuration, for its row
-        try:
-            with netCDF4.Dataset(path) as nc:
-                config = json.loads(nc.getncattr("sweep_config"))
-        except (OSError, AttributeError, ValueError, RuntimeError):
-            continue  # not a finished run of this sweep (open_sweep and sweep say so)
-        rows[int(path.stem.removeprefix("run_"))] = {"path": str(path.resolve()), **{f: config.get(f) for f in fields}}
+        config = read_config(path)
+        if config is not None:  # else not a finished run of this sweep (open_sweep and sweep say so)
+            rows[int(path.stem.removeprefix("run_"))] = {"path": str(path.resolve()),
+                                                       **{f: config.get(f) for f in fields}}
     dask_client, owned = client_for(client)
     try:
         futures = {dask_client.submit(_apply, function, row["path"], pure=False): index for index, row in rows.items()}

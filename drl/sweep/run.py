@@ -151,7 +151,8 @@ def _batches(todo: list[int], configs: list[dict], n_workers: int, vectorize: bo
     return batches
 
 
-def _read_config(path: Path):
+def read_config(path: Path):
+    """The configuration a sweep run's file carries (its header only), or None for a file that is not one."""
     import netCDF4
 
     try:
@@ -245,7 +246,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         row = {"run": index, **{f: config[f] for f in fields}, "status": "", "error": "", "path": str(path)}
         if index in invalid:
             row["status"], row["error"] = "failed", f"{type(invalid[index]).__name__}: {invalid[index]}"
-        elif path.is_file() and not overwrite and _read_config(path) == config:
+        elif path.is_file() and not overwrite and read_config(path) == config:
             row["status"] = "skipped"
         else:
             todo.append(index)
@@ -283,7 +284,7 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
                 close_quietly(client)
             clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
             if interrupt is not None:  # counted from the files once the workers are gone: what is really there
-                finished = sum(_read_config(Path(rows[i]["path"])) == configs[i] for i in todo)
+                finished = sum(read_config(Path(rows[i]["path"])) == configs[i] for i in todo)
                 saved = (f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} before "
                          f"{'the interrupt' if isinstance(interrupt, KeyboardInterrupt) else 'the workers were lost'}; "
                          "the others were stopped (no partial file is left). Run the sweep again to do the rest: "
