@@ -123,9 +123,8 @@ def completed(client, futures, no_worker_timeout: float):
     result was read is recomputed elsewhere, and with no worker left that wait was endless too."""
     import time
 
-    from dask.distributed import wait
-
     pending, idle_since = set(futures), None
+    starting = WorkerStartErrors()
 
     def watch(progressed: bool):
         nonlocal idle_since
@@ -134,10 +133,61 @@ def completed(client, futures, no_worker_timeout: float):
             return
         idle_since = idle_since if idle_since is not None else time.monotonic()
         if time.monotonic() - idle_since >= no_worker_timeout:
-            raise NoWorkersError(f"no Dask worker for {no_worker_timeout:g} s with runs still to do: "
-                                 "the cluster's workers are gone (a job's walltime ended, the jobs were "
-                                 "cancelled) and none replaced them. On SLURM let the cluster replace expired jobs "
-                                 "(cluster.adapt(minimum_jobs=…, maximum_jobs=…) rather than scale)")
+            refused, error = unsubmitted_jobs(client), starting.last
+            if refused or error:
+                cause = (" The cluster could not start its workers"
+                         + (f": {refused} job(s) never accepted by its scheduler" if refused else "")
+                         + (f" ({error})" if error else " (the submission's error is in the log above; try "
+                            "`print(cluster.job_script())` with sbatch by hand)"))
+            else:
+                cause = (" The cluster's workers are gone (a job's walltime ended, the jobs were cancelled) and "
+                         "none replaced them. On SLURM let the cluster replace expired jobs "
+                         "(cluster.adapt(minimum_jobs=…, maximum_jobs=…) rather than scale)")
+            raise NoWorkersError(f"no Dask worker for {no_worker_timeout:g} s with runs still to do.{cause}")
+
+    with starting:
+        yield from _completed(pending, watch)
+
+
+class WorkerStartErrors(logging.Handler):
+    """The last error a cluster met starting workers (an ``sbatch`` the scheduler refused: a memory request larger
+    than any node, an unknown partition or account), which Dask only logs, once a second, while the sweep waits;
+    a NoWorkersError names it, so the user reads why no worker came rather than that none did."""
+
+    # adapt's errors are logged by distributed.deploy.adaptive; scale's, and adapt's first, by the event loop's
+    LOGGERS = ("distributed.deploy", "tornado.application")
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.last = ""
+
+    def emit(self, record):
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            lines = [line.strip() for line in str(error).splitlines() if "error" in line.lower()]
+            self.last = " / ".join(dict.fromkeys(lines))[:400] or f"{type(error).__name__}: {error}"[:400]
+
+    def __enter__(self):
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
+def unsubmitted_jobs(client) -> int:
+    """Jobs of a dask-jobqueue cluster that have no job id: their submission (``sbatch``) failed, so no worker
+    will ever come from them."""
+    jobs = getattr(getattr(client, "cluster", None), "workers", None)
+    if not isinstance(jobs, dict):
+        return 0
+    return sum(1 for job in jobs.values() if hasattr(job, "job_id") and job.job_id is None)
+
+
+def _completed(pending, watch):
+    from dask.distributed import wait
 
     while pending:
         try:
