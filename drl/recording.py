@@ -34,6 +34,7 @@ from drl.schema import build_dataset
 from drl.store import (
     COMPLETE_ATTR,
     DEFAULT_DIR,
+    TRIAL_CHUNK,
     check_target,
     checkpoint_path,
     encode_attrs,
@@ -229,8 +230,9 @@ class StreamWriter:
     """
 
     def __init__(self, out, *, meta: dict, record, n_features: int, overwrite: bool = False, directory=DEFAULT_DIR,
-                 resume_from: Path | None = None, position: int = 0):
+                 resume_from: Path | None = None, position: int = 0, compression: str | None = None):
         self.overwrite = boolean("overwrite", overwrite)
+        self.compression = compression  # None or "zlib" (a resumed run keeps its file's layout)
         self.path = run_path(out, directory)
         self.meta = meta
         self.record = tuple(record)
@@ -286,9 +288,12 @@ class StreamWriter:
         weights = np.zeros((p, len(self.names), self.n_features), np.float32)
         ds = build_dataset(**meta, value=value, rpe=rpe, reward=reward, weights=weights, created=self.created)
         ds.attrs = encode_attrs({**ds.attrs, COMPLETE_ATTR: 0})
-        # zlib: a streamed run appends block after block, and a block blosc cannot shrink would stop the run
+        # chunked (the file grows along trial) with no filter, as a saved run: any netCDF-4 reader opens it, and
+        # zlib made the stream 2.3× slower than simulating in memory and saving (15.7 s against 6.8 s); a chunk
+        # holds one block's recorded trials, so that no block reads back and rewrites the chunks of another
         ds.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", unlimited_dims=["trial"],
-                     encoding=variable_encoding(ds, "zlib"))
+                     encoding=variable_encoding(ds, self.compression, chunked=True,
+                                                trial_chunk=min(max(1, len(keep)), TRIAL_CHUNK)))
         # the recorded-trial list, once: a resumed run needs the trials still to record
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(self.meta["trials"], dtype=np.int64))

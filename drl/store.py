@@ -106,9 +106,14 @@ def decode_attrs(attrs: dict) -> dict:
     return attrs
 
 
-def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION) -> dict:
+def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION, *,
+                      chunked: bool = False, trial_chunk: int = 0) -> dict:
     """How each float variable is laid out: contiguous when uncompressed (fastest to read, no filter), otherwise
-    compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks)."""
+    compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks).
+    ``chunked``: uncompressed in those chunks, with no filter either (a streamed run grows along ``trial``, which
+    needs chunks; zlib there made a stream 2–4× slower than the run in memory plus a save). ``trial_chunk``: the
+    trials of a chunk, when not :data:`TRIAL_CHUNK` (a stream's recorded trials per block: a chunk written by
+    several blocks is read back and written again by each)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}; got {compression!r}")
     zlib = {"zlib": True, "complevel": 1, "shuffle": True}
@@ -118,18 +123,21 @@ def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESS
     for name in ds.data_vars:
         if name not in _COMPRESSED:
             continue
-        if compression is None:
+        if compression is None and not chunked:
             enc[name] = {"dtype": "float32", "contiguous": True}
             continue
         var = ds[name]
         chunks = []
         for dim, size in zip(var.dims, var.shape, strict=True):
             if dim == "trial":
-                chunks.append(max(1, min(size, TRIAL_CHUNK)))
+                chunks.append(max(1, min(size, trial_chunk or TRIAL_CHUNK)))
             elif dim == "predictor":
                 chunks.append(max(1, min(size, 64)))
             else:
                 chunks.append(max(1, size))
+        if compression is None:
+            enc[name] = {"dtype": "float32", "chunksizes": tuple(chunks)}
+            continue
         small = np.prod(chunks) * 4 < BLOSC_MIN_CHUNK_BYTES
         enc[name] = {**(zlib if compression == "blosc_zstd" and small else codec), "dtype": "float32",
                      "chunksizes": tuple(chunks)}

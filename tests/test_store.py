@@ -138,6 +138,33 @@ def test_a_default_saved_run_opens_without_plugins_and_survives_an_xarray_round_
         np.testing.assert_array_equal(load(path).value.values, ds.value.values)
 
 
+def test_a_streamed_run_is_portable_and_chunked_by_its_blocks(tmp_path):
+    """A streamed run's file had zlib chunks of 64 trials: its blocks (6 recorded trials each here) wrote each
+    chunk ~10 times, and the stream took 2.3× the in-memory run plus a save. It now has no filter (as a saved
+    run: h5py without plugins reads it) and a chunk per block's recorded trials; zlib is opt-in."""
+    pop = drl.Population.sample(20, seed=0)
+    ds = drl.simulate("hyp_unif", pop, 120, progress=False, record_trials=2, block_trials=12)
+    streamed = drl.simulate("hyp_unif", pop, 120, progress=False, record_trials=2, block_trials=12, out="s")
+    xr.testing.assert_equal(streamed.load(), ds)
+    with netCDF4.Dataset("exps/s.nc") as nc:
+        assert nc.variables["value"].filters()["zlib"] is False
+        assert nc.variables["value"].chunking() == [20, 6, ds.sizes["time"]]  # a block's 6 recorded trials
+    no_plugins = tmp_path / "no_plugins"
+    no_plugins.mkdir()
+    env = {**__import__("os").environ, "HDF5_PLUGIN_PATH": str(no_plugins)}
+    read = subprocess.run([sys.executable, "-c", PLAIN_H5PY, "exps/s.nc"], capture_output=True, text=True, env=env)
+    assert read.returncode == 0 and read.stdout.strip() == "read", read.stderr
+    packed = drl.simulate("hyp_unif", pop, 120, progress=False, record_trials=2, block_trials=12, out="z",
+                          compression="zlib")
+    xr.testing.assert_equal(packed.load(), ds)
+    with netCDF4.Dataset("exps/z.nc") as nc:
+        assert nc.variables["value"].filters()["zlib"] is True
+    with pytest.raises(ValueError, match="compression of a streamed run"):
+        drl.simulate("hyp_unif", pop, 10, progress=False, out="b", compression="blosc_zstd")
+    with pytest.raises(ValueError, match="applies to a streamed run"):
+        drl.simulate("hyp_unif", pop, 10, progress=False, compression="zlib")
+
+
 def test_load_is_lazy():
     save(small_run(), "run")
     ds = load("run")

@@ -31,7 +31,7 @@ def client():
 def test_sweep_files_open_sweep_and_resume(client, capsys):
     table = sweep(BASE, GRID, out="small", client=client, progress=False)
     assert list(table["status"]) == ["done"] * 4
-    assert sorted(p.name for p in Path("exps/small").iterdir()) == [f"run_{i:04d}.nc" for i in range(4)] + [
+    assert sorted(p.name for p in Path("exps/small").iterdir()) == [".run_headers.json"] + [f"run_{i:04d}.nc" for i in range(4)] + [
         "sweep.json"]
     combined = open_sweep("small")
     assert combined.sizes["run"] == 4

@@ -49,10 +49,16 @@ def start_local_cluster(local_cluster, n_workers: int):
     OSError: the command line reports it in one line) when it cannot start. Dask's own message for a worker that
     died while starting ("Nanny failed to start … if __name__ == '__main__'") blames the user's script, which is
     not the cause when drl started the workers."""
+    import dask
+
     last = None
     for _ in range(CLUSTER_ATTEMPTS):
         try:
-            with workers_without_the_script():
+            # glibc's own malloc tuning, not Dask's MALLOC_TRIM_THRESHOLD_=65536: fixing any threshold turns off
+            # glibc's adaptive mmap threshold, and every large numpy temporary then costs fresh pages (a decode
+            # took 82 ms instead of 52; a run's memory is freed when it is saved anyway)
+            with workers_without_the_script(), dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                 # dashboard on a free port: the default 8787 taken (another cluster, another notebook) made
                 # Dask warn in the user's cell; the client's repr shows the link
                 return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True,

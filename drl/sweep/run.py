@@ -3,6 +3,7 @@ resumable, failures reported with their configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -296,6 +297,12 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
         stale.unlink(missing_ok=True)
+    saved_runs = sorted(folder.glob("run_*.nc"))
+    if saved_runs:  # open_sweep then reads no header: 1000 runs open in under a second, not 4 s
+        from drl.sweep.stacked import index_headers
+
+        with contextlib.suppress(OSError, ValueError, KeyError):  # a cache: open_sweep reads the files without it
+            index_headers(saved_runs)
     table = pd.DataFrame(rows).set_index("run")
     counts = table["status"].value_counts()
     print(f"sweep {out}: {counts.get('done', 0)} done, {counts.get('skipped', 0)} skipped, "
