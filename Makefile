@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test test-fast lint bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(STAMP)
 # much of the suite waits on subprocesses and kernels, so on 2 cores this takes ~2/3 of the serial time.
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope
+
+# The quick tier while editing: every test not marked slow (those over ~3 s: notebooks, sweeps on clusters,
+# SLURM, tutorials, reproductions). `make test` (CI) runs them all.
+test-fast: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow" --numprocesses=auto --maxprocesses=4 --dist=loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check drl tests benchmarks

@@ -237,6 +237,43 @@ def _cmd_info(args):
             print(f"converged  NO: {n_bad} of {report.sizes['predictor']} predictors still moving: {describe(report)}")
 
 
+def _val_at_t(plots, args, name):
+    if args.time is None:
+        raise ValueError("--time is required for --kind val_at_t")
+    plots.val_at_t(args.run, args.time, trial_type=args.trial_type, color_by=args.color_by, facet_by=args.facet_by,
+                   save=name)
+
+
+def _val_over_t(plots, args, name):
+    if args.trials is not None and args.trials < 1:
+        raise ValueError(f"--trials must be >= 1; got {args.trials}")
+    trials = None if args.trials is None else slice(0, args.trials - 1)  # trial numbers below N
+    plots.val_over_t(args.run, trial_type=args.trial_type, trials=trials, color_by=args.color_by,
+                     facet_by=args.facet_by, every=args.every, save=name)
+
+
+#: The figure kinds of ``drl plot``: each draws ``args.run`` through drl.plots into ``name`` (a new kind is an
+#: entry here and its name in --kind's choices, not a branch of _cmd_plot). Kept free of imports: ``drl --help``
+#: lists the kinds without importing matplotlib.
+PLOT_KINDS = {
+    "summary": lambda plots, args, name: plots.summary(args.run, trial_type=args.trial_type,
+                                                      color_by=args.color_by, save=name),
+    "val_at_t": _val_at_t,
+    "heatmap": lambda plots, args, name: plots.heatmap(args.run, args.predictors or [0], trial_type=args.trial_type,
+                                                      save=name),
+    "val_over_t": _val_over_t,
+    "reward_response": lambda plots, args, name: plots.reward_response(
+        args.run, trial_type=args.trial_type, color_by=args.color_by or "tau", save=name),
+    "population_response": lambda plots, args, name: plots.population_response(
+        args.run, trial_type=args.trial_type, save=name),
+    "value_vs_delay": lambda plots, args, name: plots.value_vs_delay(args.run, save=name),
+    "timing": lambda plots, args, name: plots.timing(args.run, save=name),
+    "joint_map": lambda plots, args, name: plots.joint_map(args.run, trial_type=args.trial_type, save=name),
+}
+#: The kinds that write an animation (its formats), the others a figure
+ANIMATED_KINDS = ("val_over_t",)
+
+
 def _cmd_plot(args):
     import matplotlib
 
@@ -248,38 +285,11 @@ def _cmd_plot(args):
     # the default name carries the trial type when one is given: two types' figures must not overwrite each other
     default = f"{args.run.replace('/', '_')}_{args.kind}" + (f"_{args.trial_type}" if args.trial_type else "")
     name = args.save or default
-    if args.kind == "val_over_t":
-        if args.trials is not None and args.trials < 1:
-            raise ValueError(f"--trials must be >= 1; got {args.trials}")
-        trials = None if args.trials is None else slice(0, args.trials - 1)  # trial numbers below N
-        plots.val_over_t(args.run, trial_type=args.trial_type, trials=trials, color_by=args.color_by,
-                         facet_by=args.facet_by, every=args.every, save=name)
-        print(f"wrote {output_path(name, ANIMATION_FORMATS)}")
-        return
-    if args.kind == "summary":
-        plots.summary(args.run, trial_type=args.trial_type, color_by=args.color_by, save=name)
-    elif args.kind == "val_at_t":
-        if args.time is None:
-            raise ValueError("--time is required for --kind val_at_t")
-        plots.val_at_t(args.run, args.time, trial_type=args.trial_type, color_by=args.color_by,
-                       facet_by=args.facet_by, save=name)
-    elif args.kind == "heatmap":
-        plots.heatmap(args.run, args.predictors or [0], trial_type=args.trial_type, save=name)
-    elif args.kind == "reward_response":
-        plots.reward_response(args.run, trial_type=args.trial_type, color_by=args.color_by or "tau", save=name)
-    elif args.kind == "population_response":
-        plots.population_response(args.run, trial_type=args.trial_type, save=name)
-    elif args.kind == "value_vs_delay":
-        plots.value_vs_delay(args.run, save=name)
-    elif args.kind == "timing":
-        plots.timing(args.run, save=name)
-    elif args.kind == "joint_map":
-        plots.joint_map(args.run, trial_type=args.trial_type, save=name)
-    print(f"wrote {output_path(name, FIGURE_FORMATS)}")
+    PLOT_KINDS[args.kind](plots, args, name)
+    print(f"wrote {output_path(name, ANIMATION_FORMATS if args.kind in ANIMATED_KINDS else FIGURE_FORMATS)}")
 
 
-KINDS = ["summary", "val_at_t", "heatmap", "val_over_t", "reward_response", "population_response",
-         "value_vs_delay", "timing", "joint_map"]
+KINDS = list(PLOT_KINDS)
 REPRODUCIBLE = ("dabney2020", "eshel2016", "masset2025", "sousa2025")  # drl.reproduce.PAPERS (kept literal: `drl --help` must not import drl)
 
 

@@ -4,6 +4,12 @@ import pytest
 matplotlib.use("Agg")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Slow modules first: the worker processes take modules in this order (--dist=loadscope), and a long
+    module that starts last (the SLURM scheduler's, ~2 min) ends the suite minutes after the others."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within is kept
+
+
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
     """Each test runs in its own folder, so exps/ and figs/ are fresh and nothing leaks into the repo."""

@@ -132,14 +132,31 @@ class Node:
     def cancel_every_job(self) -> None:
         self.command("scancel", "--partition", PARTITION)
 
+    def _processes(self) -> list[int]:
+        """This cluster's daemons and job steps, found in /proc by their working folder (the node's) or their
+        configuration (SLURM_CONF): a slurmd waiting on a job step removes its pid file before it exits, and a
+        job step's environment is empty."""
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError, ValueError):
+                if (proc / "comm").read_text().strip() not in ("slurmctld", "slurmd", "slurmstepd", "slurmscriptd"):
+                    continue
+                if (Path(os.readlink(proc / "cwd")).is_relative_to(self.folder)
+                        or str(self.config).encode() in (proc / "environ").read_bytes()):
+                    found.append(int(proc.name))
+        return found
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.cancel_every_job()
         with contextlib.suppress(Exception):
             self.command("scontrol", "shutdown")
-        for name in ("slurmctld.pid", "slurmd.pid"):  # a daemon that did not hear the shutdown
-            with contextlib.suppress(Exception):
-                os.kill(int((self.folder / name).read_text()), 15)
+        deadline = time.monotonic() + 5
+        while self._processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in self._processes():  # a daemon still waiting on a job step that never ends, and that step
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
         if self.own_munge:
             with contextlib.suppress(Exception):
                 os.kill(int(Path("/run/munge/munged.pid").read_text()), 15)

@@ -219,6 +219,7 @@ FIFO_READERS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_pipe_or_a_device_is_refused_at_once_by_every_reader(tmp_path):
     """A FIFO blocked pandas and the equations reader until killed, and /dev/zero ran out of memory: each reader
@@ -262,6 +263,7 @@ def test_drl_info_of_a_parameter_without_units_and_a_sweep_file_nested_too_deepl
     assert sweep.returncode == 2 and "deep.json: nested too deeply to be a sweep file" in sweep.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_compressed_block_is_an_error_naming_the_file_at_the_cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = drl.simulate("hyp_var", Population.sample(64, seed=0), 300, progress=False)
@@ -354,6 +356,7 @@ def test_initial_weights_are_read_by_their_names_not_their_positions():
     xr.testing.assert_identical(straight.value, turned.value)
 
 
+@pytest.mark.slow
 def test_distribution_intervals_refuse_another_runs_intervals():
     pop = Population.sample(12, tau=(0.1, 0.9), seed=0)
     first = drl.simulate("dabney_variable_magnitude", pop, 300, progress=False, seed=1)

@@ -19,6 +19,7 @@ def sweep_runs():
     return r
 
 
+@pytest.mark.slow
 def test_a_sweep_with_failed_runs_exits_non_zero_and_its_runs_open_by_the_names_ls_prints(sweep_runs):
     r = sweep_runs
     assert r.returncode == 1, r.stderr  # run 1 (γ = 1.5) failed: a script or a job array must see it
@@ -90,6 +91,7 @@ def test_a_reader_that_stops_early_is_not_an_error():
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
+@pytest.mark.slow
 def test_a_sweep_file_saved_by_notepad_and_a_nan_size_limit():
     Path("bom.toml").write_bytes(b'\xef\xbb\xbfout = "bom"\n[base]\ntask = "hyp_unif"\nn_trials = 10\n[grid]\n'
                                  b'gamma = [0.8]\n')
@@ -99,6 +101,7 @@ def test_a_sweep_file_saved_by_notepad_and_a_nan_size_limit():
     assert r.returncode == 2 and "--max-size must be a finite number of GB > 0; got nan" in r.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_sweep_says_what_was_saved_and_leaves_no_partial_file(tmp_path):
     import re
     import signal

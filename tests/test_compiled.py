@@ -21,6 +21,7 @@ def both(task, n_trials, **kw):
 
 @pytest.mark.parametrize("features, update", [("csc", "offline"), ("microstimulus", "online"),
                                               ("microstimulus", "offline")])
+@pytest.mark.slow
 def test_long_float32_runs_agree_to_rounding(features, update):
     torch_run, compiled_run = both("dabney_variable_magnitude", 3000, features=features, update=update)
     scale = float(np.abs(torch_run.value.values).max())
@@ -29,6 +30,7 @@ def test_long_float32_runs_agree_to_rounding(features, update):
     assert torch_run.attrs["options"]["kernel"] == "torch" and compiled_run.attrs["options"]["kernel"] == "compiled"
 
 
+@pytest.mark.slow
 def test_float64_quantile_runs_agree_exactly_enough():
     # the quantile rule's step is ±α by the sign of δ: float32 rounding can flip a sign near δ = 0 and the runs
     # then part by α; in float64 they agree to 1e-9 over thousands of trials
@@ -99,6 +101,7 @@ print(len(re.findall(r"fcmp ogt <\\d+ x float>", ir)), len(re.findall(r"fcmp olt
 """
 
 
+@pytest.mark.slow
 def test_the_learning_rule_compiles_to_vector_code():
     """The lanes loop's point is SIMD: each step one vector operation over a group of predictors. A branch on the
     sign of δ (the rule) kept LLVM from vectorising the trace-sum loop, which then ran 4-5x slower. The

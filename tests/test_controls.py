@@ -146,6 +146,7 @@ def test_reference_ladder_against_closed_forms():
         reference_ladder(truth, [1.0, np.nan])
 
 
+@pytest.mark.slow
 def test_cue_cell_test_holds_its_level_on_overdispersed_counts():
     """4000 mean-coding cells (the 50 % response exactly midway) with gamma-Poisson counts (variance mean + mean²),
     40 trials per cue: the default Welch contrast calls them at its α; the Mann–Whitney reading of centred single

@@ -27,6 +27,7 @@ def _save_after_barrier(barrier, ds, path, queue):
         queue.put(("refused", str(e)))
 
 
+@pytest.mark.slow
 def test_concurrent_saves_of_one_name_exactly_one_wins(tmp_path):
     ctx = multiprocessing.get_context("fork")  # the children only write netCDF (the runs are made here)
     runs = [small_run(seed=1), small_run(seed=2)]
@@ -113,6 +114,7 @@ def test_an_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkey
         drl.resume(tmp_path / "run.nc")
 
 
+@pytest.mark.slow
 def test_a_killed_stream_resumes_in_another_process(tmp_path):
     # SIGKILL mid-run (after two complete blocks, in the middle of the third): the real fault.
     out = tmp_path / "killed.nc"
@@ -132,6 +134,7 @@ def test_a_killed_stream_resumes_in_another_process(tmp_path):
     _assert_same_run(drl.resume(out, progress=False), small_run(**RESUMABLE))
 
 
+@pytest.mark.slow
 def test_the_cli_resumes_a_run_interrupted_with_ctrl_c(tmp_path):
     import signal
     import time
@@ -247,6 +250,7 @@ def test_temp_files_of_dead_processes_are_removed_by_the_next_save(tmp_path):
     assert clean_stale_temps(tmp_path / "missing") == []
 
 
+@pytest.mark.slow
 def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
     # SIGKILL cannot be caught: the temp file stays until the next save into the folder removes it.
     code = ("import os, drl, drl.store as s\n"
@@ -295,6 +299,7 @@ def test_a_full_disk_says_so_and_frees_the_space(small_disk):
     np.testing.assert_array_equal(finished["value"].values, whole["value"].values)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_full_disk_in_one_line(small_disk):
     done = subprocess.run([sys.executable, "-m", "drl.cli", "run", "hyp_unif", "--predictors", "40", "--tau", "0.1:0.9",
                            "--gamma", "0.5:1", "--trials", "400", "--out", str(small_disk / "cli.nc"), "--quiet"],

@@ -95,6 +95,7 @@ def test_classic_td_shows_no_asymmetry_relation():
     assert p > 0.05, (rho, p)
 
 
+@pytest.mark.slow
 def test_gamma_fit_and_timing_decode(masset_run):
     gamma, run = masset_run
     c = decode.cue_responses(run)
@@ -120,6 +121,7 @@ def test_fit_discount_closed_form():
     assert np.allclose(g_hat, gamma, atol=1e-4) and np.allclose(a_hat, 2.5, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_joint_map_marginals(sousa_run):
     task = drl.get_task("sousa_2025")
     j = decode.decode_joint(sousa_run, "variable")
@@ -205,6 +207,7 @@ def test_gcv_ridge_against_the_hat_matrix_written_out():
     assert decode.decode_timing(gamma, values, times, ridge="gcv").attrs["ridge"] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_imputation_reaches_the_objective_of_many_random_restarts():
     # Dabney's distribution with 10 levels: the three deterministic starts used before stopped at 1.1e-3
     from scipy import optimize

@@ -17,6 +17,8 @@ sys.path.insert(0, HERE)
 
 from decode_reference import all_numbers  # noqa: E402
 
+pytestmark = pytest.mark.slow  # its reference runs take ~25 s to build
+
 
 @pytest.fixture(scope="module")
 def now_and_then():

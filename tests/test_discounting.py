@@ -48,6 +48,7 @@ def test_fit_hyperbolic_recovers_k_and_the_gain():
         fit_hyperbolic(DELAYS, responses, weights=np.array([1.0, 0, 0, 0]))
 
 
+@pytest.mark.slow
 def test_each_discount_model_wins_on_its_own_data(exponential_form, hyperbolic_form):
     exponential = compare_discount_models(exponential_form)
     assert exponential.attrs["fraction_exponential"] >= 0.8 and exponential.attrs["wilcoxon_p"] < 1e-3
@@ -58,6 +59,7 @@ def test_each_discount_model_wins_on_its_own_data(exponential_form, hyperbolic_f
     assert np.corrcoef(hyperbolic["k_hat"].values, hyperbolic["true_k"].values)[0, 1] > 0.8
 
 
+@pytest.mark.slow
 def test_the_timing_decoders_prefer_the_true_model_and_need_diverse_discounts(exponential_form, hyperbolic_form):
     exponential = compare_timing_decoders(exponential_form, n_splits=10, n_boot=100)
     w1 = exponential["mean_w1"].to_series()
@@ -79,6 +81,7 @@ def test_the_comparisons_need_single_trials_and_three_delays(hyperbolic_form):
         compare_timing_decoders(hyperbolic_form, n_splits=1)
 
 
+@pytest.mark.slow
 def test_timing_decoder_p_values_replicate_over_neurons_not_re_splits(exponential_form):
     """A signed-rank test over re-splits of the same trials gave p = 2/2ⁿ for n splits whatever the data; the
     p-values now come from resampling the neurons, so more splits cannot make a difference significant."""

@@ -26,6 +26,7 @@ def test_readme_shows_the_two_commands():
     assert "make demo" in readme and "make test" in readme
 
 
+@pytest.mark.slow
 def test_submodules_are_reachable_after_import_drl():
     # the README writes drl.plots.… after a bare `import drl`: run that in a fresh process
     import subprocess
@@ -42,6 +43,7 @@ def _code_blocks(path):
     return re.findall(r"^```([^\n]*)\n(.*?)^```", path.read_text(), flags=re.S | re.M)
 
 
+@pytest.mark.slow
 def test_the_readme_pasted_into_one_script_runs_and_runs_again(tmp_path):
     # What a reader does: paste the README's Python blocks into one file and run it, then run it again. Local
     # sweep workers must not re-run the script (it once failed, blaming a __main__ guard that was there), and a
@@ -60,6 +62,7 @@ def test_the_readme_pasted_into_one_script_runs_and_runs_again(tmp_path):
     assert (tmp_path / "exps" / "dabney.nc").is_file() and len(list((tmp_path / "exps" / "lam_alpha").glob("*.nc"))) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("document", ["docs/drl.md"])
 def test_code_blocks_run_as_written(document, tmp_path):
     # Each Python block runs as a script of its own in a fresh process, in the document's order, in one folder

@@ -33,6 +33,7 @@ def _overlaps(fig):
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Animation was deleted")
 def test_no_panel_runs_into_another(runs):
     dabney, masset, sousa = runs

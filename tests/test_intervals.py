@@ -44,6 +44,7 @@ def test_implied_tau_inverts_the_expectiles():
     assert decode.implied_tau(TRUE, [-1.0, TRUE.values.min(), TRUE.values.max(), 99.0]).tolist() == [0, 0, 1, 1]
 
 
+@pytest.mark.slow
 def test_recorded_intervals_cover_the_truth_at_their_level():
     covered_reversal, covered_tau = [], []
     for seed in range(8):
@@ -95,6 +96,7 @@ def test_noise_free_responses_have_zero_width_intervals():
                                                                               atol=1e-3)
 
 
+@pytest.mark.slow
 def test_monte_carlo_bias_has_the_sign_of_the_bounded_ratio():
     # τ̂ near 0 can only err upwards and near 1 downwards: Sousa's Monte Carlo at the implied τ must say so.
     # (At noise 3 with 10 trials the lowest-τ neurons' own hinges are noise, land anywhere, and the Monte Carlo
@@ -164,6 +166,7 @@ def test_the_cue_decodes_the_distribution_like_the_reward(dabney_run):
         decode.decode_cue_distribution(form, n_boot=10)
 
 
+@pytest.mark.slow
 def test_distribution_bands_contain_the_point_decode():
     form, _ = _hinge_recording(3, noise=2.0, tau=TAU_30[::2])
     intervals = decode.reward_response_intervals(form, n_boot=20)

@@ -151,6 +151,7 @@ def test_one_stochastic_event_own_is_exact_and_imputed_agrees():
     assert np.ptp(collapsed) < 0.15 * np.ptp(truth)  # 2.3 → ~0.1 (the measurement)
 
 
+@pytest.mark.slow
 def test_quantile_code_with_random_and_imputed_bootstrap():
     # The return's CDF jumps at 0.3, 0.6, 0.8: every level is 0.05 from a jump, where quantiles are unique.
     task = Task("quantile_task", 3.0, 0.1, (TrialType("a", 0.5, (

@@ -28,6 +28,7 @@ def images(cell) -> int:
     return sum("image/png" in out.get("data", {}) for out in cell.outputs)
 
 
+@pytest.mark.slow
 def test_every_figure_of_a_session_shows_once(monkeypatch):
     cells = [
         "import drl\nfrom drl import plots\n"

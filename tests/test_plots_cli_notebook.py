@@ -111,6 +111,7 @@ def test_cli_round_trip():
     assert _drl("tasks").stdout.count("Nature") >= 3
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom_as_a_user_sees_it(tmp_path, monkeypatch):
     """sim.ipynb in a kernel started as a user's (no MPLBACKEND, no magic): every cell that draws shows an image
     (or the player / explorer), and no cell prints a warning or an error a newcomer would have to judge."""
@@ -144,6 +145,7 @@ def test_notebook_runs_top_to_bottom_as_a_user_sees_it(tmp_path, monkeypatch):
     assert Path("figs/tutorial_val_over_t.gif").is_file() and Path("figs/tutorial_joint_map.png").is_file()
 
 
+@pytest.mark.slow
 def test_cli_sweep_from_a_file_and_its_errors():
     Path("sw.toml").write_text('out = "from_file"\nshared_seed = true\n[base]\ntask = "hyp_unif"\nn_trials = 30\n'
                                'tau = [0.2, 0.8]\n[grid]\ngamma = [0.8, 0.95]\n')

@@ -138,6 +138,7 @@ def test_the_papers_procedure_gives_the_papers_numbers(recordings, paper_arrays)
     assert abs(r - 0.851) < 0.005  # measured 0.8503; the paper's arrays 0.8506
 
 
+@pytest.mark.slow
 def test_the_defaults_hold_on_real_neurons(form, recordings):
     responses = decode.reward_responses(form, "odor A")
     tau, reversal = responses["tau_hat"].values, responses["reversal_point"].values
@@ -271,6 +272,7 @@ def test_trial_codes_validate_themselves():
         TrialCode("")
 
 
+@pytest.mark.slow
 def test_the_command_reproduces_the_paper_on_real_neurons_and_fails_without_its_code(recordings, tmp_path, capsys):
     from PIL import Image
 

@@ -43,6 +43,7 @@ def _record(run, trial_type, time_of, per_trial_value, noise, rng, extra):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run):
     rng = np.random.default_rng(0)
     true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
@@ -93,6 +94,7 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
     assert fig.axes[0].get_ylabel() == "recorded response (recorded units)"
 
 
+@pytest.mark.slow
 def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_run):
     gamma, run = masset_run
     rng = np.random.default_rng(1)

@@ -37,6 +37,7 @@ def runs():
     return _run((0.1, 0.9), 3), _run(0.5, 4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BREAKS))
 def test_the_analyses_hold_under_each_break_at_a_realistic_trial_count(runs, name):
     distributional, null = runs
@@ -63,6 +64,7 @@ def test_the_analyses_hold_under_each_break_at_a_realistic_trial_count(runs, nam
         assert abs(decode.cross_validated_asymmetry(null_form, n_splits=20).attrs["median_spearman"]) < band
 
 
+@pytest.mark.slow
 def test_each_break_does_what_it_says(runs):
     distributional, _ = runs
 

@@ -147,6 +147,7 @@ def test_convergence_reads_predictors_in_blocks_with_the_same_numbers(monkeypatc
     xr.testing.assert_allclose(whole, blocked)
 
 
+@pytest.mark.slow
 def test_the_cue_code_warning_does_not_cry_wolf_on_a_settled_run():
     """A settled variable-probability run (30,000 trials, the defaults, 9 τ × 3 γ) sat off the exact expectiles
     by up to 5.5 % only because the rewards its learned window delivered were a sample (the 50 % cue paid in

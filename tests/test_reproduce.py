@@ -11,6 +11,7 @@ from drl.cli import REPRODUCIBLE, main
 from drl.reproduce import PAPERS, Reproduction, dabney2020, reproduce
 
 
+@pytest.mark.slow
 def test_the_command_reproduces_dabney_2020(tmp_path, capsys):
     assert main(["reproduce", "dabney2020", "--quick", "--figs", str(tmp_path), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -25,6 +26,7 @@ def test_the_command_reproduces_dabney_2020(tmp_path, capsys):
         assert pixels.std() > 10  # something drawn, not a blank canvas
 
 
+@pytest.mark.slow
 def test_the_checks_fail_where_the_science_would(tmp_path):
     results = {}
     for _, step in dabney2020.stages(quick=True, seed=0):
@@ -68,6 +70,7 @@ def test_reproduce_checks_its_arguments(tmp_path):
     assert reported.passed and "fail  q" in str(reported) and "reported, not required" in str(reported)
 
 
+@pytest.mark.slow
 def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_path):
     from drl.reproduce import masset2025
     from drl.responses import responses_form
@@ -93,6 +96,7 @@ def test_masset_2025_reproduces_and_its_checks_fail_on_hyperbolic_neurons(tmp_pa
             "timing decode, held out: W1 per-neuron exponential (s)"} <= failed
 
 
+@pytest.mark.slow
 def test_sousa_2025_reproduces_and_fails_without_diverse_discounts(tmp_path):
     import drl
     from drl.reproduce import sousa2025
@@ -148,6 +152,7 @@ def test_every_check_names_the_alternative_it_rejects():
     assert len(identities) == 2  # labelled as engine checks, not evidence
 
 
+@pytest.mark.slow
 def test_an_unlearned_run_and_one_shared_gamma_fail_the_rows_that_name_them(monkeypatch):
     import drl
     from drl.reproduce import masset2025

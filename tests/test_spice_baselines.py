@@ -71,6 +71,7 @@ def _numpy_nll(values, choices, rewards):
     return total
 
 
+@pytest.mark.slow
 def test_fit_recovers_the_agent_and_matches_an_independent_fit():
     truth = dict(beta_reward=5.0, alpha_reward=0.4, alpha_penalty=0.1, forget_rate=0.2, beta_choice=1.0,
                  alpha_choice=1.0)

@@ -124,6 +124,7 @@ def test_load_choice_table_pads_and_validates(tmp_path):
 
 
 # ---------------------------------------------------------------- RNNs and training
+@pytest.mark.slow
 def test_tutorial_custom_rnn_learns_close_to_the_generating_agent():
     dataset, experiments, _ = _data(alpha_reward=0.3)
     model = CustomRNN(n_actions=2)
@@ -137,6 +138,7 @@ def test_tutorial_custom_rnn_learns_close_to_the_generating_agent():
         "c_action", "c_reward", "x_value_reward_chosen"}
 
 
+@pytest.mark.slow
 def test_tutorial_hardcoded_and_embedding_models_train():
     dataset, experiments, _ = _data(n_sessions=60, n_trials=60, alpha_reward=0.3, forget_rate=0.2,
                                     beta_choice=1.0, alpha_choice=1.0)
@@ -145,6 +147,7 @@ def test_tutorial_hardcoded_and_embedding_models_train():
         assert result.train_loss < _agent_nll(experiments, range(60)) + 0.05, type(model).__name__
 
 
+@pytest.mark.slow
 def test_rescorla_wagner_never_ends_at_chance():
     dataset, _, _ = _data(n_sessions=48, n_trials=60, alpha_reward=0.3)
     for seed in range(10):
@@ -215,6 +218,7 @@ def test_seeding_numpy_reproduces_data_and_equations_as_in_the_tutorials():
     np.random.set_state(saved)  # noqa: NPY002
 
 
+@pytest.mark.slow
 def test_inverse_temperatures_stay_non_negative_and_signs_are_recovered():
     from drl.spice import Weinhardt2024RNN
     from drl.spice.rnn import Constant

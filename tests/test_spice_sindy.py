@@ -27,6 +27,7 @@ def forgetting_fit():
     return estimator.fit(dataset.xs, dataset.ys), dataset
 
 
+@pytest.mark.slow
 def test_distilled_equations_recover_the_agent(forgetting_fit):
     estimator, _ = forgetting_fit
     chosen = dict(zip(*estimator.spice_agent.get_spice_features()[0]["x_value_reward_chosen"], strict=True))

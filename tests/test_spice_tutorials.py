@@ -2,9 +2,12 @@
 replaced by `drl.spice` and the data sizes / epochs reduced (marked `# reduced`) so each runs in under a minute.
 """
 
+import pytest
+
 # ---- tutorial 001: Rescorla-Wagner (precoded, then the custom class; save and load)
 
 
+@pytest.mark.slow
 def test_tutorial_001_rescorla_wagner(capsys):
     import numpy as np
     import torch
@@ -211,6 +214,7 @@ def test_tutorial_000_quick_start(capsys):
 # ---- tutorial 3: hard-coded equations
 
 
+@pytest.mark.slow
 def test_tutorial_3_hardcoded_equations():
     import numpy as np
     import torch
@@ -346,6 +350,7 @@ def test_tutorial_3_hardcoded_equations():
 # ---- tutorial 5: Weinhardt et al. (2024)
 
 
+@pytest.mark.slow
 def test_tutorial_5_weinhardt2024():
     import numpy as np
     import torch

@@ -186,6 +186,7 @@ def test_existing_file_is_not_overwritten_unless_asked():
         small_run(out="run")
 
 
+@pytest.mark.slow
 def test_killed_writer_leaves_previous_file_intact(tmp_path):
     original = small_run()
     save(original, "victim")

@@ -16,6 +16,8 @@ import drl.plots
 from drl.sweep import derive_seed, open_sweep, run_config, sweep, sweep_run
 from drl.sweep.configs import population_of_config
 
+pytestmark = pytest.mark.slow  # a Dask cluster of worker processes
+
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
 GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
 

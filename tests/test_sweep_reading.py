@@ -14,6 +14,8 @@ from drl.sweep import open_sweep, sweep, sweep_coordinate, sweep_run
 from drl.sweep.results import _combined_by_xarray
 from drl.sweep.stacked import HEADER_INDEX, stack_runs
 
+pytestmark = pytest.mark.slow  # a Dask cluster of worker processes
+
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
 
 
