@@ -24,12 +24,12 @@ demo: $(STAMP)
 # Tests in up to 4 worker processes (one per core), a module per worker at a time (its fixtures built once):
 # much of the suite waits on subprocesses and kernels, so on 2 cores this takes ~2/3 of the serial time.
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope --no-loadscope-reorder
 
 # The quick tier while editing: every test not marked slow (those over ~3 s: notebooks, sweeps on clusters,
 # SLURM, tutorials, reproductions). `make test` (CI) runs them all.
 test-fast: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow" --numprocesses=auto --maxprocesses=4 --dist=loadscope
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow" --numprocesses=auto --maxprocesses=4 --dist=loadscope --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check drl tests benchmarks

@@ -5,9 +5,15 @@ matplotlib.use("Agg")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow modules first: the worker processes take modules in this order (--dist=loadscope), and a long
-    module that starts last (the SLURM scheduler's, ~2 min) ends the suite minutes after the others."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within is kept
+    """Slow modules first: the worker processes take modules in this order (--dist=loadscope with
+    --no-loadscope-reorder; xdist's own order, most tests first, sent the SLURM module out last, and its ~2 min
+    ended the suite alone): modules marked slow as a whole, then modules with slow tests, then the rest."""
+    def rank(item):
+        if getattr(getattr(item, "module", None), "pytestmark", None) is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +21,17 @@ def _in_tmp_dir(tmp_path, monkeypatch):
     """Each test runs in its own folder, so exps/ and figs/ are fresh and nothing leaks into the repo."""
     monkeypatch.chdir(tmp_path)
     yield
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of two worker processes for a module's sweeps (closed after the module)."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with Client(cluster) as c:
+        yield c
+    cluster.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dask.distributed import Client, LocalCluster
 
 import drl
 import drl.plots
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.slow  # a Dask cluster of worker processes
 
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
 GRID = {"lam": [0.0, 0.9], "alpha": [0.05, 0.1]}
-
-
-@pytest.fixture(scope="module")
-def client():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
-    with Client(cluster) as c:
-        yield c
-    cluster.close()
 
 
 def test_sweep_files_open_sweep_and_resume(client, capsys):

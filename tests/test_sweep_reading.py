@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 import xarray as xr
-from dask.distributed import Client, LocalCluster
 
 from drl.sweep import open_sweep, sweep, sweep_coordinate, sweep_run
 from drl.sweep.results import _combined_by_xarray
@@ -17,14 +16,6 @@ from drl.sweep.stacked import HEADER_INDEX, stack_runs
 pytestmark = pytest.mark.slow  # a Dask cluster of worker processes
 
 BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "seed": 3}
-
-
-@pytest.fixture(scope="module")
-def client():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
-    with Client(cluster) as c:
-        yield c
-    cluster.close()
 
 
 def by_xarray(out):
