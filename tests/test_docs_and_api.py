@@ -96,7 +96,8 @@ def test_no_link_leaves_the_repository():
         assert "../shared" not in text and "DESIGN.md" not in text, document
 
 
-@pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat", "drl.spice.checks"])
+@pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat", "drl.spice.checks",
+                                    "drl.sweep.configs", "drl.sweep.results"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

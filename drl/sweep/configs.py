@@ -41,7 +41,44 @@ POPULATION_FIELDS = ("predictors", "tau", "alpha", "alpha_pos", "alpha_neg", "ga
 
 
 def run_config(base: dict, **changes) -> dict:
-    """A complete run configuration: CONFIG_FIELDS defaults, then ``base``, then ``changes``; checked."""
+    """A complete run configuration: :data:`CONFIG_FIELDS`' defaults, then ``base``, then ``changes``.
+
+    Parameters
+    ----------
+    base : dict
+        Configuration fields (names of :data:`CONFIG_FIELDS`); ``task`` and ``n_trials`` are required here or in
+        ``changes``.
+    **changes
+        Fields that override ``base`` (a sweep's grid values for one run).
+
+    Returns
+    -------
+    dict
+        Every field of :data:`CONFIG_FIELDS`, in plain JSON types: a ``(lo, hi)`` range becomes
+        ``{"uniform": [lo, hi]}``, an array a list; ``tau`` and ``alpha`` become None when ``alpha_pos`` or
+        ``alpha_neg`` is given.
+
+    Raises
+    ------
+    ValueError
+        An unknown field (the valid ones listed, the closest suggested), or ``task``/``n_trials`` missing.
+    TypeError
+        A value that is not a number, string, list or None.
+
+    See Also
+    --------
+    check_config : checks the values as ``simulate`` would.
+    drl.sweep.sweep : runs one configuration per grid position.
+
+    Examples
+    --------
+    >>> from drl.sweep import run_config
+    >>> config = run_config({"task": "dabney_variable_magnitude", "n_trials": 200}, lam=0.9)
+    >>> config["lam"], config["seed"], config["rule"]
+    (0.9, 0, 'expectile')
+    >>> run_config({"task": "hyp_unif", "n_trials": 5}, tau=(0.1, 0.9))["tau"]
+    {'uniform': [0.1, 0.9]}
+    """
     config = dict(CONFIG_FIELDS)
     for key, value in {**base, **changes}.items():
         choice("configuration field", key, CONFIG_FIELDS)
@@ -79,8 +116,33 @@ def population_of_config(config: dict):
 
 def check_config(config: dict, *, tasks: dict | None = None) -> None:
     """Check a complete run configuration without simulating: its task, population, trial count, options and
-    recording, with the errors ``simulate`` would raise (ValueError/TypeError naming the field). ``tasks``
-    caches loaded tasks by name."""
+    recording, with the errors ``simulate`` would raise.
+
+    Parameters
+    ----------
+    config : dict
+        A complete configuration (:func:`run_config`'s).
+    tasks : dict, optional
+        A cache of loaded tasks by name, shared across calls (a sweep checks every run before a cluster starts).
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the field and the value (an unknown task, ``n_trials`` < 1, a bad population, unknown options).
+
+    See Also
+    --------
+    run_config : builds the configuration.
+
+    Examples
+    --------
+    >>> from drl.sweep import check_config, run_config
+    >>> check_config(run_config({"task": "dabney_variable_magnitude", "n_trials": 200}))
+    >>> check_config(run_config({"task": "dabney_variable_magnitude", "n_trials": 0}))
+    Traceback (most recent call last):
+    ...
+    ValueError: n_trials must be an integer >= 1; got 0
+    """
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict of run settings (sweep's configs); got {type(config).__name__}")
     missing = sorted({"task", "n_trials", "seed", "rule", "update", "features", "bootstrap", "preset",
@@ -114,7 +176,30 @@ def check_config(config: dict, *, tasks: dict | None = None) -> None:
 def derive_seed(base_seed: int, index: int) -> int:
     """The seed of grid position ``index``: ``SeedSequence(base_seed, spawn_key=(index,))``'s first 32-bit word.
 
-    Each position gets an independent stream; the same base seed and grid give the same seeds everywhere.
+    Each position gets an independent stream; the same base seed and grid give the same seeds on every machine.
+
+    Parameters
+    ----------
+    base_seed : int
+        The sweep's base seed (≥ 0).
+    index : int
+        The run's position in the grid (≥ 0; the last field varies fastest).
+
+    Returns
+    -------
+    int
+        A seed in [0, 2³²).
+
+    Raises
+    ------
+    ValueError
+        A negative or non-integer ``base_seed`` or ``index``.
+
+    Examples
+    --------
+    >>> from drl.sweep import derive_seed
+    >>> derive_seed(0, 0), derive_seed(0, 1)
+    (3757552657, 673228719)
     """
     for name, value in (("base_seed", base_seed), ("index", index)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:

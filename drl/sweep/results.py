@@ -17,9 +17,30 @@ __all__ = ["map_runs", "open_sweep", "sweep_coordinate", "sweep_run"]
 
 
 def sweep_coordinate(field: str) -> str:
-    """The ``run`` coordinate of a swept field in :func:`open_sweep`: the field's name, or ``<field>_setting``
-    for the population parameters (tau, gamma, lam, alpha_pos, alpha_neg), which are already per-predictor
-    coordinates of every run (then with a ``run`` dimension too)."""
+    """The ``run`` coordinate of a swept field in :func:`open_sweep`.
+
+    Parameters
+    ----------
+    field : str
+        A configuration field swept by the grid.
+
+    Returns
+    -------
+    str
+        The field's name, or ``<field>_setting`` for the population parameters (tau, gamma, lam, alpha_pos,
+        alpha_neg), which are already per-predictor coordinates of every run (then with a ``run`` dimension too).
+
+    Raises
+    ------
+    TypeError
+        ``field`` is not a str.
+
+    Examples
+    --------
+    >>> from drl.sweep import sweep_coordinate
+    >>> sweep_coordinate("tau"), sweep_coordinate("alpha")
+    ('tau_setting', 'alpha')
+    """
     if not isinstance(field, str):
         raise TypeError(f"field must be the name of a swept field (a str); got {field!r}")
     return f"{field}_setting" if field in PARAMETERS else field
