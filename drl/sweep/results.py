@@ -10,8 +10,8 @@ import xarray as xr
 
 from drl.schema import PARAMETERS
 from drl.store import DEFAULT_DIR, decode_attrs, load
-from drl.sweep.run import MANIFEST, read_manifest
-from drl.sweep.stacked import run_headers, stack_runs
+from drl.sweep.run import MANIFEST, read_configs, read_manifest
+from drl.sweep.stacked import stack_runs
 
 __all__ = ["map_runs", "open_sweep", "sweep_coordinate", "sweep_run"]
 
@@ -204,12 +204,10 @@ def map_runs(out: str, function, *, directory=DEFAULT_DIR, client=None, progress
         raise ValueError(f"the sweep {folder} has no completed run")
     rows = {}
     # each run's configuration for its row, from the header index the sweep left (reading 1000 headers: 4 s)
-    for path, header in zip(files, run_headers(files, [], [], skip_unreadable=True), strict=True):
-        try:
-            config = decode_attrs(header[0])["sweep_config"]
-        except (KeyError, ValueError, TypeError):
-            continue  # not a finished run of this sweep (open_sweep and sweep say so)
-        rows[int(path.stem.removeprefix("run_"))] = {"path": str(path.resolve()), **{f: config.get(f) for f in fields}}
+    for path, config in zip(files, read_configs(files), strict=True):
+        if config is not None:  # else not a finished run of this sweep (open_sweep and sweep say so)
+            rows[int(path.stem.removeprefix("run_"))] = {"path": str(path.resolve()),
+                                                       **{f: config.get(f) for f in fields}}
     dask_client, owned = client_for(client)
     try:
         # runs in batches, a few per worker: a task per run spent ~30 ms a run on the function's transfer and the

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from drl._atomic import write_atomic
-from drl.store import DEFAULT_DIR, clean_stale_temps, save
+from drl.store import DEFAULT_DIR, clean_stale_temps, decode_attrs, save
 from drl.sweep.cluster import (
     NoWorkersError,
     client_for,
@@ -152,15 +152,21 @@ def _batches(todo: list[int], configs: list[dict], n_workers: int, vectorize: bo
     return batches
 
 
-def read_config(path: Path):
-    """The configuration a sweep run's file carries (its header only), or None for a file that is not one."""
-    import netCDF4
+def read_configs(paths: list[Path]) -> list[dict | None]:
+    """The configuration each sweep run file carries, or None for a file that is missing, unreadable or not a run
+    of a sweep (it will be redone). From the folder's header index where a file is unchanged since it was indexed
+    (:func:`drl.sweep.stacked.run_headers`): resuming a 1000-run sweep read 1000 headers."""
+    from drl.sweep.stacked import run_headers
 
-    try:
-        with netCDF4.Dataset(path) as nc:
-            return json.loads(nc.getncattr("sweep_config"))
-    except (OSError, KeyError, AttributeError, ValueError, RuntimeError):
-        return None  # unreadable or not a sweep run: it will be redone
+    present = [Path(path) for path in paths if Path(path).is_file()]
+    headers = dict(zip(present, run_headers(present, [], [], skip_unreadable=True), strict=True)) if present else {}
+    configs = []
+    for path in paths:
+        try:
+            configs.append(decode_attrs(headers[Path(path)][0])["sweep_config"])
+        except (KeyError, TypeError, ValueError):  # missing (KeyError), unreadable (None), not a sweep's run
+            configs.append(None)
+    return configs
 
 
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
@@ -242,12 +248,14 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
 
     rows = []
     todo = []
+    paths = [folder.resolve() / f"run_{index:04d}.nc" for index in range(len(configs))]  # absolute: workers have
+    stored = read_configs(paths) if not overwrite else [None] * len(paths)  # their own working directory
     for index, config in enumerate(configs):
-        path = folder.resolve() / f"run_{index:04d}.nc"  # absolute: workers have their own working directory
+        path = paths[index]
         row = {"run": index, **{f: config[f] for f in fields}, "status": "", "error": "", "path": str(path)}
         if index in invalid:
             row["status"], row["error"] = "failed", f"{type(invalid[index]).__name__}: {invalid[index]}"
-        elif path.is_file() and not overwrite and read_config(path) == config:
+        elif stored[index] == config:
             row["status"] = "skipped"
         else:
             todo.append(index)
@@ -285,7 +293,8 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
                 close_quietly(client)
             clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
             if interrupt is not None:  # counted from the files once the workers are gone: what is really there
-                finished = sum(read_config(Path(rows[i]["path"])) == configs[i] for i in todo)
+                finished = sum(saved_config == configs[i] for saved_config, i in
+                               zip(read_configs([Path(rows[i]["path"]) for i in todo]), todo, strict=True))
                 saved = (f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} before "
                          f"{'the interrupt' if isinstance(interrupt, KeyboardInterrupt) else 'the workers were lost'}; "
                          "the others were stopped (no partial file is left). Run the sweep again to do the rest: "

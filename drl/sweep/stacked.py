@@ -21,8 +21,9 @@ import xarray as xr
 
 __all__ = ["HEADER_INDEX", "index_headers", "run_headers", "stack_runs"]
 
-#: Attributes of the netCDF-4 layer on HDF5 objects, which netCDF readers hide
-_HIDDEN_PREFIXES = ("_NC", "_Netcdf4", "_nc3", "DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME")
+#: Global attributes of the netCDF-4 layer (``_NCProperties``, ``_Netcdf4…``, ``_nc3_strict``), which netCDF
+#: readers hide
+_HIDDEN_PREFIXES = ("_NC", "_Netcdf4", "_nc3")
 
 
 def _attribute(value: np.ndarray):
