@@ -24,7 +24,7 @@ from scipy import optimize, stats
 
 import drl
 from drl import decode
-from drl.decode.distribution import _expectile_objective
+from drl.decode.compiled import expectile_objective as _expectile_objective
 from drl.distributions import RewardDistribution
 
 

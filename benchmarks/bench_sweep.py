@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/bench_sweep.py [--analysis 200]
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -20,6 +21,8 @@ import numpy as np
 from dask.distributed import Client, LocalCluster
 
 from drl.sweep import sweep
+
+from bench_engine import busy_neighbour  # noqa: E402 - a sibling script (benchmarks/ on sys.path)
 
 BASE = {"task": "lowet_2025", "n_trials": 2000, "tau": list(np.linspace(0.05, 0.95, 20)), "gamma": [0.8, 0.95]}
 GRID = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.02, 0.05, 0.1, 0.2]}
@@ -72,12 +75,14 @@ def analysis(n_runs: int) -> None:
     from drl.sweep import map_runs
 
     truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
-    start = time.perf_counter()  # drl's own local cluster (one worker per CPU), started and closed: as a user calls it
-    mapped = map_runs("big", lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth),
-                      progress=False)
-    every = time.perf_counter() - start
-    print(f"map_runs: every run decoded (W1 to the truth) on drl's local cluster in {every:.1f} s, its start "
-          f"included ({int((mapped['error'] != '').sum())} errors)")
+    for label, beside in (("idle", contextlib.nullcontext), ("beside a process spinning on a core", busy_neighbour)):
+        with beside():
+            start = time.perf_counter()  # drl's own local cluster (a worker per CPU), started and closed, as a user
+            mapped = map_runs("big", lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth),
+                              progress=False)
+            every = time.perf_counter() - start
+        print(f"map_runs, {label}: every run decoded (W1 to the truth) on drl's local cluster in {every:.1f} s, its "
+              f"start included ({int((mapped['error'] != '').sum())} errors)")
     print(f"{n_runs}-run sweep (9 predictors × 500 trials each): made in {made:.1f} s; open_sweep {opened:.2f} s "
           f"(header index), {opened_cold:.2f} s (every header read); "
           f"sweep_run + decode per run: {timings['own file']:.3f} s from its own file, "

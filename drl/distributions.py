@@ -89,7 +89,10 @@ def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
         above = (p * np.clip(x[None, :] - e[:, None], 0, None)).sum(1)
         below = (p * np.clip(e[:, None] - x[None, :], 0, None)).sum(1)
         up = levels * above > (1 - levels) * below
-        lo, hi = np.where(up, e, lo), np.where(up, hi, e)
+        new_lo, new_hi = np.where(up, e, lo), np.where(up, hi, e)
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break  # every bracket is two adjacent floats (a fixed point): further halvings change nothing
+        lo, hi = new_lo, new_hi
     return 0.5 * (lo + hi)
 
 

@@ -212,7 +212,7 @@ def test_imputation_reaches_the_objective_of_many_random_restarts():
     # Dabney's distribution with 10 levels: the three deterministic starts used before stopped at 1.1e-3
     from scipy import optimize
 
-    from drl.decode.distribution import _expectile_objective
+    from drl.decode.compiled import expectile_objective as _expectile_objective
 
     true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
     levels = (np.arange(10) + 0.5) / 10
@@ -226,6 +226,38 @@ def test_imputation_reaches_the_objective_of_many_random_restarts():
                                  options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12}).fun for _ in range(30))
     assert decoded.loss <= 1.05 * best
     assert decoded.loss == pytest.approx(_expectile_objective(decoded.samples, levels, values)[0])
+
+
+def numpy_expectile_objective(samples, levels, values):
+    """The imputation objective as it was written in numpy (the reference the compiled one must equal)."""
+    diff = samples[None, :] - values[:, None]
+    weight = np.where(diff > 0, levels[:, None], 1 - levels[:, None])
+    g = (weight * diff).mean(1)
+    return float(np.sum(g**2)), 2 * (g[:, None] * weight).sum(0) / samples.size
+
+
+def test_the_compiled_objective_is_numpys_to_the_bit():
+    """L-BFGS-B's path depends on every bit of the gradient: the compiled objective must be numpy's exactly (sums
+    in numpy's pairwise order), on every size that changes that order (< 8, ≤ 128, halves above) and at ties."""
+    from drl.decode.compiled import expectile_objective, pairwise_sum
+
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 8, 9, 100, 127, 128, 129, 200, 257, 1000, 4099):
+        x = rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, n)
+        assert pairwise_sum(x, 0, n) == np.sum(x)
+    for case in range(400):
+        n_levels, n_samples = int(rng.integers(1, 60)), int(rng.choice([2, 7, 9, 100, 128, 129, 300, 1000]))
+        levels = np.sort(rng.uniform(0.01, 0.99, n_levels))
+        values = np.sort(rng.normal(size=n_levels)) * 10.0 ** rng.uniform(-3, 3)
+        samples = rng.normal(size=n_samples) * 10.0 ** rng.uniform(-3, 3)
+        if case % 5 == 0:
+            samples[: n_samples // 3] = values[0]  # z = e: the indicator's edge
+        loss, grad = expectile_objective(samples, levels, values)
+        want_loss, want_grad = numpy_expectile_objective(samples, levels, values)
+        assert loss == want_loss and np.array_equal(grad, want_grad), (n_levels, n_samples)
+    # and a sum the summation order matters for: 1 + 1e-16 × 8 differs between sequential and pairwise
+    x = np.array([1.0] + [1e-16] * 15)
+    assert pairwise_sum(x, 0, x.size) == np.sum(x)
 
 
 def test_weighted_timing_equals_duplicated_rows():

@@ -97,7 +97,7 @@ def test_no_link_leaves_the_repository():
 
 
 @pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat", "drl.spice.checks",
-                                    "drl.sweep.configs", "drl.sweep.results"])
+                                    "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

@@ -15,7 +15,7 @@ confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are S
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
 Controls (:mod:`~drl.decode.controls`): optimistic / pessimistic cells on the 50 % cue, split-half consistency of
 reversal points against a population that shares one value prediction, and the reference ladder that says what a
-decoded distribution's W1 means. Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
+decoded distribution's W1 means; :func:`perfect_code_control` gives the W1 that a perfect expectile code reaches at the neurons' own noise and trial counts (what a decode can be held to). Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
 discount fits per neuron and the timing decoders under each, cross-validated over trials (Masset et al. 2025).
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
@@ -51,6 +51,7 @@ from drl.decode.population import decode_cue_distribution as decode_cue_distribu
 from drl.decode.population import decode_joint as decode_joint
 from drl.decode.population import decode_run_distribution as decode_run_distribution
 from drl.decode.population import decode_run_timing as decode_run_timing
+from drl.decode.perfect_code import perfect_code_control as perfect_code_control
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal
@@ -87,6 +88,7 @@ __all__ = [
     "gcv_ridge",
     "hinge_fit",
     "implied_tau",
+    "perfect_code_control",
     "predict_signs",
     "reference_ladder",
     "is_responses_form",

@@ -15,6 +15,7 @@ from scipy import optimize, stats
 
 from drl._validate import frames_to_user
 from drl.decode._checks import MAX_SAMPLES, single_blas_thread
+from drl.decode.compiled import expectile_objective
 from drl.decode._checks import levels_in_unit_interval as _levels
 from drl.decode._checks import vector as _vector
 from drl.distributions import RewardDistribution, expectiles
@@ -39,17 +40,6 @@ def implied_tau(distribution: RewardDistribution, reversal_point) -> np.ndarray:
     above = np.sum(distribution.probabilities * np.clip(distribution.values - c, 0, None), -1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(above <= 0, 1.0, np.where(below <= 0, 0.0, below / (below + above)))
-
-
-def _expectile_objective(samples, levels, values):
-    """Σ_i g_i² with g_i = mean_j |τ_i − 1[z_j < e_i]|·(z_j − e_i), the expectile-loss gradient at e_i, and its
-    gradient in the samples (the indicator is piecewise constant, so it is exact almost everywhere)."""
-    diff = samples[None, :] - values[:, None]  # [I, N]
-    weight = np.where(diff > 0, levels[:, None], 1 - levels[:, None])
-    g = (weight * diff).mean(1)  # [I]
-    loss = float(np.sum(g**2))
-    grad = 2 * (g[:, None] * weight).sum(0) / samples.size
-    return loss, grad
 
 
 @dataclass(frozen=True)
@@ -323,7 +313,7 @@ def _impute(levels, values, lo: float, hi: float, n_samples: int, n_starts: int,
     with single_blas_thread():
         for start in starts:
             x0 = np.clip(start() + jitter, lo, hi)
-            result = optimize.minimize(_expectile_objective, x0, args=(levels, values), jac=True, method="L-BFGS-B",
+            result = optimize.minimize(expectile_objective, x0, args=(levels, values), jac=True, method="L-BFGS-B",
                                        bounds=[(lo, hi)] * n_samples, options={"maxiter": 2000, "ftol": 1e-15,
                                                                               "gtol": 1e-12})
             if best is None or result.fun < best.fun:

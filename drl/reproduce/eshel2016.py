@@ -42,7 +42,7 @@ PAPER_R = 0.851
 
 def sizes(quick: bool) -> dict:
     """Splits of the cross-validated correlation (the paper's 200; 40 in the quick version)."""
-    return {"splits": 40 if quick else 200, "shuffles": 10 if quick else 20}
+    return {"splits": 40 if quick else 200, "shuffles": 10 if quick else 20, "perfect_codes": 20 if quick else 100}
 
 
 def _paper_arrays(data: Path):
@@ -102,7 +102,7 @@ def stages(quick: bool, seed: int, data: Path):
         responses = r["responses"]
         keep = (responses["tau_hat"].values > 0) & (responses["tau_hat"].values < 1)
         if keep.sum() < 3:  # nothing to decode (responses that do not follow the reward): the checks fail
-            r["decoded"] = r["regularised"] = None
+            r["decoded"] = r["regularised"] = r["perfect"] = None
             r["ladder"] = decode.reference_ladder(r["truth"])
             r["shuffled"] = np.array([np.nan])
             return
@@ -110,6 +110,8 @@ def stages(quick: bool, seed: int, data: Path):
         r["regularised"] = decode.decode_run_distribution(r["form"], CUED, responses=responses, smoothing="cv",
                                                           bounds="delivered")
         r["ladder"] = decode.reference_ladder(r["truth"], r["decoded"])
+        r["perfect"] = decode.perfect_code_control(r["form"], r["truth"], CUED, responses=responses,
+                                                   n_codes=size["perfect_codes"], seed=seed, progress=False)
         r["shuffled"] = decode.shuffle_control(responses["tau_hat"].values[keep],
                                                responses["reversal_point"].values[keep], r["truth"],
                                                n_shuffles=size["shuffles"], seed=seed) / r["truth"].std
@@ -155,6 +157,16 @@ def checks(r) -> list[Check]:
                      "smoothing='cv', bounds='delivered'" + (f" (ridge {r['regularised'].smoothing:.2g})"
                                                              if r["regularised"] is not None else ""),
                      rejects="estimates no better than the paper's own 40 pairs"))
+    perfect = r["perfect"].attrs if r["perfect"] is not None else {"median_sd": np.nan, "low_sd": np.nan,
+                                                                      "high_sd": np.nan, "n_codes": 0}
+    out.append(Check("decoded W1 against perfect expectile codes at these neurons' noise (in SD)", w1,
+                     f"perfect codes: median {perfect['median_sd']:.2f}, 10–90 % {perfect['low_sd']:.2f}–"
+                     f"{perfect['high_sd']:.2f} ({perfect['n_codes']} codes)",
+                     f"≤ {perfect['high_sd']:.2f} (their 90th percentile)", w1 <= perfect["high_sd"],
+                     "perfect_code_control: each neuron replaced by one coding the exact τ̂-expectile with its own "
+                     "slopes, trial counts and resampled noise; a fixed W1 target cannot tell noise from a code",
+                     rejects="a code worse than a perfect one at this noise (the τ̂-shuffled code decodes to "
+                             "about 0.76 SD)"))
     shuffled = float(np.nanmedian(r["shuffled"])) if np.isfinite(r["shuffled"]).any() else np.nan
     out.append(Check("decoded W1 / the median shuffled-τ̂ decode's", w1 / shuffled, "< 1",
                      f"< 1 (shuffled {shuffled:.2f} SD)", w1 < shuffled,

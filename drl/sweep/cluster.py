@@ -12,8 +12,9 @@ import sys
 
 import numpy as np
 
-__all__ = ["CLUSTER_ATTEMPTS", "POLL_SECONDS", "NoWorkersError", "allocated_cpus", "client_for", "close_quietly",
-           "completed", "lost", "numba_threads_of_this_worker", "start_local_cluster", "target_workers"]
+__all__ = ["CLUSTER_ATTEMPTS", "MALLOC_TRIM", "POLL_SECONDS", "NoWorkersError", "allocated_cpus", "client_for",
+           "close_quietly", "completed", "glibc_malloc_for_workers", "lost", "numba_threads_of_this_worker",
+           "start_local_cluster", "target_workers"]
 
 
 @contextlib.contextmanager
@@ -39,6 +40,37 @@ def workers_without_the_script():
             main.__dict__.update(saved)
 
 
+#: glibc's malloc trim threshold, which Dask fixes for its workers (65536) by setting it in the environment of the
+#: process that starts them, where it stays (Dask's own docs: "even if this means poisoning the process running the
+#: Nanny"): every later cluster of that process inherits it
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+
+
+@contextlib.contextmanager
+def glibc_malloc_for_workers():
+    """Start worker processes with glibc's adaptive malloc, not Dask's fixed trim threshold.
+
+    Fixing any threshold turns off glibc's adaptive mmap threshold, and every large numpy temporary then costs
+    fresh pages (a decode took 82 ms instead of 52). Dask's configuration asks for it (unset here while the workers
+    start), and any Dask cluster started earlier in this process left it in ``os.environ`` (a sweep on the user's
+    own LocalCluster, then ``map_runs`` on drl's: 36 → 41 s for 1000 decodes); Dask's value found there is kept out
+    of the workers' environment and put back afterwards. A value the user chose (any other) is theirs and stays."""
+    import dask
+
+    key = f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}"
+    dasks = dask.config.get(key, None)
+    left = os.environ.get(MALLOC_TRIM)
+    from_dask = left is not None and dasks is not None and left == str(dasks)
+    if from_dask:
+        del os.environ[MALLOC_TRIM]
+    try:
+        with dask.config.set({key: None}):
+            yield
+    finally:
+        if from_dask:
+            os.environ.setdefault(MALLOC_TRIM, left)
+
+
 #: Attempts at starting the local cluster: a worker process killed as it starts (out of memory, a signal) fails
 #: the whole start, and the next attempt usually succeeds
 CLUSTER_ATTEMPTS = 2
@@ -49,16 +81,12 @@ def start_local_cluster(local_cluster, n_workers: int):
     OSError: the command line reports it in one line) when it cannot start. Dask's own message for a worker that
     died while starting ("Nanny failed to start … if __name__ == '__main__'") blames the user's script, which is
     not the cause when drl started the workers."""
-    import dask
-
     last = None
     for _ in range(CLUSTER_ATTEMPTS):
         try:
-            # glibc's own malloc tuning, not Dask's MALLOC_TRIM_THRESHOLD_=65536: fixing any threshold turns off
-            # glibc's adaptive mmap threshold, and every large numpy temporary then costs fresh pages (a decode
-            # took 82 ms instead of 52; a run's memory is freed when it is saved anyway)
-            with workers_without_the_script(), dask.config.set(
-                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            # glibc's own malloc tuning, not Dask's MALLOC_TRIM_THRESHOLD_ (a run's memory is freed when it is
+            # saved anyway)
+            with workers_without_the_script(), glibc_malloc_for_workers():
                 # dashboard on a free port: the default 8787 taken (another cluster, another notebook) made
                 # Dask warn in the user's cell; the client's repr shows the link
                 return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True,
