@@ -18,11 +18,10 @@ import tempfile
 import time
 
 import numpy as np
+from bench_engine import busy_neighbour  # noqa: E402 - a sibling script (benchmarks/ on sys.path)
 from dask.distributed import Client, LocalCluster
 
 from drl.sweep import sweep
-
-from bench_engine import busy_neighbour  # noqa: E402 - a sibling script (benchmarks/ on sys.path)
 
 BASE = {"task": "lowet_2025", "n_trials": 2000, "tau": list(np.linspace(0.05, 0.95, 20)), "gamma": [0.8, 0.95]}
 GRID = {"lam": [0.0, 0.3, 0.6, 0.9], "alpha": [0.02, 0.05, 0.1, 0.2]}

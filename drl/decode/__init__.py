@@ -47,11 +47,11 @@ from drl.decode.distribution import shuffle_control as shuffle_control
 from drl.decode.distribution import wasserstein as wasserstein
 from drl.decode.intervals import distribution_intervals as distribution_intervals
 from drl.decode.intervals import reward_response_intervals as reward_response_intervals
+from drl.decode.perfect_code import perfect_code_control as perfect_code_control
 from drl.decode.population import decode_cue_distribution as decode_cue_distribution
 from drl.decode.population import decode_joint as decode_joint
 from drl.decode.population import decode_run_distribution as decode_run_distribution
 from drl.decode.population import decode_run_timing as decode_run_timing
-from drl.decode.perfect_code import perfect_code_control as perfect_code_control
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal
