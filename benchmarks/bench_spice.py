@@ -47,6 +47,19 @@ from drl.spice import (
 )
 
 
+def _started_at(beta_start: float):
+    """LearningRateRNN with its β initialised at ``beta_start`` (fit builds the network from its class)."""
+    from drl.spice import LearningRateRNN
+
+    class Started(LearningRateRNN):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.betas["x_value_reward"].init = beta_start
+
+    Started.__name__ = "LearningRateRNN"
+    return Started
+
+
 def data(n_sessions, n_trials, seed=0):
     dataset, _, _ = create_dataset(AgentQ(alpha_reward=0.3, rng=seed + 1), BanditsDrift(0.2, rng=seed),
                                    n_trials, n_sessions)
@@ -210,7 +223,7 @@ def compare_with_autospice(python: str, epochs: int = 1024) -> None:
             equations = [f"({m}) " + " ".join(f"{c:+.3f} {f}" for f, c in zip(g.feature, g.coefficient, strict=True))
                          for m, g in eq.groupby("module", sort=False)]
             name = f"drl, early stop ({patience})" if patience else "drl, all epochs"
-            rows.append((label, name, estimator.training.epochs, seconds, _held_out_nll(pred_rnn, ys[test]),
+            rows.append((label, name, estimator.training_.epochs, seconds, _held_out_nll(pred_rnn, ys[test]),
                          _held_out_nll(pred_spice, ys[test]), alpha, equations))
     print("\nSide by side, 80 training sessions × 100 trials, held-out NLL on 20 others (nats per choice); α̂ = 1 − "
           "the chosen value's own coefficient (true α 0.3):")
@@ -270,7 +283,7 @@ def learning_rate_recovery(seeds: int) -> None:
     rate trades against β, and where training ends on it depends on the start."""
     from scipy import optimize
 
-    from drl.spice import LEARNING_RATE_RNN_CONFIG, LearningRateRNN
+    from drl.spice import LEARNING_RATE_RNN_CONFIG
 
     print("LearningRateRNN on AgentQ(α=0.3, β=3, forget=0.2), 100 sessions × 100 trials, 1024 epochs; mean learning "
           "rate on chosen trials, β, training NLL (nats per choice):")
@@ -288,22 +301,21 @@ def learning_rate_recovery(seeds: int) -> None:
         print(f"  seed {seed}: MLE α {mle.x[0]:.3f} (95 % interval {low:.3f}–{high:.3f}) β {mle.x[1]:.2f} forget "
               f"{mle.x[2]:.3f} NLL {mle.fun:.4f}")
         for name, beta_start, weight_decay in variants:
-            estimator = SpiceEstimator(LearningRateRNN, LEARNING_RATE_RNN_CONFIG, learning_rate=1e-2, epochs=1024,
-                                       weight_decay=weight_decay, seed=seed)
-            estimator.model.betas["x_value_reward"].init = beta_start
+            estimator = SpiceEstimator(_started_at(beta_start), LEARNING_RATE_RNN_CONFIG, learning_rate=1e-2,
+                                       epochs=1024, weight_decay=weight_decay, seed=seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ChanceLevelWarning)
                 estimator.fit(dataset.xs, dataset.ys)
-            recorded = estimator.model.record(dataset.xs)
+            recorded = estimator.model_.record(dataset.xs)
             rate = np.asarray(recorded["x_learning_rate_reward"])[1:]
             chosen = np.asarray(recorded["c_action"])[:-1].astype(bool)
             with torch.no_grad():
-                beta = float(estimator.model.betas["x_value_reward"]())
+                beta = float(estimator.model_.betas["x_value_reward"]())
             recovered[name].append(rate[chosen].mean() - mle.x[0])
             equation = estimator.equations_
             terms = equation[(equation.module == "x_learning_rate_reward") & (equation.coefficient != 0)]
             print(f"    {name:<18} rate {rate[chosen].mean():.3f} β {beta:.2f} NLL "
-                  f"{estimator.training.train_loss:.4f} | rate equation "
+                  f"{estimator.training_.train_loss:.4f} | rate equation "
                   + ", ".join(f"{f} {c:+.3f}" for f, c in zip(terms.feature, terms.coefficient, strict=True)))
     print("  mean learning rate − MLE α over seeds: " + ", ".join(
         f"{name} {np.mean(d):+.3f} (range {min(d):+.3f} … {max(d):+.3f})" for name, d in recovered.items()))
@@ -337,9 +349,9 @@ def main():
     estimator.fit(tutorial.xs, tutorial.ys)
     total = time.perf_counter() - start
     start = time.perf_counter()
-    distill(estimator.model, tutorial.xs, FORGETTING_CONFIG)
+    distill(estimator.model_, tutorial.xs, FORGETTING_CONFIG)
     distillation = time.perf_counter() - start
-    r = estimator.report
+    r = estimator.report_
     print(f"SpiceEstimator(ForgettingRNN) end to end, 100 × 100, 1024 epochs: {total:.1f} s; distillation "
           f"{distillation:.2f} s; held-out NLL RNN {r['nll_rnn_test']:.4f}, SPICE {r['nll_spice_test']:.4f}")
     restarts, losses = [], []

@@ -119,8 +119,8 @@ def main():
                     label = f"{name} {kind} e{epochs} s{seed}"
                     predictions[label] = np.nan_to_num(pred, nan=0.5) if kind == "SPICE" else pred
                     times[label] = seconds
-                    notes[label] = (f"epochs run {estimator.report['epochs']}, threshold "
-                                    f"{estimator.report['sindy_threshold']:g}, non-finite {non_finite}, "
+                    notes[label] = (f"epochs run {estimator.report_['epochs']}, threshold "
+                                    f"{estimator.report_['sindy_threshold']:g}, non-finite {non_finite}, "
                                     f"{len(caught) + len(predicted)} warning(s)")
                     if kind == "SPICE":
                         counts = estimator.n_parameters()

@@ -59,6 +59,11 @@ with warnings.catch_warnings():
     _FORM = responses_from_recording(_REC, baseline_window=(-1.0, 0.0))
 
 
+def _spice_fit(**params):
+    return spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=1, n_restarts=0,
+                                **params).fit(spice.load_choice_table(TABLE))
+
+
 CASES = [
     # choice data: one declared check (drl.spice.checks) for every fit, prediction and comparison
     ("fit-trials-differ", lambda t: fit(ys=YS[:, :-1]), ValueError,
@@ -100,17 +105,17 @@ CASES = [
      r"progress must be True or False; got 'yes'"),
     ("bandits-counterfactual-str", lambda t: spice.BanditsDrift(0.2, counterfactual="no"), TypeError,
      r"counterfactual must be True or False; got 'no'"),
-    ("spice-hidden-negative", lambda t: spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG,
-                                                             hidden_size=-1), ValueError, r"hidden_size must be an integer ≥ 1"),
-    ("spice-hidden-1e9", lambda t: spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG,
-                                                        hidden_size=10**9), ValueError, r"hidden_size must be an integer ≥ 1 and ≤ 4096"),
-    ("spice-participants-fraction", lambda t: spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG,
-                                                                   n_participants=0.5), TypeError,
+    # a SpiceEstimator stores its parameters as given (scikit-learn's convention); fit refuses bad ones
+    ("spice-hidden-negative", lambda t: _spice_fit(hidden_size=-1), ValueError, r"hidden_size must be an integer ≥ 1"),
+    ("spice-hidden-1e9", lambda t: _spice_fit(hidden_size=10**9), ValueError,
+     r"hidden_size must be an integer ≥ 1 and ≤ 4096"),
+    ("spice-participants-fraction", lambda t: _spice_fit(n_participants=0.5), TypeError,
      r"n_participants must be an integer; got 0.5"),
-    ("spice-learning-rate-negative", lambda t: spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG,
-                                                                    learning_rate=-1), ValueError, r"learning_rate must be in \(0, 10\]"),
-    ("spice-patience-str", lambda t: spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG,
-                                                          patience="x"), TypeError, r"patience must be an integer; got 'x'"),
+    ("spice-learning-rate-negative", lambda t: _spice_fit(learning_rate=-1), ValueError,
+     r"learning_rate must be in \(0, 10\]"),
+    ("spice-patience-str", lambda t: _spice_fit(patience="x"), TypeError, r"patience must be an integer; got 'x'"),
+    ("spice-rnn-kwargs-list", lambda t: _spice_fit(rnn_kwargs=["dropout"]), TypeError,
+     r"rnn_kwargs must be a dict of rnn_class's arguments or None; got \['dropout'\]"),
     ("agent-negative-variance", lambda t: spice.AgentQ(parameter_variance={"beta_reward": -1}), ValueError,
      r"parameter_variance\['beta_reward'\] must be in \[0, inf\]; got -1"),
     # choice tables: memory bounded by the declared arms, codes that collide, trials that repeat

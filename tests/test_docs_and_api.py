@@ -97,7 +97,8 @@ def test_no_link_leaves_the_repository():
 
 
 @pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat", "drl.spice.checks",
-                                    "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code"])
+                                    "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code",
+                                    "drl.spice.estimator"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest
@@ -105,3 +106,14 @@ def test_docstring_examples_run(module):
 
     failed, attempted = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert attempted > 0 and failed == 0
+
+
+def test_the_package_says_it_is_typed():
+    """PEP 561: ``py.typed`` ships with drl (package data), so IDEs and type checkers read its annotations."""
+    import importlib.resources
+    import tomllib
+    from pathlib import Path
+
+    assert importlib.resources.files("drl").joinpath("py.typed").is_file()
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["drl"]

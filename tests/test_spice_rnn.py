@@ -205,7 +205,7 @@ def test_seeding_numpy_reproduces_data_and_equations_as_in_the_tutorials():
         estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=20, n_restarts=0)
         estimator.fit(dataset.xs, dataset.ys)
         runs.append((dataset.xs.clone(), dataset.ys.clone(), None,
-                     {m: eq.coefficients.copy() for m, eq in estimator.equations[0].items()}))
+                     {m: eq.coefficients.copy() for m, eq in estimator.distilled_[0].items()}))
     torch.testing.assert_close(runs[0][0], runs[1][0])
     torch.testing.assert_close(runs[0][1], runs[1][1])
     for module, coefficients in runs[0][3].items():
@@ -253,18 +253,18 @@ def test_weights_saved_before_beta_was_constrained_load_or_are_refused(tmp_path)
     from drl.spice import LEARNING_RATE_RNN_CONFIG, LearningRateRNN, SpiceEstimator
 
     estimator = SpiceEstimator(rnn_class=LearningRateRNN, spice_config=LEARNING_RATE_RNN_CONFIG)
-    state = estimator.model.state_dict()
+    state = LearningRateRNN().state_dict()  # an unfitted estimator has no network: load_spice builds it
     old = {"rnn_class": "LearningRateRNN", "state_dict": {**state, "betas.x_value_reward.value": torch.tensor(3.0)}}
     torch.save(old, tmp_path / "old.pt")  # an older drl stored β itself
     estimator.load_spice(path_rnn=tmp_path / "old.pt")
-    assert float(estimator.model.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
+    assert float(estimator.model_.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
     old["state_dict"]["betas.x_value_reward.value"] = torch.tensor(-1.5)
     torch.save(old, tmp_path / "negative.pt")
     with pytest.raises(ValueError, match="≤ 0, saved before drl kept inverse temperatures ≥ 0"):
         estimator.load_spice(path_rnn=tmp_path / "negative.pt")
     estimator.save_spice(path_rnn=tmp_path / "new.pt")  # written now: loads as saved
     estimator.load_spice(path_rnn=tmp_path / "new.pt")
-    assert float(estimator.model.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
+    assert float(estimator.model_.betas["x_value_reward"]().detach()) == pytest.approx(3.0, rel=1e-5)
 
 
 def test_early_stopping_keeps_the_weights_of_the_best_held_out_epoch():
@@ -390,3 +390,51 @@ def test_predict_names_the_participant_and_trial_of_a_non_finite_prediction(monk
     with pytest.warns(RuntimeWarning, match=r"SPICE model predicts a non-finite .* participant 0 \(session 2\) at "
                                             r"trial 7"):
         estimator.predict(dataset.xs)
+
+
+@pytest.mark.filterwarnings("ignore::drl.spice.ChanceLevelWarning")  # two epochs: near chance, as expected
+def test_the_estimator_is_a_scikit_learn_estimator():
+    """get_params / set_params / clone, learned state only after fit and ending in _, fit from a fresh network."""
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from drl.spice import (
+        RESCORLA_WAGNER_CONFIG,
+        AgentQ,
+        BanditsDrift,
+        RescorlaWagnerRNN,
+        SpiceEstimator,
+        create_dataset,
+    )
+
+    estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=3, n_restarts=0, hidden_size=4,
+                               sindy_threshold=(0.1, 0.02), rnn_kwargs={"dropout": 0.0})
+    params = estimator.get_params()
+    assert params["hidden_size"] == 4 and params["sindy_threshold"] == (0.1, 0.02)  # stored as given
+    assert params["rnn_kwargs"] == {"dropout": 0.0} and set(params) >= {"rnn_class", "spice_config", "seed"}
+    assert not [name for name in vars(estimator) if name.endswith("_")]  # nothing learned in the constructor
+    with pytest.raises(NotFittedError):
+        check_is_fitted(estimator)
+    twin = clone(estimator)
+    assert twin is not estimator and twin.get_params() == params
+    assert estimator.set_params(epochs=2) is estimator and estimator.epochs == 2
+    dataset, _, _ = create_dataset(AgentQ(rng=0), BanditsDrift(0.2, rng=0), 30, 4)
+    dataset.xs[..., -1] = 0  # one participant
+    estimator.fit(dataset.xs, dataset.ys)
+    check_is_fitted(estimator)
+    assert estimator.sindy_threshold_ in (0.02, 0.1) and estimator.sindy_threshold == (0.1, 0.02)
+    assert set(estimator.report_["sindy_thresholds"]) == {0.02, 0.1} and estimator.training_.epochs <= 2
+    assert estimator.model_.submodules_rnn and set(estimator.distilled_[0]) == set(RESCORLA_WAGNER_CONFIG.rnn_modules)
+    first = {k: v.clone() for k, v in estimator.model_.state_dict().items()}
+    estimator.fit(dataset.xs, dataset.ys)  # a second fit starts from a fresh network: the same result
+    for key, value in estimator.model_.state_dict().items():
+        assert torch.equal(value, first[key]), key
+    assert not hasattr(twin, "model_")  # the clone learned nothing
+    with pytest.warns(DeprecationWarning, match=r"SpiceEstimator.report is now report_"):
+        assert estimator.report == estimator.report_
+    with pytest.warns(DeprecationWarning, match="rnn_kwargs="):
+        old_style = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, dropout=0.0)
+    assert old_style.rnn_kwargs == {"dropout": 0.0} and clone(old_style).rnn_kwargs == {"dropout": 0.0}
+    with pytest.raises(ValueError, match="no network yet"):
+        _ = twin.rnn_agent

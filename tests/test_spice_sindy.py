@@ -45,7 +45,7 @@ def test_distilled_equations_recover_the_agent(forgetting_fit):
     assert list(table.columns) == ["participant", "module", "feature", "coefficient", "n_samples"]
     row = table[(table.module == "x_value_reward_chosen") & (table.feature == "c_reward[k]")]
     assert row.coefficient.item() == pytest.approx(chosen["c_reward[k]"])
-    report = estimator.report
+    report = estimator.report_
     # the default split holds out the last 20 % of every session (19.8 → 20 of 99 choices each)
     assert report["validation"] == "tail" and report["held_out_sessions"] == 100
     assert report["held_out_choices"] == 100 * 20
@@ -71,21 +71,22 @@ def test_config_and_estimator_errors(tmp_path, forgetting_fit):
         SpiceConfig(["x_a"], ["c_action"], {"x_a": []}, {"x_a": ["c_actoin", 1, True]})
     with pytest.raises(ValueError, match="unknown module in library_setup 'x_b'"):
         SpiceConfig(["x_a"], ["c_action"], {"x_a": [], "x_b": []})
-    with pytest.raises(ValueError, match="names module\\(s\\) \\['x_value_reward_not_chosen'\\] that "
-                                         "RescorlaWagnerRNN lacks"):
-        SpiceEstimator(RescorlaWagnerRNN, FORGETTING_CONFIG)
     few = np.zeros((5, 4, 5), np.float32)
     few[..., 0] = 1
+    # the parameters are stored as given (scikit-learn's convention) and checked by fit (and load_spice)
+    with pytest.raises(ValueError, match="names module\\(s\\) \\['x_value_reward_not_chosen'\\] that "
+                                         "RescorlaWagnerRNN lacks"):
+        SpiceEstimator(RescorlaWagnerRNN, FORGETTING_CONFIG).fit(few, few[..., :2])
     with pytest.raises(ValueError, match="patience=20 stops on the held-out loss, but nothing is held out: "
                                          "test_fraction=0.1 with 5 sessions"):
         SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, patience=20,
                        validation="sessions").fit(few, few[..., :2])
     with pytest.raises(ValueError, match="unknown validation 'tails'.*Did you mean 'tail'"):
-        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, validation="tails")
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, validation="tails").fit(few, few[..., :2])
     with pytest.raises(ValueError, match="sindy_threshold must be finite numbers >= 0; got \\(0.1, -1\\)"):
-        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold=(0.1, -1))
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold=(0.1, -1)).fit(few, few[..., :2])
     with pytest.raises(TypeError, match="sindy_threshold must be a number or a sequence"):
-        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold="0.1")
+        SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, sindy_threshold="0.1").fit(few, few[..., :2])
     fresh = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG)
     with pytest.raises(ValueError, match="not fitted yet"):
         fresh.predict(np.zeros((1, 3, 5)))
@@ -109,17 +110,17 @@ def test_equations_are_saved_as_json_and_pickles_need_trust(forgetting_fit, tmp_
     assert data["format"] == "drl.spice.equations" and data["rnn_class"] == "ForgettingRNN"
     loaded = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG)
     loaded.load_spice(path_spice=tmp_path / "spice.json")
-    for pid, modules in estimator.equations.items():
+    for pid, modules in estimator.distilled_.items():
         for module, eq in modules.items():
-            np.testing.assert_array_equal(loaded.equations[pid][module].coefficients, eq.coefficients)
-            assert loaded.equations[pid][module].feature_names == eq.feature_names
+            np.testing.assert_array_equal(loaded.distilled_[pid][module].coefficients, eq.coefficients)
+            assert loaded.distilled_[pid][module].feature_names == eq.feature_names
     # a file an older drl wrote with pickle: refused unless trusted (unpickling can run code)
     with open(tmp_path / "old.pkl", "wb") as f:
-        pickle.dump({"rnn_class": "ForgettingRNN", "equations": estimator.equations}, f)
+        pickle.dump({"rnn_class": "ForgettingRNN", "equations": estimator.distilled_}, f)
     with pytest.raises(ValueError, match=r"old.pkl is a pickle .*arbitrary code.*trust=True"):
         SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "old.pkl")
     trusted = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "old.pkl", trust=True)
-    assert set(trusted.equations) == set(estimator.equations)
+    assert set(trusted.distilled_) == set(estimator.distilled_)
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match=r"bad.json is not a SPICE equations file"):
         SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "bad.json")
@@ -137,7 +138,7 @@ def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_p
     estimator, dataset = forgetting_fit
     xs = dataset.xs[:30].numpy()
     # a library with interactions: names come from it, and the equation evaluates its monomials
-    equations = distill(estimator.model, xs, FORGETTING_CONFIG, feature_library=ps.PolynomialLibrary(degree=2),
+    equations = distill(estimator.model_, xs, FORGETTING_CONFIG, feature_library=ps.PolynomialLibrary(degree=2),
                         optimizer=ps.STLSQ(threshold=0.02))
     chosen = equations[0]["x_value_reward_chosen"]
     assert chosen.feature_names == ["1", "x_value_reward_chosen[k]", "c_reward[k]", "x_value_reward_chosen[k]^2",
@@ -146,8 +147,8 @@ def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_p
     by_hand = np.stack([np.ones(3), value, reward[:, 0], value**2, value * reward[:, 0], reward[:, 0] ** 2], axis=1)
     np.testing.assert_allclose(chosen.features(value, reward), by_hand)
     # a stricter optimizer keeps fewer terms than a loose one
-    strict = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=0.5))
-    loose = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e-4))
+    strict = distill(estimator.model_, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=0.5))
+    loose = distill(estimator.model_, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e-4))
     count = [int(np.count_nonzero(e[0]["x_value_reward_chosen"].coefficients)) for e in (strict, loose)]
     assert count[0] < count[1]
     # a threshold that empties every equation is a result (constant 0), not one pysindy warning per module
@@ -155,19 +156,19 @@ def test_distill_composes_pysindy_optimizers_and_libraries(forgetting_fit, tmp_p
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        emptied = distill(estimator.model, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e6))
+        emptied = distill(estimator.model_, xs, FORGETTING_CONFIG, optimizer=ps.STLSQ(threshold=1e6))
     assert all(not np.any(eq.coefficients) for eq in emptied[0].values())
     # composed equations save and load as JSON (exponents included) and evaluate identically
-    estimator.equations = equations
+    estimator.distilled_ = equations
     estimator.save_spice(path_spice=tmp_path / "eq.json")
     data = __import__("json").loads((tmp_path / "eq.json").read_text())
     restored = SindyEquation(**{k: v for k, v in data["equations"]["0"]["x_value_reward_chosen"].items()})
     np.testing.assert_allclose(restored.features(value, reward), by_hand)
     with pytest.raises(ValueError, match="is not a monomial"):
-        distill(estimator.model, xs, FORGETTING_CONFIG, feature_library=ps.FourierLibrary())
+        distill(estimator.model_, xs, FORGETTING_CONFIG, feature_library=ps.FourierLibrary())
     with pytest.raises(TypeError, match="optimizer must be a pysindy optimizer"):
-        distill(estimator.model, xs, FORGETTING_CONFIG, optimizer="stlsq")
-    estimator.equations = distill(estimator.model, dataset.xs.numpy(), FORGETTING_CONFIG)  # as the fixture had them
+        distill(estimator.model_, xs, FORGETTING_CONFIG, optimizer="stlsq")
+    estimator.distilled_ = distill(estimator.model_, dataset.xs.numpy(), FORGETTING_CONFIG)  # as the fixture had them
 
 
 def test_weights_and_equations_of_different_saves_are_not_one_model(forgetting_fit, tmp_path):

@@ -341,8 +341,8 @@ def test_tutorial_3_hardcoded_equations():
 
     custom = SpiceEstimator(rnn_class=CustomLearningRateRNN, spice_config=CUSTOM_RNN_CONFIG, epochs=20)
     custom.fit(dataset.xs[:20], dataset.ys[:20])
-    assert set(custom.equations[0]) == {'x_learning_rate_reward', 'x_value_reward_not_chosen'}
-    not_chosen = spice_estimator.equations[0]['x_value_reward_not_chosen']
+    assert set(custom.distilled_[0]) == {'x_learning_rate_reward', 'x_value_reward_not_chosen'}
+    not_chosen = spice_estimator.distilled_[0]['x_value_reward_not_chosen']
     # forgetting toward 0.5 at rate 0.2: x[k+1] = 0.8·x[k] + const
     assert abs(dict(zip(not_chosen.feature_names, not_chosen.coefficients))['x_value_reward_not_chosen[k]'] - 0.8) < 0.08
 
@@ -409,4 +409,4 @@ def test_tutorial_5_weinhardt2024():
     assert len(axs) == 4 and len(axs[0].get_lines()) >= 3
     assert spice_estimator.get_participant_embeddings().shape == (1, 8)
     assert isinstance(dataset, DatasetRNN)
-    assert spice_estimator.report["nll_spice_test"] < np.log(2) - 0.05
+    assert spice_estimator.report_["nll_spice_test"] < np.log(2) - 0.05

@@ -142,8 +142,8 @@ def test_results_are_keyed_by_the_datasets_participant_ids(keyed_fit, capsys):
     assert list(estimator.betas_.index) == [17, 3, 42]
     assert list(estimator.betas_.columns) == ["x_value_reward", "x_value_choice"]
     with torch.no_grad():
-        embedding = estimator.model.participant_embedding(torch.tensor([1]))
-        beta = float(estimator.model.betas["x_value_reward"](embedding).reshape(-1)[0])
+        embedding = estimator.model_.participant_embedding(torch.tensor([1]))
+        beta = float(estimator.model_.betas["x_value_reward"](embedding).reshape(-1)[0])
     assert estimator.betas_.loc[3, "x_value_reward"] == pytest.approx(beta)  # id 3 is index 1
     counts = estimator.n_parameters()
     table = estimator.equations_
@@ -152,7 +152,7 @@ def test_results_are_keyed_by_the_datasets_participant_ids(keyed_fit, capsys):
     assert "participant 42" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no participant 5; participants: \\[17, 3, 42\\]"):
         estimator.print_spice_model(5)
-    report = estimator.report
+    report = estimator.report_
     assert report["validation"] == "tail" and report["held_out_choices"] == 6 + 5 + 6
     assert report["epoch"] <= report["epochs"]
     assert report["sindy_thresholds"][report["sindy_threshold"]] == pytest.approx(report["nll_spice_test"])
@@ -164,16 +164,16 @@ def test_distilled_outputs_stay_in_the_range_they_were_fitted_to(tmp_path):
     xs, ys, _ = _data(n_sessions=8, n_trials=60, seed=4)
     xs[..., -1] = 0
     estimator = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG, epochs=40, patience=None, seed=2).fit(xs, ys)
-    equation = estimator.equations[0]["x_value_reward_not_chosen"]
+    equation = estimator.distilled_[0]["x_value_reward_not_chosen"]
     low, high = equation.output_range
-    recorded = estimator.model.record(xs)["x_value_reward_not_chosen"]
+    recorded = estimator.model_.record(xs)["x_value_reward_not_chosen"]
     assert recorded.min() <= low <= high <= recorded.max()
     # an input far outside what the equation saw: the output stops at the fitted range instead of running away
     far = torch.full((2, 2), 50.0)
     assert float(equation(far, torch.zeros(2, 2, 0)).max()) == pytest.approx(high)
     estimator.save_spice(path_spice=tmp_path / "spice.json")
     loaded = SpiceEstimator(ForgettingRNN, FORGETTING_CONFIG).load_spice(path_spice=tmp_path / "spice.json")
-    assert loaded.equations[0]["x_value_reward_not_chosen"].output_range == (low, high)
+    assert loaded.distilled_[0]["x_value_reward_not_chosen"].output_range == (low, high)
 
 
 ECKSTEIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eckstein2022_first48.csv"

@@ -19,7 +19,7 @@ class AgentNetwork:
     def __init__(self, model, use_sindy: bool = False):
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "n_actions") \
                 or not hasattr(model, "submodules_rnn"):
-            raise TypeError(f"AgentNetwork plays a trained drl.spice model (a BaseRNN, e.g. SpiceEstimator.model); "
+            raise TypeError(f"AgentNetwork plays a trained drl.spice model (a BaseRNN, e.g. SpiceEstimator.model_); "
                             f"got {type(model).__name__}")
         self.model, self.use_sindy = model, use_sindy
         self.n_actions = model.n_actions
@@ -64,10 +64,10 @@ class AgentNetwork:
 
 class SpiceAgent(AgentNetwork):
     def __init__(self, estimator):
-        super().__init__(estimator.model, use_sindy=True)
+        super().__init__(estimator.model_, use_sindy=True)
         self._estimator = estimator
 
     def get_spice_features(self) -> dict:
         """{participant: {module: (feature names, coefficients)}} of the distilled equations."""
         return {pid: {m: (list(eq.feature_names), eq.coefficients.copy()) for m, eq in modules.items()}
-                for pid, modules in self._estimator.equations.items()}
+                for pid, modules in self._estimator.distilled_.items()}

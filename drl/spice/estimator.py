@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
@@ -42,29 +43,64 @@ def _thresholds(value) -> tuple:
     return values
 
 
-class SpiceEstimator:
+class SpiceEstimator(BaseEstimator):
     """Fit a SPICE model: train ``rnn_class`` on choices, then distil the modules of ``spice_config``.
 
-    Args:
-      rnn_class: a BaseRNN subclass (precoded or custom).
-      spice_config: a :class:`SpiceConfig`.
-      n_actions, n_participants: passed to ``rnn_class``.
-      hidden_size: units of each learned module.
-      learning_rate, epochs, batch_size, convergence_threshold, n_restarts: training (``fit_model``).
-      test_fraction, validation: what is held out (``fit_model``): by default ("tail") the last 10 % of every
-        session's choices, so every participant trains; "sessions" holds out whole sessions (only with 10 or
-        more). The held-out choices stop training (``patience``) and choose the SINDy threshold, so the
-        reported held-out NLL is a validation figure: for a test, keep a part of your data out of ``fit``.
-      patience: early stopping on the held-out loss (``fit_model``): "auto" (default) stops after PATIENCE epochs
-        without improvement when something is held out, so that a larger ``epochs`` does not overfit; an int
-        sets the epochs; None trains for ``epochs``.
-      weight_decay: L2 penalty of Adam (``fit_model``; autospice's ``l2_weight_decay``), 0 by default.
-      sindy_degree: the distillation's polynomial degree (``distill``).
-      sindy_threshold: the STLSQ threshold, or several (default SINDY_THRESHOLDS): each is distilled and the one
-        whose equations predict the held-out choices best is kept (the sparser on ties); ``report`` gives each
-        one's NLL.
-      spice_participant_id: distil only this participant (None: all).
-      seed: training seed. verbose: progress bars and a report.
+    A scikit-learn estimator: the constructor only stores its parameters (``get_params``, ``set_params`` and
+    ``sklearn.base.clone`` work, and a grid search can vary any of them); they are checked, and the network built,
+    when ``fit`` (or ``load_spice``) runs. What is learned ends in ``_``: ``model_`` (the trained network),
+    ``distilled_`` ({participant index: {module: equation}}), ``equations_`` (the same as a table), ``betas_``,
+    ``sindy_threshold_`` (the threshold chosen), ``report_``, ``training_`` and ``participant_ids_``.
+
+    Parameters
+    ----------
+    rnn_class : type
+        A BaseRNN subclass (precoded or custom).
+    spice_config : SpiceConfig
+        The modules to distil and their inputs.
+    n_actions, n_participants : int
+        Passed to ``rnn_class``.
+    hidden_size : int
+        Units of each learned module (1 to 4096).
+    learning_rate, epochs, batch_size, convergence_threshold, n_restarts
+        Training (``fit_model``).
+    test_fraction : float
+        What is held out (``fit_model``). By default (``validation="tail"``) the last 10 % of every session's
+        choices, so every participant trains; ``"sessions"`` holds out whole sessions (only with 10 or more). The
+        held-out choices stop training (``patience``) and choose the SINDy threshold, so the reported held-out NLL
+        is a validation figure: for a test, keep a part of your data out of ``fit``.
+    validation : {"tail", "sessions"}
+    patience : int, "auto" or None
+        Early stopping on the held-out loss (``fit_model``): "auto" (default) stops after PATIENCE epochs without
+        improvement when something is held out, so that a larger ``epochs`` does not overfit; an int sets the
+        epochs; None trains for ``epochs``.
+    weight_decay : float
+        L2 penalty of Adam (``fit_model``; autospice's ``l2_weight_decay``), 0 by default.
+    sindy_degree : int
+        The distillation's polynomial degree (``distill``).
+    sindy_threshold : float or sequence of float
+        The STLSQ threshold, or several (default SINDY_THRESHOLDS): each is distilled and the one whose equations
+        predict the held-out choices best is kept (the sparser on ties) as ``sindy_threshold_``; ``report_``
+        gives each one's NLL.
+    spice_participant_id : int, optional
+        Distil only this participant (None: all).
+    seed : int
+        Training seed.
+    verbose : bool
+        Progress bars and a report.
+    rnn_kwargs : dict, optional
+        Further arguments of ``rnn_class`` (e.g. ``{"dropout": 0.1}``, ``{"embedding_size": 8}``). Passing them as
+        keyword arguments of the constructor still works, with a DeprecationWarning.
+
+    Examples
+    --------
+    >>> from sklearn.base import clone
+    >>> from drl.spice import RESCORLA_WAGNER_CONFIG, RescorlaWagnerRNN, SpiceEstimator
+    >>> estimator = SpiceEstimator(RescorlaWagnerRNN, RESCORLA_WAGNER_CONFIG, epochs=64)
+    >>> estimator.set_params(epochs=32).get_params()["epochs"]
+    32
+    >>> clone(estimator).epochs, hasattr(estimator, "model_")  # nothing is learned before fit
+    (32, False)
     """
 
     def __init__(self, rnn_class, spice_config: SpiceConfig, n_actions: int = 2, n_participants: int = 0,
@@ -72,45 +108,74 @@ class SpiceEstimator:
                  convergence_threshold: float = 1e-7, n_restarts: int = 3, test_fraction: float = 0.1,
                  validation: str = "tail", patience: int | str | None = "auto", weight_decay: float = 0.0,
                  sindy_degree: int = 1, sindy_threshold=SINDY_THRESHOLDS, spice_participant_id=None, seed: int = 0,
-                 verbose: bool = False, **rnn_kwargs):
-        if not isinstance(spice_config, SpiceConfig):
-            raise TypeError(f"spice_config must be a SpiceConfig; got {type(spice_config).__name__}")
-        if not (isinstance(rnn_class, type) and issubclass(rnn_class, torch.nn.Module)):
-            raise TypeError(f"rnn_class must be a drl.spice model class (a BaseRNN subclass); got {rnn_class!r}")
-        in_range("learning_rate", learning_rate, 0, 10, lo_open=True)
-        in_range("convergence_threshold", convergence_threshold, 0, np.inf)
-        in_range("test_fraction", test_fraction, 0, 1, hi_open=True)
-        in_range("weight_decay", weight_decay, 0, np.inf)
-        integer("epochs", epochs, minimum=1, maximum=10**7)
-        integer("n_restarts", n_restarts, minimum=0, maximum=1000)
-        integer("sindy_degree", sindy_degree, minimum=1, maximum=10)
-        integer("seed", seed, minimum=0)
-        if batch_size is not None:
-            integer("batch_size", batch_size, minimum=1)
-        verbose = boolean("verbose", verbose)
-        if not (patience is None or (isinstance(patience, str) and patience == "auto")):
-            integer("patience", patience, minimum=1)
+                 verbose: bool = False, rnn_kwargs: dict | None = None, **more_rnn_kwargs):
         self.rnn_class, self.spice_config = rnn_class, spice_config
-        self.n_actions, self.n_participants = n_actions, n_participants
+        self.n_actions, self.n_participants, self.hidden_size = n_actions, n_participants, hidden_size
         self.learning_rate, self.epochs, self.batch_size = learning_rate, epochs, batch_size
-        self.convergence_threshold, self.n_restarts, self.test_fraction = convergence_threshold, n_restarts, \
-            test_fraction
-        self.validation = choice("validation", validation, ("tail", "sessions"))
+        self.convergence_threshold, self.n_restarts = convergence_threshold, n_restarts
+        self.test_fraction, self.validation = test_fraction, validation
         self.patience, self.weight_decay = patience, weight_decay
-        self.sindy_degree = sindy_degree
-        self.sindy_thresholds = _thresholds(sindy_threshold)
-        self.sindy_threshold = self.sindy_thresholds[0]
+        self.sindy_degree, self.sindy_threshold = sindy_degree, sindy_threshold
         self.spice_participant_id, self.seed, self.verbose = spice_participant_id, seed, verbose
-        self.model = rnn_class(n_actions=n_actions, n_participants=n_participants, hidden_size=hidden_size,
-                               **rnn_kwargs)
-        unknown = [m for m in spice_config.rnn_modules if m not in self.model.submodules_rnn]
+        if more_rnn_kwargs:  # the constructor's old **rnn_kwargs: kept working, one parameter now (clone needs it)
+            warnings.warn(f"pass the arguments of rnn_class as rnn_kwargs={more_rnn_kwargs!r}: keyword arguments of "
+                          "SpiceEstimator itself are its parameters", DeprecationWarning, stacklevel=2)
+            rnn_kwargs = {**(rnn_kwargs or {}), **more_rnn_kwargs}
+        self.rnn_kwargs = rnn_kwargs
+
+    def _checked_parameters(self) -> tuple:
+        """Validate every parameter (scikit-learn's convention: at ``fit``, not in the constructor, so that
+        ``set_params`` and ``clone`` see them as given); the SINDy thresholds, sorted."""
+        if not isinstance(self.spice_config, SpiceConfig):
+            raise TypeError(f"spice_config must be a SpiceConfig; got {type(self.spice_config).__name__}")
+        if not (isinstance(self.rnn_class, type) and issubclass(self.rnn_class, torch.nn.Module)):
+            raise TypeError(f"rnn_class must be a drl.spice model class (a BaseRNN subclass); got {self.rnn_class!r}")
+        in_range("learning_rate", self.learning_rate, 0, 10, lo_open=True)
+        in_range("convergence_threshold", self.convergence_threshold, 0, np.inf)
+        in_range("test_fraction", self.test_fraction, 0, 1, hi_open=True)
+        in_range("weight_decay", self.weight_decay, 0, np.inf)
+        integer("epochs", self.epochs, minimum=1, maximum=10**7)
+        integer("n_restarts", self.n_restarts, minimum=0, maximum=1000)
+        integer("sindy_degree", self.sindy_degree, minimum=1, maximum=10)
+        integer("seed", self.seed, minimum=0)
+        if self.batch_size is not None:
+            integer("batch_size", self.batch_size, minimum=1)
+        boolean("verbose", self.verbose)
+        choice("validation", self.validation, ("tail", "sessions"))
+        if not (self.patience is None or (isinstance(self.patience, str) and self.patience == "auto")):
+            integer("patience", self.patience, minimum=1)
+        if self.rnn_kwargs is not None and not isinstance(self.rnn_kwargs, dict):
+            raise TypeError(f"rnn_kwargs must be a dict of rnn_class's arguments or None; got {self.rnn_kwargs!r}")
+        return _thresholds(self.sindy_threshold)
+
+    def _build(self) -> None:
+        """A fresh, untrained ``model_`` from the parameters (checked first)."""
+        self._checked_parameters()
+        model = self.rnn_class(n_actions=self.n_actions, n_participants=self.n_participants,
+                               hidden_size=self.hidden_size, **(self.rnn_kwargs or {}))
+        unknown = [m for m in self.spice_config.rnn_modules if m not in model.submodules_rnn]
         if unknown:
-            raise ValueError(f"spice_config names module(s) {unknown} that {rnn_class.__name__} lacks; its learned "
-                             f"modules: {sorted(self.model.submodules_rnn)}")
-        self.equations = None
-        self.training = None
-        self.report = {}
-        self.participant_ids = list(range(max(1, n_participants)))
+            raise ValueError(f"spice_config names module(s) {unknown} that {self.rnn_class.__name__} lacks; its "
+                             f"learned modules: {sorted(model.submodules_rnn)}")
+        self.model_ = model
+        self.participant_ids_ = list(range(max(1, self.n_participants)))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "distilled_")
+
+    def _deprecated(self, old: str, new: str):
+        warnings.warn(f"SpiceEstimator.{old} is now {new} (scikit-learn's convention: what fit learns ends in _)",
+                      DeprecationWarning, stacklevel=3)
+        try:
+            return getattr(self, new)
+        except AttributeError:
+            raise AttributeError(f"SpiceEstimator.{new} (formerly {old}) exists after fit or load_spice") from None
+
+    model = property(lambda self: self._deprecated("model", "model_"))
+    equations = property(lambda self: self._deprecated("equations", "distilled_"))
+    report = property(lambda self: self._deprecated("report", "report_"))
+    training = property(lambda self: self._deprecated("training", "training_"))
+    participant_ids = property(lambda self: self._deprecated("participant_ids", "participant_ids_"))
 
     # ------------------------------------------------------------------ fitting
     def fit(self, xs, ys=None):
@@ -119,14 +184,19 @@ class SpiceEstimator:
         ``report`` holds the NLLs (nats per choice), the epochs run and the epoch kept, and the SINDy threshold
         chosen (with each threshold's held-out NLL of the distilled model)."""
         with one_torch_thread():  # tiny tensors: a second thread only waits at barriers (drl/_threads.py)
-            return self._fit(*choice_data(xs, ys))
+            data = choice_data(xs, ys)
+            self._build()  # every fit starts from a fresh network (scikit-learn's convention)
+            for name in ("distilled_", "sindy_threshold_", "report_", "training_"):
+                self.__dict__.pop(name, None)
+            return self._fit(*data)
 
     def _fit(self, xs, ys, ids):
+        thresholds = _thresholds(self.sindy_threshold)
         if ids is not None:
             if len(ids) > max(1, self.n_participants):
                 raise ValueError(f"the dataset has {len(ids)} participants but the estimator was built for "
                                  f"n_participants={self.n_participants}")
-            self.participant_ids = list(ids) + list(range(len(ids), max(1, self.n_participants)))
+            self.participant_ids_ = list(ids) + list(range(len(ids), max(1, self.n_participants)))
         if self.verbose:
             print("Training the RNN...")
         test_fraction = self.test_fraction if (self.validation == "tail" or len(xs) >= 10) else 0.0
@@ -135,13 +205,13 @@ class SpiceEstimator:
                              f"test_fraction={self.test_fraction} with {len(xs)} sessions (fewer than 10 are never "
                              "split by sessions); set patience=None or hold choices out")
         patience = (PATIENCE if test_fraction > 0 else None) if self.patience == "auto" else self.patience
-        self.training = fit_model(self.model, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
+        self.training_ = fit_model(self.model_, xs, ys, epochs=self.epochs, learning_rate=self.learning_rate,
                                   batch_size=self.batch_size, convergence_threshold=self.convergence_threshold,
                                   test_fraction=test_fraction, n_restarts=self.n_restarts, patience=patience,
                                   weight_decay=self.weight_decay, validation=self.validation, seed=self.seed,
                                   progress=self.verbose)
         chosen = ys.sum(-1) > 0
-        held = self.training.test_steps
+        held = self.training_.test_steps
         # distil from the steps the RNN was trained on: the held-out choices (and the inputs that carry them,
         # step t + 1 for a target at t) stay unseen
         if held is None:
@@ -151,40 +221,40 @@ class SpiceEstimator:
             after_held[:, 1:] = held[:, :-1]
             train_steps = chosen & ~held & ~after_held
         scored = held if held is not None else chosen
-        self.report = {"sindy_thresholds": {}}
+        report = {"sindy_thresholds": {}}
         best = None
-        recorded = self.model.record(xs)  # the RNN's signals, the same for every threshold
-        for threshold in self.sindy_thresholds:
-            equations = distill(self.model, xs, self.spice_config, degree=self.sindy_degree, threshold=threshold,
+        recorded = self.model_.record(xs)  # the RNN's signals, the same for every threshold
+        for threshold in thresholds:
+            equations = distill(self.model_, xs, self.spice_config, degree=self.sindy_degree, threshold=threshold,
                                 participants=self.spice_participant_id, steps=train_steps, recorded=recorded)
             score = self._nll(xs, ys, use_sindy=True, steps=scored)
-            self.report["sindy_thresholds"][threshold] = score
+            report["sindy_thresholds"][threshold] = score
             # a sparser equation wins ties (within 1e-4 nats per choice): the thresholds go up
             if best is None or score < best[0] - 1e-4 or not np.isfinite(best[0]):
                 best = (score, threshold, equations)
-        nll_spice, self.sindy_threshold, self.equations = best
-        install(self.model, self.equations)
-        self.report.update({
-            "nll_rnn_train": self.training.train_loss,
+        nll_spice, self.sindy_threshold_, self.distilled_ = best
+        install(self.model_, self.distilled_)
+        self.report_ = report | {
+            "nll_rnn_train": self.training_.train_loss,
             "nll_rnn_test": self._nll(xs, ys, use_sindy=False, steps=scored),
             "nll_spice_test": nll_spice,
-            "sindy_threshold": self.sindy_threshold,
+            "sindy_threshold": self.sindy_threshold_,
             "validation": self.validation if held is not None else None,
             "held_out_choices": int(scored.sum()) if held is not None else 0,
-            "held_out_sessions": len(self.training.test_sessions),
-            "epochs": self.training.epochs,
-            "epoch": self.training.best_epoch,
-            "restarts": self.training.restarts,
-        })
+            "held_out_sessions": len(self.training_.test_sessions),
+            "epochs": self.training_.epochs,
+            "epoch": self.training_.best_epoch,
+            "restarts": self.training_.restarts,
+        }
         if self.verbose:
-            r = self.report
+            r = self.report_
             print(f"NLL per choice, held out: RNN {r['nll_rnn_test']:.4f}, SPICE {r['nll_spice_test']:.4f} "
-                  f"(chance {np.log(self.n_actions):.4f}; SINDy threshold {self.sindy_threshold:g})")
+                  f"(chance {np.log(self.n_actions):.4f}; SINDy threshold {self.sindy_threshold_:g})")
         return self
 
     def _logits(self, xs, use_sindy: bool) -> torch.Tensor:
-        with self.model.sindy(use_sindy), one_torch_thread():
-            logits, _ = self.model(torch.as_tensor(xs), batch_first=True)
+        with self.model_.sindy(use_sindy), one_torch_thread():
+            logits, _ = self.model_(torch.as_tensor(xs), batch_first=True)
         return logits
 
     def _nll(self, xs, ys, use_sindy, steps=None):
@@ -194,8 +264,12 @@ class SpiceEstimator:
         return float(nll(self._logits(xs, use_sindy), ys))
 
     def _check_fitted(self):
-        if self.equations is None:
+        if not hasattr(self, "distilled_"):
             raise ValueError("this SpiceEstimator is not fitted yet: call fit(xs, ys) or load_spice(...) first")
+
+    def _check_model(self):
+        if not hasattr(self, "model_"):
+            raise ValueError("this SpiceEstimator has no network yet: call fit(xs, ys) or load_spice(...) first")
 
     # ------------------------------------------------------------------ using the fit
     def predict(self, xs):
@@ -205,7 +279,7 @@ class SpiceEstimator:
         xs = np.asarray(xs, dtype=np.float32)
         if xs.ndim == 2:
             xs = xs[None]
-        check_choice_arrays(xs, n_participants=self.model.n_participants, where="predict")
+        check_choice_arrays(xs, n_participants=self.model_.n_participants, where="predict")
         participants = xs[:, 0, -1]
         xs = torch.as_tensor(xs)
         pred_rnn, pred_spice = (torch.softmax(self._logits(xs, use_sindy), -1).numpy() for use_sindy in (False, True))
@@ -221,10 +295,13 @@ class SpiceEstimator:
 
     @property
     def rnn_agent(self) -> AgentNetwork:
-        return AgentNetwork(self.model, use_sindy=False)
+        """The trained network as an agent that plays sessions (``plot_session``)."""
+        self._check_model()
+        return AgentNetwork(self.model_, use_sindy=False)
 
     @property
     def spice_agent(self) -> SpiceAgent:
+        """The distilled equations as an agent that plays sessions (``plot_session``)."""
         self._check_fitted()
         return SpiceAgent(self)
 
@@ -239,7 +316,7 @@ class SpiceEstimator:
         self._check_fitted()
         rows = [{"participant": self._id_of(index), "module": module, "feature": name,
                  "coefficient": float(coefficient), "n_samples": eq.n_samples}
-                for index, modules in self.equations.items() for module, eq in modules.items()
+                for index, modules in self.distilled_.items() for module, eq in modules.items()
                 for name, coefficient in zip(eq.feature_names, eq.coefficients, strict=True)]
         return pd.DataFrame(rows, columns=["participant", "module", "feature", "coefficient", "n_samples"])
 
@@ -249,9 +326,10 @@ class SpiceEstimator:
         state it scales), indexed by participant id."""
         import pandas as pd
 
-        indices = sorted(self.equations) if self.equations is not None else \
+        self._check_model()
+        indices = sorted(self.distilled_) if hasattr(self, "distilled_") else \
             list(range(max(1, self.n_participants)))
-        return pd.DataFrame({name: [self._beta(name, i) for i in indices] for name in self.model.betas},
+        return pd.DataFrame({name: [self._beta(name, i) for i in indices] for name in self.model_.betas},
                             index=pd.Index([self._id_of(i) for i in indices], name="participant"))
 
     def n_parameters(self) -> dict:
@@ -259,19 +337,21 @@ class SpiceEstimator:
         effective count of the SPICE papers' AIC/BIC)."""
         self._check_fitted()
         return {self._id_of(index): int(sum(np.count_nonzero(eq.coefficients) for eq in modules.values()))
-                + len(self.model.betas) for index, modules in self.equations.items()}
+                + len(self.model_.betas) for index, modules in self.distilled_.items()}
 
     def _id_of(self, index: int):
-        return self.participant_ids[index] if index < len(self.participant_ids) else index
+        ids = getattr(self, "participant_ids_", [])
+        return ids[index] if index < len(ids) else index
 
     def _index_of(self, participant_id) -> int:
-        if participant_id in self.participant_ids:
-            return self.participant_ids.index(participant_id)
-        raise ValueError(f"no participant {participant_id!r}; participants: {self.participant_ids[:10]}"
-                         + (" …" if len(self.participant_ids) > 10 else ""))
+        ids = getattr(self, "participant_ids_", [])
+        if participant_id in ids:
+            return ids.index(participant_id)
+        raise ValueError(f"no participant {participant_id!r}; participants: {ids[:10]}"
+                         + (" …" if len(ids) > 10 else ""))
 
     def _beta(self, name: str, index: int) -> float:
-        beta = self.model.betas[name]
+        beta = self.model_.betas[name]
         with torch.no_grad():
             if beta.embedding_size:
                 emb = self.get_participant_embeddings()
@@ -281,22 +361,23 @@ class SpiceEstimator:
     def print_spice_model(self, participant_id=None) -> None:
         """Print the distilled equations of ``participant_id`` (the dataset's id; default the first) and its β's."""
         self._check_fitted()
-        index = next(iter(self.equations)) if participant_id is None else self._index_of(participant_id)
-        if index not in self.equations:
+        index = next(iter(self.distilled_)) if participant_id is None else self._index_of(participant_id)
+        if index not in self.distilled_:
             raise ValueError(f"no equations for participant {participant_id!r}; distilled: "
-                             f"{[self._id_of(i) for i in sorted(self.equations)]}")
+                             f"{[self._id_of(i) for i in sorted(self.distilled_)]}")
         print(f"SPICE modules (participant {self._id_of(index)!r}):")
-        for eq in self.equations[index].values():
+        for eq in self.distilled_[index].values():
             print(eq)
-        for name in self.model.betas:
+        for name in self.model_.betas:
             print(f"beta({name}) = {self._beta(name, index):.4f}")
-        if self.report:
-            print(f"held-out NLL per choice: RNN {self.report['nll_rnn_test']:.4f}, SPICE "
-                  f"{self.report['nll_spice_test']:.4f}")
+        if getattr(self, "report_", None):
+            print(f"held-out NLL per choice: RNN {self.report_['nll_rnn_test']:.4f}, SPICE "
+                  f"{self.report_['nll_spice_test']:.4f}")
 
     def get_participant_embeddings(self):
         """[n_participants, embedding_size] embeddings, or None when the model has none."""
-        embedding = getattr(self.model, "participant_embedding", None)
+        self._check_model()
+        embedding = getattr(self.model_, "participant_embedding", None)
         if embedding is None:
             return None
         with torch.no_grad():
@@ -316,10 +397,11 @@ class SpiceEstimator:
             if path is not None:
                 clean_stale_temps(Path(path).parent)  # temporary files of saves killed before
         if path_rnn is not None:
+            self._check_model()
             save_weights(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
-                                          "state_dict": self.model.state_dict(), "pair": pair})
+                                          "state_dict": self.model_.state_dict(), "pair": pair})
         if path_spice is not None:
-            document = equations_to_json(self.rnn_class.__name__, self.equations) | {"pair": pair}
+            document = equations_to_json(self.rnn_class.__name__, self.distilled_) | {"pair": pair}
             write_atomic(path_spice, json.dumps(document, indent=1))
 
     def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
@@ -332,6 +414,8 @@ class SpiceEstimator:
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
         trust = boolean("trust", trust)
+        if not hasattr(self, "model_"):  # an estimator never fitted: its network, from its parameters
+            self._build()
         weights = read_weights(Path(path_rnn)) if path_rnn is not None else None
         equations = read_equations(Path(path_spice), trust) if path_spice is not None else None
         if weights is not None and equations is not None and weights.get("pair") != equations.get("pair") \
@@ -340,23 +424,23 @@ class SpiceEstimator:
                              "interrupted between its two files?): they are not one model; save both again")
         if weights is not None:
             self._check_structure(weights, path_rnn)
-            self.model.load_state_dict(_upgrade_constants(self.model, weights, path_rnn))
+            self.model_.load_state_dict(_upgrade_constants(self.model_, weights, path_rnn))
         if equations is not None:
             data = equations
             modules = set(next(iter(data["equations"].values())))
-            if not modules <= set(self.model.submodules_rnn):
+            if not modules <= set(self.model_.submodules_rnn):
                 raise ValueError(f"{path_spice} was saved for {data.get('rnn_class')!r}, whose distilled modules "
                                  f"{sorted(modules)} are not all modules of {self.rnn_class.__name__} "
-                                 f"({sorted(self.model.submodules_rnn)})")
-            self.equations = data["equations"]
-            install(self.model, self.equations)
+                                 f"({sorted(self.model_.submodules_rnn)})")
+            self.distilled_ = data["equations"]
+            install(self.model_, self.distilled_)
         return self
 
     def _check_structure(self, data, path):
         """Weights load into a model of the same structure (same parameter names and shapes), whatever the
         class is called: tutorial 001 loads a precoded model's file into its own copy of that class."""
         saved = {k: tuple(v.shape) for k, v in data["state_dict"].items()}
-        here = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        here = {k: tuple(v.shape) for k, v in self.model_.state_dict().items()}
         if saved != here:
             differ = sorted(set(saved) ^ set(here)) or sorted(k for k in saved if saved[k] != here[k])
             raise ValueError(f"{path} was saved for {data.get('rnn_class')!r}, whose parameters differ from "
