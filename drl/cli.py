@@ -51,9 +51,11 @@ def _cmd_tasks(args):
 
 
 def _population(args):
+    """The population of ``drl run``'s options, through the sweep's configuration (one translator of options
+    into a Population, with the same defaults as a sweep's and ``drl.simulate``'s)."""
     import numpy as np
 
-    from drl import Population
+    from drl.sweep.configs import population_of_config, run_config
 
     tau = _floats(args.tau, "--tau") if args.tau is not None else None
     if args.tau_grid is not None and args.tau is not None:
@@ -69,13 +71,15 @@ def _population(args):
         if ranges:
             raise ValueError(f"--{ranges[0]} {getattr(args, ranges[0])} is a uniform range, which draws one value per "
                              "predictor: give --predictors N, or a list (0.2,0.5,0.8) for a grid axis")
-        # Lists are grid axes: the population is their Cartesian product.
-        return Population.grid(tau=tau if tau is not None else 0.5, alpha=alpha, gamma=gamma, lam=lam)
-    listed = {k: v for k, v in (("tau", tau), ("gamma", gamma), ("lam", lam)) if isinstance(v, list)}
-    if listed:
-        print(f"note: with --predictors, {', '.join(listed)} list(s) are drawn at random per predictor")
-    return Population.sample(args.predictors, tau=tau if tau is not None else 0.5, alpha=alpha, gamma=gamma,
-                             lam=lam, seed=args.seed)
+    else:
+        listed = {k: v for k, v in (("tau", tau), ("gamma", gamma), ("lam", lam)) if isinstance(v, list)}
+        if listed:
+            print(f"note: with --predictors, {', '.join(listed)} list(s) are drawn at random per predictor")
+    # without --predictors, lists are grid axes (the population is their Cartesian product); with it, draws
+    given = {"tau": tau, "alpha": alpha, "gamma": gamma, "lam": lam}
+    config = run_config({"task": args.task, "n_trials": args.trials, "seed": args.seed, "predictors": args.predictors,
+                         **{name: value for name, value in given.items() if value is not None}})
+    return population_of_config(config)
 
 
 def _cmd_run(args):

@@ -47,6 +47,50 @@ def test_sweep_files_open_sweep_and_resume(client, capsys):
     assert "0 done, 4 skipped, 0 failed" in capsys.readouterr().out
 
 
+def test_a_sweep_has_drls_defaults_and_an_old_sweep_resumes_with_the_ones_it_was_made_with(client):
+    """A sweep's base that leaves alpha and lam out gets drl.simulate's converging defaults (0.01, 0.95; sweeps
+    took 0.1 and 0 before, a biased cue code without a word); a sweep made with the old defaults resumes as it was
+    made, with a warning, instead of redoing and overwriting its runs with other parameters."""
+    import json
+
+    from drl.sweep.configs import grid_fingerprint
+
+    base = {"task": "lowet_2025", "n_trials": 20, "tau": [0.2, 0.8], "seed": 1}
+    grid = {"gamma": [0.8, 0.9]}
+    table = sweep(base, grid, out="defaults", client=client, progress=False)
+    run = drl.load(table.loc[0, "path"])
+    like = drl.Population.grid(tau=[0.2, 0.8], gamma=0.8)  # drl.simulate's and drl run's defaults
+    np.testing.assert_array_equal(run["alpha_pos"].values, like.alpha_pos)
+    np.testing.assert_array_equal(run["lam"].values, like.lam)
+    # a sweep made before: its runs and manifest carry alpha 0.1, lam 0 for a base that did not name them
+    old = sweep({**base, "alpha": 0.1, "lam": 0.0}, grid, out="old", client=client, progress=False)
+    manifest_path = Path("exps/old/sweep.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["fingerprint"] = grid_fingerprint(base, grid)
+    manifest_path.write_text(json.dumps(manifest))
+    before = {path: Path(path).stat().st_mtime_ns for path in old["path"]}
+    with pytest.warns(UserWarning, match=r"was made when drl's defaults were alpha=0.1, lam=0.0; it resumes with "
+                                         r"them \(drl's defaults are now alpha=0.01, lam=0.95"):
+        again = sweep(base, grid, out="old", client=client, progress=False)
+    assert list(again["status"]) == ["skipped", "skipped"]
+    assert {path: Path(path).stat().st_mtime_ns for path in old["path"]} == before  # nothing redone
+
+
+def test_drl_run_and_a_sweep_make_the_same_run_from_the_same_options(client, capsys):
+    """One translator of options into a population (the sweep's configuration), one set of defaults: `drl run`
+    with only τ and γ given equals the sweep run with the same base (before, α and λ differed: 0.01/0.95 against
+    0.1/0)."""
+    from drl.cli import main
+
+    assert main(["run", "lowet_2025", "--out", "by_cli", "--tau", "0.2,0.8", "--gamma", "0.8,0.9",
+                 "--trials", "30", "--quiet"]) == 0
+    table = sweep({"task": "lowet_2025", "n_trials": 30, "tau": [0.2, 0.8], "gamma": [0.8, 0.9]}, {"seed": [0]},
+                  out="by_sweep", client=client, progress=False)
+    by_cli, by_sweep = drl.load("by_cli"), drl.load(table.loc[0, "path"])
+    for name in ("alpha_pos", "alpha_neg", "gamma", "lam", "value", "rpe"):
+        np.testing.assert_array_equal(by_cli[name].values, by_sweep[name].values, err_msg=name)
+
+
 def test_failing_configuration_is_reported(client, capsys):
     table = sweep(BASE, {"alpha": [0.1, 1.5, 0.2]}, out="bad", client=client, progress=False)
     assert list(table["status"]) == ["done", "failed", "done"]

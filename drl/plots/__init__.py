@@ -7,10 +7,10 @@ from drl.plots.animation import TrialAnimation as TrialAnimation
 from drl.plots.animation import val_over_t as val_over_t
 from drl.plots.controls import cue_cells as cue_cells
 from drl.plots.controls import split_half as split_half
+from drl.plots.decoded import distribution as distribution
 from drl.plots.figures import heatmap as heatmap
 from drl.plots.figures import summary as summary
 from drl.plots.figures import val_at_t as val_at_t
-from drl.plots.population import distribution as distribution
 from drl.plots.population import joint_map as joint_map
 from drl.plots.population import population_response as population_response
 from drl.plots.population import reward_response as reward_response

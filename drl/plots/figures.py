@@ -84,9 +84,43 @@ def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | No
 def heatmap(run, predictors, trial_type: str | None = None, trials=None, ax=None, save=None):
     """RPE over trials × time of ``trial_type``, one panel per predictor, one colour scale centred on 0.
 
-    ``predictors``: an index or a list of predictor indices (``ax=``: one predictor, drawn into that axes).
-    ``trials``: trial numbers of the run, as in :func:`val_at_t`.
     Titles give each predictor's parameters; dotted and dashed lines mark the cue and the reward times.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` recorded.
+    predictors : int or list of int
+        Predictor indices, one panel each (with ``ax``: one predictor, drawn into that axes).
+    trial_type : str, optional
+        The trial type's name (default: the first).
+    trials : slice or list of int, optional
+        Trial numbers of the run (xarray ``sel``: a slice includes both ends), as in :func:`val_at_t`.
+    ax : matplotlib.axes.Axes, optional
+        Draw one predictor's heat map into this axes.
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png), a path
+        where it says.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        ``predictors`` are not integers.
+    ValueError
+        A predictor index outside the run, or an unknown trial type.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 200, seed=0, progress=False)
+    >>> fig = plots.heatmap(run, [0, 1], trials=slice(0, 100))
+    >>> len(fig.axes) >= 2
+    True
     """
     ds = resolve(run, needs=("rpe",))
     units = reward_units(ds)
@@ -128,9 +162,37 @@ def heatmap(run, predictors, trial_type: str | None = None, trials=None, ax=None
 @styled
 def summary(run, trial_type: str | None = None, color_by: str | None = None, save=None):
     """A panel grid of a run: value at the cue over trials, value and RPE over time after learning, and the RPE
-    heatmap of the median predictor. Lines are coloured by ``color_by`` (default: the parameter that varies
-    most); a second varying parameter with up to four values sets the line style, so that predictors differing
-    only in it stay apart. Cue (dotted) and reward times (dashed) are marked. Used by ``make demo``."""
+    heatmap of the median predictor.
+
+    Lines are coloured by ``color_by``; a second varying parameter with up to four values sets the line style,
+    so that predictors differing only in it stay apart. Cue (dotted) and reward times (dashed) are marked.
+    ``make demo`` draws it.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``value`` and ``rpe`` recorded.
+    trial_type : str, optional
+        The trial type's name (default: the first).
+    color_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}, optional
+        The predictor parameter that colours the lines (default: the one that varies most).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png), a path
+        where it says.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.5, 0.8]), 200, seed=0, progress=False)
+    >>> fig = plots.summary(run)
+    >>> fig.axes[0].get_xlabel()
+    'trial'
+    """
     ds = resolve(run, needs=("value", "rpe"))
     units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)

@@ -1,7 +1,8 @@
 """Population figures (beyond drl_sim): what the population encodes and what decoding gets back from it.
 
 reward_response (Dabney et al. 2020, Figs 2-3), population_response (cue and reward RPE against τ and γ),
-value_vs_delay (Masset et al. 2025), timing and joint_map (Sousa et al. 2025), distribution (any decode).
+value_vs_delay (Masset et al. 2025), timing and joint_map (Sousa et al. 2025); the decoded distribution panel is
+:mod:`drl.plots.decoded`'s.
 """
 
 from __future__ import annotations
@@ -21,75 +22,45 @@ from drl.plots._common import (
     select_type,
     styled,
 )
+from drl.plots.decoded import distribution
 from drl.schema import learned_trials, reward_units, run_task, step_index
-
-
-def _step_cdf(values: np.ndarray, weights: np.ndarray, lo: float, hi: float):
-    """The cumulative distribution of weighted atoms as a step line from ``lo`` to ``hi``: (x, F(x))."""
-    order = np.argsort(values, kind="stable")
-    x, cumulative = values[order], np.cumsum(weights[order])
-    return np.concatenate([[lo], x, [hi]]), np.concatenate([[0.0], cumulative, [cumulative[-1]]])
-
-
-@styled
-def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=None, label="decoded",
-                 units: str = "reward units", color=None):
-    """A decoded distribution against the true one, as cumulative distributions on one axis.
-
-    CDFs compare honestly where densities do not: an atom is a step of its probability (a density would need a
-    smoothing width, doubles an atom at a bound when reflected, and shows mass where no sample is), and the
-    shaded area between the two curves *is* the Wasserstein-1 distance given in the legend. The decoded samples
-    are the ticks under the curve.
-
-    Several decodes compare on one axis: pass the first's ``ax`` to the next with its own ``label`` and
-    ``color`` (default: the axis' next colour); the truth is drawn once, the x-limits grow to hold every curve,
-    and the area is shaded for the first decode only."""
-    if not isinstance(decoded, decode.DecodedDistribution):
-        raise TypeError(f"decoded must be a DecodedDistribution (what decode_distribution and "
-                        f"decode_run_distribution return); got {type(decoded).__name__}")
-    if ax is None:
-        fig, (ax,) = new_figure(1)
-    fig = ax.figure
-    samples = np.asarray(decoded.samples, np.float64)
-    true_drawn = any(line.get_gid() == "true" for line in ax.get_lines())
-    first = not any(line.get_gid() == "decoded" for line in ax.get_lines())
-    color = color or ("tab:blue" if first else ax._get_lines.get_next_color())
-    points = samples if true is None else np.concatenate([samples, true.values])
-    span = float(np.ptp(points)) or 1.0
-    lo, hi = float(points.min()) - 0.05 * span, float(points.max()) + 0.05 * span
-    if not first:  # keep what is drawn already in view
-        old_lo, old_hi = ax.get_xlim()
-        lo, hi = min(lo, old_lo), max(hi, old_hi)
-    x_dec, f_dec = _step_cdf(samples, np.full(samples.size, 1.0 / samples.size), lo, hi)
-    ax.step(x_dec, f_dec, where="post", color=color, lw=1.8, gid="decoded", zorder=3,  # above the truth
-            label=f"{label} ({samples.size} samples)")
-    # the rug sits under the curve, inside the axes (a tick outside them would widen a tight bounding box)
-    ax.plot(samples, np.full(samples.size, -0.03), "|", color=color, ms=6, alpha=0.6, clip_on=True)
-    if true is not None:
-        w1 = decode.wasserstein(decoded, true)
-        x_true, f_true = _step_cdf(true.values, true.probabilities, lo, hi)
-        if not true_drawn:
-            ax.step(x_true, f_true, where="post", color="k", lw=2.6, alpha=0.55, gid="true", zorder=2, label="true")
-        if first:
-            grid = np.union1d(x_dec, x_true)
-            f_on_dec = f_dec[np.searchsorted(x_dec, grid, side="right") - 1]
-            f_on_true = f_true[np.searchsorted(x_true, grid, side="right") - 1]
-            ax.fill_between(grid, f_on_dec, f_on_true, step="post", color="tab:red", alpha=0.25, lw=0,
-                            label=f"area = W1 = {w1:.2f} {units}")
-        else:
-            ax.lines[-2].set_label(f"{label} ({samples.size} samples; W1 = {w1:.2f} {units})")
-    ax.set(xlabel=f"reward ({units})", ylabel="cumulative probability", xlim=(lo, hi), ylim=(-0.06, 1.04))
-    ax.legend(frameon=False, loc="lower right", fontsize="small")
-    save_figure(fig, save)
-    return fig
 
 
 @styled
 def reward_response(run, trial_type: str | None = None, color_by: str = "tau", learned_fraction: float = 0.5,
                     save=None):
-    """Dabney-style figure: the response to each reward magnitude per predictor, with its reversal point;
-    reversal points against τ (and the true expectiles); the distribution decoded from them against the truth.
+    """Dabney-style figure: each predictor's response against the reward, its reversal point against τ, and the
+    distribution decoded from the reversal points against the truth.
+
     Predictors that differ only in γ or λ respond alike at the reward (their points overlap): the title says so.
+    A recording (the responses form) is drawn from its neurons' responses, with their τ̂.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` and ``reward`` recorded, or a recording's responses form.
+    trial_type : str, optional
+        The trial type whose rewards are read (default: the first with two magnitudes or more).
+    color_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}
+        The predictor parameter that colours the response lines.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 2000, seed=0, progress=False)
+    >>> fig = plots.reward_response(run)
+    >>> len(fig.axes) >= 3
+    True
     """
     if decode.is_responses_form(run):
         return _recorded_reward_response(run, trial_type, save)
@@ -205,8 +176,36 @@ def _recorded_reward_response(form, trial_type, save):
 @styled
 def population_response(run, trial_type: str | None = None, learned_fraction: float = 0.5, save=None):
     """RPE at the cue and at the reward of each predictor after learning, against τ (coloured by γ) and against
-    γ (coloured by τ): a 2 × 2 grid of scatter plots. Marker size falls with the colouring parameter, so that
-    coinciding points show as nested discs of every colour."""
+    γ (coloured by τ): a 2 × 2 grid of scatter plots.
+
+    Marker size falls with the colouring parameter, so that coinciding points show as nested discs of every
+    colour.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` recorded.
+    trial_type : str, optional
+        The trial type read (default: the first); it must have a reward.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(tau=[0.2, 0.8], gamma=[0.8, 0.95]), 400,
+    ...                    seed=0, progress=False)
+    >>> fig = plots.population_response(run, "delay_1.5s")
+    >>> len(fig.axes) >= 4
+    True
+    """
     ds = resolve(run, needs=("rpe",))
     units = reward_units(ds)
     sub, trial_type = select_type(ds, trial_type)

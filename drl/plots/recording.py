@@ -104,12 +104,47 @@ def _windows(window, response_window, baseline_window) -> tuple:
 
 def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 0.1, window=(-1.0, 2.0),
          response_window=RESPONSE_WINDOW, baseline_window=BASELINE_WINDOW, save=None):
-    """Peri-stimulus time histograms: the mean rate (spikes/s; a continuous signal: its mean) around the cue
-    (left) and the reward (right), one line per condition (``by``: trial type or magnitude), with the response
-    window and (at the cue) the baseline window shaded.
+    """Peri-stimulus time histograms around the cue (left) and the reward (right), one line per condition.
 
-    ``neurons``: unit ids, one row each (at most 8); None draws the population mean over every unit. ``window``:
-    the span drawn around each event (s); the cue's reaches back to the baseline window.
+    The mean rate (spikes/s; of a continuous signal, its mean), with the response window and (at the cue) the
+    baseline window shaded. One colour per condition across both panels.
+
+    Parameters
+    ----------
+    recording : drl.responses.Recording
+        Spikes (or a continuous signal) with their trials.
+    neurons : unit id or list of unit ids, optional
+        One row of panels each (at most 8); None (default) draws the population mean over every unit.
+    by : {"trial_type", "magnitude"}
+        What makes a condition.
+    bin_width : float
+        Histogram bin (s).
+    window : (float, float)
+        The span drawn around each event (s); the cue's reaches back to the baseline window.
+    response_window, baseline_window : (float, float)
+        Shaded spans (s after the event; before the cue), as in :func:`drl.responses.responses_from_recording`.
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        An unknown unit or ``by``, more than 8 neurons, a bin or window that is not a positive span.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> from drl.responses import recording_from_run
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.3, 0.7]), 400, seed=0,
+    ...                    progress=False)
+    >>> fig = plots.psth(recording_from_run(run, seed=0), by="magnitude")
+    >>> len(fig.axes) >= 2
+    True
     """
     _check(recording, by, bin_width)
     window, response_window, baseline_window = _windows(window, response_window, baseline_window)
@@ -158,8 +193,40 @@ def psth(recording, neurons=None, *, by: str = "trial_type", bin_width: float = 
 @styled
 def raster(recording, neuron, *, by: str = "trial_type", window=(-1.0, 2.0), response_window=RESPONSE_WINDOW,
            baseline_window=BASELINE_WINDOW, save=None):
-    """Spike raster of one unit around the cue (left) and the reward (right): one row per trial, grouped and
-    coloured by condition (``by``), with the response window and (at the cue) the baseline window shaded."""
+    """Spike raster of one unit around the cue (left) and the reward (right), one row per trial.
+
+    Rows are grouped and coloured by condition (``by``), with the response window and (at the cue) the baseline
+    window shaded.
+
+    Parameters
+    ----------
+    recording : drl.responses.Recording
+        Spike times with their trials (a continuous signal has no raster: draw it with :func:`psth`).
+    neuron : unit id
+        The unit drawn.
+    by : {"trial_type", "magnitude"}
+        What makes a condition.
+    window, response_window, baseline_window : (float, float)
+        As in :func:`psth` (s).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> from drl.responses import recording_from_run
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.3, 0.7]), 400, seed=0,
+    ...                    progress=False)
+    >>> recording = recording_from_run(run, seed=0)
+    >>> fig = plots.raster(recording, recording.units.index[0])
+    >>> len(fig.axes) >= 2
+    True
+    """
     _check(recording, by)
     if recording.spike_times is None:
         raise ValueError("a raster draws spikes; this recording is a continuous signal (draw it with psth)")

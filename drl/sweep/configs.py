@@ -10,6 +10,7 @@ import json
 import numpy as np
 
 from drl._validate import choice
+from drl.population import DEFAULT_ALPHA, DEFAULT_LAM
 
 __all__ = ["CONFIG_FIELDS", "POPULATION_FIELDS", "check_config", "derive_seed", "run_config"]
 
@@ -21,11 +22,11 @@ CONFIG_FIELDS = {
     "seed": 0,
     "predictors": None,  # None: Population.grid of the list-valued parameters; an int: Population.sample
     "tau": 0.5,
-    "alpha": 0.1,
+    "alpha": DEFAULT_ALPHA,  # drl's converging defaults, as drl.simulate / drl run (sweeps had 0.1 and 0 before)
     "alpha_pos": None,
     "alpha_neg": None,
     "gamma": 1.0,
-    "lam": 0.0,
+    "lam": DEFAULT_LAM,
     "rule": "expectile",
     "update": "offline",
     "features": "csc",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from drl.sweep.cluster import (
     target_workers,
 )
 from drl.sweep.configs import (
+    CONFIG_FIELDS,
     POPULATION_FIELDS,
     check_config,
     expand_grid,
@@ -169,6 +171,27 @@ def read_configs(paths: list[Path]) -> list[dict | None]:
     return configs
 
 
+def defaults_it_was_made_with(manifest_path: Path, fingerprint: str, base: dict, grid: dict) -> dict:
+    """The fields that ``base`` leaves to drl's defaults (and ``grid`` does not set) whose value in the sweep
+    already in the folder differs from today's default: a sweep made before drl's defaults changed (alpha 0.1 and
+    lam 0, where drl.simulate's are 0.01 and 0.95) resumes as it was made, with a warning, instead of redoing and
+    overwriting its runs with other parameters. Empty when the folder holds no sweep or another sweep."""
+    if not manifest_path.is_file():
+        return {}
+    stored = read_manifest(manifest_path)
+    if stored.get("fingerprint") != fingerprint or not isinstance(stored.get("base"), dict):
+        return {}  # another sweep (refused below) or none
+    today = run_config(base)
+    made_with = {f: value for f, value in stored["base"].items()
+                 if f in CONFIG_FIELDS and f not in base and f not in grid and today[f] != value}
+    if made_with:
+        then = ", ".join(f"{f}={v!r}" for f, v in made_with.items())
+        now = ", ".join(f"{f}={today[f]!r}" for f in made_with)
+        warnings.warn(f"{manifest_path.parent} was made when drl's defaults were {then}; it resumes with them (drl's "
+                      f"defaults are now {now}: overwrite=True redoes it with those)", UserWarning, stacklevel=3)
+    return made_with
+
+
 def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = False, directory=DEFAULT_DIR,
           progress: bool = True, shared_seed: bool = False, vectorize: bool = True,
           no_worker_timeout: float = 300.0) -> pd.DataFrame:
@@ -216,6 +239,11 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     from drl._validate import in_range
 
     no_worker_timeout = in_range("no_worker_timeout", no_worker_timeout, 0, 1e7, lo_open=True)
+    folder = Path(directory) / out
+    manifest_path = folder / MANIFEST
+    fingerprint = grid_fingerprint(base, grid, shared_seed)
+    made_with = {} if overwrite else defaults_it_was_made_with(manifest_path, fingerprint, base, grid)
+    base = {**made_with, **base}
     full_base = run_config(base)  # a bad base is an error now, not N failures later
     fields, configs = expand_grid(base, grid, shared_seed)
     # Every run is checked before a cluster starts: when all fail, the base is wrong (one error now); otherwise
@@ -231,11 +259,9 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
         error = invalid[0]
         where = ", ".join(f"{f}={configs[0][f]!r}" for f in fields)
         raise type(error)(f"every run of this sweep is invalid; run 0 ({where}): {error}") from None
-    folder = Path(directory) / out
     manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
-                "fingerprint": grid_fingerprint(base, grid, shared_seed), "n_runs": len(configs)}
+                "fingerprint": fingerprint, "n_runs": len(configs)}
     manifest = json.loads(json.dumps(manifest))
-    manifest_path = folder / MANIFEST
     if manifest_path.is_file() and not overwrite:
         stored = read_manifest(manifest_path)
         if stored.get("fingerprint") != manifest["fingerprint"]:
