@@ -114,6 +114,8 @@ CASES = [
     ("spice-learning-rate-negative", lambda t: _spice_fit(learning_rate=-1), ValueError,
      r"learning_rate must be in \(0, 10\]"),
     ("spice-patience-str", lambda t: _spice_fit(patience="x"), TypeError, r"patience must be an integer; got 'x'"),
+    ("spice-rnn-kwargs-typo", lambda t: _spice_fit(rnn_kwargs={"dropuot": 0.1}), TypeError,
+     r"unexpected keyword argument 'dropuot'"),  # BaseRNN swallowed unknown arguments (**kwargs) before
     ("spice-rnn-kwargs-list", lambda t: _spice_fit(rnn_kwargs=["dropout"]), TypeError,
      r"rnn_kwargs must be a dict of rnn_class's arguments or None; got \['dropout'\]"),
     ("agent-negative-variance", lambda t: spice.AgentQ(parameter_variance={"beta_reward": -1}), ValueError,

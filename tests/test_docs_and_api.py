@@ -118,3 +118,82 @@ def test_the_package_says_it_is_typed():
     assert importlib.resources.files("drl").joinpath("py.typed").is_file()
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert "py.typed" in project["tool"]["setuptools"]["package-data"]["drl"]
+
+
+#: where a signature typed in a docs heading is looked up (the first callable found wins)
+SIGNATURE_NAMESPACES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.spice", "drl.sweep", "drl.phases",
+                        "drl.store", "drl.schedule", "drl.convergence", "drl.cue_code", "drl.reproduce",
+                        "drl.reproduce.power", "drl.widgets", "drl.spice.rnn")
+
+
+def _documented_callable(name: str):
+    import importlib
+    import sys
+
+    for namespace in SIGNATURE_NAMESPACES:
+        importlib.import_module(namespace)
+        obj = sys.modules[namespace]  # the module itself (drl.convergence is also a function's name)
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if callable(obj) and not isinstance(obj, type(sys)):
+            return obj
+    return None
+
+
+def _literal(node):
+    import ast
+
+    try:
+        return True, ast.literal_eval(node)
+    except ValueError:
+        return False, None  # a name (SINDY_THRESHOLDS): not compared
+
+
+def test_every_signature_typed_in_the_docs_matches_the_code():
+    """docs/drl.md types signatures in its headings (until the reference is generated from the docstrings): each
+    must name the code's parameters, in order, of the same kind (keyword-only after ``*``), with the same literal
+    defaults. Eight had drifted (register_task's keyword-only ``overwrite``, load's ``directory``, …)."""
+    import ast
+    import inspect
+
+    kinds = inspect.Parameter
+    problems, checked = [], 0
+    for line in (ROOT / "docs" / "drl.md").read_text().splitlines():
+        if not re.match(r"^#{2,4} `", line):
+            continue
+        for span in re.findall(r"`([^`]+)`", line):
+            match = re.match(r"^([A-Za-z_][\w.]*)\((.*)\)(\s*->.*)?$", span)
+            if not match or "..." in span or "…" in span:
+                continue  # prose (`simulate(..., out=…)`), not a signature
+            name, args = match.group(1), match.group(2)
+            obj = _documented_callable(name)
+            if obj is None:
+                problems.append(f"{name}: not found in {SIGNATURE_NAMESPACES}")
+                continue
+            documented = ast.parse(f"def f({args}): pass").body[0].args
+            actual = list(inspect.signature(obj).parameters.values())
+            typed = [(a.arg, kinds.POSITIONAL_OR_KEYWORD) for a in documented.posonlyargs + documented.args]
+            typed += [(documented.vararg.arg, kinds.VAR_POSITIONAL)] if documented.vararg else []
+            typed += [(a.arg, kinds.KEYWORD_ONLY) for a in documented.kwonlyargs]
+            typed += [(documented.kwarg.arg, kinds.VAR_KEYWORD)] if documented.kwarg else []
+            real = [(p.name, kinds.POSITIONAL_OR_KEYWORD if p.kind == kinds.POSITIONAL_ONLY else p.kind) for p in actual]
+            checked += 1
+            if typed != real:
+                problems.append(f"{name}: docs ({args}) against the code {inspect.signature(obj)}")
+                continue
+            defaults = dict(zip([a.arg for a in documented.posonlyargs + documented.args][::-1],
+                                documented.defaults[::-1], strict=False))
+            defaults |= {a.arg: d for a, d in zip(documented.kwonlyargs, documented.kw_defaults, strict=True) if d}
+            for parameter in actual:
+                if parameter.name not in defaults:
+                    continue
+                literal, value = _literal(defaults[parameter.name])
+                code = parameter.default
+                code = str(code) if isinstance(code, Path) else code
+                if repr(code) == "<factory>":  # a dataclass field's default_factory: its value is not in the signature
+                    continue
+                if literal and (code is kinds.empty or code != value):
+                    problems.append(f"{name}: {parameter.name}={ast.unparse(defaults[parameter.name])} in the docs, "
+                                    f"{code!r} in the code")
+    assert checked >= 90, checked  # the headings are found at all
+    assert not problems, "\n".join(problems)

@@ -146,7 +146,7 @@ class BaseRNN(nn.Module):
     init_values: dict[str, float] = {}
 
     def __init__(self, n_actions: int = 2, n_participants: int = 0, embedding_size: int = 0,
-                 hidden_size: int = 8, dropout: float = 0.0, device="cpu", **kwargs):
+                 hidden_size: int = 8, dropout: float = 0.0, device="cpu"):
         super().__init__()
         from drl._validate import in_range, integer
 
