@@ -176,29 +176,64 @@ def decode_distribution(levels, values, *, kind: str = "expectile", n_samples: i
     every case, at a quarter of its time or less, and a lower W1 than it in most.
     Quantiles: the quantile function is interpolated at ``n_samples`` evenly spaced levels.
 
-    Args:
-      levels: [I] levels τ_i in (0, 1).
-      values: [I] the matching expectiles or quantiles (reward units).
-      kind: "expectile" or "quantile".
-      n_samples: number of samples to impute.
-      bounds: (lo, hi) range of the samples (reward units): the support, when known. Default: the range of
-        ``values`` widened by half of it on each side, and not below 0 when every value is ≥ 0 (rewards); where
-        the outermost level's expectile then falls short of its value (a heavy tail the bound cuts), that bound
-        is widened (doubling, up to four times) as long as the fit improves. The density is a kernel estimate
-        reflected at the final bounds. The residual per level is in ``residual``; above 3 % of the values'
-        range it warns.
-      n_starts: 1 to 6 starting points, in this order: convex with smoothing 1e-6, 1e-2 and 1e-4, the code read
-        as quantiles, that spread doubled, a uniform spread. The default 4 reached the best objective of all six
-        in every benchmark case.
-      seed: seed of the tie-breaking jitter of the starts.
-      smoothing: None (the default) imputes samples whose expectiles are the values exactly, as above: right
-        for a noiseless code (a model's). A measured code is noisy, its (level, value) pairs are not a
-        consistent set of expectiles, and an exact fit turns the noise into spikes of mass at the bounds; a
-        number ≥ 0 (or ``"cv"``) decodes instead the distribution on a 200-point grid over ``bounds`` that
-        minimises the expectile conditions' misfit plus that ridge on its probabilities (the convex problem of
-        the first start, not polished), and ``"cv"`` chooses the ridge among 10⁻⁶ … 1 by leave-one-level-out
-        cross-validation of the conditions (:func:`cross_validated_smoothing`; the neuron is the unit left
-        out). Expectiles only.
+    Parameters
+    ----------
+    levels : array_like, shape [I]
+        Levels τ_i in (0, 1).
+    values : array_like, shape [I]
+        The matching expectiles or quantiles (reward units).
+    kind : {"expectile", "quantile"}
+    n_samples : int
+        Number of samples to impute.
+    bounds : (float, float), optional
+        Range of the samples (reward units): the support, when known. Default: the range of ``values`` widened
+        by half of it on each side, and not below 0 when every value is ≥ 0 (rewards); where the outermost
+        level's expectile then falls short of its value (a heavy tail the bound cuts), that bound is widened
+        (doubling, up to four times) as long as the fit improves. The density is a kernel estimate reflected at
+        the final bounds. The residual per level is in ``residual``; above 3 % of the values' range it warns.
+    n_starts : int
+        1 to 6 starting points, in this order: convex with smoothing 1e-6, 1e-2 and 1e-4, the code read as
+        quantiles, that spread doubled, a uniform spread. The default 4 reached the best objective of all six in
+        every benchmark case.
+    seed : int
+        Seed of the tie-breaking jitter of the starts.
+    smoothing : float or "cv", optional
+        None (the default) imputes samples whose expectiles are the values exactly: right for a noiseless code
+        (a model's). A measured code is noisy, its (level, value) pairs are not a consistent set of expectiles,
+        and an exact fit turns the noise into spikes of mass at the bounds; a number ≥ 0 (or ``"cv"``) decodes
+        instead the distribution on a 200-point grid over ``bounds`` that minimises the expectile conditions'
+        misfit plus that ridge on its probabilities (the convex problem of the first start, not polished), and
+        ``"cv"`` chooses the ridge among 10⁻⁶ … 1 by leave-one-level-out cross-validation of the conditions
+        (:func:`cross_validated_smoothing`; the neuron is the unit left out). Expectiles only.
+
+    Returns
+    -------
+    DecodedDistribution
+        The samples (sorted, reward units), their density, the objective, the residual per level, the bounds.
+
+    Raises
+    ------
+    ValueError
+        Levels outside (0, 1), values of another length, ``bounds`` with lo ≥ hi, a bad ``n_samples``,
+        ``n_starts``, ``kind`` or ``smoothing``.
+
+    Warns
+    -----
+    UserWarning
+        The decode misses the code by more than 3 % of its range (noise, or bounds that cut the support).
+
+    Examples
+    --------
+    Dabney et al.'s distribution, read back from its exact expectiles at 9 levels:
+
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    >>> levels = np.linspace(0.1, 0.9, 9)
+    >>> decoded = decode.decode_distribution(levels, decode.expectiles(truth, levels))
+    >>> bool(np.abs(decoded.residual).max() < 1e-3), bool(decode.wasserstein(decoded, truth) < 0.3 * truth.std)
+    (True, True)
     """
     levels = _levels("levels", levels)
     values = _vector("values", values, n=levels.size)

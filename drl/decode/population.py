@@ -43,6 +43,54 @@ def decode_run_distribution(run, trial_type: str | list | None = None, *, event:
     ``smoothing="cv"`` decodes it with a ridge chosen by cross-validation over its neurons instead of fitting
     every (τ̂, reversal point) pair exactly; ``bounds="delivered"`` keeps the samples within the magnitudes the
     responses were recorded at (a recording knows what it delivered).
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` and ``reward`` recorded, or a responses form (a recording).
+    trial_type : str or list of str, optional
+        The trial type whose reward is decoded (a list pools several; default: the first with two magnitudes).
+    event : int
+        Which reward of the trial type (0: the first).
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    use : {"tau", "tau_hat", "tau_calibrated"}, optional
+        The levels paired with the reversal points (default: "tau" for a run, "tau_hat" for a recording).
+    n_samples : int
+        Samples imputed.
+    responses : xarray.Dataset, optional
+        These data's :func:`~drl.decode.reward_responses`, when already computed.
+    smoothing : float or "cv", optional
+        A ridge for a noisy code (see :func:`~drl.decode.decode_distribution`).
+    bounds : (float, float) or "delivered", optional
+        The samples' range (reward units).
+
+    Returns
+    -------
+    DecodedDistribution
+        Its ``samples`` (reward units), density, and the residual of the code it was decoded from.
+
+    Raises
+    ------
+    ValueError
+        No neuron with a level in (0, 1), an unknown ``bounds`` or ``use``.
+    TypeError
+        ``responses`` that are not :func:`~drl.decode.reward_responses`' Dataset.
+
+    See Also
+    --------
+    perfect_code_control : the W1 a perfect code reaches at a recording's noise.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 2000, seed=0, progress=False)
+    >>> truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    >>> decoded = decode.decode_run_distribution(run)
+    >>> bool(decode.wasserstein(decoded, truth) < truth.std)
+    True
     """
     if responses is None:
         form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)

@@ -203,6 +203,47 @@ def reward_responses(run, trial_type: str | list | None = None, *, event: int = 
     neuron) and ``neurons`` [magnitude] (neurons recorded there), with the neurons' coordinates (a run's τ, γ,
     α±, λ); attrs ``trial_type``, ``response``, ``reversal_fit``, ``axis``, ``n_neurons`` (neurons with a
     reversal point).
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form.
+    trial_type : str or list of str, optional
+        The reward's trial type, or several to pool.
+    event : int
+        Which reward of the trial type.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    response : {"scaled", "rpe"}
+        A model's δ scaled by α± (Dabney's model dopamine response) or not.
+    resample : bool
+        The reversal point and the slopes from two independent bootstrap resamples (``seed``).
+    seed : int
+        Seed of ``resample``.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        The estimator (default: "crossing" for a model, "hinge" for a recording).
+    axis : {"magnitude", "utility"}, optional
+        Where reversal points and slopes are read (default: "magnitude" for a model, "utility" for a recording).
+
+    Returns
+    -------
+    xarray.Dataset
+        As above: one row per neuron (``predictor``), one column per magnitude.
+
+    See Also
+    --------
+    reward_response_intervals : the same estimates with bootstrap intervals.
+    decode_run_distribution : the distribution these reversal points code.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.5, 0.8], alpha=0.05),
+    ...                    2000, seed=0, progress=False)
+    >>> responses = decode.reward_responses(run)
+    >>> bool((responses["reversal_point"].diff("predictor") > 0).all())  # optimists reverse at larger rewards
+    True
     """
     form = as_form(run, reward_type=trial_type, reward=True, event=event, learned_fraction=learned_fraction)
     return responses_at_reward(form, trial_type, response=response, resample=resample, seed=seed,
