@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean-venv
+.PHONY: demo test test-fast lint bench docs clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ test: $(STAMP)
 # SLURM, tutorials, reproductions). `make test` (CI) runs them all.
 test-fast: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow" --numprocesses=auto --maxprocesses=4 --dist=loadscope --no-loadscope-reorder
+
+# The documentation site: its tools (docs/requirements.txt) installed on first use, the API reference generated
+# from each package's __all__ and docstrings (docs/conf.py), the landing page docs/drl.md. Open
+# docs/_build/html/index.html. Sphinx lists the docstrings still to convert to numpydoc as warnings.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): docs/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -q -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check drl tests benchmarks
