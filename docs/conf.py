@@ -26,6 +26,7 @@ html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 myst_heading_anchors = 3
 
 autosummary_generate = True
+autodoc_inherit_docstrings = False  # drl.plots.Figure is a matplotlib Figure: its docs are matplotlib's
 autodoc_typehints = "none"  # the numpydoc Parameters section says the types, with shapes and units
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set = set()  # validated in the tests (tests/test_docs_and_api.py), not at build time

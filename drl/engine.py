@@ -120,53 +120,91 @@ def simulate(
 ) -> xr.Dataset:
     """Simulate ``population`` learning ``task`` for ``n_trials`` trials; return the run as a Dataset.
 
-    Args:
-      task: a Task, a registered task name, or a ``.toml``/``.json`` spec file.
-      population: the predictors (:class:`drl.Population`).
-      n_trials: number of trials (≥ 1); may be left out when ``schedule`` is given.
-      rule: "expectile" (default) or "quantile".
-      update: "offline" (default) or "online".
-      features: "csc" (default), "microstimulus", a dict ``{"name": …, options}`` or a representation object.
-      bootstrap: "own" (default), "random" (target: the next value of a member of the γ group, drawn per step
-        by τ cell; the quantile code's method) or "imputed" (target: a sample of the distribution whose
-        expectiles are the group's next values; the expectile code's method). See docs/drl.md, "Bootstrap".
-      preset: None or "drl_sim" (reproduces drl_sim's ``sim()``; overrides update and the convention options).
-      record: which of "value", "rpe", "reward" to keep (weights at the end are always kept).
-      record_trials: None (all), an int stride (every n-th trial, plus the last), a slice, or trial indices.
-      record_times: None (all steps) or times in s (snapped to steps).
-      seed: seeds the schedule (and the random-bootstrap draws); same seed → identical run.
-      device: "cpu" or "cuda".  dtype: "float32" (default) or "float64" (the stored run is float32).
-      progress: show a tqdm progress bar over trials (None: only for long runs).
-      schedule: a pre-drawn :class:`drl.Schedule` of ``task`` to use instead of drawing one (drawn otherwise
-        block by block, with the same numbers as ``task.schedule(n_trials, seed)``).
-      out: stream the run to this file (a bare name goes to ``exps/<name>.nc``) block by block; the
-        Dataset returned is then the stored file, opened lazily. A killed or interrupted streamed run can be
-        finished with :func:`resume`.
-      overwrite: with ``out``, replace an existing file (or discard an interrupted run of that name).
-      compression: with ``out``, None (default: no HDF5 filter, like a saved run; 4 bytes per predictor-step and
-        variable) or "zlib" (a third of the size or less, at about twice the time). blosc is not offered: a block
-        it cannot shrink would stop the run.
-      block_trials: trials per block (recording buffer, schedule draw and stream granularity); results do not
-        depend on it. Default: ~64 MB of recording for a streamed run (or a CUDA or float64 one), ~1e8
-        predictor-steps for an in-memory CPU float32 run (which records straight into its result).
-      kernel: "auto" (default: the compiled trial loop on the CPU with ``bootstrap="own"``, the torch kernel
-        otherwise), "compiled" or "torch"; they agree to float32 rounding (:class:`EngineOptions`).
-      options: an :class:`EngineOptions` giving every model option at once (as :func:`rerun` does); then
-        ``rule``, ``update``, ``features``, ``bootstrap``, ``preset`` and ``kernel`` must be left at their
-        defaults.
-      initial_weights: [predictor, type, feature] weights to start from instead of zeros, e.g. the ``weights``
-        of a run of the same population on a task with the same trial types and time grid (a task that changes
-        during a session: :func:`drl.phases.simulate_phases`). The run then records ``attrs["initial_weights"]``
-        and cannot be rerun on its own; not with ``out``.
+    Parameters
+    ----------
+    task : Task or str or path
+        A Task, a registered task name, or a ``.toml``/``.json`` spec file.
+    population : Population
+        The predictors: τ (α+, α−), γ and λ per predictor.
+    n_trials : int, optional
+        Number of trials (≥ 1); may be left out when ``schedule`` is given.
+    rule : {"expectile", "quantile"}
+    update : {"offline", "online"}
+    features : {"csc", "microstimulus"} or dict or representation object
+        The state features (a dict ``{"name": …, options}`` sets a representation's options).
+    bootstrap : {"own", "random", "imputed"}
+        The TD target's next value: the predictor's own; "random", a member of the γ group drawn per step by τ
+        cell (the quantile code's method); "imputed", a sample of the distribution whose expectiles are the
+        group's next values (the expectile code's method). See docs/drl.md, "Bootstrap".
+    preset : {None, "drl_sim"}
+        "drl_sim" reproduces drl_sim's ``sim()`` (overrides ``update`` and the convention options).
+    record : sequence of {"value", "rpe", "reward"}
+        What to keep (the weights at the end are always kept).
+    record_trials : None, int, slice or sequence of int
+        None (all), a stride (every n-th trial, plus the last), a slice, or trial indices.
+    record_times : sequence of float, optional
+        Times (s) to keep, snapped to steps (None: every step).
+    seed : int
+        Seeds the schedule (and the random bootstrap's draws): the same seed gives an identical run.
+    device : {"cpu", "cuda"}
+    dtype : {"float32", "float64"}
+        The arithmetic (the stored run is float32).
+    progress : bool, optional
+        A tqdm bar over trials (None: only for long runs).
+    schedule : Schedule, optional
+        A pre-drawn schedule of ``task`` (drawn otherwise block by block, with the same numbers as
+        ``task.schedule(n_trials, seed)``).
+    out : str or path, optional
+        Stream the run to this file (a bare name goes to ``exps/<name>.nc``) block by block; the Dataset returned
+        is then the stored file, opened lazily. A killed or interrupted streamed run is finished by :func:`resume`.
+    overwrite : bool
+        With ``out``, replace an existing file (or discard an interrupted run of that name).
+    compression : {None, "zlib"}
+        With ``out``: None (no HDF5 filter, like a saved run; 4 bytes per predictor-step and variable) or "zlib"
+        (a third of the size or less, at about twice the time). blosc is not offered: a block it cannot shrink
+        would stop the run.
+    block_trials : int, optional
+        Trials per block (recording buffer, schedule draw and stream granularity); results do not depend on it.
+        Default: ~64 MB of recording for a streamed run (or a CUDA or float64 one), ~1e8 predictor-steps for an
+        in-memory CPU float32 run (which records straight into its result).
+    kernel : {"auto", "compiled", "torch"}
+        "auto": the compiled trial loop on the CPU with ``bootstrap="own"``, the torch kernel otherwise; they
+        agree to float32 rounding (:class:`EngineOptions`).
+    options : EngineOptions, optional
+        Every model option at once (as :func:`rerun` does); ``rule``, ``update``, ``features``, ``bootstrap``,
+        ``preset`` and ``kernel`` must then be left at their defaults.
+    initial_weights : array_like, shape [predictor, type, feature], optional
+        Weights to start from instead of zeros, e.g. the ``weights`` of a run of the same population on a task
+        with the same trial types and time grid (a task that changes during a session:
+        :func:`drl.phases.simulate_phases`). The run records ``attrs["initial_weights"]`` and cannot be rerun on
+        its own; not with ``out``.
 
-    Returns:
-      xarray.Dataset with ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights``
-      [predictor, type, feature] and the coordinates and attributes of the drl run schema (docs/drl.md).
+    Returns
+    -------
+    xarray.Dataset
+        ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights`` [predictor, type,
+        feature] and the coordinates and attributes of the drl run schema (docs/drl.md).
 
-    Raises:
-      ValueError / TypeError for bad arguments (naming the argument and the value); RunTooLargeError when the
-      run does not fit in memory; NonFiniteValueError when values diverge; FileExistsError when ``out``
-      exists (or an interrupted run of that name can be resumed) and ``overwrite`` is False.
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument, named with its value.
+    RunTooLargeError
+        The run does not fit in memory (the message gives the size and the way out: ``record_trials``, ``out``).
+    NonFiniteValueError
+        Values diverge.
+    FileExistsError
+        ``out`` exists (or an interrupted run of that name can be resumed) and ``overwrite`` is False.
+
+    Examples
+    --------
+    Nine optimism levels learning Dabney et al.'s variable-magnitude task:
+
+    >>> import drl
+    >>> population = drl.Population.grid(tau=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    >>> run = drl.simulate("dabney_variable_magnitude", population, 500, seed=0, progress=False)
+    >>> dict(run["rpe"].sizes)
+    {'predictor': 9, 'trial': 500, 'time': 41}
     """
     task = load_task(task)
     if not isinstance(population, Population):

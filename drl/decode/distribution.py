@@ -46,18 +46,25 @@ def implied_tau(distribution: RewardDistribution, reversal_point) -> np.ndarray:
 class DecodedDistribution:
     """A reward distribution decoded from a population code.
 
-    Attributes:
-      samples: [N] imputed samples (reward units), sorted.
-      grid, density: [G] reward values and a Gaussian kernel density estimate of the samples there (per reward
-        unit).
-      levels, values: the code decoded from (τ or quantile levels and the matching expectiles/quantiles).
-      kind: "expectile" or "quantile".
-      loss: final value of the imputation objective (0 for quantiles).
-      residual: [I] the samples' own τ-expectiles (or τ-quantiles) minus ``values`` (reward units): how well
-        the decode reproduces the code it was decoded from (noise in the code leaves some; a support cut by
-        the bounds leaves more at the levels next to it).
-      bounds: (lo, hi) the samples were kept in.
-      smoothing: the ridge of a regularised decode (None: the exact imputation).
+    Attributes
+    ----------
+    samples : numpy.ndarray, shape [N]
+        Imputed samples (reward units), sorted.
+    grid, density : numpy.ndarray, shape [G]
+        Reward values and a Gaussian kernel density estimate of the samples there (per reward unit).
+    levels, values : numpy.ndarray, shape [I]
+        The code decoded from (τ or quantile levels and the matching expectiles or quantiles).
+    kind : {"expectile", "quantile"}
+    loss : float
+        Final value of the imputation objective (0 for quantiles).
+    residual : numpy.ndarray, shape [I]
+        The samples' own τ-expectiles (or τ-quantiles) minus ``values`` (reward units): how well the decode
+        reproduces the code it was decoded from (noise in the code leaves some; a support cut by the bounds
+        leaves more at the levels next to it).
+    bounds : (float, float)
+        The (lo, hi) the samples were kept in.
+    smoothing : float or None
+        The ridge of a regularised decode (None: the exact imputation).
     """
 
     samples: np.ndarray

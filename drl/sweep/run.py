@@ -198,32 +198,68 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     """Run every combination of ``grid`` on top of ``base``, one Dask task per run, each saved to
     ``<directory>/<out>/run_<index>.nc`` (atomically).
 
-    Args:
-      base: a run configuration (``CONFIG_FIELDS``: task and n_trials required; population as in
-        ``Population.grid`` — lists are grid axes — or ``Population.sample`` with ``predictors``).
-      grid: configuration field → list of values; runs are the Cartesian product in the order given (the last
-        field varies fastest), numbered from 0.
-      out: the sweep's folder name under ``directory``.
-      client: a ``dask.distributed.Client`` (e.g. on a SLURMCluster), a scheduler address, or None for a
-        ``LocalCluster`` with one single-threaded worker process per core, closed afterwards.
-      overwrite: redo runs whose file exists, and accept a folder that holds a different sweep.
-      progress: a progress bar over completed runs.
-      shared_seed: every run uses ``base["seed"]`` (common random numbers: the same trial schedule in every
-        run) instead of a seed of its own.
-      vectorize: runs that share everything but their population (τ, α, γ, λ, predictors) — the same task,
-        trials, seed and options, ``bootstrap="own"`` — run as one engine call over their concatenated
-        population, split back into one file each, identical to running them one by one. Applies when seeds
-        are shared (``shared_seed=True``, or ``seed`` fixed in the grid).
-
-      no_worker_timeout: seconds the sweep waits with no worker connected while runs remain before it stops
-        with a NoWorkersError (a TimeoutError) saying what was saved; run it again to resume.
-
     Seeds: unless ``seed`` is a grid field or ``shared_seed``, run ``i`` uses ``derive_seed(base["seed"], i)``.
-    Resume: a run whose file exists and carries the same configuration is skipped. Batches of vectorised runs
-    are sized by the workers the cluster is sized for (its jobs, or its adaptive maximum), not by those connected.
+    Resume: a run whose file exists and carries the same configuration is skipped; a sweep made when drl's
+    defaults differed resumes with the ones it was made with (a ``UserWarning`` says so). Batches of vectorised
+    runs are sized by the workers the cluster is sized for (its jobs, or its adaptive maximum), not by those
+    connected.
 
-    Returns a DataFrame, one row per run: the grid fields, ``status`` (done / skipped / failed), ``error``,
-    ``path``; also printed as a summary.
+    Parameters
+    ----------
+    base : dict
+        A run configuration (``CONFIG_FIELDS``: ``task`` and ``n_trials`` required; the population as in
+        ``Population.grid``, lists being grid axes, or ``Population.sample`` with ``predictors``).
+    grid : dict
+        Configuration field → list of values; runs are the Cartesian product in the order given (the last field
+        varies fastest), numbered from 0.
+    out : str
+        The sweep's folder name under ``directory``.
+    client : dask.distributed.Client or str, optional
+        A client (e.g. of a SLURMCluster), a scheduler address, or None for a ``LocalCluster`` with one
+        single-threaded worker process per CPU of the job, closed afterwards.
+    overwrite : bool
+        Redo runs whose file exists, and accept a folder that holds a different sweep.
+    directory : str or path
+        Where sweeps' folders go.
+    progress : bool
+        A progress bar over completed runs.
+    shared_seed : bool
+        Every run uses ``base["seed"]`` (common random numbers: the same trial schedule in every run) instead
+        of a seed of its own.
+    vectorize : bool
+        Runs that share everything but their population (τ, α, γ, λ, predictors): the same task, trials, seed
+        and options, with ``bootstrap="own"``, run as one engine call over their concatenated population, split
+        back into one file each, identical to running them one by one. Applies when seeds are shared
+        (``shared_seed=True``, or ``seed`` fixed in the grid).
+    no_worker_timeout : float
+        Seconds the sweep waits with no worker connected while runs remain before it stops with a
+        :class:`NoWorkersError` (a TimeoutError) saying what was saved; run it again to resume.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: the grid fields, ``status`` (done / skipped / failed), ``error``, ``path``; also
+        printed as a summary.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad base or grid (every run invalid), a folder that holds another sweep or other files.
+    NoWorkersError
+        No worker for ``no_worker_timeout`` seconds while runs remained.
+
+    Examples
+    --------
+    Two discount factors × two trace decays of a two-predictor population, on a local cluster (a few seconds):
+
+    >>> import tempfile
+    >>> from drl.sweep import sweep
+    >>> base = {"task": "hyp_unif", "n_trials": 50, "tau": [0.2, 0.8], "seed": 0}
+    >>> table = sweep(base, {"gamma": [0.8, 0.9], "lam": [0.0, 0.9]}, out="example",
+    ...               directory=tempfile.mkdtemp(), progress=False)  # doctest: +ELLIPSIS
+    sweep example: 4 done, 0 skipped, 0 failed (of 4) in ...
+    >>> list(table["status"])
+    ['done', 'done', 'done', 'done']
     """
     from tqdm.auto import tqdm
 
