@@ -100,7 +100,8 @@ def test_no_link_leaves_the_repository():
                                     "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code",
                                     "drl.spice.estimator", "drl.plots.figures", "drl.plots.recording",
                                     "drl.plots.population", "drl.plots.decoded", "drl.decode.population",
-                                    "drl.decode.reward", "drl.decode.distribution", "drl.engine", "drl.sweep.run"])
+                                    "drl.decode.reward", "drl.decode.distribution", "drl.engine", "drl.sweep.run",
+                                    "drl.plots.controls"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

@@ -15,7 +15,39 @@ CLASS_COLORS = {"pessimistic": "tab:blue", "interpolating": "0.6", "optimistic":
 def split_half(*results, labels=None, split: int = 0, save=None):
     """The reversal points of one split's two halves against each other, one panel per result of
     :func:`~drl.decode.split_half_reversals` (e.g. a distributional population and a classical-TD one), with
-    the split's r and the median r over all splits."""
+    the split's r and the median r over all splits.
+
+    Parameters
+    ----------
+    *results : xarray.Dataset
+        What :func:`~drl.decode.split_half_reversals` returned, one panel each.
+    labels : sequence of str, optional
+        The panels' titles (default: "population 1", …).
+    split : int
+        Which split to draw.
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        No result, labels of another number, or a split out of range.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode, plots
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 2000, seed=0, progress=False)
+    >>> halves = decode.split_half_reversals(run, n_splits=20)
+    >>> fig = plots.split_half(halves, labels=["distributional"])
+    >>> fig.axes[0].get_xlabel()
+    'reversal point, half A (µl)'
+    """
     if not results:
         raise ValueError("split_half needs at least one result of drl.decode.split_half_reversals")
     labels = list(labels) if labels is not None else [f"population {i + 1}" for i in range(len(results))]
@@ -44,8 +76,35 @@ def split_half(*results, labels=None, split: int = 0, save=None):
 def cue_cells(classified, parameter: str = "model_tau", save=None):
     """Each neuron's 50 % cue response between its 10 % (0) and 90 % (1) responses, against ``parameter`` (its
     true optimism, where known) or in order, coloured by the class of :func:`~drl.decode.classify_cue_cells`.
+
     Positions beyond the bulk (a neuron whose 10 % and 90 % responses nearly coincide) are drawn on the axis'
-    edge as triangles pointing out."""
+    edge as triangles pointing out.
+
+    Parameters
+    ----------
+    classified : xarray.Dataset
+        What :func:`~drl.decode.classify_cue_cells` returned.
+    parameter : str
+        A coordinate of the neurons for the x axis (default: a model's true τ, ``model_tau``); the neurons in
+        order when it is absent.
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode, plots
+    >>> run = drl.simulate("dabney_variable_probability", drl.Population.grid(tau=[0.2, 0.5, 0.8], alpha=0.05),
+    ...                    3000, seed=0, progress=False)
+    >>> classified = decode.classify_cue_cells(run)
+    >>> fig = plots.cue_cells(classified)
+    >>> len(fig.axes) >= 1
+    True
+    """
     import xarray as xr
 
     if not isinstance(classified, xr.Dataset) or not {"position", "cell_class"} <= set(classified.variables):

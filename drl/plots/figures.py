@@ -32,13 +32,45 @@ def _time_index(ds, time: float) -> int:
 @styled
 def val_at_t(run, time: float, trial_type: str | None = None, color_by: str | None = None,
              facet_by: str | None = None, trials=None, ax=None, save=None):
-    """Value at ``time`` (s) across the trials of ``trial_type``: one line per predictor coloured by ``color_by``
-    (default: the parameter that varies most), one panel per value of ``facet_by`` (drl_sim's "diversify" of two
-    parameters; panels share their y axis and wrap at four per row). Without facets, a second varying parameter
-    with up to four values sets the line style.
+    """Value at ``time`` (s) across the trials of ``trial_type``: one line per predictor, one panel per value of
+    ``facet_by`` (drl_sim's "diversify" of two parameters; panels share their y axis and wrap at four per row).
 
-    ``trials``: trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of
-    recorded trial numbers of this type. Returns the Figure.
+    Without facets, a second varying parameter with up to four values sets the line style.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``value`` recorded.
+    time : float
+        The time in the trial (s), snapped to its step.
+    trial_type : str, optional
+        The trial type's name (default: the first).
+    color_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}, optional
+        The parameter that colours the lines (default: the one that varies most).
+    facet_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}, optional
+        A parameter giving one panel per distinct value.
+    trials : slice or list of int, optional
+        Trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of recorded
+        trial numbers of this type.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (no facets).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png), a path
+        where it says.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8], gamma=[0.8, 0.95]), 200, seed=0,
+    ...                    progress=False)
+    >>> fig = plots.val_at_t(run, 3.0, facet_by="gamma")
+    >>> len(fig.axes) >= 2
+    True
     """
     ds = resolve(run, needs=("value",))
     units = reward_units(ds)
