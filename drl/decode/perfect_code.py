@@ -73,7 +73,7 @@ def perfect_code_control(run, truth: RewardDistribution, trial_type: str | list 
         The real code's :func:`~drl.decode.reward_responses` (its estimator and axis are reused); computed with
         the defaults when not given.
     n_codes : int
-        Perfect codes simulated (each a full estimate and decode, about 0.1 s for 40 neurons).
+        Perfect codes simulated (each a full estimate and decode, about 0.3 s for 40 neurons).
     seed : int
         Seed of the residuals' resampling.
     smoothing, bounds
@@ -156,7 +156,7 @@ def perfect_code_control(run, truth: RewardDistribution, trial_type: str | list 
     show = n_codes > 20 if progress is None else bool(progress)
     for c in tqdm(range(n_codes), desc="perfect codes", unit="code", disable=not show):
         single = mean[..., None] + _resampled(residuals, rng)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a magnitude a neuron was not recorded at: NaN
             averaged = np.where(recorded, np.nanmean(single, 2), np.nan)
         code = responses_form(averaged, trial_response=single, magnitude=magnitudes, event=["reward"] * magnitudes.size,

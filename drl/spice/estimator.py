@@ -123,9 +123,9 @@ class SpiceEstimator(BaseEstimator):
             rnn_kwargs = {**(rnn_kwargs or {}), **more_rnn_kwargs}
         self.rnn_kwargs = rnn_kwargs
 
-    def _checked_parameters(self) -> tuple:
+    def _checked_parameters(self) -> None:
         """Validate every parameter (scikit-learn's convention: at ``fit``, not in the constructor, so that
-        ``set_params`` and ``clone`` see them as given); the SINDy thresholds, sorted."""
+        ``set_params`` and ``clone`` see them as given)."""
         if not isinstance(self.spice_config, SpiceConfig):
             raise TypeError(f"spice_config must be a SpiceConfig; got {type(self.spice_config).__name__}")
         if not (isinstance(self.rnn_class, type) and issubclass(self.rnn_class, torch.nn.Module)):
@@ -146,7 +146,7 @@ class SpiceEstimator(BaseEstimator):
             integer("patience", self.patience, minimum=1)
         if self.rnn_kwargs is not None and not isinstance(self.rnn_kwargs, dict):
             raise TypeError(f"rnn_kwargs must be a dict of rnn_class's arguments or None; got {self.rnn_kwargs!r}")
-        return _thresholds(self.sindy_threshold)
+        _thresholds(self.sindy_threshold)
 
     def _build(self) -> None:
         """A fresh, untrained ``model_`` from the parameters (checked first)."""
