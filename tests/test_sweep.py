@@ -91,6 +91,21 @@ def test_drl_run_and_a_sweep_make_the_same_run_from_the_same_options(client, cap
         np.testing.assert_array_equal(by_cli[name].values, by_sweep[name].values, err_msg=name)
 
 
+def test_an_interrupt_after_the_last_run_says_every_run_was_saved(client, monkeypatch):
+    """Ctrl-C while the sweep winds down (the cluster closing, the header index written) came after every run was
+    saved, and the command line said "nothing was published" (a flaky CLI test caught it)."""
+    import drl.sweep.stacked as stacked
+
+    def interrupted(files):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stacked, "index_headers", interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        sweep(BASE, {"lam": [0.0, 0.5]}, out="wound_down", client=client, progress=False)
+    assert caught.value.__notes__[-1].startswith("sweep wound_down: 2 of 2 runs were finished and saved")
+    assert len(list(Path("exps/wound_down").glob("run_*.nc"))) == 2
+
+
 def test_failing_configuration_is_reported(client, capsys):
     table = sweep(BASE, {"alpha": [0.1, 1.5, 0.2]}, out="bad", client=client, progress=False)
     assert list(table["status"]) == ["done", "failed", "done"]

@@ -171,23 +171,21 @@ def read_configs(paths: list[Path]) -> list[dict | None]:
     return configs
 
 
-def defaults_it_was_made_with(manifest_path: Path, fingerprint: str, base: dict, grid: dict) -> dict:
+def defaults_it_was_made_with(stored: dict | None, fingerprint: str, base: dict, grid: dict, folder: Path) -> dict:
     """The fields that ``base`` leaves to drl's defaults (and ``grid`` does not set) whose value in the sweep
-    already in the folder differs from today's default: a sweep made before drl's defaults changed (alpha 0.1 and
-    lam 0, where drl.simulate's are 0.01 and 0.95) resumes as it was made, with a warning, instead of redoing and
-    overwriting its runs with other parameters. Empty when the folder holds no sweep or another sweep."""
-    if not manifest_path.is_file():
-        return {}
-    stored = read_manifest(manifest_path)
-    if stored.get("fingerprint") != fingerprint or not isinstance(stored.get("base"), dict):
-        return {}  # another sweep (refused below) or none
+    already in ``folder`` (its manifest ``stored``) differs from today's default: a sweep made before drl's
+    defaults changed (alpha 0.1 and lam 0, where drl.simulate's are 0.01 and 0.95) resumes as it was made, with a
+    warning, instead of redoing and overwriting its runs with other parameters. Empty when the folder holds no
+    sweep or another sweep."""
+    if stored is None or stored.get("fingerprint") != fingerprint or not isinstance(stored.get("base"), dict):
+        return {}  # none, or another sweep (refused by the caller)
     today = run_config(base)
     made_with = {f: value for f, value in stored["base"].items()
                  if f in CONFIG_FIELDS and f not in base and f not in grid and today[f] != value}
     if made_with:
         then = ", ".join(f"{f}={v!r}" for f, v in made_with.items())
         now = ", ".join(f"{f}={today[f]!r}" for f in made_with)
-        warnings.warn(f"{manifest_path.parent} was made when drl's defaults were {then}; it resumes with them (drl's "
+        warnings.warn(f"{folder} was made when drl's defaults were {then}; it resumes with them (drl's "
                       f"defaults are now {now}: overwrite=True redoes it with those)", UserWarning, stacklevel=3)
     return made_with
 
@@ -278,7 +276,8 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     folder = Path(directory) / out
     manifest_path = folder / MANIFEST
     fingerprint = grid_fingerprint(base, grid, shared_seed)
-    made_with = {} if overwrite else defaults_it_was_made_with(manifest_path, fingerprint, base, grid)
+    stored_manifest = read_manifest(manifest_path) if manifest_path.is_file() and not overwrite else None
+    made_with = defaults_it_was_made_with(stored_manifest, fingerprint, base, grid, folder)
     base = {**made_with, **base}
     full_base = run_config(base)  # a bad base is an error now, not N failures later
     fields, configs = expand_grid(base, grid, shared_seed)
@@ -298,9 +297,8 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
     manifest = {"name": out, "base": full_base, "grid": {f: list(grid[f]) for f in fields},
                 "fingerprint": fingerprint, "n_runs": len(configs)}
     manifest = json.loads(json.dumps(manifest))
-    if manifest_path.is_file() and not overwrite:
-        stored = read_manifest(manifest_path)
-        if stored.get("fingerprint") != manifest["fingerprint"]:
+    if stored_manifest is not None:
+        if stored_manifest.get("fingerprint") != manifest["fingerprint"]:
             raise ValueError(f"{folder} holds runs of a different sweep (base/grid differ from {manifest_path}); "
                              "choose another out= or pass overwrite=True")
     elif folder.is_dir() and any(folder.glob("*.nc")) and not manifest_path.is_file() and not overwrite:
@@ -323,57 +321,60 @@ def sweep(base: dict, grid: dict, *, out: str, client=None, overwrite: bool = Fa
             todo.append(index)
         rows.append(row)
 
-    interrupt = None
-    if todo:
-        client, owned = client_for(client)
-        try:
-            batches = _batches(todo, configs, target_workers(client), vectorize)
-            futures = client.map(_execute_batch, [[configs[i] for i in b] for b in batches],
-                                 [[rows[i]["path"] for i in b] for b in batches], batches, [out] * len(batches),
-                                 key=[f"drl-{out}-{manifest['fingerprint']}-{b[0]:04d}-{len(b)}" for b in batches],
-                                 pure=False)
-            batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
-            bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
+    def saved_note(why: str) -> str:  # counted from the files once the workers are gone: what is really there
+        finished = sum(saved_config == configs[i] for saved_config, i in
+                       zip(read_configs([Path(rows[i]["path"]) for i in todo]), todo, strict=True))
+        return (f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} before {why}; "
+                "the others were stopped (no partial file is left). Run the sweep again to do the rest: finished "
+                "runs are skipped")
+
+    try:
+        if todo:
+            client, owned = client_for(client)
             try:
-                for future, errors, failure in completed(client, futures, no_worker_timeout):
-                    batch = batch_of[future.key]
-                    if failure is not None:  # the task itself was lost, e.g. its worker died more often than Dask retries
-                        errors = [lost(failure)] * len(batch)
-                    for i, error in zip(batch, errors, strict=True):
-                        rows[i]["status"] = "failed" if error else "done"
-                        rows[i]["error"] = error
-                    future.release()
-                    bar.update(len(batch))
-            except (KeyboardInterrupt, NoWorkersError) as e:
-                client.cancel(futures, force=True)
-                interrupt = e
-                raise
+                batches = _batches(todo, configs, target_workers(client), vectorize)
+                futures = client.map(_execute_batch, [[configs[i] for i in b] for b in batches],
+                                     [[rows[i]["path"] for i in b] for b in batches], batches, [out] * len(batches),
+                                     key=[f"drl-{out}-{manifest['fingerprint']}-{b[0]:04d}-{len(b)}" for b in batches],
+                                     pure=False)
+                batch_of = {f.key: b for f, b in zip(futures, batches, strict=True)}
+                bar = tqdm(total=len(todo), desc=f"sweep {out}", unit="run", disable=not progress)
+                try:
+                    for future, errors, failure in completed(client, futures, no_worker_timeout):
+                        batch = batch_of[future.key]
+                        if failure is not None:  # the task itself was lost, e.g. its worker died more often than Dask retries
+                            errors = [lost(failure)] * len(batch)
+                        for i, error in zip(batch, errors, strict=True):
+                            rows[i]["status"] = "failed" if error else "done"
+                            rows[i]["error"] = error
+                        future.release()
+                        bar.update(len(batch))
+                except (KeyboardInterrupt, NoWorkersError):
+                    client.cancel(futures, force=True)
+                    raise
+                finally:
+                    bar.close()
             finally:
-                bar.close()
-        finally:
-            if owned:
-                close_quietly(client)
-            clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
-            if interrupt is not None:  # counted from the files once the workers are gone: what is really there
-                finished = sum(saved_config == configs[i] for saved_config, i in
-                               zip(read_configs([Path(rows[i]["path"]) for i in todo]), todo, strict=True))
-                saved = (f"sweep {out}: {finished} of {len(todo)} runs were finished and saved in {folder} before "
-                         f"{'the interrupt' if isinstance(interrupt, KeyboardInterrupt) else 'the workers were lost'}; "
-                         "the others were stopped (no partial file is left). Run the sweep again to do the rest: "
-                         "finished runs are skipped")
-                if isinstance(interrupt, NoWorkersError):
-                    interrupt.args = (f"{interrupt.args[0]}. {saved}",)
-                else:
-                    interrupt.add_note(saved)
+                if owned:
+                    close_quietly(client)
+                clean_stale_temps(folder)  # a save the interrupt or a dead worker cut short (live writers' are kept)
+        for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
+            stale.unlink(missing_ok=True)
+        saved_runs = sorted(folder.glob("run_*.nc"))
+        if saved_runs:  # open_sweep then reads no header: 1000 runs open in under a second, not 4 s
+            from drl.sweep.stacked import index_headers
 
-    for stale in folder.glob(".run_*.nc.*.tmp"):  # left by a worker killed while writing; never a run
-        stale.unlink(missing_ok=True)
-    saved_runs = sorted(folder.glob("run_*.nc"))
-    if saved_runs:  # open_sweep then reads no header: 1000 runs open in under a second, not 4 s
-        from drl.sweep.stacked import index_headers
-
-        with contextlib.suppress(OSError, ValueError, KeyError):  # a cache: open_sweep reads the files without it
-            index_headers(saved_runs)
+            with contextlib.suppress(OSError, ValueError, KeyError):  # a cache: open_sweep reads the files without it
+                index_headers(saved_runs)
+    except NoWorkersError as e:
+        e.args = (f"{e.args[0]}. {saved_note('the workers were lost')}",)
+        raise
+    except KeyboardInterrupt as e:
+        # at any moment: in the loop, or while the cluster closes after the last run (every run saved; the note
+        # once said "nothing was published" then)
+        clean_stale_temps(folder)
+        e.add_note(saved_note("the interrupt"))
+        raise
     table = pd.DataFrame(rows).set_index("run")
     counts = table["status"].value_counts()
     print(f"sweep {out}: {counts.get('done', 0)} done, {counts.get('skipped', 0)} skipped, "
