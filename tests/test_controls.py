@@ -188,6 +188,34 @@ def test_the_power_of_the_cue_cell_test_grows_with_the_trials():
         cue_cell_power(trials_per_cue=(2,))
 
 
+def test_discount_power_is_each_recordings_verdict_and_grows_with_the_trials():
+    """drl.reproduce.discount_power: one recording per cell of the table here, recomputed by hand from the same
+    run and spikes; then the claims at 8 against 300 trials per cue."""
+    from drl.decode import compare_discount_models, compare_timing_decoders
+    from drl.reproduce import discount_power
+
+    power = discount_power(trials_per_cue=(8, 300), n_neurons=(20,), n_recordings=1, learning_trials=4000,
+                           n_splits=10, n_boot=50, seed=3)
+    assert power["models_hold"].dims == ("n_neurons", "trials_per_cue") and power.attrs["n_recordings"] == 1
+    run = drl.simulate("masset_multi_delay", drl.Population.sample(20, gamma=(0.5, 0.99), tau=0.5, seed=3), 4000,
+                       progress=False, seed=3)
+    for j, count in enumerate((8, 300)):
+        form = responses_from_recording(recording_from_run(run, n_trials=4 * count, seed=3 + 7919 * (j + 1)))
+        models = compare_discount_models(form, n_splits=10, seed=3)
+        decoders = compare_timing_decoders(form, n_splits=10, n_boot=50, seed=3)
+        mean = decoders["mean_w1"].to_series()
+        cell = power.isel(n_neurons=0, trials_per_cue=j)
+        assert cell["fraction_exponential"].item() == models.attrs["fraction_exponential"]
+        assert np.isclose(cell["timing_ratio"].item(), mean["average exponential"] / mean["exponential"])
+        assert cell["models_hold"].item() == float(models.attrs["fraction_exponential"] >= 0.8
+                                                    and models.attrs["wilcoxon_p"] < 0.01)
+    few, many = power["fraction_exponential"].values[0]
+    assert many >= 0.8 and many > few and power["timing_holds"].values[0, 1] == 1.0
+    with pytest.raises(ValueError, match="trials_per_cue must be an integer ≥ 4"):
+        discount_power(trials_per_cue=(3,))
+    with pytest.raises(ValueError, match="gamma must be a"):
+        discount_power(gamma=(0.9,))
+
 def test_cue_cells_are_counted_per_session_when_sessions_are_pooled():
     from drl.responses import combine_sessions
 
@@ -200,3 +228,74 @@ def test_cue_cells_are_counted_per_session_when_sessions_are_pooled():
         assert sum(session[kind] for session in by_session.values()) == count
     assert all(sum(session.values()) == 12 for session in by_session.values())
     assert "by_session" not in classify_cue_cells(sessions[0]).attrs  # one session: nothing to split
+
+
+def _classical_session(seed, trials_per_cue):
+    """One classical-TD session: 40 cells of one run (τ = 0.5: one shared value, its learning noise shared)."""
+    run = drl.simulate("dabney_variable_probability", drl.Population.grid(tau=[0.5] * 40, gamma=0.9), 10_000,
+                       progress=False, seed=100 + seed, record_trials=1)
+    return responses_from_recording(recording_from_run(run, n_trials=3 * trials_per_cue, seed=seed))
+
+
+@pytest.mark.slow
+def test_the_session_test_holds_its_level_where_shared_learning_noise_inflates_the_per_cell_test():
+    from drl.decode import cue_diversity_by_session
+
+    rejected, called = [], []
+    for seed in range(24):  # 24 independent sessions: the replication unit
+        form = _classical_session(seed, 1000)
+        rejected.append(cue_diversity_by_session(form)["p_value"].item() < 0.05)
+        called.append(np.mean(classify_cue_cells(form)["cell_class"].values != "interpolating"))
+    # the per-cell test resolves the session's shared offset (one observation counted 40 times) ...
+    assert max(called) >= 0.15
+    # ... the session test does not reject a session whose cells share one value: measured 1 of 40 at 5 %
+    assert sum(rejected) <= 3, (sum(rejected), called)
+
+
+def test_the_session_test_finds_diverse_sessions_and_keeps_sessions_apart():
+    from drl.decode import cue_diversity_by_session
+    from drl.responses import combine_sessions
+
+    diverse = [recorded("dabney_variable_probability", (0.1, 0.9), 20, seed) for seed in (7, 8)]
+    classical = recorded("dabney_variable_probability", 0.5, 20, 9)
+    test = cue_diversity_by_session(combine_sessions([diverse[0], classical, diverse[1]],
+                                                     names=["a", "classical", "b"]))
+    assert list(test["session"].values) == ["a", "classical", "b"]
+    assert test["n_neurons"].values.tolist() == [20, 20, 20] and test["df"].values.tolist() == [19, 19, 19]
+    p = test["p_value"].to_series()
+    assert p["a"] < 1e-3 and p["b"] < 1e-3 and p["classical"] > 0.01
+    assert abs(test["common_position"].sel(session="classical").item() - 0.5) < 0.1
+    assert test["position_spread"].sel(session="a").item() > 2 * test["position_spread"].sel(session="classical").item()
+    one = cue_diversity_by_session(diverse[0])  # a form without sessions is one session
+    assert one.sizes["session"] == 1 and np.isclose(one["q"].item(), test["q"].sel(session="a").item())
+
+
+def test_the_session_statistic_is_the_minimum_over_a_grid_written_here():
+    from drl.decode.sessions import homogeneity_statistic
+
+    rng = np.random.default_rng(0)
+    lows, highs = rng.uniform(0, 1, 15), rng.uniform(2, 4, 15)
+    mids = lows + rng.uniform(0.3, 0.7, 15) * (highs - lows)
+    variances = [rng.uniform(0.01, 0.05, 15) for _ in range(3)]
+    q, position = homogeneity_statistic(lows, mids, highs, *variances)
+    grid = np.linspace(-1, 2, 300_001)
+    values = [np.sum((mids - lows - p * (highs - lows)) ** 2
+                     / (variances[1] + (1 - p) ** 2 * variances[0] + p**2 * variances[2])) for p in grid[::100]]
+    coarse = grid[::100][int(np.argmin(values))]
+    fine = grid[(grid > coarse - 0.002) & (grid < coarse + 0.002)]
+    exact = [np.sum((mids - lows - p * (highs - lows)) ** 2
+                    / (variances[1] + (1 - p) ** 2 * variances[0] + p**2 * variances[2])) for p in fine]
+    assert np.isclose(q, min(exact), rtol=1e-8) and abs(position - fine[int(np.argmin(exact))]) < 2e-5
+    # every neuron exactly at one position: Q = 0 there, whatever the gains
+    q, position = homogeneity_statistic(lows, lows + 0.3 * (highs - lows), highs, *variances)
+    assert q < 1e-12 and abs(position - 0.3) < 1e-8
+
+
+def test_the_session_test_names_its_bad_input(probability_forms):
+    from drl.decode import cue_diversity_by_session
+
+    with pytest.raises(ValueError, match="min_trials must be an integer ≥ 2"):
+        cue_diversity_by_session(probability_forms[0], min_trials=1)
+    means_only = probability_forms[0].drop_vars("trial_response")
+    with pytest.raises(ValueError, match="cue_diversity_by_session needs single-trial responses"):
+        cue_diversity_by_session(means_only)

@@ -15,7 +15,7 @@ confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are S
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
 Controls (:mod:`~drl.decode.controls`): optimistic / pessimistic cells on the 50 % cue, split-half consistency of
 reversal points against a population that shares one value prediction, and the reference ladder that says what a
-decoded distribution's W1 means; :func:`perfect_code_control` gives the W1 that a perfect expectile code reaches at the neurons' own noise and trial counts (what a decode can be held to). Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
+decoded distribution's W1 means; :func:`cue_diversity_by_session` tests, session by session, whether the neurons recorded together differ in their cue code (the replication unit a shared learning history leaves); :func:`perfect_code_control` gives the W1 that a perfect expectile code reaches at the neurons' own noise and trial counts (what a decode can be held to). Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
 discount fits per neuron and the timing decoders under each, cross-validated over trials (Masset et al. 2025).
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
@@ -55,6 +55,7 @@ from drl.decode.population import decode_run_timing as decode_run_timing
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal
+from drl.decode.sessions import cue_diversity_by_session as cue_diversity_by_session
 from drl.decode.timing import decode_timing as decode_timing
 from drl.decode.timing import default_delay_grid as default_delay_grid
 from drl.decode.timing import fit_discount as fit_discount
@@ -71,6 +72,7 @@ __all__ = [
     "compare_discount_models",
     "compare_timing_decoders",
     "cross_validated_asymmetry",
+    "cue_diversity_by_session",
     "cue_responses",
     "cue_values",
     "decode_cue_distribution",

@@ -33,11 +33,11 @@ __all__ = ["classify_cue_cells", "cross_validated_asymmetry", "predict_signs", "
 CELL_CLASSES = ("pessimistic", "interpolating", "optimistic")
 
 
-def _cue_trials(form: xr.Dataset, trial_type: str) -> np.ndarray:
+def cue_trials(form: xr.Dataset, trial_type: str, caller: str = "classify_cue_cells") -> np.ndarray:
     """Single-trial cue responses [N, R] of ``trial_type`` (its cue conditions pooled), NaN-padded."""
     conditions = conditions_of(form, "magnitude", "cue", [trial_type])
     if "trial_response" not in form:
-        raise ValueError("classify_cue_cells needs single-trial responses (the form's trial_response); this form "
+        raise ValueError(f"{caller} needs single-trial responses (the form's trial_response); this form "
                          "has means only")
     _, _, _, trials, _ = pooled(form, conditions, np.zeros(conditions.size))
     return trials[:, 0, :]
@@ -94,7 +94,7 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     if test not in CUE_TESTS:
         raise ValueError(f"test must be 'welch' or 'mann-whitney'; got {test!r}")
     form = as_form(run, cue_types=[low, middle, high], learned_fraction=learned_fraction)
-    trials = {name: _cue_trials(form, name) for name in (low, middle, high)}
+    trials = {name: cue_trials(form, name) for name in (low, middle, high)}
     n_neurons = form.sizes["neuron"]
     p_value = np.full(n_neurons, np.nan)
     cell_class = np.full(n_neurons, "", dtype=object)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from drl._validate import boolean, choice, integer
 from drl.reproduce import dabney2020, eshel2016, masset2025, sousa2025
-from drl.reproduce.power import cue_cell_power
+from drl.reproduce.power import cue_cell_power, discount_power
 from drl.reproduce.result import Check, Reproduction
 
-__all__ = ["PAPERS", "Check", "Reproduction", "cue_cell_power", "reproduce"]
+__all__ = ["PAPERS", "Check", "Reproduction", "cue_cell_power", "discount_power", "reproduce"]
 
 #: The papers reproduced, by name.
 PAPERS = {"dabney2020": dabney2020, "eshel2016": eshel2016, "masset2025": masset2025, "sousa2025": sousa2025}

@@ -37,12 +37,20 @@ AUTHORS_PROBABILITIES = (0.25, 0.167, 0.167, 0.167, 0.25)
 #: The τ × γ model learns for longer: its most pessimistic predictors (τ ≈ 0.05) move their values up by a
 #: rate α·τ, and at 10,000 trials still drifted 12 % in the learned window of the 6 s cue.
 MODEL_TRIALS = 30_000
+#: The authors' count: their analysis code keeps at most 50 rewarded trials of each delay cue per neuron before the
+#: time manipulation (Parse_data_neurons.py: ``responses_cue`` [neuron, delay, 50], filled up to each neuron's
+#: count), so the recorded-data claim is checked a second time at 50 trials per cue, an upper bound of theirs.
+PAPER_TRIALS_PER_CUE = 50
+PAPER_NEURONS = 40
 
 
 def sizes(quick: bool) -> dict:
+    paper = {"paper_trials_per_cue": PAPER_TRIALS_PER_CUE, "paper_neurons": PAPER_NEURONS}
     if quick:
-        return {"tau_levels": 7, "gamma_levels": 8, "neurons": 40, "recorded_trials": 2500, "splits": 10, "boot": 100}
-    return {"tau_levels": 9, "gamma_levels": 12, "neurons": 40, "recorded_trials": 2500, "splits": 40, "boot": 200}
+        return {"tau_levels": 7, "gamma_levels": 8, "neurons": 40, "recorded_trials": 2500, "splits": 10, "boot": 100,
+                **paper}
+    return {"tau_levels": 9, "gamma_levels": 12, "neurons": 40, "recorded_trials": 2500, "splits": 40, "boot": 200,
+            **paper}
 
 
 def stages(quick: bool, seed: int):
@@ -62,9 +70,15 @@ def stages(quick: bool, seed: int):
         r["reward_decoded"] = decode.decode_run_distribution(r["run"], "variable")
 
     def recording(r):
-        pop = drl.Population.sample(size["neurons"], gamma=(0.5, 0.99), tau=0.5, seed=seed)
-        run = drl.simulate(TASK, pop, LEARNING_TRIALS, progress=False, seed=seed, record_trials=2)
-        r["form"] = responses_from_recording(recording_from_run(run, n_trials=size["recorded_trials"], seed=seed))
+        n_cues = len(drl.get_task(TASK).trial_types)
+        counts = {"": (size["neurons"], size["recorded_trials"], seed),
+                  "paper_": (size["paper_neurons"], n_cues * size["paper_trials_per_cue"], seed + 10)}
+        for prefix, (n_neurons, n_trials, stream) in counts.items():
+            pop = drl.Population.sample(n_neurons, gamma=(0.5, 0.99), tau=0.5, seed=stream)
+            run = drl.simulate(TASK, pop, LEARNING_TRIALS, progress=False, seed=stream, record_trials=2)
+            r[f"{prefix}form"] = responses_from_recording(recording_from_run(run, n_trials=n_trials, seed=stream))
+            r[f"{prefix}count"] = f"{n_trials} trials (about {n_trials // n_cues} per cue), {n_neurons} neurons"
+        r["paper_count"] += " (the authors' code: at most 50 per delay cue and neuron)"
 
     def manipulation(r):
         # the paper's time manipulation (its code: "one of the delays was removed"), as phases: the shortest or the
@@ -87,8 +101,10 @@ def stages(quick: bool, seed: int):
 
     def controls(r):
         single = [f"delay_{d:g}s" for d in (1.5, 3.0, 6.0)]  # delay 0: the cue response holds the reward itself
-        r["decoders"] = decode.compare_timing_decoders(r["form"], trial_types=single, n_splits=size["splits"], n_boot=size["boot"],
-                                                       seed=seed)
+        for prefix in [p for p in ("", "paper_") if f"{p}form" in r]:
+            r[f"{prefix}decoders"] = decode.compare_timing_decoders(r[f"{prefix}form"], trial_types=single,
+                                                                    n_splits=size["splits"], n_boot=size["boot"],
+                                                                    seed=seed)
 
     return [("simulate and decode the model", model), ("simulate the recording (spikes)", recording),
             ("the time manipulation", manipulation), ("the controls", controls)]
@@ -137,15 +153,9 @@ def checks(r) -> list[Check]:
                      cue_w1 <= 0.25 and cue_w1 - reward_w1 <= 0.1,
                      f"{PAPER}: the cue response carries the distribution the reward response reveals",
                      rejects="cue responses that do not follow the reversal points (shuffled across neurons)"))
-    decoders = r["decoders"]
-    mean = decoders["mean_w1"].to_series()
-    ratio = mean["average exponential"] / mean["exponential"]
-    out.append(Check("time decoded from held-out trials: W1 with one shared γ / with each neuron's γ̂", ratio, "> 1",
-                     f"> 2; each neuron's γ̂ gives {mean['exponential']:.2f} s (p = "
-                     f"{decoders.attrs['p_value']['exponential vs average exponential']:.1g} < 0.05)",
-                     ratio > 2 and decoders.attrs["p_value"]["exponential vs average exponential"] < 0.05,
-                     f"{PAPER}: reward time is decodable from held-out trials of γ-diverse neurons",
-                     rejects="a population without diverse discounts (one γ)"))
+    out.append(_decoder_row(r, ""))
+    if "paper_decoders" in r:
+        out.append(_decoder_row(r, "paper_"))
     shift = max(float(np.max(np.abs(after - before))) for before, after in r["manipulation"].values())
     out.append(Check("time manipulation (shortest or longest delay withdrawn): |Δγ̂| of a fixed-γ model (max)", shift,
                      "0: the model's γ is fixed", "≤ 0.01 (the null the paper's Δγ̂ rejects)", shift <= 0.01,
@@ -159,6 +169,31 @@ def checks(r) -> list[Check]:
                      f"{PAPER}, Fig. 5g: Δγ̂ > 0 without the shortest delay, < 0 without the longest",
                      rejects="the fixed-γ model (Δγ̂ = 0 both ways); an adaptation of the wrong sign"))
     return out
+
+
+#: Over the reproduction's seeds 0–7 at the authors' count (50 per cue, 40 neurons) one shared γ's W1 was 1.07–1.61
+#: times the per-neuron decoder's, p 0.3–0.8: the held-out claim does not hold at that count (nor at 150 neurons:
+#: 1.4–1.8, p ≥ 0.17 over 3 seeds). With three delays (1.5, 3, 6 s) and 50 trials each, a neuron's held-out γ̂ is
+#: too noisy to beat the population's one γ.
+PAPER_COUNT_SEEDS = "held at 0 of 8 seeds (ratio 1.07–1.61, p 0.3–0.8)"
+
+
+def _decoder_row(r, prefix: str) -> Check:
+    """Held-out time decoding against one shared γ, on the full recording (``prefix`` "") or at the authors'
+    count ("paper_", reported: it does not hold there reliably)."""
+    paper = prefix == "paper_"
+    decoders = r[f"{prefix}decoders"]
+    mean = decoders["mean_w1"].to_series()
+    ratio = mean["average exponential"] / mean["exponential"]
+    return Check("time decoded from held-out trials: W1 with one shared γ / with each neuron's γ̂"
+                 + (", at the authors' count" if paper else ""), ratio, "> 1",
+                 f"> 2; each neuron's γ̂ gives {mean['exponential']:.2f} s (p = "
+                 f"{decoders.attrs['p_value']['exponential vs average exponential']:.1g} < 0.05)"
+                 + (f"; {PAPER_COUNT_SEEDS}" if paper else ""),
+                 ratio > 2 and decoders.attrs["p_value"]["exponential vs average exponential"] < 0.05,
+                 f"{PAPER}: reward time is decodable from held-out trials of γ-diverse neurons",
+                 rejects="a population without diverse discounts (one γ)", count=r.get(f"{prefix}count", ""),
+                 required=not paper)
 
 
 def figures(r, folder: Path) -> list[Path]:
