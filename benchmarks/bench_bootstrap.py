@@ -25,8 +25,8 @@ from scipy import optimize
 
 import drl
 from drl import Population, RewardEvent, Task, TrialType
-from drl.bootstrap import impute_expectile_samples
 from drl.decode import expectiles
+from drl.engine.bootstrap import impute_expectile_samples
 
 LEVELS = (np.arange(10) + 0.5) / 10
 TASKS = {

@@ -25,7 +25,7 @@ from scipy import optimize, stats
 import drl
 from drl import decode
 from drl.decode.compiled import expectile_objective as _expectile_objective
-from drl.distributions import RewardDistribution
+from drl.tasks.distributions import RewardDistribution
 
 
 def shapes() -> dict[str, RewardDistribution]:

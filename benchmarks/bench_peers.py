@@ -201,14 +201,14 @@ def imputation_inputs(task, pop, n_trials, seed):
             groups.append((members, tau[members]))
     random_steps = np.flatnonzero(task.random_reward_steps(task.trial_type_names[0]))
     sizes = np.bincount(np.unique(gamma, return_inverse=True)[1])
-    max_iter = 8 if sizes.max() <= 16 else 20  # drl.bootstrap's cap
-    generator = torch.Generator().manual_seed(int(seed) + 7919)  # drl.bootstrap's stream
+    max_iter = 8 if sizes.max() <= 16 else 20  # drl.engine.bootstrap's cap
+    generator = torch.Generator().manual_seed(int(seed) + 7919)  # drl.engine.bootstrap's stream
     uniforms = torch.rand(n_trials * len(pop) * random_steps.size, generator=generator, dtype=torch.float64)
     return groups, random_steps, max_iter, uniforms.numpy().reshape(n_trials, len(pop), random_steps.size)
 
 
 def _lm_numpy(levels, values, max_iter):
-    """The Levenberg–Marquardt imputation of drl.bootstrap written in numpy: N samples whose τ-expectiles are
+    """The Levenberg–Marquardt imputation of drl.engine.bootstrap written in numpy: N samples whose τ-expectiles are
     ``values`` (least squares), from the cold start z = 2·e in units of the spread."""
     n = values.size
     lo, hi = values.min(), values.max()

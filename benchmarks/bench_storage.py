@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import drl
-from drl.store import load, save
+from drl.runs.store import load, save
 
 
 def save_load(tmp: Path):

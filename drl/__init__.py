@@ -13,54 +13,58 @@ import importlib
 import sys
 import types
 
+from drl import _moved
+
 __version__ = "0.1.0"
 
 #: Where each public name lives; ``drl.<name>`` imports that module on first use.
 _EXPORTS = {
-    "ConvergenceWarning": "drl.convergence",
-    "convergence": "drl.convergence",
-    "CueCodeWarning": "drl.cue_code",
-    "cue_code": "drl.cue_code",
-    "RewardDistribution": "drl.distributions",
-    "import_drl_sim": "drl.drl_sim",
-    "rerun": "drl.engine",
-    "resume": "drl.engine",
-    "simulate": "drl.engine",
-    "CSC": "drl.features",
-    "Microstimulus": "drl.features",
-    "make_features": "drl.features",
-    "register_features": "drl.features",
-    "NonFiniteValueError": "drl.kernel",
-    "PRESETS": "drl.options",
-    "EngineOptions": "drl.options",
+    "ConvergenceWarning": "drl.diagnostics.convergence",
+    "convergence": "drl.diagnostics.convergence",
+    "CueCodeWarning": "drl.diagnostics.cue_code",
+    "cue_code": "drl.diagnostics.cue_code",
+    "RewardDistribution": "drl.tasks.distributions",
+    "import_drl_sim": "drl.runs.drl_sim",
+    "rerun": "drl.engine.continuation",
+    "resume": "drl.engine.continuation",
+    "simulate": "drl.engine.simulation",
+    "CSC": "drl.engine.features",
+    "Microstimulus": "drl.engine.features",
+    "make_features": "drl.engine.features",
+    "register_features": "drl.engine.features",
+    "NonFiniteValueError": "drl.engine.kernel",
+    "PRESETS": "drl.engine.options",
+    "EngineOptions": "drl.engine.options",
     "Population": "drl.population",
-    "Phase": "drl.phases",
-    "simulate_phases": "drl.phases",
-    "adapted_gamma": "drl.phases",
-    "mean_delay": "drl.phases",
-    "RunTooLargeError": "drl.recording",
-    "get_task": "drl.registry",
-    "list_tasks": "drl.registry",
-    "load_task": "drl.registry",
-    "register_task": "drl.registry",
-    "Schedule": "drl.schedule",
-    "SCHEMA_VERSION": "drl.schema",
-    "validate_dataset": "drl.schema",
-    "list_runs": "drl.store",
-    "load": "drl.store",
-    "open_run": "drl.store",
-    "save": "drl.store",
-    "RewardEvent": "drl.tasks",
-    "Task": "drl.tasks",
-    "TrialType": "drl.tasks",
-    "Utility": "drl.tasks",
+    "Phase": "drl.engine.phases",
+    "simulate_phases": "drl.engine.phases",
+    "adapted_gamma": "drl.engine.phases",
+    "mean_delay": "drl.engine.phases",
+    "RunTooLargeError": "drl.engine.sinks",
+    "get_task": "drl.tasks.registry",
+    "list_tasks": "drl.tasks.registry",
+    "load_task": "drl.tasks.registry",
+    "register_task": "drl.tasks.registry",
+    "Schedule": "drl.tasks.schedule",
+    "SCHEMA_VERSION": "drl.runs.schema",
+    "validate_dataset": "drl.runs.schema",
+    "list_runs": "drl.runs.store",
+    "load": "drl.runs.store",
+    "open_run": "drl.runs.store",
+    "save": "drl.runs.store",
+    "RewardEvent": "drl.tasks.model",
+    "Task": "drl.tasks.model",
+    "TrialType": "drl.tasks.model",
+    "Utility": "drl.tasks.model",
 }
 
-#: Submodules reachable as attributes after a bare ``import drl`` (``drl.plots.summary(...)``).
-_SUBMODULES = ("decode", "plots", "sweep", "widgets", "spice", "store", "schema", "tasks", "engine", "td",
-               "convergence", "cue_code", "registry", "recording", "options", "kernel", "compiled", "bootstrap", "features", "task_schema",
-               "population", "schedule", "distributions", "drl_sim", "timegrid", "responses", "builtin_tasks", "cli",
-               "reproduce", "phases")
+#: The packages by job (and the top level's own modules), reachable as attributes after a bare ``import drl``
+#: (``drl.plots.summary(...)``): tasks → engine → runs → diagnostics → responses → decode → plots, reproduce,
+#: sweep, spice.
+_SUBMODULES = ("tasks", "engine", "runs", "diagnostics", "responses", "decode", "plots", "reproduce", "sweep",
+               "spice", "widgets", "population", "cli")
+
+_moved.install()  # the modules that moved into the packages, under their old names (DeprecationWarning)
 
 
 def __getattr__(name: str):
@@ -70,6 +74,8 @@ def __getattr__(name: str):
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"drl.{name}")
+    if f"drl.{name}" in _moved.MOVED:  # drl.store and the like: the moved module, with a DeprecationWarning
+        return importlib.import_module(f"drl.{name}")
     raise AttributeError(f"module 'drl' has no attribute {name!r}")
 
 
@@ -78,12 +84,13 @@ def __dir__():
 
 
 class _Package(types.ModuleType):
-    """``drl.convergence`` (and ``drl.cue_code``) is the function, although a submodule has that name too: importing the submodule
-    (which Python binds on the package) must not hide the function, as the eager import once ensured."""
+    """``drl.convergence`` and ``drl.cue_code`` are the functions. Their modules live in :mod:`drl.diagnostics`; the
+    old module names still import (deprecated, :mod:`drl._moved`), and Python binds an imported submodule on its
+    package: that must not replace the function."""
 
     def __setattr__(self, name, value):
-        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"drl.{name}":
-            return  # the submodule stays reachable as sys.modules["drl.convergence"] and by `from … import`
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the moved module stays reachable as sys.modules["drl.convergence"] and by `from … import`
         super().__setattr__(name, value)
 
 

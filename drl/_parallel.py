@@ -1,6 +1,6 @@
 """Independent ranges of work spread over threads, each range handed to whichever thread is free next.
 
-The compiled loops (:mod:`drl.compiled`, :mod:`drl.spice.compiled`) release the GIL, so plain Python threads run
+The compiled loops (:mod:`drl.engine.compiled.own`, :mod:`drl.spice.compiled`) release the GIL, so plain Python threads run
 them in parallel. Numba's own ``prange`` splits the range evenly up front under its OpenMP layer (whatever
 ``numba.parallel_chunksize`` says), so beside a busy process the thread that shares a core sets the pace and the
 others wait at the end; handing out small ranges on demand lets that thread simply take fewer. Each range is

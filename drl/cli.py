@@ -33,9 +33,9 @@ def _floats(text: str, option: str):
 def _for_the_shell(message: str) -> str:
     """An error of the Python API, worded for the command line: the flags and commands in place of the
     keyword arguments and functions (``overwrite=True`` is ``--overwrite``; ``drl.resume(...)`` is
-    ``drl resume``; ``drl.store.interrupted_runs(...)`` is ``drl ls``)."""
+    ``drl resume``; ``drl.runs.store.interrupted_runs(...)`` is ``drl ls``)."""
     message = re.sub(r"(pass|with) overwrite=True", r"\1 --overwrite", message)
-    message = re.sub(r"drl\.store\.interrupted_runs\([^)]*\)", "drl ls", message)
+    message = re.sub(r"drl\.runs\.store\.interrupted_runs\([^)]*\)", "drl ls", message)
     message = re.sub(r"drl\.resume\(([^)]*)\) \(CLI: drl resume[^)]*\)",
                      lambda m: f"drl resume {m.group(1).strip(chr(39))}", message)
     return message.replace("drl.resume(", "drl resume (")
@@ -84,8 +84,8 @@ def _population(args):
 
 def _cmd_run(args):
     import drl
-    from drl.options import RECORDABLE
-    from drl.recording import count_recorded_trials, estimate_bytes
+    from drl.engine.options import RECORDABLE
+    from drl.engine.sinks import count_recorded_trials, estimate_bytes
 
     task = drl.load_task(args.task)
     pop = _population(args)
@@ -181,7 +181,7 @@ def _span(values) -> str:
 def _cmd_ls(args):
     from pathlib import Path
 
-    from drl.store import interrupted_runs, list_runs
+    from drl.runs.store import interrupted_runs, list_runs
 
     runs = list_runs(args.folder)
     if runs.empty:
@@ -208,9 +208,9 @@ def _cmd_ls(args):
 def _cmd_info(args):
     import numpy as np
 
-    from drl.convergence import convergence, describe
-    from drl.schema import run_options
-    from drl.store import open_run, run_path
+    from drl.diagnostics.convergence import convergence, describe
+    from drl.runs.schema import run_options
+    from drl.runs.store import open_run, run_path
 
     ds = open_run(args.run)
     path = run_path(args.run)

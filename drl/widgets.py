@@ -18,7 +18,7 @@ from drl.plots._common import (
     select_type,
     styled,
 )
-from drl.schema import PARAMETERS, reward_units
+from drl.runs.schema import PARAMETERS, reward_units
 
 __all__ = ["Explorer", "explore"]
 

@@ -57,7 +57,7 @@ def interrupt_a_streamed_run(out):
     """Stream a small run to ``out`` and interrupt it (Ctrl-C) right after its second checkpoint: 20 of 30 trials
     done, the run resumable. Used by the resume tests and the checkpoint-corruption property."""
     import drl
-    from drl.recording import StreamWriter
+    from drl.engine.sinks import StreamWriter
 
     original, calls = StreamWriter.checkpoint, []
 

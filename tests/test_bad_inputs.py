@@ -365,7 +365,7 @@ def test_non_finite_values_in_the_learned_window_are_not_converged():
     report = drl.convergence(run)
     assert not bool(report["converged"].values[0, 0]) and bool(report["non_finite"].values[0, 0])
     assert not bool(report["non_finite"].values[1, 0])
-    from drl.convergence import describe
+    from drl.diagnostics.convergence import describe
 
     assert "NaN or infinite in the learned window" in describe(report)
 

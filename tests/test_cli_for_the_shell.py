@@ -76,7 +76,7 @@ def test_messages_use_the_shells_words():
     r = _drl("run", "hyp_unif", "--trials", "5", "--out", "x", "--quiet")
     assert "pass --overwrite to replace it" in r.stderr and "overwrite=True" not in r.stderr
     r = _drl("resume", "nothing")
-    assert "(drl ls lists those that can be)" in r.stderr and "drl.store" not in r.stderr
+    assert "(drl ls lists those that can be)" in r.stderr and "drl.runs.store" not in r.stderr
     r = _drl("plot", "x", "--kind", "heatmap", "--predictors", "7")
     assert "got [7]" in r.stderr and "np.int64" not in r.stderr
 

@@ -1,4 +1,4 @@
-"""The compiled trial loop (drl.compiled) against the torch kernel; its place in runs (stored, rerun, streamed).
+"""The compiled trial loop (drl.engine.compiled.own) against the torch kernel; its place in runs (stored, rerun, streamed).
 
 The slow references of tests/test_engine.py check both kernels on every rule × update × features × convention
 and the drl_sim preset; here: long float32 runs, recording subsets, thread counts, storage and errors.
@@ -53,7 +53,7 @@ def test_recording_subsets_and_streaming_agree():
 def test_identical_for_any_number_of_threads(monkeypatch):
     import numba
 
-    from drl import compiled
+    from drl.engine.compiled import own as compiled
 
     monkeypatch.setattr(compiled, "PARALLEL_MIN_WORK", 0)  # a run this small would otherwise take one thread
     seen = []
@@ -81,7 +81,7 @@ def test_identical_for_any_number_of_threads(monkeypatch):
 def test_small_calls_run_on_one_thread():
     import numba
 
-    from drl import compiled
+    from drl.engine.compiled import own as compiled
 
     assert compiled._threads(20 * 200 * 71) == 1  # drl_sim's notebook: a thread barrier would cost more
     assert compiled._threads(int(compiled.PARALLEL_MIN_WORK)) == numba.get_num_threads()
@@ -89,7 +89,7 @@ def test_small_calls_run_on_one_thread():
 
 VECTORISED_RULE = """
 import re, numba
-from drl import compiled
+from drl.engine.compiled import own as compiled
 a1, a2, a3, i1 = numba.float32[::1], numba.float32[:, ::1], numba.float32[:, :, ::1], numba.int64[::1]
 flag, n = numba.boolean, numba.int64
 signature = (n, n, n, a3, a3, i1, flag, i1, a2, i1, i1, a3, a3, flag, flag, a1, a1, a1, a1, a3, flag, a1, flag, flag,
@@ -143,15 +143,15 @@ def test_kernel_errors_and_diverging_runs_name_the_trial():
 
 
 def test_block_sizes_and_results_that_do_not_depend_on_them():
-    from drl.engine import _default_block
-    from drl.store import TRIAL_CHUNK
+    from drl.engine.blocks import default_block
+    from drl.runs.store import TRIAL_CHUNK
 
     # written straight into the result: ~1e8 predictor-steps a block (few hand-outs to threads)
-    assert _default_block(1000, 71, 10_000, streamed=False, direct=True) == 1408
-    assert _default_block(20, 71, 10**6, streamed=False, direct=True) == int(16e6 // (8 + 12 * 71))  # schedule cap
+    assert default_block(1000, 71, 10_000, streamed=False, direct=True) == 1408
+    assert default_block(20, 71, 10**6, streamed=False, direct=True) == int(16e6 // (8 + 12 * 71))  # schedule cap
     # a block buffer (float64, CUDA) or a stream: ~64 MB of recording; streams in whole file chunks
-    assert _default_block(1000, 71, 10_000, streamed=False, direct=False) == 112
-    streamed = _default_block(1000, 71, 10_000, streamed=True, direct=True)
+    assert default_block(1000, 71, 10_000, streamed=False, direct=False) == 112
+    streamed = default_block(1000, 71, 10_000, streamed=True, direct=True)
     assert streamed % TRIAL_CHUNK == 0 and streamed <= 500
     whole = drl.simulate("hyp_var", POP, 700, progress=False, seed=4)
     for block in (1, 64, 699):

@@ -1,4 +1,4 @@
-"""The compiled loop of the imputed bootstrap (drl.compiled_imputed) against a slow reference written here, the
+"""The compiled loop of the imputed bootstrap (drl.engine.compiled.imputed) against a slow reference written here, the
 torch kernel, and itself (streamed, resumed, rerun).
 
 The reference is independent of the engine: textbook TD(λ) with a forward eligibility trace, a loop over trials
@@ -13,7 +13,7 @@ import torch
 
 import drl
 from drl import Population, RewardEvent, Task, TrialType
-from drl.bootstrap import impute_expectile_samples
+from drl.engine.bootstrap import impute_expectile_samples
 
 TASK = Task("imputed_check", 2.0, 0.1, (
     TrialType("two_events", 0.3, (RewardEvent(0.8, magnitudes=(1.0, 3.0)),
@@ -109,9 +109,9 @@ def test_imputed_runs_equal_the_torch_kernel(options):
 
 
 def test_float32_runs_keep_the_torch_kernels_draws_and_accuracy():
-    from drl.compiled_imputed import run_block
-    from drl.kernel import TrialKernel
-    from drl.options import EngineOptions
+    from drl.engine.compiled.imputed import run_block
+    from drl.engine.kernel import TrialKernel
+    from drl.engine.options import EngineOptions
 
     # the block's uniforms come from the run's generator in one call: the generator ends where the torch
     # kernel's does after drawing [P, S] trial by trial (a resumed or replayed block draws the same numbers)

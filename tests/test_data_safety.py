@@ -10,8 +10,8 @@ import pytest
 
 import drl
 from drl import Population
-from drl.recording import StreamWriter
-from drl.store import clean_stale_temps
+from drl.engine.sinks import StreamWriter
+from drl.runs.store import clean_stale_temps
 
 
 def small_run(**kw):
@@ -97,7 +97,7 @@ def test_an_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkey
     monkeypatch.undo()
     assert "drl.resume(" in "".join(getattr(info.value, "__notes__", []))
     assert not (tmp_path / "run.nc").exists()
-    table = drl.store.interrupted_runs(tmp_path)
+    table = drl.runs.store.interrupted_runs(tmp_path)
     assert table[["name", "trials_done", "n_trials"]].values.tolist() == [["run", 20, 30]]
     # the partial file never passes for a run; its name points at the way out
     with pytest.raises(ValueError, match=r"partial.nc is an incomplete streamed run \(7 recorded trials"):
@@ -109,7 +109,7 @@ def test_an_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkey
     drl.save(small_run(), tmp_path / "other.nc")  # cleaning stale temporary files keeps a resumable run
     resumed = drl.resume(tmp_path / "run.nc", progress=False)
     _assert_same_run(resumed, small_run(**RESUMABLE))
-    assert not list(tmp_path.glob(".*")) and drl.store.interrupted_runs(tmp_path).empty
+    assert not list(tmp_path.glob(".*")) and drl.runs.store.interrupted_runs(tmp_path).empty
     with pytest.raises(FileNotFoundError, match="no interrupted run"):
         drl.resume(tmp_path / "run.nc")
 
@@ -119,7 +119,7 @@ def test_a_killed_stream_resumes_in_another_process(tmp_path):
     # SIGKILL mid-run (after two complete blocks, in the middle of the third): the real fault.
     out = tmp_path / "killed.nc"
     code = ("import os, signal, drl\n"
-            "from drl.recording import StreamWriter\n"
+            "from drl.engine.sinks import StreamWriter\n"
             "original, calls = StreamWriter.write, []\n"
             "def write(self, *a):\n"
             "    calls.append(1)\n"
@@ -130,7 +130,7 @@ def test_a_killed_stream_resumes_in_another_process(tmp_path):
             f"out={str(out)!r}, bootstrap='random', rule='quantile', record_trials=3, block_trials=10)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert done.returncode == -9, done.stderr.decode()
-    assert drl.store.interrupted_runs(tmp_path)["trials_done"].tolist() == [20]
+    assert drl.runs.store.interrupted_runs(tmp_path)["trials_done"].tolist() == [20]
     _assert_same_run(drl.resume(out, progress=False), small_run(**RESUMABLE))
 
 
@@ -192,7 +192,7 @@ def test_a_discarded_interrupted_run_and_a_failed_stream_leave_nothing(tmp_path,
 
 
 def test_schedules_are_drawn_block_by_block_with_the_numbers_of_a_whole_draw(monkeypatch):
-    from drl.schedule import ScheduleDrawer
+    from drl.tasks.schedule import ScheduleDrawer
 
     jittered = drl.Task("jittered", 3.0, 0.1, (
         drl.TrialType("a", 0.5, (drl.RewardEvent(1.0, magnitudes=(1.0, 3.0), probabilities=(0.3, 0.7), sd=0.2,
@@ -217,7 +217,7 @@ def test_schedules_are_drawn_block_by_block_with_the_numbers_of_a_whole_draw(mon
 
 def assert_matches_reference(task, schedule, n_trials, seed):
     """drl's original whole-schedule draw (every event draws for every trial, in this order), written out."""
-    from drl.tasks import time_to_step
+    from drl.tasks.model import time_to_step
 
     rng = np.random.default_rng(seed)
     types = rng.choice(len(task.trial_types), size=n_trials, p=task.frequencies)
@@ -253,7 +253,7 @@ def test_temp_files_of_dead_processes_are_removed_by_the_next_save(tmp_path):
 @pytest.mark.slow
 def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
     # SIGKILL cannot be caught: the temp file stays until the next save into the folder removes it.
-    code = ("import os, drl, drl.store as s\n"
+    code = ("import os, drl, drl.runs.store as s\n"
             "ds = drl.simulate('hyp_unif', drl.Population.sample(3), 30, progress=False)\n"
             "s.publish = lambda *a: os._exit(9)\n"  # die between writing the temp file and publishing it
             f"drl.save(ds, {str(tmp_path / 'killed.nc')!r})\n")
@@ -292,7 +292,7 @@ def test_a_full_disk_says_so_and_frees_the_space(small_disk):
     with pytest.raises(OSError, match=r"disk is full.*kept, resumable from its last complete block") as failure:
         drl.simulate("hyp_unif", varied, 400, progress=False, out=small_disk / "streamed.nc", block_trials=50)
     assert "nothing was lost" in "".join(getattr(failure.value, "__notes__", []))
-    assert len(drl.store.interrupted_runs(small_disk)) == 1
+    assert len(drl.runs.store.interrupted_runs(small_disk)) == 1
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
     finished = drl.resume(small_disk / "streamed.nc", progress=False)
     whole = drl.simulate("hyp_unif", varied, 400, progress=False)

@@ -96,11 +96,11 @@ def test_no_link_leaves_the_repository():
         assert "../shared" not in text and "DESIGN.md" not in text, document
 
 
-@pytest.mark.parametrize("module", ["drl.phases", "drl.responses.commonformat", "drl.spice.checks",
+@pytest.mark.parametrize("module", ["drl.engine.phases", "drl.responses.commonformat", "drl.spice.checks",
                                     "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code",
                                     "drl.spice.estimator", "drl.plots.figures", "drl.plots.recording",
                                     "drl.plots.population", "drl.plots.decoded", "drl.decode.population",
-                                    "drl.decode.reward", "drl.decode.distribution", "drl.engine", "drl.sweep.run",
+                                    "drl.decode.reward", "drl.decode.distribution", "drl.engine.simulation", "drl.sweep.run",
                                     "drl.plots.controls", "drl.decode.sessions"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
@@ -123,8 +123,8 @@ def test_the_package_says_it_is_typed():
 
 
 #: where a signature typed in a docs heading is looked up (the first callable found wins)
-SIGNATURE_NAMESPACES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.spice", "drl.sweep", "drl.phases",
-                        "drl.store", "drl.schedule", "drl.convergence", "drl.cue_code", "drl.reproduce",
+SIGNATURE_NAMESPACES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.spice", "drl.sweep", "drl.engine.phases",
+                        "drl.runs.store", "drl.tasks.schedule", "drl.diagnostics.convergence", "drl.diagnostics.cue_code", "drl.reproduce",
                         "drl.reproduce.power", "drl.widgets", "drl.spice.rnn")
 
 
@@ -134,7 +134,7 @@ def _documented_callable(name: str):
 
     for namespace in SIGNATURE_NAMESPACES:
         importlib.import_module(namespace)
-        obj = sys.modules[namespace]  # the module itself (drl.convergence is also a function's name)
+        obj = sys.modules[namespace]  # the module itself (drl.diagnostics.convergence is also a function's name)
         for part in name.split("."):
             obj = getattr(obj, part, None)
         if callable(obj) and not isinstance(obj, type(sys)):

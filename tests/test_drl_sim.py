@@ -7,7 +7,7 @@ from test_engine import reference_drl_sim
 
 import drl
 from drl import Population, plots
-from drl.drl_sim import import_drl_sim, task_from_tensors
+from drl.runs.drl_sim import import_drl_sim, task_from_tensors
 
 
 def _tensors(seed=0):

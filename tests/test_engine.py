@@ -55,7 +55,7 @@ def _simulate_step_loop(*args, **kwargs):
     exact), to test the loop against the closed form."""
     from dataclasses import replace
 
-    from drl.kernel import TrialKernel
+    from drl.engine.kernel import TrialKernel
 
     if "options" in kwargs:  # the torch kernel: the compiled loop has its own tests
         kwargs["options"] = replace(kwargs["options"], kernel="torch")
@@ -284,7 +284,7 @@ def test_same_seed_identical_dataset_and_float64_agrees():
 
 
 def test_random_bootstrap_partners_share_gamma_and_follow_tau_cells():
-    from drl.bootstrap import Bootstrap
+    from drl.engine.bootstrap import Bootstrap
 
     tau = np.array([0.1, 0.3, 0.5, 0.9, 0.2, 0.8, 0.5, 0.5, 0.7])
     gamma = np.array([0.5, 0.5, 0.5, 0.5, 0.8, 0.8, 0.9, 0.95, 0.95])
@@ -298,7 +298,7 @@ def test_random_bootstrap_partners_share_gamma_and_follow_tau_cells():
 
 
 def test_legacy_partners_are_the_others_of_the_group():
-    from drl.bootstrap import Bootstrap
+    from drl.engine.bootstrap import Bootstrap
 
     gamma = np.array([0.5, 0.5, 0.5, 0.9])
     partners = Bootstrap("random", "expectile", np.full(4, 0.5), gamma, 200, "cpu", 0,
@@ -309,7 +309,7 @@ def test_legacy_partners_are_the_others_of_the_group():
 @pytest.mark.parametrize("features", ["csc", "microstimulus"])
 @pytest.mark.parametrize("convention", [2, 1])
 def test_random_bootstrap_equals_reference_with_the_same_partners(features, convention):
-    from drl.bootstrap import Bootstrap
+    from drl.engine.bootstrap import Bootstrap
 
     task, _, x = _random_config(8, features)
     pop = Population.sample(6, tau=(0.1, 0.9), alpha=0.2, gamma=np.array([0.5, 0.5, 0.5, 0.9, 0.9, 1.0]),

@@ -142,9 +142,9 @@ def test_no_import_cycle_inside_drl():
     for node in sorted(graph):
         if node not in state:
             visit(node)
-    assert {"drl.engine", "drl.kernel", "drl.recording", "drl.registry", "drl.schedule"} <= set(graph)
-    assert "drl.store" not in {m for m in graph["drl.schema"]} and "drl.engine" not in graph["drl.store"]
-    assert "drl.compiled_steps" in graph["drl.compiled_imputed"] and "drl.compiled" not in graph["drl.compiled_imputed"]
+    assert {"drl.engine.simulation", "drl.engine.kernel", "drl.engine.sinks", "drl.tasks.registry", "drl.tasks.schedule"} <= set(graph)
+    assert "drl.runs.store" not in {m for m in graph["drl.runs.schema"]} and "drl.engine.simulation" not in graph["drl.runs.store"]
+    assert "drl.engine.compiled.steps" in graph["drl.engine.compiled.imputed"] and "drl.engine.compiled.own" not in graph["drl.engine.compiled.imputed"]
 
 
 def test_no_module_imports_another_modules_private_names():

@@ -184,7 +184,7 @@ def test_expectile_random_warns_and_imputed_does_not():
 def test_imputed_samples_reproduce_expectiles():
     import torch
 
-    from drl.bootstrap import impute_expectile_samples
+    from drl.engine.bootstrap import impute_expectile_samples
 
     levels = LEVELS
     for values, probs in [([1.0, 4.0], [0.5, 0.5]), ([0.0, 1.0, 10.0], [0.5, 0.3, 0.2]),
@@ -201,7 +201,7 @@ def test_compiled_imputation_is_the_torch_iteration():
     # expectiles of the sizes a run meets, from the same cold start and with a given start
     import torch
 
-    from drl.bootstrap import impute_expectile_samples
+    from drl.engine.bootstrap import impute_expectile_samples
 
     rng = np.random.default_rng(3)
     atoms = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])

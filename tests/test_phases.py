@@ -1,4 +1,4 @@
-"""Tasks that change during a session (drl.phases): a phase continues exactly where the last one stopped, a
+"""Tasks that change during a session (drl.engine.phases): a phase continues exactly where the last one stopped, a
 removed reward is unlearned towards its closed form, and incompatible phases are refused."""
 
 import dataclasses
@@ -10,8 +10,8 @@ import pytest
 
 import drl
 from drl.decode import cue_values
-from drl.phases import Phase, simulate_phases
-from drl.schedule import Schedule
+from drl.engine.phases import Phase, simulate_phases
+from drl.tasks.schedule import Schedule
 
 TASK = drl.get_task("masset_multi_delay")
 POP = drl.Population.grid(gamma=[0.7, 0.9], tau=[0.3, 0.7])

@@ -9,8 +9,8 @@ import pytest
 
 import drl
 from drl import decode
-from drl.convergence import describe
-from drl.cue_code import _quantile_interval
+from drl.diagnostics.convergence import describe
+from drl.diagnostics.cue_code import _quantile_interval
 
 
 def _quiet(function, *args, **kwargs):
@@ -132,7 +132,7 @@ def test_gamma_fit_warnings_only_where_they_apply():
 def test_convergence_reads_predictors_in_blocks_with_the_same_numbers(monkeypatch):
     import sys
 
-    module = sys.modules["drl.convergence"]
+    module = sys.modules["drl.diagnostics.convergence"]
     run = _quiet(drl.simulate, "dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.9]),
                  600, seed=0, progress=False)
     whole = drl.convergence(run)

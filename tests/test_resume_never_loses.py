@@ -9,8 +9,9 @@ import torch
 from conftest import interrupt_a_streamed_run
 
 import drl
-from drl import Population, compiled
-from drl.store import checkpoint_path, interrupted_runs, trials_path
+from drl import Population
+from drl.engine.compiled import own as compiled
+from drl.runs.store import checkpoint_path, interrupted_runs, trials_path
 
 RESUMABLE = dict(bootstrap="random", rule="quantile", record_trials=3, block_trials=10)
 
@@ -95,15 +96,15 @@ def test_a_corrupt_trial_list_is_refused_and_the_run_kept(interrupted, trials, m
 
 STEPS = [
     # (what fails, where) in the order resume meets them
-    ("reading the run", "drl.engine.xr.open_dataset"),
-    ("reading the checkpoint", "drl.engine.np.load"),
-    ("building the task", "drl.engine.Task.from_dict"),
-    ("building the kernel", "drl.engine.TrialKernel.__init__"),
-    ("opening the sink", "drl.engine.StreamWriter.__init__"),
-    ("simulating a trial", "drl.kernel.TrialKernel.trial"),
-    ("writing a block", "drl.recording.StreamWriter.write"),
-    ("writing a checkpoint", "drl.recording.StreamWriter.checkpoint"),
-    ("publishing", "drl.recording.publish"),
+    ("reading the run", "drl.engine.simulation.xr.open_dataset"),
+    ("reading the checkpoint", "drl.engine.simulation.np.load"),
+    ("building the task", "drl.engine.simulation.Task.from_dict"),
+    ("building the kernel", "drl.engine.simulation.TrialKernel.__init__"),
+    ("opening the sink", "drl.engine.simulation.StreamWriter.__init__"),
+    ("simulating a trial", "drl.engine.kernel.TrialKernel.trial"),
+    ("writing a block", "drl.engine.sinks.StreamWriter.write"),
+    ("writing a checkpoint", "drl.engine.sinks.StreamWriter.checkpoint"),
+    ("publishing", "drl.engine.sinks.publish"),
 ]
 
 
@@ -123,7 +124,7 @@ def test_a_resume_failing_at_any_step_leaves_the_run_resumable(interrupted, monk
     assert not path.exists()
     # before the first block nothing was written: the files are as they were; later, the resume's own progress
     # (a block and its checkpoint) may be in them, and the run is still resumable
-    if target.startswith("drl.engine."):
+    if target.startswith("drl.engine.simulation."):
         _intact(path, before)
     else:
         assert not interrupted_runs(path.parent).empty
@@ -135,8 +136,8 @@ def test_a_resume_failing_at_any_step_leaves_the_run_resumable(interrupted, monk
 
 
 def test_the_compiled_kernel_refuses_what_it_would_index_out_of_bounds():
-    from drl.kernel import TrialKernel
-    from drl.options import EngineOptions
+    from drl.engine.kernel import TrialKernel
+    from drl.engine.options import EngineOptions
 
     task = drl.get_task("hyp_unif")
     pop = Population.sample(6, seed=0)
@@ -164,7 +165,7 @@ def test_a_resume_interrupted_before_its_first_block_says_the_run_is_intact(inte
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("drl.engine.TrialKernel.__init__", interrupt)
+    monkeypatch.setattr("drl.engine.simulation.TrialKernel.__init__", interrupt)
     with pytest.raises(KeyboardInterrupt) as info:
         drl.resume(path, progress=False)
     assert "nothing was lost" in "".join(info.value.__notes__) and "drl.resume(" in "".join(info.value.__notes__)
@@ -190,7 +191,7 @@ def test_a_full_disk_while_streaming_keeps_the_run_resumable(tmp_path, monkeypat
     ends equal to a run that never failed (issue: "a full disk while streaming throws away the whole run")."""
     import errno
 
-    from drl.recording import StreamWriter
+    from drl.engine.sinks import StreamWriter
 
     original, calls = StreamWriter.write, []
 

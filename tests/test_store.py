@@ -15,8 +15,8 @@ import xarray as xr
 
 import drl
 from drl import Population
-from drl.drl_sim import import_drl_sim
-from drl.store import list_runs, load, save
+from drl.runs.drl_sim import import_drl_sim
+from drl.runs.store import list_runs, load, save
 
 
 def small_run(**kw):
@@ -45,7 +45,7 @@ def test_round_trip_is_identical(rule, features, extra):
 def test_runs_are_built_as_the_public_constructor_builds_them(monkeypatch):
     """build_dataset assembles the Dataset through xarray's internal constructor (speed); the result must be the
     one xarray's public constructor gives, indexes and all."""
-    from drl import schema
+    from drl.runs import schema
 
     direct = small_run(record_trials=3)
     original = schema._assemble
@@ -192,7 +192,7 @@ def test_killed_writer_leaves_previous_file_intact(tmp_path):
     save(original, "victim")
     script = textwrap.dedent(f"""
         import os, drl
-        from drl.store import save
+        from drl.runs.store import save
         os.chdir({str(tmp_path)!r})
         ds = drl.simulate("hyp_unif", drl.Population.sample(400, tau=(0.1, 0.9)), 600, progress=False)
         print("ready", flush=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import drl
-from drl.tasks import RewardEvent, Task, TrialType, Utility, time_to_step
+from drl.tasks.model import RewardEvent, Task, TrialType, Utility, time_to_step
 
 
 def simple_task(**overrides):
@@ -134,7 +134,7 @@ def test_registry_lookup_suggests_close_names():
         with pytest.raises(ValueError, match="already registered"):
             drl.register_task(custom)
     finally:
-        drl.registry._REGISTRY.pop("my_custom")
+        drl.tasks.registry._REGISTRY.pop("my_custom")
 
 
 @pytest.mark.parametrize(

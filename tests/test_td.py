@@ -1,10 +1,10 @@
-"""drl.td, the pure tensor functions, against naive loops written here, and their shape errors."""
+"""drl.engine.td, the pure tensor functions, against naive loops written here, and their shape errors."""
 
 import numpy as np
 import pytest
 import torch
 
-from drl import td
+from drl.engine import td
 
 RNG = np.random.default_rng(7)
 

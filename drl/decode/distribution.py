@@ -18,7 +18,7 @@ from drl.decode._checks import MAX_SAMPLES, single_blas_thread
 from drl.decode._checks import levels_in_unit_interval as _levels
 from drl.decode._checks import vector as _vector
 from drl.decode.compiled import expectile_objective
-from drl.distributions import RewardDistribution, expectiles
+from drl.tasks.distributions import RewardDistribution, expectiles
 
 __all__ = ["DecodedDistribution", "cross_validated_smoothing", "decode_distribution", "expectiles", "implied_tau", "residual_warnings_ignored",
            "shuffle_control", "wasserstein"]

@@ -20,8 +20,8 @@ from drl.decode.calibration import calibrated_tau
 from drl.decode.distribution import decode_distribution, implied_tau, residual_warnings_ignored
 from drl.decode.reversal import Estimator
 from drl.decode.reward import responses_at_reward, reward_reading, scaled
-from drl.distributions import RewardDistribution
 from drl.responses.run import as_form
+from drl.tasks.distributions import RewardDistribution
 
 __all__ = ["distribution_intervals", "levels_to_use", "reward_response_intervals"]
 

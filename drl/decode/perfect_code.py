@@ -22,9 +22,9 @@ from drl._validate import integer
 from drl.decode.distribution import expectiles, residual_warnings_ignored, wasserstein
 from drl.decode.population import decode_run_distribution
 from drl.decode.reward import responses_at_reward, reward_reading
-from drl.distributions import RewardDistribution
 from drl.responses.form import responses_form
 from drl.responses.run import as_form
+from drl.tasks.distributions import RewardDistribution
 
 __all__ = ["perfect_code_control"]
 

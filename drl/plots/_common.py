@@ -14,8 +14,8 @@ import seaborn as sns
 from matplotlib.figure import Figure as MatplotlibFigure
 
 from drl._validate import choice
-from drl.schema import PARAMETERS, require_values, trials_of_type
-from drl.store import open_run
+from drl.runs.schema import PARAMETERS, require_values, trials_of_type
+from drl.runs.store import open_run
 
 FIG_DIR = Path("figs")
 FIGURE_FORMATS = (".png", ".svg", ".pdf")  # the first is the default

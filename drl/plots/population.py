@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from drl import decode
-from drl.cue_code import warn_if_cue_biased
+from drl.diagnostics.cue_code import warn_if_cue_biased
 from drl.plots._common import (
     PARAMETER_LABELS,
     check_parameter,
@@ -23,7 +23,7 @@ from drl.plots._common import (
     styled,
 )
 from drl.plots.decoded import distribution
-from drl.schema import learned_trials, reward_units, run_task, step_index
+from drl.runs.schema import learned_trials, reward_units, run_task, step_index
 
 
 @styled

@@ -60,7 +60,7 @@ def _paper_arrays(data: Path):
 def delivered(recordings, trial_type: str):
     """The reward distribution a trial type delivered: the magnitudes of its rewarded trials over the sessions
     (each session's trials once, whatever its number of neurons)."""
-    from drl.distributions import RewardDistribution
+    from drl.tasks.distributions import RewardDistribution
 
     magnitudes = np.concatenate([r.trials["magnitude"].to_numpy()[r.trials["trial_type"].to_numpy() == trial_type]
                                  for r in recordings])

@@ -3,8 +3,8 @@
 A predictor is a neuron whose true τ, γ, α±, λ are known (neuron coordinates); its single-trial responses are its
 δ at the cue and at the reward on the learned trials (the last ``learned_fraction``), shared by every predictor
 (the ``trial`` coordinate: they all saw the same trials). This is the only place drl reads a run for an analysis:
-it warns when the learned window has not converged (:mod:`drl.convergence`) or the cue code is biased
-(:mod:`drl.cue_code`), and everything after it is the same for runs and recordings.
+it warns when the learned window has not converged (:mod:`drl.diagnostics.convergence`) or the cue code is biased
+(:mod:`drl.diagnostics.cue_code`), and everything after it is the same for runs and recordings.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import frames_to_user
-from drl.convergence import warn_if_unconverged
-from drl.cue_code import warn_if_cue_biased
+from drl.diagnostics.convergence import warn_if_unconverged
+from drl.diagnostics.cue_code import warn_if_cue_biased
 from drl.responses.form import is_responses_form, nan_mean, responses_form
-from drl.schema import learned_trials, require_values, reward_units, run_options, run_task, step_index
-from drl.store import open_run
+from drl.runs.schema import learned_trials, require_values, reward_units, run_options, run_task, step_index
+from drl.runs.store import open_run
 
 __all__ = ["MAX_MAGNITUDES", "PARAMETERS", "as_form", "default_trial_type", "responses_from_run"]
 

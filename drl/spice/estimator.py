@@ -18,13 +18,13 @@ from sklearn.base import BaseEstimator
 from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
 from drl._validate import boolean, choice, in_range, integer
+from drl.runs.store import clean_stale_temps
 from drl.spice.agents import AgentNetwork, SpiceAgent
 from drl.spice.checks import check_choice_arrays
 from drl.spice.data import choice_data
 from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
 from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
-from drl.store import clean_stale_temps
 
 __all__ = ["PATIENCE", "SINDY_THRESHOLDS", "SpiceEstimator"]
 

@@ -150,10 +150,10 @@ def check_config(config: dict, *, tasks: dict | None = None) -> None:
                       "record_trials"} - set(config))
     if missing:
         raise ValueError(f"config lacks {missing}: a complete run configuration (sweep's configs) has them all")
-    from drl.options import resolve_options
-    from drl.recording import select_trials
-    from drl.registry import load_task
-    from drl.tasks import check_seed
+    from drl.engine.options import resolve_options
+    from drl.engine.sinks import select_trials
+    from drl.tasks.model import check_seed
+    from drl.tasks.registry import load_task
 
     key = json.dumps(config["task"])
     task = tasks.get(key) if tasks is not None else None
@@ -219,7 +219,7 @@ def expand_grid(base: dict, grid: dict, shared_seed: bool = False) -> tuple[list
             raise TypeError(f"grid[{field!r}] must be a list of values; got {values!r}")
         if len(values) == 0:
             raise ValueError(f"grid[{field!r}] is empty; give at least one value")
-    from drl.tasks import check_seed
+    from drl.tasks.model import check_seed
 
     check_seed(base.get("seed", 0), "base seed")  # derived seeds would otherwise hide a bad one (1.5 ran as 1)
     configs = []

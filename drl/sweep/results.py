@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from drl.schema import PARAMETERS
-from drl.store import DEFAULT_DIR, decode_attrs, load
+from drl.runs.schema import PARAMETERS
+from drl.runs.store import DEFAULT_DIR, decode_attrs, load
 from drl.sweep.run import MANIFEST, read_configs, read_manifest
 from drl.sweep.stacked import stack_runs
 

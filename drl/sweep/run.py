@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from drl._atomic import write_atomic
-from drl.store import DEFAULT_DIR, clean_stale_temps, decode_attrs, save
+from drl.runs.store import DEFAULT_DIR, clean_stale_temps, decode_attrs, save
 from drl.sweep.cluster import (
     NoWorkersError,
     client_for,
@@ -72,7 +72,7 @@ def _execute(config: dict, path: str, index: int, sweep_name: str) -> str:
 
 
 def _simulate_and_save(config: dict, path: str, index: int, sweep_name: str) -> None:
-    from drl.engine import simulate
+    from drl.engine.simulation import simulate
 
     ds = simulate(config["task"], population_of_config(config), int(config["n_trials"]), rule=config["rule"],
                   update=config["update"], features=config["features"], bootstrap=config["bootstrap"],
@@ -110,7 +110,7 @@ def _execute_batch_here(configs: list, paths: list, indices: list, sweep_name: s
     if len(configs) == 1:
         return [_execute(configs[0], paths[0], indices[0], sweep_name)]
     try:
-        from drl.engine import simulate
+        from drl.engine.simulation import simulate
         from drl.population import Population
 
         populations = [population_of_config(c) for c in configs]

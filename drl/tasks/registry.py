@@ -1,6 +1,6 @@
 """Named tasks: the registry behind ``get_task``/``drl run NAME``, holding the built-ins and the user's own.
 
-Kept apart from :mod:`drl.tasks` (what a task is) and :mod:`drl.builtin_tasks` (the tasks drl ships) so that
+Kept apart from :mod:`drl.tasks.model` (what a task is) and :mod:`drl.tasks.builtin` (the tasks drl ships) so that
 imports go one way: registry → builtin_tasks → tasks. The registry is per process; ``register_task`` adds to
 it, nothing else changes it.
 """
@@ -11,8 +11,8 @@ import difflib
 import os
 from pathlib import Path
 
-from drl import builtin_tasks
-from drl.tasks import Task
+from drl.tasks import builtin as builtin_tasks
+from drl.tasks.model import Task
 
 __all__ = ["register_task", "get_task", "list_tasks", "load_task"]
 

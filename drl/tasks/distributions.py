@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drl._validate import finite, in_range
-from drl.timegrid import time_to_step
+from drl.tasks.timegrid import time_to_step
 
 if TYPE_CHECKING:
-    from drl.tasks import Task
+    from drl.tasks.model import Task
 
 __all__ = ["RewardDistribution", "expectiles", "reward_distribution", "return_distribution", "random_reward_steps", "event_steps"]
 

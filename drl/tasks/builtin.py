@@ -5,7 +5,7 @@ Pure data. Each task carries its reference and, in ``notes``, what was chosen wh
 
 from __future__ import annotations
 
-from drl.tasks import RewardEvent, Task, TrialType
+from drl.tasks.model import RewardEvent, Task, TrialType
 
 DABNEY_MAGNITUDES = (0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0)
 DABNEY_PROBABILITIES = (0.06612594, 0.09090909, 0.14847358, 0.15489467, 0.31159175, 0.1509519, 0.07705306)
@@ -194,5 +194,5 @@ def builtin_tasks() -> list[Task]:
     ]
 
 
-#: The built-in tasks (drl.registry registers them).
+#: The built-in tasks (drl.tasks.registry registers them).
 BUILTIN_TASKS = tuple(builtin_tasks())

@@ -1,6 +1,6 @@
 """The expectile imputation's Levenberg–Marquardt loop, compiled (numba), one problem after another.
 
-The same iteration as the torch definition in :func:`drl.bootstrap.impute_expectile_samples`, which it replaces
+The same iteration as the torch definition in :func:`drl.engine.bootstrap.impute_expectile_samples`, which it replaces
 on the CPU: in a run the imputation solves one to a few problems per trial, where torch's ~30 operations per
 iteration cost far more in dispatch than in arithmetic (a 50-τ group took ~3 ms a trial). Each problem is
 solved alone, in order, so results do not depend on the number of threads. The damped normal equations are

@@ -16,7 +16,7 @@ Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.
 The imputation (:func:`impute_expectile_samples`) is a Levenberg–Marquardt solve for every step and γ group of a
 trial (8 iterations from a cold start, 20 for groups of more than 16; compiled on the CPU, no scipy call), only
 at the steps whose reward is random. On the CPU a whole imputed run is one compiled loop
-(:mod:`drl.compiled_imputed`, which reads :attr:`Bootstrap.compiled_groups`); this class's torch methods are the
+(:mod:`drl.engine.compiled.imputed`, which reads :attr:`Bootstrap.compiled_groups`); this class's torch methods are the
 torch kernel's (CUDA, the quantile code, schema-1 runs) and the definition the compiled loop is tested against.
 """
 
@@ -54,7 +54,7 @@ def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: t
       levels: [B, N] τ in (0, 1).  values: [B, N] the expectiles (reward units).
       init: [B, N] starting samples; default the values spread twice as wide around their mean.
       tol: stop a problem when max |F| < tol (units of its spread).  max_iter: iterations at most.
-      compiled: on the CPU, run the iteration compiled (:mod:`drl.compiled_imputation`), one problem at a time;
+      compiled: on the CPU, run the iteration compiled (:mod:`drl.engine.compiled.imputation`), one problem at a time;
         False runs it in torch, batched (the definition; CUDA always does).
     Returns:
       [B, N] samples (float64).
@@ -66,7 +66,7 @@ def impute_expectile_samples(levels: torch.Tensor, values: torch.Tensor, init: t
     e = (ev - center) / spread
     z = 2.0 * e if init is None else (init.double() - center) / spread
     if compiled and e.device.type == "cpu":
-        from drl.compiled_imputation import impute_lm
+        from drl.engine.compiled.imputation import impute_lm
 
         solved = impute_lm(np.ascontiguousarray(lv.numpy()), np.ascontiguousarray(e.numpy()),
                            np.array(z.numpy(), dtype=np.float64, order="C"), float(tol), int(max_iter))
@@ -159,7 +159,7 @@ class Bootstrap:
                 row_of = np.searchsorted(members, group_of[in_class])  # group row within the class
                 self.classes.append((as_t(slots), torch.as_tensor(tau[slots], device=device, dtype=torch.float64),
                                      as_t(in_class), as_t(row_of)))
-            # The same groups as arrays for the compiled loop (drl.compiled_imputed): [G, N_max] predictors by τ
+            # The same groups as arrays for the compiled loop (drl.engine.compiled.imputed): [G, N_max] predictors by τ
             # (−1 beyond a group's size), [G] sizes, [G, N_max] levels.
             members = np.full((groups.size, sizes.max()), -1, dtype=np.int64)
             group_levels = np.full((groups.size, sizes.max()), 0.5)

@@ -3,7 +3,7 @@
 With ``bootstrap="own"`` predictors are independent, so a block of trials is a loop over predictors (in
 parallel: chunks of predictors go to threads as they come free, :mod:`drl._parallel`) of a loop over trials,
 with each predictor's weights resident in cache and V and δ written straight into the recording. The arithmetic
-is the torch kernel's (:mod:`drl.kernel`, DESIGN §3), step by step: values, TD errors (arrival or state
+is the torch kernel's (:mod:`drl.engine.kernel`, DESIGN §3), step by step: values, TD errors (arrival or state
 convention), rule factors, the discounted reverse sum of the offline update, or the per-step online update when
 features overlap. Results equal the torch path to float32
 rounding (tests/test_compiled.py); each predictor is computed by one thread, so they are identical for any
@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from drl._parallel import run_ranges
-from drl.compiled_steps import (
+from drl.engine.compiled.steps import (
     add_weight_change,
     check_block,
     learn_backwards,
@@ -175,8 +175,8 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     """Simulate one block of trials with the compiled loop, in place.
 
     Args:
-      kernel: the run's :class:`drl.kernel.TrialKernel` (its constants; CPU; bootstrap "own": imputed targets run in
-        :func:`drl.compiled_imputed.run_block`, the engine chooses).
+      kernel: the run's :class:`drl.engine.kernel.TrialKernel` (its constants; CPU; bootstrap "own": imputed targets run in
+        :func:`drl.engine.compiled.imputed.run_block`, the engine chooses).
       weights: [M, P, F] torch tensor on the CPU, updated in place.
       types: [B] int64 trial types; rewards: [B, K] rewards (the kernel's dtype).
       slots: [B] int64, the row of ``v_out``/``d_out`` each trial is recorded in, or −1.
@@ -185,7 +185,7 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
     """
     if kernel.bootstrap.method != "own":
         raise ValueError(f"compiled.run_block runs bootstrap='own'; got {kernel.bootstrap.method!r} (the engine hands "
-                         "imputed targets to drl.compiled_imputed.run_block)")
+                         "imputed targets to drl.engine.compiled.imputed.run_block)")
     check_block(kernel, weights, types, rewards, slots, steps, v_out, d_out)
     dtype = weights.numpy().dtype
     w = weights.numpy()

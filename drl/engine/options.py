@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 import torch
 
 from drl._validate import boolean, choice
-from drl.features import CSC, make_features
-from drl.schema import SCHEMA_VERSION, model_convention
+from drl.engine.features import CSC, make_features
+from drl.runs.schema import SCHEMA_VERSION, model_convention
 
 __all__ = ["EngineOptions", "PRESETS", "CONVENTION", "RECORDABLE", "resolve_options", "resolve_device",
            "resolve_dtype"]
@@ -50,8 +50,8 @@ class EngineOptions:
     max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
     convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
     see :data:`CONVENTION`).
-    kernel: "auto" (the compiled trial loop where it applies: on the CPU, ``bootstrap="own"`` (:mod:`drl.compiled`),
-    or ``"imputed"`` with the expectile rule and offline updates or CSC features (:mod:`drl.compiled_imputed`);
+    kernel: "auto" (the compiled trial loop where it applies: on the CPU, ``bootstrap="own"`` (:mod:`drl.engine.compiled.own`),
+    or ``"imputed"`` with the expectile rule and offline updates or CSC features (:mod:`drl.engine.compiled.imputed`);
     the torch kernel otherwise), "compiled" or "torch". The two agree to float32 rounding; a run stores the one
     it used, so a rerun reproduces it bit for bit (runs stored without it used "torch").
     """
@@ -146,7 +146,7 @@ def resolve_kernel(options: EngineOptions, device: torch.device) -> EngineOption
 
 
 def imputed_compiles(options: EngineOptions) -> bool:
-    """The imputed expectile code runs compiled (:mod:`drl.compiled_imputed`) with offline updates, or CSC
+    """The imputed expectile code runs compiled (:mod:`drl.engine.compiled.imputed`) with offline updates, or CSC
     features (where online equals offline), in the current convention (schema-1 runs drew float32)."""
     csc = isinstance(make_features(options.features if options.features is not None else "csc"), CSC)
     return (options.bootstrap == "imputed" and options.rule == "expectile" and options.convention == CONVENTION

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from drl.timegrid import time_to_step
+from drl.tasks.timegrid import time_to_step
 
 if TYPE_CHECKING:
-    from drl.tasks import Task
+    from drl.tasks.model import Task
 
 __all__ = ["Schedule", "ScheduleDrawer"]
 
@@ -46,7 +46,7 @@ class Schedule:
     seed: int = 0
 
     def __post_init__(self):
-        # duck-typed: drl.tasks imports this module, so importing Task back would be a cycle
+        # duck-typed: drl.tasks.model imports this module, so importing Task back would be a cycle
         if not hasattr(self.task, "n_steps") or not hasattr(self.task, "trial_types"):
             raise TypeError(f"Schedule task must be a drl Task; got {type(self.task).__name__}")
         for name in ("trial_type", "reward"):

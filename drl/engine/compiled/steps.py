@@ -1,5 +1,5 @@
-"""The steps of a trial shared by the compiled loops (:mod:`drl.compiled` for predictors that bootstrap from
-their own values, :mod:`drl.compiled_imputed` for imputed targets): values, TD errors, rule factors, the offline
+"""The steps of a trial shared by the compiled loops (:mod:`drl.engine.compiled.own` for predictors that bootstrap from
+their own values, :mod:`drl.engine.compiled.imputed` for imputed targets): values, TD errors, rule factors, the offline
 update's reverse sum, the weight change, the recording of a trial, and the checks of a block's arrays. numba
 inlines each into the loop that calls it; neither loop imports the other.
 """
@@ -15,7 +15,7 @@ __all__ = ["add_weight_change", "check_block", "learn_backwards", "record_trial"
 
 @numba.njit(inline="always", cache=True)
 def rule_factor(delta, a_pos, a_neg, expectile, zero):
-    """u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile), as drl.td.rule_factor, exactly. Written as
+    """u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile), as drl.engine.td.rule_factor, exactly. Written as
     selects between loaded values, not branches: a branch on the sign of δ stops LLVM vectorising the lanes."""
     if expectile:
         return (a_pos if delta > zero else a_neg) * delta
@@ -24,7 +24,7 @@ def rule_factor(delta, a_pos, a_neg, expectile, zero):
 
 @numba.njit(inline="always", cache=True)
 def td_error(reward, discount, target, previous, discount_reward):
-    """δ = r + g·V̂ − V_prev, or g·(r + V̂) − V_prev under convention 1 (drl.td), in the torch kernel's order."""
+    """δ = r + g·V̂ − V_prev, or g·(r + V̂) − V_prev under convention 1 (drl.engine.td), in the torch kernel's order."""
     if discount_reward:
         return discount * (reward + target) - previous
     return reward + discount * target - previous

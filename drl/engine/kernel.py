@@ -6,14 +6,14 @@ arrival convention, textbook TD, the default): per predictor p, with per-step di
 decay ρ = (γλ)^dt,
 
     V_k = w · x_k                               (x_k the features at step k; V_{−1} = 0, and 0 after the trial)
-    δ_k = r_k + g·V̂_k − V_{k−1},  k = 0 … K    (V̂: the bootstrap target, drl.bootstrap; δ_K, leaving the
+    δ_k = r_k + g·V̂_k − V_{k−1},  k = 0 … K    (V̂: the bootstrap target, drl.engine.bootstrap; δ_K, leaving the
                                                  trial, is learned from but not recorded)
     e_k = ρ·e_{k−1} + x_k
     Δw  = Σ_{k=1..K} u(δ_k)·e_{k−1},  u = α(δ)·δ (expectile) or α+·[δ>0] − α−·[δ<0] (quantile)
 
 Offline (default): values and errors of a trial from the weights at its start, Δw applied at its end. Then
 Δw = Σ_j x_j·G_j with G_j = Σ_{k ≥ j} ρ^{k−j}·u(δ_{k+1}), a discounted reverse sum computed in closed form
-(:class:`drl.td.ReverseDiscountedSum`): no loop over predictors or steps; per-predictor γ and λ cost nothing
+(:class:`drl.engine.td.ReverseDiscountedSum`): no loop over predictors or steps; per-predictor γ and λ cost nothing
 extra. Online: weights change every step (a loop over steps, needed only when features overlap; with CSC
 every feature is active once per trial, online equals offline exactly and the closed form is used).
 """
@@ -26,11 +26,17 @@ import functools
 import numpy as np
 import torch
 
-from drl.bootstrap import make_bootstrap
-from drl.features import CSC, make_features
-from drl.options import EngineOptions
+from drl.engine.bootstrap import make_bootstrap
+from drl.engine.features import CSC, make_features
+from drl.engine.options import EngineOptions
+from drl.engine.td import (
+    ReverseDiscountedSum,
+    discounted_cumsum,
+    rule_factor,
+    td_error_arrival,
+    td_error_state,
+)
 from drl.population import Population
-from drl.td import ReverseDiscountedSum, discounted_cumsum, rule_factor, td_error_arrival, td_error_state
 
 __all__ = ["TrialKernel", "NonFiniteValueError", "check_finite", "flush_denormals", "torch_threads"]
 
@@ -96,7 +102,7 @@ class TrialKernel:
 
     @functools.cached_property
     def compiled_constants(self) -> dict:
-        """The constants of :func:`drl.compiled.run_block`, as numpy arrays in the run's dtype (built once)."""
+        """The constants of :func:`drl.engine.compiled.own.run_block`, as numpy arrays in the run's dtype (built once)."""
         def arr(t):
             return np.ascontiguousarray(t.detach().cpu().numpy())
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from drl._validate import choice, finite
-from drl.tasks import Task
+from drl.tasks.model import Task
 
 __all__ = ["CSC", "Microstimulus", "make_features", "register_features"]
 

@@ -116,8 +116,8 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     (bool); attrs ``variable``, ``tolerance``. Types with fewer than 8 learned trials get NaN and count as
     converged (too few to tell).
     """
-    from drl.schema import require_values
-    from drl.store import open_run
+    from drl.runs.schema import require_values
+    from drl.runs.store import open_run
 
     ds = open_run(run)
     in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)

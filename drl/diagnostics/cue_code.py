@@ -3,7 +3,7 @@ the return it encodes.
 
 After learning, a predictor's cue response (``δ_cue = r_cue + γ^dt·V_cue``) is meant to be the τ-expectile
 (expectile rule) or a τ-quantile (quantile rule) of the discounted return from the cue
-(:func:`drl.distributions.return_distribution`), which the task spec gives exactly. The learned value misses it
+(:func:`drl.tasks.distributions.return_distribution`), which the task spec gives exactly. The learned value misses it
 by more than its noise when
 
 * the trace is short (small λ): each of the D/dt bootstrap steps between cue and reward adds the τ-tail of the
@@ -12,7 +12,7 @@ by more than its noise when
 * the bootstrap is not valid for the task (``own`` with a random reward followed by more reward; docs/drl.md,
   "Bootstrap");
 * the features overlap (microstimulus): the values are a function approximation, not a table;
-* the run has not converged (:mod:`drl.convergence`).
+* the run has not converged (:mod:`drl.diagnostics.convergence`).
 
 :func:`cue_code` measures this per predictor on a run; :func:`warn_if_cue_biased` (called by every decoder and
 figure that reads cue responses) turns it into one :class:`CueCodeWarning` naming the predictors and the likely
@@ -27,10 +27,10 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import in_range
-from drl.convergence import standard_error
-from drl.distributions import RewardDistribution, expectiles, return_distribution
-from drl.schema import learned_trials, require_values, run_options, run_task, step_index
-from drl.store import open_run
+from drl.diagnostics.convergence import standard_error
+from drl.runs.schema import learned_trials, require_values, run_options, run_task, step_index
+from drl.runs.store import open_run
+from drl.tasks.distributions import RewardDistribution, expectiles, return_distribution
 
 __all__ = ["CueCodeWarning", "cue_code", "warn_if_cue_biased"]
 

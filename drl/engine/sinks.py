@@ -12,7 +12,7 @@ A *sink* receives the recorded trials block by block. Both sinks have one small 
 
 :class:`MemorySink` builds the Dataset at the end; :class:`StreamWriter` appends every block to a temporary
 netCDF4 file beside the target, keeps a checkpoint (weights, bootstrap random state, trials done) after each
-block, marks the file complete last and publishes it atomically (:mod:`drl.store`).
+block, marks the file complete last and publishes it atomically (:mod:`drl.runs.store`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import xarray as xr
 
 from drl._atomic import temporary_path, write_atomic
 from drl._validate import boolean
-from drl.schema import build_dataset
-from drl.store import (
+from drl.runs.schema import build_dataset
+from drl.runs.store import (
     COMPLETE_ATTR,
     DEFAULT_DIR,
     TRIAL_CHUNK,
@@ -47,7 +47,7 @@ from drl.store import (
     variable_encoding,
     write_failed,
 )
-from drl.timegrid import time_to_step
+from drl.tasks.timegrid import time_to_step
 
 __all__ = ["MemorySink", "StreamWriter", "RunTooLargeError", "select_trials", "select_steps",
            "count_recorded_trials", "estimate_bytes", "check_memory", "format_bytes"]

@@ -7,7 +7,7 @@
 * Every file carries ``drl_complete`` (1 once fully written; a streamed file is marked complete last), and
   ``load`` refuses a file marked incomplete.
 * ``load("name")`` opens lazily (nothing is read until used) and validates the schema.
-* Streamed runs (``simulate(..., out=…)``) are written by :class:`drl.recording.StreamWriter` through the
+* Streamed runs (``simulate(..., out=…)``) are written by :class:`drl.engine.sinks.StreamWriter` through the
   same publish; a killed one leaves a resumable temporary file (:func:`interrupted_runs`, :func:`drl.resume`).
 * Dict, list, bool and None attributes (task spec, options) are stored as JSON strings and decoded on load;
   the attribute ``drl_json_attrs`` lists which.
@@ -31,7 +31,7 @@ import xarray as xr
 from drl._atomic import process_alive, remove_dead_temporaries, temporary_owner, temporary_path
 from drl._files import readable_file
 from drl._validate import boolean
-from drl.schema import SCHEMA_NAME, validate_dataset
+from drl.runs.schema import SCHEMA_NAME, validate_dataset
 
 __all__ = ["save", "load", "open_run", "list_runs", "run_path", "clean_stale_temps", "interrupted_runs"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from drl.options import PRESETS
-from drl.schema import build_dataset
+from drl.engine.options import PRESETS
+from drl.runs.schema import build_dataset
 
 __all__ = ["import_drl_sim", "task_from_tensors"]
 
@@ -43,7 +43,7 @@ def import_drl_sim(path) -> xr.Dataset:
     import torch
 
     from drl.population import Population
-    from drl.tasks import Task, TrialType
+    from drl.tasks.model import Task, TrialType
 
     path = Path(path)
     if not path.is_file():
@@ -142,8 +142,8 @@ def task_from_tensors(stimulus, reward, dt: float, states, *, name: str = "drl_s
     """
     import torch
 
-    from drl.schedule import Schedule
-    from drl.tasks import RewardEvent, Task, TrialType
+    from drl.tasks.model import RewardEvent, Task, TrialType
+    from drl.tasks.schedule import Schedule
 
     stim = np.asarray(stimulus, dtype=np.float64)
     r = np.asarray(reward, dtype=np.float64)

@@ -1,8 +1,8 @@
 """Classical-conditioning tasks as data: reward events, trial types, tasks and their spec files.
 
 A :class:`Task` is a frozen, self-validating spec. ``task.schedule(n_trials, seed)`` draws the trial sequence
-and the reward delivered at every step of every trial (a :class:`drl.schedule.Schedule`). New tasks are written
-as a spec (Python, TOML or JSON), never as an edit of this module; named tasks live in :mod:`drl.registry`.
+and the reward delivered at every step of every trial (a :class:`drl.tasks.schedule.Schedule`). New tasks are written
+as a spec (Python, TOML or JSON), never as an edit of this module; named tasks live in :mod:`drl.tasks.registry`.
 
 Time convention (DESIGN §3): step ``k = 0 … K−1`` is at ``t_k = k·dt`` seconds, ``K = round(duration/dt) + 1``.
 A nominal time ``t`` (cue onset, reward delivery) lands on step ``floor(t/dt + 1/2)``: the nearest step, with
@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from drl import distributions
 from drl._atomic import write_atomic
 from drl._validate import choice, finite, in_range, label
-from drl.distributions import RewardDistribution
-from drl.schedule import Schedule, ScheduleDrawer
-from drl.timegrid import time_to_step
+from drl.tasks import distributions
+from drl.tasks.distributions import RewardDistribution
+from drl.tasks.schedule import Schedule, ScheduleDrawer
+from drl.tasks.timegrid import time_to_step
 
 __all__ = [
     "RewardEvent",
@@ -299,18 +299,18 @@ class Task:
     # ------------------------------------------------------------------ truth for decoders and tests
     def reward_distribution(self, trial_type: str, event: int = 0, *, utility: bool = True) -> RewardDistribution:
         """The true distribution of the reward of one event of ``trial_type`` (omission counted as 0); see
-        :func:`drl.distributions.reward_distribution`."""
+        :func:`drl.tasks.distributions.reward_distribution`."""
         return distributions.reward_distribution(self, trial_type, event, utility=utility)
 
     def return_distribution(self, trial_type: str, gamma: float = 1.0, *, time: float | None = None,
                             max_outcomes: int = 1_000_000) -> RewardDistribution:
         """The exact distribution of the discounted return of ``trial_type`` from ``time`` on (default: the cue),
-        γ per second; see :func:`drl.distributions.return_distribution`."""
+        γ per second; see :func:`drl.tasks.distributions.return_distribution`."""
         return distributions.return_distribution(self, trial_type, gamma, time=time, max_outcomes=max_outcomes)
 
     def random_reward_steps(self, trial_type: str) -> np.ndarray:
         """[K] bool: the steps of ``trial_type`` whose reward is random; see
-        :func:`drl.distributions.random_reward_steps`."""
+        :func:`drl.tasks.distributions.random_reward_steps`."""
         return distributions.random_reward_steps(self, trial_type)
 
     # ------------------------------------------------------------------ sampling
@@ -359,7 +359,7 @@ class Task:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "task spec") -> Task:
         """Build a task from a dict; unknown keys raise ValueError naming the key and where it is, fields of the
-        wrong type or shape name their path (the declared schema, :data:`drl.task_schema.TASK_SPEC`)."""
+        wrong type or shape name their path (the declared schema, :data:`drl.tasks.schema.TASK_SPEC`)."""
         cls._check_document(data, source)
         data = dict(data)
         types = []
@@ -383,10 +383,10 @@ class Task:
 
     @classmethod
     def _check_document(cls, data, source: str) -> None:
-        """Unknown keys (with a suggestion), then the declared schema (:data:`drl.task_schema.TASK_SPEC`): the
+        """Unknown keys (with a suggestion), then the declared schema (:data:`drl.tasks.schema.TASK_SPEC`): the
         first field of the wrong type or shape is named with its path."""
         from drl._validate import check_document
-        from drl.task_schema import TASK_SPEC
+        from drl.tasks.schema import TASK_SPEC
 
         _check_keys(data, cls, source)
         for i, t in enumerate(data.get("trial_types", []) if isinstance(data.get("trial_types"), list) else []):

@@ -1,9 +1,9 @@
 """The trial loop compiled (numba) for the expectile code's imputed bootstrap (``bootstrap="imputed"``), on the CPU.
 
 With imputation the predictors of a γ group are coupled: at each step whose reward is random, each one bootstraps
-from a sample imputed from the whole group's values (:mod:`drl.bootstrap`). So this loop runs trial by trial
-over the whole population (predictors in SIMD lanes, as :mod:`drl.compiled`), and solves each group's
-imputation inside the loop (:func:`drl.compiled_imputation.solve_one`), with the uniform draws made by the run's
+from a sample imputed from the whole group's values (:mod:`drl.engine.bootstrap`). So this loop runs trial by trial
+over the whole population (predictors in SIMD lanes, as :mod:`drl.engine.compiled.own`), and solves each group's
+imputation inside the loop (:func:`drl.engine.compiled.imputation.solve_one`), with the uniform draws made by the run's
 torch generator in one call per block: the same numbers, in the same order, as the torch kernel draws trial by
 trial, so a run's random state at every checkpoint is the torch kernel's. Results equal the torch kernel's to
 float32 rounding (its TD arithmetic sums in another order; tests/test_compiled_imputed.py). One thread: a
@@ -16,8 +16,8 @@ import numba
 import numpy as np
 import torch
 
-from drl.compiled_imputation import solve_one
-from drl.compiled_steps import (
+from drl.engine.compiled.imputation import solve_one
+from drl.engine.compiled.steps import (
     add_weight_change,
     check_block,
     learn_backwards,
@@ -28,14 +28,14 @@ from drl.compiled_steps import (
 
 __all__ = ["applies", "run_block"]
 
-#: Stop an imputation when max |F| is below this (units of its group's spread), as drl.bootstrap does.
+#: Stop an imputation when max |F| is below this (units of its group's spread), as drl.engine.bootstrap does.
 TOLERANCE = 1e-9
 
 
 def applies(kernel) -> bool:
     """Whether this loop runs a kernel's trials: on the CPU, where its options say the imputation compiles
-    (:func:`drl.options.imputed_compiles`, the rule ``kernel="auto"`` resolves by)."""
-    from drl.options import imputed_compiles
+    (:func:`drl.engine.options.imputed_compiles`, the rule ``kernel="auto"`` resolves by)."""
+    from drl.engine.options import imputed_compiles
 
     return kernel.device.type == "cpu" and imputed_compiles(kernel.opt)
 
@@ -64,7 +64,7 @@ def _impute_targets(v, target, k, u, u_pos, n_random, s, members, sizes, levels,
             spread = max(hi - lo, 1e-12)
             for j in range(size):
                 e[j] = (values[j] - center) / spread
-                z[j] = 2.0 * e[j]  # the cold start of drl.bootstrap.impute_expectile_samples
+                z[j] = 2.0 * e[j]  # the cold start of drl.engine.bootstrap.impute_expectile_samples
             solve_one(levels[gi, :size], e[:size], z[:size], TOLERANCE, max_iter)
             for j in range(size):
                 values[j] = z[j] * spread + center
@@ -131,7 +131,7 @@ def _block(weights, x, cue, csc, types, rewards, slots, steps, v_out, d_out, rec
 
 
 def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> None:
-    """One block of trials of an imputed run, in place; the arguments are :func:`drl.compiled.run_block`'s.
+    """One block of trials of an imputed run, in place; the arguments are :func:`drl.engine.compiled.own.run_block`'s.
 
     The block's uniforms are drawn first, in one call on the run's generator: torch draws a tensor's numbers one
     after another, so these are the numbers the torch kernel draws as [P, S] per trial (S the trial's random

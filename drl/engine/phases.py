@@ -21,8 +21,8 @@ import xarray as xr
 
 from drl._validate import integer
 from drl.population import Population
-from drl.registry import load_task
-from drl.tasks import Task
+from drl.tasks.model import Task
+from drl.tasks.registry import load_task
 
 __all__ = ["Phase", "adapted_gamma", "mean_delay", "simulate_phases"]
 
@@ -131,7 +131,7 @@ def simulate_phases(phases, population, *, seed: int = 0, **options) -> list[xr.
     ``phase`` (its index), ``first_trial`` (its first trial's number in the session) and ``protocol`` (every
     phase's task name and trials). A later phase records ``initial_weights`` and cannot be rerun alone.
     """
-    from drl.engine import simulate
+    from drl.engine.simulation import simulate
 
     protocol = _phases(phases)
     seed = integer("seed", seed, minimum=0)

@@ -269,7 +269,7 @@ def model_convention(schema_version: int) -> int:
 # One layer for reading a run: figures, decoders and the engine go through these instead of re-deriving them.
 @functools.lru_cache(maxsize=64)
 def _task_from_json(text: str):
-    from drl.tasks import Task
+    from drl.tasks.model import Task
 
     return Task.from_dict(json.loads(text), source="the run's task attribute")
 
@@ -283,7 +283,7 @@ def run_task(ds: xr.Dataset):
     if imported:
         raise ValueError(f"this run was imported from drl_sim ({imported}), which saved no task spec: its cues and "
                          "reward events are unknown here. Decode its arrays directly (drl.decode.decode_distribution), "
-                         "or rebuild the configuration with drl.drl_sim.task_from_tensors and simulate it with "
+                         "or rebuild the configuration with drl.runs.drl_sim.task_from_tensors and simulate it with "
                          "preset='drl_sim'")
     return _task_from_json(json.dumps(spec, sort_keys=True))
 
