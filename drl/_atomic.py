@@ -2,7 +2,7 @@
 
 Every file drl writes goes through here (runs, figures and animations, task specs, sweep manifests, SPICE
 models), so a reader never sees half a file and two processes writing the same name never share a temporary
-file. The names are ``.<name>.<pid>.<token>.tmp<suffix>``: ``drl.runs.store.clean_stale_temps`` reads the pid back.
+file. The names are ``.<name>.<pid>.<token>.tmp<suffix>``: ``drl.runs.publishing.clean_stale_temps`` reads the pid back.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def process_alive(pid: int) -> bool:
 def remove_dead_temporaries(folder, suffix: str = "", keep=None) -> list[Path]:
     """Remove the temporary files ending in ``suffix`` (``".tmp.nwb"``; "" for all) in ``folder`` whose processes
     are gone (a writer killed midway), except those ``keep(path)`` holds on to (a resumable run:
-    :func:`drl.runs.store.clean_stale_temps`); returns them."""
+    :func:`drl.runs.publishing.clean_stale_temps`); returns them."""
     removed = []
     for tmp in temporaries(folder):
         if tmp.name.endswith(suffix) and not process_alive(temporary_owner(tmp)) and not (keep and keep(tmp)):

@@ -144,7 +144,7 @@ def test_kernel_errors_and_diverging_runs_name_the_trial():
 
 def test_block_sizes_and_results_that_do_not_depend_on_them():
     from drl.engine.blocks import default_block
-    from drl.runs.store import TRIAL_CHUNK
+    from drl.runs.encoding import TRIAL_CHUNK
 
     # written straight into the result: ~1e8 predictor-steps a block (few hand-outs to threads)
     assert default_block(1000, 71, 10_000, streamed=False, direct=True) == 1408

@@ -11,7 +11,7 @@ import pytest
 import drl
 from drl import Population
 from drl.engine.sinks import StreamWriter
-from drl.runs.store import clean_stale_temps
+from drl.runs.publishing import clean_stale_temps
 
 
 def small_run(**kw):
@@ -97,7 +97,7 @@ def test_an_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkey
     monkeypatch.undo()
     assert "drl.resume(" in "".join(getattr(info.value, "__notes__", []))
     assert not (tmp_path / "run.nc").exists()
-    table = drl.runs.store.interrupted_runs(tmp_path)
+    table = drl.runs.publishing.interrupted_runs(tmp_path)
     assert table[["name", "trials_done", "n_trials"]].values.tolist() == [["run", 20, 30]]
     # the partial file never passes for a run; its name points at the way out
     with pytest.raises(ValueError, match=r"partial.nc is an incomplete streamed run \(7 recorded trials"):
@@ -109,7 +109,7 @@ def test_an_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkey
     drl.save(small_run(), tmp_path / "other.nc")  # cleaning stale temporary files keeps a resumable run
     resumed = drl.resume(tmp_path / "run.nc", progress=False)
     _assert_same_run(resumed, small_run(**RESUMABLE))
-    assert not list(tmp_path.glob(".*")) and drl.runs.store.interrupted_runs(tmp_path).empty
+    assert not list(tmp_path.glob(".*")) and drl.runs.publishing.interrupted_runs(tmp_path).empty
     with pytest.raises(FileNotFoundError, match="no interrupted run"):
         drl.resume(tmp_path / "run.nc")
 
@@ -130,7 +130,7 @@ def test_a_killed_stream_resumes_in_another_process(tmp_path):
             f"out={str(out)!r}, bootstrap='random', rule='quantile', record_trials=3, block_trials=10)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert done.returncode == -9, done.stderr.decode()
-    assert drl.runs.store.interrupted_runs(tmp_path)["trials_done"].tolist() == [20]
+    assert drl.runs.publishing.interrupted_runs(tmp_path)["trials_done"].tolist() == [20]
     _assert_same_run(drl.resume(out, progress=False), small_run(**RESUMABLE))
 
 
@@ -217,7 +217,7 @@ def test_schedules_are_drawn_block_by_block_with_the_numbers_of_a_whole_draw(mon
 
 def assert_matches_reference(task, schedule, n_trials, seed):
     """drl's original whole-schedule draw (every event draws for every trial, in this order), written out."""
-    from drl.tasks.model import time_to_step
+    from drl.tasks.timegrid import time_to_step
 
     rng = np.random.default_rng(seed)
     types = rng.choice(len(task.trial_types), size=n_trials, p=task.frequencies)
@@ -292,7 +292,7 @@ def test_a_full_disk_says_so_and_frees_the_space(small_disk):
     with pytest.raises(OSError, match=r"disk is full.*kept, resumable from its last complete block") as failure:
         drl.simulate("hyp_unif", varied, 400, progress=False, out=small_disk / "streamed.nc", block_trials=50)
     assert "nothing was lost" in "".join(getattr(failure.value, "__notes__", []))
-    assert len(drl.runs.store.interrupted_runs(small_disk)) == 1
+    assert len(drl.runs.publishing.interrupted_runs(small_disk)) == 1
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
     finished = drl.resume(small_disk / "streamed.nc", progress=False)
     whole = drl.simulate("hyp_unif", varied, 400, progress=False)
@@ -350,7 +350,7 @@ def test_unwritable_folders_and_full_disks_are_said_in_words(tmp_path, monkeypat
     def unreadable(args):
         raise PermissionError(errno.EACCES, "Permission denied", "exps/x.nc")
 
-    monkeypatch.setattr(cli, "_cmd_tasks", unreadable)
+    monkeypatch.setattr(cli, "cmd_tasks", unreadable)
     with pytest.raises(SystemExit) as code:
         cli.main(["tasks"])
     err = capsys.readouterr().err

@@ -124,7 +124,7 @@ def test_the_package_says_it_is_typed():
 
 #: where a signature typed in a docs heading is looked up (the first callable found wins)
 SIGNATURE_NAMESPACES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.spice", "drl.sweep", "drl.engine.phases",
-                        "drl.runs.store", "drl.tasks.schedule", "drl.diagnostics.convergence", "drl.diagnostics.cue_code", "drl.reproduce",
+                        "drl.runs.store", "drl.runs.publishing", "drl.tasks.schedule", "drl.diagnostics.convergence", "drl.diagnostics.cue_code", "drl.reproduce",
                         "drl.reproduce.power", "drl.widgets", "drl.spice.rnn")
 
 

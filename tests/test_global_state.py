@@ -196,3 +196,62 @@ def test_the_analyses_and_their_sources_import_one_way_even_inside_functions(pac
         sources = {m for path in modules.values() for m in _every_drl_import(path) if m.startswith("drl.responses.")}
         assert {s.rsplit(".", 1)[0] if s.count(".") > 2 else s for s in sources} <= {"drl.responses.form",
                                                                                       "drl.responses.run"}
+
+
+def test_the_folder_listing_shows_the_architecture():
+    """The core in packages by job (tasks → engine → runs → diagnostics, beside responses, decode, plots,
+    reproduce, sweep, spice); at most 10 public modules at the top level; no module over 400 lines."""
+    top = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
+    assert len(top) <= 10 and top == ["cli", "population", "widgets"], top
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert packages == ["decode", "diagnostics", "engine", "plots", "reproduce", "responses", "runs", "spice",
+                        "sweep", "tasks"], packages
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
+
+
+def test_a_moved_module_still_imports_under_its_old_name_with_a_deprecation_warning():
+    import importlib
+    import subprocess
+    import sys
+
+    from drl._moved import MOVED
+
+    for old, new in MOVED.items():
+        assert importlib.util.find_spec(new) is not None, new
+    # in a fresh process: the old name is the new module object itself, with a DeprecationWarning naming both,
+    # and the public functions drl.convergence / drl.cue_code stay functions when their old modules are imported
+    code = """
+import warnings
+warnings.simplefilter("error", DeprecationWarning)
+import drl
+try:
+    import drl.store
+except DeprecationWarning as e:
+    assert "drl.store moved to drl.runs.store" in str(e), e
+else:
+    raise SystemExit("no DeprecationWarning")
+warnings.simplefilter("ignore", DeprecationWarning)
+import drl.store, drl.runs.store, drl.convergence, drl.cue_code
+from drl.schema import validate_dataset
+assert drl.store is drl.runs.store and validate_dataset is drl.validate_dataset
+assert callable(drl.convergence) and not isinstance(drl.convergence, type(drl))
+assert callable(drl.cue_code) and not isinstance(drl.cue_code, type(drl))
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_every_public_name_is_exported_once_from_its_package():
+    """drl's face: each public name resolves to its one object, and the packages' lazy names to the same one."""
+    import drl
+    from drl import diagnostics, engine, runs, tasks
+
+    for name in drl.__all__:
+        assert getattr(drl, name) is not None
+    for package in (tasks, engine, runs):
+        for name in package.__all__:
+            assert getattr(package, name) is getattr(drl, name, getattr(package, name)), (package.__name__, name)
+    assert not getattr(diagnostics, "__all__", [])  # drl.convergence and drl.cue_code are the public reports

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import drl
-from drl.runs.store import checkpoint_path, interrupted_runs
+from drl.runs.paths import checkpoint_path
+from drl.runs.publishing import interrupted_runs
 
 PROMISED = (ValueError, TypeError, FileNotFoundError, OSError)
 # Examples per property: enough to visit every field and kind of junk, few enough for a 2-core CI (~10 s in all);

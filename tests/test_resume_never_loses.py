@@ -11,7 +11,8 @@ from conftest import interrupt_a_streamed_run
 import drl
 from drl import Population
 from drl.engine.compiled import own as compiled
-from drl.runs.store import checkpoint_path, interrupted_runs, trials_path
+from drl.runs.paths import checkpoint_path, trials_path
+from drl.runs.publishing import interrupted_runs
 
 RESUMABLE = dict(bootstrap="random", rule="quantile", record_trials=3, block_trials=10)
 

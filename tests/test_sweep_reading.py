@@ -20,7 +20,7 @@ BASE = {"task": "lowet_2025", "n_trials": 40, "tau": [0.2, 0.8], "gamma": 0.9, "
 
 def by_xarray(out):
     """open_sweep as it was: every file through open_mfdataset, in run order."""
-    from drl.runs.store import decode_attrs
+    from drl.runs.encoding import decode_attrs
 
     files = sorted(str(p) for p in (os.path.join("exps", out, f) for f in os.listdir(f"exps/{out}"))
                    if os.path.basename(p).startswith("run_"))

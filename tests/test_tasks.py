@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import drl
-from drl.tasks.model import RewardEvent, Task, TrialType, Utility, time_to_step
+from drl.tasks.events import RewardEvent, TrialType, Utility
+from drl.tasks.model import Task
+from drl.tasks.timegrid import time_to_step
 
 
 def simple_task(**overrides):

@@ -1,8 +1,5 @@
-"""Decoding a reward distribution from its expectiles (or quantiles): Dabney et al. 2020's imputation.
-
-Pure functions on numbers a user has, simulated or measured (levels τ and the matching reversal points); no run,
-recording or file involved.
-"""
+"""Decoding a reward distribution from its expectiles (or quantiles): Dabney et al. 2020's imputation. Pure
+functions on numbers a user has, simulated or measured (levels τ and the matching reversal points)."""
 
 from __future__ import annotations
 
@@ -20,9 +17,8 @@ from drl.decode._checks import vector as _vector
 from drl.decode.compiled import expectile_objective
 from drl.tasks.distributions import RewardDistribution, expectiles
 
-__all__ = ["DecodedDistribution", "cross_validated_smoothing", "decode_distribution", "expectiles", "implied_tau", "residual_warnings_ignored",
-           "shuffle_control", "wasserstein"]
-
+__all__ = ["DecodedDistribution", "cross_validated_smoothing", "decode_distribution", "expectiles", "implied_tau",
+           "residual_warnings_ignored", "shuffle_control", "wasserstein"]
 
 
 # ---------------------------------------------------------------------------------------------- expectiles

@@ -13,7 +13,8 @@ import xarray as xr
 from drl.engine.compiled import imputed as compiled_imputed
 from drl.engine.compiled import own as compiled
 from drl.engine.kernel import TrialKernel, check_finite, flush_denormals, torch_threads
-from drl.runs.store import TRIAL_CHUNK, resume_hint
+from drl.runs.encoding import TRIAL_CHUNK
+from drl.runs.paths import resume_hint
 
 __all__ = ["all_finite", "check_progress", "default_block", "run_blocks", "writes_direct"]
 

@@ -20,17 +20,17 @@ from drl.engine.kernel import TrialKernel
 from drl.engine.options import RECORDABLE, EngineOptions, resolve_device, resolve_dtype, resolve_kernel
 from drl.engine.simulation import simulate
 from drl.engine.sinks import StreamWriter
-from drl.runs.schema import population_from_dataset, run_task
-from drl.runs.store import (
+from drl.runs.encoding import decode_attrs
+from drl.runs.paths import (
     DEFAULT_DIR,
     checkpoint_path,
-    decode_attrs,
     interrupted_temporaries,
-    release_temp,
     resume_hint,
     run_path,
     trials_path,
 )
+from drl.runs.publishing import release_temp
+from drl.runs.schema import population_from_dataset, run_task
 from drl.tasks.model import Task
 
 __all__ = ["rerun", "resume"]
@@ -41,7 +41,7 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     """Finish a streamed run (``simulate(..., out=run)``) that was killed or interrupted.
 
     The run continues from its last complete block with the weights and random state saved there, so the
-    result is identical to an uninterrupted run. ``run`` is the run's name or path (``drl.runs.store.interrupted_runs()``
+    result is identical to an uninterrupted run. ``run`` is the run's name or path (``drl.runs.publishing.interrupted_runs()``
     lists what can be resumed). Returns the finished run, opened lazily from its file.
 
     Raises FileNotFoundError when no interrupted run of that name exists, FileExistsError when several do
@@ -52,7 +52,7 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
     path = run_path(run, directory)
     found = interrupted_temporaries(path) if path.parent.is_dir() else []
     if not found:
-        raise FileNotFoundError(f"no interrupted run of {path} to resume (drl.runs.store.interrupted_runs({str(path.parent)!r})"
+        raise FileNotFoundError(f"no interrupted run of {path} to resume (drl.runs.publishing.interrupted_runs({str(path.parent)!r})"
                                 " lists those that can be)")
     if len(found) > 1:
         raise FileExistsError(f"{len(found)} interrupted runs of {path}: {', '.join(map(str, found))}; remove all but "

@@ -30,23 +30,11 @@ import xarray as xr
 
 from drl._atomic import temporary_path, write_atomic
 from drl._validate import boolean
+from drl.runs.encoding import COMPLETE_ATTR, TRIAL_CHUNK, encode_attrs, variable_encoding
+from drl.runs.paths import DEFAULT_DIR, checkpoint_path, resume_hint, run_path, trials_path
+from drl.runs.publishing import check_target, publish, release_temp, write_failed
 from drl.runs.schema import build_dataset
-from drl.runs.store import (
-    COMPLETE_ATTR,
-    DEFAULT_DIR,
-    TRIAL_CHUNK,
-    check_target,
-    checkpoint_path,
-    encode_attrs,
-    load,
-    publish,
-    release_temp,
-    resume_hint,
-    run_path,
-    trials_path,
-    variable_encoding,
-    write_failed,
-)
+from drl.runs.store import load
 from drl.tasks.timegrid import time_to_step
 
 __all__ = ["MemorySink", "StreamWriter", "RunTooLargeError", "select_trials", "select_steps",

@@ -43,7 +43,8 @@ def import_drl_sim(path) -> xr.Dataset:
     import torch
 
     from drl.population import Population
-    from drl.tasks.model import Task, TrialType
+    from drl.tasks.events import TrialType
+    from drl.tasks.model import Task
 
     path = Path(path)
     if not path.is_file():
@@ -142,7 +143,8 @@ def task_from_tensors(stimulus, reward, dt: float, states, *, name: str = "drl_s
     """
     import torch
 
-    from drl.tasks.model import RewardEvent, Task, TrialType
+    from drl.tasks.events import RewardEvent, TrialType
+    from drl.tasks.model import Task
     from drl.tasks.schedule import Schedule
 
     stim = np.asarray(stimulus, dtype=np.float64)

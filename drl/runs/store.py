@@ -15,319 +15,31 @@
 
 from __future__ import annotations
 
-import errno
-import gc
 import json
 import os
-import shutil
 import warnings
 from pathlib import Path
 
 import netCDF4
-import numpy as np
 import pandas as pd
 import xarray as xr
 
-from drl._atomic import process_alive, remove_dead_temporaries, temporary_owner, temporary_path
+from drl._atomic import temporary_path
 from drl._files import readable_file
 from drl._validate import boolean
+from drl.runs.encoding import (
+    COMPLETE_ATTR,
+    DEFAULT_COMPRESSION,
+    JSON_MARK,
+    decode_attrs,
+    encode_attrs,
+    variable_encoding,
+)
+from drl.runs.paths import DEFAULT_DIR, interrupted_temporaries, run_path
+from drl.runs.publishing import check_target, publish, write_failed
 from drl.runs.schema import SCHEMA_NAME, validate_dataset
 
-__all__ = ["save", "load", "open_run", "list_runs", "run_path", "clean_stale_temps", "interrupted_runs"]
-
-DEFAULT_DIR = Path("exps")
-_JSON_MARK = "drl_json_attrs"
-COMPLETE_ATTR = "drl_complete"  # 0 while a streamed run is being written, 1 once its last block and weights are in
-_COMPRESSED = {"value", "rpe", "reward", "weights"}
-TRIAL_CHUNK = 64  # trials per compressed chunk of a stored run (streamed runs write whole chunks per block)
-#: How the float variables are stored on disk. The default (None) writes them uncompressed and contiguous: no
-#: HDF5 filter at all, so every netCDF-4 reader opens the file (h5py without plugins, MATLAB's ``ncread``, R's
-#: ncdf4, a stock netCDF-C build) and an xarray round trip works. Measured (benchmarks/bench_storage.py, 568 MB of
-#: V and δ, 500 predictors × 2000 trials × 71 steps): None writes in 0.49 s (np.save 1.16 s) and reads in 0.10 s
-#: (np.load 0.08 s) for a 568 MB file (8 bytes per predictor-step for V and δ); blosc_zstd level 1 with byte
-#: shuffle 1.24 s and 0.62 s for 173 MB, but only readers with the HDF5 blosc plugin open it (netCDF4-python's
-#: wheels ship it); zlib level 1 with shuffle, readable everywhere, 4.53 s and 1.42 s for 172 MB (HDF5's filter
-#: pipeline runs one chunk at a time on one thread).
-COMPRESSIONS = (None, "zlib", "blosc_zstd")
-DEFAULT_COMPRESSION = None
-#: HDF5's blosc filter fails ("Buffer is uncompressible", an HDF error) on a chunk it cannot shrink, which
-#: small chunks (under ~1 KB) always are: chunks under this size are zlib-compressed (they cost nothing).
-BLOSC_MIN_CHUNK_BYTES = 1 << 16
-
-
-def run_path(path_or_name, directory=DEFAULT_DIR) -> Path:
-    """A bare name (no folder) means ``<directory>/<name>.nc``; a path not ending in ``.nc`` gets it (a dot in a
-    name, ``alpha0.1``, is part of the name).
-
-    A relative name with a folder, such as ``lam_alpha/run_0000`` (what ``drl ls`` prints for a sweep's runs),
-    is found under ``<directory>`` when it exists there and not as a path from the current folder."""
-    if not isinstance(path_or_name, str | os.PathLike):
-        raise TypeError(f"a run is named by a string or a path; got {path_or_name!r}")
-    text = str(path_or_name)
-    if not text:
-        raise ValueError("run name must not be empty")
-    if text.endswith(("/", os.sep)):
-        raise ValueError(f"a run is named by a file name, not a folder; got {text!r}")
-    if "\0" in text:
-        raise ValueError(f"a run name must not contain a NUL byte; got {text!r}")
-    p = Path(text)
-    if len(p.name) > 200:
-        raise ValueError(f"a run name must be at most 200 characters (the file system's limit is 255 for the file "
-                         f"and its temporary name); got {len(p.name)}")
-    if p.suffix.lower() != ".nc":  # "alpha0.1" is a name with a dot, not a file with suffix ".1"
-        if len(p.parts) == 1:
-            return Path(directory) / f"{p.name}.nc"
-        p = p.with_name(f"{p.name}.nc")
-    if not p.is_absolute() and not p.exists() and (Path(directory) / p).is_file():
-        return Path(directory) / p
-    return p
-
-
-def encode_attrs(attrs: dict) -> dict:
-    out, encoded = {}, []
-    for k, v in attrs.items():
-        if isinstance(v, dict | list | tuple | bool) or v is None:
-            out[k] = json.dumps(v, sort_keys=True)
-            encoded.append(k)
-        else:
-            out[k] = v
-    if encoded:
-        out[_JSON_MARK] = ",".join(encoded)
-    return out
-
-
-def decode_attrs(attrs: dict) -> dict:
-    attrs = dict(attrs)
-    for k in filter(None, str(attrs.pop(_JSON_MARK, "")).split(",")):
-        attrs[k] = json.loads(attrs[k])
-    for k, v in attrs.items():
-        if isinstance(v, np.generic):
-            attrs[k] = v.item()
-    return attrs
-
-
-def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION, *,
-                      chunked: bool = False, trial_chunk: int = 0) -> dict:
-    """How each float variable is laid out: contiguous when uncompressed (fastest to read, no filter), otherwise
-    compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks).
-    ``chunked``: uncompressed in those chunks, with no filter either (a streamed run grows along ``trial``, which
-    needs chunks; zlib there made a stream 2–4× slower than the run in memory plus a save). ``trial_chunk``: the
-    trials of a chunk, when not :data:`TRIAL_CHUNK` (a stream's recorded trials per block: a chunk written by
-    several blocks is read back and written again by each)."""
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression must be one of {COMPRESSIONS}; got {compression!r}")
-    zlib = {"zlib": True, "complevel": 1, "shuffle": True}
-    codec = {"blosc_zstd": {"compression": "blosc_zstd", "complevel": 1, "blosc_shuffle": 1}, "zlib": zlib,
-             None: {}}[compression]
-    enc = {}
-    for name in ds.data_vars:
-        if name not in _COMPRESSED:
-            continue
-        if compression is None and not chunked:
-            enc[name] = {"dtype": "float32", "contiguous": True}
-            continue
-        var = ds[name]
-        chunks = []
-        for dim, size in zip(var.dims, var.shape, strict=True):
-            if dim == "trial":
-                chunks.append(max(1, min(size, trial_chunk or TRIAL_CHUNK)))
-            elif dim == "predictor":
-                chunks.append(max(1, min(size, 64)))
-            else:
-                chunks.append(max(1, size))
-        if compression is None:
-            enc[name] = {"dtype": "float32", "chunksizes": tuple(chunks)}
-            continue
-        small = np.prod(chunks) * 4 < BLOSC_MIN_CHUNK_BYTES
-        enc[name] = {**(zlib if compression == "blosc_zstd" and small else codec), "dtype": "float32",
-                     "chunksizes": tuple(chunks)}
-    return enc
-
-
-def checkpoint_path(tmp: Path) -> Path:
-    """The checkpoint beside a streamed run's temporary file (present once a block is complete)."""
-    return tmp.with_name(tmp.name + ".checkpoint.npz")
-
-
-def trials_path(tmp: Path) -> Path:
-    """The recorded-trial list beside a streamed run's temporary file."""
-    return tmp.with_name(tmp.name + ".trials.npy")
-
-
-def release_temp(tmp: Path) -> Path:
-    """Give up ownership of an interrupted run's temporary file (and its checkpoint): rename it to owner 0, so
-    that it can be resumed, by this process too, and is never taken for a run still being written."""
-    name, _, token, suffix = tmp.name.rsplit(".", 3)
-    released = tmp.with_name(f"{name}.0.{token}.{suffix}")
-    for old, new in ((checkpoint_path(tmp), checkpoint_path(released)), (trials_path(tmp), trials_path(released)),
-                     (tmp, released)):
-        if old.exists():
-            os.rename(old, new)
-    return released
-
-
-def clean_stale_temps(directory) -> list[Path]:
-    """Remove the temporary files that saves, streamed runs and NWB writes (:func:`drl.responses.write_nwb`) of
-    processes no longer alive left in ``directory``.
-
-    Returns the paths removed. Kept: temporary files of live processes (a run still being written), and
-    interrupted streamed runs that can be resumed (:func:`interrupted_runs`, :func:`drl.resume`).
-    """
-    if not Path(directory).is_dir():
-        return []
-    removed = remove_dead_temporaries(directory, keep=lambda tmp: checkpoint_path(tmp).is_file())
-    for tmp in removed:
-        trials_path(tmp).unlink(missing_ok=True)
-    return removed
-
-
-def interrupted_temporaries(path: Path) -> list[Path]:
-    """Temporary files of interrupted, resumable streamed runs of ``path`` (their processes are gone)."""
-    found = []
-    for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
-        pid = temporary_owner(tmp)
-        if pid is not None and not process_alive(pid) and checkpoint_path(tmp).is_file():
-            if path.is_file() and os.path.samefile(tmp, path):
-                # killed right after publishing: the temporary name is a second link to the published run, not
-                # an interrupted one (it was listed twice and kept a full copy's name forever)
-                for leftover in (tmp, checkpoint_path(tmp), trials_path(tmp)):
-                    leftover.unlink(missing_ok=True)
-                continue
-            found.append(tmp)
-    return found
-
-
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
-
-
-def interrupted_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
-    """Streamed runs under ``directory`` that were killed or interrupted and can be resumed with ``drl.resume``.
-
-    Columns: name, trials_done, n_trials, path (the temporary file). A run whose checkpoint or file cannot be read
-    is listed with −1 for what is unknown (``drl resume`` then says what is wrong), never left out.
-    """
-    rows = []
-    folder = Path(directory)
-    if folder.is_dir():
-        for run in sorted({tmp.name[1:].rsplit(".", 3)[0] for tmp in folder.glob(".*.nc.*.tmp")}):
-            for tmp in interrupted_temporaries(folder / run):
-                try:
-                    with np.load(checkpoint_path(tmp), allow_pickle=False) as ck, netCDF4.Dataset(tmp) as nc:
-                        done, total = int(ck["trials_done"]), int(getattr(nc, "n_trials", -1))
-                except Exception:  # noqa: BLE001 - a damaged checkpoint is listed (-1), never hidden: resume says why
-                    done, total = -1, -1
-                rows.append({"name": str(Path(run).with_suffix("")), "trials_done": done, "n_trials": total,
-                             "path": str(tmp)})
-    return pd.DataFrame(rows, columns=["name", "trials_done", "n_trials", "path"])
-
-
-def resume_hint(path) -> str:
-    """How to finish an interrupted run, in Python and at the shell."""
-    return f"drl.resume({str(path)!r}) (CLI: drl resume {path})"
-
-
-def check_target(path: Path, overwrite: bool, directory=DEFAULT_DIR) -> None:
-    """Refuse to write over an existing run (or an interrupted one that could be resumed) unless ``overwrite``;
-    create the folder when it is ``directory`` (exps/) or inside it, and refuse a path into a folder that does
-    not exist elsewhere (a typo must not create folders silently); remove stale temporary files there."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it (nothing was written)")
-    for tmp in interrupted_temporaries(path) if path.parent.is_dir() else []:
-        if not overwrite:
-            raise FileExistsError(f"an interrupted run of {path} can be resumed: drl.resume({str(path)!r}) (CLI: "
-                                  "drl resume); pass overwrite=True to discard it and start again")
-        for f in (tmp, checkpoint_path(tmp), trials_path(tmp)):
-            f.unlink(missing_ok=True)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file name for the run")
-    if not path.parent.is_dir() and not _inside(path.parent, Path(directory)):
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist (drl creates only "
-                                f"{directory}/ and folders inside it; create it first, or give a run name)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot create the folder {path.parent} for {path.name}: {e.strerror}") from None
-    clean_stale_temps(path.parent)
-
-
-def _inside(folder: Path, directory: Path) -> bool:
-    """Whether ``folder`` is ``directory`` or lies inside it (both resolved)."""
-    folder, directory = folder.resolve(), directory.resolve()
-    return folder == directory or directory in folder.parents
-
-
-def publish(tmp: Path, path: Path, overwrite: bool) -> None:
-    """Publish ``tmp`` as ``path`` atomically: readers see no file or the whole file, never half of one.
-
-    Without ``overwrite`` the publish is a hard link, which fails when ``path`` exists, so a file that appeared
-    under the name meanwhile (another process's save) is never replaced: FileExistsError instead.
-    """
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise FileExistsError(f"{path} appeared while this run was being written (another process saved under "
-                              "that name); it was not replaced. Save under another name, or pass "
-                              "overwrite=True") from None
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-            raise
-        # No hard links on this filesystem: claim the name exclusively, then replace our own placeholder.
-        try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-        except FileExistsError:
-            raise FileExistsError(f"{path} appeared while this run was being written; it was not replaced") from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink()
-
-
-def _release_space(tmp: Path) -> None:
-    """Free the blocks of a temporary file that a failed write left open.
-
-    HDF5 cannot close a file it failed to flush (a full disk), so its descriptor stays open and the deleted file
-    would keep the disk full. The descriptor is truncated to zero length, not closed: HDF5 still owns it, and
-    closing it here could let its number be reused under HDF5's feet. (Linux: found through /proc/self/fd.)
-    """
-    gc.collect()
-    fds = Path("/proc/self/fd")
-    if not fds.is_dir():
-        return
-    target = os.path.abspath(tmp)
-    for fd in os.listdir(fds):
-        try:
-            if os.readlink(fds / fd).removesuffix(" (deleted)") == target:
-                os.ftruncate(int(fd), 0)
-        except OSError:
-            continue
-
-
-def write_failed(e: Exception, path: Path, tmp: Path | None = None) -> Exception:
-    """A clear error for a failed write (disk full and unwritable folders name the path and what to do)."""
-    full = isinstance(e, OSError) and e.errno == errno.ENOSPC
-    try:
-        free = shutil.disk_usage(path.parent).free
-    except OSError:
-        free = None
-    if tmp is not None:
-        _release_space(tmp)
-    # HDF5 reports a full disk as "HDF error" or even "Permission denied": judge by the space left (measured
-    # while the temporary file still holds it).
-    if full or (free is not None and free < 2**20):
-        shown = "" if free is None else f" ({free / 2**20:.1f} MB free)"
-        kept = "" if tmp is not None else ("; the run is kept, resumable from its last complete block: free space, "
-                                           "then resume it")
-        return OSError(errno.ENOSPC, f"the disk holding {path.parent} is full{shown}: {path.name} was not written "
-                                     f"({'its temporary file was removed' if tmp is not None else 'nothing removed'})"
-                                     f"{kept}. Free space or write elsewhere")
-    if isinstance(e, PermissionError):
-        return PermissionError(errno.EACCES, f"cannot write {path}: permission denied in {path.parent}")
-    return e
+__all__ = ["list_runs", "load", "open_run", "save"]
 
 
 def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEFAULT_DIR,
@@ -408,7 +120,7 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     except (json.JSONDecodeError, KeyError, RecursionError) as e:
         ds.close()
         why = "nested too deeply" if isinstance(e, RecursionError) else e
-        raise ValueError(f"{path}: attribute {_JSON_MARK} lists an attribute that is missing or not JSON ({why})") from None
+        raise ValueError(f"{path}: attribute {JSON_MARK} lists an attribute that is missing or not JSON ({why})") from None
     complete = ds.attrs.pop(COMPLETE_ATTR, 1)
     if complete != 1:
         written = ds.sizes.get("trial", 0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_choice_arrays", "check_n_parameters", "check_next_choices", "check_probabilities", "scored_steps"]
+__all__ = ["check_choice_arrays", "check_n_parameters", "check_next_choices", "check_probabilities", "scored_steps",
+           "sindy_thresholds"]
 
 #: How far a row of predicted probabilities may sum from 1 (float32 softmax outputs are within 1e-6)
 PROBABILITY_TOLERANCE = 1e-3
@@ -201,3 +202,15 @@ def check_n_parameters(n_parameters, models, participants, *, where: str = "comp
         else:
             checked[model] = count(value, repr(model))
     return checked
+
+
+def sindy_thresholds(value) -> tuple:
+    """The SINDy thresholds to try, sorted: one number or a sequence of them, each finite and ≥ 0."""
+    values = (value,) if isinstance(value, int | float | np.floating) and not isinstance(value, bool) else value
+    try:
+        values = tuple(sorted(float(v) for v in values))
+    except (TypeError, ValueError):
+        raise TypeError(f"sindy_threshold must be a number or a sequence of numbers; got {value!r}") from None
+    if not values or not all(np.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"sindy_threshold must be finite numbers >= 0; got {value!r}")
+    return values

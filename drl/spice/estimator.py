@@ -6,23 +6,18 @@ agents (``rnn_agent``, ``spice_agent``) that can play a session for ``plot_sessi
 
 from __future__ import annotations
 
-import json
-import secrets
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from drl._atomic import write_atomic
 from drl._threads import one_torch_thread
 from drl._validate import boolean, choice, in_range, integer
-from drl.runs.store import clean_stale_temps
 from drl.spice.agents import AgentNetwork, SpiceAgent
-from drl.spice.checks import check_choice_arrays
+from drl.spice.checks import check_choice_arrays, sindy_thresholds
 from drl.spice.data import choice_data
-from drl.spice.files import equations_to_json, read_equations, read_weights, save_weights
+from drl.spice.files import load_model, save_model
 from drl.spice.sindy import SpiceConfig, distill, install
 from drl.spice.training import fit_model, nll
 
@@ -30,17 +25,6 @@ __all__ = ["PATIENCE", "SINDY_THRESHOLDS", "SpiceEstimator"]
 
 PATIENCE = 64
 SINDY_THRESHOLDS = (0.02, 0.05, 0.1)
-
-
-def _thresholds(value) -> tuple:
-    values = (value,) if isinstance(value, int | float | np.floating) and not isinstance(value, bool) else value
-    try:
-        values = tuple(sorted(float(v) for v in values))
-    except (TypeError, ValueError):
-        raise TypeError(f"sindy_threshold must be a number or a sequence of numbers; got {value!r}") from None
-    if not values or not all(np.isfinite(v) and v >= 0 for v in values):
-        raise ValueError(f"sindy_threshold must be finite numbers >= 0; got {value!r}")
-    return values
 
 
 class SpiceEstimator(BaseEstimator):
@@ -146,7 +130,7 @@ class SpiceEstimator(BaseEstimator):
             integer("patience", self.patience, minimum=1)
         if self.rnn_kwargs is not None and not isinstance(self.rnn_kwargs, dict):
             raise TypeError(f"rnn_kwargs must be a dict of rnn_class's arguments or None; got {self.rnn_kwargs!r}")
-        _thresholds(self.sindy_threshold)
+        sindy_thresholds(self.sindy_threshold)
 
     def _build(self) -> None:
         """A fresh, untrained ``model_`` from the parameters (checked first)."""
@@ -191,7 +175,7 @@ class SpiceEstimator(BaseEstimator):
             return self._fit(*data)
 
     def _fit(self, xs, ys, ids):
-        thresholds = _thresholds(self.sindy_threshold)
+        thresholds = sindy_thresholds(self.sindy_threshold)
         if ids is not None:
             if len(ids) > max(1, self.n_participants):
                 raise ValueError(f"the dataset has {len(ids)} participants but the estimator was built for "
@@ -385,24 +369,16 @@ class SpiceEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ files
     def save_spice(self, path_rnn=None, path_spice=None) -> None:
-        """Save the RNN weights (``path_rnn``) and/or the distilled equations (``path_spice``), atomically."""
+        """Save the RNN weights (``path_rnn``) and/or the distilled equations (``path_spice``), atomically; the
+        two files carry one token, so a save killed between them is refused when loaded, not taken as one model."""
         if path_rnn is None and path_spice is None:
             raise ValueError("give path_rnn, path_spice or both")
-        # the two files carry one token: a save killed between them leaves new weights beside old equations,
-        # which load_spice then refuses instead of loading them as one model
-        pair = secrets.token_hex(8)
         if path_spice is not None:
             self._check_fitted()
-        for path in (path_rnn, path_spice):
-            if path is not None:
-                clean_stale_temps(Path(path).parent)  # temporary files of saves killed before
         if path_rnn is not None:
             self._check_model()
-            save_weights(path_rnn, {"rnn_class": self.rnn_class.__name__, "constants": CONSTANTS,
-                                          "state_dict": self.model_.state_dict(), "pair": pair})
-        if path_spice is not None:
-            document = equations_to_json(self.rnn_class.__name__, self.distilled_) | {"pair": pair}
-            write_atomic(path_spice, json.dumps(document, indent=1))
+        save_model(self.rnn_class.__name__, self.model_ if path_rnn is not None else None,
+                   self.distilled_ if path_spice is not None else None, path_rnn, path_spice)
 
     def load_spice(self, path_rnn=None, path_spice=None, *, trust: bool = False):
         """Load what ``save_spice`` wrote; files saved for another RNN class are refused.
@@ -416,57 +392,8 @@ class SpiceEstimator(BaseEstimator):
         trust = boolean("trust", trust)
         if not hasattr(self, "model_"):  # an estimator never fitted: its network, from its parameters
             self._build()
-        weights = read_weights(Path(path_rnn)) if path_rnn is not None else None
-        equations = read_equations(Path(path_spice), trust) if path_spice is not None else None
-        if weights is not None and equations is not None and weights.get("pair") != equations.get("pair") \
-                and weights.get("pair") is not None and equations.get("pair") is not None:
-            raise ValueError(f"{path_rnn} and {path_spice} were written by different save_spice calls (one save "
-                             "interrupted between its two files?): they are not one model; save both again")
-        if weights is not None:
-            self._check_structure(weights, path_rnn)
-            self.model_.load_state_dict(_upgrade_constants(self.model_, weights, path_rnn))
-        if equations is not None:
-            data = equations
-            modules = set(next(iter(data["equations"].values())))
-            if not modules <= set(self.model_.submodules_rnn):
-                raise ValueError(f"{path_spice} was saved for {data.get('rnn_class')!r}, whose distilled modules "
-                                 f"{sorted(modules)} are not all modules of {self.rnn_class.__name__} "
-                                 f"({sorted(self.model_.submodules_rnn)})")
-            self.distilled_ = data["equations"]
+        distilled = load_model(self.rnn_class.__name__, self.model_, path_rnn, path_spice, trust)
+        if distilled is not None:
+            self.distilled_ = distilled
             install(self.model_, self.distilled_)
         return self
-
-    def _check_structure(self, data, path):
-        """Weights load into a model of the same structure (same parameter names and shapes), whatever the
-        class is called: tutorial 001 loads a precoded model's file into its own copy of that class."""
-        saved = {k: tuple(v.shape) for k, v in data["state_dict"].items()}
-        here = {k: tuple(v.shape) for k, v in self.model_.state_dict().items()}
-        if saved != here:
-            differ = sorted(set(saved) ^ set(here)) or sorted(k for k in saved if saved[k] != here[k])
-            raise ValueError(f"{path} was saved for {data.get('rnn_class')!r}, whose parameters differ from "
-                             f"{self.rnn_class.__name__}'s (e.g. {differ[:4]})")
-
-
-CONSTANTS = "softplus"  # how a weights file stores β: the free parameter under softplus (files before: β itself)
-
-
-def _upgrade_constants(model, data: dict, path) -> dict:
-    """The state dict of a weights file, with the β of a file written before β ≥ 0 was enforced (stored as β
-    itself) converted to the free parameter; a β < 0 or per-participant β of such a file cannot be, and is
-    refused."""
-    state = dict(data["state_dict"])
-    if data.get("constants") == CONSTANTS:
-        return state
-    for name, constant in model.betas.items():
-        if not constant.non_negative:
-            continue
-        if constant.embedding_size:
-            raise ValueError(f"{path} was saved before drl kept inverse temperatures ≥ 0, and its per-participant "
-                             f"beta {name!r} cannot be converted: refit the model")
-        key = f"betas.{name}.value"
-        value = float(state[key])
-        if value <= 0:
-            raise ValueError(f"{path} holds beta {name!r} = {value:.4g} ≤ 0, saved before drl kept inverse "
-                             "temperatures ≥ 0 (its module learned mirror-image values): refit the model")
-        state[key] = torch.tensor(constant._raw(value), dtype=state[key].dtype)
-    return state

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,11 @@ import torch
 from drl._atomic import write_atomic
 from drl._files import readable_file
 from drl._validate import check_document
+from drl.runs.publishing import clean_stale_temps
 from drl.spice.sindy import SindyEquation
 
-__all__ = ["EQUATIONS_SCHEMA", "MAX_EQUATIONS_BYTES", "MAX_WEIGHTS_BYTES", "equations_to_json", "read_equations", "read_weights", "save_weights"]
+__all__ = ["CONSTANTS", "EQUATIONS_SCHEMA", "MAX_EQUATIONS_BYTES", "MAX_WEIGHTS_BYTES", "equations_to_json",
+           "load_model", "read_equations", "read_weights", "save_model", "save_weights", "upgrade_constants"]
 
 _FORMAT = "drl.spice.equations"
 #: The largest equations file read: a model's equations are kilobytes (1000 participants × 5 modules ≈ 5 MiB)
@@ -145,3 +148,75 @@ def save_weights(path, obj) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     write_atomic(path, buffer.getvalue())
+
+def save_model(rnn_name: str, model, distilled, path_rnn=None, path_spice=None) -> None:
+    """Write a SPICE model's weights (``model``'s state, to ``path_rnn``) and/or its distilled equations (to
+    ``path_spice``), atomically, the two files paired by one random token."""
+    # the two files carry one token: a save killed between them leaves new weights beside old equations,
+    # which load_model then refuses instead of loading them as one model
+    pair = secrets.token_hex(8)
+    for path in (path_rnn, path_spice):
+        if path is not None:
+            clean_stale_temps(Path(path).parent)  # temporary files of saves killed before
+    if path_rnn is not None:
+        save_weights(path_rnn, {"rnn_class": rnn_name, "constants": CONSTANTS, "state_dict": model.state_dict(),
+                                "pair": pair})
+    if path_spice is not None:
+        write_atomic(path_spice, json.dumps(equations_to_json(rnn_name, distilled) | {"pair": pair}, indent=1))
+
+
+def load_model(rnn_name: str, model, path_rnn=None, path_spice=None, trust: bool = False):
+    """Read what :func:`save_model` wrote: the weights into ``model`` (checked to be of its structure), and the
+    distilled equations returned (None without ``path_spice``; their modules checked to be ``model``'s)."""
+    weights = read_weights(Path(path_rnn)) if path_rnn is not None else None
+    equations = read_equations(Path(path_spice), trust) if path_spice is not None else None
+    if weights is not None and equations is not None and weights.get("pair") != equations.get("pair") \
+            and weights.get("pair") is not None and equations.get("pair") is not None:
+        raise ValueError(f"{path_rnn} and {path_spice} were written by different save_spice calls (one save "
+                         "interrupted between its two files?): they are not one model; save both again")
+    if weights is not None:
+        _check_structure(rnn_name, model, weights, path_rnn)
+        model.load_state_dict(upgrade_constants(model, weights, path_rnn))
+    if equations is None:
+        return None
+    modules = set(next(iter(equations["equations"].values())))
+    if not modules <= set(model.submodules_rnn):
+        raise ValueError(f"{path_spice} was saved for {equations.get('rnn_class')!r}, whose distilled modules "
+                         f"{sorted(modules)} are not all modules of {rnn_name} ({sorted(model.submodules_rnn)})")
+    return equations["equations"]
+
+
+def _check_structure(rnn_name: str, model, data, path) -> None:
+    """Weights load into a model of the same structure (same parameter names and shapes), whatever the
+    class is called: tutorial 001 loads a precoded model's file into its own copy of that class."""
+    saved = {k: tuple(v.shape) for k, v in data["state_dict"].items()}
+    here = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if saved != here:
+        differ = sorted(set(saved) ^ set(here)) or sorted(k for k in saved if saved[k] != here[k])
+        raise ValueError(f"{path} was saved for {data.get('rnn_class')!r}, whose parameters differ from "
+                         f"{rnn_name}'s (e.g. {differ[:4]})")
+
+
+CONSTANTS = "softplus"  # how a weights file stores β: the free parameter under softplus (files before: β itself)
+
+
+def upgrade_constants(model, data: dict, path) -> dict:
+    """The state dict of a weights file, with the β of a file written before β ≥ 0 was enforced (stored as β
+    itself) converted to the free parameter; a β < 0 or per-participant β of such a file cannot be, and is
+    refused."""
+    state = dict(data["state_dict"])
+    if data.get("constants") == CONSTANTS:
+        return state
+    for name, constant in model.betas.items():
+        if not constant.non_negative:
+            continue
+        if constant.embedding_size:
+            raise ValueError(f"{path} was saved before drl kept inverse temperatures ≥ 0, and its per-participant "
+                             f"beta {name!r} cannot be converted: refit the model")
+        key = f"betas.{name}.value"
+        value = float(state[key])
+        if value <= 0:
+            raise ValueError(f"{path} holds beta {name!r} = {value:.4g} ≤ 0, saved before drl kept inverse "
+                             "temperatures ≥ 0 (its module learned mirror-image values): refit the model")
+        state[key] = torch.tensor(constant._raw(value), dtype=state[key].dtype)
+    return state

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from drl.runs.encoding import decode_attrs
+from drl.runs.paths import DEFAULT_DIR
 from drl.runs.schema import PARAMETERS
-from drl.runs.store import DEFAULT_DIR, decode_attrs, load
+from drl.runs.store import load
 from drl.sweep.run import MANIFEST, read_configs, read_manifest
 from drl.sweep.stacked import stack_runs
 

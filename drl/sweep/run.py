@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 
 from drl._atomic import write_atomic
-from drl.runs.store import DEFAULT_DIR, clean_stale_temps, decode_attrs, save
+from drl.runs.encoding import decode_attrs
+from drl.runs.paths import DEFAULT_DIR
+from drl.runs.publishing import clean_stale_temps
+from drl.runs.store import save
 from drl.sweep.cluster import (
     NoWorkersError,
     client_for,

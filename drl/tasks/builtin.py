@@ -5,7 +5,8 @@ Pure data. Each task carries its reference and, in ``notes``, what was chosen wh
 
 from __future__ import annotations
 
-from drl.tasks.model import RewardEvent, Task, TrialType
+from drl.tasks.events import RewardEvent, TrialType
+from drl.tasks.model import Task
 
 DABNEY_MAGNITUDES = (0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0)
 DABNEY_PROBABILITIES = (0.06612594, 0.09090909, 0.14847358, 0.15489467, 0.31159175, 0.1509519, 0.07705306)

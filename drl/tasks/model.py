@@ -13,10 +13,8 @@ exact halves rounded **up** (never Python's ties-to-even), computed with a 1e-9 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
-import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,156 +24,16 @@ import numpy as np
 import torch
 
 from drl._atomic import write_atomic
-from drl._validate import choice, finite, in_range, label
+from drl._validate import choice, finite, label
 from drl.tasks import distributions
 from drl.tasks.distributions import RewardDistribution
+from drl.tasks.events import MAX_STEPS, RewardEvent, TrialType, Utility, check_keys
 from drl.tasks.schedule import Schedule, ScheduleDrawer
 from drl.tasks.timegrid import time_to_step
 
-__all__ = [
-    "RewardEvent",
-    "TrialType",
-    "Task",
-    "Utility",
-    "RewardDistribution",
-    "check_seed",
-    "time_to_step",
-]
+__all__ = ["Task", "check_seed"]
 
-_PROB_TOL = 1e-6
 _MAX_SPEC_BYTES = 10 * 2**20  # a task spec is a few kB; anything this big is the wrong file
-#: Steps per trial at most (CSC features take 16·K² bytes per trial type: 1.5 GB at K = 10,000).
-MAX_STEPS = 20_000
-def _tuple_of_floats(name: str, values) -> tuple[float, ...]:
-    if isinstance(values, str) or not hasattr(values, "__iter__"):
-        values = (values,)
-    return tuple(finite(f"{name}[{i}]", v) for i, v in enumerate(values))
-
-
-# ----------------------------------------------------------------------------------------------- utility
-_UTILITIES = {
-    # name: (function of (reward array, parameter), parameter check)
-    "identity": (lambda r, p: r, None),
-    "power": (lambda r, p: np.sign(r) * np.abs(r) ** p, (0.0, math.inf)),
-    "log": (lambda r, p: np.sign(r) * np.log1p(np.abs(r) / p), (0.0, math.inf)),
-}
-
-
-@dataclass(frozen=True)
-class Utility:
-    """A reward utility transform applied when a schedule is built (and to the true distribution).
-
-    kind: ``"identity"`` (u = r), ``"power"`` (u = sign(r)·|r|^parameter, concave for parameter < 1) or
-    ``"log"`` (u = sign(r)·log(1 + |r|/parameter), parameter a scale in reward units).
-    """
-
-    kind: str = "identity"
-    parameter: float = 1.0
-
-    def __post_init__(self):
-        choice("utility kind", self.kind, _UTILITIES)
-        bounds = _UTILITIES[self.kind][1]
-        p = finite("utility parameter", self.parameter)
-        if bounds is not None and not bounds[0] < p < bounds[1]:
-            raise ValueError(f"utility parameter for kind {self.kind!r} must be > 0; got {p:g}")
-        object.__setattr__(self, "parameter", p)
-
-    def __call__(self, reward):
-        return _UTILITIES[self.kind][0](np.asarray(reward, dtype=np.float64), self.parameter)
-
-
-# ------------------------------------------------------------------------------------------------ specs
-@dataclass(frozen=True)
-class RewardEvent:
-    """One reward delivery of a trial type.
-
-    Attributes:
-      time: delivery time after cue onset (s, ≥ 0).
-      magnitudes: possible reward sizes (reward units, e.g. µl).
-      probabilities: probability of each magnitude (sums to 1 within 1e-6); default uniform.
-      delivery_probability: probability that the reward is delivered at all (else nothing, 0).
-      jitter: timing jitter (s): the delivery time is drawn uniformly in [time − jitter, time + jitter].
-      sd: Gaussian spread added to the drawn magnitude (reward units); 0 for discrete magnitudes.
-    """
-
-    time: float
-    magnitudes: tuple[float, ...] = (1.0,)
-    probabilities: tuple[float, ...] | None = None
-    delivery_probability: float = 1.0
-    jitter: float = 0.0
-    sd: float = 0.0
-
-    def __post_init__(self):
-        set_ = object.__setattr__
-        set_(self, "time", finite("reward time", self.time))
-        if self.time < 0:
-            raise ValueError(f"reward time (s after cue) must be >= 0; got {self.time:g}")
-        mags = _tuple_of_floats("magnitudes", self.magnitudes)
-        if not mags:
-            raise ValueError("magnitudes must not be empty; got ()")
-        set_(self, "magnitudes", mags)
-        if self.probabilities is None:
-            probs = tuple(1.0 / len(mags) for _ in mags)
-        else:
-            probs = _tuple_of_floats("probabilities", self.probabilities)
-        if len(probs) != len(mags):
-            raise ValueError(
-                f"probabilities must have one entry per magnitude ({len(mags)}); got {len(probs)}: {probs}"
-            )
-        for i, p in enumerate(probs):
-            if p < 0:
-                raise ValueError(f"probabilities[{i}] must be >= 0; got {p:g}")
-        if abs(sum(probs) - 1.0) > _PROB_TOL:
-            raise ValueError(f"probabilities must sum to 1 (within 1e-6); got sum {sum(probs):.9g} for {probs}")
-        set_(self, "probabilities", probs)
-        set_(self, "delivery_probability", in_range("delivery_probability", self.delivery_probability, 0, 1))
-        set_(self, "jitter", finite("jitter", self.jitter))
-        if self.jitter < 0:
-            raise ValueError(f"jitter (s) must be >= 0; got {self.jitter:g}")
-        set_(self, "sd", finite("sd", self.sd))
-        if self.sd < 0:
-            raise ValueError(f"sd (reward units) must be >= 0; got {self.sd:g}")
-
-    @property
-    def is_stochastic(self) -> bool:
-        """True when magnitude, delivery or timing is random."""
-        return len(self.magnitudes) > 1 or self.delivery_probability < 1 or self.jitter > 0 or self.sd > 0
-
-
-@dataclass(frozen=True)
-class TrialType:
-    """A trial type: a cue (its own stimulus) at ``cue_time`` seconds and its reward events.
-
-    ``frequency`` is relative (≥ 0): trial types are drawn with probability frequency / Σ frequencies; 0 keeps
-    a type in the task without presenting it (a cue withdrawn in a phase of :func:`drl.simulate_phases`).
-    A trial type with no reward events is allowed (an unrewarded cue, CS−).
-    """
-
-    name: str
-    cue_time: float
-    rewards: tuple[RewardEvent, ...] = ()
-    frequency: float = 1.0
-
-    def __post_init__(self):
-        label("trial type name", self.name)
-        object.__setattr__(self, "cue_time", finite(f"cue_time of {self.name!r}", self.cue_time))
-        if self.cue_time < 0:
-            raise ValueError(f"cue_time of {self.name!r} must be >= 0 s; got {self.cue_time:g}")
-        rewards = self.rewards
-        if isinstance(rewards, RewardEvent | dict):
-            rewards = (rewards,)
-        if isinstance(rewards, str) or not isinstance(rewards, tuple | list):
-            raise TypeError(f"rewards of {self.name!r} must be a tuple of RewardEvent (or dicts); got {rewards!r}")
-        rewards = tuple(RewardEvent(**r) if isinstance(r, dict) else r for r in rewards)
-        for r in rewards:
-            if not isinstance(r, RewardEvent):
-                raise TypeError(f"rewards of {self.name!r} must be RewardEvent objects; got {type(r).__name__}")
-        object.__setattr__(self, "rewards", rewards)
-        freq = finite(f"frequency of {self.name!r}", self.frequency)
-        if freq < 0:
-            raise ValueError(f"frequency of {self.name!r} must be ≥ 0; got {freq:g}")
-        object.__setattr__(self, "frequency", freq)
-
 
 @dataclass(frozen=True)
 class Task:
@@ -364,17 +222,17 @@ class Task:
         data = dict(data)
         types = []
         for i, t in enumerate(data.get("trial_types", [])):
-            _check_keys(t, TrialType, f"{source}: trial_types[{i}]")
+            check_keys(t, TrialType, f"{source}: trial_types[{i}]")
             t = dict(t)
             rewards = []
             for j, r in enumerate(t.get("rewards", [])):
-                _check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
+                check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
                 rewards.append(RewardEvent(**r))
             t["rewards"] = tuple(rewards)
             types.append(TrialType(**t))
         data["trial_types"] = tuple(types)
         if "utility" in data:
-            _check_keys(data["utility"], Utility, f"{source}: utility")
+            check_keys(data["utility"], Utility, f"{source}: utility")
             data["utility"] = Utility(**data["utility"])
         missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in data]
         if missing:
@@ -388,11 +246,11 @@ class Task:
         from drl._validate import check_document
         from drl.tasks.schema import TASK_SPEC
 
-        _check_keys(data, cls, source)
+        check_keys(data, cls, source)
         for i, t in enumerate(data.get("trial_types", []) if isinstance(data.get("trial_types"), list) else []):
-            _check_keys(t, TrialType, f"{source}: trial_types[{i}]")
+            check_keys(t, TrialType, f"{source}: trial_types[{i}]")
             for j, r in enumerate(t.get("rewards", []) if isinstance(t.get("rewards"), list) else []):
-                _check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
+                check_keys(r, RewardEvent, f"{source}: trial_types[{i}].rewards[{j}]")
         check_document(data, TASK_SPEC, source, "the spec")
 
     def to_json(self) -> str:
@@ -449,17 +307,6 @@ class Task:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a task spec must be a table/object at top level")
         return cls.from_dict(data, source=str(path))
-
-
-def _check_keys(data, cls, where: str) -> None:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a table/object; got {type(data).__name__}")
-    valid = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{where}: unknown key {key!r}{hint}; valid keys: {valid}")
 
 
 def check_seed(seed, name: str = "seed") -> int:
