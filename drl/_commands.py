@@ -198,7 +198,7 @@ def cmd_info(args):
 
     from drl.diagnostics.convergence import convergence, describe
     from drl.runs.paths import run_path
-    from drl.runs.schema import run_options
+    from drl.runs.reading import run_options
     from drl.runs.store import open_run
 
     ds = open_run(args.run)

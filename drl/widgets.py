@@ -18,7 +18,8 @@ from drl.plots._common import (
     select_type,
     styled,
 )
-from drl.runs.schema import PARAMETERS, reward_units
+from drl.runs.reading import reward_units
+from drl.runs.schema import PARAMETERS
 
 __all__ = ["Explorer", "explore"]
 

@@ -7,7 +7,7 @@ import pytest
 
 import drl
 from drl import decode
-from drl.runs.schema import step_index
+from drl.runs.reading import step_index
 
 TRUE = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
 TAU_30 = (np.arange(30) + 0.5) / 30

@@ -7,7 +7,7 @@ import pytest
 
 import drl
 from drl import decode, plots
-from drl.runs.schema import learned_trials, step_index
+from drl.runs.reading import learned_trials, step_index
 
 TAU_20 = (np.arange(20) + 0.5) / 20
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import netCDF4
@@ -321,3 +322,47 @@ def test_every_task_and_rule_is_reproducible_and_round_trips(tmp_path, task, rul
     back.attrs.pop("created", None)
     xr.testing.assert_identical(back.drop_attrs(deep=False), first.drop_attrs(deep=False))
     assert {k: v for k, v in back.attrs.items() if k in first.attrs} == first.attrs
+
+
+@pytest.mark.parametrize("call", ["population_response", "reward_response", "decode_run_distribution",
+                                  "cue_responses"])
+def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, monkeypatch, call):
+    """Resolved at the public entry (run.drl): before, population_response opened the file through open_run
+    three times and validated it three times."""
+    import matplotlib
+
+    import drl.runs.reading as reading
+    import drl.tasks.model as model
+    from drl import decode, plots
+
+    matplotlib.use("Agg")
+    task = "masset_multi_delay" if call in ("population_response", "cue_responses") else "dabney_variable_magnitude"
+    population = drl.Population.grid(gamma=[0.6, 0.9], tau=[0.3, 0.7], alpha=0.1)
+    path = tmp_path / "run.nc"
+    drl.save(drl.simulate(task, population, 300, progress=False), path)
+    counts = {"open": 0, "validate": 0, "parse": 0}
+
+    def counting(key, function):
+        def counted(*args, **kwargs):
+            counts[key] += 1
+            return function(*args, **kwargs)
+        return counted
+
+    monkeypatch.setattr(xr, "open_dataset", counting("open", xr.open_dataset))
+    monkeypatch.setattr(reading, "validate_dataset", counting("validate", reading.validate_dataset))
+    monkeypatch.setattr(model.Task, "from_dict", classmethod(counting("parse", model.Task.from_dict.__func__)))
+    reading._task_from_json.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 300 trials have not converged: the call's warnings are not the point
+        if call == "population_response":
+            plots.population_response(str(path), trial_type="delay_1.5s")
+        elif call == "reward_response":
+            plots.reward_response(str(path))
+        elif call == "decode_run_distribution":
+            decode.decode_run_distribution(str(path))
+        else:
+            decode.cue_responses(str(path))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    assert counts == {"open": 1, "validate": 1, "parse": 1}, counts

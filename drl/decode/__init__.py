@@ -63,7 +63,7 @@ from drl.decode.timing import gcv_ridge as gcv_ridge
 from drl.responses.form import is_responses_form as is_responses_form
 from drl.responses.form import responses_form as responses_form
 from drl.responses.table import responses_from_table as responses_from_table
-from drl.runs.schema import learned_trials as learned_trials
+from drl.runs.reading import learned_trials as learned_trials
 
 __all__ = [
     "DecodedDistribution",

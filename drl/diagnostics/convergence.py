@@ -116,7 +116,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     (bool); attrs ``variable``, ``tolerance``. Types with fewer than 8 learned trials get NaN and count as
     converged (too few to tell).
     """
-    from drl.runs.schema import require_values
+    from drl.runs.reading import require_values
     from drl.runs.store import open_run
 
     ds = open_run(run)

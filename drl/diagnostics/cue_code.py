@@ -28,7 +28,7 @@ import xarray as xr
 
 from drl._validate import in_range
 from drl.diagnostics.convergence import standard_error
-from drl.runs.schema import learned_trials, require_values, run_options, run_task, step_index
+from drl.runs.reading import learned_trials, require_values, run_options, run_task, step_index
 from drl.runs.store import open_run
 from drl.tasks.distributions import RewardDistribution, expectiles, return_distribution
 

@@ -30,7 +30,7 @@ from drl.runs.paths import (
     trials_path,
 )
 from drl.runs.publishing import release_temp
-from drl.runs.schema import population_from_dataset, run_task
+from drl.runs.reading import population_from_dataset, run_task
 from drl.tasks.model import Task
 
 __all__ = ["rerun", "resume"]

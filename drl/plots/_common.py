@@ -14,7 +14,8 @@ import seaborn as sns
 from matplotlib.figure import Figure as MatplotlibFigure
 
 from drl._validate import choice
-from drl.runs.schema import PARAMETERS, require_values, trials_of_type
+from drl.runs.reading import require_values, trials_of_type
+from drl.runs.schema import PARAMETERS
 from drl.runs.store import open_run
 
 FIG_DIR = Path("figs")

@@ -35,7 +35,7 @@ from drl.plots._common import (
     styled,
     thin_trials,
 )
-from drl.runs.schema import reward_units
+from drl.runs.reading import reward_units
 
 ANIMATION_FORMATS = (".gif", ".mp4", ".html")  # the first is the default
 

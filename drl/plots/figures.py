@@ -19,7 +19,7 @@ from drl.plots._common import (
     select_type,
     styled,
 )
-from drl.runs.schema import reward_units
+from drl.runs.reading import reward_units
 
 
 def _time_index(ds, time: float) -> int:

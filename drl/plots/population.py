@@ -23,7 +23,7 @@ from drl.plots._common import (
     styled,
 )
 from drl.plots.decoded import distribution
-from drl.runs.schema import learned_trials, reward_units, run_task, step_index
+from drl.runs.reading import learned_trials, reward_units, run_task, step_index
 
 
 @styled

@@ -18,7 +18,7 @@ from drl._validate import frames_to_user
 from drl.diagnostics.convergence import warn_if_unconverged
 from drl.diagnostics.cue_code import warn_if_cue_biased
 from drl.responses.form import is_responses_form, nan_mean, responses_form
-from drl.runs.schema import learned_trials, require_values, reward_units, run_options, run_task, step_index
+from drl.runs.reading import learned_trials, require_values, reward_units, run_options, run_task, step_index
 from drl.runs.store import open_run
 
 __all__ = ["MAX_MAGNITUDES", "PARAMETERS", "as_form", "default_trial_type", "responses_from_run"]

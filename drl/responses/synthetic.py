@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from drl.responses.spikes import BASELINE_WINDOW, Recording
-from drl.runs.schema import learned_trials, reward_units, run_task, step_index
+from drl.runs.reading import learned_trials, reward_units, run_task, step_index
 from drl.runs.store import open_run
 
 __all__ = ["recording_from_run"]

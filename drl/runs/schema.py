@@ -1,4 +1,5 @@
-"""The stored run: one function builds the xarray.Dataset (schema, units, provenance); one validates it.
+"""The stored run: one function builds the xarray.Dataset (schema, units, provenance); one validates it
+(reading a run is :mod:`drl.runs.reading`).
 
 Engine, storage, plots and decoders all speak this Dataset (DESIGN §5). See ``docs/drl.md`` "File format".
 """
@@ -7,15 +8,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import json
 from importlib import metadata
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["SCHEMA_VERSION", "build_dataset", "validate_dataset", "population_from_dataset", "run_options",
-           "model_convention"]
+__all__ = ["PARAMETERS", "SCHEMA_VERSION", "build_dataset", "model_convention", "validate_dataset"]
 
 SCHEMA_NAME = "drl.run"
 #: 2: textbook TD errors (δ_k = r_k + γ^dt·V_k − V_{k−1}) and ``options["convention"]``. Version-1 runs load
@@ -229,104 +228,7 @@ def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     return ds
 
 
-def trials_of_type(ds: xr.Dataset, trial_type: str) -> xr.Dataset:
-    """The recorded trials of ``trial_type`` (a name); the error lists the valid names."""
-    from drl._validate import choice
-
-    choice("trial type", trial_type, [str(n) for n in ds["type"].values])
-    sub = ds.isel(trial=np.flatnonzero(ds["trial_type"].values == trial_type))
-    if sub.sizes["trial"] == 0:
-        raise ValueError(f"no recorded trial of type {trial_type!r} in this run")
-    return sub
-
-
-def population_from_dataset(ds: xr.Dataset):
-    """The Population stored in a run's predictor coordinates."""
-    from drl.population import Population
-
-    return Population(
-        ds["alpha_pos"].values, ds["alpha_neg"].values, ds["gamma"].values, ds["lam"].values
-    )
-
-
-def run_options(ds: xr.Dataset) -> dict:
-    """The model options of a run (its ``options`` attribute), with ``convention`` filled in for schema-1 runs.
-
-    ``convention`` 1: the arriving reward was discounted (δ_k = γ^dt·(r_k + V_k) − V_{k−1}); 2: textbook TD.
-    """
-    options = dict(ds.attrs.get("options", {}))
-    options.setdefault("convention", model_convention(int(ds.attrs.get("schema_version", 1))))
-    return options
-
-
 def model_convention(schema_version: int) -> int:
     """The model convention a run of ``schema_version`` was made with when its options do not say:
     1 (the arriving reward discounted) for schema 1, 2 (textbook TD) from schema 2 on."""
     return 1 if schema_version < 2 else 2
-
-
-# ---------------------------------------------------------------------------------------------- reading a run
-# One layer for reading a run: figures, decoders and the engine go through these instead of re-deriving them.
-@functools.lru_cache(maxsize=64)
-def _task_from_json(text: str):
-    from drl.tasks.model import Task
-
-    return Task.from_dict(json.loads(text), source="the run's task attribute")
-
-
-def run_task(ds: xr.Dataset):
-    """The :class:`drl.Task` a run simulated (rebuilt from its ``task`` attribute once per distinct spec)."""
-    spec = ds.attrs.get("task")
-    if not isinstance(spec, dict):
-        raise ValueError(f"this run has no task spec (attribute 'task' is {type(spec).__name__})")
-    imported = dict(ds.attrs.get("options", {})).get("imported_from")
-    if imported:
-        raise ValueError(f"this run was imported from drl_sim ({imported}), which saved no task spec: its cues and "
-                         "reward events are unknown here. Decode its arrays directly (drl.decode.decode_distribution), "
-                         "or rebuild the configuration with drl.runs.drl_sim.task_from_tensors and simulate it with "
-                         "preset='drl_sim'")
-    return _task_from_json(json.dumps(spec, sort_keys=True))
-
-
-def reward_units(ds: xr.Dataset) -> str:
-    """The reward unit of a run's task (``Task.units``; "reward units" for tasks that declare none)."""
-    spec = ds.attrs.get("task")
-    return str(spec.get("units", "reward units")) if isinstance(spec, dict) else "reward units"
-
-
-def step_index(ds: xr.Dataset, time: float, what: str = "requested") -> int:
-    """Index along ``time`` of the recorded step at ``time`` (s); ValueError when that time was not recorded."""
-    t = ds["time"].values
-    if t.size == 0:
-        raise ValueError("this run recorded no time step")
-    k = int(np.argmin(np.abs(t - time)))
-    if abs(t[k] - time) > 1e-6:
-        raise ValueError(f"the {what} time {time:g} s was not recorded (record_times of this run: {t[0]:g} … "
-                         f"{t[-1]:g} s, {t.size} times)")
-    return k
-
-
-def learned_trials(ds: xr.Dataset, trial_type: str, learned_fraction: float = 0.5) -> xr.Dataset:
-    """The last ``learned_fraction`` of the recorded trials of ``trial_type`` (at least one): "after learning"."""
-    from drl._validate import in_range
-
-    if not isinstance(ds, xr.Dataset) or "trial_type" not in ds.variables:
-        raise TypeError(f"learned_trials takes a run Dataset; got {type(ds).__name__}")
-    in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)
-    sub = trials_of_type(ds, trial_type)
-    n = sub.sizes["trial"]
-    return sub.isel(trial=slice(n - max(1, int(round(n * learned_fraction))), None))
-
-
-def require_values(ds: xr.Dataset, *names: str) -> None:
-    """ValueError unless each variable was recorded, over at least one trial, with a finite number in its last
-    recorded trial (the learned state; only that trial is read, so a lazily opened run stays on disk)."""
-    for name in names:
-        if name not in ds.data_vars:
-            raise ValueError(f"this run did not record {name!r} (recorded: {sorted(ds.data_vars)})")
-        if ds.sizes.get("trial", 0) == 0:
-            raise ValueError("this run recorded no trial")
-        last = ds[name].isel(trial=-1) if "trial" in ds[name].dims else ds[name]
-        if not bool(np.isfinite(last.values).any()):
-            raise ValueError(f"this run's {name!r} holds no finite number in its last recorded trial (all NaN or "
-                             "infinite): nothing to read")

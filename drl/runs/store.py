@@ -37,7 +37,8 @@ from drl.runs.encoding import (
 )
 from drl.runs.paths import DEFAULT_DIR, interrupted_temporaries, run_path
 from drl.runs.publishing import check_target, publish, write_failed
-from drl.runs.schema import SCHEMA_NAME, validate_dataset
+from drl.runs.reading import validated  # run.drl: a run validated once per Dataset
+from drl.runs.schema import SCHEMA_NAME
 
 __all__ = ["list_runs", "load", "open_run", "save"]
 
@@ -51,7 +52,7 @@ def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEF
     size and fast, but only readers with the HDF5 blosc plugin open it). Raises FileExistsError if the file exists and ``overwrite`` is False;
     ValueError if ``ds`` is not a run or ``compression`` is unknown.
     """
-    validate_dataset(ds, "dataset to save")
+    validated(ds, "dataset to save")
     overwrite = boolean("overwrite", overwrite)
     encoding = variable_encoding(ds, compression)
     path = run_path(path_or_name, directory)
@@ -128,7 +129,7 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
         raise ValueError(f"{path} is an incomplete streamed run ({written} recorded trials written before it stopped; "
                          "its weights were never written). Simulate it again; drl does not load partial runs")
     try:
-        validate_dataset(ds, str(path))
+        validated(ds, str(path))
     except Exception:
         ds.close()
         raise
@@ -144,7 +145,7 @@ def open_run(run) -> xr.Dataset:
                              "drl.decode.reward_responses, reward_response_intervals, distribution_intervals, "
                              "cue_responses, decode_run_distribution, decode_run_timing, decode_cue_distribution "
                              "and decode_joint, and by drl.plots.reward_response, value_vs_delay, timing and joint_map")
-        return validate_dataset(run, "dataset")
+        return validated(run, "dataset")  # once per Dataset (run.drl): the layers below call this again
     if isinstance(run, str | os.PathLike):
         return load(run)
     raise TypeError(f"run must be an xarray.Dataset, a path or a run name; got {type(run).__name__}")
