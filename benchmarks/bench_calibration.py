@@ -24,6 +24,7 @@ import numpy as np
 
 import drl
 from drl import decode
+from drl.responses import responses_form
 
 TRUE = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
 TAU = (np.arange(30) + 0.5) / 30
@@ -36,7 +37,7 @@ def recording(seed: int, n_trials: int, noise: float):
     offset = TRUE.values[None, :] - reversal[:, None]
     mean = gain[:, None] * np.where(offset > 0, TAU[:, None] * offset, (1 - TAU[:, None]) * offset)
     trials = mean[:, :, None] + noise * gain[:, None, None] * rng.standard_normal((*mean.shape, n_trials))
-    return decode.responses_form(trials.mean(2), magnitude=TRUE.values, trial_response=trials), reversal
+    return responses_form(trials.mean(2), magnitude=TRUE.values, trial_response=trials), reversal
 
 
 def w1(levels, reversal) -> float:

@@ -132,7 +132,7 @@ AUTOSPICE_FIT = textwrap.dedent("""
     from spice.estimator import SpiceEstimator
     import spice.precoded as P
     d = np.load(sys.argv[1]); xs, ys, test = d["xs"], d["ys"], d["test"]
-    cls, config, kwargs = {"rw": (P.RescorlaWagnerRNN, P.RESCOLA_WAGNER_CONFIG, {}),
+    cls, config, kwargs = {"rw": (P.RescorlaWagnerRNN, P.RESCORLA_WAGNER_CONFIG, {}),
                            "lr": (P.LearningRateRNN, P.LEARNING_RATE_RNN_CONFIG, {}),
                            "w24": (P.Weinhardt2024RNN, P.WEINHARDT_2024_CONFIG, {"n_participants": 1})}[sys.argv[2]]
     torch.manual_seed(0); np.random.seed(0)

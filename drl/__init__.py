@@ -12,8 +12,30 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from typing import TYPE_CHECKING
 
 from drl import _moved
+
+if TYPE_CHECKING:  # what IDEs and type checkers see of the lazy names below (nothing imported at run time)
+    from drl.diagnostics.convergence import ConvergenceWarning, convergence
+    from drl.diagnostics.cue_code import CueCodeWarning, cue_code
+    from drl.engine.continuation import rerun, resume
+    from drl.engine.features import CSC, Microstimulus, make_features, register_features
+    from drl.engine.kernel import NonFiniteValueError
+    from drl.engine.options import PRESETS, EngineOptions
+    from drl.engine.phases import Phase, adapted_gamma, mean_delay, simulate_phases
+    from drl.engine.simulation import simulate
+    from drl.engine.sinks import RunTooLargeError
+    from drl.population import Population
+    from drl.runs.drl_sim import import_drl_sim
+    from drl.runs.schema import SCHEMA_VERSION, validate_dataset
+    from drl.runs.store import list_runs, load, open_run, save
+    from drl.tasks.distributions import RewardDistribution
+    from drl.tasks.events import RewardEvent, TrialType, Utility
+    from drl.tasks.model import Task
+    from drl.tasks.registry import get_task, list_tasks, load_task, register_task
+    from drl.tasks.schedule import Schedule
+
 
 __version__ = "0.1.0"
 
@@ -52,10 +74,10 @@ _EXPORTS = {
     "load": "drl.runs.store",
     "open_run": "drl.runs.store",
     "save": "drl.runs.store",
-    "RewardEvent": "drl.tasks.model",
+    "RewardEvent": "drl.tasks.events",
     "Task": "drl.tasks.model",
-    "TrialType": "drl.tasks.model",
-    "Utility": "drl.tasks.model",
+    "TrialType": "drl.tasks.events",
+    "Utility": "drl.tasks.events",
 }
 
 #: The packages by job (and the top level's own modules), reachable as attributes after a bare ``import drl``
@@ -97,4 +119,43 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-__all__ = sorted([*_EXPORTS, "decode"])
+__all__ = [
+    "CSC",
+    "ConvergenceWarning",
+    "CueCodeWarning",
+    "EngineOptions",
+    "Microstimulus",
+    "NonFiniteValueError",
+    "PRESETS",
+    "Phase",
+    "Population",
+    "RewardDistribution",
+    "RewardEvent",
+    "RunTooLargeError",
+    "SCHEMA_VERSION",
+    "Schedule",
+    "Task",
+    "TrialType",
+    "Utility",
+    "adapted_gamma",
+    "convergence",
+    "cue_code",
+    "decode",
+    "get_task",
+    "import_drl_sim",
+    "list_runs",
+    "list_tasks",
+    "load",
+    "load_task",
+    "make_features",
+    "mean_delay",
+    "open_run",
+    "register_features",
+    "register_task",
+    "rerun",
+    "resume",
+    "save",
+    "simulate",
+    "simulate_phases",
+    "validate_dataset",
+]

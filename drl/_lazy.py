@@ -24,3 +24,19 @@ def lazy_exports(package: str, exports: dict[str, str], submodules=()):
         return sorted([*namespace, *exports, *submodules])
 
     return __getattr__, __dir__
+
+
+def deprecated_names(package: str, aliases: dict[str, tuple[str, str]]):
+    """``__getattr__`` for names a package no longer exports: ``aliases`` maps each to ``(module, name)`` where it
+    lives now; using it works, with a DeprecationWarning saying where."""
+    import warnings
+
+    def __getattr__(name: str):
+        if name in aliases:
+            module, new = aliases[name]
+            warnings.warn(f"{package}.{name} is {module}.{new}; use that (this name will be removed)",
+                          DeprecationWarning, stacklevel=2)
+            return getattr(importlib.import_module(module), new)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -451,7 +451,7 @@ GOOD_TABLE = "neuron,magnitude,response\n0,1,-0.5\n0,4,0.5\n1,1,-0.2\n1,4,0.8\n"
 ], ids=["empty", "ragged", "binary", "latin-1", "nul", "neuron-missing", "inf-magnitude", "inf-delay", "duplicated"])
 def test_a_bad_recordings_table_is_refused_by_line_and_column(tmp_path, content, message):
     with pytest.raises(ValueError, match=message):
-        drl.decode.responses_from_table(_write(tmp_path / "t.csv", content))
+        drl.responses.responses_from_table(_write(tmp_path / "t.csv", content))
 
 
 @pytest.mark.parametrize("content", [
@@ -461,7 +461,7 @@ def test_a_bad_recordings_table_is_refused_by_line_and_column(tmp_path, content,
     b"neuron;magnitude;response\n0;1;-0,5\n0;4;0,5\n1;1;-0,2\n1;4;0,8\n",  # ... and decimal commas
 ], ids=["plain", "bom", "semicolons", "decimal-commas"])
 def test_recordings_tables_as_spreadsheets_save_them_read_alike(tmp_path, content):
-    form = drl.decode.responses_from_table(_write(tmp_path / "t.csv", content))
+    form = drl.responses.responses_from_table(_write(tmp_path / "t.csv", content))
     np.testing.assert_allclose(form["response"].values, [[-0.5, 0.5], [-0.2, 0.8]])
 
 
@@ -469,7 +469,7 @@ def test_neuron_ids_mixing_numbers_and_text_read_as_text():
     import pandas as pd
 
     table = pd.DataFrame({"neuron": [0, "A", 0, "A"], "magnitude": [1, 1, 4, 4], "response": [-0.5, -0.2, 0.5, 0.8]})
-    form = drl.decode.responses_from_table(table)
+    form = drl.responses.responses_from_table(table)
     assert form["neuron"].values.tolist() == ["0", "A"]
 
 

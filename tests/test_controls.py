@@ -158,7 +158,7 @@ def test_cue_cell_test_holds_its_level_on_overdispersed_counts():
         return rng.poisson(rng.gamma(1.0, mean, (n, repeats))).astype(float)  # k = 1
 
     trials = np.stack([counts(2.0), counts(4.0), counts(6.0)], 1)  # [N, cue, trial]
-    form = drl.decode.responses_form(trials.mean(2), trial_response=trials, magnitude=[0.1, 0.5, 0.9],
+    form = drl.responses.responses_form(trials.mean(2), trial_response=trials, magnitude=[0.1, 0.5, 0.9],
                                      event=["cue"] * 3, trial_type=["p10", "p50", "p90"])
     band = 2.58 * np.sqrt(0.05 * 0.95 / n)  # 99 % of the called fraction of a test at its level
     welch = classify_cue_cells(form)

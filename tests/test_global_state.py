@@ -255,3 +255,40 @@ def test_every_public_name_is_exported_once_from_its_package():
         for name in package.__all__:
             assert getattr(package, name) is getattr(drl, name, getattr(package, name)), (package.__name__, name)
     assert not getattr(diagnostics, "__all__", [])  # drl.convergence and drl.cue_code are the public reports
+
+
+def test_ides_see_the_lazy_facade():
+    """``import drl`` imports its names on first use; a ``TYPE_CHECKING`` block imports each from the module the
+    lazy table names, so IDEs and type checkers see them (and a name added to one and not the other fails)."""
+    import drl
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    seen = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for statement in node.body:
+                seen.update({alias.name: statement.module for alias in statement.names})
+    assert seen == drl._EXPORTS
+    assert sorted(drl.__all__) == sorted([*drl._EXPORTS, "decode"])
+
+
+def test_one_export_per_object():
+    """Each public object has one public name across drl's packages; a name that was a second export still works
+    for old code, with a DeprecationWarning naming the one to use."""
+    import importlib
+
+    import drl.responses
+
+    where = {}
+    for package in ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.spice", "drl.sweep", "drl.reproduce",
+                    "drl.tasks", "drl.engine", "drl.runs"):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            where.setdefault(id(getattr(module, name)), set()).add(f"{package}.{name}")
+    twice = [sorted(names) for names in where.values() if len({n.rsplit(".", 1)[1] for n in names}) > 1
+             or len({n.rsplit(".", 1)[0] for n in names} - {"drl"}) > 1]
+    assert not twice, twice
+    with pytest.warns(DeprecationWarning, match="drl.decode.responses_form is drl.responses.responses_form"):
+        assert drl.decode.responses_form is drl.responses.responses_form
+    with pytest.warns(DeprecationWarning, match="RESCOLA_WAGNER_CONFIG is drl.spice.precoded.RESCORLA_WAGNER_CONFIG"):
+        assert drl.spice.RESCOLA_WAGNER_CONFIG is drl.spice.RESCORLA_WAGNER_CONFIG

@@ -7,6 +7,7 @@ import pytest
 
 import drl
 from drl import decode
+from drl.responses import responses_form
 from drl.runs.reading import step_index
 
 TRUE = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
@@ -26,7 +27,7 @@ def _hinge_recording(seed, n_trials=20, noise=1.0, tau=TAU_30):
     offset = TRUE.values[None, :] - reversal[:, None]
     mean = gain[:, None] * np.where(offset > 0, tau[:, None] * offset, (1 - tau[:, None]) * offset)
     trials = mean[:, :, None] + noise * gain[:, None, None] * rng.standard_normal((*mean.shape, n_trials))
-    form = decode.responses_form(trials.mean(2), magnitude=TRUE.values, trial_type=["variable"] * TRUE.values.size,
+    form = responses_form(trials.mean(2), magnitude=TRUE.values, trial_type=["variable"] * TRUE.values.size,
                                  trial_response=trials, units="µl")
     return form, reversal
 
@@ -210,7 +211,7 @@ def test_bad_bootstrap_arguments_are_named():
         decode.reward_response_intervals(form, level=1.5)
     with pytest.raises(TypeError, match="RewardDistribution"):
         decode.reward_response_intervals(form, distribution=[1, 2])
-    means_only = decode.responses_form(form.response.values, magnitude=form.magnitude.values)
+    means_only = responses_form(form.response.values, magnitude=form.magnitude.values)
     with pytest.raises(ValueError, match="trial_response="):
         decode.reward_response_intervals(means_only)
     with pytest.raises(ValueError, match="no true τ"):

@@ -11,6 +11,7 @@ import pytest
 
 import drl
 from drl import decode
+from drl.responses import responses_form
 
 TRUTH = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
 TAUS = np.linspace(0.08, 0.92, 12)
@@ -27,7 +28,7 @@ def hinge_population(noise_sd: float, n_repeats: int = 12, seed: int = 0):
     noise = rng.normal(0, noise_sd, (TAUS.size, magnitudes.size, n_repeats))
     noise -= noise.mean(2, keepdims=True)  # the means stay the exact hinge
     trials = mean[..., None] + noise
-    return decode.responses_form(trials.mean(2), trial_response=trials, magnitude=magnitudes,
+    return responses_form(trials.mean(2), trial_response=trials, magnitude=magnitudes,
                                  event=["reward"] * magnitudes.size, trial_type=["variable"] * magnitudes.size,
                                  units="µl")
 
@@ -76,7 +77,7 @@ def test_bad_input_is_named():
         decode.perfect_code_control(form, drl.RewardDistribution([0.1, 3.0], [0.5, 0.5]), "variable")
     with pytest.raises(ValueError, match="n_codes"):
         decode.perfect_code_control(form, TRUTH, "variable", n_codes=0)
-    means_only = decode.responses_form(form["response"].values, magnitude=form["magnitude"].values,
+    means_only = responses_form(form["response"].values, magnitude=form["magnitude"].values,
                                        event=["reward"] * 7, trial_type=["variable"] * 7, units="µl")
     with pytest.raises(ValueError, match="no single trials"):
         decode.perfect_code_control(means_only, TRUTH, "variable")

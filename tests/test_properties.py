@@ -213,7 +213,7 @@ def test_a_random_recordings_table_gets_a_promised_error_or_a_form(tmp_path_fact
         path = tmp_path_factory.mktemp("table") / "t.csv"
         table.to_csv(path, index=False)
         table = path
-    form = _promised(lambda: drl.decode.responses_from_table(table))
+    form = _promised(lambda: drl.responses.responses_from_table(table))
     if form is not None:
         # a neuron without rows in a condition is NaN there (by design); every neuron has a finite value
         values = form["response"].values
@@ -225,7 +225,7 @@ def test_a_random_recordings_table_gets_a_promised_error_or_a_form(tmp_path_fact
 def test_random_bytes_as_a_recordings_csv_get_a_promised_error(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("bytes") / "t.csv"
     path.write_bytes(content)
-    _promised(lambda: drl.decode.responses_from_table(path))
+    _promised(lambda: drl.responses.responses_from_table(path))
 
 
 # ------------------------------------------------------------------------------------------ choice data

@@ -21,6 +21,7 @@ from drl.responses import (
     read_nwb,
     responses_form,
     responses_from_recording,
+    responses_from_table,
     write_nwb,
 )
 
@@ -340,7 +341,7 @@ def test_photometry_outcome_tuning_per_animal_through_the_table_path():
     if not path.is_file():
         pytest.skip(f"no photometry table at {path}")
     table = pd.read_csv(path)
-    form = decode.responses_from_table(table, neuron="animal", response="outcomeresponse", magnitude="outcome",
+    form = responses_from_table(table, neuron="animal", response="outcomeresponse", magnitude="outcome",
                                        units="µl", response_units="z-scored ΔF/F", name="Lak et al. 2020")
     assert form.sizes["neuron"] == 5 and form["magnitude"].values.tolist() == [0.0, 1.2, 2.4]
     assert form.attrs["response_units"] == "z-scored ΔF/F" and form.sizes["repeat"] > 1000
@@ -354,7 +355,7 @@ def test_photometry_outcome_tuning_per_animal_through_the_table_path():
     # the reward prediction error: a rewarded outcome excites more after an uncertain (low-contrast) choice, in
     # every animal (the animal is the replication unit: 5 of 5, one-sided sign test p = 1/32)
     table["confidence"] = np.where(table["stimulus"].abs() >= 0.5, "high contrast", "low contrast")
-    large = decode.responses_from_table(table[table["outcome"] == 2.4], neuron="animal", response="outcomeresponse",
+    large = responses_from_table(table[table["outcome"] == 2.4], neuron="animal", response="outcomeresponse",
                                         magnitude="outcome", trial_type="confidence", units="µl")
     names = large["trial_type"].values.tolist()
     low, high = (large["response"].values[:, names.index(n)] for n in ("low contrast", "high contrast"))

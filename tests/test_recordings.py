@@ -7,6 +7,7 @@ import pytest
 
 import drl
 from drl import decode, plots
+from drl.responses import is_responses_form, responses_form, responses_from_table
 from drl.runs.reading import learned_trials, step_index
 
 TAU_20 = (np.arange(20) + 0.5) / 20
@@ -57,8 +58,8 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
     table = _record(dabney_run, "variable", reward_time, scaled, noise=0.3, rng=rng,
                     extra=lambda sub, k, n: {"magnitude": float(sub["reward"].isel(time=k).values[n])})
     table.to_csv("recording.csv", index=False)
-    form = decode.responses_from_table("recording.csv", units="µl")
-    assert decode.is_responses_form(form) and form.attrs["task_name"] == "recording"
+    form = responses_from_table("recording.csv", units="µl")
+    assert is_responses_form(form) and form.attrs["task_name"] == "recording"
     assert form.sizes["neuron"] == 20 and form.sizes["condition"] == 7 and "trial_response" in form
 
     default = decode.reward_responses(form)  # a real neuron's reading: the utility axis, τ̂ in [0, 1]
@@ -108,7 +109,7 @@ def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_
     # one gain per neuron across conditions: redraw with a shared gain
     gains = dict(zip(sorted(table.neuron.unique()), rng.uniform(0.5, 2.0, 20), strict=True))
     table["response"] *= table.neuron.map(gains)
-    form = decode.responses_from_table(table)
+    form = responses_from_table(table)
     recorded = decode.cue_responses(form)
     simulated = decode.cue_responses(run)
     assert recorded.attrs["weighting"] == "inverse variance"
@@ -148,7 +149,7 @@ def test_sign_count_against_a_slow_reference():
 
 def test_the_loader_names_what_is_wrong():
     good = pd.DataFrame({"neuron": [0, 0, 1, 1], "magnitude": [1.0, 4.0, 1.0, 4.0], "response": [-1, 1, -2, 2.0]})
-    form = decode.responses_from_table(good)
+    form = responses_from_table(good)
     assert form.sizes == {"neuron": 2, "condition": 2} and "trial_response" not in form
     assert np.isnan(form.delay.values).all() and form.trial_type.values.tolist() == ["", ""]
     cases = [
@@ -162,23 +163,23 @@ def test_the_loader_names_what_is_wrong():
     for table, kwargs, message in cases:
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                            .replace("]", r"\]")):
-            decode.responses_from_table(table, **kwargs)
+            responses_from_table(table, **kwargs)
     with pytest.raises(FileNotFoundError, match="no recordings table at missing.csv"):
-        decode.responses_from_table("missing.csv")
+        responses_from_table("missing.csv")
     with pytest.raises(TypeError, match="pandas DataFrame or a CSV path"):
-        decode.responses_from_table([1, 2])
+        responses_from_table([1, 2])
     with pytest.raises(ValueError, match="give magnitude or delay"):
-        decode.responses_form([[1.0, 2.0]])
+        responses_form([[1.0, 2.0]])
     with pytest.raises(ValueError, match="response must be finite or NaN .not recorded.; neuron index 0, condition 1"):
-        decode.responses_form([[1.0, np.inf]], magnitude=[1, 2])
+        responses_form([[1.0, np.inf]], magnitude=[1, 2])
     with pytest.raises(ValueError, match="at least one number per neuron; neuron index 1 has none"):
-        decode.responses_form([[1.0, 2.0], [np.nan, np.nan]], magnitude=[1, 2])
-    partial = decode.responses_from_table(good.iloc[:3])  # neuron 1 not recorded at 4: kept, NaN there
+        responses_form([[1.0, 2.0], [np.nan, np.nan]], magnitude=[1, 2])
+    partial = responses_from_table(good.iloc[:3])  # neuron 1 not recorded at 4: kept, NaN there
     assert np.isnan(partial.response.values[1, 1]) and partial.response.values[1, 0] == -2
     with pytest.raises(ValueError, match="the mean of trial_response"):
-        decode.responses_form([[1.0, 2.0]], magnitude=[1, 2], trial_response=[[[0.0, 1.0], [2.0, 3.0]]])
+        responses_form([[1.0, 2.0]], magnitude=[1, 2], trial_response=[[[0.0, 1.0], [2.0, 3.0]]])
     with pytest.raises(ValueError, match="need at least two|reversal points need at least two"):
-        decode.reward_responses(decode.responses_form([[1.0]], magnitude=[1.0]))
+        decode.reward_responses(responses_form([[1.0]], magnitude=[1.0]))
 
 
 def test_fitting_gamma_on_a_mixed_tau_population_warns():
@@ -230,7 +231,7 @@ def test_a_joint_map_from_a_recording():
     mean = np.concatenate([reward, cue], 1)
     trials = mean[:, :, None] + 0.05 * gain[:, None, None] * rng.standard_normal((*mean.shape, 20))
     nan = np.full(4, np.nan)
-    form = decode.responses_form(
+    form = responses_form(
         trials.mean(2), trial_response=trials, units="µl",
         magnitude=np.concatenate([true.values, nan]), delay=np.concatenate([np.full(true.values.size, np.nan), delays]),
         trial_type=["variable"] * true.values.size + [f"{d:g} s" for d in delays])

@@ -27,6 +27,7 @@ where the data came from. Estimates return xarray Datasets with the neurons' coo
 distribution decodes return a :class:`DecodedDistribution`.
 """
 
+from drl._lazy import deprecated_names
 from drl.decode.calibration import calibrated_tau as calibrated_tau
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
 from drl.decode.controls import classify_cue_cells as classify_cue_cells
@@ -60,9 +61,6 @@ from drl.decode.timing import decode_timing as decode_timing
 from drl.decode.timing import default_delay_grid as default_delay_grid
 from drl.decode.timing import fit_discount as fit_discount
 from drl.decode.timing import gcv_ridge as gcv_ridge
-from drl.responses.form import is_responses_form as is_responses_form
-from drl.responses.form import responses_form as responses_form
-from drl.responses.table import responses_from_table as responses_from_table
 from drl.runs.reading import learned_trials as learned_trials
 
 __all__ = [
@@ -93,9 +91,6 @@ __all__ = [
     "perfect_code_control",
     "predict_signs",
     "reference_ladder",
-    "is_responses_form",
-    "responses_form",
-    "responses_from_table",
     "reversal_from_cue",
     "reward_response_intervals",
     "reward_responses",
@@ -104,3 +99,8 @@ __all__ = [
     "split_half_reversals",
     "wasserstein",
 ]
+
+# the responses form's own functions, once exported here too: one export per object (drl.responses)
+__getattr__ = deprecated_names(__name__, {"is_responses_form": ("drl.responses", "is_responses_form"),
+                                          "responses_form": ("drl.responses", "responses_form"),
+                                          "responses_from_table": ("drl.responses", "responses_from_table")})

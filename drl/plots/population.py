@@ -23,6 +23,7 @@ from drl.plots._common import (
     styled,
 )
 from drl.plots.decoded import distribution
+from drl.responses.form import is_responses_form
 from drl.runs.reading import learned_trials, reward_units, run_task, step_index
 
 
@@ -62,7 +63,7 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     >>> len(fig.axes) >= 3
     True
     """
-    if decode.is_responses_form(run):
+    if is_responses_form(run):
         return _recorded_reward_response(run, trial_type, save)
     ds = resolve(run, needs=("rpe", "reward"))
     units = reward_units(ds)
@@ -268,7 +269,7 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response is its τ-expectile of the
     reward, not the mean, and where the expectile changes with the delay's distribution the fit takes that for
     discounting. The figure says so when τ varies; fit one τ level at a time to separate them."""
-    recorded = decode.is_responses_form(run)
+    recorded = is_responses_form(run)
     ds = run if recorded else resolve(run, needs=("rpe",))
     cue = decode.cue_responses(ds, trial_types, learned_fraction=learned_fraction)
     if recorded:
@@ -315,7 +316,7 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
     (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins to 10 s or 1.25 × the latest
     delay), so the figure shows the very decode ``decode_run_timing`` returns. ``run`` may be a recording in
     the responses form (each trial type with a delay gets a panel)."""
-    recorded = decode.is_responses_form(run)
+    recorded = is_responses_form(run)
     ds = run if recorded else resolve(run, needs=("rpe",))
     if recorded:
         with_delay = np.isfinite(ds["delay"].values)
@@ -352,7 +353,7 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
     """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals.
     ``run`` may be a recording in the responses form; pass ``cue_response`` then (see
     :func:`drl.decode.decode_joint`)."""
-    recorded = decode.is_responses_form(run)
+    recorded = is_responses_form(run)
     ds = run if recorded else resolve(run, needs=("rpe",))
     if recorded:
         units = ds.attrs.get("units", "reward units")

@@ -5,6 +5,7 @@ Flat namespace for everything the SPICE tutorials import from ``spice.estimator`
 ``spice.utils.plotting``: replace those import lines by ``drl.spice``.
 """
 
+from drl._lazy import deprecated_names
 from drl.spice.agents import AgentNetwork as AgentNetwork
 from drl.spice.bandits import AgentQ as AgentQ
 from drl.spice.bandits import Bandits as Bandits
@@ -30,7 +31,6 @@ from drl.spice.estimator import SpiceEstimator as SpiceEstimator
 from drl.spice.plotting import plot_session as plot_session
 from drl.spice.precoded import FORGETTING_CONFIG as FORGETTING_CONFIG
 from drl.spice.precoded import LEARNING_RATE_RNN_CONFIG as LEARNING_RATE_RNN_CONFIG
-from drl.spice.precoded import RESCOLA_WAGNER_CONFIG as RESCOLA_WAGNER_CONFIG
 from drl.spice.precoded import RESCORLA_WAGNER_CONFIG as RESCORLA_WAGNER_CONFIG
 from drl.spice.precoded import WEINHARDT_2024_CONFIG as WEINHARDT_2024_CONFIG
 from drl.spice.precoded import ForgettingRNN as ForgettingRNN
@@ -49,11 +49,13 @@ from drl.spice.training import fit_model as fit_model
 from drl.spice.training import nll as nll
 from drl.spice.training import tail_steps as tail_steps
 
-__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "PATIENCE", "Q_LEARNING_BOUNDS", "RESCOLA_WAGNER_CONFIG",
-           "RESCORLA_WAGNER_CONFIG", "SINDY_THRESHOLDS", "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ",
+__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "PATIENCE", "Q_LEARNING_BOUNDS", "RESCORLA_WAGNER_CONFIG", "SINDY_THRESHOLDS", "WEINHARDT_2024_CONFIG", "AgentNetwork", "AgentQ",
            "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN", "ChanceLevelWarning",
            "Constant", "DatasetRNN", "Experiment", "ForgettingRNN", "LearningRateRNN", "ModelComparison",
            "QLearningFit", "RNNModule", "RescorlaWagnerRNN", "SindyEquation", "SpiceConfig", "SpiceEstimator",
            "TrainingResult", "Weinhardt2024RNN", "check_choice_arrays", "choice_data", "compare_models", "create_dataset",
            "distill", "fit_model", "fit_q_learning", "load_choice_table", "nll", "plot_session",
            "q_learning_logits", "tail_steps", "term_stability"]
+
+# the SPICE tutorials' spelling, once exported beside the right one: one export per object
+__getattr__ = deprecated_names(__name__, {"RESCOLA_WAGNER_CONFIG": ("drl.spice.precoded", "RESCORLA_WAGNER_CONFIG")})

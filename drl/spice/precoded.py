@@ -8,7 +8,7 @@ from drl.spice.compiled import sequence_logits
 from drl.spice.rnn import BaseRNN, RNNModule
 from drl.spice.sindy import SpiceConfig
 
-__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCOLA_WAGNER_CONFIG", "RESCORLA_WAGNER_CONFIG",
+__all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCORLA_WAGNER_CONFIG",
            "WEINHARDT_2024_CONFIG", "ForgettingRNN", "LearningRateRNN", "RescorlaWagnerRNN", "Weinhardt2024RNN"]
 
 
@@ -243,7 +243,6 @@ RESCORLA_WAGNER_CONFIG = SpiceConfig(
     library_setup={"x_value_reward_chosen": ["c_reward"]},
     filter_setup={"x_value_reward_chosen": ["c_action", 1, True]},
 )
-RESCOLA_WAGNER_CONFIG = RESCORLA_WAGNER_CONFIG  # the SPICE tutorials' spelling
 
 FORGETTING_CONFIG = SpiceConfig(
     rnn_modules=["x_value_reward_chosen", "x_value_reward_not_chosen"],

@@ -13,8 +13,8 @@ Imports go one way: registry → builtin → model → distributions, schedule �
 from drl._lazy import lazy_exports
 
 _EXPORTS = {
-    "Task": "drl.tasks.model", "TrialType": "drl.tasks.model", "RewardEvent": "drl.tasks.model",
-    "Utility": "drl.tasks.model", "RewardDistribution": "drl.tasks.distributions", "Schedule": "drl.tasks.schedule",
+    "Task": "drl.tasks.model", "TrialType": "drl.tasks.events", "RewardEvent": "drl.tasks.events",
+    "Utility": "drl.tasks.events", "RewardDistribution": "drl.tasks.distributions", "Schedule": "drl.tasks.schedule",
     "get_task": "drl.tasks.registry", "list_tasks": "drl.tasks.registry", "load_task": "drl.tasks.registry",
     "register_task": "drl.tasks.registry",
 }
