@@ -366,3 +366,25 @@ def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, mon
 
     plt.close("all")
     assert counts == {"open": 1, "validate": 1, "parse": 1}, counts
+
+
+def test_a_run_read_through_its_accessor_is_freed_at_once(tmp_path):
+    """run.drl makes no reference cycle: as an xarray-registered accessor it made every run one, freed (and its
+    file closed) by the cyclic collector in whatever thread it ran, a Dask one included, where netCDF-C (not
+    thread-safe) crashed the test process once while another file was being opened. Chained use works too."""
+    import gc
+    import weakref
+
+    path = tmp_path / "run.nc"
+    drl.save(drl.simulate("delay", drl.Population.grid(tau=[0.3, 0.7]), 20, progress=False), path)
+    assert drl.load(path).drl.task.name == "delay"  # chained: the Dataset lives while its accessor is used
+    gc.disable()
+    try:
+        run = drl.load(path)
+        assert run.drl.task.name == "delay" and run.drl.options["rule"] == "expectile"
+        assert run.drl.population.n_predictors == 2
+        freed = weakref.ref(run)
+        del run
+        assert freed() is None
+    finally:
+        gc.enable()

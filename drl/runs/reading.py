@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 
 import numpy as np
 import xarray as xr
@@ -22,7 +23,6 @@ __all__ = ["RunAccessor", "validated", "learned_trials", "population_from_datase
            "run_options", "run_task", "step_index", "trials_of_type"]
 
 
-@xr.register_dataset_accessor("drl")
 class RunAccessor:
     """``run.drl``: what a drl run holds, resolved once per Dataset.
 
@@ -36,23 +36,22 @@ class RunAccessor:
     25
     """
 
-    def __init__(self, run: xr.Dataset):
+    def __init__(self, run: xr.Dataset, state: dict):
         self._run = run
-        self._validated = False
-        self._cache: dict = {}
+        self._state = state  # what is known of this Dataset object, kept by _RunAccess
 
     def validated(self, source: str = "dataset") -> xr.Dataset:
         """The run, checked against the drl schema the first time (``validate_dataset``; ``source`` names it in
         the error) and not again."""
-        if not self._validated:
+        if not self._state.get("validated"):
             validate_dataset(self._run, source)
-            self._validated = True
+            self._state["validated"] = True
         return self._run
 
     def _once(self, key: str, make):
-        if key not in self._cache:
-            self._cache[key] = make(self._run)
-        return self._cache[key]
+        if key not in self._state:
+            self._state[key] = make(self._run)
+        return self._state[key]
 
     @property
     def task(self):
@@ -81,6 +80,32 @@ class RunAccessor:
     def step(self, time: float) -> int:
         """The index along ``time`` of the recorded step at ``time`` (s)."""
         return step_index(self._run, time)
+
+
+class _RunAccess:
+    """``xarray.Dataset.drl``: a :class:`RunAccessor` of the Dataset, whose state (validated, task, options,
+    population) lives here per Dataset object until the Dataset is freed.
+
+    Not ``xarray.register_dataset_accessor``: xarray keeps a registered accessor on its Dataset, and the accessor
+    keeps the Dataset, so every run read through it became a reference cycle, left to the cyclic collector, which
+    closes the run's file in whatever thread it runs (a Dask one, while netCDF-C, not thread-safe, opens another
+    file: the test process crashed once). Here the state holds no reference to the Dataset."""
+
+    def __init__(self):
+        self._states: dict[int, dict] = {}
+
+    def __get__(self, run, owner=None):
+        if run is None:
+            return RunAccessor
+        key = id(run)
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = {}
+            weakref.finalize(run, self._states.pop, key, None)
+        return RunAccessor(run, state)
+
+
+xr.Dataset.drl = _RunAccess()
 
 
 def validated(run, source: str = "dataset") -> xr.Dataset:
