@@ -37,6 +37,8 @@ MOVED = {
     "drl.drl_sim": "drl.runs.drl_sim",
     "drl.convergence": "drl.diagnostics.convergence",
     "drl.cue_code": "drl.diagnostics.cue_code",
+    "drl.decode.population": "drl.decode.decoders",
+    "drl.plots.population": "drl.plots.responses",
 }
 
 

@@ -99,7 +99,7 @@ def test_no_link_leaves_the_repository():
 @pytest.mark.parametrize("module", ["drl.engine.phases", "drl.responses.commonformat", "drl.spice.checks",
                                     "drl.sweep.configs", "drl.sweep.results", "drl.decode.perfect_code",
                                     "drl.spice.estimator", "drl.plots.figures", "drl.plots.recording",
-                                    "drl.plots.population", "drl.plots.decoded", "drl.decode.population",
+                                    "drl.plots.responses", "drl.plots.decoded", "drl.decode.decoders",
                                     "drl.decode.reward", "drl.decode.distribution", "drl.engine.simulation", "drl.sweep.run",
                                     "drl.plots.controls", "drl.decode.sessions", "drl.runs.reading"])
 def test_docstring_examples_run(module):

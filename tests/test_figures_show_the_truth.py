@@ -66,7 +66,7 @@ def test_hinge_curves_against_a_hand_computed_response():
 
     responses = xr.Dataset({"reversal_point": ("predictor", [3.0, 10.0]), "slope_pos": ("predictor", [0.2, 0.5]),
                             "slope_neg": ("predictor", [0.05, 0.1])}, coords={"magnitude": [1.0, 4.0, 8.0]})
-    x, y = plots.population.hinge_curves(responses)
+    x, y = plots.responses.hinge_curves(responses)
     np.testing.assert_allclose(x[0], [1.0, 3.0, 8.0])
     np.testing.assert_allclose(y[0], [0.05 * (1 - 3), 0.0, 0.2 * (8 - 3)])
     # reversal above every magnitude: no side above it to draw

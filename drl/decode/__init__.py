@@ -19,7 +19,7 @@ decoded distribution's W1 means; :func:`cue_diversity_by_session` tests, session
 discount fits per neuron and the timing decoders under each, cross-validated over trials (Masset et al. 2025).
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
-estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.population`,
+estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.decoders`,
 on the array decoders :mod:`~drl.decode.distribution` and :mod:`~drl.decode.timing`) → uncertainty
 (:mod:`~drl.decode.intervals`, :mod:`~drl.decode.calibration`). Every function takes a run (read into the form on
 the trials after learning, ``learned_fraction``: the last half by default), a path or a form, and none branches on
@@ -37,6 +37,10 @@ from drl.decode.controls import reference_ladder as reference_ladder
 from drl.decode.controls import split_half_reversals as split_half_reversals
 from drl.decode.cue import cue_responses as cue_responses
 from drl.decode.cue import cue_values as cue_values
+from drl.decode.decoders import decode_cue_distribution as decode_cue_distribution
+from drl.decode.decoders import decode_joint as decode_joint
+from drl.decode.decoders import decode_run_distribution as decode_run_distribution
+from drl.decode.decoders import decode_run_timing as decode_run_timing
 from drl.decode.discounting import compare_discount_models as compare_discount_models
 from drl.decode.discounting import compare_timing_decoders as compare_timing_decoders
 from drl.decode.discounting import fit_hyperbolic as fit_hyperbolic
@@ -49,10 +53,6 @@ from drl.decode.distribution import wasserstein as wasserstein
 from drl.decode.intervals import distribution_intervals as distribution_intervals
 from drl.decode.intervals import reward_response_intervals as reward_response_intervals
 from drl.decode.perfect_code import perfect_code_control as perfect_code_control
-from drl.decode.population import decode_cue_distribution as decode_cue_distribution
-from drl.decode.population import decode_joint as decode_joint
-from drl.decode.population import decode_run_distribution as decode_run_distribution
-from drl.decode.population import decode_run_timing as decode_run_timing
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal

@@ -19,8 +19,8 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import integer
+from drl.decode.decoders import decode_run_distribution
 from drl.decode.distribution import expectiles, residual_warnings_ignored, wasserstein
-from drl.decode.population import decode_run_distribution
 from drl.decode.reward import responses_at_reward, reward_reading
 from drl.responses.form import responses_form
 from drl.responses.run import as_form

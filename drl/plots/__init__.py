@@ -11,13 +11,13 @@ from drl.plots.decoded import distribution as distribution
 from drl.plots.figures import heatmap as heatmap
 from drl.plots.figures import summary as summary
 from drl.plots.figures import val_at_t as val_at_t
-from drl.plots.population import joint_map as joint_map
-from drl.plots.population import population_response as population_response
-from drl.plots.population import reward_response as reward_response
-from drl.plots.population import timing as timing
-from drl.plots.population import value_vs_delay as value_vs_delay
 from drl.plots.recording import psth as psth
 from drl.plots.recording import raster as raster
+from drl.plots.responses import joint_map as joint_map
+from drl.plots.responses import population_response as population_response
+from drl.plots.responses import reward_response as reward_response
+from drl.plots.responses import timing as timing
+from drl.plots.responses import value_vs_delay as value_vs_delay
 
 __all__ = ["Figure", "TrialAnimation", "cue_cells", "distribution", "heatmap", "joint_map", "population_response",
            "psth", "raster", "reward_response", "split_half", "summary", "timing", "val_at_t", "val_over_t",
