@@ -1,7 +1,7 @@
 """Named tasks: the registry behind ``get_task``/``drl run NAME``, holding the built-ins and the user's own.
 
 Kept apart from :mod:`drl.tasks.model` (what a task is) and :mod:`drl.tasks.builtin` (the tasks drl ships) so that
-imports go one way: registry → builtin_tasks → tasks. The registry is per process; ``register_task`` adds to
+imports go one way: registry → builtin → model. The registry is per process; ``register_task`` adds to
 it, nothing else changes it.
 """
 
