@@ -186,6 +186,8 @@ def test_the_power_of_the_cue_cell_test_grows_with_the_trials():
         cue_cell_power(tau=(0.5, 1.0))
     with pytest.raises(ValueError, match="trials_per_cue must be an integer ≥ 3"):
         cue_cell_power(trials_per_cue=(2,))
+    with pytest.raises(ValueError, match="trials_per_cue = 300 needs 900 learned trials.*at least 3600"):
+        cue_cell_power(tau=(0.8,), trials_per_cue=(300,), n_cells=2, learning_trials=3000)
 
 
 def test_discount_power_is_each_recordings_verdict_and_grows_with_the_trials():

@@ -26,22 +26,47 @@ def cue_cell_power(tau=(0.2, 0.5, 0.8), trials_per_cue=(20, 40, 100, 300), *, n_
     """The fraction of cells of each optimism ``tau`` that :func:`~drl.decode.classify_cue_cells` calls optimistic
     and pessimistic, at each number of trials per cue.
 
-    Args:
-      tau: the optimism levels to test (each a population of ``n_cells`` cells of that τ; τ = 0.5 gives the test's
-        false-positive rate).
-      trials_per_cue: trials of each cue (p10, p50, p90) recorded per cell.
-      n_cells: cells per τ level; each session (a run, seeded apart) holds one cell of every level, so cells of
-        one level share no learning noise and the fractions are those of independent cells.
-      task: a task with the cues ``p10``, ``p50``, ``p90`` (default: Dabney et al.'s variable-probability task).
-      learning_trials: trials learned before the recording (drl's defaults α = 0.01, λ = 0.95, γ = 0.9).
-      alpha: the test's level.
-      seed: the runs' and the spikes' seed.
-      progress: a bar over the τ levels.
-      recording: options of :func:`drl.responses.recording_from_run` (default ``gain_rule="shared"``: one gain in
-        a session, a pessimist's responses as small as the model has them; e.g. ``overdispersion=1``).
+    Parameters
+    ----------
+    tau : sequence of float
+        The optimism levels to test, each in (0, 1): each a population of ``n_cells`` cells of that τ (τ = 0.5
+        gives the test's false-positive rate).
+    trials_per_cue : sequence of int
+        Trials of each cue (p10, p50, p90) recorded per cell, each ≥ 3.
+    n_cells : int
+        Cells per τ level. Each session (a run, seeded apart) holds one cell of every level, so cells of one level
+        share no learning noise and the fractions are those of independent cells.
+    task : str
+        A task with the cues ``p10``, ``p50``, ``p90`` (default: Dabney et al.'s variable-probability task).
+    learning_trials : int
+        Trials learned before the recording (drl's defaults α = 0.01, λ = 0.95, γ = 0.9).
+    alpha : float
+        The test's level.
+    seed : int
+        The runs' and the spikes' seed.
+    progress : bool
+        A bar over the sessions.
+    **recording
+        Options of :func:`drl.responses.recording_from_run` (default ``gain_rule="shared"``: one gain in a
+        session, a pessimist's responses as small as the model has them; e.g. ``overdispersion=1``).
 
-    Returns a Dataset [tau, trials_per_cue]: ``optimistic`` and ``pessimistic`` (fractions of cells called so),
-    ``called`` (either); attrs ``n_cells``, ``alpha``, ``task``.
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``[tau, trials_per_cue]``: ``optimistic`` and ``pessimistic`` (fractions of cells called so),
+        ``called`` (either); attrs ``n_cells``, ``alpha``, ``task``.
+
+    Raises
+    ------
+    ValueError
+        A τ outside (0, 1), a trial count below 3, or ``n_cells`` below 2.
+
+    Examples
+    --------
+    >>> from drl.reproduce import cue_cell_power
+    >>> power = cue_cell_power(tau=(0.8,), trials_per_cue=(100,), n_cells=3, learning_trials=3000)
+    >>> power["optimistic"].dims
+    ('tau', 'trials_per_cue')
     """
     from tqdm.auto import tqdm
 
@@ -65,8 +90,15 @@ def cue_cell_power(tau=(0.2, 0.5, 0.8), trials_per_cue=(20, 40, 100, 300), *, n_
         run = drl.simulate(task, drl.Population.grid(tau=list(levels), gamma=0.9), learning_trials, progress=False,
                            seed=seed + c, record_trials=2)
         for j, count in enumerate(counts):
-            form = responses_from_recording(recording_from_run(run, n_trials=3 * int(count), seed=seed + 7919 * j + c,
-                                                               **recording))
+            try:
+                recorded = recording_from_run(run, n_trials=3 * int(count), seed=seed + 7919 * j + c, **recording)
+            except ValueError as e:
+                if "n_trials must be" not in str(e):
+                    raise
+                raise ValueError(f"trials_per_cue = {count} needs {3 * int(count)} learned trials, more than "
+                                 f"learning_trials = {learning_trials} leaves (every 2nd trial of its last half is "
+                                 f"recorded): raise learning_trials to at least {12 * int(count)}") from None
+            form = responses_from_recording(recorded)
             calls = classify_cue_cells(form, alpha=alpha)["cell_class"].values  # [level]
             optimistic[:, j] += (calls == "optimistic") / n_cells
             pessimistic[:, j] += (calls == "pessimistic") / n_cells
