@@ -102,7 +102,8 @@ def test_no_link_leaves_the_repository():
                                     "drl.plots.responses", "drl.plots.decoded", "drl.decode.decoders",
                                     "drl.decode.reward", "drl.decode.distribution", "drl.engine.simulation", "drl.sweep.run",
                                     "drl.plots.controls", "drl.decode.sessions", "drl.runs.reading",
-                                    "drl.reproduce.power"])
+                                    "drl.reproduce.power", "drl.responses.form", "drl.diagnostics.convergence",
+                                    "drl.diagnostics.cue_code"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

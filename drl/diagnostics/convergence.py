@@ -103,18 +103,46 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
 
     (Judged on the run's largest value, as before, a small value could move 20 % of itself and pass.)
 
-    Args:
-      run: a run Dataset, or a path / run name.
-      learned_fraction: the learned window, as in the decoders (the last half of the recorded trials).
-      tolerance: drift flagged above this fraction of the predictor's own scale.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run Dataset, or a path / run name.
+    learned_fraction : float
+        The learned window, as in the decoders: the last ``learned_fraction`` of the recorded trials (0 < f ≤ 1).
+    tolerance : float
+        Drift flagged above this fraction of the predictor's own scale (> 0).
 
-    Returns a Dataset over (predictor, type): ``drift`` (reward units; second-half mean − first-half mean at the
-    step where it is largest), ``relative_drift`` (|drift| / own scale), ``noise`` (its standard error),
-    ``time`` (s, where the drift is largest), ``swing`` (relative spread of the quarter means), ``swing_ratio``
-    (their variance over their noise), ``scale`` (the predictor's own scale), ``wandering``, ``non_finite`` (a
-    NaN or inf in the window: not converged) and ``converged``
-    (bool); attrs ``variable``, ``tolerance``. Types with fewer than 8 learned trials get NaN and count as
-    converged (too few to tell).
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``[predictor, type]``: ``drift`` (reward units; second-half mean − first-half mean at the step
+        where it is largest), ``relative_drift`` (|drift| / own scale), ``noise`` (its standard error), ``time``
+        (s, where the drift is largest), ``swing`` (relative spread of the quarter means), ``swing_ratio`` (their
+        variance over their noise), ``scale`` (the predictor's own scale), ``wandering``, ``non_finite`` (a NaN
+        or inf in the window: not converged) and ``converged`` (bool); attrs ``variable``, ``tolerance``. Types
+        with fewer than 8 learned trials get NaN and count as converged (too few to tell).
+
+    Raises
+    ------
+    TypeError
+        ``run`` is not a run, a path or a name.
+    ValueError
+        A bad ``tolerance`` or ``learned_fraction``; a run with no finite value or no trial.
+
+    See Also
+    --------
+    drl.cue_code : whether a converged cue response is the expectile it should be.
+
+    Examples
+    --------
+    Nine optimism levels after 6,000 trials of Dabney et al.'s task (the trials it needs, docs/drl.md):
+
+    >>> import drl
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.5, 0.9]), 6000,
+    ...                    progress=False, record_trials=4)
+    >>> report = drl.convergence(run)
+    >>> dict(report["converged"].sizes)
+    {'predictor': 3, 'type': 1}
     """
     from drl.runs.reading import require_values
     from drl.runs.store import open_run

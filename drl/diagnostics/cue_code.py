@@ -53,25 +53,51 @@ def _quantile_interval(values: np.ndarray, probabilities: np.ndarray, levels: np
 def cue_code(run, trial_types=None, *, learned_fraction: float = 0.5, tolerance: float = 0.02) -> xr.Dataset:
     """Each predictor's learned cue response against the exact τ-statistic of its discounted return.
 
-    Args:
-      run: a run Dataset, or a path / run name, with ``rpe`` recorded.
-      trial_types: names of trial types to check (default: every type with a reward).
-      learned_fraction: the learned window, as in the decoders (the last half of the recorded trials).
-      tolerance: a bias is flagged above this fraction of the predictor's own expected value (floored at 10 %
-        of the type's largest, so that near-zero expectations are not judged on their own tiny scale).
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run Dataset, or a path / run name, with ``rpe`` recorded.
+    trial_types : list of str, optional
+        The trial types to check (default: every type with a reward).
+    learned_fraction : float
+        The learned window, as in the decoders: the last ``learned_fraction`` of the recorded trials.
+    tolerance : float
+        A bias is flagged above this fraction of the predictor's own expected value (floored at 10 % of the
+        type's largest, so that near-zero expectations are not judged on their own tiny scale).
 
-    Returns a Dataset over (predictor, type) with ``cue_response`` (mean over the learned window, reward
-    units), ``expected`` (the exact τ-expectile, or the nearest τ-quantile, of the return from the cue),
-    ``bias`` (cue_response − expected; 0 inside a quantile rule's interval of valid quantiles),
-    ``relative_bias`` (bias / the predictor's scale), ``noise`` (standard error of the mean cue response,
-    from its integrated autocorrelation time), ``sampling`` (the standard error of the exact statistic over the
-    rewards a learned window of that many trials delivers: the values learn the rewards they were given, not the
-    task's distribution), ``delivered`` (the statistic of the returns the learned window delivered, where every
-    trial and step was recorded) and ``biased``: |bias| above ``tolerance`` × scale and 3 × the combined noise
-    and sampling error, and, where ``delivered`` is known, off it by more than ``tolerance`` × scale and 3 ×
-    noise too. (A converged variable-probability run was flagged for 17 of 27 predictors at −5.6 % while it sat
-    within 1.4 % of the rewards actually delivered: the sampling of the reward sequence read as model bias.) Types without reward, runs of drl_sim's preset (another model) and tasks whose return
-    distribution is too large to enumerate get NaN and are not flagged.
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``[predictor, type]``: ``cue_response`` (mean over the learned window, reward units), ``expected``
+        (the exact τ-expectile, or the nearest τ-quantile, of the return from the cue), ``bias``
+        (cue_response − expected; 0 inside a quantile rule's interval of valid quantiles), ``relative_bias``
+        (bias / the predictor's scale), ``noise`` (standard error of the mean cue response, from its integrated
+        autocorrelation time), ``sampling`` (the standard error of the exact statistic over the rewards a
+        learned window of that many trials delivers: the values learn the rewards they were given, not the
+        task's distribution), ``delivered`` (the statistic of the returns the learned window delivered, where
+        every trial and step was recorded) and ``biased``: |bias| above ``tolerance`` × scale and 3 × the
+        combined noise and sampling error, and, where ``delivered`` is known, off it by more than ``tolerance``
+        × scale and 3 × noise too. Types without reward, runs of drl_sim's preset (another model) and tasks
+        whose return distribution is too large to enumerate get NaN and are not flagged.
+
+    Notes
+    -----
+    A converged variable-probability run was flagged for 17 of 27 predictors at −5.6 % while it sat within
+    1.4 % of the rewards actually delivered: the sampling of the reward sequence read as model bias. It is now
+    judged against the delivered rewards (or with their sampling error).
+
+    See Also
+    --------
+    drl.convergence : whether the learned window still moves.
+
+    Examples
+    --------
+    >>> import drl
+    >>> run = drl.simulate("dabney_variable_probability", drl.Population.grid(tau=[0.2, 0.8]), 4000,
+    ...                    progress=False)
+    >>> report = drl.cue_code(run)
+    >>> sorted(report["type"].values.tolist())
+    ['p10', 'p50', 'p90']
     """
     ds = open_run(run)
     in_range("learned_fraction", learned_fraction, 0, 1, lo_open=True)

@@ -60,25 +60,63 @@ def _per_condition(name: str, values, n_conditions: int, dtype) -> np.ndarray:
 def responses_form(response, *, magnitude=None, delay=None, trial_type=None, event=None, neuron=None,
                    trial_response=None, trial=None, neuron_coords: dict | None = None, units: str = "reward units",
                    name: str = "recording", signal: str = "recorded", attrs: dict | None = None) -> xr.Dataset:
-    """The responses form from arrays (see the module docstring).
+    """The responses form from arrays (see the module docstring): the one currency of every analysis.
 
-    Args:
-      response: [neuron, condition] mean baseline-subtracted responses (any unit: gains differ per neuron); NaN
-        where a neuron was not recorded in a condition (each neuron needs at least one response).
-      magnitude: [condition] reward magnitude of each condition (reward units), NaN where none.
-      delay: [condition] reward delay after the cue (s), NaN where none.
-      trial_type: [condition] names (e.g. the odour); default "" for all.
-      event: [condition] "cue", "reward" or "" (read as either: a table that does not say); default "".
-      neuron: [neuron] ids (default 0 … N−1).
-      trial_response: [neuron, condition, repeat] single-trial responses, NaN-padded; ``response`` must be
-        their mean where given.
-      trial: [condition, repeat] integer trial ids, −1 where a condition has fewer repeats: given when every
-        neuron's repeat r of condition c is the same trial (neurons recorded together).
-      neuron_coords: {name: [neuron] values}, e.g. ``{"cell_type": [...]}`` or a model's ``{"tau": [...]}``.
-      units: the unit of ``magnitude`` (used in figure labels).
-      name: the recording's name (figure titles).
-      signal: "recorded" (a measured response) or "model" (a model predictor's δ or value: no measurement noise).
-      attrs: further attributes (``rule``, ``reward_delays``, the source's settings).
+    Parameters
+    ----------
+    response : array_like, shape [neuron, condition]
+        Mean baseline-subtracted responses (any unit: gains differ per neuron); NaN where a neuron was not
+        recorded in a condition (each neuron needs at least one response).
+    magnitude : array_like, shape [condition], optional
+        The reward magnitude of each condition (``units``), NaN where none.
+    delay : array_like, shape [condition], optional
+        The reward delay after the cue (s), NaN where none.
+    trial_type : array_like of str, shape [condition], optional
+        Names (e.g. the odour); default "" for all.
+    event : array_like of str, shape [condition], optional
+        "cue", "reward" or "" (read as either: a table that does not say); default "".
+    neuron : array_like, shape [neuron], optional
+        Ids (default 0 … N−1).
+    trial_response : array_like, shape [neuron, condition, repeat], optional
+        Single-trial responses, NaN-padded; ``response`` must be their mean where given.
+    trial : array_like of int, shape [condition, repeat], optional
+        Trial ids, −1 where a condition has fewer repeats: given when every neuron's repeat r of condition c is
+        the same trial (neurons recorded together).
+    neuron_coords : dict, optional
+        ``{name: [neuron] values}``, e.g. ``{"cell_type": [...]}`` or a model's ``{"tau": [...]}``.
+    units : str
+        The unit of ``magnitude`` (figure labels).
+    name : str
+        The recording's name (figure titles).
+    signal : {"recorded", "model"}
+        A measured response, or a model predictor's δ or value (no measurement noise).
+    attrs : dict, optional
+        Further attributes (``rule``, ``reward_delays``, the source's settings).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``response`` [neuron, condition] (and ``trial_response`` [neuron, condition, repeat]) with the
+        conditions' ``magnitude``, ``delay``, ``trial_type`` and ``event`` coordinates, the neurons' coordinates,
+        and ``attrs["drl_form"] = "responses"``.
+
+    Raises
+    ------
+    ValueError
+        ``response`` not 2-D, infinite, or empty for a neuron; neither ``magnitude`` nor ``delay``; a negative
+        delay; an unknown ``event``; repeated neuron ids; ``trial_response`` or ``trial`` of another shape, or a
+        ``response`` that is not the mean of its trials; a ``neuron_coords`` entry without one value per neuron.
+
+    Examples
+    --------
+    Three neurons' mean reward responses to two magnitudes:
+
+    >>> import numpy as np
+    >>> from drl.responses import responses_form
+    >>> form = responses_form(np.array([[-1.0, 2.0], [-0.5, 1.0], [-2.0, 0.5]]), magnitude=[1.0, 8.0],
+    ...                       event=["reward", "reward"], units="µl")
+    >>> dict(form["response"].sizes)
+    {'neuron': 3, 'condition': 2}
     """
     response = np.asarray(response, dtype=np.float64)
     if response.ndim != 2 or 0 in response.shape:
