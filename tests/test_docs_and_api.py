@@ -103,7 +103,8 @@ def test_no_link_leaves_the_repository():
                                     "drl.decode.reward", "drl.decode.distribution", "drl.engine.simulation", "drl.sweep.run",
                                     "drl.plots.controls", "drl.decode.sessions", "drl.runs.reading",
                                     "drl.reproduce.power", "drl.responses.form", "drl.diagnostics.convergence",
-                                    "drl.diagnostics.cue_code"])
+                                    "drl.diagnostics.cue_code", "drl.responses.synthetic", "drl.decode.timing",
+                                    "drl.decode.controls", "drl.decode.calibration"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

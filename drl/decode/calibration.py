@@ -24,14 +24,28 @@ __all__ = ["calibrated_tau", "reversal_from_cue"]
 def calibrated_tau(reversal_point, tau, tau_variance=None) -> np.ndarray:
     """τ as a non-decreasing function of the reversal point, by weighted isotonic regression (Sousa et al. 2025).
 
-    Args:
-      reversal_point: [P] reversal points (reward units).
-      tau: [P] asymmetries, bias-corrected (``tau_hat_corrected``) or not, in [0, 1].
-      tau_variance: [P] the variance of each τ (``tau_hat_variance``); weights ``1 / (1 + variance)``. Default:
-        equal weights.
+    Parameters
+    ----------
+    reversal_point : array_like, shape [predictor]
+        Reversal points (reward units).
+    tau : array_like, shape [predictor]
+        Asymmetries, bias-corrected (``tau_hat_corrected``) or not, in [0, 1].
+    tau_variance : array_like, shape [predictor], optional
+        The variance of each τ (``tau_hat_variance``); weights ``1 / (1 + variance)``. Default: equal weights.
 
-    Returns [P] the fitted τ at each reversal point (ties in the fit are pooled, so a block of neurons can share
-    a level). Predictors with a non-finite input get NaN.
+    Returns
+    -------
+    numpy.ndarray, shape [predictor]
+        The fitted τ at each reversal point (ties in the fit are pooled, so a block of neurons can share a
+        level). Predictors with a non-finite input get NaN.
+
+    Examples
+    --------
+    Two neurons out of order are pooled to their mean:
+
+    >>> from drl import decode
+    >>> decode.calibrated_tau([1.0, 2.0, 3.0, 4.0], [0.1, 0.5, 0.3, 0.9]).round(2).tolist()
+    [0.1, 0.4, 0.4, 0.9]
     """
     from sklearn.isotonic import IsotonicRegression
 

@@ -330,17 +330,34 @@ def _w1_to(truth_values, truth_weights, values, weights) -> float:
 def reference_ladder(truth, decoded=None, *, decoded_weights=None, n_points: int = 2001) -> dict:
     """W1 distances to the truth of a decoded distribution and of the references a referee compares it with.
 
-    Args:
-      truth: the true reward distribution: a :class:`drl.RewardDistribution`, or (values, probabilities).
-      decoded: the decoded distribution: a :class:`~drl.decode.DecodedDistribution`, samples, or None (the
-        references only); ``decoded_weights`` weights its samples (default equal).
-      n_points: grid points of the continuous references (uniform, Gaussian).
+    Parameters
+    ----------
+    truth : RewardDistribution or (values, probabilities)
+        The true reward distribution.
+    decoded : DecodedDistribution or array_like, optional
+        The decoded distribution, or its samples (None: the references only).
+    decoded_weights : array_like, optional
+        Weights of the decoded samples (default equal).
+    n_points : int
+        Grid points of the continuous references (uniform, Gaussian).
 
-    Returns {name: W1 (the truth's units)} for "decoded" (when given), "uniform over the range" (the truth's
-    smallest to largest value), "Gaussian with the mean and SD", "mirrored about the mean" (left out for a
-    symmetric truth, which is its own mirror: W1 = 0 says nothing), "shifted by SD/2" (W1 = SD/2 exactly) and
-    "scaled ×1.5 about the mean" (W1 = E|X − mean| / 2 exactly). A decode that beats the Gaussian and the mirror
-    has found the distribution's shape, not only its mean and spread.
+    Returns
+    -------
+    dict
+        ``{name: W1}`` in the truth's units, for "decoded" (when given), "uniform over the range" (the truth's
+        smallest to largest value), "Gaussian with the mean and SD", "mirrored about the mean" (left out for a
+        symmetric truth, which is its own mirror: W1 = 0 says nothing), "shifted by SD/2" (W1 = SD/2 exactly)
+        and "scaled ×1.5 about the mean" (W1 = E|X − mean| / 2 exactly). A decode that beats the Gaussian and
+        the mirror has found the distribution's shape, not only its mean and spread.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    >>> ladder = decode.reference_ladder(truth)
+    >>> abs(ladder["shifted by SD/2"] - truth.std / 2) < 1e-9
+    True
     """
     n_points = integer("n_points", n_points, minimum=3)
     if hasattr(truth, "values") and hasattr(truth, "probabilities"):

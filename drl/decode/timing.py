@@ -123,24 +123,44 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     Solves ``min_p ‖A p − v‖² + ridge·s²·‖p‖²`` subject to ``p ≥ 0``, where ``A[i, t] = γ_i^t`` is the discount
     matrix, ``s`` its largest singular value (so ``ridge`` is scale-free), by NNLS on the stacked system.
 
-    Args:
-      gamma: [P] discount per second of each predictor, in (0, 1).
-      values: [P] each predictor's prediction at the cue, ∝ Σ_t γ^t p(t): the cue response, or γ^dt·V_cue
+    Parameters
+    ----------
+    gamma : array_like, shape [predictor]
+        Each predictor's discount per second, in (0, 1).
+    values : array_like, shape [predictor]
+        Each predictor's prediction at the cue, ∝ Σ_t γ^t p(t): the cue response, or γ^dt·V_cue
         (:func:`cue_values` gives either; a raw V_cue is γ^(t − dt) and would shift the decoded delays by dt).
-      times: [T] delays (s) to decode on; default 0 … 10 s in 0.5 s bins (:func:`default_delay_grid`). A pile
-        of probability at the grid's last delay warns: the distribution was cut off.
-      ridge: relative regularisation strength (≥ 0; larger is smoother), or ``"gcv"`` to choose it by
-        generalised cross-validation (:func:`gcv_ridge`; the chosen value is in ``attrs["ridge"]``). Measured with
-        30 γ in [0.5, 0.99] (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1
-        3-200x worse; only at 5 % noise on a two-delay distribution does ~1e-3 win. The default 1e-6 is a safe
-        middle.
-      normalize: divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected
-        reward, when values are in reward units).
-      weights: [P] ≥ 0, a weight per predictor in the fit, e.g. the inverse variance of a recorded neuron's
-        mean response (Masset et al. 2025); default equal weights.
+    times : array_like, shape [delay], optional
+        Delays (s) to decode on; default 0 … 10 s in 0.5 s bins (:func:`default_delay_grid`). A pile of
+        probability at the grid's last delay warns: the distribution was cut off.
+    ridge : float or "gcv"
+        Relative regularisation strength (≥ 0; larger is smoother), or ``"gcv"`` to choose it by generalised
+        cross-validation (:func:`gcv_ridge`; the chosen value is in ``attrs["ridge"]``). Measured with 30 γ in
+        [0.5, 0.99] (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1 3-200x
+        worse; only at 5 % noise on a two-delay distribution does ~1e-3 win. The default 1e-6 is a safe middle.
+    normalize : bool
+        Divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected reward,
+        when values are in reward units).
+    weights : array_like, shape [predictor], optional
+        ≥ 0, a weight per predictor in the fit, e.g. the inverse variance of a recorded neuron's mean response
+        (Masset et al. 2025); default equal weights.
 
-    Returns a Dataset with ``probability`` [delay] and attrs ``mass``, ``ridge`` (the one used), ``ridge_rule``
-    ("fixed" or "gcv"), ``residual``.
+    Returns
+    -------
+    xarray.Dataset
+        ``probability`` [delay]; attrs ``mass``, ``ridge`` (the one used), ``ridge_rule`` ("fixed" or "gcv"),
+        ``residual``.
+
+    Examples
+    --------
+    The exact cue values of one reward of 1 after 3 s, read by 30 discounts:
+
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> gamma = np.linspace(0.5, 0.99, 30)
+    >>> decoded = decode.decode_timing(gamma, gamma ** 3.0)
+    >>> float(decoded["delay"].values[decoded["probability"].values.argmax()]), round(decoded.attrs["mass"], 2)
+    (3.0, 1.0)
     """
     gamma = _vector("gamma", gamma)
     bad = gamma[(gamma <= 0) | (gamma >= 1)]

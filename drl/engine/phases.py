@@ -118,18 +118,49 @@ def _phases(phases) -> list[Phase]:
 def simulate_phases(phases, population, *, seed: int = 0, **options) -> list[xr.Dataset]:
     """Simulate ``population`` learning the ``phases`` one after another (a task that changes during a session).
 
-    Args:
-      phases: a list of :class:`Phase` or ``(task, n_trials)`` pairs (a Phase may carry its own population).
-      population: the predictors (:class:`drl.Population`), for every phase that gives none.
-      seed: phase ``i`` draws its trials with seed ``seed + i`` (deterministic, and a phase's trials do not
-        repeat the previous phase's).
-      options: any other argument of :func:`drl.simulate` (rule, record, record_trials, progress, …), the same
-        for every phase; not ``out`` or ``initial_weights``.
+    Parameters
+    ----------
+    phases : list of Phase or (task, n_trials) pairs
+        The phases in order; a :class:`Phase` may carry its own population (the same predictors with other
+        parameters from then on, e.g. :func:`adapted_gamma`).
+    population : Population
+        The predictors, for every phase that gives none.
+    seed : int
+        Phase ``i`` draws its trials with seed ``seed + i`` (deterministic, and a phase's trials do not repeat
+        the previous phase's).
+    **options
+        Any other argument of :func:`drl.simulate` (``rule``, ``record``, ``record_trials``, ``progress``, …),
+        the same for every phase; not ``out`` or ``initial_weights``.
 
-    Returns one run per phase, each a complete run of its own task (every figure and decoder reads it), whose
-    first phase starts from zeros and each later one from the weights the one before ended with. Their attrs add
-    ``phase`` (its index), ``first_trial`` (its first trial's number in the session) and ``protocol`` (every
-    phase's task name and trials). A later phase records ``initial_weights`` and cannot be rerun alone.
+    Returns
+    -------
+    list of xarray.Dataset
+        One run per phase, each a complete run of its own task (every figure and decoder reads it); the first
+        starts from zeros and each later one from the weights the one before ended with. Their attrs add
+        ``phase`` (its index), ``first_trial`` (its first trial's number in the session) and ``protocol``
+        (every phase's task name and trials). A later phase records ``initial_weights`` and cannot be rerun
+        alone.
+
+    Raises
+    ------
+    TypeError, ValueError
+        No phase, a phase that is not a Phase or pair, a later task that changes the trial types, time grid or
+        features of the first, a phase population of another size, or ``out=``/``initial_weights=``.
+
+    Examples
+    --------
+    Dabney et al.'s variable-magnitude task, then its magnitudes doubled (a new task with the same trial types):
+
+    >>> import dataclasses
+    >>> import drl
+    >>> task = drl.get_task("dabney_variable_magnitude")
+    >>> event = task.trial_types[0].rewards[0]
+    >>> doubled = dataclasses.replace(task, name="doubled", trial_types=(dataclasses.replace(
+    ...     task.trial_types[0], rewards=(dataclasses.replace(event, magnitudes=tuple(2 * m for m in event.magnitudes)),)),))
+    >>> before, after = drl.simulate_phases([(task, 300), (doubled, 300)], drl.Population.grid(tau=[0.3, 0.7]),
+    ...                                     progress=False)
+    >>> after.attrs["phase"], after.attrs["first_trial"]
+    (1, 300)
     """
     from drl.engine.simulation import simulate
 

@@ -31,38 +31,68 @@ def recording_from_run(run, *, n_trials: int | None = None, baseline_rate: float
                        overdispersion: float = 0.0, baseline_drift: float = 0.0, seed: int = 0) -> Recording:
     """Poisson spike trains of a run's predictors on its learned trials (see the module docstring).
 
-    Args:
-      run: a run (Dataset, path or name) recording ``rpe`` and ``reward``.
-      n_trials: the learned trials used, the last ones in time (default: all of the last ``learned_fraction``).
-      baseline_rate: spikes/s outside the responses.
-      peak_rate: the largest rise of a unit's rate (spikes/s above baseline). Each unit's gain (spikes/s per
-        unit of response) is the largest that keeps its bursts within ``peak_rate`` and its deepest dip at 0.9 ×
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) recording ``rpe`` and ``reward``.
+    n_trials : int, optional
+        The learned trials used, the last ones in time (default: all of the last ``learned_fraction``).
+    baseline_rate : float
+        Spikes/s outside the responses.
+    peak_rate : float
+        The largest rise of a unit's rate (spikes/s above baseline). Each unit's gain (spikes/s per unit of
+        response) is the largest that keeps its bursts within ``peak_rate`` and its deepest dip at 0.9 ×
         ``baseline_rate`` below baseline (a rate cannot fall below zero: a clipped dip would bias what the
         responses say).
-      n_other_units: units added with the baseline rate and no response (``cell_type`` "other"; the predictors
-        are "putative_DA"), to select against.
-      reward_bias: the SD (spikes/s) of a per-unit offset added to every reward response, drawn once per unit
+    learned_fraction : float
+        The learned window: the last fraction of the run's recorded trials.
+    n_other_units : int
+        Units added with the baseline rate and no response (``cell_type`` "other"; the predictors are
+        "putative_DA"), to select against.
+    reward_bias : float
+        The SD (spikes/s) of a per-unit offset added to every reward response, drawn once per unit
         (``model_reward_bias`` in the units table): the baseline bias of Dabney et al. 2020's null model, which
         moves a unit's reversal point without any optimism (0: none).
-      gain_rule: ``"per_unit"`` (each unit's gain as above: a pessimist's small bursts are scaled up to
-        ``peak_rate``, its dips shrunk to fit the baseline) or ``"shared"`` (one gain for every unit, the
-        largest that keeps all of them within those bounds: the units' response sizes as the model has them).
-      trial_gain_sd, shared_gain_sd: the SD (of the log) of a trial-to-trial gain on each unit's responses, drawn
-        per unit and trial, or per trial and shared by every unit of the session (shared session noise).
-      overdispersion: k of gamma-Poisson counts in the response windows: each unit's rate there (baseline plus
-        response) is multiplied per trial by a gamma variable of mean 1 and variance k, so counts have variance
+    gain_rule : {"per_unit", "shared"}
+        Each unit's gain as above (a pessimist's small bursts scaled up to ``peak_rate``, its dips shrunk to fit
+        the baseline), or one gain for every unit, the largest that keeps all of them within those bounds (the
+        units' response sizes as the model has them).
+    trial_gain_sd, shared_gain_sd : float
+        The SD (of the log) of a trial-to-trial gain on each unit's responses, drawn per unit and trial, or per
+        trial and shared by every unit of the session (shared session noise).
+    overdispersion : float
+        k of gamma-Poisson counts in the response windows: each unit's rate there (baseline plus response) is
+        multiplied per trial by a gamma variable of mean 1 and variance k, so counts have variance
         mean + k·mean² (0: Poisson).
-      baseline_drift: spikes/s by which each unit's baseline rate drifts over the session, linearly, up or down
-        at random (per unit), within [0.5, 1.5] × ``baseline_rate``.
-      seed: the spikes' random seed.
+    baseline_drift : float
+        Spikes/s by which each unit's baseline rate drifts over the session, linearly, up or down at random (per
+        unit), within [0.5, 1.5] × ``baseline_rate``.
+    seed : int
+        The spikes' random seed.
 
-    The breaks (``gain_rule="shared"`` and the four noises) make the recording differ from the analysis model in
-    the ways real recordings do; ``tests/test_recordings_that_break_the_model.py`` reads every analysis under
+    Returns
+    -------
+    Recording
+        Trials spaced so that every default window lies inside its trial; units ``u000`` … with columns
+        ``cell_type``, ``model_tau`` and ``model_gamma`` (the truth, named so that analyses do not take it for
+        known parameters).
+
+    Notes
+    -----
+    The breaks (``gain_rule="shared"`` and the four noises) make the recording differ from the analysis model
+    in the ways real recordings do; ``tests/test_recordings_that_break_the_model.py`` reads every analysis under
     each.
 
-    Returns a :class:`Recording` with trials spaced so that every default window lies inside its trial, units
-    ``u000`` … with columns ``cell_type``, ``model_tau`` and ``model_gamma`` (the truth, named so that analyses
-    do not take it for known parameters).
+    Examples
+    --------
+    >>> import drl
+    >>> from drl.responses import recording_from_run, responses_from_recording
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.5, 0.8]), 2000,
+    ...                    progress=False)
+    >>> recording = recording_from_run(run, n_trials=300, seed=0)
+    >>> form = responses_from_recording(recording)
+    >>> form.sizes["neuron"]
+    3
     """
     from drl._validate import in_range
 
