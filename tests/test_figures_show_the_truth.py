@@ -252,3 +252,52 @@ def test_two_decodes_compare_on_one_axis():
     width = Image.open(io.BytesIO(buffer.getvalue())).size[0]
     assert width < 1.3 * fig.get_size_inches()[0] * 100
     plt.close(fig)
+
+
+def test_a_run_and_its_responses_form_draw_the_same_figure(paper_runs):
+    """One path for runs and recordings: reward_response, value_vs_delay, timing and joint_map read the responses
+    form (a run is read into one at the entry) and draw the truth the form carries when it is a model's; a run
+    and its own form give the same pixels."""
+    import matplotlib.pyplot as plt
+
+    from drl.responses import responses_from_run
+
+    dabney, masset, sousa = paper_runs
+    pairs = {
+        "reward_response": (lambda: plots.reward_response(dabney, "variable"),
+                            lambda: plots.reward_response(responses_from_run(dabney, reward=True,
+                                                                             reward_type="variable"))),
+        "value_vs_delay": (lambda: plots.value_vs_delay(masset),
+                           lambda: plots.value_vs_delay(responses_from_run(masset, cue_types="one reward"))),
+        "timing": (lambda: plots.timing(masset), lambda: plots.timing(responses_from_run(masset, cue_types="each"))),
+        "joint_map": (lambda: plots.joint_map(sousa, "variable"),
+                      lambda: plots.joint_map(responses_from_run(sousa, cue_types=["variable"]), "variable")),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 300 trials: unconverged, and it is not the point
+        for name, (of_run, of_form) in pairs.items():
+            images = []
+            for draw in (of_run, of_form):
+                fig = draw()
+                fig.canvas.draw()
+                images.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+                plt.close(fig)
+            assert images[0].shape == images[1].shape and (images[0] == images[1]).all(), name
+
+
+def test_only_the_sources_know_a_run_from_a_recording():
+    """No module outside drl/responses branches on run against recording: the analyses and figures read the
+    responses form, and the form carries the truth when it is a model's (responses.run.model_task)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(drl.__file__).parent
+    found = []
+    for path in package.rglob("*.py"):
+        if path.parent.name == "responses":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = getattr(node, "id", None) or getattr(node, "attr", None)
+            if name == "is_responses_form":
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not found, found

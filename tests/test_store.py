@@ -324,8 +324,8 @@ def test_every_task_and_rule_is_reproducible_and_round_trips(tmp_path, task, rul
     assert {k: v for k, v in back.attrs.items() if k in first.attrs} == first.attrs
 
 
-@pytest.mark.parametrize("call", ["population_response", "reward_response", "decode_run_distribution",
-                                  "cue_responses"])
+@pytest.mark.parametrize("call", ["population_response", "reward_response", "timing", "joint_map",
+                                  "decode_run_distribution", "cue_responses"])
 def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, monkeypatch, call):
     """Resolved at the public entry (run.drl): before, population_response opened the file through open_run
     three times and validated it three times."""
@@ -336,7 +336,8 @@ def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, mon
     from drl import decode, plots
 
     matplotlib.use("Agg")
-    task = "masset_multi_delay" if call in ("population_response", "cue_responses") else "dabney_variable_magnitude"
+    task = {"population_response": "masset_multi_delay", "cue_responses": "masset_multi_delay",
+            "timing": "masset_multi_delay", "joint_map": "sousa_2025"}.get(call, "dabney_variable_magnitude")
     population = drl.Population.grid(gamma=[0.6, 0.9], tau=[0.3, 0.7], alpha=0.1)
     path = tmp_path / "run.nc"
     drl.save(drl.simulate(task, population, 300, progress=False), path)
@@ -351,13 +352,17 @@ def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, mon
     monkeypatch.setattr(xr, "open_dataset", counting("open", xr.open_dataset))
     monkeypatch.setattr(reading, "validate_dataset", counting("validate", reading.validate_dataset))
     monkeypatch.setattr(model.Task, "from_dict", classmethod(counting("parse", model.Task.from_dict.__func__)))
-    reading._task_from_json.cache_clear()
+    reading.task_from_json.cache_clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 300 trials have not converged: the call's warnings are not the point
         if call == "population_response":
             plots.population_response(str(path), trial_type="delay_1.5s")
         elif call == "reward_response":
             plots.reward_response(str(path))
+        elif call == "timing":
+            plots.timing(str(path))
+        elif call == "joint_map":
+            plots.joint_map(str(path), "variable")
         elif call == "decode_run_distribution":
             decode.decode_run_distribution(str(path))
         else:

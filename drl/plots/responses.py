@@ -23,7 +23,7 @@ from drl.plots._common import (
     styled,
 )
 from drl.plots.decoded import distribution
-from drl.responses.form import is_responses_form
+from drl.responses.run import as_form, model_task, opened, reward_type_to_read, trial_types_with_delay
 from drl.runs.reading import learned_trials, reward_units, run_task, step_index
 
 
@@ -63,33 +63,46 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     >>> len(fig.axes) >= 3
     True
     """
-    if is_responses_form(run):
-        return _recorded_reward_response(run, trial_type, save)
-    ds = resolve(run, needs=("rpe", "reward"))
-    units = reward_units(ds)
-    _, trial_type = select_type(ds, trial_type)
-    responses = decode.reward_responses(ds, trial_type, learned_fraction=learned_fraction)
-    task = run_task(ds)
-    true = task.reward_distribution(trial_type)
-    colors, mappable = parameter_colors(ds, check_parameter(color_by))
+    run = opened(run)  # a path is loaded once, here
+    trial_type = reward_type_to_read(run, trial_type)
+    form = as_form(run, reward=True, reward_type=trial_type, learned_fraction=learned_fraction)
+    responses = decode.reward_responses(form, trial_type)
+    trial_type = responses.attrs.get("trial_type") or trial_type  # a form read without one: the type it chose
+    task = model_task(form)  # the truth, when the responses are a model's
+    units = form.attrs.get("units", "reward units")
     fig, axes = new_figure(3, panel_size=(4.3, 3.4))
-    _response_panel(axes[0], responses, colors, units, "scaled RPE α±·δ at the reward")
-    tau = responses["tau"].values
-    axes[1].scatter(tau, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
-                    zorder=3, label="reversal point")
-    levels = np.linspace(0.01, 0.99, 99)
-    axes[1].plot(levels, decode.expectiles(true, levels), "--", color="0.3", lw=1, label="true expectile")
-    axes[1].set(xlabel=PARAMETER_LABELS["tau"], ylabel=f"reversal point ({units})", title="reversal points")
-    axes[1].legend(frameon=False, loc="upper left")
-    decoded = decode.decode_run_distribution(ds, responses=responses)
+    if task is not None:  # coloured by the parameter, reversal points against the true τ and expectiles
+        colors, mappable = parameter_colors(responses, check_parameter(color_by))
+        _response_panel(axes[0], responses, colors, units, "scaled RPE α±·δ at the reward")
+        axes[1].scatter(responses["tau"].values, responses["reversal_point"].values, c=colors, s=30,
+                        edgecolors="k", linewidths=0.5, zorder=3, label="reversal point")
+        true = task.reward_distribution(trial_type)
+        levels = np.linspace(0.01, 0.99, 99)
+        axes[1].plot(levels, decode.expectiles(true, levels), "--", color="0.3", lw=1, label="true expectile")
+        axes[1].set(xlabel=PARAMETER_LABELS["tau"], ylabel=f"reversal point ({units})", title="reversal points")
+        axes[1].legend(frameon=False, loc="upper left")
+    else:  # coloured by the estimated asymmetry τ̂, against which the reversal points are drawn
+        true = None
+        colors, mappable = _value_colors(responses["tau_hat"].values)
+        _response_panel(axes[0], responses, colors, units,
+                        f"recorded response ({form.attrs.get('response_units', 'recorded units')})")
+        axes[1].scatter(responses["tau_hat"].values, responses["reversal_point"].values, c=colors, s=30,
+                        edgecolors="k", linewidths=0.5, zorder=3)
+        axes[1].set(xlabel="estimated asymmetry τ̂", ylabel=f"reversal point ({units})", title="reversal points")
+    decoded = decode.decode_run_distribution(form, responses=responses)
     distribution(decoded, true, ax=axes[2], units=units)
-    axes[2].set_title("decoded from reversal points")
-    parameter_colorbar(fig, mappable, color_by, ds, ax=axes[:2])
     n_pred = responses.sizes["predictor"]
-    distinct = len({(round(float(a), 12), round(float(b), 12))
-                    for a, b in zip(ds["alpha_pos"].values, ds["alpha_neg"].values, strict=True)})
-    shown = "" if distinct == n_pred else f" ({distinct} distinct α+/α−: those differing only in γ or λ overlap)"
-    fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {n_pred} predictors{shown}")
+    if task is not None:
+        axes[2].set_title("decoded from reversal points")
+        parameter_colorbar(fig, mappable, color_by, responses, ax=axes[:2])
+        distinct = len({(round(float(a), 12), round(float(b), 12))
+                        for a, b in zip(responses["alpha_pos"].values, responses["alpha_neg"].values, strict=True)})
+        shown = "" if distinct == n_pred else f" ({distinct} distinct α+/α−: those differing only in γ or λ overlap)"
+        fig.suptitle(f"{form.attrs['task_name']}: {trial_type}, {n_pred} predictors{shown}")
+    else:
+        axes[2].set_title("decoded from reversal points and τ̂")
+        fig.colorbar(mappable, ax=axes[:2]).set_label("estimated asymmetry τ̂")
+        fig.suptitle(f"{form.attrs['task_name']}: {responses.attrs['trial_type'] or 'reward'}, {n_pred} neurons")
     save_figure(fig, save)
     return fig
 
@@ -149,29 +162,6 @@ def _value_colors(values):
     mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(np.nanmin(values), np.nanmax(values)),
                                      cmap="viridis")
     return mappable.to_rgba(np.nan_to_num(values, nan=float(np.nanmean(values)))), mappable
-
-
-def _recorded_reward_response(form, trial_type, save):
-    """reward_response for a recording: responses coloured by the estimated asymmetry τ̂, reversal points
-    against τ̂, and the distribution decoded from them (no truth to compare with)."""
-    responses = decode.reward_responses(form, trial_type)
-    units = form.attrs.get("units", "reward units")
-    tau_hat = responses["tau_hat"].values
-    colors, mappable = _value_colors(tau_hat)
-    fig, axes = new_figure(3, panel_size=(4.3, 3.4))
-    response_units = form.attrs.get("response_units", "recorded units")
-    _response_panel(axes[0], responses, colors, units, f"recorded response ({response_units})")
-    axes[1].scatter(tau_hat, responses["reversal_point"].values, c=colors, s=30, edgecolors="k", linewidths=0.5,
-                    zorder=3)
-    axes[1].set(xlabel="estimated asymmetry τ̂", ylabel=f"reversal point ({units})", title="reversal points")
-    decoded = decode.decode_run_distribution(form, responses=responses)
-    distribution(decoded, ax=axes[2], units=units)
-    axes[2].set_title("decoded from reversal points and τ̂")
-    fig.colorbar(mappable, ax=axes[:2]).set_label("estimated asymmetry τ̂")
-    fig.suptitle(f"{form.attrs['task_name']}: {responses.attrs['trial_type'] or 'reward'}, "
-                 f"{responses.sizes['predictor']} neurons")
-    save_figure(fig, save)
-    return fig
 
 
 @styled
@@ -269,13 +259,12 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response is its τ-expectile of the
     reward, not the mean, and where the expectile changes with the delay's distribution the fit takes that for
     discounting. The figure says so when τ varies; fit one τ level at a time to separate them."""
-    recorded = is_responses_form(run)
-    ds = run if recorded else resolve(run, needs=("rpe",))
-    cue = decode.cue_responses(ds, trial_types, learned_fraction=learned_fraction)
-    if recorded:
-        colors, mappable = _value_colors(cue["gamma_hat"].values)
+    cue = decode.cue_responses(run, trial_types, learned_fraction=learned_fraction)
+    known = "gamma" in cue.coords  # the truth, when the responses are a model's: its γ
+    if known:
+        colors, mappable = parameter_colors(cue, color_by)
     else:
-        colors, mappable = parameter_colors(ds, color_by)
+        colors, mappable = _value_colors(cue["gamma_hat"].values)
     fig, axes = new_figure(2, panel_size=(4.4, 3.4))
     delays = cue["delay"].values
     smooth = np.linspace(0, delays.max() * 1.05, 100)
@@ -283,15 +272,15 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
         axes[0].plot(delays, cue["response"].values[p], "o", color=colors[p], ms=4)
         fit = cue["amplitude"].values[p] * cue["gamma_hat"].values[p] ** smooth
         axes[0].plot(smooth, fit, "-", color=colors[p], lw=1)
-    what = "cue response (per unit expected reward)" if recorded else "cue RPE / expected reward"
+    what = "cue RPE / expected reward" if known else "cue response (per unit expected reward)"
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel=what, title="cue response ('o') and exponential fit")
-    if recorded:
+    if not known:  # no true γ to draw against: the fitted γ̂ as a histogram
         axes[1].hist(cue["gamma_hat"].values, bins=min(20, max(5, cue.sizes["predictor"] // 3)), color="tab:blue",
                      alpha=0.7)
         axes[1].set(xlabel="fitted γ̂ (per s)", ylabel="neurons", title="discount fit")
         fig.colorbar(mappable, ax=axes).set_label("fitted γ̂ (per s)")
         weighting = "inverse-variance weighted" if cue.attrs["weighting"] != "none" else "unweighted"
-        fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} neurons, {delays.size} delays "
+        fig.suptitle(f"{cue.attrs['task_name']}: {cue.sizes['predictor']} neurons, {delays.size} delays "
                      f"({weighting} fit)")
         save_figure(fig, save)
         return fig
@@ -300,10 +289,10 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     lims = [min(gamma.min(), np.nanmin(cue["gamma_hat"].values)) - 0.02, 1.0]
     axes[1].plot(lims, lims, "--", color="0.5", lw=1)
     axes[1].set(xlabel="true γ (per s)", ylabel="fitted γ̂ (per s)", xlim=lims, ylim=lims, title="discount fit")
-    parameter_colorbar(fig, mappable, color_by, ds, ax=axes)
-    mixed = np.unique(ds["tau"].values).size > 1
+    parameter_colorbar(fig, mappable, color_by, cue, ax=axes)
+    mixed = np.unique(cue["tau"].values).size > 1
     note = "\nτ varies: γ̂ mixes discounting with optimism (see the docstring)" if mixed else ""
-    fig.suptitle(f"{ds.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} "
+    fig.suptitle(f"{cue.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} "
                  f"delays{note}")
     save_figure(fig, save)
     return fig
@@ -316,20 +305,14 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
     (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins to 10 s or 1.25 × the latest
     delay), so the figure shows the very decode ``decode_run_timing`` returns. ``run`` may be a recording in
     the responses form (each trial type with a delay gets a panel)."""
-    recorded = is_responses_form(run)
-    ds = run if recorded else resolve(run, needs=("rpe",))
-    if recorded:
-        with_delay = np.isfinite(ds["delay"].values)
-        names = list(trial_types) if trial_types is not None else list(dict.fromkeys(
-            ds["trial_type"].values[with_delay]))
-    else:
-        task = run_task(ds)
-        names = list(trial_types) if trial_types is not None else [t.name for t in task.trial_types if t.rewards]
+    run = opened(run)  # a path is loaded once, here
+    names = list(trial_types) if trial_types is not None else trial_types_with_delay(run)
     if not names:
         raise ValueError("no trial type with a reward to decode the timing of")
+    form = as_form(run, cue_types=names, learned_fraction=learned_fraction)
     fig, axes = new_figure(len(names), ncols=min(len(names), 4), panel_size=(3.4, 2.8))
     for ax, name in zip(axes, names, strict=True):
-        decoded = decode.decode_run_timing(ds, name, times=times, ridge=ridge, learned_fraction=learned_fraction)
+        decoded = decode.decode_run_timing(form, name, times=times, ridge=ridge, learned_fraction=learned_fraction)
         delay = decoded["delay"].values
         width = np.diff(delay).min() if delay.size > 1 else 1.0
         ax.bar(delay, decoded["probability"].values, width=0.9 * width, color="tab:blue", alpha=0.7,
@@ -338,11 +321,11 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
             ax.axvline(true_delay, color="k", ls="--", lw=1, label="true" if i == 0 else None)
         ax.set(xlabel="reward delay after the cue (s)", ylabel="probability", title=name)
     axes[0].legend(frameon=False)
-    if recorded:
-        source = f"{ds.sizes['neuron'] - decoded.attrs['left_out']} neurons' fitted γ̂"
+    if "gamma" in form.coords:  # the true discounts, when the responses are a model's
+        source = f"{np.unique(form['gamma'].values).size} γ values"
     else:
-        source = f"{np.unique(ds['gamma'].values).size} γ values"
-    fig.suptitle(f"{ds.attrs['task_name']}: timing decoded from {source} (ridge {ridge:g})")
+        source = f"{form.sizes['neuron'] - decoded.attrs['left_out']} neurons' fitted γ̂"
+    fig.suptitle(f"{form.attrs['task_name']}: timing decoded from {source} (ridge {ridge:g})")
     save_figure(fig, save)
     return fig
 
@@ -353,14 +336,11 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
     """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals.
     ``run`` may be a recording in the responses form; pass ``cue_response`` then (see
     :func:`drl.decode.decode_joint`)."""
-    recorded = is_responses_form(run)
-    ds = run if recorded else resolve(run, needs=("rpe",))
-    if recorded:
-        units = ds.attrs.get("units", "reward units")
-    else:
-        units = reward_units(ds)
-        _, trial_type = select_type(ds, trial_type)
-    joint = decode.decode_joint(ds, trial_type, times=times, magnitudes=magnitudes, ridge=ridge,
+    run = opened(run)  # a path is loaded once, here
+    trial_type = reward_type_to_read(run, trial_type)
+    form = as_form(run, cue_types=[trial_type] if trial_type is not None else "one reward")
+    units = form.attrs.get("units", "reward units")
+    joint = decode.decode_joint(form, trial_type, times=times, magnitudes=magnitudes, ridge=ridge,
                                 cue_response=cue_response)
     trial_type = joint.attrs["trial_type"]
     fig, axes = new_figure(3, panel_size=(3.9, 3.2))
@@ -369,10 +349,10 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel=f"reward magnitude ({units})",
                 title="decoded joint map")
     fig.colorbar(image, ax=axes[0]).set_label("probability per bin")
-    if recorded:
+    task = model_task(form)  # the truth, when the responses are a model's
+    if task is None:
         true_delays, true = joint.attrs["true_delays"], None
     else:
-        task = run_task(ds)
         spec = task.trial_types[task.trial_type_index(trial_type)]
         true_delays = [event.time for event in spec.rewards]
         true = task.reward_distribution(trial_type) if spec.rewards else None
@@ -389,10 +369,10 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
         axes[2].set_xlim(magnitude[0] - bin_width, magnitude[-1] + bin_width)
     axes[2].set(xlabel=f"reward magnitude ({units})", ylabel="probability per bin", title="magnitude marginal")
     axes[2].legend(frameon=False, loc="best")
-    if recorded:
-        fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {ds.sizes['neuron']} neurons (time × magnitude)")
+    if "tau_level" in joint.dims:  # a model's τ × γ grid
+        fig.suptitle(f"{form.attrs['task_name']}: {trial_type}, {joint.sizes['tau_level']} τ levels × "
+                     f"{np.unique(form['gamma'].values).size} γ values")
     else:
-        fig.suptitle(f"{ds.attrs['task_name']}: {trial_type}, {joint.sizes['tau_level']} τ levels × "
-                     f"{np.unique(ds['gamma'].values).size} γ values")
+        fig.suptitle(f"{form.attrs['task_name']}: {trial_type}, {form.sizes['neuron']} neurons (time × magnitude)")
     save_figure(fig, save)
     return fig

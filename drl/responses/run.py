@@ -10,6 +10,7 @@ it warns when the learned window has not converged (:mod:`drl.diagnostics.conver
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -18,10 +19,19 @@ from drl._validate import frames_to_user
 from drl.diagnostics.convergence import warn_if_unconverged
 from drl.diagnostics.cue_code import warn_if_cue_biased
 from drl.responses.form import is_responses_form, nan_mean, responses_form
-from drl.runs.reading import learned_trials, require_values, reward_units, run_options, run_task, step_index
+from drl.runs.reading import (
+    learned_trials,
+    require_values,
+    reward_units,
+    run_options,
+    run_task,
+    step_index,
+    task_from_json,
+)
 from drl.runs.store import open_run
 
-__all__ = ["MAX_MAGNITUDES", "PARAMETERS", "as_form", "default_trial_type", "responses_from_run"]
+__all__ = ["MAX_MAGNITUDES", "PARAMETERS", "as_form", "default_trial_type", "model_task", "opened", "responses_from_run",
+           "reward_type_to_read", "trial_types_with_delay"]
 
 #: The model parameters a run's form carries per neuron
 PARAMETERS = ("alpha_pos", "alpha_neg", "tau", "gamma", "lam")
@@ -144,8 +154,44 @@ def responses_from_run(run, *, reward: bool = False, reward_type: str | None = N
         units=reward_units(ds), name=ds.attrs["task_name"], signal="model",
         attrs={"rule": str(options.get("rule", "expectile")), "reward_delays": json.dumps(delays),
                "random_reward": json.dumps(random_reward), "features": str(options["features"]["name"]),
+               "task": json.dumps(ds.attrs["task"], sort_keys=True),
                "learned_fraction": float(learned_fraction), "cue_signal": cue,
                "time_end": float(ds["time"].values[-1])})
+
+
+def opened(data) -> xr.Dataset:
+    """``data`` opened once at a public entry: a form as it is, a run (Dataset, path or name) as its validated
+    Dataset, which the layers below then read without opening or validating it again."""
+    return data if is_responses_form(data) else open_run(data)
+
+
+def model_task(form: xr.Dataset):
+    """The truth a form carries when it is known: the :class:`drl.Task` a model's responses were read from (its
+    reward distributions and delays), None for a recording. Figures draw the truth from it when present."""
+    spec = form.attrs.get("task")
+    return None if spec is None else task_from_json(str(spec))  # parsed once, as the run's own
+
+
+def reward_type_to_read(data, trial_type: str | None, *, warn: bool = True) -> str | None:
+    """The trial type whose rewards a figure reads: as given; else a run's first type (with a warning naming
+    it when the task has several: a figure of one odour must not pass for the whole task), and for a form None
+    (each analysis picks the first reward condition it can use)."""
+    if trial_type is not None or is_responses_form(data):
+        return trial_type
+    names = list(run_task(open_run(data)).trial_type_names)
+    if warn and len(names) > 1:
+        warnings.warn(f"trial_type not given: drawing {names[0]!r}, the first of the task's {len(names)} trial "
+                      f"types {names}; pass trial_type= to choose", UserWarning, stacklevel=frames_to_user() + 1)
+    return names[0]
+
+
+def trial_types_with_delay(data) -> list[str]:
+    """The trial types whose reward timing can be read: a run's types with a reward event; a form's types with a
+    condition at a known delay."""
+    if is_responses_form(data):
+        with_delay = np.isfinite(data["delay"].values)
+        return list(dict.fromkeys(data["trial_type"].values[with_delay].tolist()))
+    return [t.name for t in run_task(open_run(data)).trial_types if t.rewards]
 
 
 def default_trial_type(data) -> str | None:

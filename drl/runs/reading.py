@@ -19,8 +19,8 @@ import xarray as xr
 
 from drl.runs.schema import model_convention, validate_dataset
 
-__all__ = ["RunAccessor", "validated", "learned_trials", "population_from_dataset", "require_values", "reward_units",
-           "run_options", "run_task", "step_index", "trials_of_type"]
+__all__ = ["RunAccessor", "learned_trials", "population_from_dataset", "require_values", "reward_units",
+           "run_options", "run_task", "step_index", "task_from_json", "trials_of_type", "validated"]
 
 
 class RunAccessor:
@@ -151,7 +151,8 @@ def _options_of(ds: xr.Dataset) -> dict:
 
 
 @functools.lru_cache(maxsize=64)
-def _task_from_json(text: str):
+def task_from_json(text: str):
+    """The :class:`drl.Task` of a spec's JSON text (sorted keys), parsed once per distinct text."""
     from drl.tasks.model import Task
 
     return Task.from_dict(json.loads(text), source="the run's task attribute")
@@ -173,7 +174,7 @@ def _task_of(ds: xr.Dataset):
                          "reward events are unknown here. Decode its arrays directly (drl.decode.decode_distribution), "
                          "or rebuild the configuration with drl.runs.drl_sim.task_from_tensors and simulate it with "
                          "preset='drl_sim'")
-    return _task_from_json(json.dumps(spec, sort_keys=True))
+    return task_from_json(json.dumps(spec, sort_keys=True))
 
 
 def reward_units(ds: xr.Dataset) -> str:

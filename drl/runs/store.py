@@ -141,10 +141,9 @@ def open_run(run) -> xr.Dataset:
     """A run from a Dataset (validated) or from a path / run name (loaded lazily)."""
     if isinstance(run, xr.Dataset):
         if run.attrs.get("drl_form") == "responses":
-            raise ValueError("this needs a simulated run; a recording in the responses form is read by "
-                             "drl.decode.reward_responses, reward_response_intervals, distribution_intervals, "
-                             "cue_responses, decode_run_distribution, decode_run_timing, decode_cue_distribution "
-                             "and decode_joint, and by drl.plots.reward_response, value_vs_delay, timing and joint_map")
+            raise ValueError("this needs a simulated run, and this is a responses form (a recording's, or a run read "
+                             "into one): pass it to an analysis or figure whose docstring takes a responses form "
+                             "(drl.decode, and the figures of drl.plots' responses module)")
         return validated(run, "dataset")  # once per Dataset (run.drl): the layers below call this again
     if isinstance(run, str | os.PathLike):
         return load(run)
