@@ -104,7 +104,8 @@ def test_no_link_leaves_the_repository():
                                     "drl.plots.controls", "drl.decode.sessions", "drl.runs.reading",
                                     "drl.reproduce.power", "drl.responses.form", "drl.diagnostics.convergence",
                                     "drl.diagnostics.cue_code", "drl.responses.synthetic", "drl.decode.timing",
-                                    "drl.decode.controls", "drl.decode.calibration"])
+                                    "drl.decode.controls", "drl.decode.calibration", "drl.responses.nwb",
+                                    "drl.responses.sessions"])
 def test_docstring_examples_run(module):
     """The Examples sections written so far run as written (issue: every public name gets one)."""
     import doctest

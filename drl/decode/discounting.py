@@ -112,7 +112,7 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
 
     For each of ``n_splits`` random halvings of each neuron's trials at each cue (the cues that predict one
     delay, at least 3 distinct delays), both models are fitted to the first half's means and scored by their
-    squared error on the second half's, in units of the neuron's response scale (its mean |response|). Both
+    squared error on the second half's, in units of the neuron's response scale (its mean absolute response). Both
     have two parameters, so held-out error compares them fairly.
 
     Returns a Dataset [neuron]: ``error_exponential``, ``error_hyperbolic`` (held-out mean squared error, averaged

@@ -230,7 +230,7 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
     Returns a Dataset: ``quantile`` [probability] of the point decode with ``quantile_low``/``quantile_high``;
     ``density`` [reward] with ``density_low``/``density_high``; scalars ``mean``, ``std`` with their
     ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``n_boot``, ``level``,
-    ``replicate_residual`` (the median over replicates of the largest |residual| of a replicate's decode: how far
+    ``replicate_residual`` (the median over replicates of the largest absolute residual of a replicate's decode: how far
     a resampled code is from a consistent set of expectiles, reward units).
     """
     from tqdm.auto import tqdm

@@ -91,7 +91,7 @@ def _quarters(values: np.ndarray):
 def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) -> xr.Dataset:
     """Per predictor and trial type, whether its values still move across the learned window.
 
-    Each predictor is judged **on its own scale** (its largest |mean value| over the window's steps, floored at
+    Each predictor is judged **on its own scale** (its largest absolute mean value over the window's steps, floored at
     10 % of the type's largest, so that a near-zero predictor is not judged on float noise) and its own noise:
 
     * drift: the change of the mean between the window's halves, at the step where it is largest, flagged when
@@ -116,7 +116,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     -------
     xarray.Dataset
         Dims ``[predictor, type]``: ``drift`` (reward units; second-half mean − first-half mean at the step
-        where it is largest), ``relative_drift`` (|drift| / own scale), ``noise`` (its standard error), ``time``
+        where it is largest), ``relative_drift`` (the absolute drift over the own scale), ``noise`` (its standard error), ``time``
         (s, where the drift is largest), ``swing`` (relative spread of the quarter means), ``swing_ratio`` (their
         variance over their noise), ``scale`` (the predictor's own scale), ``wandering``, ``non_finite`` (a NaN
         or inf in the window: not converged) and ``converged`` (bool); attrs ``variable``, ``tolerance``. Types

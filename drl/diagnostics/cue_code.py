@@ -75,7 +75,7 @@ def cue_code(run, trial_types=None, *, learned_fraction: float = 0.5, tolerance:
         autocorrelation time), ``sampling`` (the standard error of the exact statistic over the rewards a
         learned window of that many trials delivers: the values learn the rewards they were given, not the
         task's distribution), ``delivered`` (the statistic of the returns the learned window delivered, where
-        every trial and step was recorded) and ``biased``: |bias| above ``tolerance`` × scale and 3 × the
+        every trial and step was recorded) and ``biased``: the absolute bias above ``tolerance`` × scale and 3 × the
         combined noise and sampling error, and, where ``delivered`` is known, off it by more than ``tolerance``
         × scale and 3 × noise too. Types without reward, runs of drl_sim's preset (another model) and tasks
         whose return distribution is too large to enumerate get NaN and are not flagged.

@@ -12,7 +12,7 @@ import importlib
 _EXPORTS = {
     "is_responses_form": "drl.responses.form",
     "responses_form": "drl.responses.form",
-    "combine_sessions": "drl.responses.form",
+    "combine_sessions": "drl.responses.sessions",
     "responses_from_run": "drl.responses.run",
     "read_table": "drl.responses.table",
     "responses_from_table": "drl.responses.table",

@@ -72,15 +72,48 @@ def read_nwb(path, *, trials: str = "trials", cue_time: str = "cue_time", reward
              magnitude_units: str = "reward units", name: str | None = None) -> Recording:
     """A :class:`~drl.responses.Recording` from an NWB file.
 
-    Args:
-      path: the .nwb file.
-      trials: "trials" (``nwbfile.trials``) or the name of a TimeIntervals table in ``nwbfile.intervals``.
-      cue_time, reward_time, magnitude, trial_type: the trial table's columns holding each (s, s, reward units,
-        a name; cue_time NaN on an uncued reward, reward_time and magnitude NaN on trials without reward). A table
-        without a ``trial_type`` column (a session with one cue) reads as one trial type, "trial".
-      signal: a continuous signal's path ("processing/ophys/DfOverF/RoiResponseSeries") to read instead of the
-        Units table's spike times.
-      magnitude_units: the unit of magnitude; name: the session's name (default: the file's).
+    Parameters
+    ----------
+    path : str or path
+        The .nwb file.
+    trials : str
+        "trials" (``nwbfile.trials``) or the name of a TimeIntervals table in ``nwbfile.intervals``.
+    cue_time, reward_time, magnitude, trial_type : str
+        The trial table's columns holding each (s, s, reward units, a name; ``cue_time`` NaN on an uncued reward,
+        ``reward_time`` and ``magnitude`` NaN on trials without reward). A table without a ``trial_type`` column
+        (a session with one cue) reads as one trial type, "trial".
+    signal : str, optional
+        A continuous signal's path ("processing/ophys/DfOverF/RoiResponseSeries") to read instead of the Units
+        table's spike times.
+    magnitude_units : str
+        The unit of ``magnitude``.
+    name : str, optional
+        The session's name (default: the file's).
+
+    Returns
+    -------
+    Recording
+        The spikes (or signal) with the trial table, ready for
+        :func:`~drl.responses.responses_from_recording`.
+
+    See Also
+    --------
+    write_nwb : the other way.
+
+    Examples
+    --------
+    A model recording written to NWB and read back:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import drl
+    >>> from drl.responses import read_nwb, recording_from_run, write_nwb
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.3, 0.7]), 1000, progress=False)
+    >>> path = Path(tempfile.mkdtemp()) / "session.nwb"
+    >>> _ = write_nwb(recording_from_run(run, n_trials=100, seed=0), path)
+    >>> recording = read_nwb(path)
+    >>> len(recording.units)
+    2
     """
     from pynwb import NWBHDF5IO
 

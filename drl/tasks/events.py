@@ -37,8 +37,8 @@ _UTILITIES = {
 class Utility:
     """A reward utility transform applied when a schedule is built (and to the true distribution).
 
-    kind: ``"identity"`` (u = r), ``"power"`` (u = sign(r)·|r|^parameter, concave for parameter < 1) or
-    ``"log"`` (u = sign(r)·log(1 + |r|/parameter), parameter a scale in reward units).
+    kind: ``"identity"`` (``u = r``), ``"power"`` (``u = sign(r)·|r|^parameter``, concave for parameter < 1) or
+    ``"log"`` (``u = sign(r)·log(1 + |r|/parameter)``, parameter a scale in reward units).
     """
 
     kind: str = "identity"
