@@ -14,12 +14,15 @@ and baseline), so shared learning noise, which moves π, cannot reject it; only 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from scipy import optimize, stats
 
 from drl._validate import integer
 from drl.decode.controls import cue_trials
+from drl.responses.form import nan_mean
 from drl.responses.run import as_form
 
 __all__ = ["cue_diversity_by_session"]
@@ -110,10 +113,10 @@ def cue_diversity_by_session(run, low: str = "p10", middle: str = "p50", high: s
     form = as_form(run, cue_types=[low, middle, high], learned_fraction=learned_fraction)
     trials = [cue_trials(form, name, "cue_diversity_by_session") for name in (low, middle, high)]
     counts = [np.isfinite(t).sum(1) for t in trials]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = [np.nansum(t, 1) / c for t, c in zip(trials, counts, strict=True)]
-        variances = [np.nanvar(t, 1, ddof=1) / c if t.shape[1] > 1 else np.full(c.shape, np.nan)
-                     for t, c in zip(trials, counts, strict=True)]
+    means = [nan_mean(t, 1) for t in trials]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a neuron with one trial of a cue: NaN, left out below
+        variances = [np.nanvar(t, 1, ddof=1) / c for t, c in zip(trials, counts, strict=True)]
     usable = np.all([c >= min_trials for c in counts], 0) & np.all([v > 0 for v in variances], 0)
     sessions = (form["session"].values.astype(str) if "session" in form.coords
                 else np.full(form.sizes["neuron"], str(form.attrs.get("task_name", "session"))))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import warnings
 from pathlib import Path
 
 import matplotlib as mpl
@@ -14,6 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure as MatplotlibFigure
 
 from drl._validate import choice
+from drl.responses.run import trial_type_to_read
 from drl.runs.reading import require_values, trials_of_type
 from drl.runs.schema import PARAMETERS
 from drl.runs.store import open_run
@@ -78,14 +78,8 @@ def check_parameter(name: str) -> str:
 
 def select_type(ds, trial_type, *, warn: bool = True):
     """The trials of ``trial_type`` (a name); the error lists the valid names. None takes the task's first type,
-    with a warning naming it when the task has several (``warn``): a figure of one odour of a multi-odour task
-    must not pass for the whole task."""
-    if trial_type is None:
-        names = [str(n) for n in ds["type"].values]
-        trial_type = names[0]
-        if warn and len(names) > 1:
-            warnings.warn(f"trial_type not given: drawing {trial_type!r}, the first of the task's {len(names)} "
-                          f"trial types {names}; pass trial_type= to choose", UserWarning, stacklevel=4)
+    with a warning naming it when the task has several (``warn``: :func:`drl.responses.run.trial_type_to_read`)."""
+    trial_type = trial_type_to_read(ds, trial_type, warn=warn)
     return trials_of_type(ds, trial_type), trial_type
 
 

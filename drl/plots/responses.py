@@ -23,7 +23,7 @@ from drl.plots._common import (
     styled,
 )
 from drl.plots.decoded import distribution
-from drl.responses.run import as_form, model_task, opened, reward_type_to_read, trial_types_with_delay
+from drl.responses.run import as_form, model_task, opened, trial_type_to_read, trial_types_with_delay
 from drl.runs.reading import learned_trials, reward_units, run_task, step_index
 
 
@@ -64,7 +64,7 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
     True
     """
     run = opened(run)  # a path is loaded once, here
-    trial_type = reward_type_to_read(run, trial_type)
+    trial_type = trial_type_to_read(run, trial_type)
     form = as_form(run, reward=True, reward_type=trial_type, learned_fraction=learned_fraction)
     responses = decode.reward_responses(form, trial_type)
     trial_type = responses.attrs.get("trial_type") or trial_type  # a form read without one: the type it chose
@@ -337,7 +337,7 @@ def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, r
     ``run`` may be a recording in the responses form; pass ``cue_response`` then (see
     :func:`drl.decode.decode_joint`)."""
     run = opened(run)  # a path is loaded once, here
-    trial_type = reward_type_to_read(run, trial_type)
+    trial_type = trial_type_to_read(run, trial_type)
     form = as_form(run, cue_types=[trial_type] if trial_type is not None else "one reward")
     units = form.attrs.get("units", "reward units")
     joint = decode.decode_joint(form, trial_type, times=times, magnitudes=magnitudes, ridge=ridge,

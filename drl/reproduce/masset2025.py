@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drl.reproduce.recorded import gamma_diverse_recordings
 from drl.reproduce.result import Check, write_figures
 
 TASK = "masset_multi_delay"
@@ -38,7 +39,7 @@ def sizes(quick: bool) -> dict:
 def stages(quick: bool, seed: int):
     import drl
     from drl import decode
-    from drl.responses import recording_from_run, responses_from_recording, responses_from_run
+    from drl.responses import responses_from_run
 
     size = sizes(quick)
 
@@ -51,14 +52,7 @@ def stages(quick: bool, seed: int):
         r["timing"] = {t.name: decode.decode_run_timing(form, t.name) for t in drl.get_task(TASK).trial_types}
 
     def recording(r):
-        n_cues = len(drl.get_task(TASK).trial_types)
-        counts = {"": (size["neurons"], size["recorded_trials"], seed),
-                  "paper_": (size["paper_neurons"], n_cues * size["paper_trials_per_cue"], seed + 10)}
-        for prefix, (n_neurons, n_trials, stream) in counts.items():
-            pop = drl.Population.sample(n_neurons, gamma=(0.5, 0.99), tau=0.5, seed=stream)
-            run = drl.simulate(TASK, pop, LEARNING_TRIALS, progress=False, seed=stream)
-            r[f"{prefix}form"] = responses_from_recording(recording_from_run(run, n_trials=n_trials, seed=stream))
-            r[f"{prefix}count"] = f"{n_trials} trials ({n_trials // n_cues} per cue), {n_neurons} neurons"
+        r.update(gamma_diverse_recordings(TASK, size, seed, LEARNING_TRIALS, record_trials=None, approximate=False))
         r["paper_count"] += " (50 per cue: an assumed recording's count, see PAPER_TRIALS_PER_CUE)"
 
     def controls(r):

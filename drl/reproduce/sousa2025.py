@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from drl.reproduce.recorded import gamma_diverse_recordings
 from drl.reproduce.result import Check, write_figures
 
 TASK = "sousa_2025"
@@ -56,7 +57,6 @@ def sizes(quick: bool) -> dict:
 def stages(quick: bool, seed: int):
     import drl
     from drl import decode
-    from drl.responses import recording_from_run, responses_from_recording
 
     size = sizes(quick)
 
@@ -70,14 +70,7 @@ def stages(quick: bool, seed: int):
         r["reward_decoded"] = decode.decode_run_distribution(r["run"], "variable")
 
     def recording(r):
-        n_cues = len(drl.get_task(TASK).trial_types)
-        counts = {"": (size["neurons"], size["recorded_trials"], seed),
-                  "paper_": (size["paper_neurons"], n_cues * size["paper_trials_per_cue"], seed + 10)}
-        for prefix, (n_neurons, n_trials, stream) in counts.items():
-            pop = drl.Population.sample(n_neurons, gamma=(0.5, 0.99), tau=0.5, seed=stream)
-            run = drl.simulate(TASK, pop, LEARNING_TRIALS, progress=False, seed=stream, record_trials=2)
-            r[f"{prefix}form"] = responses_from_recording(recording_from_run(run, n_trials=n_trials, seed=stream))
-            r[f"{prefix}count"] = f"{n_trials} trials (about {n_trials // n_cues} per cue), {n_neurons} neurons"
+        r.update(gamma_diverse_recordings(TASK, size, seed, LEARNING_TRIALS, record_trials=2, approximate=True))
         r["paper_count"] += " (the authors' code: at most 50 per delay cue and neuron)"
 
     def manipulation(r):

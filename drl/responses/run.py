@@ -31,7 +31,7 @@ from drl.runs.reading import (
 from drl.runs.store import open_run
 
 __all__ = ["MAX_MAGNITUDES", "PARAMETERS", "as_form", "default_trial_type", "model_task", "opened", "responses_from_run",
-           "reward_type_to_read", "trial_types_with_delay"]
+           "trial_type_to_read", "trial_types_with_delay"]
 
 #: The model parameters a run's form carries per neuron
 PARAMETERS = ("alpha_pos", "alpha_neg", "tau", "gamma", "lam")
@@ -172,8 +172,8 @@ def model_task(form: xr.Dataset):
     return None if spec is None else task_from_json(str(spec))  # parsed once, as the run's own
 
 
-def reward_type_to_read(data, trial_type: str | None, *, warn: bool = True) -> str | None:
-    """The trial type whose rewards a figure reads: as given; else a run's first type (with a warning naming
+def trial_type_to_read(data, trial_type: str | None, *, warn: bool = True) -> str | None:
+    """The trial type a figure reads: as given; else a run's first type (with a warning naming
     it when the task has several: a figure of one odour must not pass for the whole task), and for a form None
     (each analysis picks the first reward condition it can use)."""
     if trial_type is not None or is_responses_form(data):
