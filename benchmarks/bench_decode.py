@@ -156,7 +156,7 @@ def simulated_run() -> None:
     run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=list(levels), alpha=0.02), 3000,
                        progress=False)
     start = time.perf_counter()
-    decoded = decode.decode_run_distribution(run)
+    decoded = decode.decode_reward_distribution(run)
     seconds = time.perf_counter() - start
     w1 = decode.wasserstein(decoded, true)
     reversal = decode.reward_responses(run)["reversal_point"].values

@@ -74,8 +74,8 @@ def main() -> None:
         decode.cue_responses(form)
         steps["cue_responses (γ̂ per unit)"] = time.perf_counter() - start
         start = time.perf_counter()
-        decode.decode_run_timing(form, "variable")
-        steps["decode_run_timing"] = time.perf_counter() - start
+        decode.decode_reward_timing(form, "variable")
+        steps["decode_reward_timing"] = time.perf_counter() - start
         start = time.perf_counter()
         peer = peer_rates(path)
         peer_seconds = time.perf_counter() - start

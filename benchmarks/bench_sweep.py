@@ -64,14 +64,14 @@ def analysis(n_runs: int) -> None:
     timings = {}
     with warnings.catch_warnings():  # a first decode loads the compiled objective (numba's cache): not a run's cost
         warnings.simplefilter("ignore")
-        decode.decode_run_distribution(sweep_run(combined, 1))
+        decode.decode_reward_distribution(sweep_run(combined, 1))
     for label, files in (("own file", combined.attrs["run_files"]), ("combined Dataset", {})):
         combined.attrs["run_files"] = files
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for run in runs:
-                decode.decode_run_distribution(sweep_run(combined, run))
+                decode.decode_reward_distribution(sweep_run(combined, run))
         timings[label] = (time.perf_counter() - start) / len(runs)
     import drl
     from drl.sweep import map_runs
@@ -80,7 +80,7 @@ def analysis(n_runs: int) -> None:
     for label, beside in (("idle", contextlib.nullcontext), ("beside a process spinning on a core", busy_neighbour)):
         with beside():
             start = time.perf_counter()  # drl's own local cluster (a worker per CPU), started and closed, as a user
-            mapped = map_runs("big", lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth),
+            mapped = map_runs("big", lambda run: decode.wasserstein(decode.decode_reward_distribution(run), truth),
                               progress=False)
             every = time.perf_counter() - start
         print(f"map_runs, {label}: every run decoded (W1 to the truth) on drl's local cluster in {every:.1f} s, its "

@@ -53,11 +53,11 @@ def numbers(name: str) -> dict:
             _put(out, key + "/reward_responses_rpe", lambda trial_type=trial_type: decode.reward_responses(run, trial_type, response="rpe"))
             _put(out, key + "/reward_responses_resampled",
                  lambda trial_type=trial_type: decode.reward_responses(run, trial_type, resample=True, seed=1))
-            _put(out, key + "/decode_run_distribution", lambda trial_type=trial_type: decode.decode_run_distribution(run, trial_type))
+            _put(out, key + "/decode_run_distribution", lambda trial_type=trial_type: decode.decode_reward_distribution(run, trial_type))
             _put(out, key + "/intervals", lambda trial_type=trial_type: decode.reward_response_intervals(run, trial_type, n_boot=20))
             _put(out, key + "/distribution_intervals",
                  lambda trial_type=trial_type: decode.distribution_intervals(run, trial_type, n_boot=10, use="tau_hat"))
-            _put(out, key + "/decode_run_timing", lambda trial_type=trial_type: decode.decode_run_timing(run, trial_type))
+            _put(out, key + "/decode_run_timing", lambda trial_type=trial_type: decode.decode_reward_timing(run, trial_type))
             _put(out, key + "/decode_joint", lambda trial_type=trial_type: decode.decode_joint(run, trial_type))
             _put(out, key + "/decode_cue_distribution",
                  lambda trial_type=trial_type: decode.decode_cue_distribution(run, trial_type, n_boot=20))

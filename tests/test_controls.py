@@ -86,7 +86,7 @@ def test_a_baseline_bias_moves_reversal_points_consistently_without_optimism():
     assert split_half_reversals(biased, n_splits=20).attrs["median_correlation"] > 0.8
     truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
     unbiased = recorded("dabney_variable_magnitude", (0.1, 0.9), 30, 3)
-    w1 = [drl.decode.wasserstein(drl.decode.decode_run_distribution(form), truth) for form in (biased, unbiased)]
+    w1 = [drl.decode.wasserstein(drl.decode.decode_reward_distribution(form), truth) for form in (biased, unbiased)]
     assert w1[0] > 2 * w1[1]
     with pytest.raises(ValueError, match=r"reward_bias must be in \[0, inf\]; got -1"):
         recording_from_run(drl.simulate("hyp_unif", drl.Population.sample(2), 10, progress=False), reward_bias=-1)

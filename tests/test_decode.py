@@ -76,13 +76,13 @@ def test_reversal_points_track_tau_and_decode_beats_shuffle(dabney_run):
     # The reversal points are the expectiles of the delivered reward (γ = 1, so no discount at the reward).
     assert np.allclose(r["reversal_point"], decode.expectiles(true, TAU_20), atol=0.35)
     assert np.allclose(r["tau_hat"], TAU_20, atol=0.02)
-    decoded = decode.decode_run_distribution(dabney_run)
+    decoded = decode.decode_reward_distribution(dabney_run)
     w1 = decode.wasserstein(decoded, true)
     assert w1 < 0.15 * true.std
     control = decode.shuffle_control(TAU_20, r["reversal_point"].values, true, n_shuffles=10)
     assert w1 < 0.3 * control.min()
     # The experimenter's view, with the estimated asymmetries, also decodes.
-    assert decode.wasserstein(decode.decode_run_distribution(dabney_run, use="tau_hat"), true) < 0.15 * true.std
+    assert decode.wasserstein(decode.decode_reward_distribution(dabney_run, use="tau_hat"), true) < 0.15 * true.std
 
 
 def test_classic_td_shows_no_asymmetry_relation():

@@ -172,7 +172,7 @@ def test_timing_figure_and_decoder_use_one_grid_and_an_edge_pile_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", drl.ConvergenceWarning)
         run = drl.simulate(task, pop, 600, progress=False)
-        decoded = decode.decode_run_timing(run)
+        decoded = decode.decode_reward_timing(run)
         fig = plots.timing(run)
     np.testing.assert_allclose(decoded["delay"].values, decode.default_delay_grid([14.0]))
     assert decoded["delay"].values[-1] == pytest.approx(17.5)  # 1.25 × 14 s: the 14-s delay is inside
@@ -182,7 +182,7 @@ def test_timing_figure_and_decoder_use_one_grid_and_an_edge_pile_warns():
     np.testing.assert_allclose([b.get_height() for b in bars], decoded["probability"].values)
     plt.close(fig)
     with pytest.warns(UserWarning, match=r"pile at the end of the grid \(10 s\).*pass times= reaching further"):
-        decode.decode_run_timing(run, times=np.arange(0, 10.01, 0.5))
+        decode.decode_reward_timing(run, times=np.arange(0, 10.01, 0.5))
 
 
 def test_a_figure_of_a_multi_type_task_names_the_type_it_drew():

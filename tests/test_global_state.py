@@ -41,7 +41,7 @@ def test_figure_functions_leave_rcparams_alone(runs):
         "value_vs_delay": lambda: plots.value_vs_delay(masset),
         "timing": lambda: plots.timing(masset),
         "joint_map": lambda: plots.joint_map(sousa),
-        "distribution": lambda: plots.distribution(drl.decode.decode_run_distribution(dabney)),
+        "distribution": lambda: plots.distribution(drl.decode.decode_reward_distribution(dabney)),
         "val_over_t": lambda: plots.val_over_t(dabney, trials=slice(0, 3))._repr_html_(),
         "explore": lambda: drl.widgets.explore(dabney)._refresh(lambda: None),
     }
@@ -292,3 +292,14 @@ def test_one_export_per_object():
         assert drl.decode.responses_form is drl.responses.responses_form
     with pytest.warns(DeprecationWarning, match="RESCOLA_WAGNER_CONFIG is drl.spice.precoded.RESCORLA_WAGNER_CONFIG"):
         assert drl.spice.RESCOLA_WAGNER_CONFIG is drl.spice.RESCORLA_WAGNER_CONFIG
+
+
+def test_renamed_decoders_still_work_under_their_old_names():
+    """The decoders are named for what they decode (they read recordings as well as runs); old code keeps working."""
+    import drl.decode
+
+    for old, new in (("decode_run_distribution", "decode_reward_distribution"),
+                     ("decode_run_timing", "decode_reward_timing")):
+        with pytest.warns(DeprecationWarning, match=f"drl.decode.{old} is drl.decode.{new}"):
+            assert getattr(drl.decode, old) is getattr(drl.decode, new)
+        assert old not in drl.decode.__all__ and old not in dir(drl.decode)

@@ -180,7 +180,7 @@ def test_the_cue_decodes_the_distribution_like_the_reward(dabney_run):
     run = dabney_run
     intervals = decode.reward_response_intervals(run, n_boot=50)
     at_cue = decode.decode_cue_distribution(run, intervals=intervals)
-    at_reward = decode.decode_run_distribution(run, use="tau_calibrated", responses=intervals)
+    at_reward = decode.decode_reward_distribution(run, use="tau_calibrated", responses=intervals)
     w1_cue, w1_reward = decode.wasserstein(at_cue, TRUE), decode.wasserstein(at_reward, TRUE)
     # measured: 0.12 std from the cue, 0.12 from the reward
     assert w1_cue < 0.2 * TRUE.std and w1_reward < 0.2 * TRUE.std and abs(w1_cue - w1_reward) < 0.05 * TRUE.std

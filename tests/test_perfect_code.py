@@ -39,7 +39,7 @@ def test_a_noiseless_perfect_code_is_its_own_control():
     # the hinge reads an exact hinge to its own precision (its kink is searched, measured within 4e-4)
     np.testing.assert_allclose(responses["tau_hat"].values, TAUS, atol=1e-3)
     np.testing.assert_allclose(responses["reversal_point"].values, decode.expectiles(TRUTH, TAUS), atol=1e-2)
-    own = decode.wasserstein(decode.decode_run_distribution(form, "variable", responses=responses), TRUTH)
+    own = decode.wasserstein(decode.decode_reward_distribution(form, "variable", responses=responses), TRUTH)
     control = decode.perfect_code_control(form, TRUTH, "variable", responses=responses, n_codes=4, progress=False)
     # no residual to resample: every perfect code is the same, and it is this population again (its τ̂ and slopes
     # are the hinge's reading of τ and s±, within 4e-4), decoded the same way

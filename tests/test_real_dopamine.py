@@ -154,7 +154,7 @@ def test_the_defaults_hold_on_real_neurons(form, recordings):
     from drl.reproduce.eshel2016 import PAPER_PAIRS_W1, delivered
 
     truth = delivered(recordings, "odor A")
-    w1 = decode.wasserstein(decode.decode_run_distribution(form, "odor A", responses=responses), truth) / truth.std
+    w1 = decode.wasserstein(decode.decode_reward_distribution(form, "odor A", responses=responses), truth) / truth.std
     assert w1 <= PAPER_PAIRS_W1  # measured 0.35 SD; the paper's own 40 pairs 0.45 (and perfect codes 0.34: below)
 
 
@@ -167,7 +167,7 @@ def test_the_decode_is_as_good_as_a_perfect_code_at_these_neurons_noise(form, re
 
     truth = delivered(recordings, "odor A")
     responses = decode.reward_responses(form, "odor A")
-    w1 = decode.wasserstein(decode.decode_run_distribution(form, "odor A", responses=responses), truth) / truth.std
+    w1 = decode.wasserstein(decode.decode_reward_distribution(form, "odor A", responses=responses), truth) / truth.std
     control = decode.perfect_code_control(form, truth, "odor A", responses=responses, n_codes=30, seed=0,
                                           progress=False)
     assert control.attrs["low_sd"] <= w1 <= control.attrs["high_sd"]  # measured 0.353 in 0.26–0.47 (median 0.34)
@@ -231,7 +231,7 @@ def test_the_figures_of_real_neurons_say_what_they_show(form):
     assert fig.axes[0].get_ylabel() == "recorded response (spikes/s)"
     assert fig.axes[0].get_xlabel().startswith("empirical utility") and "spikes/s" in fig.axes[0].get_xlabel()
     assert "40 neurons" in fig._suptitle.get_text() and len(fig._suptitle.get_text()) < 80
-    assert responses.sizes["predictor"] == 40
+    assert responses.sizes["neuron"] == 40 and "predictor" not in responses.dims  # recorded neurons are neurons
 
 
 def test_broken_session_files_get_clear_errors(tmp_path):

@@ -81,12 +81,12 @@ def test_a_synthetic_recording_decodes_the_distribution_like_its_run(dabney_run)
     assert np.corrcoef(sign_count, recorded.reversal_point.values)[0, 1] > 0.9  # measured 0.94
     assert np.abs(recorded.tau_hat.values - TAU_20).max() < 0.03  # the hinge fit's slopes give τ back
 
-    from_recording = decode.decode_run_distribution(form, responses=recorded)
-    from_run = decode.decode_run_distribution(dabney_run, use="tau_hat")
+    from_recording = decode.decode_reward_distribution(form, responses=recorded)
+    from_run = decode.decode_reward_distribution(dabney_run, use="tau_hat")
     w1_recording, w1_run = decode.wasserstein(from_recording, true), decode.wasserstein(from_run, true)
     assert w1_recording < 0.2 * true.std and w1_recording < w1_run + 0.05 * true.std
     with pytest.raises(ValueError, match="a recording has no true τ"):
-        decode.decode_run_distribution(form, use="tau")
+        decode.decode_reward_distribution(form, use="tau")
 
     fig = plots.reward_response(form, save="recorded_reward_response")
     assert "recording" in fig.texts[0].get_text() if fig.texts else "recording" in fig._suptitle.get_text()
@@ -124,7 +124,7 @@ def test_a_synthetic_recording_recovers_discounts_with_gains_and_weights(masset_
     # timing decoded from the recording (γ̂, gains, inverse-variance weights) against the run's own decode
     for spec in task.trial_types:
         w1 = [float((d.probability * np.abs(d.delay - spec.rewards[0].time)).sum())
-              for d in (decode.decode_run_timing(form, spec.name), decode.decode_run_timing(run, spec.name))]
+              for d in (decode.decode_reward_timing(form, spec.name), decode.decode_reward_timing(run, spec.name))]
         assert w1[0] < 0.6 and w1[0] < w1[1] + 0.15  # measured: within 0.11 s of the run's, at most 0.45 s
     fig = plots.timing(form)
     assert len(fig.axes) == len(task.trial_types) and "fitted γ̂" in fig._suptitle.get_text()
@@ -252,3 +252,40 @@ def test_a_joint_map_from_a_recording():
     assert abs(decoded_mean - true.mean) < 0.15 * true.std and abs(decoded_std - true.std) < 0.25 * true.std
     fig = plots.joint_map(form, "3 s", cue_response=cue_response)
     assert "30 neurons" in fig._suptitle.get_text() and fig.axes[0].get_ylabel() == "reward magnitude (µl)"
+
+
+def test_estimates_name_recorded_neurons_neurons_and_a_models_predictors_predictors():
+    """One currency, two names for its units: the estimates of a run (a model's own predictors) are on
+    ``predictor``, the run's own dimension; the same numbers marked as a measured signal are recorded neurons, on
+    ``neuron``. Every estimate of the decode package follows the form (a measured signal is read as one: a reward
+    response that bends at its reversal point, cue means weighted by their inverse variance, so values differ)."""
+    pop = drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.8, 0.95], alpha=0.1)
+    magnitude = drl.simulate("dabney_variable_magnitude", pop, 400, progress=False, seed=1)
+    probability = drl.simulate("dabney_variable_probability", pop, 600, progress=False, seed=1)
+    delays = drl.simulate("masset_multi_delay", pop, 600, progress=False, seed=1)
+
+    def both(run, **read):
+        model = drl.responses.responses_from_run(run, **read)
+        assert model.attrs["signal"] == "model"
+        return model, model.assign_attrs(signal="recorded")
+
+    estimates = {
+        "reward_responses": lambda form: decode.reward_responses(form, "variable"),
+        "reward_response_intervals": lambda form: decode.reward_response_intervals(form, "variable", n_boot=20),
+        "split_half_reversals": lambda form: decode.split_half_reversals(form, "variable", n_splits=3),
+        "predict_signs": lambda form: decode.predict_signs(form, "variable", n_splits=3),
+    }
+    model, recorded = both(magnitude, reward=True, reward_type="variable")
+    for name, estimate in estimates.items():
+        of_model, of_recorded = estimate(model), estimate(recorded)
+        assert "predictor" in of_model.dims and "neuron" not in of_model.dims, name
+        assert "neuron" in of_recorded.dims and "predictor" not in of_recorded.dims, name
+        assert of_model.sizes["predictor"] == of_recorded.sizes["neuron"] == len(pop), name
+    model, recorded = both(probability, cue_types=["p10", "p50", "p90"])
+    assert decode.classify_cue_cells(model)["p_value"].dims == ("predictor",)
+    assert decode.classify_cue_cells(recorded)["p_value"].dims == ("neuron",)
+    model, recorded = both(delays, cue_types=[t.name for t in drl.get_task("masset_multi_delay").trial_types])
+    for estimate in (decode.cue_responses, lambda form: decode.compare_discount_models(form, n_splits=3)):
+        of_model, of_recorded = estimate(model), estimate(recorded)
+        assert of_model["gamma_hat"].dims == ("predictor",) and of_recorded["gamma_hat"].dims == ("neuron",)
+        assert np.isfinite(of_recorded["gamma_hat"].values).all()

@@ -55,7 +55,7 @@ def test_the_analyses_hold_under_each_break_at_a_realistic_trial_count(runs, nam
         assert error <= 0.25
         assert decode.split_half_reversals(form, n_splits=20).attrs["median_correlation"] >= 0.4
         assert decode.cross_validated_asymmetry(form, n_splits=20).attrs["median_spearman"] >= 0.4
-        decoded = decode.decode_run_distribution(form, responses=responses)
+        decoded = decode.decode_reward_distribution(form, responses=responses)
         assert decode.wasserstein(decoded, TRUTH) / TRUTH.std <= 0.6
         # the null (one shared value) stays a null: its halves and its τ̂ do not repeat its reversal points
         null_form = responses_from_recording(recording_from_run(null, seed=4, **BREAKS[name]))

@@ -77,7 +77,7 @@ def test_an_nwb_round_trip_recovers_the_reversal_points(dabney, tmp_path):
     assert inside.mean() >= 0.8
     # τ̂ orders the neurons as τ does, and the distribution decoded from τ̂ is near the one the run decodes
     assert np.corrcoef(intervals["tau_hat"].values, TAU_20)[0, 1] > 0.8
-    decoded = _quiet(decode.decode_run_distribution, form, responses=intervals)
+    decoded = _quiet(decode.decode_reward_distribution, form, responses=intervals)
     true = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
     assert decode.wasserstein(decoded, true) < 1.5  # the run's own decode (true τ): 0.5 µl
 
@@ -92,7 +92,7 @@ def test_gamma_from_spikes_and_the_timing_decode(masset, tmp_path):
     assert np.median(error) < 0.03, np.round(error, 3)
     task = drl.get_task("masset_multi_delay")
     for spec in task.trial_types:
-        timing = decode.decode_run_timing(form, spec.name)
+        timing = decode.decode_reward_timing(form, spec.name)
         assert timing.attrs["use"] == "gamma_hat"
         mean_delay = float((timing["probability"] * timing["delay"]).sum())
         assert abs(mean_delay - spec.rewards[0].time) < 0.35 * spec.rewards[0].time + 0.5
@@ -147,7 +147,7 @@ def test_partial_conditions_are_used_as_far_as_each_neuron_has_them(dabney):
     np.testing.assert_allclose(out["reversal_point"].values[others], full["reversal_point"].values[others])
     interval = decode.reward_response_intervals(partial, "variable", n_boot=50)
     assert np.isfinite(interval["reversal_point_low"].values[others]).all()
-    assert _quiet(decode.decode_run_distribution, partial, "variable").samples.size == 100
+    assert _quiet(decode.decode_reward_distribution, partial, "variable").samples.size == 100
 
 
 def _nanmean(trials):

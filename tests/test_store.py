@@ -325,7 +325,7 @@ def test_every_task_and_rule_is_reproducible_and_round_trips(tmp_path, task, rul
 
 
 @pytest.mark.parametrize("call", ["population_response", "reward_response", "timing", "joint_map",
-                                  "decode_run_distribution", "cue_responses"])
+                                  "decode_reward_distribution", "cue_responses"])
 def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, monkeypatch, call):
     """Resolved at the public entry (run.drl): before, population_response opened the file through open_run
     three times and validated it three times."""
@@ -363,8 +363,8 @@ def test_a_public_call_opens_validates_and_parses_a_saved_run_once(tmp_path, mon
             plots.timing(str(path))
         elif call == "joint_map":
             plots.joint_map(str(path), "variable")
-        elif call == "decode_run_distribution":
-            decode.decode_run_distribution(str(path))
+        elif call == "decode_reward_distribution":
+            decode.decode_reward_distribution(str(path))
         else:
             decode.cue_responses(str(path))
     import matplotlib.pyplot as plt

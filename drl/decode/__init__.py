@@ -23,8 +23,10 @@ estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population dec
 on the array decoders :mod:`~drl.decode.distribution` and :mod:`~drl.decode.timing`) → uncertainty
 (:mod:`~drl.decode.intervals`, :mod:`~drl.decode.calibration`). Every function takes a run (read into the form on
 the trials after learning, ``learned_fraction``: the last half by default), a path or a form, and none branches on
-where the data came from. Estimates return xarray Datasets with the neurons' coordinates (a run's τ, γ, α±, λ);
-distribution decodes return a :class:`DecodedDistribution`.
+where the data came from. Estimates return xarray Datasets with the neurons' coordinates (a run's τ, γ, α±, λ) on
+one dimension named for what the units are: ``predictor`` for a model's own predictors (a run, as its own
+dimension), ``neuron`` for recorded neurons (real, or simulated as a recording); distribution decodes return a
+:class:`DecodedDistribution`.
 """
 
 from drl._lazy import deprecated_names
@@ -39,8 +41,8 @@ from drl.decode.cue import cue_responses as cue_responses
 from drl.decode.cue import cue_values as cue_values
 from drl.decode.decoders import decode_cue_distribution as decode_cue_distribution
 from drl.decode.decoders import decode_joint as decode_joint
-from drl.decode.decoders import decode_run_distribution as decode_run_distribution
-from drl.decode.decoders import decode_run_timing as decode_run_timing
+from drl.decode.decoders import decode_reward_distribution as decode_reward_distribution
+from drl.decode.decoders import decode_reward_timing as decode_reward_timing
 from drl.decode.discounting import compare_discount_models as compare_discount_models
 from drl.decode.discounting import compare_timing_decoders as compare_timing_decoders
 from drl.decode.discounting import fit_hyperbolic as fit_hyperbolic
@@ -76,8 +78,8 @@ __all__ = [
     "decode_cue_distribution",
     "decode_distribution",
     "decode_joint",
-    "decode_run_distribution",
-    "decode_run_timing",
+    "decode_reward_distribution",
+    "decode_reward_timing",
     "decode_timing",
     "default_delay_grid",
     "distribution_intervals",
@@ -101,6 +103,9 @@ __all__ = [
 ]
 
 # the responses form's own functions, once exported here too: one export per object (drl.responses)
-__getattr__ = deprecated_names(__name__, {"is_responses_form": ("drl.responses", "is_responses_form"),
+# the decoders of a population's responses, once named decode_run_*: they decode recordings too
+__getattr__ = deprecated_names(__name__, {"decode_run_distribution": ("drl.decode", "decode_reward_distribution"),
+                                          "decode_run_timing": ("drl.decode", "decode_reward_timing"),
+                                          "is_responses_form": ("drl.responses", "is_responses_form"),
                                           "responses_form": ("drl.responses", "responses_form"),
                                           "responses_from_table": ("drl.responses", "responses_from_table")})

@@ -81,8 +81,8 @@ def reversal_from_cue(cue_response, reversal_point) -> xr.Dataset:
       cue_response: [P] cue responses, each divided by the neuron's gain·γ̂^delay (any unit).
       reversal_point: [P] reversal points at the reward (reward units).
 
-    Returns a Dataset: ``reversal_point_at_cue`` [predictor] (the line at each cue response), ``outlier``
-    [predictor] (flagged by the Huber fit), attrs ``slope``, ``intercept``, ``scale``, ``pearson_r``.
+    Returns a Dataset: ``reversal_point_at_cue`` [neuron] (the line at each cue response), ``outlier``
+    [neuron] (flagged by the Huber fit), attrs ``slope``, ``intercept``, ``scale``, ``pearson_r``.
     """
     from scipy import stats
     from sklearn.linear_model import HuberRegressor
@@ -94,9 +94,9 @@ def reversal_from_cue(cue_response, reversal_point) -> xr.Dataset:
                          f"spanning {np.ptp(cue_response):g}")
     fit = HuberRegressor(max_iter=1000).fit(cue_response[:, None], reversal_point)
     out = xr.Dataset({
-        "reversal_point_at_cue": ("predictor", fit.predict(cue_response[:, None]),
+        "reversal_point_at_cue": ("neuron", fit.predict(cue_response[:, None]),
                                   {"long_name": "reversal point implied by the cue response"}),
-        "outlier": ("predictor", fit.outliers_, {"long_name": "beyond the Huber threshold"}),
+        "outlier": ("neuron", fit.outliers_, {"long_name": "beyond the Huber threshold"}),
     })
     out.attrs.update(slope=float(fit.coef_[0]), intercept=float(fit.intercept_), scale=float(fit.scale_),
                      pearson_r=float(stats.pearsonr(cue_response, reversal_point)[0]))

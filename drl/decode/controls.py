@@ -24,7 +24,7 @@ from scipy import stats
 from drl._validate import in_range, integer
 from drl.decode._checks import MAX_SPLITS
 from drl.decode.reward import reward_reading, scaled
-from drl.responses.form import conditions_of, nan_mean, pooled, random_halves
+from drl.responses.form import conditions_of, nan_mean, on_estimate_dim, pooled, random_halves
 from drl.responses.run import as_form
 
 __all__ = ["classify_cue_cells", "cross_validated_asymmetry", "predict_signs", "reference_ladder",
@@ -83,7 +83,7 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
     by learning, so nearly every predictor off τ = 0.5 is significant) or a responses form with single trials
     (a recording).
 
-    Returns a Dataset [neuron]: ``cell_class`` ("optimistic", "pessimistic", "interpolating"), ``p_value``,
+    Returns a Dataset [neuron] (``predictor`` for a model's own): ``cell_class`` ("optimistic", "pessimistic", "interpolating"), ``p_value``,
     ``middle_response`` and ``midpoint`` (mean responses), ``position`` ((middle − low) / (high − low): 0.5
     midway, above for an optimist), with the neurons' coordinates; attrs ``alpha``, ``test``, ``counts``
     (neurons per class), ``by_session`` (the same per session, when the form pools sessions: neurons recorded
@@ -134,7 +134,7 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
         out.attrs["by_session"] = {
             str(name): {kind: int(np.sum((cell_class == kind) & (sessions == name))) for kind in CELL_CLASSES}
             for name in dict.fromkeys(sessions)}
-    return out
+    return on_estimate_dim(out, form)
 
 
 def _reward_trials(caller: str, run, trial_type, event, learned_fraction, reversal_fit, axis=None):
@@ -207,7 +207,7 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
                      median_correlation=float(np.median(correlation[finite])) if finite.any() else float("nan"),
                      fraction_significant=float(np.mean((p_value[finite] < 0.05) & (correlation[finite] > 0)))
                      if finite.any() else float("nan"))
-    return out
+    return on_estimate_dim(out, form)
 
 
 def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_splits: int = 200, event: int = 0,
@@ -269,7 +269,7 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
                                    else [float("nan")] * 2),
                      fraction_significant=float(np.mean((p_value[finite] < 0.05) & (pearson[finite] > 0)))
                      if finite.any() else 0.0)
-    return out
+    return on_estimate_dim(out, form)
 
 
 def _split_estimates(form, trials, magnitudes, response, fit, rng):
@@ -292,7 +292,7 @@ def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, eve
     have). Means, not single trials: a single spike count's sign is mostly noise (predicted 73 % right by either
     point on a distributional population). A mean of exactly 0 is not counted.
 
-    Returns a Dataset [neuron]: ``accuracy_own``, ``accuracy_shared`` (fractions of held-out magnitudes whose
+    Returns a Dataset [neuron] (``predictor`` for a model's own): ``accuracy_own``, ``accuracy_shared`` (fractions of held-out magnitudes whose
     sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired
     signed-rank test across neurons), ``fraction_better_own``, ``trial_type``.
     """
@@ -320,7 +320,7 @@ def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, eve
     )
     out.attrs.update(trial_type=trial_type, mean_own=float(own.mean()), mean_shared=float(shared.mean()),
                      wilcoxon_p=p_value, fraction_better_own=float(np.mean(own > shared)), n_splits=n_splits)
-    return out
+    return on_estimate_dim(out, form)
 
 
 def _w1_to(truth_values, truth_weights, values, weights) -> float:

@@ -17,7 +17,7 @@ import xarray as xr
 
 from drl._validate import frames_to_user
 from drl.decode.timing import fit_discount
-from drl.responses.form import conditions_of, pooled
+from drl.responses.form import conditions_of, estimate_dim, pooled
 from drl.responses.run import as_form
 
 __all__ = ["cue_responses", "cue_values"]
@@ -107,7 +107,7 @@ def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, respo
     (the default for recorded responses with single trials, Masset et al. 2025) weights each mean by the inverse
     of its variance. A neuron recorded at fewer than two delays gets NaN.
 
-    Returns a Dataset: ``response`` [predictor, trial_type] (per unit of expected reward), ``delay`` [trial_type]
+    Returns a Dataset: ``response`` [predictor, trial_type] (``neuron`` for recorded neurons; per unit of expected reward), ``delay`` [trial_type]
     (s), ``gamma_hat``, ``amplitude`` (= ``gain``) and ``delays_used`` [predictor]; attrs ``weighting``.
     """
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
@@ -125,19 +125,20 @@ def responses_at_cue(form: xr.Dataset, trial_types=None, *, weighting: str | Non
     weights = inverse_variance(variance, np.isfinite(mean)) if weighting == "inverse variance" else None
     gamma_hat, amplitude, used = fit_rows(delays, mean, weights)
     _warn_about_the_fit(form, labels)
-    neuron_coords = {name: ("predictor", form[name].values) for name in form.coords
+    unit = estimate_dim(form)
+    neuron_coords = {name: (unit, form[name].values) for name in form.coords
                      if form[name].dims == ("neuron",) and name != "neuron"}
     out = xr.Dataset(
         {
-            "response": (("predictor", "trial_type"), mean,
+            "response": ((unit, "trial_type"), mean,
                          {"long_name": "cue response per unit of expected reward", "units": "1"}),
             "delay": ("trial_type", delays, {"long_name": "reward delay after the cue", "units": "s"}),
-            "gamma_hat": ("predictor", gamma_hat, {"long_name": "fitted discount", "units": "per s"}),
-            "amplitude": ("predictor", amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
-            "gain": ("predictor", amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
-            "delays_used": ("predictor", used, {"long_name": "delays the neuron's fit rests on", "units": "1"}),
+            "gamma_hat": (unit, gamma_hat, {"long_name": "fitted discount", "units": "per s"}),
+            "amplitude": (unit, amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
+            "gain": (unit, amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
+            "delays_used": (unit, used, {"long_name": "delays the neuron's fit rests on", "units": "1"}),
         },
-        coords={"predictor": form["neuron"].values, "trial_type": labels, **neuron_coords},
+        coords={unit: form["neuron"].values, "trial_type": labels, **neuron_coords},
     )
     out.attrs.update(response=form.attrs.get("cue_signal", "recorded"), task_name=form.attrs["task_name"],
                      weighting=weighting if weights is not None else "none",

@@ -21,13 +21,13 @@ from drl.decode.timing import decode_timing, default_delay_grid
 from drl.responses.form import pooled, reward_delays
 from drl.responses.run import as_form, default_trial_type
 
-__all__ = ["decode_cue_distribution", "decode_joint", "decode_run_distribution", "decode_run_timing"]
+__all__ = ["decode_cue_distribution", "decode_joint", "decode_reward_distribution", "decode_reward_timing"]
 
 
-def decode_run_distribution(run, trial_type: str | list | None = None, *, event: int = 0,
-                            learned_fraction: float = 0.5, use: str | None = None, n_samples: int = 100,
-                            responses: xr.Dataset | None = None, smoothing: float | str | None = None,
-                            bounds=None) -> DecodedDistribution:
+def decode_reward_distribution(run, trial_type: str | list | None = None, *, event: int = 0,
+                               learned_fraction: float = 0.5, use: str | None = None, n_samples: int = 100,
+                               responses: xr.Dataset | None = None, smoothing: float | str | None = None,
+                               bounds=None) -> DecodedDistribution:
     """Decode the reward distribution of ``trial_type`` from the neurons' reversal points.
 
     ``use="tau"`` (the default when the responses know each neuron's true τ: a run) pairs the reversal points
@@ -88,7 +88,7 @@ def decode_run_distribution(run, trial_type: str | list | None = None, *, event:
     >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
     ...                    alpha=0.05), 2000, seed=0, progress=False)
     >>> truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
-    >>> decoded = decode.decode_run_distribution(run)
+    >>> decoded = decode.decode_reward_distribution(run)
     >>> bool(decode.wasserstein(decoded, truth) < truth.std)
     True
     """
@@ -129,9 +129,9 @@ def _first_cue_type(form: xr.Dataset) -> str:
     return str(names[0])
 
 
-def decode_run_timing(run, trial_type: str | None = None, *, times=None, ridge: float | str = 1e-6,
-                      learned_fraction: float = 0.5, use: str | None = None,
-                      weighting: str | None = None) -> xr.Dataset:
+def decode_reward_timing(run, trial_type: str | None = None, *, times=None, ridge: float | str = 1e-6,
+                         learned_fraction: float = 0.5, use: str | None = None,
+                         weighting: str | None = None) -> xr.Dataset:
     """The distribution of reward delays that the cue of ``trial_type`` predicts (:func:`~drl.decode.decode_timing`).
 
     ``use="gamma"`` (the default when the neurons' true γ is known: a run) decodes each neuron's mean cue
@@ -202,7 +202,7 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
     decoded (:func:`~drl.decode.decode_distribution`); the map is ``P(t)·p(m | t)``.
 
     Responses without a τ × γ grid (a recording): as Sousa et al. did for their neurons, the map is the delay
-    distribution of the cue (:func:`decode_run_timing`) times the magnitude distribution decoded from the
+    distribution of the cue (:func:`decode_reward_timing`) times the magnitude distribution decoded from the
     neurons' responses to the same cue (:func:`decode_cue_distribution`; pass ``cue_response``, each neuron's
     cue response divided by its gain·γ̂^delay; ``reversal_fit`` and ``axis`` read its reward responses, as
     :func:`~drl.decode.reward_responses`).
@@ -277,7 +277,7 @@ def _timing_times_magnitude(form, trial_type, times, magnitudes, ridge, n_sample
         raise ValueError("decode_joint on responses without true τ and γ reads the magnitude from each neuron's "
                          "cue response to this cue: pass cue_response= (divided by the neuron's gain·γ̂^delay), "
                          "see decode_cue_distribution")
-    timing = decode_run_timing(form, trial_type, times=times, ridge=ridge)
+    timing = decode_reward_timing(form, trial_type, times=times, ridge=ridge)
     trial_type = timing.attrs["trial_type"]
     decoded = decode_cue_distribution(form, cue_response=cue_response, n_samples=n_samples, **reading)
     if magnitudes is None:
@@ -329,7 +329,7 @@ def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=
             raise ValueError(f"trial type {trial_type!r} has {len(delays)} reward events; the cue decode needs one "
                              "(pass cue_response= to decode another)")
         cue_response = values_at_cue(form, trial_type) / form["gamma"].values ** delays[0]
-    cue_response = _vector("cue_response", cue_response, n=intervals.sizes["predictor"])
+    cue_response = _vector("cue_response", cue_response, n=intervals["tau_hat"].size)
     reversal = reversal_from_cue(cue_response, intervals["reversal_point"].values)["reversal_point_at_cue"].values
     levels = calibrated_tau(reversal, intervals["tau_hat_corrected"].values, intervals["tau_hat_variance"].values)
     keep = np.isfinite(levels) & (levels > 0) & (levels < 1)

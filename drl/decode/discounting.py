@@ -24,7 +24,7 @@ from drl.decode._checks import MAX_SPLITS
 from drl.decode._checks import vector as _vector
 from drl.decode.cue import cue_keys
 from drl.decode.timing import default_delay_grid, fit_discount, ridge_nnls
-from drl.responses.form import nan_mean, pooled, random_halves
+from drl.responses.form import nan_mean, on_estimate_dim, pooled, random_halves
 from drl.responses.run import as_form
 
 __all__ = ["fit_hyperbolic", "compare_discount_models", "compare_timing_decoders"]
@@ -115,7 +115,7 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
     squared error on the second half's, in units of the neuron's response scale (its mean absolute response). Both
     have two parameters, so held-out error compares them fairly.
 
-    Returns a Dataset [neuron]: ``error_exponential``, ``error_hyperbolic`` (held-out mean squared error, averaged
+    Returns a Dataset [neuron] (``predictor`` for a model's own): ``error_exponential``, ``error_hyperbolic`` (held-out mean squared error, averaged
     over splits), ``preferred`` ("exponential" or "hyperbolic"), ``gamma_hat``, ``k_hat`` (fitted on all
     trials); attrs ``fraction_exponential`` (neurons preferring it), ``wilcoxon_p`` (two-sided signed-rank test
     of the paired held-out errors across neurons), ``median_log_ratio`` (median of log(hyperbolic error /
@@ -157,7 +157,7 @@ def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learne
     out.attrs.update(fraction_exponential=float(np.mean(exp_err[both] <= hyp_err[both])) if both.any() else np.nan,
                      wilcoxon_p=wilcoxon_p, median_log_ratio=float(np.median(log_ratio)) if both.any() else np.nan,
                      delays=[float(d) for d in delays], trial_types=list(labels), n_splits=n_splits)
-    return out
+    return on_estimate_dim(out, form)
 
 
 def _decode_w1(fits, delays, test, times, ridge, members=None) -> np.ndarray:

@@ -146,7 +146,7 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
     Returns the Dataset of :func:`~drl.decode.reward_responses` with, per neuron: ``reversal_point_low``,
     ``reversal_point_high``, ``tau_hat_low``, ``tau_hat_high`` (the central ``level`` interval),
     ``tau_hat_bias``, ``tau_hat_variance`` and ``tau_hat_corrected``; the replicates ``reversal_point_boot`` and
-    ``tau_hat_boot`` [boot, predictor]; attrs ``n_boot``, ``level``, ``seed``, ``resampling``.
+    ``tau_hat_boot`` [boot, predictor] (``neuron`` for recorded neurons); attrs ``n_boot``, ``level``, ``seed``, ``resampling``.
     """
     _check_bootstrap(n_boot, level)
     if distribution is not None and not isinstance(distribution, RewardDistribution):
@@ -192,22 +192,23 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
             variance = np.nanvar(simulated, 0, ddof=1)
     units = out["reversal_point"].attrs.get("units", "reward units")
     percent = f"{100 * level:g} %"
+    unit = out["tau_hat"].dims[0]  # the estimates' own: "predictor" or "neuron"
     out = out.assign(
-        reversal_point_low=("predictor", rev_low, {"long_name": f"reversal point, lower end of the {percent} "
+        reversal_point_low=(unit, rev_low, {"long_name": f"reversal point, lower end of the {percent} "
                                                                "interval", "units": units}),
-        reversal_point_high=("predictor", rev_high, {"long_name": f"reversal point, upper end of the {percent} "
+        reversal_point_high=(unit, rev_high, {"long_name": f"reversal point, upper end of the {percent} "
                                                                  "interval", "units": units}),
-        tau_hat_low=("predictor", tau_low, {"long_name": f"tau_hat, lower end of the {percent} interval",
+        tau_hat_low=(unit, tau_low, {"long_name": f"tau_hat, lower end of the {percent} interval",
                                             "units": "1"}),
-        tau_hat_high=("predictor", tau_high, {"long_name": f"tau_hat, upper end of the {percent} interval",
+        tau_hat_high=(unit, tau_high, {"long_name": f"tau_hat, upper end of the {percent} interval",
                                               "units": "1"}),
-        tau_hat_bias=("predictor", bias, {"long_name": "bootstrap estimate of the bias of tau_hat", "units": "1"}),
-        tau_hat_variance=("predictor", variance, {"long_name": "bootstrap variance of tau_hat", "units": "1"}),
-        tau_hat_corrected=("predictor", np.clip(out["tau_hat"].values - bias, 0.0, 1.0),
+        tau_hat_bias=(unit, bias, {"long_name": "bootstrap estimate of the bias of tau_hat", "units": "1"}),
+        tau_hat_variance=(unit, variance, {"long_name": "bootstrap variance of tau_hat", "units": "1"}),
+        tau_hat_corrected=(unit, np.clip(out["tau_hat"].values - bias, 0.0, 1.0),
                            {"long_name": "tau_hat minus its bootstrap bias, clipped to [0, 1]", "units": "1"}),
-        reversal_point_boot=(("boot", "predictor"), reversal, {"long_name": "bootstrap replicates",
+        reversal_point_boot=(("boot", unit), reversal, {"long_name": "bootstrap replicates",
                                                                "units": units}),
-        tau_hat_boot=(("boot", "predictor"), tau, {"long_name": "bootstrap replicates", "units": "1"}),
+        tau_hat_boot=(("boot", unit), tau, {"long_name": "bootstrap replicates", "units": "1"}),
     )
     out.attrs.update(n_boot=int(n_boot), level=float(level), seed=int(seed), resampling=resampling,
                      source=source_fingerprint(run) or "", tau_bias="bootstrap" if distribution is None else "Monte Carlo at the implied τ")
@@ -218,11 +219,11 @@ def distribution_intervals(run, trial_type: str | None = None, *, use: str | Non
                            level: float = 0.95, seed: int = 0, n_samples: int = 100, probabilities=None,
                            intervals: xr.Dataset | None = None, progress: bool | None = None) -> xr.Dataset:
     """Bootstrap confidence bands for the reward distribution decoded from a run's (or a responses form's) reversal
-    points (:func:`~drl.decode.decode_run_distribution`).
+    points (:func:`~drl.decode.decode_reward_distribution`).
 
     Each replicate of :func:`reward_response_intervals` (``intervals``, computed with ``n_boot``, ``seed`` and
     ``trial_type`` when not given) is decoded on the point estimate's bounds, so its density lies on the same
-    grid. ``use`` picks the levels as in :func:`~drl.decode.decode_run_distribution` (``"tau"``: the run's true τ,
+    grid. ``use`` picks the levels as in :func:`~drl.decode.decode_reward_distribution` (``"tau"``: the run's true τ,
     fixed across replicates; ``"tau_hat"``: each replicate's own estimates; ``"tau_calibrated"``: the
     isotonic map of the bias-corrected τ̂, :func:`~drl.decode.calibrated_tau`, refitted per replicate).
     ``progress``: a bar over replicates (None: when more than 20).

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from drl._validate import integer
-from drl.decode.decoders import decode_run_distribution
+from drl.decode.decoders import decode_reward_distribution
 from drl.decode.distribution import expectiles, residual_warnings_ignored, wasserstein
 from drl.decode.reward import responses_at_reward, reward_reading
 from drl.responses.form import responses_form
@@ -59,7 +59,7 @@ def perfect_code_control(run, truth: RewardDistribution, trial_type: str | list 
     single trials that mean plus the neuron's own residuals at m (its trials minus their mean), drawn with
     replacement, as many as it had. The code is then read and decoded exactly as the real one
     (:func:`~drl.decode.reward_responses` with the same estimator and axis, then
-    :func:`~drl.decode.decode_run_distribution` with ``smoothing`` and ``bounds``).
+    :func:`~drl.decode.decode_reward_distribution` with ``smoothing`` and ``bounds``).
 
     Parameters
     ----------
@@ -77,7 +77,7 @@ def perfect_code_control(run, truth: RewardDistribution, trial_type: str | list 
     seed : int
         Seed of the residuals' resampling.
     smoothing, bounds
-        Passed to :func:`~drl.decode.decode_run_distribution` for every code: decode the real code the same way.
+        Passed to :func:`~drl.decode.decode_reward_distribution` for every code: decode the real code the same way.
     progress : bool, optional
         A bar over codes (default: when ``n_codes`` > 20).
 
@@ -163,7 +163,7 @@ def perfect_code_control(run, truth: RewardDistribution, trial_type: str | list 
                               trial_type=[reading.trial_type] * magnitudes.size, units=form.attrs.get("units", ""))
         estimated = responses_at_reward(code, reading.trial_type, reversal_fit=fit, axis=axis_name)
         with residual_warnings_ignored():  # a noisy code's misfit: the point of the control, not news
-            decoded = decode_run_distribution(code, reading.trial_type, responses=estimated, smoothing=smoothing,
+            decoded = decode_reward_distribution(code, reading.trial_type, responses=estimated, smoothing=smoothing,
                                               bounds=bounds)
         w1[c] = wasserstein(decoded, truth)
     in_sd = w1 / truth.std

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from drl.decode.reversal import AXES, REVERSAL_FITS, Estimator, hinge_fit, sign_count_reversal, utility_axis
-from drl.responses.form import conditions_of, nan_mean, pooled
+from drl.responses.form import conditions_of, estimate_dim, nan_mean, pooled
 from drl.responses.run import as_form
 
 __all__ = ["hinge_fit", "reward_responses", "sign_count_reversal"]
@@ -197,7 +197,7 @@ def reward_responses(run, trial_type: str | list | None = None, *, event: int = 
     trials (on the means when there are none): robust to a few outlying responses, but only as fine as the
     magnitudes delivered.
 
-    Returns a Dataset: ``response`` [predictor, magnitude], ``axis`` [magnitude], ``reversal_point``,
+    Returns a Dataset: ``response`` [predictor, magnitude] (``neuron`` for recorded neurons), ``axis`` [magnitude], ``reversal_point``,
     ``reversal_point_axis``, ``reversal_point_sign_count``,
     ``slope_pos``, ``slope_neg``, ``tau_hat`` [predictor], ``count`` [magnitude] (trials averaged, the most of any
     neuron) and ``neurons`` [magnitude] (neurons recorded there), with the neurons' coordinates (a run's τ, γ,
@@ -233,7 +233,7 @@ def reward_responses(run, trial_type: str | list | None = None, *, event: int = 
     See Also
     --------
     reward_response_intervals : the same estimates with bootstrap intervals.
-    decode_run_distribution : the distribution these reversal points code.
+    decode_reward_distribution : the distribution these reversal points code.
 
     Examples
     --------
@@ -293,33 +293,34 @@ def responses_at_reward(form: xr.Dataset, trial_type: str | list | None = None, 
     units = form.attrs.get("units", "reward units")
     model = form.attrs.get("signal") == "model"
     slope_units = "1" if model else "recorded units per reward unit"
-    neuron_coords = {name: ("predictor", form[name].values) for name in form.coords
+    unit = estimate_dim(form)  # "predictor" for a model's own, "neuron" for recorded neurons
+    neuron_coords = {name: (unit, form[name].values) for name in form.coords
                      if form[name].dims == ("neuron",) and name != "neuron"}
     out = xr.Dataset(
         {
-            "response": (("predictor", "magnitude"), mean_response, {
+            "response": ((unit, "magnitude"), mean_response, {
                 "long_name": f"mean {response} response at the reward" if model else "mean recorded response at "
                 "the reward", "units": "reward units" if model else "recorded units"}),
-            "reversal_point": ("predictor", reversal, {"long_name": "magnitude where the response reverses sign",
+            "reversal_point": (unit, reversal, {"long_name": "magnitude where the response reverses sign",
                                                        "units": units}),
-            "reversal_point_sign_count": ("predictor", sign_count, {
+            "reversal_point_sign_count": (unit, sign_count, {
                 "long_name": "reversal point by sign count of single trials", "units": units}),
-            "slope_pos": ("predictor", slope_pos, {"units": slope_units}),
-            "slope_neg": ("predictor", slope_neg, {"units": slope_units}),
-            "tau_hat": ("predictor", tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
+            "slope_pos": (unit, slope_pos, {"units": slope_units}),
+            "slope_neg": (unit, slope_neg, {"units": slope_units}),
+            "tau_hat": (unit, tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
             "count": ("magnitude", counted.max(0), {"long_name": "trials averaged (the most of any neuron)",
                                                     "units": "1"}),
             "neurons": ("magnitude", (counted > 0).sum(0), {"long_name": "neurons recorded at this magnitude",
                                                             "units": "1"}),
         },
-        coords={"predictor": form["neuron"].values, "magnitude": magnitudes, **neuron_coords},
+        coords={unit: form["neuron"].values, "magnitude": magnitudes, **neuron_coords},
     )
     out["magnitude"].attrs.update(long_name="reward magnitude delivered", units=units)
     out = out.assign_coords(axis=("magnitude", estimator.axis, {
         "long_name": "the axis responses are read on" + (": the population's mean response" if
                                                          estimator.axis_name == "utility" else ""),
         "units": units if estimator.axis_name == "magnitude" else form.attrs.get("response_units", "recorded units")}))
-    out["reversal_point_axis"] = ("predictor", estimator.to_axis(reversal), {
+    out["reversal_point_axis"] = (unit, estimator.to_axis(reversal), {
         "long_name": "reversal point on the axis", "units": out["axis"].attrs["units"]})
     out.attrs.update(trial_type=trial_type, response=response if model else "recorded", reversal_fit=fit,
                      axis=estimator.axis_name,

@@ -34,7 +34,7 @@ def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=N
     Parameters
     ----------
     decoded : drl.decode.DecodedDistribution
-        What :func:`drl.decode.decode_distribution` or :func:`drl.decode.decode_run_distribution` returned.
+        What :func:`drl.decode.decode_distribution` or :func:`drl.decode.decode_reward_distribution` returned.
     true : drl.RewardDistribution, optional
         The truth, drawn once per axes, with the W1 distance in the legend.
     ax : matplotlib.axes.Axes, optional
@@ -73,7 +73,7 @@ def distribution(decoded: decode.DecodedDistribution, true=None, ax=None, save=N
     """
     if not isinstance(decoded, decode.DecodedDistribution):
         raise TypeError(f"decoded must be a DecodedDistribution (what decode_distribution and "
-                        f"decode_run_distribution return); got {type(decoded).__name__}")
+                        f"decode_reward_distribution return); got {type(decoded).__name__}")
     if ax is None:
         fig, (ax,) = new_figure(1)
     fig = ax.figure

@@ -89,9 +89,9 @@ def reward_response(run, trial_type: str | None = None, color_by: str = "tau", l
         axes[1].scatter(responses["tau_hat"].values, responses["reversal_point"].values, c=colors, s=30,
                         edgecolors="k", linewidths=0.5, zorder=3)
         axes[1].set(xlabel="estimated asymmetry τ̂", ylabel=f"reversal point ({units})", title="reversal points")
-    decoded = decode.decode_run_distribution(form, responses=responses)
+    decoded = decode.decode_reward_distribution(form, responses=responses)
     distribution(decoded, true, ax=axes[2], units=units)
-    n_pred = responses.sizes["predictor"]
+    n_pred = responses["tau_hat"].size
     if task is not None:
         axes[2].set_title("decoded from reversal points")
         parameter_colorbar(fig, mappable, color_by, responses, ax=axes[:2])
@@ -134,7 +134,7 @@ def _response_panel(ax, responses, colors, units, ylabel):
     magnitudes = responses["axis" if utility else "magnitude"].values
     reversal = responses["reversal_point_axis" if utility else "reversal_point"].values
     x, y = hinge_curves(responses)
-    for p in range(responses.sizes["predictor"]):
+    for p in range(responses["reversal_point"].size):
         ax.plot(magnitudes, responses["response"].values[p], ".", color=colors[p], ms=4, alpha=0.8,
                 gid="measured")
         ax.plot(x[p], y[p], "-", color=colors[p], lw=1.1, gid="hinge")
@@ -268,19 +268,19 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     fig, axes = new_figure(2, panel_size=(4.4, 3.4))
     delays = cue["delay"].values
     smooth = np.linspace(0, delays.max() * 1.05, 100)
-    for p in range(cue.sizes["predictor"]):
+    for p in range(cue["gamma_hat"].size):
         axes[0].plot(delays, cue["response"].values[p], "o", color=colors[p], ms=4)
         fit = cue["amplitude"].values[p] * cue["gamma_hat"].values[p] ** smooth
         axes[0].plot(smooth, fit, "-", color=colors[p], lw=1)
     what = "cue RPE / expected reward" if known else "cue response (per unit expected reward)"
     axes[0].set(xlabel="reward delay after the cue (s)", ylabel=what, title="cue response ('o') and exponential fit")
     if not known:  # no true γ to draw against: the fitted γ̂ as a histogram
-        axes[1].hist(cue["gamma_hat"].values, bins=min(20, max(5, cue.sizes["predictor"] // 3)), color="tab:blue",
+        axes[1].hist(cue["gamma_hat"].values, bins=min(20, max(5, cue["gamma_hat"].size // 3)), color="tab:blue",
                      alpha=0.7)
         axes[1].set(xlabel="fitted γ̂ (per s)", ylabel="neurons", title="discount fit")
         fig.colorbar(mappable, ax=axes).set_label("fitted γ̂ (per s)")
         weighting = "inverse-variance weighted" if cue.attrs["weighting"] != "none" else "unweighted"
-        fig.suptitle(f"{cue.attrs['task_name']}: {cue.sizes['predictor']} neurons, {delays.size} delays "
+        fig.suptitle(f"{cue.attrs['task_name']}: {cue['gamma_hat'].size} neurons, {delays.size} delays "
                      f"({weighting} fit)")
         save_figure(fig, save)
         return fig
@@ -292,7 +292,7 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
     parameter_colorbar(fig, mappable, color_by, cue, ax=axes)
     mixed = np.unique(cue["tau"].values).size > 1
     note = "\nτ varies: γ̂ mixes discounting with optimism (see the docstring)" if mixed else ""
-    fig.suptitle(f"{cue.attrs['task_name']}: {cue.sizes['predictor']} predictors, {cue.sizes['trial_type']} "
+    fig.suptitle(f"{cue.attrs['task_name']}: {cue['gamma_hat'].size} predictors, {cue.sizes['trial_type']} "
                  f"delays{note}")
     save_figure(fig, save)
     return fig
@@ -300,10 +300,10 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
 
 @styled
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
-    """The delay distribution decoded from the γ population's cue responses (:func:`drl.decode.decode_run_timing`),
+    """The delay distribution decoded from the γ population's cue responses (:func:`drl.decode.decode_reward_timing`),
     one panel per trial type, with the true reward times marked. Default ``times``: the decoder's own default
     (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins to 10 s or 1.25 × the latest
-    delay), so the figure shows the very decode ``decode_run_timing`` returns. ``run`` may be a recording in
+    delay), so the figure shows the very decode ``decode_reward_timing`` returns. ``run`` may be a recording in
     the responses form (each trial type with a delay gets a panel)."""
     run = opened(run)  # a path is loaded once, here
     names = list(trial_types) if trial_types is not None else trial_types_with_delay(run)
@@ -312,7 +312,7 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
     form = as_form(run, cue_types=names, learned_fraction=learned_fraction)
     fig, axes = new_figure(len(names), ncols=min(len(names), 4), panel_size=(3.4, 2.8))
     for ax, name in zip(axes, names, strict=True):
-        decoded = decode.decode_run_timing(form, name, times=times, ridge=ridge, learned_fraction=learned_fraction)
+        decoded = decode.decode_reward_timing(form, name, times=times, ridge=ridge, learned_fraction=learned_fraction)
         delay = decoded["delay"].values
         width = np.diff(delay).min() if delay.size > 1 else 1.0
         ax.bar(delay, decoded["probability"].values, width=0.9 * width, color="tab:blue", alpha=0.7,

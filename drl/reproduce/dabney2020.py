@@ -79,7 +79,7 @@ def stages(quick: bool, seed: int):
         r["run"] = drl.simulate(TASK, pop, size["model_trials"], progress=False, seed=seed)
         r["truth"] = drl.get_task(TASK).reward_distribution("variable")
         r["responses"] = decode.reward_responses(r["run"])
-        r["decoded"] = decode.decode_run_distribution(r["run"], responses=r["responses"])
+        r["decoded"] = decode.decode_reward_distribution(r["run"], responses=r["responses"])
         r["ladder"] = decode.reference_ladder(r["truth"], r["decoded"])
         r["shuffled"] = decode.shuffle_control(r["responses"]["tau"].values, r["responses"]["reversal_point"].values,
                                                r["truth"], n_shuffles=size["shuffles"], seed=seed)
@@ -107,7 +107,7 @@ def stages(quick: bool, seed: int):
             r[f"{prefix}split"] = [decode.split_half_reversals(form, n_splits=size["splits"], seed=seed)
                                    for form in magnitude]
             r[f"{prefix}independent"] = decode.reward_responses(magnitude[0], resample=True, seed=seed)
-            r[f"{prefix}recorded_w1"] = [decode.wasserstein(decode.decode_run_distribution(form), r["truth"])
+            r[f"{prefix}recorded_w1"] = [decode.wasserstein(decode.decode_reward_distribution(form), r["truth"])
                                          / r["truth"].std for form in (magnitude[0], r[f"{prefix}bias_null"])]
         r["cells"] = [decode.classify_cue_cells(form) for form in r["probability"]]
         r["diversity"] = [decode.cue_diversity_by_session(form) for form in r["probability"]]

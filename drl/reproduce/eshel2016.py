@@ -106,8 +106,8 @@ def stages(quick: bool, seed: int, data: Path):
             r["ladder"] = decode.reference_ladder(r["truth"])
             r["shuffled"] = np.array([np.nan])
             return
-        r["decoded"] = decode.decode_run_distribution(r["form"], CUED, responses=responses)
-        r["regularised"] = decode.decode_run_distribution(r["form"], CUED, responses=responses, smoothing="cv",
+        r["decoded"] = decode.decode_reward_distribution(r["form"], CUED, responses=responses)
+        r["regularised"] = decode.decode_reward_distribution(r["form"], CUED, responses=responses, smoothing="cv",
                                                           bounds="delivered")
         r["ladder"] = decode.reference_ladder(r["truth"], r["decoded"])
         r["perfect"] = decode.perfect_code_control(r["form"], r["truth"], CUED, responses=responses,

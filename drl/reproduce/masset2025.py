@@ -49,7 +49,7 @@ def stages(quick: bool, seed: int):
         r["run"] = drl.simulate(TASK, pop, LEARNING_TRIALS, progress=False, seed=seed, record_trials=4)
         form = responses_from_run(r["run"], cue_types="each")  # read (and checked for convergence) once
         r["cue"] = decode.cue_responses(form)
-        r["timing"] = {t.name: decode.decode_run_timing(form, t.name) for t in drl.get_task(TASK).trial_types}
+        r["timing"] = {t.name: decode.decode_reward_timing(form, t.name) for t in drl.get_task(TASK).trial_types}
 
     def recording(r):
         r.update(gamma_diverse_recordings(TASK, size, seed, LEARNING_TRIALS, record_trials=None, approximate=False))

@@ -67,7 +67,7 @@ def stages(quick: bool, seed: int):
         r["run"] = drl.simulate(TASK, pop, MODEL_TRIALS, progress=False, seed=seed, record_trials=10)
         r["joint"] = {name: decode.decode_joint(r["run"], name) for name in ("variable", "delay_6s")}
         r["cue_decoded"] = decode.decode_cue_distribution(r["run"], "variable", seed=seed)
-        r["reward_decoded"] = decode.decode_run_distribution(r["run"], "variable")
+        r["reward_decoded"] = decode.decode_reward_distribution(r["run"], "variable")
 
     def recording(r):
         r.update(gamma_diverse_recordings(TASK, size, seed, LEARNING_TRIALS, record_trials=2, approximate=True))

@@ -35,7 +35,7 @@ import json
 import numpy as np
 import xarray as xr
 
-__all__ = ["FORM", "SIGNALS", "conditions_of", "is_responses_form", "nan_mean", "pooled",
+__all__ = ["FORM", "SIGNALS", "conditions_of", "estimate_dim", "is_responses_form", "on_estimate_dim", "nan_mean", "pooled",
            "random_halves", "reward_delays", "responses_form"]
 
 FORM = "responses"
@@ -46,6 +46,20 @@ EVENTS = ("", "cue", "reward")
 def is_responses_form(data) -> bool:
     """True for a Dataset in the responses form (from :func:`responses_form` or any source of drl.responses)."""
     return isinstance(data, xr.Dataset) and data.attrs.get("drl_form") == FORM
+
+
+def estimate_dim(form: xr.Dataset) -> str:
+    """The dimension of per-neuron estimates read from ``form``: ``"predictor"`` for a model's own predictors
+    (``signal="model"``, the dimension of the run they came from), ``"neuron"`` for recorded neurons (a measured
+    signal, real or simulated as :func:`~drl.responses.recording_from_run` does). The form itself always calls it
+    ``neuron``; an estimate names the units for what they are."""
+    return "predictor" if form.attrs.get("signal") == "model" else "neuron"
+
+
+def on_estimate_dim(estimates: xr.Dataset, form: xr.Dataset) -> xr.Dataset:
+    """``estimates`` built on the form's ``neuron`` dimension, renamed to :func:`estimate_dim` of ``form``."""
+    unit = estimate_dim(form)
+    return estimates if unit == "neuron" else estimates.rename({"neuron": unit})
 
 
 def _per_condition(name: str, values, n_conditions: int, dtype) -> np.ndarray:

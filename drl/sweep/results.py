@@ -181,7 +181,7 @@ def map_runs(out: str, function, *, directory=DEFAULT_DIR, client=None, progress
     Args:
       out: the sweep's folder under ``directory``.
       function: takes one run Dataset (opened lazily from its own file) and returns a number, a dict of numbers,
-        or any picklable value; e.g. ``lambda run: decode.wasserstein(decode.decode_run_distribution(run), truth)``.
+        or any picklable value; e.g. ``lambda run: decode.wasserstein(decode.decode_reward_distribution(run), truth)``.
       client: as :func:`drl.sweep.sweep`'s (None: a local cluster of this job's CPUs, closed afterwards).
       progress: a bar over completed runs.
       no_worker_timeout: seconds with no worker while runs remain before it stops with a NoWorkersError (as a
