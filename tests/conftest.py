@@ -37,20 +37,9 @@ def client():
 @pytest.fixture(scope="session")
 def paper_runs():
     """Small runs of three papers' tasks (Dabney τ × γ, Masset γ, Sousa τ × γ), shared by the figure tests."""
-    import warnings
+    from reference_runs import reference_run
 
-    import drl
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", drl.ConvergenceWarning)
-        dabney = drl.simulate("dabney_variable_magnitude",
-                              drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.7, 0.95], alpha=0.05), 300,
-                              progress=False)
-        masset = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=[0.6, 0.8, 0.9, 0.97], alpha=0.1,
-                                                                         lam=0.9), 300, progress=False)
-        sousa = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=[0.6, 0.8, 0.9, 0.97],
-                                                               alpha=0.1, lam=0.9), 300, progress=False)
-    return dabney, masset, sousa
+    return reference_run("dabney_small"), reference_run("masset_small"), reference_run("sousa_small")
 
 
 def interrupt_a_streamed_run(out):

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_runs import reference_run
 from scipy import stats
 
 import drl
@@ -13,10 +14,18 @@ from drl.decode import classify_cue_cells, predict_signs, reference_ladder, spli
 from drl.responses import recording_from_run, responses_from_recording
 
 
-def recorded(task, tau, n_neurons, seed, reward_bias=0.0):
-    """A synthetic recording (Poisson spikes) of a population with optimism ``tau``."""
+def recorded(name, seed, reward_bias=0.0):
+    """A synthetic recording (Poisson spikes) of the reference run ``name``."""
+    return _spikes_of(reference_run(name), seed, reward_bias)
+
+
+def session(task, tau, n_neurons, seed):
+    """A synthetic recording of its own small population: one session of neurons that learned together."""
     pop = drl.Population.sample(n_neurons, tau=tau, gamma=0.9, lam=0.9, alpha=0.05, seed=seed)
-    run = drl.simulate(task, pop, 3000, progress=False, seed=seed)
+    return _spikes_of(drl.simulate(task, pop, 3000, progress=False, seed=seed), seed)
+
+
+def _spikes_of(run, seed, reward_bias=0.0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the finite-α cue bias warning: the truth here is the model's own
         return responses_from_recording(recording_from_run(run, reward_bias=reward_bias, seed=seed))
@@ -24,14 +33,12 @@ def recorded(task, tau, n_neurons, seed, reward_bias=0.0):
 
 @pytest.fixture(scope="module")
 def probability_forms():
-    return (recorded("dabney_variable_probability", (0.1, 0.9), 40, 1),
-            recorded("dabney_variable_probability", 0.5, 80, 2))
+    return recorded("probability_sampled_diverse", 1), recorded("probability_sampled_classical", 2)
 
 
 @pytest.fixture(scope="module")
 def magnitude_forms():
-    return (recorded("dabney_variable_magnitude", (0.1, 0.9), 30, 3),
-            recorded("dabney_variable_magnitude", 0.5, 30, 4))
+    return recorded("dabney_sampled_diverse", 3), recorded("dabney_sampled_classical", 4)
 
 
 def test_cue_cells_are_classified_by_their_optimism(probability_forms):
@@ -79,13 +86,13 @@ def test_a_baseline_bias_moves_reversal_points_consistently_without_optimism():
     """Dabney et al.'s baseline-bias null: one τ, a per-neuron offset of the reward response. The offset moves each
     neuron's reversal point (against its sign) and does so in both halves of the data, so split-half consistency
     cannot reject it; the decoded distribution can."""
-    biased = recorded("dabney_variable_magnitude", 0.5, 30, 4, reward_bias=3.0)
+    biased = recorded("dabney_sampled_classical", 4, reward_bias=3.0)
     responses = drl.decode.reward_responses(biased)
     bias = biased["model_reward_bias"].values
     assert np.corrcoef(bias, responses["reversal_point"].values)[0, 1] < -0.8
     assert split_half_reversals(biased, n_splits=20).attrs["median_correlation"] > 0.8
     truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
-    unbiased = recorded("dabney_variable_magnitude", (0.1, 0.9), 30, 3)
+    unbiased = recorded("dabney_sampled_diverse", 3)
     w1 = [drl.decode.wasserstein(drl.decode.decode_reward_distribution(form), truth) for form in (biased, unbiased)]
     assert w1[0] > 2 * w1[1]
     with pytest.raises(ValueError, match=r"reward_bias must be in \[0, inf\]; got -1"):
@@ -221,7 +228,7 @@ def test_discount_power_is_each_recordings_verdict_and_grows_with_the_trials():
 def test_cue_cells_are_counted_per_session_when_sessions_are_pooled():
     from drl.responses import combine_sessions
 
-    sessions = [recorded("dabney_variable_probability", (0.1, 0.9), 12, seed) for seed in (5, 6)]
+    sessions = [session("dabney_variable_probability", (0.1, 0.9), 12, seed) for seed in (5, 6)]
     pooled = combine_sessions(sessions, names=["day1", "day2"])
     cells = classify_cue_cells(pooled)
     by_session = cells.attrs["by_session"]
@@ -258,8 +265,8 @@ def test_the_session_test_finds_diverse_sessions_and_keeps_sessions_apart():
     from drl.decode import cue_diversity_by_session
     from drl.responses import combine_sessions
 
-    diverse = [recorded("dabney_variable_probability", (0.1, 0.9), 20, seed) for seed in (7, 8)]
-    classical = recorded("dabney_variable_probability", 0.5, 20, 9)
+    diverse = [session("dabney_variable_probability", (0.1, 0.9), 20, seed) for seed in (7, 8)]
+    classical = session("dabney_variable_probability", 0.5, 20, 9)
     test = cue_diversity_by_session(combine_sessions([diverse[0], classical, diverse[1]],
                                                      names=["a", "classical", "b"]))
     assert list(test["session"].values) == ["a", "classical", "b"]

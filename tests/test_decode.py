@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.stats as st
+from reference_runs import reference_run
 
 import drl
 from drl import decode
@@ -12,22 +13,17 @@ TAU_20 = (np.arange(20) + 0.5) / 20
 
 @pytest.fixture(scope="module")
 def dabney_run():
-    pop = drl.Population.grid(tau=list(TAU_20), alpha=0.02, gamma=1.0)
-    return drl.simulate("dabney_variable_magnitude", pop, 3000, progress=False)
+    return reference_run("dabney_tau20")
 
 
 @pytest.fixture(scope="module")
 def masset_run():
-    gamma = np.linspace(0.5, 0.99, 20)
-    return gamma, drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(gamma), alpha=0.1, lam=0.9),
-                               4000, progress=False)
+    return np.linspace(0.5, 0.99, 20), reference_run("masset_gamma20")
 
 
 @pytest.fixture(scope="module")
 def sousa_run():
-    pop = drl.Population.grid(tau=list((np.arange(9) + 0.5) / 9), gamma=list(1 - np.geomspace(0.6, 0.01, 12)),
-                              alpha=0.02, lam=0.9)
-    return drl.simulate("sousa_2025", pop, 5000, progress=False)
+    return reference_run("sousa_9x12")
 
 
 def _slow_expectile(values, probs, tau):

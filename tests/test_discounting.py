@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_runs import reference_run
 
 import drl
 from drl.decode import compare_discount_models, compare_timing_decoders, fit_hyperbolic
@@ -16,8 +17,7 @@ DELAYS = np.array([0.6, 1.5, 3.75, 9.375])  # Masset et al. 2025's delays (the t
 @pytest.fixture(scope="module")
 def exponential_form():
     """A γ-diverse model population (TD discounts exponentially) read back from Poisson spikes."""
-    pop = drl.Population.sample(40, gamma=(0.5, 0.99), tau=0.5, seed=1)
-    run = drl.simulate("masset_multi_delay", pop, 10000, progress=False, seed=1)
+    run = reference_run("masset_gamma40_sampled")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return responses_from_recording(recording_from_run(run, n_trials=3000, seed=1))

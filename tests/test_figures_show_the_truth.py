@@ -7,6 +7,7 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from reference_runs import reference_run
 
 import drl
 from drl import decode, plots
@@ -16,12 +17,7 @@ from drl import decode, plots
 def two_outcomes():
     """2 or 8 µl at 50/50: every chord between the two magnitudes crosses zero at the mean, 5 µl, while the
     reversal points (the τ-expectiles) spread from about 2.3 to 7.7."""
-    task = drl.Task("two_outcomes", 3.0, 0.1, (drl.TrialType("odour", 0.5, (
-        drl.RewardEvent(1.5, magnitudes=(2.0, 8.0)),)),), units="µl")
-    pop = drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9], alpha=0.02, lam=0.95)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", drl.ConvergenceWarning)
-        return drl.simulate(task, pop, 3000, seed=0, progress=False)
+    return reference_run("two_outcomes")
 
 
 def _lines(ax, gid):
@@ -124,10 +120,7 @@ def test_a_hidden_second_parameter_is_named_and_coinciding_points_stay_visible()
 
 @pytest.fixture(scope="module")
 def thinned():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", drl.ConvergenceWarning)
-        return drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 300,
-                            record_trials=10, progress=False)
+    return reference_run("dabney_thinned")
 
 
 def test_trials_are_trial_numbers_everywhere(thinned):

@@ -4,6 +4,7 @@ Huber regression against planted outliers, and the cue decode against the reward
 
 import numpy as np
 import pytest
+from reference_runs import reference_run
 
 import drl
 from drl import decode
@@ -34,8 +35,7 @@ def _hinge_recording(seed, n_trials=20, noise=1.0, tau=TAU_30):
 
 @pytest.fixture(scope="module")
 def dabney_run():
-    population = drl.Population.grid(tau=list((np.arange(20) + 0.5) / 20), alpha=0.04, gamma=1.0, lam=0.9)
-    return drl.simulate("dabney_variable_magnitude", population, 4000, progress=False, seed=3)
+    return reference_run("dabney_tau20_traced")
 
 
 def test_implied_tau_inverts_the_expectiles():

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from reference_runs import reference_run
 
 import drl
 from drl import plots
@@ -12,14 +13,12 @@ from drl import plots
 
 @pytest.fixture(scope="module")
 def dabney():
-    pop = drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9], gamma=[0.7, 0.95], alpha=0.05)
-    return drl.simulate("dabney_variable_magnitude", pop, 600, progress=False)
+    return reference_run("dabney_5x2")
 
 
 @pytest.fixture(scope="module")
 def masset():
-    pop = drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 8)), alpha=0.1, lam=0.9)
-    return drl.simulate("masset_multi_delay", pop, 800, progress=False)
+    return reference_run("masset_gamma8")
 
 
 def _panels(fig):

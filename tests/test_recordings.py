@@ -4,6 +4,7 @@ per-neuron gains, baseline error and trial noise) must decode as well as the sim
 import numpy as np
 import pandas as pd
 import pytest
+from reference_runs import reference_run
 
 import drl
 from drl import decode, plots
@@ -15,15 +16,12 @@ TAU_20 = (np.arange(20) + 0.5) / 20
 
 @pytest.fixture(scope="module")
 def dabney_run():
-    pop = drl.Population.grid(tau=list(TAU_20), alpha=0.02, gamma=1.0)
-    return drl.simulate("dabney_variable_magnitude", pop, 4000, progress=False, seed=3)
+    return reference_run("dabney_tau20")
 
 
 @pytest.fixture(scope="module")
 def masset_run():
-    gamma = np.linspace(0.5, 0.99, 20)
-    return gamma, drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(gamma), alpha=0.1, lam=0.9),
-                               4000, progress=False, seed=3)
+    return np.linspace(0.5, 0.99, 20), reference_run("masset_gamma20")
 
 
 def _record(run, trial_type, time_of, per_trial_value, noise, rng, extra):

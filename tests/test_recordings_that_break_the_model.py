@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_runs import reference_run
 from scipy import stats
 
 import drl
@@ -25,16 +26,9 @@ TRUTH = drl.get_task("dabney_variable_magnitude").reward_distribution("variable"
 REALISTIC = 280  # trials: 40 per magnitude
 
 
-def _run(tau, seed):
-    population = drl.Population.sample(30, tau=tau, gamma=0.9, lam=0.9, alpha=0.05, seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return drl.simulate("dabney_variable_magnitude", population, 3000, progress=False, seed=seed)
-
-
 @pytest.fixture(scope="module")
 def runs():
-    return _run((0.1, 0.9), 3), _run(0.5, 4)
+    return reference_run("dabney_sampled_diverse"), reference_run("dabney_sampled_classical")
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
+from reference_runs import reference_run
 from scipy import stats
 
 import drl
@@ -32,8 +33,7 @@ def _quiet(function, *args, **kwargs):
 
 @pytest.fixture(scope="module")
 def dabney():
-    run = _quiet(drl.simulate, "dabney_variable_magnitude", drl.Population.grid(tau=TAU_20, gamma=0.9, alpha=0.02,
-                                                                               lam=0.95), 6000, seed=1, progress=False)
+    run = reference_run("dabney_tau20_discounted")
     distribution = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
     std = float(np.sqrt(np.sum(distribution.probabilities * (distribution.values - distribution.mean) ** 2)))
     return run, std
@@ -41,10 +41,7 @@ def dabney():
 
 @pytest.fixture(scope="module")
 def masset():
-    gamma = list(np.linspace(0.5, 0.97, 20))
-    run = _quiet(drl.simulate, "masset_multi_delay", drl.Population.grid(gamma=gamma, alpha=0.05, lam=0.95), 3000,
-                 seed=1, progress=False)
-    return run, np.array(gamma)
+    return reference_run("masset_gamma20_slow"), np.linspace(0.5, 0.97, 20)
 
 
 def test_an_nwb_round_trip_recovers_the_reversal_points(dabney, tmp_path):
