@@ -70,19 +70,45 @@ def calibrated_tau(reversal_point, tau, tau_variance=None) -> np.ndarray:
 
 
 def reversal_from_cue(cue_response, reversal_point) -> xr.Dataset:
-    """Huber regression of the reversal points on the cue responses, and the reversal point each cue response
-    implies (Sousa et al. 2025).
+    """Huber regression of the reversal points on the cue responses, and the reversal point each cue response implies.
 
-    An optimistic neuron predicts a high expectile of the reward at the cue as well as reversing late at the
-    reward, so a neuron's cue response to a variable reward (divided by its gain·γ̂^delay) is a linear readout
-    of its reversal point. Huber's loss keeps a few outlying neurons from tilting the line.
+    Sousa et al. 2025: an optimistic neuron predicts a high expectile of the reward at the cue as well as reversing
+    late at the reward, so a neuron's cue response to a variable reward (divided by its gain·γ̂^delay) is a linear
+    readout of its reversal point. Huber's loss keeps a few outlying neurons from tilting the line.
 
-    Args:
-      cue_response: [P] cue responses, each divided by the neuron's gain·γ̂^delay (any unit).
-      reversal_point: [P] reversal points at the reward (reward units).
+    Parameters
+    ----------
+    cue_response : array_like, shape [neuron]
+        Cue responses, each divided by the neuron's gain·γ̂^delay (any unit); at least three distinct.
+    reversal_point : array_like, shape [neuron]
+        Reversal points at the reward (reward units).
 
-    Returns a Dataset: ``reversal_point_at_cue`` [neuron] (the line at each cue response), ``outlier``
-    [neuron] (flagged by the Huber fit), attrs ``slope``, ``intercept``, ``scale``, ``pearson_r``.
+    Returns
+    -------
+    xarray.Dataset
+        ``reversal_point_at_cue`` [neuron] (the line at each cue response), ``outlier`` [neuron] (flagged by the
+        Huber fit); attrs ``slope``, ``intercept``, ``scale``, ``pearson_r``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than three distinct cue responses, or arrays of different lengths.
+
+    See Also
+    --------
+    decode_cue_distribution : the distribution decoded from these reversal points.
+    calibrated_tau : the τ paired with them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> cue = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> reversal = 0.5 + 1.5 * cue
+    >>> reversal[2] += 10  # one outlying neuron
+    >>> fit = decode.reversal_from_cue(cue, reversal)
+    >>> round(fit.attrs["slope"], 2), fit["outlier"].values.tolist()
+    (1.5, [False, False, True, False, False, False])
     """
     from scipy import stats
     from sklearn.linear_model import HuberRegressor

@@ -60,13 +60,13 @@ def _welch_contrast(lows: np.ndarray, mids: np.ndarray, highs: np.ndarray) -> fl
 
 def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "p90", *, alpha: float = 0.05,
                        test: str = "welch", learned_fraction: float = 0.5) -> xr.Dataset:
-    """Each neuron optimistic, pessimistic or interpolating on the middle cue of a variable-probability task
-    (Dabney et al. 2020: cues predicting one reward with probability 10, 50 and 90 %).
+    """Each neuron optimistic, pessimistic or interpolating on the middle cue of a variable-probability task.
 
-    A neuron whose value code is the mean (τ = 0.5) responds to the 50 % cue midway between its 10 % and 90 %
-    responses; an optimistic one (τ > 0.5: an expectile above the mean) above the midpoint, a pessimistic one
-    below. The test (``test``, two-sided, at level ``alpha``) is of the contrast between the neuron's mean
-    ``middle`` response and the midpoint of its ``low`` and ``high`` means:
+    Dabney et al. 2020: cues predicting one reward with probability 10, 50 and 90 %. A neuron whose value code is
+    the mean (τ = 0.5) responds to the 50 % cue midway between its 10 % and 90 % responses; an optimistic one
+    (τ > 0.5: an expectile above the mean) above the midpoint, a pessimistic one below. The test (``test``,
+    two-sided, at level ``alpha``) is of the contrast between the neuron's mean ``middle`` response and the
+    midpoint of its ``low`` and ``high`` means:
 
     * ``"welch"`` (the default): the contrast over its standard error from the three samples' own variances,
       with Welch–Satterthwaite degrees of freedom; it holds its level on skewed, overdispersed spike counts;
@@ -77,18 +77,51 @@ def classify_cue_cells(run, low: str = "p10", middle: str = "p50", high: str = "
 
     (Averaging pairs of low and high trials gives a sample less skewed than single trials, whose median sits
     above theirs: with Poisson spike counts a mean-coding population then came out 22 % "pessimistic".) Dabney et
-    al. classified their cells with their own tests; this is one contrast test per cell.
+    al. classified their cells with their own tests; this is one contrast test per cell. Neurons recorded
+    together share their learning history, so calls that cluster in one session are one observation, not many:
+    :func:`cue_diversity_by_session` tests session by session.
 
-    ``run``: a run (its predictors' δ at each cue on the learned trials; a model predictor's trials differ only
-    by learning, so nearly every predictor off τ = 0.5 is significant) or a responses form with single trials
-    (a recording).
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (its predictors' δ at each cue on the learned trials; a model predictor's trials differ only by
+        learning, so nearly every predictor off τ = 0.5 is significant) or a responses form with single trials
+        (a recording).
+    low, middle, high : str
+        The trial types of the three cues.
+    alpha : float
+        The test's level, in (0, 1).
+    test : {"welch", "mann-whitney"}
+        The test of each cell.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
 
-    Returns a Dataset [neuron] (``predictor`` for a model's own): ``cell_class`` ("optimistic", "pessimistic", "interpolating"), ``p_value``,
-    ``middle_response`` and ``midpoint`` (mean responses), ``position`` ((middle − low) / (high − low): 0.5
-    midway, above for an optimist), with the neurons' coordinates; attrs ``alpha``, ``test``, ``counts``
-    (neurons per class), ``by_session`` (the same per session, when the form pools sessions: neurons recorded
-    together share their learning history, so calls that cluster in one session are one observation, not many)
-    and the three trial types.
+    Returns
+    -------
+    xarray.Dataset
+        On ``neuron`` (``predictor`` for a model's own): ``cell_class`` ("optimistic", "pessimistic",
+        "interpolating"), ``p_value``, ``middle_response`` and ``midpoint`` (mean responses), ``position``
+        ((middle − low) / (high − low): 0.5 midway, above for an optimist), with the neurons' coordinates; attrs
+        ``alpha``, ``test``, ``counts`` (neurons per class), ``by_session`` (the same per session, when the form
+        pools sessions) and the three trial types.
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` outside (0, 1), an unknown ``test`` or trial type.
+
+    See Also
+    --------
+    cue_diversity_by_session : the test whose replication unit is the session.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_probability", drl.Population.grid(tau=[0.2, 0.5, 0.8], alpha=0.1), 900,
+    ...                    seed=0, progress=False)
+    >>> decode.classify_cue_cells(run)["cell_class"].values.tolist()
+    ['pessimistic', 'pessimistic', 'optimistic']
     """
     in_range("alpha", alpha, 0, 1, lo_open=True, hi_open=True)
     if test not in CUE_TESTS:
@@ -162,18 +195,62 @@ def _reward_trials(caller: str, run, trial_type, event, learned_fraction, revers
 def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 200, event: int = 0,
                          learned_fraction: float = 0.5, response: str = "scaled", reversal_fit: str | None = None,
                          seed: int = 0) -> xr.Dataset:
-    """Split-half consistency of reversal points (Dabney et al. 2020): the reversal points of two random halves
-    of each neuron's trials, correlated across neurons, ``n_splits`` times.
+    """Split-half consistency of reversal points (Dabney et al. 2020).
 
-    Each neuron's trials at each magnitude are split at random into two halves of (nearly) equal size, on their
-    own (as if each neuron were recorded in its own session; see :func:`~drl.decode.reward_responses`,
+    The reversal points of two random halves of each neuron's trials, correlated across neurons, ``n_splits``
+    times. Each neuron's trials at each magnitude are split at random into two halves of (nearly) equal size, on
+    their own (as if each neuron were recorded in its own session; see :func:`~drl.decode.reward_responses`,
     ``resample``); each half gives a reversal point per neuron (the estimator of ``reward_responses``). A
-    population whose reversal points differ (a distributional code) gives a high correlation between halves;
-    one that shares one reversal point and differs only by noise gives r near 0, in either sign.
+    population whose reversal points differ (a distributional code) gives a high correlation between halves; one
+    that shares one reversal point and differs only by noise gives r near 0, in either sign. Each split's p-value
+    is a test over neurons; re-splits of the same trials are not independent replications.
 
-    Returns a Dataset: ``correlation`` and ``p_value`` [split] (Pearson, across the neurons with a reversal point
-    in both halves), ``reversal_a``, ``reversal_b`` [split, neuron]; attrs ``median_correlation``,
-    ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``, ``n_neurons``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str, optional
+        The reward's trial type (default: the first with two magnitudes or more).
+    n_splits : int
+        Random halvings (≥ 1).
+    event : int
+        Which reward of the trial type.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    response : {"scaled", "rpe"}
+        A model's δ scaled by α± (Dabney's model dopamine response) or not.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        The estimator (default: "crossing" for a model, "hinge" for a recording).
+    seed : int
+        Seed of the halvings.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``correlation`` and ``p_value`` [split] (Pearson, across the neurons with a reversal point in both
+        halves), ``reversal_a``, ``reversal_b`` [split, neuron] (``predictor`` for a model's own); attrs
+        ``median_correlation``, ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``,
+        ``n_neurons``.
+
+    Raises
+    ------
+    ValueError
+        ``n_splits`` below 1, an unknown trial type, ``response`` or ``reversal_fit``.
+
+    See Also
+    --------
+    cross_validated_asymmetry : asymmetry against reversal point on independent halves.
+    drl.plots.split_half : the figure.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 1000, seed=0, progress=False)
+    >>> halves = decode.split_half_reversals(run, n_splits=20)
+    >>> bool(halves.attrs["median_correlation"] > 0.9)
+    True
     """
     n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, magnitudes, trials = _reward_trials("split_half_reversals", run, trial_type, event,
@@ -213,10 +290,10 @@ def split_half_reversals(run, trial_type: str | None = None, *, n_splits: int = 
 def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_splits: int = 200, event: int = 0,
                               learned_fraction: float = 0.5, response: str = "scaled",
                               reversal_fit: str | None = None, axis: str | None = None, seed: int = 0) -> xr.Dataset:
-    """Dabney et al. 2020's cross-validated test of the distributional code (their Fig. 4): does a neuron's
-    asymmetry predict its reversal point when the two are measured on different trials?
+    """Does a neuron's asymmetry predict its reversal point when the two are measured on different trials?
 
-    Each of ``n_splits`` times, each neuron's trials at each magnitude are split at random into two halves (as
+    Dabney et al. 2020's cross-validated test of the distributional code (their Fig. 4). Each of ``n_splits``
+    times, each neuron's trials at each magnitude are split at random into two halves (as
     :func:`split_half_reversals`); the reversal point comes from the first half and τ̂ from the second (through
     the second half's own reversal point), both read as :func:`~drl.decode.reward_responses` reads them
     (``reversal_fit``, ``axis``; the utility axis from all the trials). Noise shared by the two estimates cannot
@@ -224,10 +301,60 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
     over neurons, and the median over splits summarises how the result depends on the split (it is not itself a
     p-value, and re-splits of the same trials are not independent replications).
 
-    Returns a Dataset: ``pearson``, ``spearman`` and ``p_value`` (Pearson's, over the neurons) [split];
-    ``reversal_point`` (first half, reward units) and ``tau_hat`` (second half) [split, neuron]; attrs
-    ``median_pearson``, ``median_spearman``, ``spearman_iqr`` ([25th, 75th] percentile), ``fraction_significant``
-    (splits with p < 0.05 and r > 0), ``trial_type``, ``reversal_fit``, ``axis``, ``n_neurons``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str or list of str, optional
+        The reward's trial type, or several to pool (default: the first with two magnitudes or more).
+    n_splits : int
+        Random halvings (≥ 1).
+    event : int
+        Which reward of the trial type.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    response : {"scaled", "rpe"}
+        A model's δ scaled by α± (Dabney's model dopamine response) or not.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        The estimator (default: "crossing" for a model, "hinge" for a recording).
+    axis : {"magnitude", "utility"}, optional
+        Where reversal points and slopes are read (default: "magnitude" for a model, "utility" for a recording).
+    seed : int
+        Seed of the halvings.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``pearson``, ``spearman`` and ``p_value`` (Pearson's, over the neurons) [split]; ``reversal_point``
+        (first half, reward units) and ``tau_hat`` (second half) [split, neuron] (``predictor`` for a model's
+        own); attrs ``median_pearson``, ``median_spearman``, ``spearman_iqr`` ([25th, 75th] percentile),
+        ``fraction_significant`` (splits with p < 0.05 and r > 0), ``trial_type``, ``reversal_fit``, ``axis``,
+        ``n_neurons``.
+
+    Raises
+    ------
+    ValueError
+        ``n_splits`` below 1, an unknown trial type, ``response``, ``reversal_fit`` or ``axis``.
+
+    Warns
+    -----
+    UserWarning
+        No split left three neurons whose estimates vary (NaN correlations).
+
+    See Also
+    --------
+    split_half_reversals : the reversal points of both halves.
+    drl.plots.asymmetry_vs_reversal : the figure.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 1000, seed=0, progress=False)
+    >>> held_out = decode.cross_validated_asymmetry(run, n_splits=20)
+    >>> bool(held_out.attrs["median_spearman"] > 0.9)
+    True
     """
     n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, _, trials = _reward_trials("cross_validated_asymmetry", run, trial_type, event,
@@ -282,19 +409,61 @@ def _split_estimates(form, trials, magnitudes, response, fit, rng):
 def predict_signs(run, trial_type: str | None = None, *, n_splits: int = 20, event: int = 0,
                   learned_fraction: float = 0.5, response: str = "scaled", reversal_fit: str | None = None,
                   seed: int = 0) -> xr.Dataset:
-    """Held-out sign prediction (Dabney et al. 2020): does each neuron's own reversal point predict whether its
-    held-out reward responses are above or below baseline better than one reversal point for all?
+    """Held-out sign prediction: does each neuron's own reversal point predict its held-out responses' signs?
 
-    For each of ``n_splits`` random halvings of each neuron's trials at each magnitude (as
-    :func:`split_half_reversals`), reversal points are estimated on the first half; the sign of the second
-    half's mean response at each magnitude is predicted as the sign of (magnitude − reversal point), with the
-    neuron's own point or with the median of all neurons' (the shared point a classical TD population would
-    have). Means, not single trials: a single spike count's sign is mostly noise (predicted 73 % right by either
-    point on a distributional population). A mean of exactly 0 is not counted.
+    Dabney et al. 2020: is a held-out reward response above or below baseline as the neuron's own reversal point
+    says, better than one reversal point for all? For each of ``n_splits`` random halvings of each neuron's
+    trials at each magnitude (as :func:`split_half_reversals`), reversal points are estimated on the first half;
+    the sign of the second half's mean response at each magnitude is predicted as the sign of (magnitude −
+    reversal point), with the neuron's own point or with the median of all neurons' (the shared point a classical
+    TD population would have). Means, not single trials: a single spike count's sign is mostly noise (predicted
+    73 % right by either point on a distributional population). A mean of exactly 0 is not counted.
 
-    Returns a Dataset [neuron] (``predictor`` for a model's own): ``accuracy_own``, ``accuracy_shared`` (fractions of held-out magnitudes whose
-    sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``, ``wilcoxon_p`` (paired
-    signed-rank test across neurons), ``fraction_better_own``, ``trial_type``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str, optional
+        The reward's trial type (default: the first with two magnitudes or more).
+    n_splits : int
+        Random halvings (≥ 1).
+    event : int
+        Which reward of the trial type.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    response : {"scaled", "rpe"}
+        A model's δ scaled by α± (Dabney's model dopamine response) or not.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        The estimator (default: "crossing" for a model, "hinge" for a recording).
+    seed : int
+        Seed of the halvings.
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``neuron`` (``predictor`` for a model's own): ``accuracy_own``, ``accuracy_shared`` (fractions of
+        held-out magnitudes whose sign is predicted, averaged over splits); attrs ``mean_own``, ``mean_shared``,
+        ``wilcoxon_p`` (paired signed-rank test across neurons), ``fraction_better_own``, ``trial_type``,
+        ``n_splits``.
+
+    Raises
+    ------
+    ValueError
+        ``n_splits`` below 1, an unknown trial type, ``response`` or ``reversal_fit``.
+
+    See Also
+    --------
+    split_half_reversals : the consistency of the reversal points themselves.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 1000, seed=0, progress=False)
+    >>> signs = decode.predict_signs(run, n_splits=5)
+    >>> bool(signs.attrs["mean_own"] > signs.attrs["mean_shared"])
+    True
     """
     n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form, fit, trial_type, magnitudes, trials = _reward_trials("predict_signs", run, trial_type, event,

@@ -95,20 +95,67 @@ def cue_groups(form: xr.Dataset, trial_types):
 
 def cue_responses(run, trial_types=None, *, learned_fraction: float = 0.5, response: str = "rpe",
                   weighting: str | None = None) -> xr.Dataset:
-    """Each neuron's response at the cue of each trial type against the reward delay, and a fitted γ̂.
-
-    ``run``: a run (its predictors' δ at the cue, ``response="rpe"``, or ``γ^dt·V_cue``, ``"value"``, on the
-    learned trials; default trial types: those with exactly one reward event) or any responses form (its cue
-    conditions with a delay, of ``trial_types`` when given; conditions of one trial type and delay pooled).
+    """Each neuron's response at the cue of each trial type against the reward delay, and a fitted discount γ̂.
 
     Each response is divided by the cue's expected reward, so that a converged model predictor gives ``γ^delay``
     (amplitude 1). The exponential ``A·γ^delay`` is fitted per neuron by least squares (a fine grid of γ, refined
-    by a parabola), giving ``gamma_hat`` per second and the gain ``amplitude``; ``weighting`` "inverse variance"
-    (the default for recorded responses with single trials, Masset et al. 2025) weights each mean by the inverse
-    of its variance. A neuron recorded at fewer than two delays gets NaN.
+    by a parabola), giving ``gamma_hat`` per second and the gain ``amplitude``. A neuron recorded at fewer than two
+    delays gets NaN.
 
-    Returns a Dataset: ``response`` [predictor, trial_type] (``neuron`` for recorded neurons; per unit of expected reward), ``delay`` [trial_type]
-    (s), ``gamma_hat``, ``amplitude`` (= ``gain``) and ``delays_used`` [predictor]; attrs ``weighting``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (its predictors' δ at the cue, ``response="rpe"``, or ``γ^dt·V_cue``, ``"value"``, on the learned
+        trials) or any responses form (its cue conditions with a delay; conditions of one trial type and delay
+        pooled).
+    trial_types : list of str, optional
+        The trial types read (default for a run: those with exactly one reward event; for a form: every cue
+        condition with a delay). At least two distinct delays.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    response : {"rpe", "value"}
+        What a run's cue response is.
+    weighting : {"inverse variance", "none"}, optional
+        Weight each mean by the inverse of its variance (the default for recorded responses with single trials,
+        Masset et al. 2025) or not (the default for a model's).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``response`` [predictor, trial_type] (``neuron`` for recorded neurons; per unit of expected reward),
+        ``delay`` [trial_type] (s), ``gamma_hat`` (per s), ``amplitude`` (= ``gain``) and ``delays_used``
+        [predictor], with the neurons' coordinates; attrs ``response``, ``weighting``, ``task_name``,
+        ``n_neurons``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two distinct delays, an unknown trial type, ``response`` or ``weighting``.
+
+    Warns
+    -----
+    UserWarning
+        γ fitted on a population whose τ varies (an optimist's cue response is its τ-expectile of the discounted
+        return, not its mean).
+
+    See Also
+    --------
+    decode_reward_timing : the delay distribution these responses code.
+    compare_discount_models : exponential against hyperbolic discounting, held out.
+    drl.plots.value_vs_delay : the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=[0.6, 0.9], alpha=0.1, lam=0.9), 600,
+    ...                    seed=0, progress=False)
+    >>> cue = decode.cue_responses(run)
+    >>> cue["delay"].values.tolist()
+    [0.6, 1.5, 3.75, 9.375]
+    >>> bool(np.allclose(cue["gamma_hat"].values, [0.6, 0.9], atol=0.01))
+    True
     """
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
                    learned_fraction=learned_fraction, cue=response)
@@ -167,7 +214,7 @@ def _warn_about_the_fit(form: xr.Dataset, labels) -> None:
 
 
 def cue_values(run, trial_type: str, *, learned_fraction: float = 0.5, source: str = "rpe") -> np.ndarray:
-    """[P] what each neuron predicts at the cue of ``trial_type``: its mean cue response.
+    """What each neuron predicts at the cue of ``trial_type``: its mean cue response.
 
     For a run, both sources give the discounted return from the cue, ``Σ_{j ≥ cue} γ^{(j−cue)·dt}·r_j``, the
     discrete Laplace transform that :func:`~drl.decode.decode_timing` inverts (kernel γ^delay), averaged over
@@ -179,6 +226,42 @@ def cue_values(run, trial_type: str, *, learned_fraction: float = 0.5, source: s
     * ``"value"``: ``γ^dt·V_cue``, the rewards strictly after the cue step.
 
     A responses form: the mean of its cue conditions of ``trial_type`` (NaN for a neuron not recorded there).
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form.
+    trial_type : str
+        The trial type whose cue is read.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    source : {"rpe", "value"}
+        What a run's cue response is.
+
+    Returns
+    -------
+    numpy.ndarray, shape [P]
+        The mean cue response of each neuron (reward units for a run).
+
+    Raises
+    ------
+    ValueError
+        An unknown trial type or ``source``.
+
+    See Also
+    --------
+    decode_timing : the delays these values code.
+    cue_responses : the same responses per unit of expected reward, with a fitted γ̂.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=[0.5, 0.9], alpha=0.2, lam=0.9), 600,
+    ...                    seed=0, progress=False)
+    >>> values = decode.cue_values(run, "delay_1.5s")
+    >>> [round(float(v), 2) for v in values]  # γ^1.5 of a reward of 1
+    [0.35, 0.85]
     """
     form = as_form(run, cue_types=[trial_type], learned_fraction=learned_fraction, cue=source)
     return values_at_cue(form, trial_type)

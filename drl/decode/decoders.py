@@ -132,21 +132,62 @@ def _first_cue_type(form: xr.Dataset) -> str:
 def decode_reward_timing(run, trial_type: str | None = None, *, times=None, ridge: float | str = 1e-6,
                          learned_fraction: float = 0.5, use: str | None = None,
                          weighting: str | None = None) -> xr.Dataset:
-    """The distribution of reward delays that the cue of ``trial_type`` predicts (:func:`~drl.decode.decode_timing`).
+    """The distribution of reward delays that the cue of ``trial_type`` predicts.
 
-    ``use="gamma"`` (the default when the neurons' true γ is known: a run) decodes each neuron's mean cue
-    response (:func:`~drl.decode.cue_values`) with its true γ. ``"gamma_hat"`` (the default otherwise: a
-    recording) fits each neuron's γ̂ and gain (:func:`~drl.decode.cue_responses`) on the trial types that predict
-    a single delay, divides its response at the cue of ``trial_type`` by its gain and, with single trials of a
-    recorded signal (``weighting``), weights each neuron by the inverse variance of that mean (Masset et al.
-    2025). Neurons whose γ̂ reached the fit's bounds (≤ 0.001 or ≥ 0.999 per s), or that were not recorded at
-    this cue, carry no timing information and are left out (``attrs["left_out"]``).
+    :func:`~drl.decode.decode_timing` on the population's cue responses. ``use="gamma"`` (the default when the
+    neurons' true γ is known: a run) decodes each neuron's mean cue response (:func:`~drl.decode.cue_values`) with
+    its true γ. ``"gamma_hat"`` (the default otherwise: a recording) fits each neuron's γ̂ and gain
+    (:func:`~drl.decode.cue_responses`) on the trial types that predict a single delay, divides its response at
+    the cue of ``trial_type`` by its gain and, with single trials of a recorded signal (``weighting``), weights
+    each neuron by the inverse variance of that mean (Masset et al. 2025). Neurons whose γ̂ reached the fit's
+    bounds (≤ 0.001 or ≥ 0.999 per s), or that were not recorded at this cue, carry no timing information and are
+    left out (``attrs["left_out"]``).
 
-    Default ``times``: :func:`~drl.decode.default_delay_grid` of every reward delay (of the task, or of the
-    recording), the grid :func:`drl.plots.timing` draws.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form (a recording).
+    trial_type : str, optional
+        The cue's trial type (default: the first cue with a delay).
+    times : array_like, optional
+        The delays decoded on (s; default :func:`~drl.decode.default_delay_grid` of every reward delay of the
+        task or the recording, the grid :func:`drl.plots.timing` draws).
+    ridge : float or "gcv"
+        The relative ridge, or chosen by generalised cross-validation (:func:`gcv_ridge`).
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    use : {"gamma", "gamma_hat"}, optional
+        Each neuron's true γ or its fitted γ̂.
+    weighting : {"inverse variance", "none"}, optional
+        How the neurons are weighted (see :func:`~drl.decode.cue_responses`).
 
-    Returns :func:`~drl.decode.decode_timing`'s Dataset, with attrs ``trial_type``, ``true_delays`` (the delays
-    the task or the recording gives for that trial type, s), ``left_out``, ``use`` and ``weighting``.
+    Returns
+    -------
+    xarray.Dataset
+        :func:`~drl.decode.decode_timing`'s Dataset (``probability`` [delay]), with attrs ``trial_type``,
+        ``true_delays`` (the delays the task or the recording gives for that trial type, s), ``left_out``,
+        ``use`` and ``weighting``.
+
+    Raises
+    ------
+    ValueError
+        No cue condition with a delay, an unknown trial type or ``use``, ``use="gamma"`` without a true γ.
+
+    See Also
+    --------
+    compare_timing_decoders : the timing decoded on held-out trials under three discount models.
+    drl.plots.timing : the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 12)),
+    ...                    alpha=0.1, lam=0.9), 1200, seed=0, progress=False)
+    >>> timing = decode.decode_reward_timing(run, "delay_3.75s")
+    >>> timing.attrs["true_delays"], float(timing["delay"][timing["probability"].argmax()])
+    ([3.75], 3.5)
     """
     trial_type = trial_type or default_trial_type(run)
     form = as_form(run, cue_types=[trial_type] if use in (None, "gamma") else "each",
@@ -203,12 +244,64 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
 
     Responses without a τ × γ grid (a recording): as Sousa et al. did for their neurons, the map is the delay
     distribution of the cue (:func:`decode_reward_timing`) times the magnitude distribution decoded from the
-    neurons' responses to the same cue (:func:`decode_cue_distribution`; pass ``cue_response``, each neuron's
-    cue response divided by its gain·γ̂^delay; ``reversal_fit`` and ``axis`` read its reward responses, as
-    :func:`~drl.decode.reward_responses`).
+    neurons' responses to the same cue (:func:`decode_cue_distribution`).
 
-    Returns a Dataset: ``joint`` [delay, magnitude] (probability per bin), ``time_marginal`` [delay],
-    ``magnitude_marginal`` [magnitude], and ``samples`` [delay, sample] (NaN where not decoded).
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run of a τ × γ population, or a responses form (a recording).
+    trial_type : str, optional
+        The cue's trial type (default: the first).
+    times : array_like, optional
+        The delays decoded on (s; default :func:`default_delay_grid`).
+    magnitudes : array_like, optional
+        The magnitude grid of the map (reward units; default: 91 points from 0 to 1.5 × the largest expectile the
+    profiles imply, or to 1.25 × the largest decoded sample for a recording).
+    ridge : float
+        The relative ridge of the timing decodes.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    n_samples : int
+        Samples imputed per time bin.
+    min_mass : float
+        The least time-marginal mass a bin needs for its magnitudes to be decoded.
+    source : {"rpe", "value"}
+        What a run's cue response is (:func:`cue_values`).
+    cue_response : array_like, shape [neuron], optional
+        A recording's cue responses, each divided by the neuron's gain·γ̂^delay.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        How a recording's reward responses are read (:func:`reward_responses`).
+    axis : {"magnitude", "utility"}, optional
+        Where a recording's reversal points are read.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``joint`` [delay, magnitude] (probability per bin), ``time_marginal`` [delay], ``magnitude_marginal``
+        [magnitude], and ``samples`` [delay, sample] (NaN where not decoded); attrs ``trial_type``, ``ridge``,
+        ``task_name``.
+
+    Raises
+    ------
+    ValueError
+        Responses with neither a τ × γ grid nor cue responses, an unknown trial type.
+
+    See Also
+    --------
+    drl.plots.joint_map : the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=list(np.linspace(0.6, 0.97, 8)),
+    ...                    alpha=0.1, lam=0.9), 1500, seed=0, progress=False)
+    >>> joint = decode.decode_joint(run, "variable")
+    >>> bool(np.isclose(float(joint["joint"].sum()), 1.0))
+    True
+    >>> float(joint["delay"][joint["time_marginal"].argmax()])  # the variable cue's reward comes at 3 s
+    3.0
     """
     trial_type = trial_type or default_trial_type(run)
     form = as_form(run, cue_types=[trial_type], learned_fraction=learned_fraction, cue=source)
@@ -301,14 +394,62 @@ def decode_cue_distribution(run, trial_type: str | None = None, *, cue_response=
     """The reward distribution a cue predicts, decoded from the cue responses alone (Sousa et al. 2025, Fig. 4).
 
     Reversal points and bias-corrected τ̂ come from the reward responses of ``trial_type``
-    (:func:`~drl.decode.reward_response_intervals`, ``n_boot``, ``seed``, ``reversal_fit`` and ``axis``; or
-    ``intervals`` when given); the
-    cue responses are mapped to reversal points (:func:`~drl.decode.reversal_from_cue`), τ is calibrated against
-    them (:func:`~drl.decode.calibrated_tau`) and the pairs are decoded as expectiles.
+    (:func:`~drl.decode.reward_response_intervals`, with ``n_boot``, ``seed``, ``reversal_fit`` and ``axis``; or
+    ``intervals`` when given); the cue responses are mapped to reversal points
+    (:func:`~drl.decode.reversal_from_cue`), τ is calibrated against them (:func:`~drl.decode.calibrated_tau`)
+    and the pairs are decoded as expectiles.
 
-    ``cue_response``: [N] each neuron's response at the cue of ``trial_type`` divided by its ``gain·γ̂^delay``.
-    Default where the true γ is known (a run): the mean cue response (:func:`~drl.decode.cue_values`) divided by
-    ``γ^delay``; a recording's must be given.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str, optional
+        The cue's trial type, whose reward is variable.
+    cue_response : array_like, shape [neuron], optional
+        Each neuron's response at the cue of ``trial_type`` divided by its ``gain·γ̂^delay``. Default where the
+        true γ is known (a run): the mean cue response (:func:`~drl.decode.cue_values`) divided by ``γ^delay``;
+        a recording's must be given.
+    n_boot : int
+        Bootstrap replicates of the reward responses, when ``intervals`` is not given.
+    seed : int
+        Seed of the bootstrap.
+    n_samples : int
+        Samples imputed.
+    intervals : xarray.Dataset, optional
+        :func:`reward_response_intervals` of these data, when already computed.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        How the reward responses are read.
+    axis : {"magnitude", "utility"}, optional
+        Where the reversal points are read.
+
+    Returns
+    -------
+    DecodedDistribution
+        The decoded distribution (reward units).
+
+    Raises
+    ------
+    ValueError
+        A recording without ``cue_response``, a trial type with more than one reward event, no neuron with a
+        calibrated τ in (0, 1).
+    TypeError
+        ``intervals`` that are not :func:`reward_response_intervals`' Dataset.
+
+    See Also
+    --------
+    decode_reward_distribution : the decode from the reward responses themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=list(np.linspace(0.6, 0.97, 8)),
+    ...                    alpha=0.1, lam=0.9), 1500, seed=0, progress=False)
+    >>> truth = drl.get_task("sousa_2025").reward_distribution("variable")
+    >>> decoded = decode.decode_cue_distribution(run, "variable", n_boot=50)
+    >>> bool(decode.wasserstein(decoded, truth) < 0.5 * truth.std)
+    True
     """
     if intervals is not None:
         if not isinstance(intervals, xr.Dataset) or "tau_hat_corrected" not in intervals:

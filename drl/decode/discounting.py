@@ -35,10 +35,47 @@ K_RANGE = (1e-3, 1e2)  # hyperbolic k searched over this range (per s), log-spac
 
 
 def fit_hyperbolic(delays, responses, n_grid: int = 4001, weights=None):
-    """Least-squares fit of ``responses[p] ≈ A_p / (1 + k_p·delays)`` (delays in s): returns (k̂ [P] per s, Â [P]).
+    """Fit a hyperbolic discount ``responses[p] ≈ A_p / (1 + k_p·delays)`` per neuron, by least squares.
 
-    For each k on a log grid over :data:`K_RANGE` the best A is closed-form; the grid minimum is refined by a
-    parabola in log k. ``weights`` [P, D] as in :func:`~drl.decode.fit_discount`.
+    For each k on a log grid over :data:`K_RANGE` (10⁻³ to 10² per s) the best A is closed-form; the grid minimum
+    is refined by a parabola in log k.
+
+    Parameters
+    ----------
+    delays : array_like, shape [D]
+        Reward delays (s).
+    responses : array_like, shape [P, D]
+        Responses per neuron and delay (any unit: the gain A absorbs it).
+    n_grid : int
+        Grid points for k.
+    weights : array_like, shape [P, D], optional
+        Non-negative weights (e.g. the inverse variance of each mean); a weight of 0 leaves a point out.
+
+    Returns
+    -------
+    k_hat : numpy.ndarray, shape [P]
+        The fitted hyperbolic rates (per s).
+    amplitude : numpy.ndarray, shape [P]
+        The fitted gains A.
+
+    Raises
+    ------
+    ValueError
+        ``responses`` not finite with shape [P, D], or weights of another shape.
+
+    See Also
+    --------
+    fit_discount : the exponential alternative.
+    compare_discount_models : the two compared on held-out trials.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> delays = np.array([0.6, 1.5, 3.75, 9.375])
+    >>> k_hat, amplitude = decode.fit_hyperbolic(delays, 2.0 / (1 + 0.4 * delays)[None, :])
+    >>> round(float(k_hat[0]), 3), round(float(amplitude[0]), 3)
+    (0.4, 2.0)
     """
     n_grid = integer("n_grid", n_grid, minimum=3)
     delays = _vector("delays", delays)
@@ -107,19 +144,57 @@ def _fit(model: str, delays, means):
 
 def compare_discount_models(run, trial_types=None, *, n_splits: int = 20, learned_fraction: float = 0.5,
                             seed: int = 0) -> xr.Dataset:
-    """Exponential (``A·γ^delay``) against hyperbolic (``A / (1 + k·delay)``) discounting of each neuron's cue
-    responses, cross-validated over trials (Masset et al. 2025).
+    """Exponential against hyperbolic discounting of each neuron's cue responses, held out (Masset et al. 2025).
 
-    For each of ``n_splits`` random halvings of each neuron's trials at each cue (the cues that predict one
-    delay, at least 3 distinct delays), both models are fitted to the first half's means and scored by their
-    squared error on the second half's, in units of the neuron's response scale (its mean absolute response). Both
-    have two parameters, so held-out error compares them fairly.
+    ``A·γ^delay`` against ``A / (1 + k·delay)``. For each of ``n_splits`` random halvings of each neuron's trials
+    at each cue (the cues that predict one delay, at least 3 distinct delays), both models are fitted to the first
+    half's means and scored by their squared error on the second half's, in units of the neuron's response scale
+    (its mean absolute response). Both have two parameters, so held-out error compares them fairly. The p-value is
+    a test over neurons.
 
-    Returns a Dataset [neuron] (``predictor`` for a model's own): ``error_exponential``, ``error_hyperbolic`` (held-out mean squared error, averaged
-    over splits), ``preferred`` ("exponential" or "hyperbolic"), ``gamma_hat``, ``k_hat`` (fitted on all
-    trials); attrs ``fraction_exponential`` (neurons preferring it), ``wilcoxon_p`` (two-sided signed-rank test
-    of the paired held-out errors across neurons), ``median_log_ratio`` (median of log(hyperbolic error /
-    exponential error): above 0, the exponential predicts better), ``delays``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_types : list of str, optional
+        The cues read (default: every cue that predicts one delay).
+    n_splits : int
+        Random halvings (≥ 1).
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    seed : int
+        Seed of the halvings.
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``neuron`` (``predictor`` for a model's own): ``error_exponential``, ``error_hyperbolic`` (held-out
+        mean squared error, averaged over splits), ``preferred`` ("exponential" or "hyperbolic"), ``gamma_hat``,
+        ``k_hat`` (per s, fitted on all trials); attrs ``fraction_exponential`` (neurons preferring it),
+        ``wilcoxon_p`` (two-sided signed-rank test of the paired held-out errors across neurons),
+        ``median_log_ratio`` (median of log(hyperbolic error / exponential error): above 0, the exponential
+        predicts better), ``delays``, ``trial_types``, ``n_splits``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than three distinct delays, ``n_splits`` below 1, no single trials.
+
+    See Also
+    --------
+    compare_timing_decoders : the timing each model decodes.
+    fit_discount, fit_hyperbolic : the two fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 12)),
+    ...                    alpha=0.1, lam=0.9), 1200, seed=0, progress=False)
+    >>> models = decode.compare_discount_models(run, n_splits=5)
+    >>> models.attrs["fraction_exponential"]
+    1.0
     """
     n_splits = integer("n_splits", n_splits, minimum=1, maximum=MAX_SPLITS)
     form = as_form(run, cue_types="one reward" if trial_types is None else list(trial_types),
@@ -186,27 +261,70 @@ def _decode_w1(fits, delays, test, times, ridge, members=None) -> np.ndarray:
 
 def compare_timing_decoders(run, trial_types=None, *, n_splits: int = 20, times=None, ridge: float = 1e-6,
                             learned_fraction: float = 0.5, n_boot: int = 200, seed: int = 0) -> xr.Dataset:
-    """Reward timing decoded from held-out trials under three models of the neurons' discounting (Masset et al.
-    2025): each neuron's own exponential (γ̂), its own hyperbolic (k̂), and one exponential for every neuron
-    (the population's median γ̂, "average exponential": a population without diverse discounts).
+    """Reward timing decoded from held-out trials under three models of the neurons' discounting (Masset et al. 2025).
 
-    For each split (as :func:`compare_discount_models`), every neuron's model and gain are fitted on the first
-    half of its trials at the cues that predict one delay; then each cue's second-half mean responses, divided
-    by the gains, are decoded on ``times`` (non-negative ridge regression on the model's basis, ``ridge``
-    relative as in :func:`~drl.decode.decode_timing`) and scored by W1 to the cue's true delay (s).
+    Each neuron's own exponential (γ̂), its own hyperbolic (k̂), and one exponential for every neuron (the
+    population's median γ̂, "average exponential": a population without diverse discounts). For each split (as
+    :func:`compare_discount_models`), every neuron's model and gain are fitted on the first half of its trials at
+    the cues that predict one delay; then each cue's second-half mean responses, divided by the gains, are
+    decoded on ``times`` (non-negative ridge regression on the model's basis, ``ridge`` relative as in
+    :func:`~drl.decode.decode_timing`) and scored by W1 to the cue's true delay (s).
 
-    **p-values replicate over neurons.** A decode is of the whole population, and re-splits of the same trials
-    are not independent replications (a signed-rank test over n splits gives p = 2/2ⁿ whatever the effect). So
-    each comparison is tested by a bootstrap over the neurons: ``n_boot`` times, the population is resampled
-    with replacement (a new population of as many neurons) and one random split of the trials is drawn, every
-    decoder decodes with the resampled neurons, and the difference of their mean W1 is kept; the two-sided p is
-    twice the smaller tail of those differences around 0 (at least 2/(n_boot + 1)).
+    **p-values replicate over neurons.** A decode is of the whole population, and re-splits of the same trials are
+    not independent replications (a signed-rank test over n splits gives p = 2/2ⁿ whatever the effect). So each
+    comparison is tested by a bootstrap over the neurons: ``n_boot`` times, the population is resampled with
+    replacement (a new population of as many neurons) and one random split of the trials is drawn, every decoder
+    decodes with the resampled neurons, and the difference of their mean W1 is kept; the two-sided p is twice the
+    smaller tail of those differences around 0 (at least 2/(n_boot + 1)).
 
-    Returns a Dataset: ``w1`` [decoder, split, cue] and ``mean_w1`` [decoder] (over splits and cues),
-    ``difference_boot`` [comparison, boot] (the exponential decoder's mean W1 minus the other's, s); attrs
-    ``best`` (the decoder with the lowest mean W1), ``p_value`` {"exponential vs hyperbolic", "exponential vs
-    average exponential"} (the bootstrap over neurons), ``difference_interval`` (95 % percentile intervals of the
-    same, s), ``replication`` ("neurons"), ``n_boot``, ``delays``, ``trial_types``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_types : list of str, optional
+        The cues read (default: every cue that predicts one delay).
+    n_splits : int
+        Random halvings (≥ 1).
+    times : array_like, optional
+        The delays decoded on (s; default :func:`default_delay_grid` of the cues' delays).
+    ridge : float
+        The relative ridge of every decode.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    n_boot : int
+        Bootstrap resamples of the neurons for the p-values.
+    seed : int
+        Seed of the halvings and the bootstrap.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``w1`` [decoder, split, cue] and ``mean_w1`` [decoder] (s, over splits and cues), ``difference_boot``
+        [comparison, boot] (the exponential decoder's mean W1 minus the other's, s); attrs ``best`` (the decoder
+        with the lowest mean W1), ``p_value`` {"exponential vs hyperbolic", "exponential vs average
+        exponential"} (the bootstrap over neurons), ``difference_interval`` (95 % percentile intervals of the same,
+        s), ``replication`` ("neurons"), ``n_boot``, ``delays``, ``trial_types``, ``ridge``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than three distinct delays, ``n_splits`` below 1, no single trials.
+
+    See Also
+    --------
+    compare_discount_models : the models' held-out fits to the responses themselves.
+    decode_reward_timing : one decode of one cue.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 12)),
+    ...                    alpha=0.1, lam=0.9), 1200, seed=0, progress=False)
+    >>> decoders = decode.compare_timing_decoders(run, n_splits=3, n_boot=50)
+    >>> decoders.attrs["best"], decoders["decoder"].values.tolist()
+    ('exponential', ['exponential', 'hyperbolic', 'average exponential'])
     """
     n_splits = integer("n_splits", n_splits, minimum=2, maximum=MAX_SPLITS)
     n_boot = integer("n_boot", n_boot, minimum=20, maximum=MAX_SPLITS)

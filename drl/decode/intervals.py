@@ -131,22 +131,71 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
                               seed: int = 0, event: int = 0, learned_fraction: float = 0.5,
                               response: str = "scaled", distribution: RewardDistribution | None = None,
                               reversal_fit: str | None = None, axis: str | None = None) -> xr.Dataset:
-    """:func:`~drl.decode.reward_responses` with bootstrap confidence intervals for each neuron's reversal point
-    and asymmetry τ̂, and τ̂'s bias.
+    """Reward responses with bootstrap confidence intervals for each neuron's reversal point and asymmetry τ̂.
 
-    ``n_boot`` resamples of the trials are each read exactly as the point estimate is. Trials shared by every
-    neuron (a run's; neurons recorded together) are resampled within each magnitude, one resample for all
-    neurons; otherwise each neuron's own trials are resampled per magnitude (neurons recorded in different
-    sessions). τ̂ = s+ / (s+ + s−) is a ratio of noisy slopes, so it is biased; the bootstrap estimate of that
-    bias is ``mean(τ̂*) − τ̂`` (Efron & Tibshirani 1993, ch. 10), and ``tau_hat_corrected = clip(τ̂ − bias, 0,
-    1)`` is what Sousa et al. 2025 decode with. ``distribution`` (the delivered reward distribution) estimates
-    the bias as they did instead: a Monte Carlo of each neuron as a hinge at the τ its reversal point implies,
-    with its own trial counts and spread. ``run``: a run, or a responses form with single trials.
+    :func:`~drl.decode.reward_responses`, and ``n_boot`` resamples of the trials each read exactly as the point
+    estimate is. Trials shared by every neuron (a run's; neurons recorded together) are resampled within each
+    magnitude, one resample for all neurons; otherwise each neuron's own trials are resampled per magnitude
+    (neurons recorded in different sessions). τ̂ = s+ / (s+ + s−) is a ratio of noisy slopes, so it is biased; the
+    bootstrap estimate of that bias is ``mean(τ̂*) − τ̂`` (Efron & Tibshirani 1993, ch. 10), and
+    ``tau_hat_corrected = clip(τ̂ − bias, 0, 1)`` is what Sousa et al. 2025 decode with. ``distribution`` (the
+    delivered reward distribution) estimates the bias as they did instead: a Monte Carlo of each neuron as a hinge
+    at the τ its reversal point implies, with its own trial counts and spread.
 
-    Returns the Dataset of :func:`~drl.decode.reward_responses` with, per neuron: ``reversal_point_low``,
-    ``reversal_point_high``, ``tau_hat_low``, ``tau_hat_high`` (the central ``level`` interval),
-    ``tau_hat_bias``, ``tau_hat_variance`` and ``tau_hat_corrected``; the replicates ``reversal_point_boot`` and
-    ``tau_hat_boot`` [boot, predictor] (``neuron`` for recorded neurons); attrs ``n_boot``, ``level``, ``seed``, ``resampling``.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str, optional
+        The reward's trial type (default: the first with two magnitudes or more).
+    n_boot : int
+        Bootstrap replicates (≥ 2).
+    level : float
+        The intervals' coverage, in (0, 1).
+    seed : int
+        Seed of the resampling.
+    event : int
+        Which reward of the trial type.
+    learned_fraction : float
+        The last fraction of a run's recorded trials read as learned (0 < f ≤ 1).
+    response : {"scaled", "rpe"}
+        A model's δ scaled by α± (Dabney's model dopamine response) or not.
+    distribution : RewardDistribution, optional
+        The delivered distribution: τ̂'s bias by Sousa et al.'s Monte Carlo instead of the bootstrap.
+    reversal_fit : {"crossing", "hinge", "sign_count", "dabney2020"}, optional
+        The estimator (default: "crossing" for a model, "hinge" for a recording).
+    axis : {"magnitude", "utility"}, optional
+        Where reversal points and slopes are read (default: "magnitude" for a model, "utility" for a recording).
+
+    Returns
+    -------
+    xarray.Dataset
+        The Dataset of :func:`~drl.decode.reward_responses` with, per neuron: ``reversal_point_low``,
+        ``reversal_point_high``, ``tau_hat_low``, ``tau_hat_high`` (the central ``level`` interval),
+        ``tau_hat_bias``, ``tau_hat_variance`` and ``tau_hat_corrected``; the replicates ``reversal_point_boot``
+        and ``tau_hat_boot`` [boot, predictor] (``neuron`` for recorded neurons); attrs ``n_boot``, ``level``,
+        ``seed``, ``resampling``, ``tau_bias``, ``source``.
+
+    Raises
+    ------
+    ValueError
+        ``n_boot`` below 2, ``level`` outside (0, 1), a form without single trials, an unknown trial type.
+
+    See Also
+    --------
+    distribution_intervals : bands for the decoded distribution.
+    decode_cue_distribution : decodes with ``tau_hat_corrected``.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 1000, seed=0, progress=False)
+    >>> intervals = decode.reward_response_intervals(run, n_boot=50)
+    >>> inside = (intervals["tau_hat_low"] <= intervals["tau"] + 0.02) & (intervals["tau"] - 0.02 <= intervals["tau_hat_high"])
+    >>> bool(inside.all())
+    True
     """
     _check_bootstrap(n_boot, level)
     if distribution is not None and not isinstance(distribution, RewardDistribution):
@@ -218,21 +267,69 @@ def reward_response_intervals(run, trial_type: str | None = None, *, n_boot: int
 def distribution_intervals(run, trial_type: str | None = None, *, use: str | None = None, n_boot: int = 100,
                            level: float = 0.95, seed: int = 0, n_samples: int = 100, probabilities=None,
                            intervals: xr.Dataset | None = None, progress: bool | None = None) -> xr.Dataset:
-    """Bootstrap confidence bands for the reward distribution decoded from a run's (or a responses form's) reversal
-    points (:func:`~drl.decode.decode_reward_distribution`).
+    """Bootstrap confidence bands for the reward distribution decoded from the reversal points.
 
     Each replicate of :func:`reward_response_intervals` (``intervals``, computed with ``n_boot``, ``seed`` and
-    ``trial_type`` when not given) is decoded on the point estimate's bounds, so its density lies on the same
-    grid. ``use`` picks the levels as in :func:`~drl.decode.decode_reward_distribution` (``"tau"``: the run's true τ,
-    fixed across replicates; ``"tau_hat"``: each replicate's own estimates; ``"tau_calibrated"``: the
-    isotonic map of the bias-corrected τ̂, :func:`~drl.decode.calibrated_tau`, refitted per replicate).
-    ``progress``: a bar over replicates (None: when more than 20).
+    ``trial_type`` when not given) is decoded as :func:`~drl.decode.decode_reward_distribution` decodes, on the
+    point estimate's bounds, so its density lies on the same grid. ``use`` picks the levels: ``"tau"``, the run's
+    true τ, fixed across replicates; ``"tau_hat"``, each replicate's own estimates; ``"tau_calibrated"``, the
+    isotonic map of the bias-corrected τ̂ (:func:`~drl.decode.calibrated_tau`), refitted per replicate.
 
-    Returns a Dataset: ``quantile`` [probability] of the point decode with ``quantile_low``/``quantile_high``;
-    ``density`` [reward] with ``density_low``/``density_high``; scalars ``mean``, ``std`` with their
-    ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``n_boot``, ``level``,
-    ``replicate_residual`` (the median over replicates of the largest absolute residual of a replicate's decode: how far
-    a resampled code is from a consistent set of expectiles, reward units).
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) or a responses form with single trials (a recording).
+    trial_type : str, optional
+        The reward's trial type (default: the first with two magnitudes or more).
+    use : {"tau", "tau_hat", "tau_calibrated"}, optional
+        The levels paired with the reversal points (default: "tau" for a run, "tau_hat" for a recording).
+    n_boot : int
+        Bootstrap replicates, when ``intervals`` is not given.
+    level : float
+        The bands' coverage, in (0, 1).
+    seed : int
+        Seed of the resampling.
+    n_samples : int
+        Samples imputed per decode.
+    probabilities : array_like, optional
+        The probabilities whose quantiles are banded (default 0.05, 0.10, …, 0.95).
+    intervals : xarray.Dataset, optional
+        :func:`reward_response_intervals` of these data, when already computed.
+    progress : bool, optional
+        A progress bar over replicates (None: when more than 20).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``quantile`` [probability] of the point decode with ``quantile_low``/``quantile_high`` (reward units);
+        ``density`` [reward] with ``density_low``/``density_high``; scalars ``decoded_mean`` and ``decoded_std``
+        with their ``_low``/``_high``; the replicates ``samples_boot`` [boot, sample]; attrs ``use``, ``kind``,
+        ``n_boot``, ``level``, ``failed`` (replicates that could not be decoded), ``trial_type`` and
+        ``replicate_residual`` (the median over replicates of the largest absolute residual of a replicate's
+        decode: how far a resampled code is from a consistent set of expectiles, reward units).
+
+    Raises
+    ------
+    ValueError
+        ``level`` outside (0, 1), an unknown ``use``, ``intervals`` of other data.
+
+    See Also
+    --------
+    reward_response_intervals : the per-neuron intervals resampled here.
+    drl.plots.distribution : draws a decode with these bands.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.3, 0.5, 0.7, 0.9],
+    ...                    alpha=0.05), 1000, seed=0, progress=False)
+    >>> bands = decode.distribution_intervals(run, n_boot=20, progress=False)
+    >>> truth = drl.get_task("dabney_variable_magnitude").reward_distribution("variable")
+    >>> bool(bands["decoded_mean_low"] < bands["decoded_mean"] < bands["decoded_mean_high"])
+    True
+    >>> bool(abs(bands["decoded_mean"] - truth.mean) < 0.1 * truth.std)  # a finite α's bias is not resampled
+    True
     """
     from tqdm.auto import tqdm
 

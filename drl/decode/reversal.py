@@ -65,18 +65,57 @@ def asymmetry(magnitudes: np.ndarray, reversal: np.ndarray, mean: np.ndarray, we
 
 
 def hinge_fit(magnitudes, mean, n_grid: int = 2001, *, weights=None, nonnegative: bool = True):
-    """Fit ``r(m) = s+·(m − c)⁺ + s−·min(m − c, 0)`` to each row of the mean responses [P, M] by least squares
-    over a grid of c spanning the magnitudes: the reversal point c with the slopes above (s+) and below (s−) it.
+    """Fit a two-slope line that crosses zero at the reversal point to each neuron's mean responses.
 
-    The two columns have disjoint support, so for each c the slopes are closed-form, and with ``nonnegative``
-    (the default) each is clipped at 0 on its own, which is the exact non-negative least squares. ``weights``
-    [P, M] weight each mean (its trial count: least squares on the single trials). A recorded response bends at
-    its reversal point, so the chord between the two magnitudes around it crosses zero off the reversal; this
-    fit does not.
+    ``r(m) = s+·(m − c)⁺ + s−·min(m − c, 0)`` by least squares over a grid of c spanning the magnitudes: the
+    reversal point c with the slopes above (s+) and below (s−) it. The two columns have disjoint support, so for
+    each c the slopes are closed-form, and with ``nonnegative`` each is clipped at 0 on its own, which is the exact
+    non-negative least squares. A recorded response bends at its reversal point, so the chord between the two
+    magnitudes around it crosses zero off the reversal; this fit does not.
 
-    Returns (c, s+, s−) [P] each. NaN in ``mean`` (a neuron not recorded at a magnitude) leaves that point out of
-    the row's fit; a row with fewer than two points gets NaN. Unconstrained (``nonnegative=False``), rows whose
-    responses never change sign get the linear extrapolation of the nearest two points for c.
+    Parameters
+    ----------
+    magnitudes : array_like, shape [M]
+        Reward magnitudes (reward units).
+    mean : array_like, shape [P, M]
+        Mean responses per neuron and magnitude (any unit); NaN where a neuron was not recorded (left out of its
+        row's fit).
+    n_grid : int
+        Grid points for c.
+    weights : array_like, shape [P, M], optional
+        The weight of each mean (its trial count: least squares on the single trials).
+    nonnegative : bool
+        Clip each slope at 0 (the exact non-negative least squares). Unconstrained, rows whose responses never
+        change sign get the linear extrapolation of the nearest two points for c.
+
+    Returns
+    -------
+    c : numpy.ndarray, shape [P]
+        Reversal points (reward units); NaN for a row with fewer than two points.
+    slope_pos : numpy.ndarray, shape [P]
+        Slopes above c (response units per reward unit).
+    slope_neg : numpy.ndarray, shape [P]
+        Slopes below c.
+
+    Raises
+    ------
+    ValueError
+        ``mean`` or ``weights`` of another shape than [P, M].
+
+    See Also
+    --------
+    sign_count_reversal : Dabney et al.'s count-based estimator.
+    reward_responses : the fit on a run or a recording, with τ̂ = s+ / (s+ + s−).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> magnitudes = np.array([1.0, 2.0, 4.0, 8.0])
+    >>> mean = np.where(magnitudes > 3, 0.5 * (magnitudes - 3), 2.0 * (magnitudes - 3))[None, :]
+    >>> c, slope_pos, slope_neg = decode.hinge_fit(magnitudes, mean)
+    >>> round(float(c[0]), 2), round(float(slope_pos[0]), 2), round(float(slope_neg[0]), 2)
+    (3.0, 0.5, 2.0)
     """
     magnitudes, (mean,) = _per_magnitude(magnitudes, mean=mean)
     present = np.isfinite(mean)
@@ -114,15 +153,45 @@ def hinge_fit(magnitudes, mean, n_grid: int = 2001, *, weights=None, nonnegative
 
 
 def sign_count_reversal(magnitudes, positive, negative) -> np.ndarray:
-    """Dabney et al. 2020's sign-count reversal point: the threshold between reward magnitudes that misclassifies
-    the fewest single responses (positive below it, negative above it).
+    """Dabney et al. 2020's sign-count reversal point.
 
-    Args:
-      magnitudes: [M] ascending reward magnitudes.
-      positive, negative: [P, M] counts of positive and negative single-trial responses per magnitude.
+    The threshold between reward magnitudes that misclassifies the fewest single responses (a reward prediction
+    error is negative below the reversal point and positive above it): the midpoint between the magnitudes the best threshold separates (the lowest or highest
+    magnitude when all responses are of one sign), averaged over tied thresholds. Robust to a few outlying
+    responses, but only as fine as the magnitudes delivered.
 
-    Returns [P] reversal points: the midpoint between the magnitudes the best threshold separates (the lowest
-    or highest magnitude when all responses are of one sign), averaged over tied thresholds.
+    Parameters
+    ----------
+    magnitudes : array_like, shape [M]
+        Ascending reward magnitudes (reward units).
+    positive : array_like, shape [P, M]
+        Counts of positive single-trial responses per neuron and magnitude.
+    negative : array_like, shape [P, M]
+        Counts of negative single-trial responses.
+
+    Returns
+    -------
+    numpy.ndarray, shape [P]
+        Reversal points (reward units).
+
+    Raises
+    ------
+    ValueError
+        Magnitudes not ascending, or counts of another shape.
+
+    See Also
+    --------
+    hinge_fit : the reversal point fitted to the mean responses.
+    reward_responses : both estimators on a run or a recording.
+
+    Examples
+    --------
+    >>> from drl import decode
+    >>> magnitudes = [1.0, 2.0, 4.0, 8.0]
+    >>> positive = [[1, 2, 9, 10]]  # a neuron inhibited below 3 and excited above it
+    >>> negative = [[9, 8, 1, 0]]
+    >>> decode.sign_count_reversal(magnitudes, positive, negative).tolist()
+    [3.0]
     """
     magnitudes, (positive, negative) = _per_magnitude(magnitudes, positive=positive, negative=negative)
     errors = _misclassified(positive, negative)

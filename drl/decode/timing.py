@@ -19,11 +19,48 @@ __all__ = ["MAX_DELAYS", "RIDGE_GRID", "decode_timing", "default_delay_grid", "f
 
 
 def fit_discount(delays, responses, n_grid: int = 4001, weights=None):
-    """Least-squares fit of ``responses[p] ≈ A_p·γ_p^delays`` (delays in s): returns (γ̂ [P] per s, Â [P]).
+    """Fit an exponential discount ``responses[p] ≈ A_p·γ_p^delays`` per neuron, by least squares.
 
-    For each γ on a grid over (0, 1] the best A is closed-form; the grid minimum is refined by a parabola
-    through its neighbours. Vectorised over predictors. ``weights`` [P, D] (≥ 0; e.g. the inverse variance of
-    each mean response) make it a weighted fit; a weight of 0 leaves a point out.
+    For each γ on a grid over (0, 1] the best A is closed-form; the grid minimum is refined by a parabola through
+    its neighbours. Vectorised over neurons.
+
+    Parameters
+    ----------
+    delays : array_like, shape [D]
+        Reward delays (s).
+    responses : array_like, shape [P, D]
+        Responses per neuron and delay (any unit: the gain A absorbs it).
+    n_grid : int
+        Grid points for γ.
+    weights : array_like, shape [P, D], optional
+        Non-negative weights (e.g. the inverse variance of each mean response); a weight of 0 leaves a point out.
+
+    Returns
+    -------
+    gamma_hat : numpy.ndarray, shape [P]
+        The fitted discounts (per s).
+    amplitude : numpy.ndarray, shape [P]
+        The fitted gains A.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, negative or non-finite weights.
+
+    See Also
+    --------
+    fit_hyperbolic : the hyperbolic alternative ``A / (1 + k·delay)``.
+    cue_responses : the fit on a run or a recording.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> delays = np.array([0.6, 1.5, 3.75, 9.375])
+    >>> responses = np.array([2.0 * 0.8 ** delays, 0.5 * 0.95 ** delays])
+    >>> gamma_hat, amplitude = decode.fit_discount(delays, responses)
+    >>> gamma_hat.round(4).tolist(), amplitude.round(3).tolist()
+    ([0.8, 0.95], [2.0, 0.5])
     """
     if isinstance(n_grid, bool) or not isinstance(n_grid, int | np.integer) or n_grid < 3:
         raise ValueError(f"n_grid must be an integer >= 3 (the refinement needs a grid point on each side); "
@@ -60,10 +97,41 @@ RIDGE_GRID = np.geomspace(1e-12, 1.0, 61)  # the relative ridges generalised cro
 
 
 def gcv_ridge(matrix, values) -> float:
-    """The relative ridge that minimises generalised cross-validation (Golub, Heath & Wahba 1979) for
-    ``values ≈ matrix @ p``: ``GCV(r) = n·‖(I − H_r) v‖² / (n − tr H_r)²`` with the ridge hat matrix
-    ``H_r = U diag(s²/(s² + r·s_max²)) Uᵀ``, over :data:`RIDGE_GRID`. It scores the unconstrained ridge fit
-    (the non-negative fit has no closed-form hat matrix); measured in ``benchmarks/bench_decode.py``."""
+    """The relative ridge that generalised cross-validation chooses for a linear decode.
+
+    Golub, Heath & Wahba 1979: for ``values ≈ matrix @ p`` it minimises ``GCV(r) = n·‖(I − H_r) v‖² / (n −
+    tr H_r)²`` with the ridge hat matrix ``H_r = U diag(s²/(s² + r·s_max²)) Uᵀ`` over :data:`RIDGE_GRID`
+    (10⁻¹² to 1). It scores the unconstrained ridge fit (the non-negative fit has no closed-form hat matrix);
+    measured in ``benchmarks/bench_decode.py``.
+
+    Parameters
+    ----------
+    matrix : array_like, shape [n, T]
+        The decode's kernel (e.g. ``γ_p^delay_t``).
+    values : array_like, shape [n]
+        The values decoded (e.g. each neuron's cue value).
+
+    Returns
+    -------
+    float
+        The ridge, relative to the largest squared singular value of ``matrix``.
+
+    See Also
+    --------
+    decode_timing : takes ``ridge="gcv"`` to choose its ridge this way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import decode
+    >>> rng = np.random.default_rng(0)
+    >>> gamma = np.linspace(0.5, 0.99, 30)
+    >>> matrix = gamma[:, None] ** np.arange(0, 10, 0.5)[None, :]
+    >>> clean = matrix[:, 6]  # every neuron's value of one reward at 3 s
+    >>> noisy = clean + rng.normal(0, 0.05, clean.size)
+    >>> bool(decode.gcv_ridge(matrix, noisy) > decode.gcv_ridge(matrix, clean))  # more noise, more ridge
+    True
+    """
     u, s, _ = np.linalg.svd(matrix, full_matrices=False)
     n = matrix.shape[0]
     projected = u.T @ values
@@ -83,8 +151,39 @@ MAX_DELAYS = 5000
 
 
 def default_delay_grid(delays) -> np.ndarray:
-    """The delays (s) timing is decoded on unless told: 0.5 s bins from 0 to 10 s or to 1.25 × the latest of
-    ``delays``, whichever is later, so that every delay lies inside the grid with a quarter to spare."""
+    """The delays timing is decoded on unless told.
+
+    0.5 s bins from 0 to 10 s, or to 1.25 × the latest of ``delays`` when that is later, so that every delay lies
+    inside the grid with a quarter to spare.
+
+    Parameters
+    ----------
+    delays : array_like
+        The task's reward delays (s), each ≥ 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape [T]
+        The grid (s).
+
+    Raises
+    ------
+    ValueError
+        A delay that is negative or not finite.
+    TypeError
+        ``delays`` that are not numbers.
+
+    See Also
+    --------
+    decode_timing : decodes on this grid by default.
+
+    Examples
+    --------
+    >>> from drl import decode
+    >>> grid = decode.default_delay_grid([0.6, 1.5, 3.75, 9.375])
+    >>> float(grid[0]), float(grid[1]), float(grid[-1])
+    (0.0, 0.5, 11.5)
+    """
     try:
         delays = np.asarray(delays, np.float64).ravel()
     except (TypeError, ValueError):

@@ -196,7 +196,46 @@ def step_index(ds: xr.Dataset, time: float, what: str = "requested") -> int:
 
 
 def learned_trials(ds: xr.Dataset, trial_type: str, learned_fraction: float = 0.5) -> xr.Dataset:
-    """The last ``learned_fraction`` of the recorded trials of ``trial_type`` (at least one): "after learning"."""
+    """The recorded trials of ``trial_type`` after learning: the last ``learned_fraction`` of them.
+
+    Every analysis reads this window of a run (at least one trial); :func:`drl.convergence` says whether the values
+    still move in it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run.
+    trial_type : str
+        The trial type's name.
+    learned_fraction : float
+        The fraction of the recorded trials of that type, the last ones (0 < f ≤ 1).
+
+    Returns
+    -------
+    xarray.Dataset
+        The run on those trials (dims ``[predictor, trial, time]``).
+
+    Raises
+    ------
+    TypeError
+        ``ds`` is not a run.
+    ValueError
+        An unknown trial type, or ``learned_fraction`` outside (0, 1].
+
+    See Also
+    --------
+    drl.convergence : whether the learned window is learned.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.3, 0.7]), 200, seed=0,
+    ...                    progress=False)
+    >>> learned = decode.learned_trials(run, "variable", 0.25)
+    >>> learned.sizes["trial"], int(learned["trial"].max())
+    (50, 199)
+    """
     from drl._validate import in_range
 
     if not isinstance(ds, xr.Dataset) or "trial_type" not in ds.variables:

@@ -72,9 +72,43 @@ class RewardDistribution:
 
 
 def expectiles(distribution: RewardDistribution, levels) -> np.ndarray:
-    """The τ-expectiles of a discrete distribution, for each τ in ``levels`` (exact, by bisection).
+    """The τ-expectiles of a discrete reward distribution, exact (by bisection).
 
-    The τ-expectile e solves ``τ·E[(X−e)⁺] = (1−τ)·E[(e−X)⁺]``; τ = 0.5 gives the mean.
+    The τ-expectile e solves ``τ·E[(X−e)⁺] = (1−τ)·E[(e−X)⁺]``: τ = 0.5 gives the mean, τ → 0 and τ → 1 the
+    support's ends. These are the reversal points an expectile-learning population converges to (Dabney et al.
+    2020), the truth a decode is held to.
+
+    Parameters
+    ----------
+    distribution : RewardDistribution
+        The distribution (e.g. ``task.reward_distribution(trial_type)``).
+    levels : array_like, shape [L]
+        The levels τ, each in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, shape [L]
+        The τ-expectiles (the distribution's reward units).
+
+    Raises
+    ------
+    TypeError
+        ``distribution`` is not a :class:`~drl.RewardDistribution`.
+    ValueError
+        A level outside [0, 1].
+
+    See Also
+    --------
+    drl.decode.implied_tau : the inverse, the level whose expectile is a given value.
+    drl.decode.decode_distribution : samples whose expectiles are given values.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import decode
+    >>> two = drl.RewardDistribution([0.0, 1.0], [0.5, 0.5])
+    >>> decode.expectiles(two, [0.1, 0.5, 0.9]).round(3).tolist()
+    [0.1, 0.5, 0.9]
     """
     if not isinstance(distribution, RewardDistribution):
         raise TypeError(f"distribution must be a drl.RewardDistribution (e.g. task.reward_distribution(name)); "
