@@ -256,7 +256,7 @@ def decode_joint(run, trial_type: str | None = None, *, times=None, magnitudes=N
         The delays decoded on (s; default :func:`default_delay_grid`).
     magnitudes : array_like, optional
         The magnitude grid of the map (reward units; default: 91 points from 0 to 1.5 × the largest expectile the
-    profiles imply, or to 1.25 × the largest decoded sample for a recording).
+        profiles imply, or to 1.25 × the largest decoded sample for a recording).
     ridge : float
         The relative ridge of the timing decodes.
     learned_fraction : float
