@@ -211,8 +211,6 @@ NOT_YET_NUMPYDOC = {
         "NonFiniteValueError", "open_run", "Phase", "Population", "register_features", "register_task", "rerun",
         "resume", "RewardDistribution", "RewardEvent", "RunTooLargeError", "save", "Schedule", "Task", "TrialType",
         "Utility", "validate_dataset"},
-    "drl.responses": {"is_responses_form", "read_commonformat", "read_table", "Recording", "recording_from_pynapple",
-        "responses_from_recording", "responses_from_run", "responses_from_table", "TrialCode", "write_nwb"},
     "drl.plots": {"Figure", "joint_map", "timing", "TrialAnimation", "val_over_t", "value_vs_delay"},
     "drl.sweep": {"map_runs", "NoWorkersError", "open_sweep", "sweep_run"},
     "drl.spice": {"AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN",

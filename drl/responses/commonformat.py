@@ -31,13 +31,27 @@ TIME_UNITS = {"ms": 1e-3, "s": 1.0}
 class TrialCode:
     """What one trial-type code of a session file means.
 
-    Attributes:
-      name: the trial type's name in drl (the cue's identity, e.g. ``"odor A"``; trials without a cue share one,
-        e.g. ``"uncued"``).
-      magnitude: the reward delivered (the recording's magnitude units), or None for no reward.
-      delay: the reward's time after the trial's event (s): after the cue for a cued reward; 0 for an uncued one,
-        whose event time is the reward's.
-      cued: whether the event is a cue (else the trial's event is an uncued reward).
+    Parameters
+    ----------
+    name : str
+        The trial type's name in drl (the cue's identity, e.g. ``"odor A"``; trials without a cue share one, e.g.
+        ``"uncued"``).
+    magnitude : float, optional
+        The reward delivered (the recording's magnitude units), or None for no reward.
+    delay : float
+        The reward's time after the trial's event (s): after the cue for a cued reward; 0 for an uncued one, whose
+        event time is the reward's.
+    cued : bool
+        Whether the event is a cue (else the trial's event is an uncued reward).
+
+    Raises
+    ------
+    ValueError
+        A negative or non-finite magnitude or delay, an empty name.
+
+    See Also
+    --------
+    read_commonformat : reads session files with a dict of these.
 
     Examples
     --------
@@ -173,20 +187,58 @@ def read_commonformat(paths, trial_types: Mapping = ESHEL2016_TRIAL_TYPES, *, ev
     """Sessions from the Uchida lab's CommonFormat files: one :class:`~drl.responses.Recording` per session.
 
     Each file holds one unit. Files whose event records are identical (the same trials at the same times: units
-    recorded together) become one session with one unit each; a unit's id is its file's name, and the units
-    table has ``file`` and ``prefix`` (the file name's first part: an animal, or a recording month). Trials whose
-    code is NaN (unlabelled) are left out; every other code must be in ``trial_types``.
+    recorded together) become one session with one unit each; a unit's id is its file's name, and the units table
+    has ``file`` and ``prefix`` (the file name's first part: an animal, or a recording month). Trials whose code
+    is NaN (unlabelled) are left out; every other code must be in ``trial_types``.
 
-    Args:
-      paths: a folder (its ``.mat`` files, in name order), one file, or a list of files.
-      trial_types: {code: :class:`TrialCode`}: what each ``trialType`` code means (default: Eshel et al. 2016).
-      event: the events field holding each trial's event time (a cue's onset; an uncued reward's delivery).
-      trial_type_field: the events field holding each trial's code.
-      time_units: "ms" or "s": the files' clock (events and spikes); the recordings are in s.
-      magnitude_units: the unit of the TrialCodes' magnitudes (figure labels).
+    Parameters
+    ----------
+    paths : str or path or list of them
+        A folder (its ``.mat`` files, in name order), one file, or a list of files.
+    trial_types : dict of int to TrialCode
+        What each ``trialType`` code means (default: Eshel et al. 2016, :data:`ESHEL2016_TRIAL_TYPES`).
+    event : str
+        The events field holding each trial's event time (a cue's onset; an uncued reward's delivery).
+    trial_type_field : str
+        The events field holding each trial's code.
+    time_units : {"ms", "s"}
+        The files' clock (events and spikes); the recordings are in s.
+    magnitude_units : str
+        The unit of the TrialCodes' magnitudes (figure labels).
 
-    Returns:
-      list of Recording, one per session, in the order of their first file.
+    Returns
+    -------
+    list of Recording
+        One per session, in the order of their first file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No session file at a path.
+    ValueError
+        A file that is not a readable MATLAB file, lacks a field, has a code not in ``trial_types``, spikes out
+        of order or not finite, or an unknown ``time_units``.
+    TypeError
+        A ``trial_types`` value that is not a TrialCode.
+
+    See Also
+    --------
+    responses_from_recording : a session's responses form.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import scipy.io
+    >>> from drl import responses
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> events = {"odorOn": np.array([1000.0, 6000.0, 11000.0]), "trialType": np.array([8.0, 14.0, 15.0])}
+    >>> spikes = np.sort(np.random.default_rng(0).uniform(0, 15000, 80))  # ms
+    >>> scipy.io.savemat(folder / "unit1.mat", {"events": events, "responses": {"spike": spikes}})
+    >>> session, = responses.read_commonformat(folder)
+    >>> session.trials[["trial_type", "magnitude", "delay"]].values.tolist()
+    [['odor A', 0.1, 1.5], ['odor A', 20.0, 1.5], ['odor B', nan, nan]]
     """
     if time_units not in TIME_UNITS:
         raise ValueError(f"time_units must be 'ms' or 's'; got {time_units!r}")

@@ -44,7 +44,31 @@ EVENTS = ("", "cue", "reward")
 
 
 def is_responses_form(data) -> bool:
-    """True for a Dataset in the responses form (from :func:`responses_form` or any source of drl.responses)."""
+    """Whether ``data`` is a Dataset in the responses form.
+
+    Parameters
+    ----------
+    data : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        True for a Dataset made by :func:`responses_form` or any source of :mod:`drl.responses`.
+
+    See Also
+    --------
+    responses_form : the form from arrays.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from drl import responses
+    >>> responses.is_responses_form(responses.responses_form([[1.0, -1.0]], magnitude=[1.0, 4.0]))
+    True
+    >>> responses.is_responses_form(xr.Dataset())
+    False
+    """
     return isinstance(data, xr.Dataset) and data.attrs.get("drl_form") == FORM
 
 

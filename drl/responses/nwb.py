@@ -170,9 +170,54 @@ def read_nwb(path, *, trials: str = "trials", cue_time: str = "cue_time", reward
 
 def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_description: str = "drl recording",
               session_start_time: datetime | None = None) -> str:
-    """Write a spike :class:`~drl.responses.Recording` as an NWB file (Units with the units table's columns,
-    trials with cue_time, reward_time, magnitude and trial_type); atomic, never over an existing file unless
-    ``overwrite``. Returns the path."""
+    """Write a spike :class:`~drl.responses.Recording` as an NWB file.
+
+    Units with the units table's columns, trials with ``cue_time``, ``reward_time``, ``magnitude`` and
+    ``trial_type``; atomic, and never over an existing file unless ``overwrite``.
+
+    Parameters
+    ----------
+    recording : Recording
+        A session with spike times.
+    path : str or path
+        The file to write (``.nwb``).
+    overwrite : bool
+        Replace an existing file.
+    session_description : str
+        NWB's session description.
+    session_start_time : datetime.datetime, optional
+        NWB's session start (default: now, UTC).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    TypeError
+        A recording with a continuous signal instead of spikes.
+
+    See Also
+    --------
+    read_nwb : reads it back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from drl import responses
+    >>> trials = pd.DataFrame({"cue_time": [1.0, 6.0], "reward_time": [2.5, 7.5], "magnitude": [1.0, 4.0],
+    ...                        "trial_type": ["odor A", "odor A"]})
+    >>> session = responses.Recording(trials, spike_times=[np.array([0.5, 2.7, 2.8, 7.6])])
+    >>> path = responses.write_nwb(session, Path(tempfile.mkdtemp()) / "session.nwb")
+    >>> responses.read_nwb(path).spike_times[0].tolist()
+    [0.5, 2.7, 2.8, 7.6]
+    """
     from pynwb import NWBHDF5IO, NWBFile
 
     if not isinstance(recording, Recording) or recording.spike_times is None:
@@ -247,11 +292,54 @@ def write_nwb(recording: Recording, path, *, overwrite: bool = False, session_de
 def recording_from_pynapple(units, trials, *, cue_time: str = "cue_time", reward_time: str = "reward_time",
                             magnitude: str = "magnitude", trial_type: str = "trial_type",
                             magnitude_units: str = "reward units", name: str = "recording") -> Recording:
-    """A :class:`~drl.responses.Recording` from pynapple objects: ``units`` a ``TsGroup`` (spike times; its
-    metadata, less the derived ``rate``, as the units table, and its ``unit_name`` column, when it has one, as
-    the unit ids) or a ``TsdFrame`` (a continuous signal, one column per unit); ``trials`` an ``IntervalSet``
-    whose metadata hold the trial columns, or a DataFrame. (pynapple's ``load_file`` merges overlapping trial
-    intervals and drops their columns: read an NWB file's trials table as a DataFrame with pynwb instead.)"""
+    """A :class:`~drl.responses.Recording` from pynapple objects.
+
+    pynapple's ``load_file`` merges overlapping trial intervals and drops their columns: read an NWB file's trials
+    table as a DataFrame with pynwb instead (or use :func:`read_nwb`).
+
+    Parameters
+    ----------
+    units : pynapple.TsGroup or pynapple.TsdFrame
+        Spike times (a ``TsGroup``: its metadata, less the derived ``rate``, become the units table, and its
+        ``unit_name`` column, when it has one, the unit ids) or a continuous signal (a ``TsdFrame``, one column
+        per unit).
+    trials : pynapple.IntervalSet or pandas.DataFrame
+        The trials: an ``IntervalSet`` whose metadata hold the trial columns, or a DataFrame.
+    cue_time, reward_time, magnitude, trial_type : str
+        The trials' columns holding each field of :class:`Recording`'s trials.
+    magnitude_units : str
+        The unit of magnitude (figure labels).
+    name : str
+        The session's name.
+
+    Returns
+    -------
+    Recording
+        The session (times in s).
+
+    Raises
+    ------
+    TypeError
+        ``units`` or ``trials`` of another type.
+    ValueError
+        A trials column missing.
+
+    See Also
+    --------
+    responses_from_recording : the session's responses form.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import pynapple as nap
+    >>> from drl import responses
+    >>> units = nap.TsGroup({0: nap.Ts(t=np.array([0.5, 2.7, 2.8, 7.6])), 1: nap.Ts(t=np.array([3.0, 9.0]))})
+    >>> trials = pd.DataFrame({"cue_time": [1.0, 6.0], "reward_time": [2.5, 7.5], "magnitude": [1.0, 4.0],
+    ...                        "trial_type": ["odor A", "odor A"]})
+    >>> responses.recording_from_pynapple(units, trials).n_units
+    2
+    """
     import pynapple as nap
 
     if isinstance(trials, nap.IntervalSet):

@@ -38,24 +38,71 @@ def responses_from_recording(recording: Recording, *, response_window=RESPONSE_W
     trial type × magnitude × delay delivered; an uncued reward's condition has no delay (NaN). An **omission** (a
     cued trial with magnitude 0 and no reward time, in a trial type whose rewards come at one delay) is read at
     the moment its type's reward would have come, as a reward condition of magnitude 0 (the dip of an omitted
-    reward); a cue without reward (magnitude NaN) has no outcome condition. Units are recorded
-    together, so trials are shared by every neuron (the form's ``trial`` coordinate). ``select`` keeps some units
-    (:meth:`Recording.select`); the units table's columns become neuron coordinates.
+    reward); a cue without reward (magnitude NaN) has no outcome condition. Units are recorded together, so
+    trials are shared by every neuron (the form's ``trial`` coordinate).
 
-    ``smoothing="dabney2020"`` reads spikes as Dabney et al. 2020 did (:mod:`drl.responses.smoothing`: a 20-ms
-    kernel applied twice on a 1-ms grid, the PSTH spanning −1 … +3 s around the trial's first event; windows on
-    whole ms); with their windows, ``response_window=(0.2, 0.6)``, ``baseline_window=(-1, 0)`` and
-    ``baseline="trial"``, it gives their per-trial responses.
+    Parameters
+    ----------
+    recording : Recording
+        The session.
+    response_window : (float, float)
+        The response window, s after the event.
+    baseline_window : (float, float)
+        The baseline window, s around the trial's first event.
+    baseline : {"neuron", "trial"}
+        Subtract each unit's mean baseline over all its trials, or each trial's own.
+    select : str or array_like, optional
+        The units kept (:meth:`Recording.select`: a query on the units table, or unit ids); the units table's
+        columns become neuron coordinates.
+    smoothing : {"dabney2020"}, optional
+        Read spikes as Dabney et al. 2020 did (:mod:`drl.responses.smoothing`: a 20-ms kernel applied twice on a
+        1-ms grid, the PSTH spanning −1 … +3 s around the trial's first event; windows on whole ms). With their
+        windows, ``response_window=(0.2, 0.6)``, ``baseline_window=(-1, 0)`` and ``baseline="trial"``, it gives
+        their per-trial responses.
+    overlapping : {"raise", "drop", "keep"}
+        A trial whose baseline window the previous trial's response window reaches into (a lab's record can start
+        a trial at the moment the last one's reward comes): a ValueError naming the pair, left out, or read as it
+        is (as Dabney et al. did).
+    unrecorded : {"nan", "count"}
+        A unit's response in a trial whose windows lie wholly before its first spike or after its last (the unit
+        was lost, or not yet isolated): NaN, with a warning naming the units, or 0 spikes/s (as Dabney et al.
+        2020's pipeline counted them).
+    name : str, optional
+        The form's name (default: the recording's).
 
-    ``overlapping``: what to do with a trial whose baseline window the previous trial's response window reaches
-    into (a lab's record can start a trial at the moment the last one's reward comes): ``"raise"`` (the
-    default: a ValueError naming the pair), ``"drop"`` (leave such trials out) or ``"keep"`` (read them as they
-    are, as Dabney et al. did).
+    Returns
+    -------
+    xarray.Dataset
+        The responses form (:func:`responses_form`), with single trials (``trial_response``) and the shared
+        ``trial`` coordinate; ``signal="recorded"``.
 
-    ``unrecorded``: a unit's response in a trial whose windows lie wholly before its first spike or after its
-    last (the unit was lost, or not yet isolated): ``"nan"`` (the default, with a warning naming the units) or
-    ``"count"`` (0 spikes/s, as Dabney et al. 2020's pipeline counted them). Trial times and spike times on
-    different clocks or units (ms against s), so that no trial meets any spike, are a ValueError.
+    Raises
+    ------
+    ValueError
+        Windows that are empty or reversed, overlapping trials with ``overlapping="raise"``, trial and spike times
+        on different clocks (no trial meets any spike), an unknown option.
+
+    Warns
+    -----
+    UserWarning
+        Units with trials outside their spikes (``unrecorded="nan"``).
+
+    See Also
+    --------
+    recording_from_run : a synthetic session from a model run, to test an analysis on.
+    combine_sessions : several sessions in one form.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import drl
+    >>> from drl import responses
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 400, seed=0,
+    ...                    progress=False)
+    >>> session = responses.recording_from_run(run, seed=0)
+    >>> form = responses.responses_from_recording(session)
+    >>> form.attrs["signal"], form.sizes["neuron"], sorted(set(form["event"].values.tolist()))
+    ('recorded', 2, ['cue', 'reward'])
     """
     if not isinstance(recording, Recording):
         raise TypeError(f"recording must be a drl.responses.Recording; got {type(recording).__name__}")

@@ -105,14 +105,61 @@ def _cue_condition(ds: xr.Dataset, task, trial_type: str, learned_fraction: floa
 
 def responses_from_run(run, *, reward: bool = False, reward_type: str | None = None, event: int = 0,
                        cue_types=None, learned_fraction: float = 0.5, cue: str = "rpe") -> xr.Dataset:
-    """A run's responses in the responses form: with ``reward``, the reward responses (δ at reward ``event``) of
-    ``reward_type`` (default: the task's first trial type) per delivered magnitude; the cue responses of each of
-    ``cue_types`` (names, ``"one reward"`` for every trial type with exactly one reward event, or ``"each"``;
-    ``cue``: "rpe" for δ_cue, "value" for γ^dt·V_cue); all on the learned trials (the last
-    ``learned_fraction``). Neuron coordinates: the predictors' α+, α−, τ, γ, λ.
+    """A run's responses in the responses form.
 
-    Warns (ConvergenceWarning) when a trial type read has not converged, and (CueCodeWarning) when the cue
-    responses of a type read are biased by finite α.
+    With ``reward``, the reward responses (δ at reward ``event``) of ``reward_type`` per delivered magnitude; the
+    cue responses of each of ``cue_types``; all on the learned trials (the last ``learned_fraction``). Neuron
+    coordinates: the predictors' α+, α−, τ, γ, λ; ``signal="model"``, and the task in the attrs (figures draw its
+    truth).
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) recording ``rpe`` and ``reward``.
+    reward : bool
+        Read the reward responses of ``reward_type``.
+    reward_type : str, optional
+        The trial type whose reward responses are read (default: the task's first).
+    event : int
+        Which reward of the trial type.
+    cue_types : str or list of str, optional
+        Trial types whose cue responses are read: names, ``"one reward"`` for every trial type with exactly one
+        reward event, or ``"each"``.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    cue : {"rpe", "value"}
+        The cue response: δ_cue, or γ^dt·V_cue.
+
+    Returns
+    -------
+    xarray.Dataset
+        The responses form (:func:`responses_form`), with single trials and the shared ``trial`` coordinate.
+
+    Raises
+    ------
+    ValueError
+        Neither ``reward`` nor ``cue_types``, an unknown trial type or ``cue``, a run without ``rpe``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        A trial type read has not converged.
+    CueCodeWarning
+        The cue responses of a type read are biased by finite α.
+
+    See Also
+    --------
+    recording_from_run : the run as a recorded session (spikes, gains, noise).
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import responses
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 400, seed=0,
+    ...                    progress=False)
+    >>> form = responses.responses_from_run(run, reward=True, reward_type="variable")
+    >>> form.attrs["signal"], form["tau"].values.round(3).tolist(), form.sizes["condition"]
+    ('model', [0.2, 0.8], 7)
     """
     ds = open_run(run)
     if cue not in CUE_SIGNALS:

@@ -93,17 +93,53 @@ def trial_start(trials: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Recording:
-    """One recording session: spike times or a continuous signal, trial events and unit metadata (times in s, on
-    one clock).
+    """One recording session: spike times or a continuous signal, trial events and unit metadata.
 
-    Attributes:
-      trials: one row per trial: ``cue_time`` (s; NaN for an uncued reward), ``reward_time`` (s; NaN for none: a
-        cue without reward, or an omission), ``magnitude`` (reward units, NaN for none), ``trial_type`` (name);
+    Times are in s, on one clock. Give ``spike_times`` or ``signal`` with ``timestamps``, not both.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        One row per trial: ``cue_time`` (s; NaN for an uncued reward), ``reward_time`` (s; NaN for none: a cue
+        without reward, or an omission), ``magnitude`` (reward units, NaN for none), ``trial_type`` (name);
         ``delay`` (s, reward − cue; NaN without either) is added. Every trial has a cue or a reward.
-      spike_times: one array of spike times (s) per unit, or None for a continuous signal.
-      signal, timestamps: a continuous signal [time, unit] (e.g. ΔF/F) at ``timestamps`` [time] (s), or None.
-      units: one row per unit (index: unit ids), any columns (``cell_type``, ``location``, …) to select by.
-      name: the session's name; ``magnitude_units``: the unit of magnitude (figure labels).
+    spike_times : list or dict of numpy.ndarray, optional
+        One array of spike times (s, ascending) per unit (a dict: keyed by unit id).
+    signal : numpy.ndarray, shape [time, unit], optional
+        A continuous signal (e.g. ΔF/F).
+    timestamps : numpy.ndarray, shape [time], optional
+        The signal's sample times (s).
+    units : pandas.DataFrame, optional
+        One row per unit (index: unit ids), any columns (``cell_type``, ``location``, …) to select by.
+    name : str
+        The session's name.
+    magnitude_units : str
+        The unit of magnitude (figure labels).
+
+    Raises
+    ------
+    ValueError
+        Both or neither of ``spike_times`` and ``signal``, spike times out of order or not finite, a trial with
+        neither a cue nor a reward, a units table of another length.
+
+    See Also
+    --------
+    responses_from_recording : the session's responses form.
+    write_nwb, read_nwb : the session in an NWB file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from drl import responses
+    >>> trials = pd.DataFrame({"cue_time": [1.0, 6.0], "reward_time": [2.5, 7.5], "magnitude": [1.0, 4.0],
+    ...                        "trial_type": ["odor A", "odor A"]})
+    >>> session = responses.Recording(trials, spike_times=[np.array([0.5, 2.7, 2.8, 7.6]), np.array([3.0, 9.0])],
+    ...                               units=pd.DataFrame({"cell_type": ["dopamine", "other"]}))
+    >>> session.n_units, session.trials["delay"].tolist()
+    (2, [1.5, 1.5])
+    >>> session.select("cell_type == 'dopamine'").n_units
+    1
     """
 
     trials: pd.DataFrame

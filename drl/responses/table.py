@@ -27,9 +27,43 @@ MAX_TABLE_BYTES = 2**30
 
 
 def read_table(path) -> pd.DataFrame:
-    """A recordings CSV as a DataFrame, with errors that name the file and the line: UTF-8 text (a BOM is read
-    past), commas or semicolons between fields (semicolons with decimal commas, as European spreadsheets save),
-    every row as wide as the header (a wider row once became the index, silently shifting every column)."""
+    """A recordings CSV as a DataFrame, with errors that name the file and the line.
+
+    UTF-8 text (a byte-order mark is read past), commas or semicolons between fields (semicolons with decimal
+    commas, as European spreadsheets save), every row as wide as the header (a wider row once became the index,
+    silently shifting every column).
+
+    Parameters
+    ----------
+    path : str or path
+        The CSV file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, one column per header field.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Text that is not UTF-8, a row wider or narrower than the header, an empty file.
+
+    See Also
+    --------
+    responses_from_table : the responses form from such a table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from drl import responses
+    >>> path = Path(tempfile.mkdtemp()) / "responses.csv"
+    >>> _ = path.write_text("neuron;magnitude;response\\n1;0,5;-1,25\\n1;4,0;2,5\\n")  # a European spreadsheet's CSV
+    >>> responses.read_table(path).values.tolist()
+    [[1.0, 0.5, -1.25], [1.0, 4.0, 2.5]]
+    """
     import csv
     import io
 
@@ -84,11 +118,62 @@ def responses_from_table(table, *, neuron: str = "neuron", response: str = "resp
     One row per neuron × condition (mean responses), or one row per trial (then the means are computed and the
     single trials kept as ``trial_response``). A condition is a distinct (trial_type, magnitude, delay, event)
     among the columns present; ``event`` says whether a row is a response to the "cue" or to the "reward" (empty:
-    either, as a table without the column). A neuron without rows in some conditions is kept there as NaN.
-    ``magnitude``, ``delay``, ``trial_type`` and ``event`` name optional columns: a default name that
-    is absent is skipped; a name given as None is not read; a name you give that is absent is an error, as is
-    a table with neither a magnitude nor a delay column. ``units`` is the magnitude's unit, ``response_units``
-    the response's (spikes/s, ΔF/F, z-scored ΔF/F: figure labels and the utility axis).
+    either, as a table without the column). A neuron without rows in some conditions is kept there as NaN. The
+    optional columns (``magnitude``, ``delay``, ``trial_type``, ``event``): a default name that is absent is
+    skipped; a name given as None is not read; a name you give that is absent is an error, as is a table with
+    neither a magnitude nor a delay column.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or str or path
+        The table, or a CSV file (:func:`read_table`).
+    neuron : str
+        The column of neuron ids.
+    response : str
+        The column of responses (baseline-subtracted; any unit).
+    magnitude : str, optional
+        The column of reward magnitudes (``units``).
+    delay : str, optional
+        The column of reward delays (s).
+    trial_type : str, optional
+        The column of trial-type names.
+    event : str, optional
+        The column saying "cue" or "reward".
+    units : str
+        The magnitude's unit.
+    response_units : str
+        The response's unit (spikes/s, ΔF/F, z-scored ΔF/F: figure labels and the utility axis).
+    name : str, optional
+        The form's name (default: the file's stem, or "recording").
+
+    Returns
+    -------
+    xarray.Dataset
+        The responses form (:func:`responses_form`), ``signal="recorded"``.
+
+    Raises
+    ------
+    ValueError
+        A named column absent, neither a magnitude nor a delay column, responses that are not numbers, an empty
+        table.
+    TypeError
+        ``table`` neither a DataFrame nor a path.
+
+    See Also
+    --------
+    read_table : how a CSV is read.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from drl import decode, responses
+    >>> table = pd.DataFrame({"neuron": ["a"] * 4 + ["b"] * 4, "magnitude": [1.0, 2.0, 4.0, 8.0] * 2,
+    ...                       "response": [-2.0, -1.0, 1.0, 5.0, -2.5, -2.0, -1.0, 1.0]})
+    >>> form = responses.responses_from_table(table, units="µl")
+    >>> form.sizes["neuron"], form.sizes["condition"]
+    (2, 4)
+    >>> decode.reward_responses(form, axis="magnitude")["reversal_point"].values.round(2).tolist()
+    [3.0, 6.0]
     """
     if isinstance(table, str | os.PathLike):
         name = name or os.path.splitext(os.path.basename(table))[0]
