@@ -211,8 +211,6 @@ NOT_YET_NUMPYDOC = {
         "NonFiniteValueError", "open_run", "Phase", "Population", "register_features", "register_task", "rerun",
         "resume", "RewardDistribution", "RewardEvent", "RunTooLargeError", "save", "Schedule", "Task", "TrialType",
         "Utility", "validate_dataset"},
-    "drl.plots": {"Figure", "joint_map", "timing", "TrialAnimation", "val_over_t", "value_vs_delay"},
-    "drl.sweep": {"map_runs", "NoWorkersError", "open_sweep", "sweep_run"},
     "drl.spice": {"AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN",
         "ChanceLevelWarning", "check_choice_arrays", "choice_data", "compare_models", "Constant", "create_dataset",
         "DatasetRNN", "distill", "Experiment", "fit_model", "fit_q_learning", "ForgettingRNN", "LearningRateRNN",

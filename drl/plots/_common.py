@@ -233,10 +233,32 @@ def mark_events(ax, ds, trial_type: str) -> None:
 class Figure(MatplotlibFigure):
     """A matplotlib Figure that a notebook shows once.
 
-    Under the inline backend pyplot shows every open figure when a cell ends, and the cell's result is shown
-    too: a figure function on a cell's last line would appear twice. This figure shows itself and leaves
-    pyplot, so the end of the cell does not show it again; a figure assigned to a name still appears once
-    (pyplot's end-of-cell display comes here too), and ``fig`` on a later line shows it again.
+    Under the inline backend pyplot shows every open figure when a cell ends, and the cell's result is shown too:
+    a figure function on a cell's last line would appear twice. This figure shows itself and leaves pyplot, so the
+    end of the cell does not show it again; a figure assigned to a name still appears once (pyplot's end-of-cell
+    display comes here too), and ``fig`` on a later line shows it again. drl's figure functions return it; it is
+    not made by hand.
+
+    Parameters
+    ----------
+    figsize, dpi, facecolor, edgecolor, linewidth, frameon, subplotpars, tight_layout, constrained_layout, layout
+        As :class:`matplotlib.figure.Figure`.
+    **kwargs
+        As :class:`matplotlib.figure.Figure`.
+
+    See Also
+    --------
+    TrialAnimation : the animations' counterpart.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 300,
+    ...                    seed=0, progress=False)
+    >>> fig = plots.val_at_t(run, 1.0)
+    >>> isinstance(fig, plots.Figure)
+    True
     """
 
     def _ipython_display_(self):

@@ -41,10 +41,41 @@ ANIMATION_FORMATS = (".gif", ".mp4", ".html")  # the first is the default
 
 
 class TrialAnimation(animation.FuncAnimation):
-    """A FuncAnimation that shows itself as an HTML player (:meth:`to_player_html`) when it ends a notebook cell.
+    """A FuncAnimation that shows itself as an HTML player when it ends a notebook cell.
 
-    ``trials`` holds the run's trial index shown by each frame; ``update(frame)`` sets the data of the moving
-    artists and returns them.
+    :func:`val_over_t` makes one. ``update(frame)`` sets the data of the moving artists and returns them;
+    :meth:`to_player_html` is the player a notebook shows.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure animated.
+    update : callable
+        ``update(frame) -> artists``: draws frame ``frame``.
+    trials : array_like of int, shape [frame]
+        The run's trial shown by each frame (kept as ``.trials``).
+    interval_ms : float
+        Milliseconds between frames.
+
+    Raises
+    ------
+    TypeError
+        ``fig`` not a Figure or ``update`` not callable.
+
+    See Also
+    --------
+    val_over_t : the animation of a run.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from drl import plots
+    >>> fig, ax = plt.subplots()
+    >>> line, = ax.plot([0, 1], [0, 0])
+    >>> movie = plots.TrialAnimation(fig, lambda frame: (line.set_ydata([0, frame]), line)[1:], [0, 10, 20], 100)
+    >>> movie.trials.tolist()
+    [0, 10, 20]
+    >>> plt.close(fig)
     """
 
     def __init__(self, fig, update, trials, interval_ms):
@@ -210,24 +241,54 @@ def val_over_t(run, trial_type: str | None = None, trials=None, color_by: str | 
                facet_by: str | None = None, every: int = 1, fps: float = 10.0, save=None):
     """Animate value, reward and RPE over the time of a trial, one frame per trial of ``trial_type``.
 
-    Args:
-      run: a run Dataset, path or run name (needs ``value``, ``rpe`` and ``reward`` recorded).
-      trial_type: trial type name (default: the first).
-      trials: trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of
-        recorded trial numbers of this type (default: all recorded).
-      color_by: parameter colouring the predictors' lines (default: the one that varies most; the colorbar shows
-        its range, or a note when it is the same for all).
-      facet_by: parameter giving one column of panels per distinct value (shared y axes). The cue (dotted) and
-        reward times (dashed) are marked.
-      every: a frame at most every ``every`` trials of the run (trial numbers: with ``record_trials=10``,
-        ``every=100`` shows every 10th recorded trial); the last selected trial is always kept.
-      fps: frames per second of the saved file and of the HTML player.
-      save: a name writes ``figs/<name>.gif`` (Pillow); ``.mp4`` (needs ffmpeg) or ``.html`` by extension.
+    The cue (dotted) and reward times (dashed) are marked. In a notebook the animation displays as an interactive
+    player; its figure is closed so that a notebook does not also show a static copy.
 
-    Returns:
-      a :class:`TrialAnimation` (a ``matplotlib.animation.FuncAnimation``; ``.trials`` gives each frame's
-      trial). In a notebook it displays as an interactive player. Its figure is closed so that a notebook
-      does not also show a static copy.
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``value``, ``rpe`` and ``reward`` recorded.
+    trial_type : str, optional
+        The trial type (default: the first).
+    trials : slice or list of int, optional
+        Trial numbers of the run (xarray ``sel`` semantics): a slice, both ends included, or a list of recorded
+        trial numbers of this type (default: all recorded).
+    color_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}, optional
+        The parameter colouring the predictors' lines (default: the one that varies most; the colorbar shows its
+        range, or a note when it is the same for all).
+    facet_by : {"tau", "gamma", "lam", "alpha_pos", "alpha_neg"}, optional
+        A parameter giving one column of panels per distinct value (shared y axes).
+    every : int
+        A frame at most every ``every`` trials of the run (trial numbers: with ``record_trials=10``,
+        ``every=100`` shows every 10th recorded trial); the last selected trial is always kept.
+    fps : float
+        Frames per second of the saved file and of the HTML player.
+    save : str or path, optional
+        A name writes ``figs/<name>.gif`` (Pillow); ``.mp4`` (needs ffmpeg) or ``.html`` by extension.
+
+    Returns
+    -------
+    TrialAnimation
+        A ``matplotlib.animation.FuncAnimation``; ``.trials`` gives each frame's trial.
+
+    Raises
+    ------
+    ValueError
+        A run without ``value``, ``rpe`` or ``reward``, no recorded trial selected, an unknown parameter.
+
+    See Also
+    --------
+    val_at_t : the value at one time of the trial across trials, as a still figure.
+
+    Examples
+    --------
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 300,
+    ...                    record_trials=10, seed=0, progress=False)
+    >>> movie = plots.val_over_t(run, "variable", every=50)
+    >>> movie.trials.tolist()
+    [0, 50, 100, 150, 200, 250, 299]
     """
     if not isinstance(every, int | np.integer) or every < 1:
         raise ValueError(f"every must be a positive integer; got {every!r}")

@@ -253,12 +253,54 @@ def _readable_limits(ax, x: np.ndarray, y: np.ndarray) -> None:
 
 @styled
 def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fraction: float = 0.5, save=None):
-    """Masset-style figure: cue response (per unit of expected reward) against reward delay for each predictor,
-    with its fitted exponential ``A·γ̂^delay``; and the fitted γ̂ against the true γ.
+    """Masset-style figure: each neuron's cue response against the reward delay, and the fitted discount.
 
-    With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response is its τ-expectile of the
-    reward, not the mean, and where the expectile changes with the delay's distribution the fit takes that for
-    discounting. The figure says so when τ varies; fit one τ level at a time to separate them."""
+    Left, the cue response (per unit of expected reward) against reward delay for each predictor, with its fitted
+    exponential ``A·γ̂^delay`` (:func:`drl.decode.cue_responses`); right, the fitted γ̂ against the true γ (a
+    recording: a histogram of γ̂). With a mixed-τ population γ̂ can mislead: an optimistic predictor's cue response
+    is its τ-expectile of the reward, not the mean, and where the expectile changes with the delay's distribution
+    the fit takes that for discounting. The figure says so when τ varies; fit one τ level at a time to separate
+    them.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` recorded, or a recording's responses form.
+    trial_types : list of str, optional
+        The cues read (default: every trial type with one reward event).
+    color_by : {"gamma", "tau", "lam", "alpha_pos", "alpha_neg"}
+        The predictor parameter that colours the lines.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two distinct delays, an unknown trial type or ``color_by``.
+
+    See Also
+    --------
+    drl.decode.cue_responses : the numbers drawn.
+    timing : the delays these responses decode to.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 8)),
+    ...                    alpha=0.1, lam=0.9), 800, seed=0, progress=False)
+    >>> fig = plots.value_vs_delay(run)
+    >>> [ax.get_xlabel() for ax in fig.axes[:2]]
+    ['reward delay after the cue (s)', 'true γ (per s)']
+    """
     cue = decode.cue_responses(run, trial_types, learned_fraction=learned_fraction)
     known = "gamma" in cue.coords  # the truth, when the responses are a model's: its γ
     if known:
@@ -300,11 +342,53 @@ def value_vs_delay(run, trial_types=None, color_by: str = "gamma", learned_fract
 
 @styled
 def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fraction: float = 0.5, save=None):
-    """The delay distribution decoded from the γ population's cue responses (:func:`drl.decode.decode_reward_timing`),
-    one panel per trial type, with the true reward times marked. Default ``times``: the decoder's own default
-    (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins to 10 s or 1.25 × the latest
-    delay), so the figure shows the very decode ``decode_reward_timing`` returns. ``run`` may be a recording in
-    the responses form (each trial type with a delay gets a panel)."""
+    """The reward delays decoded from the γ population's cue responses, one panel per trial type.
+
+    Each panel draws :func:`drl.decode.decode_reward_timing` of one cue with the true reward times marked. Default
+    ``times``: the decoder's own default (:func:`drl.decode.default_delay_grid` of every reward delay: 0.5 s bins
+    to 10 s or 1.25 × the latest delay), so the figure shows the very decode ``decode_reward_timing`` returns.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run (Dataset, path or name) with ``rpe`` recorded, or a recording's responses form (each trial type
+        with a delay gets a panel).
+    trial_types : list of str, optional
+        The cues drawn (default: every trial type with a reward delay).
+    times : array_like, optional
+        The delays decoded on (s).
+    ridge : float or "gcv"
+        The relative ridge of the decode.
+    learned_fraction : float
+        The last fraction of the recorded trials read as learned (0 < f ≤ 1).
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per trial type.
+
+    Raises
+    ------
+    ValueError
+        No cue with a delay, an unknown trial type.
+
+    See Also
+    --------
+    drl.decode.decode_reward_timing : the decode drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("masset_multi_delay", drl.Population.grid(gamma=list(np.linspace(0.5, 0.99, 8)),
+    ...                    alpha=0.1, lam=0.9), 800, seed=0, progress=False)
+    >>> fig = plots.timing(run)
+    >>> len([ax for ax in fig.axes if ax.get_visible()])  # the task's four cues
+    4
+    """
     run = opened(run)  # a path is loaded once, here
     names = list(trial_types) if trial_types is not None else trial_types_with_delay(run)
     if not names:
@@ -333,9 +417,54 @@ def timing(run, trial_types=None, times=None, ridge: float = 1e-6, learned_fract
 @styled
 def joint_map(run, trial_type: str | None = None, times=None, magnitudes=None, ridge: float = 1e-6, save=None,
               cue_response=None):
-    """Sousa-style map: decoded P(delay, magnitude) from a τ × γ population as a heat map, with its marginals.
-    ``run`` may be a recording in the responses form; pass ``cue_response`` then (see
-    :func:`drl.decode.decode_joint`)."""
+    """Sousa-style map: the decoded joint distribution of reward delay and magnitude, with its marginals.
+
+    A heat map of :func:`drl.decode.decode_joint` of one cue of a τ × γ population, its time marginal above and
+    its magnitude marginal beside it, with the truth marked when the task is known.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run of a τ × γ population (Dataset, path or name), or a recording's responses form (then pass
+        ``cue_response``; see :func:`drl.decode.decode_joint`).
+    trial_type : str, optional
+        The cue (default: the first trial type).
+    times : array_like, optional
+        The delays decoded on (s).
+    magnitudes : array_like, optional
+        The magnitude grid (reward units).
+    ridge : float
+        The relative ridge of the timing decodes.
+    save : str or path, optional
+        Also write the figure: a bare name to ``figs/<name>`` (PNG unless it ends in .svg, .pdf or .png).
+    cue_response : array_like, shape [neuron], optional
+        A recording's cue responses, each divided by the neuron's gain·γ̂^delay.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The map and its two marginals.
+
+    Raises
+    ------
+    ValueError
+        Responses with neither a τ × γ grid nor ``cue_response``, an unknown trial type.
+
+    See Also
+    --------
+    drl.decode.decode_joint : the decode drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import drl
+    >>> from drl import plots
+    >>> run = drl.simulate("sousa_2025", drl.Population.grid(tau=[0.2, 0.5, 0.8], gamma=list(np.linspace(0.6, 0.97, 8)),
+    ...                    alpha=0.1, lam=0.9), 1500, seed=0, progress=False)
+    >>> fig = plots.joint_map(run, "variable")
+    >>> len(fig.axes) >= 3
+    True
+    """
     run = opened(run)  # a path is loaded once, here
     trial_type = trial_type_to_read(run, trial_type)
     form = as_form(run, cue_types=[trial_type] if trial_type is not None else "one reward")

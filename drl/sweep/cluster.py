@@ -141,8 +141,21 @@ def close_quietly(client) -> None:
 
 
 class NoWorkersError(TimeoutError):
-    """A sweep had no Dask worker for ``no_worker_timeout`` seconds while runs remained (a cluster's jobs ended:
-    their walltime, ``scancel``): stopped instead of waiting forever. The message says what was saved."""
+    """A sweep had no Dask worker for ``no_worker_timeout`` seconds while runs remained.
+
+    A cluster's jobs ended (their walltime, ``scancel``): the sweep stopped instead of waiting forever. The
+    message says what was saved; run the sweep again to do the rest (completed runs are skipped).
+
+    See Also
+    --------
+    drl.sweep.sweep : raises it.
+
+    Examples
+    --------
+    >>> from drl import sweep
+    >>> issubclass(sweep.NoWorkersError, TimeoutError)
+    True
+    """
 
 
 #: How often a sweep checks that its cluster still has workers while it waits for runs (s)

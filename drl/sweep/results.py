@@ -49,13 +49,48 @@ def sweep_coordinate(field: str) -> str:
 
 
 def open_sweep(out: str, *, directory=DEFAULT_DIR) -> xr.Dataset:
-    """The runs of a sweep as one lazy Dataset with a ``run`` dimension and each swept field as a ``run``
-    coordinate (named by :func:`sweep_coordinate`; list values as JSON text). Runs that are missing (failed) are
-    left out. Runs of one shape are stacked from their headers (kept in the folder's header index), a dask chunk
-    per run; runs of different sizes go through ``xarray.open_mfdataset`` and are padded with NaN (outer join).
+    """The runs of a sweep as one lazy Dataset with a ``run`` dimension.
 
-    Attributes shared by all runs are kept; the per-run attributes (task, options, seed...) are in
-    ``attrs["runs"]`` so that :func:`sweep_run` gives back a complete run for figures and decoders.
+    Each swept field is a ``run`` coordinate (named by :func:`sweep_coordinate`; list values as JSON text). Runs
+    that are missing (failed) are left out. Runs of one shape are stacked from their headers (kept in the folder's
+    header index), a dask chunk per run; runs of different sizes go through ``xarray.open_mfdataset`` and are
+    padded with NaN (outer join). Attributes shared by all runs are kept; the per-run attributes (task, options,
+    seed...) are in ``attrs["runs"]`` so that :func:`sweep_run` gives back a complete run for figures and
+    decoders.
+
+    Parameters
+    ----------
+    out : str
+        The sweep's folder under ``directory``.
+    directory : str or path
+        Where sweeps are saved (default ``exps/``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``[run, predictor, trial, time]``, lazy (dask).
+
+    Raises
+    ------
+    FileNotFoundError
+        No sweep at ``out``, or no completed run in it.
+
+    See Also
+    --------
+    sweep_run : one run of it, complete.
+    map_runs : an analysis of every run, each beside its own file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from drl import sweep
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = sweep.sweep({"task": "hyp_unif", "n_trials": 50, "tau": [0.2, 0.8], "seed": 0}, {"gamma": [0.8, 0.9]},
+    ...                 out="example", directory=folder, progress=False)  # doctest: +ELLIPSIS
+    sweep example: 2 done, 0 skipped, 0 failed (of 2) in ...
+    >>> runs = sweep.open_sweep("example", directory=folder)
+    >>> runs.sizes["run"], runs["gamma_setting"].values.tolist()  # the swept value of each run
+    (2, [0.8, 0.9])
     """
     folder = Path(directory) / out
     manifest_path = folder / MANIFEST
@@ -108,11 +143,48 @@ def _combined_by_xarray(files, run_coordinates):
 
 
 def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
-    """Run ``run`` (its index in the grid) of an ``open_sweep`` Dataset, as a complete drl run Dataset: its own
-    file (O(1) in the sweep's size: selecting it from the combined Dataset cost 0.98 s a run at 200 runs and 7.4 s
-    at 1000), read into memory up to :data:`LOAD_BYTES` (an analysis selects from it dozens of times, each a read of
-    the file when it is lazy: a decode 0.10 → 0.05 s) and opened lazily above; or, when the file is gone, its
-    slice of the combined Dataset."""
+    """One run of an :func:`open_sweep` Dataset, as a complete drl run Dataset.
+
+    Its own file (O(1) in the sweep's size: selecting it from the combined Dataset cost 0.98 s a run at 200 runs
+    and 7.4 s at 1000), read into memory up to :data:`LOAD_BYTES` (an analysis selects from it dozens of times,
+    each a read of the file when it is lazy: a decode 0.10 → 0.05 s) and opened lazily above; or, when the file is
+    gone, its slice of the combined Dataset.
+
+    Parameters
+    ----------
+    sweep_ds : xarray.Dataset
+        What :func:`open_sweep` returned.
+    run : int
+        The run's index in the grid.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run, as :func:`drl.simulate` returns it (figures and decoders take it).
+
+    Raises
+    ------
+    TypeError
+        ``sweep_ds`` not an :func:`open_sweep` Dataset, ``run`` not an integer.
+    ValueError
+        No run ``run`` in it.
+
+    See Also
+    --------
+    open_sweep : the combined Dataset.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from drl import sweep
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = sweep.sweep({"task": "hyp_unif", "n_trials": 50, "tau": [0.2, 0.8], "seed": 0}, {"gamma": [0.8, 0.9]},
+    ...                 out="example", directory=folder, progress=False)  # doctest: +ELLIPSIS
+    sweep example: 2 done, 0 skipped, 0 failed (of 2) in ...
+    >>> run = sweep.sweep_run(sweep.open_sweep("example", directory=folder), 1)
+    >>> run["gamma"].values.tolist(), run.attrs["task_name"]
+    ([0.9, 0.9], 'hyp_unif')
+    """
     if not isinstance(sweep_ds, xr.Dataset) or "run" not in sweep_ds.dims:
         raise TypeError(f"sweep_ds must be the Dataset open_sweep returns (with a run dimension); got "
                         f"{type(sweep_ds).__name__}")
@@ -174,23 +246,58 @@ def _apply_batch(function, paths: list[str]) -> list:
 
 def map_runs(out: str, function, *, directory=DEFAULT_DIR, client=None, progress: bool = True,
              no_worker_timeout: float = 300.0):
-    """``function(run)`` for every completed run of sweep ``out``, each on a Dask worker beside its own file, as a
-    table: one row per run with its grid fields, ``error`` ("" when it ran), and the result (a dict gives a
-    column per key, anything else a ``value`` column).
+    """An analysis of every completed run of a sweep, each on a Dask worker beside its own file, as a table.
 
-    Args:
-      out: the sweep's folder under ``directory``.
-      function: takes one run Dataset (opened lazily from its own file) and returns a number, a dict of numbers,
-        or any picklable value; e.g. ``lambda run: decode.wasserstein(decode.decode_reward_distribution(run), truth)``.
-      client: as :func:`drl.sweep.sweep`'s (None: a local cluster of this job's CPUs, closed afterwards).
-      progress: a bar over completed runs.
-      no_worker_timeout: seconds with no worker while runs remain before it stops with a NoWorkersError (as a
-        sweep's).
+    Decoding every run of a 1000-run sweep this way reads 1000 files once each (a run from the combined Dataset of
+    :func:`open_sweep` cost 2.9 s at 1000 runs, its own file 0.085 s).
 
-    Returns a DataFrame indexed by ``run``. A run whose analysis raised keeps its row, with the error.
+    Parameters
+    ----------
+    out : str
+        The sweep's folder under ``directory``.
+    function : callable
+        Takes one run Dataset (opened lazily from its own file) and returns a number, a dict of numbers, or any
+        picklable value; e.g. ``lambda run: decode.wasserstein(decode.decode_reward_distribution(run), truth)``.
+    directory : str or path
+        Where sweeps are saved (default ``exps/``).
+    client : dask.distributed.Client, optional
+        As :func:`drl.sweep.sweep`'s (None: a local cluster of this job's CPUs, closed afterwards).
+    progress : bool
+        A bar over completed runs.
+    no_worker_timeout : float
+        Seconds with no worker while runs remain before it stops with a :class:`NoWorkersError` (as a sweep's).
 
-    Decoding every run of a 1000-run sweep this way reads 1000 files once each (a run from the combined
-    Dataset of :func:`open_sweep` cost 2.9 s at 1000 runs, its own file 0.085 s).
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run (index ``run``) with its grid fields, ``error`` ("" when it ran), and the result (a dict
+        gives a column per key, anything else a ``value`` column). A run whose analysis raised keeps its row, with
+        the error.
+
+    Raises
+    ------
+    FileNotFoundError
+        No sweep at ``out``.
+    TypeError
+        ``function`` not callable.
+    NoWorkersError
+        No worker for ``no_worker_timeout`` seconds while runs remained.
+
+    See Also
+    --------
+    open_sweep : every run in one lazy Dataset.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from drl import sweep
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = sweep.sweep({"task": "hyp_unif", "n_trials": 50, "tau": [0.2, 0.8], "seed": 0}, {"gamma": [0.8, 0.9]},
+    ...                 out="example", directory=folder, progress=False)  # doctest: +ELLIPSIS
+    sweep example: 2 done, 0 skipped, 0 failed (of 2) in ...
+    >>> table = sweep.map_runs("example", lambda run: float(run["gamma"][0]), directory=folder, progress=False)
+    >>> table["value"].tolist()
+    [0.8, 0.9]
     """
     import pandas as pd
     from tqdm.auto import tqdm
