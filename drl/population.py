@@ -85,10 +85,40 @@ def _draw(name: str, spec, n: int, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Population:
-    """P value predictors, each with its own α+, α− (per step), γ and λ (per second).
+    """P value predictors ("neurons"), each with its own learning rates, discount and trace.
 
-    Build one with :meth:`sample` (random or fixed parameters), :meth:`grid` (Cartesian product) or
-    directly from arrays of length P. Arrays are float64, read-only.
+    Build one with :meth:`sample` (random or fixed parameters), :meth:`grid` (Cartesian product) or directly from
+    arrays of length P. Arrays are float64, read-only. The optimism ``tau = α+ / (α+ + α−)`` and the base rate
+    ``alpha = α+ + α−`` are derived.
+
+    Parameters
+    ----------
+    alpha_pos : array_like, shape [P]
+        Learning rate for positive errors, per step, in (0, 1].
+    alpha_neg : array_like, shape [P]
+        Learning rate for negative errors, per step, in (0, 1].
+    gamma : array_like, shape [P]
+        Discount per second, in (0, 1].
+    lam : array_like, shape [P]
+        Eligibility trace decay per second, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Arrays of different lengths, or a value out of its range (the message names the parameter).
+
+    See Also
+    --------
+    drl.simulate : a population learning a task.
+
+    Examples
+    --------
+    >>> import drl
+    >>> population = drl.Population.grid(tau=[0.2, 0.8], gamma=[0.9, 0.99], alpha=0.05)
+    >>> len(population), population.tau.round(3).tolist(), population.gamma.tolist()
+    (4, [0.2, 0.2, 0.8, 0.8], [0.9, 0.99, 0.9, 0.99])
+    >>> bool(drl.Population.sample(100, tau=(0.1, 0.9), seed=0).tau.min() > 0.1)
+    True
     """
 
     alpha_pos: np.ndarray

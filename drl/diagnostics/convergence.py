@@ -56,7 +56,30 @@ def standard_error(half: np.ndarray) -> np.ndarray:
 
 
 class ConvergenceWarning(UserWarning):
-    """Values were still moving in the learned window: decoded numbers from it are biased."""
+    """Values were still moving in the learned window: decoded numbers from it are biased.
+
+    Issued by the analyses that read a run's learned trials (:func:`drl.decode.reward_responses`, the figures),
+    naming the predictors and how far their values moved; :func:`drl.convergence` shows every predictor. Turn it
+    into an error, or silence it, with the :mod:`warnings` filters.
+
+    See Also
+    --------
+    drl.convergence : the report behind it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import drl
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", drl.ConvergenceWarning)  # an unconverged run stops the analysis
+    ...     run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.001), 40,
+    ...                        seed=0, progress=False)
+    ...     try:
+    ...         drl.decode.reward_responses(run)
+    ...     except drl.ConvergenceWarning as warning:
+    ...         print(str(warning).split(":")[0])
+    values are still moving in the learned window (last 50 % of recorded trials) for 2 of 2 predictors
+    """
 
 
 def _learned_window(trial_types: np.ndarray, trial_type: str, learned_fraction: float) -> np.ndarray:

@@ -36,7 +36,25 @@ __all__ = ["CueCodeWarning", "cue_code", "warn_if_cue_biased"]
 
 
 class CueCodeWarning(UserWarning):
-    """The learned cue responses miss the exact statistic of the return by more than their noise."""
+    """The learned cue responses miss the exact statistic of the return by more than their noise.
+
+    At a finite learning rate an optimistic predictor's cue response sits off its τ-expectile of the return (and
+    with overlapping features, off the discounted return). Issued by the analyses that read cue responses;
+    :func:`drl.cue_code` shows every predictor.
+
+    See Also
+    --------
+    drl.cue_code : the report behind it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import drl
+    >>> issubclass(drl.CueCodeWarning, UserWarning)
+    True
+    >>> warnings.simplefilter("ignore", drl.CueCodeWarning)  # a model study that knows its α is finite
+    >>> warnings.resetwarnings()
+    """
 
 
 def _quantile_interval(values: np.ndarray, probabilities: np.ndarray, levels: np.ndarray):

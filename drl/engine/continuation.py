@@ -40,12 +40,54 @@ def resume(run, *, directory=DEFAULT_DIR, device=None, overwrite: bool = False,
            progress: bool | None = None) -> xr.Dataset:
     """Finish a streamed run (``simulate(..., out=run)``) that was killed or interrupted.
 
-    The run continues from its last complete block with the weights and random state saved there, so the
-    result is identical to an uninterrupted run. ``run`` is the run's name or path (``drl.runs.publishing.interrupted_runs()``
-    lists what can be resumed). Returns the finished run, opened lazily from its file.
+    The run continues from its last complete block with the weights and random state saved there, so the result is
+    identical to an uninterrupted run. ``drl.runs.publishing.interrupted_runs()`` lists what can be resumed.
 
-    Raises FileNotFoundError when no interrupted run of that name exists, FileExistsError when several do
-    (their temporary files are named) or when the finished file already exists and ``overwrite`` is False.
+    Parameters
+    ----------
+    run : str or path
+        The run's name or path (as given to ``out``).
+    directory : str or path
+        Where bare names are looked up (default ``exps/``).
+    device : str, optional
+        Where to simulate (default: the run's).
+    overwrite : bool
+        Replace the finished file when it already exists.
+    progress : bool, optional
+        A progress bar (None: when the rest is long).
+
+    Returns
+    -------
+    xarray.Dataset
+        The finished run, opened lazily from its file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No interrupted run of that name.
+    FileExistsError
+        Several interrupted runs of it (their temporary files are named), or the finished file exists and
+        ``overwrite`` is False.
+    ValueError
+        An interrupted run whose checkpoint is damaged (left as it was).
+
+    See Also
+    --------
+    rerun : re-simulates a finished run.
+
+    Examples
+    --------
+    A run that was never interrupted has nothing to resume:
+
+    >>> import tempfile
+    >>> import drl
+    >>> folder = tempfile.mkdtemp()
+    >>> run = drl.simulate("hyp_unif", drl.Population.sample(3, seed=1), 30, out=f"{folder}/streamed.nc",
+    ...                    block_trials=10, progress=False)
+    >>> drl.resume(f"{folder}/streamed.nc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no interrupted run of .../streamed.nc to resume ...
     """
     overwrite = boolean("overwrite", overwrite)
     check_progress(progress)
@@ -173,9 +215,44 @@ def _claim(tmp: Path, path: Path) -> Path:
 def rerun(run, *, device=None, out=None, overwrite: bool = False, progress: bool | None = None) -> xr.Dataset:
     """Re-simulate a stored run from its attributes (task, population, options, seed, recording).
 
-    ``run`` is a Dataset or a path / run name. Same seed and device class → an identical Dataset (up to the
-    creation time attribute). Runs of schema version 1 (drl before textbook TD) are rerun in their own
-    convention (``options.convention = 1``), so the numbers are reproduced.
+    Same seed and device class give an identical Dataset (up to the creation time attribute). Runs of schema
+    version 1 (drl before textbook TD) are rerun in their own convention (``options.convention = 1``), so the
+    numbers are reproduced.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run, a path or a run name.
+    device : str, optional
+        Where to simulate (default: the run's device class).
+    out : str or path, optional
+        Stream the rerun to this file (as :func:`drl.simulate`'s ``out``).
+    overwrite : bool
+        Replace ``out`` when it exists.
+    progress : bool, optional
+        A progress bar (None: when the run is long).
+
+    Returns
+    -------
+    xarray.Dataset
+        The rerun.
+
+    Raises
+    ------
+    ValueError
+        A run imported from drl_sim (its task was not saved), or not a run.
+
+    See Also
+    --------
+    resume : finishes an interrupted run instead.
+
+    Examples
+    --------
+    >>> import drl
+    >>> run = drl.simulate("hyp_unif", drl.Population.sample(3, seed=1), 30, seed=4, progress=False)
+    >>> again = drl.rerun(run)
+    >>> again["value"].equals(run["value"])
+    True
     """
     from drl.runs.store import open_run
 

@@ -51,8 +51,34 @@ class Microstimulus:
 
     From cue onset a memory trace decays, ``y(t) = trace_decay ** (t − t_cue)`` (``trace_decay`` per second);
     microstimulus i = 1…n reads it out through a Gaussian basis function centred at μ_i = i/n:
-    ``x_i(t) = y(t) · exp(−(y(t) − μ_i)² / (2·width²)) / √(2π)``. Features overlap in time, so offline and
-    online updates differ.
+    ``x_i(t) = y(t) · exp(−(y(t) − μ_i)² / (2·width²)) / √(2π)``. Features overlap in time, so offline and online
+    updates differ, and values only approximate the return.
+
+    Parameters
+    ----------
+    n_microstimuli : int
+        Basis functions per cue (≥ 1).
+    width : float
+        Their width, in units of the trace (> 0).
+    trace_decay : float
+        The trace's decay per second, in (0, 1).
+
+    Raises
+    ------
+    ValueError
+        A parameter out of its range.
+
+    See Also
+    --------
+    make_features : builds one from a name or a dict.
+
+    Examples
+    --------
+    >>> import drl
+    >>> features = drl.Microstimulus(n_microstimuli=5)
+    >>> features.build(drl.get_task("hyp_unif")).shape  # [trial type, step, feature]
+    (1, 71, 5)
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=0.5), 20, features=features, progress=False)
     """
 
     n_microstimuli: int = 10
@@ -91,18 +117,88 @@ class Microstimulus:
 _FEATURES = {"csc": CSC, "microstimulus": Microstimulus}
 
 
-def register_features(cls) -> type:
-    """Register a representation class (frozen dataclass with ``name``, ``build(task)``, ``to_dict()``)."""
-    if not isinstance(cls, type) or not isinstance(getattr(cls, "name", None), str) \
-            or not callable(getattr(cls, "build", None)) or not callable(getattr(cls, "to_dict", None)):
+def register_features(representation: type) -> type:
+    """Register a representation class, so that its name can be given wherever features are.
+
+    Parameters
+    ----------
+    representation : type
+        A frozen dataclass with a string class attribute ``name`` and methods ``build(task)`` (features
+        [trial type, step, feature], zero before each cue) and ``to_dict()`` (its spec, stored in runs).
+
+    Returns
+    -------
+    type
+        ``representation`` (so it can decorate the class).
+
+    Raises
+    ------
+    TypeError
+        A class without ``name``, ``build`` or ``to_dict``.
+
+    See Also
+    --------
+    make_features : builds a registered representation.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> import numpy as np
+    >>> import drl
+    >>> @drl.register_features
+    ... @dataclass(frozen=True)
+    ... class CueOnly:
+    ...     name = "cue_only"  # one feature, on from the cue to the end of the trial
+    ...     def build(self, task):
+    ...         steps = np.arange(task.n_steps)
+    ...         return (steps[None, :, None] >= task.cue_steps[:, None, None]).astype(float)
+    ...     def to_dict(self):
+    ...         return {"name": self.name}
+    >>> drl.make_features("cue_only").build(drl.get_task("hyp_unif")).shape
+    (1, 71, 1)
+    """
+    if not isinstance(representation, type) or not isinstance(getattr(representation, "name", None), str) \
+            or not callable(getattr(representation, "build", None)) \
+            or not callable(getattr(representation, "to_dict", None)):
         raise TypeError(f"register_features takes a class with a str attribute name and methods build(task) and "
-                        f"to_dict(); got {cls!r}")
-    _FEATURES[cls.name] = cls
-    return cls
+                        f"to_dict(); got {representation!r}")
+    _FEATURES[representation.name] = representation
+    return representation
 
 
 def make_features(spec) -> CSC | Microstimulus:
-    """A representation from a name (``"csc"``, ``"microstimulus"``), a dict ``{"name": …, options}``, or itself."""
+    """A stimulus representation from a name, a dict of options, or a representation itself.
+
+    Parameters
+    ----------
+    spec : str or dict or representation
+        ``"csc"`` or ``"microstimulus"`` (or a name added with :func:`register_features`), a dict ``{"name": …,
+        options}``, or a representation object (returned as it is).
+
+    Returns
+    -------
+    CSC or Microstimulus
+        The representation: ``build(task)`` gives the features [trial type, step, feature].
+
+    Raises
+    ------
+    ValueError
+        An unknown name, or an option out of its range.
+    TypeError
+        Options the representation does not take, or a spec of another type.
+
+    See Also
+    --------
+    register_features : adds a representation.
+
+    Examples
+    --------
+    >>> import drl
+    >>> drl.make_features({"name": "microstimulus", "n_microstimuli": 5})
+    Microstimulus(n_microstimuli=5, width=0.08, trace_decay=0.6)
+    >>> drl.make_features("csc").build(drl.get_task("hyp_unif")).shape  # [trial type, step, feature]
+    (1, 71, 51)
+    """
     if isinstance(spec, str):
         return _FEATURES[choice("features", spec, _FEATURES)]()
     if isinstance(spec, dict):

@@ -47,7 +47,21 @@ SINGLE_THREAD_BELOW = 1_000_000
 
 
 class NonFiniteValueError(FloatingPointError):
-    """Weights became NaN or infinite; the message names the predictors, their parameters and the trial."""
+    """Weights became NaN or infinite during a run; the message names the predictors, their parameters and the trial.
+
+    Learning rates too large for the representation (e.g. α near 1 with long eligibility traces) make the values
+    diverge; nothing is saved past the last good block of a streamed run.
+
+    See Also
+    --------
+    drl.simulate : raises it.
+
+    Examples
+    --------
+    >>> import drl
+    >>> issubclass(drl.NonFiniteValueError, FloatingPointError)
+    True
+    """
 
 
 class TrialKernel:

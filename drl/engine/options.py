@@ -41,19 +41,60 @@ PRESETS = {
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Every option that changes the numbers of a run (stored in the run's ``options`` attribute).
+    """Every option that changes the numbers of a run.
 
-    rule: "expectile" | "quantile".  update: "offline" | "online".  bootstrap: "own" | "random" | "imputed".
-    features: representation spec (dict).  rpe_index: "arrival" (δ_k = r_k + g·V_k − V_{k−1}) or "state"
-    (δ_k = r_k + g·V_{k+1} − V_k, drl_sim).  trace: "gamma_lambda" (ρ = (γλ)^dt) or "lambda" (ρ = λ^dt).
-    rate_exponent_dt: use α±^dt as the rate (drl_sim).  normalize_trace: divide each step's update by
-    max(1, Σ_f e_k[f]) (drl_sim).  learn_last_step: learn from the error of the last step (drl_sim: no).
-    convention: 2 (textbook TD, the current model) or 1 (runs of schema version 1, kept so they rerun exactly;
-    see :data:`CONVENTION`).
-    kernel: "auto" (the compiled trial loop where it applies: on the CPU, ``bootstrap="own"`` (:mod:`drl.engine.compiled.own`),
-    or ``"imputed"`` with the expectile rule and offline updates or CSC features (:mod:`drl.engine.compiled.imputed`);
-    the torch kernel otherwise), "compiled" or "torch". The two agree to float32 rounding; a run stores the one
-    it used, so a rerun reproduces it bit for bit (runs stored without it used "torch").
+    Stored in the run's ``options`` attribute, so that :func:`drl.rerun` reproduces the run. :func:`drl.simulate`
+    builds it from its keywords (or ``options=``); ``preset`` fills the options of a named model first.
+
+    Parameters
+    ----------
+    rule : {"expectile", "quantile"}
+        The learning rule.
+    update : {"offline", "online"}
+        Weights updated at the end of a trial, or at every step.
+    bootstrap : {"own", "random", "imputed"}
+        The value each predictor bootstraps from: its own, a random predictor's, or the imputed distribution's.
+    features : dict, optional
+        The representation spec (:func:`make_features`; default CSC).
+    rpe_index : {"arrival", "state"}
+        ``δ_k = r_k + g·V_k − V_{k−1}`` ("arrival") or ``δ_k = r_k + g·V_{k+1} − V_k`` ("state", drl_sim).
+    trace : {"gamma_lambda", "lambda"}
+        The eligibility decay per second: ρ = (γλ)^dt or ρ = λ^dt.
+    rate_exponent_dt : bool
+        Use α±^dt as the rate (drl_sim).
+    normalize_trace : bool
+        Divide each step's update by max(1, Σ_f e_k[f]) (drl_sim).
+    learn_last_step : bool
+        Learn from the error of the last step (drl_sim: no).
+    preset : str, optional
+        The named model these options came from.
+    convention : {2, 1}
+        2: textbook TD, the current model; 1: runs of schema version 1, kept so they rerun exactly (see
+        :data:`CONVENTION`).
+    kernel : {"auto", "compiled", "torch"}
+        "auto": the compiled trial loop where it applies (on the CPU, ``bootstrap="own"``, or ``"imputed"`` with
+        the expectile rule and offline updates or CSC features), the torch kernel otherwise. The two agree to
+        float32 rounding; a run stores the one it used, so a rerun reproduces it bit for bit (runs stored without
+        it used "torch").
+
+    Raises
+    ------
+    ValueError
+        An unknown value of any option, or a combination the engine does not run.
+
+    See Also
+    --------
+    drl.simulate : takes these as keywords.
+
+    Examples
+    --------
+    >>> import drl
+    >>> options = drl.EngineOptions(rule="quantile", update="online")
+    >>> options.rule, options.trace
+    ('quantile', 'gamma_lambda')
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 20, options=options, progress=False)
+    >>> run.drl.options["rule"]
+    'quantile'
     """
 
     rule: str = "expectile"

@@ -29,9 +29,41 @@ __all__ = ["Phase", "adapted_gamma", "mean_delay", "simulate_phases"]
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of a protocol: ``task`` (a Task, a registered name or a spec file) learned for ``n_trials``, by
-    ``population`` when given (the same predictors with other parameters from this phase on; default: the
-    protocol's population)."""
+    """One phase of a protocol: a task learned for a number of trials.
+
+    Parameters
+    ----------
+    task : Task or str or path
+        The task (a Task, a registered name or a spec file).
+    n_trials : int
+        Trials of this phase (≥ 1).
+    population : Population, optional
+        The same predictors with other parameters from this phase on (e.g. :func:`adapted_gamma`); default: the
+        protocol's population, as it was.
+
+    Raises
+    ------
+    ValueError
+        ``n_trials`` below 1.
+    TypeError
+        ``population`` not a Population.
+
+    See Also
+    --------
+    simulate_phases : runs a protocol of phases, the weights carried from one to the next.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import drl
+    >>> task = drl.get_task("sousa_2025")
+    >>> withdrawn = dataclasses.replace(task, trial_types=tuple(
+    ...     dataclasses.replace(t, frequency=0.0) if t.name == "delay_0s" else t for t in task.trial_types))
+    >>> protocol = [drl.Phase(task, 300), drl.Phase(withdrawn, 300)]
+    >>> runs = drl.simulate_phases(protocol, drl.Population.grid(gamma=[0.6, 0.9], tau=0.5), progress=False)
+    >>> [run.sizes["trial"] for run in runs]  # one run per phase, the second starting where the first ended
+    [300, 300]
+    """
 
     task: Task
     n_trials: int
@@ -45,8 +77,29 @@ class Phase:
 
 
 def mean_delay(task) -> float:
-    """The mean time (s) from a cue to its rewards over the task's trials: each reward event's time weighted by
-    its trial type's frequency (types with frequency 0 are not presented) and its chance of delivery.
+    """The mean time from a cue to its rewards over the task's trials.
+
+    Each reward event's time weighted by its trial type's frequency (types with frequency 0 are not presented) and
+    its chance of delivery.
+
+    Parameters
+    ----------
+    task : Task or str or path
+        A task, a registered name or a spec file.
+
+    Returns
+    -------
+    float
+        The mean delay (s).
+
+    Raises
+    ------
+    ValueError
+        A task that presents no reward.
+
+    See Also
+    --------
+    adapted_gamma : discounts adapted between two tasks' mean delays.
 
     Examples
     --------
@@ -68,11 +121,37 @@ def mean_delay(task) -> float:
 
 
 def adapted_gamma(population: Population, task, reference) -> Population:
-    """The population with each discount adapted from the task ``reference`` to ``task``: ``γ' = γ^(D/D')``, D and
-    D' their mean delays (:func:`mean_delay`), so that every neuron discounts the mean delay it now expects as
-    much as it discounted the one before (γ'^D' = γ^D). A task whose rewards come later (its shortest delay
-    withdrawn) raises every γ, one whose rewards come sooner (its longest withdrawn) lowers it: a model in which
-    the discount follows the delays a cue predicts, beside the fixed-γ one.
+    """The population with each discount adapted from the task ``reference`` to ``task``.
+
+    ``γ' = γ^(D/D')``, D and D' the two tasks' mean delays (:func:`mean_delay`), so that every neuron discounts
+    the mean delay it now expects as much as it discounted the one before (γ'^D' = γ^D). A task whose rewards
+    come later (its shortest delay withdrawn) raises every γ, one whose rewards come sooner (its longest
+    withdrawn) lowers it: a model in which the discount follows the delays a cue predicts, beside the fixed-γ one.
+
+    Parameters
+    ----------
+    population : Population
+        The population learning ``reference``.
+    task : Task or str or path
+        The task it moves to.
+    reference : Task or str or path
+        The task its discounts were set for.
+
+    Returns
+    -------
+    Population
+        The same predictors with the adapted γ (per s).
+
+    Raises
+    ------
+    ValueError
+        A task whose mean delay is 0 s, or that presents no reward.
+    TypeError
+        ``population`` not a Population.
+
+    See Also
+    --------
+    simulate_phases : a protocol whose phases may each take such a population.
 
     Examples
     --------

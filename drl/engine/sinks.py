@@ -42,7 +42,21 @@ __all__ = ["MemorySink", "StreamWriter", "RunTooLargeError", "select_trials", "s
 
 
 class RunTooLargeError(MemoryError):
-    """The run would not fit in memory; the message gives its size and the options that shrink it."""
+    """The run would not fit in memory; the message gives its size and the options that shrink it.
+
+    Record fewer trials (``record_trials``), fewer variables (``record``), or stream the run to disk
+    (``out=``): a streamed run's memory is one block.
+
+    See Also
+    --------
+    drl.simulate : raises it, before simulating anything.
+
+    Examples
+    --------
+    >>> import drl
+    >>> issubclass(drl.RunTooLargeError, MemoryError)
+    True
+    """
 
 
 # ---------------------------------------------------------------------------------------------- selection

@@ -30,13 +30,44 @@ def _numpy_safe_globals() -> list:
 
 
 def import_drl_sim(path) -> xr.Dataset:
-    """Convert a drl_sim ``exps/*.pth`` run (dict of V, deltas, T, r, dt, states, alpha, gamma, lmbda) to a run.
+    """Convert a drl_sim ``exps/*.pth`` run to a drl run.
 
-    Loaded with ``torch.load(weights_only=True)``: no pickled code runs; a file that needs more than tensors,
-    numbers, lists and numpy scalars/arrays is refused with an explanation. drl_sim stored V per trial type for
-    every trial; the Dataset keeps each trial's own type. drl_sim's last step has no error (stored as NaN).
-    drl_sim's task spec and final weights were not saved: the task records trial types only, and the weights
-    are NaN.
+    drl_sim saved a dict of V, deltas, T, r, dt, states, alpha, gamma, lmbda. It is loaded with
+    ``torch.load(weights_only=True)``: no pickled code runs; a file that needs more than tensors, numbers, lists
+    and numpy scalars/arrays is refused with an explanation. drl_sim stored V per trial type for every trial; the
+    Dataset keeps each trial's own type. drl_sim's last step has no error (stored as NaN). drl_sim's task spec and
+    final weights were not saved: the task records trial types only, and the weights are NaN.
+
+    Parameters
+    ----------
+    path : str or path
+        The ``.pth`` file.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run, as :func:`drl.simulate` returns one (dims ``[predictor, trial, time]``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        An empty file, a file that is not torch's, or one that needs pickled code or lacks a field.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import torch
+    >>> import drl
+    >>> k = 6  # steps of drl_sim's trial
+    >>> old = {"V": torch.rand(2, 1, 4, k), "deltas": torch.rand(2, 1, 4, k - 1), "T": torch.zeros(1),
+    ...        "r": torch.rand(1, 4, k), "dt": 0.1, "states": [0, 0, 0, 0], "alpha": 0.1, "gamma": 0.9, "lmbda": 0.5}
+    >>> path = Path(tempfile.mkdtemp()) / "old.pth"
+    >>> torch.save(old, path)
+    >>> dict(drl.import_drl_sim(path).sizes)
+    {'predictor': 2, 'trial': 4, 'time': 6, 'type': 1, 'feature': 6}
     """
     import pickle
 

@@ -203,8 +203,45 @@ def _check_structure(ds: xr.Dataset, source: str) -> None:
 
 
 def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
-    """Check that ``ds`` is a drl run of a schema version this drl reads, with every declared attribute
-    (:data:`RUN_ATTRIBUTES`), dim and coordinate; the error names ``source`` and the field."""
+    """Check that ``ds`` is a drl run of a schema version this drl reads.
+
+    Every declared attribute (:data:`RUN_ATTRIBUTES`), dimension and coordinate is checked; the error names
+    ``source`` and the field.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset.
+    source : str
+        What to call it in errors (e.g. its file's path).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds``, checked.
+
+    Raises
+    ------
+    ValueError
+        Not a drl run, a newer schema version, or a field missing or malformed (named).
+    TypeError
+        ``ds`` not a Dataset.
+
+    See Also
+    --------
+    load : validates every file it opens.
+
+    Examples
+    --------
+    >>> import drl
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 20, progress=False)
+    >>> drl.validate_dataset(run) is run
+    True
+    >>> drl.validate_dataset(run.drop_vars("tau"), "my_run.nc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: my_run.nc...tau...
+    """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"{source}: expected an xarray.Dataset; got {type(ds).__name__}")
     if ds.attrs.get("schema") != SCHEMA_NAME:

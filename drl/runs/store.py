@@ -45,12 +45,54 @@ __all__ = ["list_runs", "load", "open_run", "save"]
 
 def save(ds: xr.Dataset, path_or_name, *, overwrite: bool = False, directory=DEFAULT_DIR,
          compression: str | None = DEFAULT_COMPRESSION) -> Path:
-    """Write a run to netCDF4 (``exps/<name>.nc`` for a bare name) atomically; returns the path written.
+    """Write a run to netCDF4, atomically.
 
-    ``compression``: None (the default: uncompressed, no HDF5 filter, so every netCDF-4 reader opens it; as fast
-    as np.save), "zlib" (a third the size, read by every netCDF-4 reader, slower) or "blosc_zstd" (a third the
-    size and fast, but only readers with the HDF5 blosc plugin open it). Raises FileExistsError if the file exists and ``overwrite`` is False;
-    ValueError if ``ds`` is not a run or ``compression`` is unknown.
+    A bare name goes to ``exps/<name>.nc``. The file is written beside its destination and renamed into place, so
+    a crash never leaves half a run under the name.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The run.
+    path_or_name : str or path
+        A path, or a bare name under ``directory``.
+    overwrite : bool
+        Replace an existing file.
+    directory : str or path
+        Where bare names go (default ``exps/``).
+    compression : {None, "zlib", "blosc_zstd"}
+        None (the default: uncompressed, no HDF5 filter, so every netCDF-4 reader opens it; as fast as np.save),
+        "zlib" (a third the size, read by every netCDF-4 reader, slower) or "blosc_zstd" (a third the size and
+        fast, but only readers with the HDF5 blosc plugin open it).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        The file exists and ``overwrite`` is False.
+    ValueError
+        ``ds`` is not a run, or an unknown ``compression``.
+
+    See Also
+    --------
+    load : reads it back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import drl
+    >>> folder = tempfile.mkdtemp()
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 20, progress=False)
+    >>> drl.save(run, "first", directory=folder).name
+    'first.nc'
+    >>> drl.save(run, "first", directory=folder)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...first.nc already exists; pass overwrite=True to replace it (nothing was written)
     """
     validated(ds, "dataset to save")
     overwrite = boolean("overwrite", overwrite)
@@ -98,8 +140,42 @@ def _folder_message(folder: Path, name: str) -> str:
 def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
     """Open a stored run lazily (values are read from disk when used) and check its schema.
 
-    ``chunks`` (e.g. ``{"trial": 100}``) opens it with dask instead. Raises FileNotFoundError, or ValueError
-    naming the file when it is not a drl run, is truncated/corrupt, or has a newer schema version.
+    Parameters
+    ----------
+    path_or_name : str or path
+        A path, or a run's name under ``directory``.
+    directory : str or path
+        Where bare names are looked up (default ``exps/``).
+    chunks : dict, optional
+        Open with dask in these chunks (e.g. ``{"trial": 100}``).
+
+    Returns
+    -------
+    xarray.Dataset
+        The run.
+
+    Raises
+    ------
+    FileNotFoundError
+        No run there.
+    ValueError
+        A file that is not a drl run, is truncated or corrupt, or has a newer schema version (the message names
+        the file).
+
+    See Also
+    --------
+    save : writes one.
+    open_run : a run from a Dataset, a path or a name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import drl
+    >>> folder = tempfile.mkdtemp()
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 20, progress=False)
+    >>> path = drl.save(run, "first", directory=folder)
+    >>> drl.load("first", directory=folder)["value"].equals(run["value"])
+    True
     """
     path = run_path(path_or_name, directory)
     for folder in (Path(str(path_or_name)), Path(directory) / str(path_or_name)):
@@ -138,7 +214,42 @@ def load(path_or_name, *, directory=DEFAULT_DIR, chunks=None) -> xr.Dataset:
 
 
 def open_run(run) -> xr.Dataset:
-    """A run from a Dataset (validated) or from a path / run name (loaded lazily)."""
+    """A run from a Dataset (validated) or from a path or run name (loaded lazily).
+
+    The one entry every function that takes a run goes through: a Dataset is validated once (later calls on the
+    same object reuse the check, :class:`~drl.runs.reading.RunAccessor`).
+
+    Parameters
+    ----------
+    run : xarray.Dataset or str or path
+        A run, a path or a run name.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run.
+
+    Raises
+    ------
+    ValueError
+        A Dataset that is not a run (a responses form is named as such), or a file that is not one.
+    TypeError
+        Anything else.
+    FileNotFoundError
+        No run at the path or name.
+
+    See Also
+    --------
+    load : opens a file.
+
+    Examples
+    --------
+    >>> import drl
+    >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.2, 0.8], alpha=0.1), 200, seed=0,
+    ...                    progress=False)
+    >>> drl.open_run(run) is run
+    True
+    """
     if isinstance(run, xr.Dataset):
         if run.attrs.get("drl_form") == "responses":
             raise ValueError("this needs a simulated run, and this is a responses form (a recording's, or a run read "
@@ -151,9 +262,34 @@ def open_run(run) -> xr.Dataset:
 
 
 def list_runs(directory=DEFAULT_DIR) -> pd.DataFrame:
-    """A table of the runs stored under ``directory`` (recursively): name, task, predictors, trials, size, created.
+    """A table of the runs stored under ``directory`` (recursively).
 
-    Files that are not drl runs are skipped. Only the headers are read.
+    Only the headers are read; files that are not drl runs are skipped.
+
+    Parameters
+    ----------
+    directory : str or path
+        Where runs are saved (default ``exps/``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``name``, ``task``, ``predictors``, ``trials``, ``recorded_trials``, ``size_MB``,
+        ``created``, ``path``.
+
+    See Also
+    --------
+    load : opens one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import drl
+    >>> folder = tempfile.mkdtemp()
+    >>> run = drl.simulate("hyp_unif", drl.Population.grid(tau=[0.2, 0.8]), 20, progress=False)
+    >>> _ = drl.save(run, "first", directory=folder)
+    >>> drl.list_runs(folder)[["name", "task", "predictors", "trials"]].values.tolist()
+    [['first', 'hyp_unif', 2, 20]]
     """
     if not Path(directory).is_dir():
         raise FileNotFoundError(f"no folder {directory} to list runs from")

@@ -35,10 +35,30 @@ _UTILITIES = {
 
 @dataclass(frozen=True)
 class Utility:
-    """A reward utility transform applied when a schedule is built (and to the true distribution).
+    """A reward utility transform, applied when a schedule is built (and to the true distribution).
 
-    kind: ``"identity"`` (``u = r``), ``"power"`` (``u = sign(r)·|r|^parameter``, concave for parameter < 1) or
-    ``"log"`` (``u = sign(r)·log(1 + |r|/parameter)``, parameter a scale in reward units).
+    Parameters
+    ----------
+    kind : {"identity", "power", "log"}
+        ``u = r``; ``u = sign(r)·|r|^parameter`` (concave for parameter < 1); ``u = sign(r)·log(1 + |r|/parameter)``
+        (parameter a scale in reward units).
+    parameter : float
+        The exponent or scale (> 0 for "power" and "log").
+
+    Raises
+    ------
+    ValueError
+        An unknown kind or a parameter out of range.
+
+    See Also
+    --------
+    Task : takes one as ``utility``.
+
+    Examples
+    --------
+    >>> import drl
+    >>> drl.Utility("power", 0.5)([0.0, 4.0, 9.0]).tolist()
+    [0.0, 2.0, 3.0]
     """
 
     kind: str = "identity"
@@ -61,13 +81,37 @@ class Utility:
 class RewardEvent:
     """One reward delivery of a trial type.
 
-    Attributes:
-      time: delivery time after cue onset (s, ≥ 0).
-      magnitudes: possible reward sizes (reward units, e.g. µl).
-      probabilities: probability of each magnitude (sums to 1 within 1e-6); default uniform.
-      delivery_probability: probability that the reward is delivered at all (else nothing, 0).
-      jitter: timing jitter (s): the delivery time is drawn uniformly in [time − jitter, time + jitter].
-      sd: Gaussian spread added to the drawn magnitude (reward units); 0 for discrete magnitudes.
+    Parameters
+    ----------
+    time : float
+        Delivery time after cue onset (s, ≥ 0).
+    magnitudes : tuple of float
+        Possible reward sizes (reward units, e.g. µl).
+    probabilities : tuple of float, optional
+        The probability of each magnitude (summing to 1 within 1e-6); default uniform.
+    delivery_probability : float
+        The probability that the reward is delivered at all (else nothing, 0).
+    jitter : float
+        Timing jitter (s): the delivery time is drawn uniformly in [time − jitter, time + jitter].
+    sd : float
+        Gaussian spread added to the drawn magnitude (reward units); 0 for discrete magnitudes.
+
+    Raises
+    ------
+    ValueError
+        A field out of its range (the message names it).
+
+    See Also
+    --------
+    TrialType : a cue and its reward events.
+
+    Examples
+    --------
+    >>> import drl
+    >>> event = drl.RewardEvent(1.5, magnitudes=(2.0, 8.0), delivery_probability=0.9)
+    >>> task = drl.Task("one_cue", 3.0, 0.1, (drl.TrialType("odour", 0.5, (event,)),))
+    >>> task.reward_distribution("odour").values.tolist()
+    [0.0, 2.0, 8.0]
     """
 
     time: float
@@ -116,11 +160,37 @@ class RewardEvent:
 
 @dataclass(frozen=True)
 class TrialType:
-    """A trial type: a cue (its own stimulus) at ``cue_time`` seconds and its reward events.
+    """A trial type: a cue (its own stimulus) and its reward events.
 
-    ``frequency`` is relative (≥ 0): trial types are drawn with probability frequency / Σ frequencies; 0 keeps
-    a type in the task without presenting it (a cue withdrawn in a phase of :func:`drl.simulate_phases`).
-    A trial type with no reward events is allowed (an unrewarded cue, CS−).
+    Trial types are drawn with probability frequency / Σ frequencies. A trial type with no reward events is allowed
+    (an unrewarded cue, CS−).
+
+    Parameters
+    ----------
+    name : str
+        Its name (unique in a task).
+    cue_time : float
+        Cue onset after the trial's start (s).
+    rewards : tuple of RewardEvent
+        Its reward events, after the cue.
+    frequency : float
+        Relative frequency (≥ 0); 0 keeps a type in the task without presenting it (a cue withdrawn in a phase of
+        :func:`drl.simulate_phases`).
+
+    Raises
+    ------
+    ValueError
+        An empty name, a negative cue time or frequency.
+
+    See Also
+    --------
+    Task : a set of trial types on one time grid.
+
+    Examples
+    --------
+    >>> import drl
+    >>> drl.TrialType("CS-", 0.5).rewards
+    ()
     """
 
     name: str

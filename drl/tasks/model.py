@@ -37,17 +37,49 @@ _MAX_SPEC_BYTES = 10 * 2**20  # a task spec is a few kB; anything this big is th
 
 @dataclass(frozen=True)
 class Task:
-    """A classical-conditioning task.
+    """A classical-conditioning task: trial types on one time grid.
 
-    Attributes:
-      name: identifier (used by the registry and in stored runs).
-      duration: trial length (s); the time grid is ``0, dt, …, duration``.
-      dt: step (s); must divide ``duration`` (to within 1e-6 steps).
-      trial_types: the trial types (unique names, at least one).
-      reference: the paper the task comes from (free text).
-      notes: what differs from the paper, units, choices made.
-      utility: optional :class:`Utility` applied to rewards when a schedule is built.
-      units: the unit of rewards (e.g. "µl"); every figure's label uses it. Default "reward units".
+    New tasks are data: build one here, or write a spec file (:meth:`to_file`, ``drl task-template``) and pass
+    its path wherever a task is taken.
+
+    Parameters
+    ----------
+    name : str
+        Identifier (used by the registry and in stored runs).
+    duration : float
+        Trial length (s); the time grid is ``0, dt, …, duration``.
+    dt : float
+        Step (s); must divide ``duration`` (to within 1e-6 steps).
+    trial_types : tuple of TrialType
+        The trial types (unique names, at least one).
+    reference : str
+        The paper the task comes from (free text).
+    notes : str
+        What differs from the paper, units, choices made.
+    utility : Utility, optional
+        Applied to rewards when a schedule is built.
+    units : str
+        The unit of rewards (e.g. "µl"); every figure's label uses it.
+
+    Raises
+    ------
+    ValueError
+        A field out of range, ``dt`` not dividing ``duration``, duplicate trial-type names, a reward after the
+        trial's end (the message names the field).
+
+    See Also
+    --------
+    register_task : names it for this process.
+    load_task : a task from a name or a spec file.
+
+    Examples
+    --------
+    >>> import drl
+    >>> task = drl.Task("two_outcomes", 3.0, 0.1, (drl.TrialType("odour", 0.5, (
+    ...     drl.RewardEvent(1.5, magnitudes=(2.0, 8.0)),)),), units="µl")
+    >>> task.n_steps, task.reward_distribution("odour").mean
+    (31, 5.0)
+    >>> run = drl.simulate(task, drl.Population.grid(tau=[0.2, 0.8]), 50, progress=False)
     """
 
     name: str

@@ -31,13 +31,39 @@ _SKIP_CHUNK = 1 << 20  # normals drawn (and discarded) at a time while positioni
 
 @dataclass(frozen=True, eq=False)
 class Schedule:
-    """The trials drawn from a task.
+    """The trials drawn from a task: each trial's type and the reward at each of its steps.
 
-    Attributes:
-      task: the task drawn from.
-      trial_type: [N] int64, index into ``task.trial_types`` of each trial.
-      reward: [N, K] float32, reward delivered at each step of each trial (reward units, after utility).
-      seed: the seed drawn with.
+    Made by :meth:`Task.schedule`; :func:`drl.simulate` takes one as ``schedule`` (the same trials for several
+    populations).
+
+    Parameters
+    ----------
+    task : Task
+        The task drawn from.
+    trial_type : torch.Tensor, shape [N], int64
+        The index into ``task.trial_types`` of each trial.
+    reward : torch.Tensor, shape [N, K], float32
+        The reward delivered at each step of each trial (reward units, after utility).
+    seed : int
+        The seed drawn with.
+
+    Raises
+    ------
+    TypeError
+        A task that is not a Task, arrays that are not tensors.
+    ValueError
+        Shapes that disagree with each other or with the task's steps.
+
+    See Also
+    --------
+    Task.schedule : draws one.
+
+    Examples
+    --------
+    >>> import drl
+    >>> schedule = drl.get_task("dabney_variable_magnitude").schedule(100, seed=0)
+    >>> schedule.n_trials, tuple(schedule.reward.shape)
+    (100, (100, 41))
     """
 
     task: Task
