@@ -13,15 +13,18 @@ Three codes, as in the papers, each readable from a stored run or from arrays a 
 Uncertainty and calibration: :func:`reward_response_intervals` and :func:`distribution_intervals` give bootstrap
 confidence intervals; :func:`calibrated_tau` and :func:`reversal_from_cue` are Sousa et al.'s bias-corrected,
 isotonic τ map and their cue-to-reversal Huber regression, combined by :func:`decode_cue_distribution`.
-Controls (:mod:`~drl.decode.controls`): optimistic / pessimistic cells on the 50 % cue, split-half consistency of
-reversal points against a population that shares one value prediction, and the reference ladder that says what a
-decoded distribution's W1 means; :func:`cue_diversity_by_session` tests, session by session, whether the neurons recorded together differ in their cue code (the replication unit a shared learning history leaves); :func:`perfect_code_control` gives the W1 that a perfect expectile code reaches at the neurons' own noise and trial counts (what a decode can be held to). Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
+Controls: optimistic / pessimistic cells on the 50 % cue (:mod:`~drl.decode.cue_cells`), and session by session
+whether the neurons recorded together differ in their cue code (:mod:`~drl.decode.sessions`: the replication unit a
+shared learning history leaves); split-half consistency of reversal points against a population that shares one
+value prediction (:mod:`~drl.decode.controls`); what a decoded distribution's W1 means, against references and
+shuffled codes (:mod:`~drl.decode.scoring`); and the W1 that a perfect expectile code reaches at the neurons' own
+noise and trial counts, what a decode can be held to (:mod:`~drl.decode.perfect_code`). Discounting (:mod:`~drl.decode.discounting`): exponential against hyperbolic
 discount fits per neuron and the timing decoders under each, cross-validated over trials (Masset et al. 2025).
 
 Layering, one direction: sources (:mod:`drl.responses`: a run, a table, spikes) → the responses form → per-neuron
 estimates (:mod:`~drl.decode.reward`, :mod:`~drl.decode.cue`) → population decodes (:mod:`~drl.decode.decoders`,
-on the array decoders :mod:`~drl.decode.distribution` and :mod:`~drl.decode.timing`) → uncertainty
-(:mod:`~drl.decode.intervals`, :mod:`~drl.decode.calibration`). Every function takes a run (read into the form on
+:mod:`~drl.decode.joint`, on the array decoders :mod:`~drl.decode.distribution` and :mod:`~drl.decode.timing`) →
+uncertainty (:mod:`~drl.decode.intervals`, :mod:`~drl.decode.bands`, :mod:`~drl.decode.calibration`). Every function takes a run (read into the form on
 the trials after learning, ``learned_fraction``: the last half by default), a path or a form, and none branches on
 where the data came from. Estimates return xarray Datasets with the neurons' coordinates (a run's τ, γ, α±, λ) on
 one dimension named for what the units are: ``predictor`` for a model's own predictors (a run, as its own
@@ -30,17 +33,15 @@ dimension), ``neuron`` for recorded neurons (real, or simulated as a recording);
 """
 
 from drl._lazy import deprecated_names
+from drl.decode.bands import distribution_intervals as distribution_intervals
 from drl.decode.calibration import calibrated_tau as calibrated_tau
 from drl.decode.calibration import reversal_from_cue as reversal_from_cue
-from drl.decode.controls import classify_cue_cells as classify_cue_cells
 from drl.decode.controls import cross_validated_asymmetry as cross_validated_asymmetry
 from drl.decode.controls import predict_signs as predict_signs
-from drl.decode.controls import reference_ladder as reference_ladder
 from drl.decode.controls import split_half_reversals as split_half_reversals
 from drl.decode.cue import cue_responses as cue_responses
 from drl.decode.cue import cue_values as cue_values
-from drl.decode.decoders import decode_cue_distribution as decode_cue_distribution
-from drl.decode.decoders import decode_joint as decode_joint
+from drl.decode.cue_cells import classify_cue_cells as classify_cue_cells
 from drl.decode.decoders import decode_reward_distribution as decode_reward_distribution
 from drl.decode.decoders import decode_reward_timing as decode_reward_timing
 from drl.decode.discounting import compare_discount_models as compare_discount_models
@@ -49,15 +50,17 @@ from drl.decode.discounting import fit_hyperbolic as fit_hyperbolic
 from drl.decode.distribution import DecodedDistribution as DecodedDistribution
 from drl.decode.distribution import decode_distribution as decode_distribution
 from drl.decode.distribution import expectiles as expectiles
-from drl.decode.distribution import implied_tau as implied_tau
-from drl.decode.distribution import shuffle_control as shuffle_control
-from drl.decode.distribution import wasserstein as wasserstein
-from drl.decode.intervals import distribution_intervals as distribution_intervals
 from drl.decode.intervals import reward_response_intervals as reward_response_intervals
+from drl.decode.joint import decode_cue_distribution as decode_cue_distribution
+from drl.decode.joint import decode_joint as decode_joint
 from drl.decode.perfect_code import perfect_code_control as perfect_code_control
 from drl.decode.reward import hinge_fit as hinge_fit
 from drl.decode.reward import reward_responses as reward_responses
 from drl.decode.reward import sign_count_reversal as sign_count_reversal
+from drl.decode.scoring import implied_tau as implied_tau
+from drl.decode.scoring import reference_ladder as reference_ladder
+from drl.decode.scoring import shuffle_control as shuffle_control
+from drl.decode.scoring import wasserstein as wasserstein
 from drl.decode.sessions import cue_diversity_by_session as cue_diversity_by_session
 from drl.decode.timing import decode_timing as decode_timing
 from drl.decode.timing import default_delay_grid as default_delay_grid

@@ -20,8 +20,9 @@ import xarray as xr
 
 from drl._validate import integer
 from drl.decode.decoders import decode_reward_distribution
-from drl.decode.distribution import expectiles, residual_warnings_ignored, wasserstein
+from drl.decode.distribution import expectiles, residual_warnings_ignored
 from drl.decode.reward import responses_at_reward, reward_reading
+from drl.decode.scoring import wasserstein
 from drl.responses.form import responses_form
 from drl.responses.run import as_form
 from drl.tasks.distributions import RewardDistribution

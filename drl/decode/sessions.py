@@ -3,7 +3,7 @@
 Neurons of one session share its learning history. In a classical-TD session every neuron reads one value
 prediction, so when that prediction sits off the midpoint of the 10 % and 90 % cues (the rewards a session
 happened to deliver), every neuron sits off it together, and with enough trials the per-cell test of
-:func:`~drl.decode.controls.classify_cue_cells` calls them all: 4–15 % of a classical-TD session at 1000 trials per
+:func:`~drl.decode.classify_cue_cells` calls them all: 4–15 % of a classical-TD session at 1000 trials per
 cue, against a nominal 5 %. That is one observation (the session's shared value), not many.
 
 What distinguishes a distributional session is that its neurons sit at *different* places between their 10 % and
@@ -21,7 +21,7 @@ import xarray as xr
 from scipy import optimize, stats
 
 from drl._validate import integer
-from drl.decode.controls import cue_trials
+from drl.decode.cue_cells import cue_trials
 from drl.responses.form import nan_mean
 from drl.responses.run import as_form
 

@@ -322,3 +322,13 @@ def save_figure(fig, save, directory=FIG_DIR) -> Path | None:
     path = prepare_output(save, FIGURE_FORMATS, directory)
     fig.savefig(path, dpi=200)
     return path
+
+
+def value_colors(values):
+    """Colours of ``values`` (a quantity estimated from recordings, not a parameter) and the mappable for their
+    colorbar."""
+    import matplotlib as mpl
+
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(np.nanmin(values), np.nanmax(values)),
+                                     cmap="viridis")
+    return mappable.to_rgba(np.nan_to_num(values, nan=float(np.nanmean(values)))), mappable

@@ -1,4 +1,5 @@
-"""Figures of the referee's controls (:mod:`drl.decode.controls`): split-half reversal points, cue-cell classes."""
+"""Figures of the referee's controls (:mod:`drl.decode.controls`, :mod:`drl.decode.cue_cells`): split-half reversal
+points, cue-cell classes."""
 
 from __future__ import annotations
 
