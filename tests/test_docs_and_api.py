@@ -203,29 +203,17 @@ def test_every_signature_typed_in_the_docs_matches_the_code():
     assert not problems, "\n".join(problems)
 
 
-#: public names whose docstrings are not yet numpydoc with Parameters, Returns and Examples (issue: every one).
-#: The list only shrinks: a name converted must leave it, and a new public name cannot join it.
-NOT_YET_NUMPYDOC = {
-    "drl.spice": {"AgentNetwork", "AgentQ", "Bandits", "BanditsDrift", "BanditsFixed", "BanditsSwitch", "BaseRNN",
-        "ChanceLevelWarning", "check_choice_arrays", "choice_data", "compare_models", "Constant", "create_dataset",
-        "DatasetRNN", "distill", "Experiment", "fit_model", "fit_q_learning", "ForgettingRNN", "LearningRateRNN",
-        "load_choice_table", "ModelComparison", "nll", "plot_session", "q_learning_logits", "QLearningFit",
-        "RescorlaWagnerRNN", "RNNModule", "SindyEquation", "SpiceConfig", "SpiceEstimator", "tail_steps",
-        "term_stability", "TrainingResult", "Weinhardt2024RNN"},
-}
-
-
 def test_every_public_name_has_a_numpydoc_docstring_with_parameters_returns_and_examples():
     """numpydoc's own validation on each package's ``__all__``: a docstring (GL08) whose Parameters section
     documents every parameter (PR01) and no other (PR02), a Returns section (RT01) and an Examples section (EX01).
-    Names not yet converted are listed above; the list may only shrink."""
+    Every one is converted: a new public name comes with its docstring."""
     import importlib
     import types
 
     from numpydoc.validate import validate
 
     checks = {"GL08", "PR01", "PR02", "EX01", "RT01"}
-    failing, problems = {}, []
+    problems = []
     for package in ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.sweep", "drl.spice"):
         module = importlib.import_module(package)
         for name in module.__all__:
@@ -233,9 +221,5 @@ def test_every_public_name_has_a_numpydoc_docstring_with_parameters_returns_and_
                 continue  # constants are described in their module's text; drl.decode is a package
             errors = [f"{code} {text}" for code, text in validate(f"{package}.{name}")["errors"] if code in checks]
             if errors:
-                failing.setdefault(package, set()).add(name)
-                if name not in NOT_YET_NUMPYDOC.get(package, set()):
-                    problems.append(f"{package}.{name}: " + "; ".join(errors))
+                problems.append(f"{package}.{name}: " + "; ".join(errors))
     assert not problems, "\n".join(problems)
-    converted = {f"{p}.{n}" for p, names in NOT_YET_NUMPYDOC.items() for n in names - failing.get(p, set())}
-    assert not converted, f"converted: take these out of NOT_YET_NUMPYDOC: {sorted(converted)}"

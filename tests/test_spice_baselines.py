@@ -20,7 +20,8 @@ from drl.spice import (
     q_learning_logits,
     term_stability,
 )
-from drl.spice.baselines import Q_LEARNING_BOUNDS, linear_recurrence
+from drl.spice.baselines import Q_LEARNING_BOUNDS
+from drl.spice.optimize import linear_recurrence
 
 
 def _agent_data(n_sessions, n_trials, seed=0, counterfactual=False, **params):

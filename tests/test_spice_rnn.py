@@ -221,7 +221,7 @@ def test_seeding_numpy_reproduces_data_and_equations_as_in_the_tutorials():
 @pytest.mark.slow
 def test_inverse_temperatures_stay_non_negative_and_signs_are_recovered():
     from drl.spice import Weinhardt2024RNN
-    from drl.spice.rnn import Constant
+    from drl.spice.modules import Constant
 
     constant = Constant(init=2.5)
     assert float(constant().detach()) == pytest.approx(2.5, rel=1e-6)

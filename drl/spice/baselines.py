@@ -23,6 +23,7 @@ import torch
 from drl._threads import one_torch_thread
 from drl.spice.checks import check_choice_arrays, scored_steps
 from drl.spice.data import choice_data
+from drl.spice.optimize import linear_recurrence, newton
 
 __all__ = ["Q_LEARNING_BOUNDS", "QLearningFit", "fit_q_learning", "q_learning_logits"]
 
@@ -45,84 +46,42 @@ DEFAULT_FIXED = {"alpha_penalty": None, "forget_rate": 0.0, "beta_choice": 0.0, 
 Q_INIT = 0.5
 #: The most random starts per participant (each is a full fit held in memory beside the others)
 MAX_RESTARTS = 1000
-GRADIENT_TOLERANCE = 1e-4  # nats per unit of the free number: a fit is converged below it
-STALL = 1e-6  # nats (summed over a participant's choices): a Newton step that gains less leaves the problem done
-
-
-def _newton(losses_of, theta: torch.Tensor, max_iter: int, groups: torch.Tensor | None = None):
-    """Minimise each entry of ``losses_of(theta)`` [N] over its own row of ``theta`` [N, K] (independent
-    problems): Levenberg–Marquardt Newton steps with the exact K×K Hessian of every problem (K Hessian-vector
-    products of the summed loss, whose Hessian is block diagonal), each step kept only
-    where it lowers that problem's loss. A problem is done when its gradient vanishes or a step gains less than
-    STALL nats (a parameter running into its bound). With ``groups`` [N] (the restarts of one participant share
-    a group), a start that lies above its group's best by more than 100× what it gained over the last 10
-    iterations is dropped too: it would need thousands more to matter. Returns (theta, losses [N], done [N])."""
-    n, k = theta.shape
-    damping = torch.full((n,), 1e-3, dtype=theta.dtype)
-    eye = torch.eye(k, dtype=theta.dtype)
-    done = torch.zeros(n, dtype=torch.bool)
-    history = []
-    for iteration in range(max_iter):
-        with torch.enable_grad():
-            theta = theta.detach().requires_grad_(True)
-            losses = losses_of(theta)
-            (gradient,) = torch.autograd.grad(losses.sum(), theta, create_graph=True)
-            hessian = torch.stack([torch.autograd.grad(gradient[:, j].sum(), theta, retain_graph=j < k - 1)[0]
-                                   for j in range(k)], dim=1)
-        theta, losses, gradient = theta.detach(), losses.detach(), gradient.detach()
-        done |= gradient.abs().amax(-1) < GRADIENT_TOLERANCE
-        if bool(done.all()):
-            break
-        # a block that is not positive definite (a saddle, a bound's flat edge) is damped until it is
-        system = hessian + damping[:, None, None] * eye
-        for _ in range(30):
-            _, info = torch.linalg.cholesky_ex(system)
-            if not bool((info > 0).any()):
-                break
-            damping = torch.where(info > 0, damping * 10, damping)
-            system = hessian + damping[:, None, None] * eye
-        step = torch.linalg.solve(system, gradient[..., None])[..., 0]
-        trial = losses_of(theta - step)
-        better = (trial < losses) & ~done
-        done |= better & (losses - trial < STALL)
-        theta = torch.where(better[:, None], theta - step, theta)
-        losses = torch.where(better, trial, losses)
-        damping = torch.where(better, (damping / 3).clamp(min=1e-9), (damping * 4).clamp(max=1e9))
-        done |= damping >= 1e9  # no step helps any more
-        history.append(losses)
-        if groups is not None and iteration >= 10:
-            best = torch.full((int(groups.max()) + 1,), torch.inf, dtype=losses.dtype).scatter_reduce(
-                0, groups, losses, "amin")
-            done |= losses - best[groups] > 100 * (history[-11] - losses)
-    return theta, losses, done
-
-
-def linear_recurrence(decay: torch.Tensor, drive: torch.Tensor, initial) -> torch.Tensor:
-    """x[t + 1] = decay[t]·x[t] + drive[t] for t = 0 … T − 1, along dim 1 of [B, T, ·] tensors: returns x[1 … T].
-
-    A parallel (Hillis–Steele) scan: ⌈log₂ T⌉ rounds of whole-array operations instead of T small ones, which is
-    what makes the likelihood of a batch of sessions (and its gradient and Hessian) cheap in torch. Only
-    products of decays and sums appear, so it is as stable as the loop.
-    """
-    steps = decay.shape[1]
-    shift = 1
-    while shift < steps:
-        # compose each step with the one `shift` before it: (a, b)∘(a', b') = (a·a', a·b' + b)
-        earlier_decay = torch.cat([torch.ones_like(decay[:, :shift]), decay[:, :-shift]], dim=1)
-        earlier_drive = torch.cat([torch.zeros_like(drive[:, :shift]), drive[:, :-shift]], dim=1)
-        drive = decay * earlier_drive + drive
-        decay = decay * earlier_decay
-        shift *= 2
-    return decay * initial + drive
 
 
 def q_learning_logits(parameters: dict, xs: torch.Tensor) -> torch.Tensor:
-    """Choice logits of the Q-learning model [B, T, A] for inputs ``xs`` [B, T, 2A + 1] (SPICE layout).
+    """Choice logits of the Q-learning model for SPICE inputs, one parameter set per session.
 
-    ``parameters``: every name of ``Q_LEARNING_BOUNDS`` → a [B] tensor (one value per session). ``logits[:, t]``
-    predicts the choice of trial t + 1, after learning from trial t's choice and rewards (``xs[:, t]``, rewards
-    −1 where not shown), like ``ys[:, t]``. Every update is linear in the values with rates that do not depend
-    on them, so both value traces are ``linear_recurrence``s.
+    ``logits[:, t]`` predicts the choice of trial t + 1, after learning from trial t's choice and rewards
+    (``xs[:, t]``, rewards −1 where not shown), like ``ys[:, t]``. Every update is linear in the values with rates
+    that do not depend on them, so both value traces are linear recurrences.
+
+    Parameters
+    ----------
+    parameters : dict of str to torch.Tensor
+        Every name of ``Q_LEARNING_BOUNDS`` → a [B] tensor (one value per session).
+    xs : torch.Tensor, shape [B, T, 2A + 1]
+        Inputs (SPICE layout).
+
+    Returns
+    -------
+    torch.Tensor, shape [B, T, A]
+        The logits.
+
+    See Also
+    --------
+    fit_q_learning : fits the parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from drl import spice
+    >>> values = {"beta_reward": 3.0, "alpha_reward": 0.5, "alpha_penalty": 0.5, "forget_rate": 0.0,
+    ...           "beta_choice": 0.0, "alpha_choice": 1.0, "alpha_counterfactual_reward": 0.0,
+    ...           "alpha_counterfactual_penalty": 0.0}
+    >>> parameters = {name: torch.tensor([value], dtype=torch.float64) for name, value in values.items()}
+    >>> xs = torch.tensor([[[1.0, 0.0, 1.0, -1.0, 0.0]]], dtype=torch.float64)  # arm 0 chosen and paid
+    >>> spice.q_learning_logits(parameters, xs)[0, 0].tolist()  # β·Q: arm 0's value rose from 0.5 to 0.75
+    [2.25, 1.5]
     """
     if not isinstance(xs, torch.Tensor) or xs.ndim != 3 or xs.shape[-1] < 5:
         raise TypeError(f"xs must be a tensor [sessions, trials, 2·actions + 1]; got {type(xs).__name__} "
@@ -149,11 +108,44 @@ def q_learning_logits(parameters: dict, xs: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class QLearningFit:
-    """Per-participant maximum-likelihood Q-learning: ``parameters`` (DataFrame, one row per participant id, a
-    column per parameter, fixed ones included), ``free`` (the fitted names), ``nll`` (Series: training NLL per
-    choice of each participant), ``n_choices`` (Series), ``restarts`` (starts per participant), ``converged``
-    (Series: the best start's gradient vanished, or no Newton step gains STALL nats: a parameter at its
-    bound)."""
+    """Per-participant maximum-likelihood Q-learning (:func:`fit_q_learning`).
+
+    ``predict(xs)`` gives choice probabilities [sessions, trials, actions]; ``n_parameters()`` the free parameters
+    per participant (for :func:`compare_models`).
+
+    Parameters
+    ----------
+    parameters : pandas.DataFrame
+        One row per participant id, a column per parameter (fixed ones included).
+    free : tuple of str
+        The fitted names.
+    nll : pandas.Series
+        The training NLL per choice of each participant.
+    n_choices : pandas.Series
+        Choices fitted per participant.
+    restarts : int
+        Starts per participant.
+    converged : pandas.Series
+        Whether the best start's gradient vanished, or no Newton step gained STALL nats (a parameter at its
+        bound).
+    participant_ids : list
+        The ids of the participant indices 0, 1, ….
+
+    See Also
+    --------
+    fit_q_learning : makes one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> fit = spice.fit_q_learning(dataset, free=("beta_reward", "alpha_reward"))
+    >>> fit.predict(dataset.xs).shape, set(fit.n_parameters().values())
+    ((8, 59, 2), {2})
+    """
 
     parameters: pd.DataFrame
     free: tuple
@@ -221,21 +213,58 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
                    max_iter: int = 300, seed: int = 0, participant_ids=None) -> QLearningFit:
     """Fit Q-learning to each participant's choices by maximum likelihood.
 
-    Args:
-      xs, ys: SPICE arrays [sessions, trials, ·] (participant index in ``xs[..., -1]``), or a DatasetRNN as
-        ``xs`` (its ``participants`` then name the rows).
-      steps: [sessions, trials] bool, the choices to fit (e.g. the head of a time-wise split); default all. The
-        model still runs through every step, so a tail is predicted after warming up on the head.
-      free: the fitted parameters (names of ``Q_LEARNING_BOUNDS``; searched within those bounds). Default α+,
-        α−, forgetting, β and perseveration κ (``beta_choice`` with ``alpha_choice = 1``).
-      fixed: values of the other parameters (default: the kernel is the last choice, no counterfactual
-        learning; ``alpha_penalty=None`` ties α− to α+).
-      n_restarts: random starts per participant; the best is kept.
-      max_iter: Newton iterations (most fits converge in 10–30).
-      participant_ids: names of the participant indices 0, 1, … for the result's rows, with arrays (a
-        DatasetRNN brings its own); default the indices.
+    Newton's method from ``n_restarts`` random starts per participant, within the bounds of
+    :data:`Q_LEARNING_BOUNDS`; the best start is kept.
 
-    Returns a :class:`QLearningFit`.
+    Parameters
+    ----------
+    xs : array_like or DatasetRNN
+        SPICE inputs [sessions, trials, ·] (participant index in ``xs[..., -1]``), or a dataset (its
+        ``participants`` then name the rows).
+    ys : array_like, optional
+        Next choices [sessions, trials, actions] (a dataset brings its own).
+    steps : array_like of bool, shape [sessions, trials], optional
+        The choices to fit (e.g. the head of a time-wise split); default all. The model still runs through every
+        step, so a tail is predicted after warming up on the head.
+    free : tuple of str
+        The fitted parameters (names of ``Q_LEARNING_BOUNDS``). Default α+, α−, forgetting, β and perseveration κ
+        (``beta_choice`` with ``alpha_choice = 1``).
+    fixed : dict, optional
+        Values of the other parameters (default: the kernel is the last choice, no counterfactual learning;
+        ``alpha_penalty=None`` ties α− to α+).
+    n_restarts : int
+        Random starts per participant.
+    max_iter : int
+        Newton iterations (most fits converge in 10–30).
+    seed : int
+        Seed of the starts.
+    participant_ids : list, optional
+        Names of the participant indices 0, 1, … for the result's rows, with arrays; default the indices.
+
+    Returns
+    -------
+    QLearningFit
+        The parameters, NLL and convergence of each participant.
+
+    Raises
+    ------
+    ValueError
+        Unknown parameter names, a fixed value out of bounds, arrays the model cannot use.
+
+    See Also
+    --------
+    compare_models : scores it beside other models.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> fit = spice.fit_q_learning(dataset, free=("beta_reward", "alpha_reward"))
+    >>> fit.parameters.shape[0], fit.free
+    (8, ('beta_reward', 'alpha_reward'))
     """
     xs, ys, ids = choice_data(xs, ys)
     check_choice_arrays(xs, ys, n_actions=(xs.shape[-1] - 1) // 2, where="fit_q_learning")
@@ -286,7 +315,7 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
         return torch.zeros(theta.shape[0], dtype=torch.float64).index_add(0, rows, per_step.sum(1))
 
     with torch.no_grad(), one_torch_thread():
-        theta, losses, done = _newton(per_fit_nll, theta, max_iter,
+        theta, losses, done = newton(per_fit_nll, theta, max_iter,
                                             groups=torch.arange(n_participants).repeat(n_restarts))
     losses = losses.reshape(n_restarts, n_participants)
     best = losses.argmin(0)

@@ -9,9 +9,13 @@ rule, and the first session and trial that break it. Every function here is pure
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from drl._validate import boolean, choice, in_range, integer
+from drl.spice.config import SpiceConfig
 
 __all__ = ["check_choice_arrays", "check_n_parameters", "check_next_choices", "check_probabilities", "scored_steps",
-           "sindy_thresholds"]
+           "sindy_thresholds", "check_estimator_parameters"]
 
 #: How far a row of predicted probabilities may sum from 1 (float32 softmax outputs are within 1e-6)
 PROBABILITY_TOLERANCE = 1e-3
@@ -64,19 +68,35 @@ def check_choice_arrays(xs, ys=None, *, n_actions: int | None = None, n_particip
                         where: str = "data") -> None:
     """Refuse choice data a fit or prediction cannot use, naming the array, the rule, the session and the trial.
 
-    Args:
-      xs: [sessions, trials, features] inputs (features ≥ 2·actions + 1; the last is the participant index).
-      ys: [sessions, trials, actions] next choices, or None (a prediction has none).
-      n_actions: the actions the model was built for (None: taken from ``ys``, or from ``xs`` as
-        (features − 1) / 2).
-      n_participants: the model's participants (0: any index ≥ 0).
-      where: the caller, at the start of each message ("fit_q_learning: ...").
+    Parameters
+    ----------
+    xs : array_like, shape [sessions, trials, features]
+        Inputs (features ≥ 2·actions + 1; the last is the participant index).
+    ys : array_like, shape [sessions, trials, actions], optional
+        Next choices (a prediction has none).
+    n_actions : int, optional
+        The actions the model was built for (None: taken from ``ys``, or from ``xs`` as (features − 1) / 2).
+    n_participants : int
+        The model's participants (0: any index ≥ 0).
+    where : str
+        The caller, at the start of each message ("fit_q_learning: ...").
 
-    Raises:
-      ValueError: an array is not 3-D, holds NaN or inf, ``xs`` and ``ys`` disagree on sessions or trials, has
-        no session or no trial, ``ys`` has a row that is neither one-hot nor padding (−1 in every column), a
-        choice in ``xs`` is not one-hot (or all 0 on a padded step), or a participant index is not an integer in
-        range or changes within a session.
+    Returns
+    -------
+    None
+        The arrays are usable.
+
+    Raises
+    ------
+    ValueError
+        An array is not 3-D, holds NaN or inf, ``xs`` and ``ys`` disagree on sessions or trials, has no session
+        or no trial, ``ys`` has a row that is neither one-hot nor padding (−1 in every column), a choice in ``xs``
+        is not one-hot (or all 0 on a padded step), or a participant index is not an integer in range or changes
+        within a session.
+
+    See Also
+    --------
+    load_choice_table : choices from a table, checked.
 
     Examples
     --------
@@ -214,3 +234,29 @@ def sindy_thresholds(value) -> tuple:
     if not values or not all(np.isfinite(v) and v >= 0 for v in values):
         raise ValueError(f"sindy_threshold must be finite numbers >= 0; got {value!r}")
     return values
+
+
+def check_estimator_parameters(estimator) -> None:
+    """Validate every parameter of a SpiceEstimator (scikit-learn's convention: at ``fit``, not in the constructor, so that
+    ``set_params`` and ``clone`` see them as given)."""
+    if not isinstance(estimator.spice_config, SpiceConfig):
+        raise TypeError(f"spice_config must be a SpiceConfig; got {type(estimator.spice_config).__name__}")
+    if not (isinstance(estimator.rnn_class, type) and issubclass(estimator.rnn_class, torch.nn.Module)):
+        raise TypeError(f"rnn_class must be a drl.spice model class (a BaseRNN subclass); got {estimator.rnn_class!r}")
+    in_range("learning_rate", estimator.learning_rate, 0, 10, lo_open=True)
+    in_range("convergence_threshold", estimator.convergence_threshold, 0, np.inf)
+    in_range("test_fraction", estimator.test_fraction, 0, 1, hi_open=True)
+    in_range("weight_decay", estimator.weight_decay, 0, np.inf)
+    integer("epochs", estimator.epochs, minimum=1, maximum=10**7)
+    integer("n_restarts", estimator.n_restarts, minimum=0, maximum=1000)
+    integer("sindy_degree", estimator.sindy_degree, minimum=1, maximum=10)
+    integer("seed", estimator.seed, minimum=0)
+    if estimator.batch_size is not None:
+        integer("batch_size", estimator.batch_size, minimum=1)
+    boolean("verbose", estimator.verbose)
+    choice("validation", estimator.validation, ("tail", "sessions"))
+    if not (estimator.patience is None or (isinstance(estimator.patience, str) and estimator.patience == "auto")):
+        integer("patience", estimator.patience, minimum=1)
+    if estimator.rnn_kwargs is not None and not isinstance(estimator.rnn_kwargs, dict):
+        raise TypeError(f"rnn_kwargs must be a dict of rnn_class's arguments or None; got {estimator.rnn_kwargs!r}")
+    sindy_thresholds(estimator.sindy_threshold)

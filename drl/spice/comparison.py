@@ -20,13 +20,39 @@ __all__ = ["ModelComparison", "compare_models", "term_stability"]
 
 @dataclass
 class ModelComparison:
-    """``summary``: one row per model (pooled over participants); ``per_participant``: one row per model ×
-    participant. Columns: ``n_choices``, ``nll`` (nats per choice), ``accuracy`` (the most probable arm was
-    chosen), ``likelihood`` (per-trial geometric mean, exp(−nll)), ``n_parameters``, ``aic`` and ``bic``
-    (2·NLL + 2k and 2·NLL + k·ln n per participant; the summary gives their sums divided by the choices), and in
-    ``summary`` ``delta_nll`` / ``se_delta_nll`` and ``delta_bic`` / ``se_delta_bic``: the mean over participants
-    of each model's difference from the reference model (default: the lowest pooled NLL) and its paired standard
-    error; ``reference`` names that model."""
+    """Models scored on the same choices (:func:`compare_models`).
+
+    Columns of both tables: ``n_choices``, ``nll`` (nats per choice), ``accuracy`` (the most probable arm was
+    chosen), ``likelihood`` (per-trial geometric mean, exp(−nll)), ``n_parameters``, ``aic`` and ``bic`` (2·NLL +
+    2k and 2·NLL + k·ln n per participant; the summary gives their sums divided by the choices); the summary adds
+    ``delta_nll`` / ``se_delta_nll`` and ``delta_bic`` / ``se_delta_bic``: the mean over participants of each
+    model's difference from the reference model and its paired standard error.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per model (pooled over participants).
+    per_participant : pandas.DataFrame
+        One row per model × participant.
+    reference : str
+        The model the differences are taken from.
+
+    See Also
+    --------
+    compare_models : makes one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> chance = np.full(dataset.ys.shape, 0.5)
+    >>> comparison = spice.compare_models({"chance": chance}, dataset.ys, dataset.xs[:, 0, -1])
+    >>> round(float(comparison.summary.loc["chance", "nll"]), 4)  # ln 2
+    0.6931
+    """
 
     summary: pd.DataFrame
     per_participant: pd.DataFrame
@@ -38,18 +64,54 @@ class ModelComparison:
 
 def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | None = None, steps=None,
                    reference: str | None = None) -> ModelComparison:
-    """Score models on the same choices.
+    """Score models on the same choices: NLL, accuracy, AIC and BIC, and paired differences over participants.
 
-    Args:
-      predictions: {model name: choice probabilities [sessions, trials, actions]} (``SpiceEstimator.predict``'s
-        arrays, ``QLearningFit.predict``).
-      ys: [sessions, trials, actions] the one-hot next choices (padding −1).
-      participants: [sessions] the participant of each session (ids or indices).
-      n_parameters: {model name: an int, or {participant: int}} for AIC/BIC (``SpiceEstimator.n_parameters()``,
+    Parameters
+    ----------
+    predictions : dict of str to array_like
+        {model name: choice probabilities [sessions, trials, actions]} (``SpiceEstimator.predict``'s arrays,
+        ``QLearningFit.predict``).
+    ys : array_like, shape [sessions, trials, actions]
+        The one-hot next choices (padding −1).
+    participants : array_like, shape [sessions]
+        The participant of each session (ids or indices).
+    n_parameters : dict, optional
+        {model name: an int, or {participant: int}} for AIC/BIC (``SpiceEstimator.n_parameters()``,
         ``QLearningFit.n_parameters()``); a model without an entry gets NaN there (an RNN has no honest count).
-      steps: [sessions, trials] bool, the choices to score (a time-wise split's held-out tail); default all.
-      reference: the model every difference is taken from (e.g. the best parametric baseline); default the one
-        with the lowest pooled NLL.
+    steps : array_like of bool, shape [sessions, trials], optional
+        The choices to score (a time-wise split's held-out tail, :func:`tail_steps`); default all.
+    reference : str, optional
+        The model every difference is taken from (e.g. the best parametric baseline); default the one with the
+        lowest pooled NLL.
+
+    Returns
+    -------
+    ModelComparison
+        ``summary`` (one row per model) and ``per_participant`` tables.
+
+    Raises
+    ------
+    ValueError
+        Predictions of another shape than ``ys``, probabilities that are not, an unknown ``reference``.
+
+    See Also
+    --------
+    ModelComparison : the columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> fit = spice.fit_q_learning(dataset, free=("beta_reward", "alpha_reward"))
+    >>> chance = np.full(dataset.ys.shape, 0.5)
+    >>> comparison = spice.compare_models({"q-learning": fit.predict(dataset.xs), "chance": chance}, dataset.ys,
+    ...                                   dataset.xs[:, 0, -1], n_parameters={"q-learning": fit.n_parameters(),
+    ...                                                                       "chance": 0})
+    >>> comparison.reference, bool(comparison.summary.loc["chance", "nll"] > comparison.summary.loc["q-learning", "nll"])
+    ('q-learning', True)
     """
     if not isinstance(predictions, dict) or not predictions:
         raise TypeError("predictions must be a non-empty dict of model name -> choice probabilities")
@@ -107,15 +169,47 @@ def compare_models(predictions: dict, ys, participants, *, n_parameters: dict | 
 def term_stability(fits, *, by_participant: bool = False) -> pd.DataFrame:
     """How reproducible each equation term is across fits of the same data (seeds, refits).
 
-    ``fits``: fitted ``SpiceEstimator``s (or their ``equations_`` tables). One row per module × feature:
-    ``present`` (fraction of participant × fit pairs where the term is non-zero), ``mean`` and ``sd`` of its
-    non-zero coefficients, ``reproducible`` (fraction of participants for whom the term is zero in every fit or
-    non-zero with one sign in every fit), ``sign_flips`` (participants whose non-zero coefficients change sign
-    between fits). A term to read as a finding has ``reproducible`` near 1.
+    A term to read as a finding has ``reproducible`` near 1.
 
-    ``by_participant=True``: one row per module × feature × participant instead, with ``present`` (fraction of
-    fits), ``reproducible`` and ``sign_flip`` (bools) and the coefficient of each fit (columns 0, 1, …): which
-    participants' terms not to read.
+    Parameters
+    ----------
+    fits : list of SpiceEstimator or pandas.DataFrame
+        Fitted estimators, or their ``equations_`` tables.
+    by_participant : bool
+        One row per module × feature × participant instead, with ``present`` (fraction of fits),
+        ``reproducible`` and ``sign_flip`` (bools) and the coefficient of each fit (columns 0, 1, …): which
+        participants' terms not to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per module × feature: ``present`` (fraction of participant × fit pairs where the term is
+        non-zero), ``mean`` and ``sd`` of its non-zero coefficients, ``reproducible`` (fraction of participants for
+        whom the term is zero in every fit or non-zero with one sign in every fit), ``sign_flips`` (participants
+        whose non-zero coefficients change sign between fits).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two fits, fits of different modules.
+
+    See Also
+    --------
+    SpiceEstimator : makes the fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> estimator = spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=64)
+    >>> estimator = estimator.fit(dataset.xs, dataset.ys)
+    >>> again = spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=64, seed=1)
+    >>> table = spice.term_stability([estimator, again.fit(dataset.xs, dataset.ys)])
+    >>> {"present", "reproducible", "sign_flips"} <= set(table.columns), bool(table["reproducible"].between(0, 1).all())
+    (True, True)
     """
     tables = [f.equations_ if hasattr(f, "equations_") else f for f in fits]
     if len(tables) < 2:

@@ -13,13 +13,15 @@ import torch
 from sklearn.base import BaseEstimator
 
 from drl._threads import one_torch_thread
-from drl._validate import boolean, choice, in_range, integer
+from drl._validate import boolean
 from drl.spice.agents import AgentNetwork, SpiceAgent
-from drl.spice.checks import check_choice_arrays, sindy_thresholds
+from drl.spice.checks import check_choice_arrays, check_estimator_parameters, sindy_thresholds
+from drl.spice.config import SpiceConfig
 from drl.spice.data import choice_data
 from drl.spice.files import load_model, save_model
-from drl.spice.sindy import SpiceConfig, distill, install
-from drl.spice.training import fit_model, nll
+from drl.spice.losses import nll
+from drl.spice.sindy import distill, install
+from drl.spice.training import fit_model
 
 __all__ = ["PATIENCE", "SINDY_THRESHOLDS", "SpiceEstimator"]
 
@@ -46,8 +48,16 @@ class SpiceEstimator(BaseEstimator):
         Passed to ``rnn_class``.
     hidden_size : int
         Units of each learned module (1 to 4096).
-    learning_rate, epochs, batch_size, convergence_threshold, n_restarts
-        Training (``fit_model``).
+    learning_rate : float
+        Adam's step size (``fit_model``).
+    epochs : int
+        Maximum passes over the training sessions.
+    batch_size : int, optional
+        Sessions per step (default: all at once).
+    convergence_threshold : float
+        Stop when the training loss changes less than this over an epoch.
+    n_restarts : int
+        Fresh starts allowed when a fit sits at chance.
     test_fraction : float
         What is held out (``fit_model``). By default (``validation="tail"``) the last 10 % of every session's
         choices, so every participant trains; ``"sessions"`` holds out whole sessions (only with 10 or more). The
@@ -73,8 +83,15 @@ class SpiceEstimator(BaseEstimator):
     verbose : bool
         Progress bars and a report.
     rnn_kwargs : dict, optional
-        Further arguments of ``rnn_class`` (e.g. ``{"dropout": 0.1}``, ``{"embedding_size": 8}``). Passing them as
-        keyword arguments of the constructor still works, with a DeprecationWarning.
+        Further arguments of ``rnn_class`` (e.g. ``{"dropout": 0.1}``, ``{"embedding_size": 8}``).
+    **more_rnn_kwargs
+        The same passed as keyword arguments of the constructor: still works, with a DeprecationWarning.
+
+    See Also
+    --------
+    fit_model : the training.
+    distill : the distillation.
+    compare_models : scores the fit beside baselines.
 
     Examples
     --------
@@ -107,34 +124,9 @@ class SpiceEstimator(BaseEstimator):
             rnn_kwargs = {**(rnn_kwargs or {}), **more_rnn_kwargs}
         self.rnn_kwargs = rnn_kwargs
 
-    def _checked_parameters(self) -> None:
-        """Validate every parameter (scikit-learn's convention: at ``fit``, not in the constructor, so that
-        ``set_params`` and ``clone`` see them as given)."""
-        if not isinstance(self.spice_config, SpiceConfig):
-            raise TypeError(f"spice_config must be a SpiceConfig; got {type(self.spice_config).__name__}")
-        if not (isinstance(self.rnn_class, type) and issubclass(self.rnn_class, torch.nn.Module)):
-            raise TypeError(f"rnn_class must be a drl.spice model class (a BaseRNN subclass); got {self.rnn_class!r}")
-        in_range("learning_rate", self.learning_rate, 0, 10, lo_open=True)
-        in_range("convergence_threshold", self.convergence_threshold, 0, np.inf)
-        in_range("test_fraction", self.test_fraction, 0, 1, hi_open=True)
-        in_range("weight_decay", self.weight_decay, 0, np.inf)
-        integer("epochs", self.epochs, minimum=1, maximum=10**7)
-        integer("n_restarts", self.n_restarts, minimum=0, maximum=1000)
-        integer("sindy_degree", self.sindy_degree, minimum=1, maximum=10)
-        integer("seed", self.seed, minimum=0)
-        if self.batch_size is not None:
-            integer("batch_size", self.batch_size, minimum=1)
-        boolean("verbose", self.verbose)
-        choice("validation", self.validation, ("tail", "sessions"))
-        if not (self.patience is None or (isinstance(self.patience, str) and self.patience == "auto")):
-            integer("patience", self.patience, minimum=1)
-        if self.rnn_kwargs is not None and not isinstance(self.rnn_kwargs, dict):
-            raise TypeError(f"rnn_kwargs must be a dict of rnn_class's arguments or None; got {self.rnn_kwargs!r}")
-        sindy_thresholds(self.sindy_threshold)
-
     def _build(self) -> None:
         """A fresh, untrained ``model_`` from the parameters (checked first)."""
-        self._checked_parameters()
+        check_estimator_parameters(self)
         model = self.rnn_class(n_actions=self.n_actions, n_participants=self.n_participants,
                                hidden_size=self.hidden_size, **(self.rnn_kwargs or {}))
         unknown = [m for m in self.spice_config.rnn_modules if m not in model.submodules_rnn]

@@ -31,14 +31,44 @@ def _replay(agent, experiment: np.ndarray, n_actions: int):
 def plot_session(agents: dict, experiment, save=None):
     """Choice probability, reward value, choice value and learning rate of each agent over one session.
 
-    Args:
-      agents: {label: agent} (e.g. ``{"groundtruth": agent, "rnn": est.rnn_agent, "spice": est.spice_agent}``);
-        each needs ``new_sess``, ``get_choice_probs``, ``update(choice, reward)``.
-      experiment: one session's inputs [trials, features] (e.g. ``dataset.xs[0]``).
-      save: a name writes ``figs/<name>.png`` (see ``drl.plots``).
+    Lines show arm 1 (a style per agent); ticks at the bottom of the first panel mark the trials where arm 1 was
+    chosen, green when rewarded and red when not.
 
-    Returns ``(fig, axs)``. Lines show arm 1 (solid per agent style); ticks at the bottom of the first panel
-    mark the trials where arm 1 was chosen, green when rewarded and red when not.
+    Parameters
+    ----------
+    agents : dict of str to agent
+        {label: agent} (e.g. ``{"groundtruth": agent, "rnn": est.rnn_agent, "spice": est.spice_agent}``); each
+        needs ``new_sess``, ``get_choice_probs``, ``update(choice, reward)``.
+    experiment : array_like, shape [trials, features]
+        One session's inputs (e.g. ``dataset.xs[0]``).
+    save : str or path, optional
+        A name writes ``figs/<name>.png`` (see ``drl.plots``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axs : numpy.ndarray of matplotlib.axes.Axes
+        The four panels.
+
+    Raises
+    ------
+    TypeError
+        An agent without the three methods.
+
+    See Also
+    --------
+    SpiceEstimator.rnn_agent, SpiceEstimator.spice_agent : agents of a fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> fig, axs = spice.plot_session({"groundtruth": agent}, dataset.xs[0])
+    >>> len(axs)
+    4
     """
     from drl.plots._common import styled
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from drl.spice.compiled import sequence_logits
-from drl.spice.rnn import BaseRNN, RNNModule
-from drl.spice.sindy import SpiceConfig
+from drl.spice.config import SpiceConfig
+from drl.spice.modules import RNNModule
+from drl.spice.rnn import BaseRNN
 
 __all__ = ["FORGETTING_CONFIG", "LEARNING_RATE_RNN_CONFIG", "RESCORLA_WAGNER_CONFIG",
            "WEINHARDT_2024_CONFIG", "ForgettingRNN", "LearningRateRNN", "RescorlaWagnerRNN", "Weinhardt2024RNN"]
@@ -68,9 +69,29 @@ class _Precoded(BaseRNN):
 
 
 class RescorlaWagnerRNN(_Precoded):
-    """The Rescorla-Wagner discovery RNN: a learned module updates the chosen arm's reward value from the
-    reward; unchosen values are kept. The logits are the values themselves, so the learned values carry the
-    inverse temperature (a distilled ``x[k+1] = a·x[k] + b·c_reward[k]`` has ``a ≈ 1 − α``, ``b ≈ β·α``)."""
+    """The Rescorla-Wagner discovery network: a learned module updates the chosen arm's value from the reward.
+
+    Unchosen values are kept. The logits are the values themselves, so the learned values carry the inverse
+    temperature (a distilled ``x[k+1] = a·x[k] + b·c_reward[k]`` has ``a ≈ 1 − α``, ``b ≈ β·α``).
+
+    Parameters
+    ----------
+    n_actions : int
+        Arms.
+    **kwargs
+        Further arguments of :class:`BaseRNN` (``hidden_size``, ``dropout``, ``n_participants``,
+        ``embedding_size``, ``device``).
+
+    See Also
+    --------
+    RESCORLA_WAGNER_CONFIG : its distillation config.
+
+    Examples
+    --------
+    >>> from drl import spice
+    >>> list(spice.RescorlaWagnerRNN().submodules_rnn)
+    ['x_value_reward_chosen']
+    """
 
     init_values = {"x_value_reward": 0.5}
     _wiring = (False, False, False)
@@ -97,8 +118,29 @@ class RescorlaWagnerRNN(_Precoded):
 
 
 class ForgettingRNN(_Precoded):
-    """Rescorla-Wagner with forgetting: learned modules for the chosen value (from the reward) and for the
-    unchosen values (no inputs: decay toward a resting value)."""
+    """Rescorla-Wagner with forgetting: learned modules for the chosen value and for the unchosen values.
+
+    The chosen arm's value is updated from the reward; the unchosen values have a module with no inputs (decay
+    toward a resting value).
+
+    Parameters
+    ----------
+    n_actions : int
+        Arms.
+    **kwargs
+        Further arguments of :class:`BaseRNN` (``hidden_size``, ``dropout``, ``n_participants``,
+        ``embedding_size``, ``device``).
+
+    See Also
+    --------
+    FORGETTING_CONFIG : its distillation config.
+
+    Examples
+    --------
+    >>> from drl import spice
+    >>> sorted(spice.ForgettingRNN().submodules_rnn)
+    ['x_value_reward_chosen', 'x_value_reward_not_chosen']
+    """
 
     init_values = {"x_value_reward": 0.5}
     _wiring = (False, True, False)
@@ -133,8 +175,29 @@ def _rpe(value, inputs):
 
 
 class LearningRateRNN(_Precoded):
-    """The reward-prediction error is hard-coded; the learning rate is a learned module of the reward and the
-    current value (sigmoid: in (0, 1)); unchosen values have a learned module; a learned β scales the values."""
+    """A network whose learning rate is the learned mechanism.
+
+    The reward-prediction error is hard-coded; the learning rate is a learned module of the reward and the current
+    value (sigmoid: in (0, 1)); unchosen values have a learned module; a learned β scales the values.
+
+    Parameters
+    ----------
+    n_actions : int
+        Arms.
+    **kwargs
+        Further arguments of :class:`BaseRNN` (``hidden_size``, ``dropout``, ``n_participants``,
+        ``embedding_size``, ``device``).
+
+    See Also
+    --------
+    LEARNING_RATE_RNN_CONFIG : its distillation config.
+
+    Examples
+    --------
+    >>> from drl import spice
+    >>> sorted(spice.LearningRateRNN().submodules_rnn)
+    ['x_learning_rate_reward', 'x_value_reward_not_chosen']
+    """
 
     init_values = {"x_value_reward": 0.5, "x_learning_rate_reward": 0.0}
     _wiring = (True, True, False)
@@ -174,8 +237,33 @@ class LearningRateRNN(_Precoded):
 
 
 class Weinhardt2024RNN(_Precoded):
-    """Weinhardt et al. (2024): LearningRateRNN plus choice-perseverance values (learned modules for the chosen
-    and unchosen arms) and participant embeddings feeding every module and the per-participant β's."""
+    """Weinhardt et al. (2024): LearningRateRNN plus choice perseverance and participant embeddings.
+
+    Learned modules for the chosen and unchosen arms' perseverance values, and participant embeddings feeding every
+    module and the per-participant β's.
+
+    Parameters
+    ----------
+    n_actions : int
+        Arms.
+    n_participants : int
+        Participants (each with an embedding).
+    embedding_size : int
+        Size of each embedding.
+    **kwargs
+        Further arguments of :class:`BaseRNN` (``hidden_size``, ``dropout``, ``device``).
+
+    See Also
+    --------
+    WEINHARDT_2024_CONFIG : its distillation config.
+
+    Examples
+    --------
+    >>> from drl import spice
+    >>> network = spice.Weinhardt2024RNN(n_participants=3)
+    >>> "x_value_choice_chosen" in network.submodules_rnn
+    True
+    """
 
     init_values = {"x_value_reward": 0.5, "x_value_choice": 0.0, "x_learning_rate_reward": 0.0}
     _wiring = (True, True, True)

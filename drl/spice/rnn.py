@@ -21,92 +21,9 @@ from torch import nn
 
 #: Limits on a SPICE model's sizes: each arm is an input, each participant an embedding row, and the modules are
 #: small by design (SPICE's default hidden size is 8)
-MAX_ACTIONS = 1024
-MAX_PARTICIPANTS = 1_000_000
-MAX_HIDDEN = 4096
+from drl.spice.modules import MAX_ACTIONS, MAX_HIDDEN, MAX_PARTICIPANTS, Constant, RNNModule
 
-__all__ = ["BaseRNN", "RNNModule", "Constant"]
-
-
-class RNNModule(nn.Module):
-    """One mechanism: maps (current value, inputs) of every action to its next value.
-
-    A gated update, ``v' = (1 − z)·v + z·n``, with gate ``z = σ(w_z·h + b_z)`` and target ``n = w_n·h + b_n`` read
-    from a hidden layer ``h = tanh(W [v, inputs] + b)``: a Rescorla-Wagner update is exactly representable
-    (z = α, n = r). Works with no inputs besides the value (``input_size=0``).
-
-    Shapes: value [B, A], inputs [B, A, input_size] → [B, A].
-    """
-
-    def __init__(self, input_size: int, hidden_size: int = 8, dropout: float = 0.0):
-        super().__init__()
-        if not isinstance(input_size, int) or input_size < 0:
-            raise ValueError(f"input_size must be an integer ≥ 0; got {input_size!r}")
-        self.input_size = input_size
-        self.hidden = nn.Linear(input_size + 1, hidden_size)
-        self.head = nn.Linear(hidden_size, 2)  # [gate logit, target] in one matmul
-        self.dropout = nn.Dropout(dropout)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        self.hidden.reset_parameters()
-        self.head.reset_parameters()
-        with torch.no_grad():
-            self.head.weight[0].normal_(0.0, 0.1)
-            self.head.bias[0] = -1.0  # start as a slow update (z ≈ 0.27), not a copy of the target
-
-    def forward(self, value: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.shape[-1] != self.input_size:
-            raise ValueError(f"this module takes {self.input_size} input(s) besides the value; got "
-                             f"{inputs.shape[-1]}")
-        h = self.dropout(torch.tanh(self.hidden(torch.cat([value.unsqueeze(-1), inputs], dim=-1))))
-        gate, target = self.head(h).unbind(-1)
-        # v + z·(n − v) = (1 − z)·v + z·n; few autograd nodes per step is what makes training fast
-        return torch.addcmul(value, torch.sigmoid(gate), target - value)
-
-
-class Constant(nn.Module):
-    """A learnable non-negative scalar (an inverse temperature β), or one per participant from its embedding.
-
-    ``forward()`` → scalar tensor; ``forward(embedding [B, E])`` → [B, 1]. The value is ``softplus`` of a free
-    parameter (of a linear map of the embedding), as in the original SPICE: an inverse temperature below zero
-    would let a module learn mirror-image values with β < 0 (the product fits as well, the signs mean nothing).
-    ``non_negative=False`` gives the raw parameter, for a scaling constant that may change sign.
-    """
-
-    def __init__(self, embedding_size: int | None = None, init: float = 1.0, non_negative: bool = True):
-        super().__init__()
-        if non_negative and not init > 0:
-            raise ValueError(f"init of a non-negative constant must be > 0; got {init}")
-        self.embedding_size = embedding_size
-        self.init = float(init)
-        self.non_negative = bool(non_negative)
-        if embedding_size:
-            self.linear = nn.Linear(embedding_size, 1)
-        else:
-            self.value = nn.Parameter(torch.tensor(self._raw(self.init)))
-        self.reset_parameters()
-
-    def _raw(self, value: float) -> float:
-        """The free parameter giving ``value``: softplus⁻¹(v) = v + log(1 − e^−v) for a non-negative constant."""
-        return float(value + np.log(-np.expm1(-value))) if self.non_negative else float(value)
-
-    def reset_parameters(self) -> None:
-        with torch.no_grad():
-            if self.embedding_size:
-                nn.init.zeros_(self.linear.weight)
-                nn.init.constant_(self.linear.bias, self._raw(self.init))
-            else:
-                self.value.fill_(self._raw(self.init))
-
-    def forward(self, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embedding_size:
-            if embedding is None:
-                raise ValueError("this constant depends on the participant: call it with the participant embedding")
-            raw = self.linear(embedding)
-        else:
-            raw = self.value
-        return nn.functional.softplus(raw) if self.non_negative else raw
+__all__ = ["BaseRNN"]
 
 
 def _within_range_of(activation, values: torch.Tensor) -> torch.Tensor:
@@ -130,17 +47,51 @@ def _as_inputs(inputs, like: torch.Tensor) -> torch.Tensor:
 
 
 class BaseRNN(nn.Module):
-    """Base class of SPICE RNNs (a ``torch.nn.Module``).
+    """The base class of SPICE networks (a ``torch.nn.Module``): one small learned module per mechanism.
 
-    Class attribute ``init_values``: {state name: initial value} of every memory-state variable.
+    A subclass sets the class attribute ``init_values`` ({state name: initial value} of every memory-state
+    variable), builds its modules in ``__init__`` (``setup_module``, ``setup_constant``) and combines them in
+    ``forward``. Its attributes: ``submodules_rnn`` (``nn.ModuleDict`` of learned modules, keyed ``x_<mechanism>``),
+    ``submodules_eq`` (hard-coded equations ``f(value [B, A], inputs [B, A, n]) -> [B, A]``),
+    ``submodules_sindy`` (fitted equations that replace learned modules after distillation), ``betas``
+    (``nn.ModuleDict`` of scaling constants, called as ``betas[k]()`` or ``betas[k](participant_embedding)``) and
+    ``state`` (the current memory state, each [B, A]).
 
-    Attributes:
-      submodules_rnn: ``nn.ModuleDict`` of learned modules (``setup_module``), keyed ``x_<mechanism>``.
-      submodules_eq: dict of hard-coded equations ``f(value [B, A], inputs [B, A, n]) -> [B, A]``.
-      submodules_sindy: dict of fitted equations that replace learned modules after distillation.
-      betas: ``nn.ModuleDict`` of scaling constants (``setup_constant``), called as ``betas[k]()`` or
-        ``betas[k](participant_embedding)``.
-      state: dict of the current memory state, each [B, A].
+    Parameters
+    ----------
+    n_actions : int
+        Arms (2 to 1024).
+    n_participants : int
+        Participants with an embedding (0: none).
+    embedding_size : int
+        Size of each participant's embedding (0: none).
+    hidden_size : int
+        Units of each learned module.
+    dropout : float
+        Dropout in each learned module, in [0, 1).
+    device : str or torch.device
+        Where the parameters live.
+
+    Raises
+    ------
+    ValueError
+        A size out of range.
+
+    See Also
+    --------
+    RescorlaWagnerRNN, ForgettingRNN, LearningRateRNN, Weinhardt2024RNN : precoded networks.
+    SpiceEstimator : trains one and distils it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from drl import spice
+    >>> network = spice.RescorlaWagnerRNN(n_actions=2)
+    >>> isinstance(network, spice.BaseRNN), list(network.submodules_rnn)
+    (True, ['x_value_reward_chosen'])
+    >>> logits, state = network(torch.zeros(1, 5, 5), batch_first=True)  # one session, 5 trials
+    >>> tuple(logits.shape)
+    (1, 5, 2)
     """
 
     init_values: dict[str, float] = {}

@@ -10,84 +10,60 @@ sequentially thresholded least squares (STLSQ). One equation per module and part
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pysindy as ps
 import torch
 
 from drl._threads import one_torch_thread
-from drl._validate import choice
+from drl.spice.config import SpiceConfig
 
-__all__ = ["SpiceConfig", "SindyEquation", "default_library", "distill"]
-
-
-def _names(name: str, values) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-        raise TypeError(f"{name} must be a list of names; got {values!r}")
-    return list(values)
-
-
-@dataclass(frozen=True)
-class SpiceConfig:
-    """Which modules to distil and with which signals (the tutorials' ``SpiceConfig``).
-
-    Args:
-      rnn_modules: names of the learned modules to distil (``x_...``).
-      control_parameters: names of the recorded control signals (``c_...``).
-      library_setup: module → the controls its equation may use (in the order the module receives them).
-      filter_setup: module → ``[signal, value, remove]`` or a list of such triplets: keep the samples where
-        the recorded ``signal`` equals ``value``; ``remove`` drops the signal from the module's controls.
-    """
-
-    rnn_modules: list
-    control_parameters: list
-    library_setup: dict = field(default_factory=dict)
-    filter_setup: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        modules = _names("rnn_modules", self.rnn_modules)
-        controls = _names("control_parameters", self.control_parameters)
-        for name in ("library_setup", "filter_setup"):
-            if not isinstance(getattr(self, name), dict):
-                raise TypeError(f"{name} must be a dict of module name -> "
-                                f"{'controls' if name == 'library_setup' else 'conditions'}; got "
-                                f"{getattr(self, name)!r}")
-        for key, allowed in self.library_setup.items():
-            choice("module in library_setup", key, modules)
-            for name in _names(f"library_setup[{key!r}]", allowed):
-                choice(f"control in library_setup[{key!r}]", name, controls)
-        for key in self.filter_setup:
-            choice("module in filter_setup", key, modules)
-            for condition in self.conditions(key):
-                if len(condition) != 3 or not isinstance(condition[0], str):
-                    raise ValueError(f"filter_setup[{key!r}] conditions must be [signal, value, remove] triplets; "
-                                     f"got {condition!r}")
-                choice(f"filter signal in filter_setup[{key!r}]", condition[0], controls + modules)
-        missing = [m for m in modules if m not in self.library_setup]
-        if missing:
-            raise ValueError(f"library_setup has no entry for module(s) {missing}; give [] for no controls")
-
-    def conditions(self, module: str) -> list:
-        spec = self.filter_setup.get(module, [])
-        if spec and not isinstance(spec[0], list | tuple):
-            return [list(spec)]
-        return [list(c) for c in spec]
-
-    def controls(self, module: str) -> list[str]:
-        return list(self.library_setup.get(module, []))
+__all__ = ["SindyEquation", "default_library", "distill"]
 
 
 @dataclass
 class SindyEquation:
     """A fitted equation ``x[k+1] = Σ coefficient·feature`` of one module and participant.
 
-    Every feature is a monomial of the module's state and its controls: ``exponents`` [n_features,
-    1 + n_controls] gives the power of ``x_m[k]`` (column 0) and of each control (in ``controls`` order), so the
-    equation evaluates and saves without the library that found it. ``feature_names`` use the tutorials' names
-    (``1``, ``x_m[k]``, ``x_m[k]^2``, ``c_reward[k]``, ``x_m[k] c_reward[k]``); ``coefficients`` [n_features];
-    ``degree`` the highest power of the state; ``n_samples`` fitted on; ``output_range`` (low, high): the range
-    of the module's next values it was fitted to, which its outputs are kept in (None: unbounded).
+    Every feature is a monomial of the module's state and its controls, so the equation evaluates and saves without
+    the library that found it.
+
+    Parameters
+    ----------
+    module : str
+        The module (``x_...``).
+    feature_names : list of str
+        The tutorials' names (``1``, ``x_m[k]``, ``x_m[k]^2``, ``c_reward[k]``, ``x_m[k] c_reward[k]``).
+    coefficients : numpy.ndarray, shape [n_features]
+        One per feature (zeros included: SINDy's sparsity is part of the result).
+    controls : list of str
+        The controls, in the order of ``exponents``' columns 1….
+    degree : int
+        The highest power of the state.
+    n_samples : int
+        Transitions fitted on.
+    exponents : numpy.ndarray, shape [n_features, 1 + n_controls], optional
+        The power of ``x_m[k]`` (column 0) and of each control in each feature.
+    output_range : (float, float), optional
+        The range of the module's next values it was fitted to, which its outputs are kept in (None: unbounded).
+
+    See Also
+    --------
+    distill : fits them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> estimator = spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=64)
+    >>> estimator = estimator.fit(dataset.xs, dataset.ys)
+    >>> equation = estimator.distilled_[0]["x_value_reward_chosen"]
+    >>> equation.module, equation.feature_names
+    ('x_value_reward_chosen', ['1', 'x_value_reward_chosen[k]', 'c_reward[k]'])
     """
 
     module: str
@@ -210,26 +186,64 @@ def _samples(recorded: dict, module: str, config: SpiceConfig, sessions: np.ndar
 
 def distill(model, xs, config: SpiceConfig, *, degree: int = 1, threshold: float = 0.05, participants=None,
             optimizer=None, feature_library=None, steps=None, recorded: dict | None = None) -> dict:
-    """Fit one sparse equation per module of ``config.rnn_modules`` and participant from the model's
-    recorded signals on ``xs``. Installs them in ``model.submodules_sindy`` and returns
-    ``{participant: {module: SindyEquation}}``.
+    """Fit one sparse equation per module and participant from the network's recorded signals.
 
-    The regression is pysindy's composition: a feature library over the inputs ``[x_m[k], controls…]`` and a
-    sparse optimizer fit ``x_m[k+1] ≈ Θ(x_m[k], controls)·ξ``.
+    The regression is pysindy's composition: a feature library over the inputs ``[x_m[k], controls…]`` and a sparse
+    optimizer fit ``x_m[k+1] ≈ Θ(x_m[k], controls)·ξ``. The equations are installed in ``model.submodules_sindy``.
 
-    Args:
-      degree: polynomial degree in the module's state of the default library (1 or 2 typically).
-      threshold: the default optimizer, ``STLSQ(threshold)``, drops coefficients smaller than this (0.05 keeps
-        true coefficients of 0.1).
-      optimizer: any pysindy optimizer (``ps.SR3(...)``, ``ps.STLSQ(alpha=...)``); a fresh clone per equation.
-      feature_library: a pysindy library over [state, controls…] (e.g. ``ps.PolynomialLibrary(degree=2)`` for
-        interactions); a fresh clone per equation. Its features must be monomials; names come from it.
-      participants: participant ids to distil (default: every id in ``xs``).
-      steps: [sessions, trials] bool, the transitions to learn from (step t: the update by trial t's choice and
-        outcome); default every step with a choice. Padded steps of ragged sessions (no choice) are never used:
-        as "not chosen" for every arm they would teach the unchosen-arm modules a transition that never happened.
-        Pass the training steps of a time-wise split so that the held-out choices stay unseen.
-      recorded: ``model.record(xs)`` when already at hand (distilling at several thresholds records once).
+    Parameters
+    ----------
+    model : BaseRNN
+        The trained network.
+    xs : array_like, shape [sessions, trials, features]
+        The inputs its signals are recorded on.
+    config : SpiceConfig
+        The modules to distil and their controls.
+    degree : int
+        Polynomial degree in the module's state of the default library (1 or 2 typically).
+    threshold : float
+        The default optimizer, ``STLSQ(threshold)``, drops coefficients smaller than this (0.05 keeps true
+        coefficients of 0.1).
+    participants : list of int, optional
+        Participant indices to distil (default: every index in ``xs``).
+    optimizer : pysindy optimizer, optional
+        Any pysindy optimizer (``ps.SR3(...)``, ``ps.STLSQ(alpha=...)``); a fresh clone per equation.
+    feature_library : pysindy library, optional
+        A library over [state, controls…] (e.g. ``ps.PolynomialLibrary(degree=2)`` for interactions); a fresh
+        clone per equation. Its features must be monomials; names come from it.
+    steps : array_like of bool, shape [sessions, trials], optional
+        The transitions to learn from (step t: the update by trial t's choice and outcome); default every step
+        with a choice. Padded steps of ragged sessions are never used. Pass the training steps of a time-wise split
+        so that the held-out choices stay unseen.
+    recorded : dict, optional
+        ``model.record(xs)`` when already at hand (distilling at several thresholds records once).
+
+    Returns
+    -------
+    dict
+        ``{participant: {module: SindyEquation}}``.
+
+    Raises
+    ------
+    ValueError
+        A module or control the network does not record, a library whose features are not monomials.
+
+    See Also
+    --------
+    SpiceEstimator : trains and distils, choosing the threshold on held-out choices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> estimator = spice.SpiceEstimator(spice.RescorlaWagnerRNN, spice.RESCORLA_WAGNER_CONFIG, epochs=64)
+    >>> estimator = estimator.fit(dataset.xs, dataset.ys)
+    >>> equations = spice.distill(estimator.model_, dataset.xs, spice.RESCORLA_WAGNER_CONFIG, threshold=0.05)
+    >>> sorted(equations[0])
+    ['x_value_reward_chosen']
     """
     from sklearn.base import clone
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -18,62 +17,9 @@ import torch
 from drl._threads import one_torch_thread
 from drl._validate import choice, in_range
 from drl.spice.checks import check_choice_arrays
+from drl.spice.losses import ChanceLevelWarning, TrainingResult, nll, tail_steps
 
-__all__ = ["ChanceLevelWarning", "TrainingResult", "fit_model", "nll", "tail_steps"]
-
-
-class ChanceLevelWarning(UserWarning):
-    """A fitted model predicts choices no better than chance."""
-
-
-def nll(logits: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood (nats per choice) of the one-hot targets ``ys`` [..., A] under ``logits``;
-    steps whose target is padding (all −1) are ignored."""
-    if not isinstance(logits, torch.Tensor) or not isinstance(ys, torch.Tensor) or logits.shape != ys.shape \
-            or logits.ndim < 1:
-        raise TypeError(f"nll takes two tensors of one shape [..., actions] (logits and one-hot targets); got "
-                        f"{type(logits).__name__} {tuple(getattr(logits, 'shape', ()))} and {type(ys).__name__} "
-                        f"{tuple(getattr(ys, 'shape', ()))}")
-    valid = ys.sum(-1) > 0
-    log_p = torch.log_softmax(logits, dim=-1)
-    per_step = -(log_p * ys.clamp(min=0)).sum(-1)
-    return per_step[valid].mean()
-
-
-@dataclass
-class TrainingResult:
-    """Losses of a fit (nats per choice): ``train_loss``, ``test_loss`` (None without a test split),
-    ``history`` (train loss per epoch of the kept start), ``restarts`` (fresh starts after the first),
-    ``epochs`` (of the kept start), ``converged``, ``seconds``,
-    ``chance`` (ln n_actions), ``test_sessions`` (indices of sessions with held-out steps), ``test_history``
-    (with early stopping: the held-out loss at the start of each epoch of the kept start; the weights kept are
-    those of its minimum), ``validation`` ("sessions" or "tail") and ``test_steps`` [sessions, trials] bool:
-    the steps whose choices were held out (None without a split); ``best_epoch`` the epoch kept."""
-
-    train_loss: float
-    test_loss: float | None
-    history: list = field(repr=False)
-    restarts: int
-    epochs: int
-    converged: bool
-    seconds: float
-    chance: float
-    test_sessions: np.ndarray = field(repr=False)
-    test_history: list = field(default_factory=list, repr=False)
-    validation: str = "sessions"
-    test_steps: np.ndarray | None = field(default=None, repr=False)
-
-    min_delta: float = 0.0
-
-    @property
-    def best_epoch(self) -> int:
-        """The epoch whose weights were kept (counted from 0, weights at its start): with early stopping the last
-        improvement of the held-out loss by more than ``min_delta``, else the end of training."""
-        best, kept = np.inf, self.epochs
-        for epoch, loss in enumerate(self.test_history):
-            if loss < best - self.min_delta:
-                best, kept = loss, epoch
-        return kept
+__all__ = ["fit_model"]
 
 
 def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
@@ -87,19 +33,6 @@ def _split(n_sessions: int, test_fraction: float, rng: np.random.Generator):
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def tail_steps(ys, fraction: float) -> np.ndarray:
-    """[sessions, trials] bool: the last ``fraction`` of each session's choices (at least one in a session of two
-    or more; padding, ``ys = −1``, never). The time-wise split of the SPICE papers: a model warms up on a
-    session's earlier choices and is scored on its tail."""
-    ys = np.asarray(ys)
-    valid = ys.sum(-1) > 0
-    lengths = valid.sum(1)
-    n_held = np.where(lengths >= 2, np.maximum(1, np.round(lengths * fraction)), 0).astype(int) if fraction > 0 \
-        else np.zeros_like(lengths)
-    last = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]  # valid steps from here to the end, this one included
-    return valid & (last <= n_held[:, None])
-
-
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
@@ -111,36 +44,78 @@ def fit_model(model, xs, ys, *, epochs: int = 1024, learning_rate: float = 1e-2,
               chance_margin: float = 0.02, patience: int | None = None, min_delta: float = 1e-4,
               weight_decay: float = 0.0, validation: str = "sessions", seed: int = 0,
               progress: bool = True) -> TrainingResult:
-    """Fit ``model`` (a BaseRNN) to predict ``ys`` from ``xs`` by Adam on the NLL.
-
-    Args:
-      xs, ys: [sessions, trials, ·] arrays or tensors (SPICE layout).
-      epochs: maximum passes over the training sessions.
-      learning_rate: Adam step size.
-      batch_size: sessions per step (default: all at once).
-      convergence_threshold: stop when the training loss changes less than this over an epoch (mean of the
-        last 10 changes).
-      test_fraction: what is held out for the test loss: a fraction of the sessions (chosen with ``seed``) or
-        of each session's last choices (``validation``).
-      validation: "sessions" holds out whole sessions; "tail" holds out the last ``test_fraction`` of every
-        session's choices (``tail_steps``): every session, and so every participant's embedding, trains on its
-        earlier choices, and the model is scored on the tail after warming up on the rest (the SPICE papers'
-        split). The held-out loss then comes from the training step's own forward pass.
-      n_restarts: fresh starts allowed when a fit sits at chance: loss > ln A − ``chance_margin`` and improving
-        by less than 0.002 over the second half of the first tenth of the epochs (at least 20), or still above
-        that at the end.
-      patience: early stopping (needs ``test_fraction`` > 0): stop when the held-out loss has not improved by
-        ``min_delta`` for this many epochs, and keep the weights of its best epoch. The held-out sessions then
-        choose the epoch, so their loss is a validation figure. None: train for ``epochs``.
-      min_delta: the improvement of the held-out loss (nats per choice) that resets ``patience``.
-      weight_decay: L2 penalty of Adam on every parameter (autospice's ``l2_weight_decay``, 1e-4 there); 0 by
-        default. It shrinks the β's too: 1e-4 moved LearningRateRNN's mean learning rate 0.02 closer to the
-        maximum-likelihood α, 1e-3 moved it 0.05 further away (docs/drl.md).
-      seed: seeds the split, the batches and every start's weights (torch's global state is left alone).
-      progress: a progress bar over epochs.
+    """Fit a SPICE network to predict the next choices by Adam on the negative log-likelihood.
 
     Training runs on one torch thread (restored afterwards): a step is ~100 tiny operations, so a second thread
-    gains nothing idle and halves the speed beside a busy process (docs/drl.md).
+    gains nothing idle and halves the speed beside a busy process.
+
+    Parameters
+    ----------
+    model : BaseRNN
+        The network (trained in place).
+    xs, ys : array_like or torch.Tensor, shape [sessions, trials, ·]
+        Inputs and next choices (SPICE layout).
+    epochs : int
+        Maximum passes over the training sessions.
+    learning_rate : float
+        Adam's step size.
+    batch_size : int, optional
+        Sessions per step (default: all at once).
+    convergence_threshold : float
+        Stop when the training loss changes less than this over an epoch (mean of the last 10 changes).
+    test_fraction : float
+        What is held out for the test loss: a fraction of the sessions (chosen with ``seed``) or of each
+        session's last choices (``validation``).
+    n_restarts : int
+        Fresh starts allowed when a fit sits at chance: loss > ln A − ``chance_margin`` and improving by less than
+        0.002 over the second half of the first tenth of the epochs (at least 20), or still above that at the end.
+    chance_margin : float
+        How far below chance (nats per choice) a fit must get.
+    patience : int, optional
+        Early stopping (needs ``test_fraction`` > 0): stop when the held-out loss has not improved by
+        ``min_delta`` for this many epochs, and keep the weights of its best epoch. None: train for ``epochs``.
+    min_delta : float
+        The improvement of the held-out loss (nats per choice) that resets ``patience``.
+    weight_decay : float
+        Adam's L2 penalty on every parameter (autospice's ``l2_weight_decay``, 1e-4 there).
+    validation : {"sessions", "tail"}
+        Hold out whole sessions, or the last ``test_fraction`` of every session's choices (:func:`tail_steps`,
+        the SPICE papers' split: every participant's embedding trains on its earlier choices).
+    seed : int
+        Seeds the split, the batches and every start's weights (torch's global state is left alone).
+    progress : bool
+        A progress bar over epochs.
+
+    Returns
+    -------
+    TrainingResult
+        The losses and the history of the kept start.
+
+    Raises
+    ------
+    ValueError
+        Arrays the model cannot use (:func:`check_choice_arrays`), an option out of range.
+
+    Warns
+    -----
+    ChanceLevelWarning
+        The fit ended near chance.
+
+    See Also
+    --------
+    SpiceEstimator : trains and distils in one call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from drl import spice
+    >>> agent = spice.AgentQ(alpha_reward=0.3, beta_reward=3.0, rng=np.random.default_rng(0))
+    >>> dataset, experiments, parameters = spice.create_dataset(agent, spice.BanditsDrift(0.2, rng=np.random.default_rng(1)),
+    ...                                                         60, 8)
+    >>> network = spice.RescorlaWagnerRNN()
+    >>> result = spice.fit_model(network, dataset.xs, dataset.ys, epochs=64, progress=False)
+    >>> bool(result.train_loss < result.chance)
+    True
     """
     xs = torch.as_tensor(np.asarray(xs, dtype=np.float32))
     ys = torch.as_tensor(np.asarray(ys, dtype=np.float32))
