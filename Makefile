@@ -33,14 +33,14 @@ test-fast: $(STAMP)
 
 # The documentation site: its tools (docs/requirements.txt) installed on first use, the API reference generated
 # from each package's __all__ and docstrings (docs/conf.py), the landing page docs/drl.md. Open
-# docs/_build/html/index.html. Sphinx lists the docstrings still to convert to numpydoc as warnings.
+# docs/_build/html/index.html. Every warning is an error (-W), every cross-reference must resolve (nitpicky).
 DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): docs/requirements.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(BIN)/sphinx-build -q -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check drl tests benchmarks

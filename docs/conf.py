@@ -31,14 +31,24 @@ autodoc_typehints = "none"  # the numpydoc Parameters section says the types, wi
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set = set()  # validated in the tests (tests/test_docs_and_api.py), not at build time
 
+# Every cross-reference resolves (nitpicky; `make docs` turns warnings into errors). References into the libraries
+# drl builds on would need their inventories, fetched over the network at build time: they stay plain text instead.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|xarray|xr|matplotlib|mpl|pandas|pd|torch|nn|scipy|sklearn|dask|distributed|pynapple|nap|"
+               r"pynwb|pysindy|ps|datetime|pathlib|warnings|collections|typing|os|tqdm|numba)(\..*)?"),
+    (r"py:class", r"(array_like|array-like|callable|optional|path|path-like|file-like|int|float|str|bool|dict|list|"
+                  r"tuple|type|object|sequence|iterable|mapping|None|default|representation|agent|pysindy .*)"),
+]
+
 #: the packages whose ``__all__`` is the public API, each a page of the reference
 PACKAGES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.sweep", "drl.spice")
 HERE = Path(__file__).parent
 
 
-def _write_api_pages() -> None:
-    """One page per package: its docstring's first line and an autosummary table of its ``__all__``."""
-    folder = HERE / "api"
+def _write_api_pages(folder: Path = HERE / "api") -> None:
+    """One page per package: its docstring's first line and an autosummary table of its ``__all__``; and the
+    page of every module."""
     folder.mkdir(exist_ok=True)
     pages = []
     for name in PACKAGES:
@@ -51,10 +61,103 @@ def _write_api_pages() -> None:
         lines += ["```", ""]
         (folder / f"{name}.md").write_text("\n".join(lines))
         pages.append(name)
+    # every module, its docstring (what it is for): the architecture as the folder listing shows it
+    modules = ["# Modules", "", "Every module of drl, by package, with what it is for. The public names are documented "
+               "on their packages' pages.", ""]
+    for path in sorted((HERE.parent / "drl").rglob("*.py")):
+        parts = path.relative_to(HERE.parent).with_suffix("").parts
+        if any(part.startswith("_") and part != "__init__" for part in parts):
+            continue  # private modules
+        name = ".".join(parts).removesuffix(".__init__")
+        documented = name in {f"drl.{entry}" for entry in drl.__all__}  # a package with a page of its own
+        modules += [f"## `{name}`", "", "```{eval-rst}", f".. automodule:: {name}", "   :no-members:"]
+        modules += ["   :no-index:"] if documented else []
+        modules += ["```", ""]
+    (folder / "modules.md").write_text("\n".join(modules))
     index = ["# API reference", "", "Generated from the code: each package's public names (`__all__`), each "
-             "documented by its docstring.", "", "```{toctree}", ":maxdepth: 1", ""] + pages + ["```", ""]
+             "documented by its docstring.", "", "```{toctree}", ":maxdepth: 1", ""] + pages + ["modules", "```", ""]
     (folder / "index.md").write_text("\n".join(index))
 
+
+
+def _resolve_within_drl(app, env, node, contnode):
+    """A reference Sphinx did not find, resolved the way a reader would: a name written relative to the module
+    it appears in (``classify_cue_cells`` in drl.decode.sessions' text) goes to the public page of the object it
+    names; an object documented on no page of its own (a private class of the engine) goes to its module's
+    entry on the modules page. Anything else stays unresolved, and the build fails on it."""
+    import sys
+
+    from sphinx.util.nodes import make_refnode
+
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"].lstrip("~.")
+    objects = env.get_domain("py").objects
+    context = node.get("py:module") or ""
+    found = None
+    try:  # the object the name means where it is written
+        obj = importlib.import_module(context) if context else None
+        for part in target.removeprefix(context + ".").split("."):
+            obj = getattr(obj, part)
+        found = obj
+    except (AttributeError, ImportError, TypeError, ValueError):
+        try:
+            module, _, attribute = target.rpartition(".")
+            found = getattr(importlib.import_module(module), attribute) if module else None
+        except (AttributeError, ImportError, ValueError):
+            found = None
+    if found is None:  # a name written relative to where it is defined: the one drl module that has it
+        head, *rest = target.split(".")
+        owners = {id(getattr(module, head)): getattr(module, head) for name, module in list(sys.modules.items())
+                  if name.startswith("drl.") and module is not None and getattr(module, head, None) is not None}
+        found = next(iter(owners.values())) if len(owners) == 1 else None
+        for part in rest if found is not None else ():
+            found = getattr(found, part, None)
+    if found is None:
+        return None
+    public = [name for name, entry in objects.items() if entry.objtype != "module" and
+              name.rsplit(".", 1)[-1] == target.rsplit(".", 1)[-1] and
+              _object_of(name) is found]
+    if public:
+        name = min(public, key=len)
+    else:
+        module = getattr(found, "__module__", None) if not isinstance(found, type(sys)) else found.__name__
+        if module not in objects:
+            return None
+        name = module
+    entry = objects[name]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, name)
+
+
+def _object_of(name: str):
+    """The Python object a documented name stands for (None when it cannot be imported)."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[cut:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """A class's members on its page are drl's own: drl.plots.Figure's hundreds of matplotlib methods (and
+    scikit-learn's metadata-routing setters of SpiceEstimator) are documented by their libraries."""
+    module = getattr(obj, "__module__", None) or getattr(getattr(obj, "fget", None), "__module__", None)
+    if what == "class" and module is not None and not module.startswith("drl"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_within_drl)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
 
 
 # written as the configuration is read: autosummary looks for its tables before any event of this file runs

@@ -159,8 +159,8 @@ class Population:
     ) -> Population:
         """A population whose parameters are each a float, a (lo, hi) range, a list or an array.
 
-        Give either ``tau`` (with ``alpha``, default :data:`DEFAULT_ALPHA` = 0.01) or ``alpha_pos`` and
-        ``alpha_neg``. ``lam`` defaults to :data:`DEFAULT_LAM` = 0.95. The defaults are the converging ones
+        Give either ``tau`` (with ``alpha``, default ``DEFAULT_ALPHA`` = 0.01) or ``alpha_pos`` and
+        ``alpha_neg``. ``lam`` defaults to ``DEFAULT_LAM`` = 0.95. The defaults are the converging ones
         (as ``drl run``'s): at α 0.1, λ 0 a τ 0.9 cue code sits 32 % above its expectile on Dabney's task
         (docs/drl.md, "The cue code at finite α"). ``n_predictors`` may be left out when some parameter is an
         explicit array. ``seed`` controls every random draw.

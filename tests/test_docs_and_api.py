@@ -223,3 +223,29 @@ def test_every_public_name_has_a_numpydoc_docstring_with_parameters_returns_and_
             if errors:
                 problems.append(f"{package}.{name}: " + "; ".join(errors))
     assert not problems, "\n".join(problems)
+
+
+def test_every_public_name_has_a_page_in_the_reference(tmp_path):
+    """The reference is generated from each package's ``__all__`` (docs/conf.py): every public name, constants
+    aside (described in their module's text), is an entry of its package's autosummary table, which gives it a
+    page of its own; and every public module is on the modules page. ``make docs`` (in CI) builds them all with
+    warnings as errors."""
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_conf", ROOT / "docs" / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    conf._write_api_pages(tmp_path)
+    for package in conf.PACKAGES:
+        page = (tmp_path / f"{package}.md").read_text()
+        table = page.split(":toctree: generated", 1)[1].split("```", 1)[0]
+        listed = {line.strip() for line in table.splitlines() if line.strip()}
+        public = {name for name in importlib.import_module(package).__all__ if not name.isupper()}
+        assert listed == public, (package, sorted(public ^ listed))
+    modules = (tmp_path / "modules.md").read_text()
+    for path in (ROOT / "drl").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if not any(part.startswith("_") and part != "__init__" for part in parts):
+            assert f".. automodule:: {'.'.join(parts).removesuffix('.__init__')}" in modules, path
+

@@ -1,16 +1,15 @@
 """The controls a referee asks for around Dabney et al. 2020's distributional code, on any responses form.
 
-* :func:`classify_cue_cells`: each neuron optimistic, pessimistic or interpolating from its single-trial cue
-  responses in the variable-probability task (the 50 % cue against the midpoint of the 10 % and 90 % cues,
-  Mann–Whitney U test).
 * :func:`split_half_reversals`: are reversal points a property of the neuron? Each neuron's trials split at
   random into two halves, the reversal points of the halves correlated across neurons, over many splits. A
   population that shares one value prediction (classical TD) and differs only by noise gives r ≈ 0.
 * :func:`predict_signs`: do a neuron's own reversal point predict the sign of its held-out single-trial responses
   better than one reversal point shared by the population?
-* :func:`reference_ladder`: what a decoded distribution's W1 distance to the truth means, beside the W1 of
-  references anyone could have guessed: uniform over the truth's range, a Gaussian with its mean and SD, the truth
-  mirrored about its mean, shifted by half its SD and scaled by 1.5 about its mean.
+* :func:`cross_validated_asymmetry`: does a neuron's asymmetry predict its reversal point when the two are
+  measured on different trials?
+
+The cells of the variable-probability task are classified in :mod:`drl.decode.cue_cells`; what a decoded
+distribution's W1 means is :mod:`drl.decode.scoring`'s.
 """
 
 from __future__ import annotations
@@ -204,7 +203,7 @@ def cross_validated_asymmetry(run, trial_type: str | list | None = None, *, n_sp
     See Also
     --------
     split_half_reversals : the reversal points of both halves.
-    drl.plots.asymmetry_vs_reversal : the figure.
+    reward_responses : the same estimates on all the trials.
 
     Examples
     --------

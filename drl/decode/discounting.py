@@ -37,7 +37,7 @@ K_RANGE = (1e-3, 1e2)  # hyperbolic k searched over this range (per s), log-spac
 def fit_hyperbolic(delays, responses, n_grid: int = 4001, weights=None):
     """Fit a hyperbolic discount ``responses[p] ≈ A_p / (1 + k_p·delays)`` per neuron, by least squares.
 
-    For each k on a log grid over :data:`K_RANGE` (10⁻³ to 10² per s) the best A is closed-form; the grid minimum
+    For each k on a log grid over ``K_RANGE`` (10⁻³ to 10² per s) the best A is closed-form; the grid minimum
     is refined by a parabola in log k.
 
     Parameters

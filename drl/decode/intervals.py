@@ -94,7 +94,7 @@ def _own_resample(arrays, n_boot, rng):
 def _replicate_estimates(estimator: Estimator, signal_means, scaled_means, counts=None, positive=None,
                          negative=None):
     """Reversal points and τ̂ [B, N] of each replicate's summaries [B, N, M] (means; the sign-count estimators
-    also read counts [N, M] and the replicates' positive and negative counts), :data:`HINGE_ROWS` rows at a
+    also read counts [N, M] and the replicates' positive and negative counts), ``HINGE_ROWS`` rows at a
     time."""
     shape = signal_means.shape
     n_mag = shape[-1]

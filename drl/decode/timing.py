@@ -100,7 +100,7 @@ def gcv_ridge(matrix, values) -> float:
     """The relative ridge that generalised cross-validation chooses for a linear decode.
 
     Golub, Heath & Wahba 1979: for ``values ≈ matrix @ p`` it minimises ``GCV(r) = n·‖(I − H_r) v‖² / (n −
-    tr H_r)²`` with the ridge hat matrix ``H_r = U diag(s²/(s² + r·s_max²)) Uᵀ`` over :data:`RIDGE_GRID`
+    tr H_r)²`` with the ridge hat matrix ``H_r = U diag(s²/(s² + r·s_max²)) Uᵀ`` over ``RIDGE_GRID``
     (10⁻¹² to 1). It scores the unconstrained ridge fit (the non-negative fit has no closed-form hat matrix);
     measured in ``benchmarks/bench_decode.py``.
 

@@ -120,7 +120,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
     * drift: the change of the mean between the window's halves, at the step where it is largest, flagged when
       above ``tolerance`` × its scale and 3 standard errors (from the integrated autocorrelation time);
     * wandering: the spread of the four quarters' means, flagged when above 2 × ``tolerance`` × its scale and
-      when their variance is more than :data:`WANDER_RATIO` times what their own noise predicts: a value that
+      when their variance is more than ``WANDER_RATIO`` times what their own noise predicts: a value that
       random-walks (a quantile predictor on a flat stretch of the CDF) need not drift between halves, and its
       noise estimate grows with the walk.
 

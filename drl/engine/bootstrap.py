@@ -16,7 +16,7 @@ Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.
 The imputation (:func:`impute_expectile_samples`) is a Levenberg–Marquardt solve for every step and γ group of a
 trial (8 iterations from a cold start, 20 for groups of more than 16; compiled on the CPU, no scipy call), only
 at the steps whose reward is random. On the CPU a whole imputed run is one compiled loop
-(:mod:`drl.engine.compiled.imputed`, which reads :attr:`Bootstrap.compiled_groups`); this class's torch methods are the
+(:mod:`drl.engine.compiled.imputed`, which reads ``Bootstrap.compiled_groups``); this class's torch methods are the
 torch kernel's (CUDA, the quantile code, schema-1 runs) and the definition the compiled loop is tested against.
 """
 

@@ -3,7 +3,7 @@
 :class:`TrialKernel` holds a run's constants on the device (features, per-predictor discounts, trace decays and
 rates, the bootstrap) and applies one trial to the weights of its trial type, in place. Semantics (DESIGN §3,
 arrival convention, textbook TD, the default): per predictor p, with per-step discount g = γ^dt and trace
-decay ρ = (γλ)^dt,
+decay ρ = (γλ)^dt::
 
     V_k = w · x_k                               (x_k the features at step k; V_{−1} = 0, and 0 after the trial)
     δ_k = r_k + g·V̂_k − V_{k−1},  k = 0 … K    (V̂: the bootstrap target, drl.engine.bootstrap; δ_K, leaving the

@@ -70,7 +70,7 @@ class EngineOptions:
         The named model these options came from.
     convention : {2, 1}
         2: textbook TD, the current model; 1: runs of schema version 1, kept so they rerun exactly (see
-        :data:`CONVENTION`).
+        ``CONVENTION``).
     kernel : {"auto", "compiled", "torch"}
         "auto": the compiled trial loop where it applies (on the CPU, ``bootstrap="own"``, or ``"imputed"`` with
         the expectile rule and offline updates or CSC features), the torch kernel otherwise. The two agree to

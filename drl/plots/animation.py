@@ -110,7 +110,7 @@ class TrialAnimation(animation.FuncAnimation):
 
     @styled
     def save_gif(self, path, fps: float, dpi: int = 110, progress: bool | None = None, label: str | None = None) -> None:
-        """Write a GIF of every frame, looping, ``fps`` frames per second (see :meth:`_frames`)."""
+        """Write a GIF of every frame, looping, ``fps`` frames per second (see ``_frames``)."""
         frames = list(self._frames(dpi, progress, f"GIF {label or Path(path).name}"))
         frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0, duration=1000.0 / fps)
 

@@ -26,7 +26,7 @@ PAPERS = {"dabney2020": dabney2020, "eshel2016": eshel2016, "masset2025": masset
 
 def reproduce(name: str, *, directory="figs", quick: bool = False, progress: bool = True,
               seed: int = 0, data=None) -> Reproduction:
-    """Reproduce paper ``name`` (one of :data:`PAPERS`): figures into ``directory/<name>/`` (created), checks
+    """Reproduce paper ``name`` (one of ``PAPERS``): figures into ``directory/<name>/`` (created), checks
     returned (print the result for the table). ``progress`` shows a bar over the stages; warnings raised on
     the way are kept in the result's ``notes``, not printed. ``data``: the folder of recorded data a
     reproduction on real neurons reads (``eshel2016``: the lab's session files)."""

@@ -5,7 +5,7 @@ event time, e.g. ``odorOn``, and its ``trialType`` code) and ``responses`` (``sp
 on the events' clock; light-identification fields beside it). Units recorded together share one event record;
 :func:`read_commonformat` groups them into one session. What each trial-type code means (a cue and the reward
 it predicts, an uncued reward, a cue without reward) is the experiment's, so it is an argument: a dict from
-code to :class:`TrialCode`. :data:`ESHEL2016_TRIAL_TYPES` is the variable-magnitude task of Eshel et al. 2016
+code to :class:`TrialCode`. ``ESHEL2016_TRIAL_TYPES`` is the variable-magnitude task of Eshel et al. 2016
 (the data of Dabney et al. 2020's Figs 2, 4 and 5).
 """
 
@@ -196,7 +196,7 @@ def read_commonformat(paths, trial_types: Mapping = ESHEL2016_TRIAL_TYPES, *, ev
     paths : str or path or list of them
         A folder (its ``.mat`` files, in name order), one file, or a list of files.
     trial_types : dict of int to TrialCode
-        What each ``trialType`` code means (default: Eshel et al. 2016, :data:`ESHEL2016_TRIAL_TYPES`).
+        What each ``trialType`` code means (default: Eshel et al. 2016, ``ESHEL2016_TRIAL_TYPES``).
     event : str
         The events field holding each trial's event time (a cue's onset; an uncued reward's delivery).
     trial_type_field : str

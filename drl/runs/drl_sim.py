@@ -2,7 +2,7 @@
 
 drl_sim saved each run as a pickled dict of tensors (``exps/*.pth``). :func:`import_drl_sim` reads one without
 running pickled code and returns a drl run (Dataset) that every figure and decoder accepts. The drl_sim model
-itself is an option set of the one engine (``simulate(..., preset="drl_sim")``, :data:`drl.PRESETS`).
+itself is an option set of the one engine (``simulate(..., preset="drl_sim")``, ``drl.PRESETS``).
 """
 
 from __future__ import annotations

@@ -57,10 +57,10 @@ def decode_attrs(attrs: dict) -> dict:
 def variable_encoding(ds: xr.Dataset, compression: str | None = DEFAULT_COMPRESSION, *,
                       chunked: bool = False, trial_chunk: int = 0) -> dict:
     """How each float variable is laid out: contiguous when uncompressed (fastest to read, no filter), otherwise
-    compressed (:data:`COMPRESSIONS`, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks).
+    compressed (``COMPRESSIONS``, level 1, byte shuffle) in chunks of trial blocks (and predictor blocks).
     ``chunked``: uncompressed in those chunks, with no filter either (a streamed run grows along ``trial``, which
     needs chunks; zlib there made a stream 2–4× slower than the run in memory plus a save). ``trial_chunk``: the
-    trials of a chunk, when not :data:`TRIAL_CHUNK` (a stream's recorded trials per block: a chunk written by
+    trials of a chunk, when not ``TRIAL_CHUNK`` (a stream's recorded trials per block: a chunk written by
     several blocks is read back and written again by each)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}; got {compression!r}")

@@ -184,7 +184,7 @@ RUN_DIMS = {"value": ("predictor", "trial", "time"), "rpe": ("predictor", "trial
 
 
 def _check_structure(ds: xr.Dataset, source: str) -> None:
-    """The declared attributes (:data:`RUN_ATTRIBUTES`) and the arrays' dims, units and trial numbers."""
+    """The declared attributes (``RUN_ATTRIBUTES``) and the arrays' dims, units and trial numbers."""
     from drl._validate import check_document
 
     check_document(ds.attrs, RUN_ATTRIBUTES, source, "attributes")
@@ -205,7 +205,7 @@ def _check_structure(ds: xr.Dataset, source: str) -> None:
 def validate_dataset(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     """Check that ``ds`` is a drl run of a schema version this drl reads.
 
-    Every declared attribute (:data:`RUN_ATTRIBUTES`), dimension and coordinate is checked; the error names
+    Every declared attribute (``RUN_ATTRIBUTES``), dimension and coordinate is checked; the error names
     ``source`` and the field.
 
     Parameters

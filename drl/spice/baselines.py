@@ -214,7 +214,7 @@ def fit_q_learning(xs, ys=None, *, steps=None, free=DEFAULT_FREE, fixed=None, n_
     """Fit Q-learning to each participant's choices by maximum likelihood.
 
     Newton's method from ``n_restarts`` random starts per participant, within the bounds of
-    :data:`Q_LEARNING_BOUNDS`; the best start is kept.
+    ``Q_LEARNING_BOUNDS``; the best start is kept.
 
     Parameters
     ----------

@@ -170,7 +170,7 @@ def scored_steps(ys, steps=None, *, where: str = "data") -> np.ndarray:
 def check_probabilities(name: str, probabilities, ys, scored: np.ndarray, *, where: str = "compare_models"
                         ) -> np.ndarray:
     """``probabilities`` [sessions, trials, actions] as float64, once every scored row is a probability vector:
-    finite, in [0, 1], summing to 1 (within :data:`PROBABILITY_TOLERANCE`). Logits or scaled values are refused.
+    finite, in [0, 1], summing to 1 (within ``PROBABILITY_TOLERANCE``). Logits or scaled values are refused.
 
     Raises ValueError naming the model, the session, the trial and the row."""
     values = np.asarray(probabilities, dtype=np.float64)

@@ -59,7 +59,7 @@ def load_choice_table(table, n_actions: int | None = None, *, participant: str |
     ValueError
         Naming the column, row or value: a path that is not a regular file, a missing column or value,
         non-numeric choices or rewards, a reward of −1 (the layout's code for an outcome not shown), a trial
-        number repeated within a session, more than :data:`MAX_ACTIONS` arms, a session of one trial.
+        number repeated within a session, more than ``MAX_ACTIONS`` arms, a session of one trial.
     MemoryError
         Arrays larger than half the available memory, with their size.
 

@@ -42,12 +42,12 @@ POPULATION_FIELDS = ("predictors", "tau", "alpha", "alpha_pos", "alpha_neg", "ga
 
 
 def run_config(base: dict, **changes) -> dict:
-    """A complete run configuration: :data:`CONFIG_FIELDS`' defaults, then ``base``, then ``changes``.
+    """A complete run configuration: ``CONFIG_FIELDS``' defaults, then ``base``, then ``changes``.
 
     Parameters
     ----------
     base : dict
-        Configuration fields (names of :data:`CONFIG_FIELDS`); ``task`` and ``n_trials`` are required here or in
+        Configuration fields (names of ``CONFIG_FIELDS``); ``task`` and ``n_trials`` are required here or in
         ``changes``.
     **changes
         Fields that override ``base`` (a sweep's grid values for one run).
@@ -55,7 +55,7 @@ def run_config(base: dict, **changes) -> dict:
     Returns
     -------
     dict
-        Every field of :data:`CONFIG_FIELDS`, in plain JSON types: a ``(lo, hi)`` range becomes
+        Every field of ``CONFIG_FIELDS``, in plain JSON types: a ``(lo, hi)`` range becomes
         ``{"uniform": [lo, hi]}``, an array a list; ``tau`` and ``alpha`` become None when ``alpha_pos`` or
         ``alpha_neg`` is given.
 

@@ -146,7 +146,7 @@ def sweep_run(sweep_ds: xr.Dataset, run: int) -> xr.Dataset:
     """One run of an :func:`open_sweep` Dataset, as a complete drl run Dataset.
 
     Its own file (O(1) in the sweep's size: selecting it from the combined Dataset cost 0.98 s a run at 200 runs
-    and 7.4 s at 1000), read into memory up to :data:`LOAD_BYTES` (an analysis selects from it dozens of times,
+    and 7.4 s at 1000), read into memory up to ``LOAD_BYTES`` (an analysis selects from it dozens of times,
     each a read of the file when it is lazy: a decode 0.10 → 0.05 s) and opened lazily above; or, when the file is
     gone, its slice of the combined Dataset.
 

@@ -51,7 +51,7 @@ MANIFEST_SCHEMA = {
 
 
 def read_manifest(path: Path) -> dict:
-    """A sweep's ``sweep.json``, checked against :data:`MANIFEST_SCHEMA`; a ValueError names the file and the field
+    """A sweep's ``sweep.json``, checked against ``MANIFEST_SCHEMA``; a ValueError names the file and the field
     (a manifest that was a list once raised AttributeError)."""
     from drl._files import readable_file
     from drl._validate import check_document

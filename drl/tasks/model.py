@@ -249,7 +249,7 @@ class Task:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "task spec") -> Task:
         """Build a task from a dict; unknown keys raise ValueError naming the key and where it is, fields of the
-        wrong type or shape name their path (the declared schema, :data:`drl.tasks.schema.TASK_SPEC`)."""
+        wrong type or shape name their path (the declared schema, ``drl.tasks.schema.TASK_SPEC``)."""
         cls._check_document(data, source)
         data = dict(data)
         types = []
@@ -273,7 +273,7 @@ class Task:
 
     @classmethod
     def _check_document(cls, data, source: str) -> None:
-        """Unknown keys (with a suggestion), then the declared schema (:data:`drl.tasks.schema.TASK_SPEC`): the
+        """Unknown keys (with a suggestion), then the declared schema (``drl.tasks.schema.TASK_SPEC``): the
         first field of the wrong type or shape is named with its path."""
         from drl._validate import check_document
         from drl.tasks.schema import TASK_SPEC

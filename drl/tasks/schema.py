@@ -4,7 +4,7 @@ jsonschema before any field reaches the task's classes.
 Why a schema, and this library: a spec arrives as nested tables from a file someone wrote by hand, and what goes
 wrong there is structure and type (a magnitude given as text, a list where a number belongs, a 10⁵-deep nesting);
 JSON Schema states all of it in one declarative place that documents the format too, and jsonschema (already
-drl's validator of stored runs' attributes, :data:`drl.runs.schema.RUN_ATTRIBUTES`) reports the path of the first
+drl's validator of stored runs' attributes, ``drl.runs.schema.RUN_ATTRIBUTES``) reports the path of the first
 field that fails. The values' meaning (a delay ≥ 0, probabilities summing to 1) stays with the classes, which
 check themselves however they are built.
 """

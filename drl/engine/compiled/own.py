@@ -1,7 +1,7 @@
 """The trial loop compiled (numba), for the CPU and predictors that bootstrap from their own values.
 
 With ``bootstrap="own"`` predictors are independent, so a block of trials is a loop over predictors (in
-parallel: chunks of predictors go to threads as they come free, :mod:`drl._parallel`) of a loop over trials,
+parallel: chunks of predictors go to threads as they come free, ``drl._parallel``) of a loop over trials,
 with each predictor's weights resident in cache and V and δ written straight into the recording. The arithmetic
 is the torch kernel's (:mod:`drl.engine.kernel`, DESIGN §3), step by step: values, TD errors (arrival or state
 convention), rule factors, the discounted reverse sum of the offline update, or the per-step online update when
@@ -213,6 +213,6 @@ def run_block(kernel, weights, types, rewards, slots, steps, v_out, d_out) -> No
 
 
 def _threads(work: int) -> int:
-    """Threads for a call of ``work`` predictor-steps: one below :data:`PARALLEL_MIN_WORK`, else numba's count
+    """Threads for a call of ``work`` predictor-steps: one below ``PARALLEL_MIN_WORK``, else numba's count
     (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``: the user's thread budget)."""
     return 1 if work < PARALLEL_MIN_WORK else numba.get_num_threads()
