@@ -43,7 +43,7 @@ docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 lint: $(STAMP)
-	$(BIN)/ruff check drl tests benchmarks
+	$(BIN)/ruff check drl tests benchmarks examples
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

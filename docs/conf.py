@@ -15,10 +15,36 @@ project = "drl"
 author = "the drl developers"
 release = version = drl.__version__
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "sphinx.ext.mathjax"]
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "sphinx.ext.mathjax",
+              "sphinx_gallery.gen_gallery"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}  # .rst first: autosummary writes its pages in it
 root_doc = "index"
-exclude_patterns = ["_build", "gallery/**"]
+exclude_patterns = ["_build", "gallery/**", "examples/*.ipynb", "examples/*.py", "examples/*.zip",
+                    "examples/*.md5", "examples/*/*.ipynb", "examples/*/*.py", "examples/*/*.zip", "examples/*/*.md5",
+                    "jupyter_execute"]
+
+# The user guide's pages are notebooks in MyST text: their code runs at build time (cached by its content, so an
+# unchanged page is not run again); an error in a cell fails the build.
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(Path(__file__).parent / "_build" / ".jupyter_cache")
+nb_execution_raise_on_error = True
+nb_execution_timeout = 300
+nb_execution_show_tb = True
+nb_execution_in_temp = True  # a page's runs and figures (exps/, figs/) go to a temporary folder, not into docs/
+
+# The gallery: every script of examples/ runs at build time and its figures are the page's (sphinx-gallery).
+sphinx_gallery_conf = {
+    "examples_dirs": str(Path(__file__).parents[1] / "examples"),
+    "gallery_dirs": "examples",
+    "filename_pattern": r"/plot_",
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    "show_memory": False,
+    "image_scrapers": ("matplotlib",),
+    "reset_modules": ("matplotlib",),
+}
 templates_path = ["_templates"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"drl {version}"

@@ -62,16 +62,30 @@ def test_the_readme_pasted_into_one_script_runs_and_runs_again(tmp_path):
     assert (tmp_path / "exps" / "dabney.nc").is_file() and len(list((tmp_path / "exps" / "lam_alpha").glob("*.nc"))) == 4
 
 
+GUIDE = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "guide").glob("*.md") if path.name != "index.md")
+
+
+def _cell_code(info: str, code: str) -> str | None:
+    """The Python of a fenced block: a ``python`` block, or a MyST-NB code cell without its option lines."""
+    if info.strip() == "python":
+        return code
+    if info.strip().startswith("{code-cell}"):
+        return "\n".join(line for line in code.splitlines() if not line.startswith(":")) + "\n"
+    return None
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("document", ["docs/drl.md"])
+@pytest.mark.parametrize("document", ["docs/drl.md", *GUIDE])
 def test_code_blocks_run_as_written(document, tmp_path):
-    # Each Python block runs as a script of its own in a fresh process, in the document's order, in one folder
-    # (later blocks may use what earlier ones saved); a block whose info string names a file is written there.
+    # Each Python block (or notebook cell of a guide page) runs as a script of its own in a fresh process, in the
+    # document's order, in one folder (later blocks may use what earlier ones saved); a block whose info string
+    # names a file is written there. The guide's pages also run when the site is built (make docs, in CI); here
+    # the one on a lab's files runs on the real recordings where they are.
     import subprocess
     import sys
 
     blocks = _code_blocks(ROOT / document)
-    python = [code for info, code in blocks if info.strip() == "python"]
+    python = [cell for info, code in blocks if (cell := _cell_code(info, code)) is not None]
     assert python, f"{document} has no Python block"
     for info, code in blocks:
         parts = info.split()
@@ -81,13 +95,16 @@ def test_code_blocks_run_as_written(document, tmp_path):
     sessions = ROOT.parent / "shared" / "data" / "dopamine_real" / "eshel_dabney_varmag" / "light_id_da"
     if sessions.is_dir():  # the how-to on a lab's files runs on the real ones where they are
         env["DRL_SESSION_FILES"] = str(sessions)
-    for index, code in enumerate(python):
+    # a notebook's cells share one namespace: a guide page runs as one script; drl.md's blocks one by one
+    scripts = ["".join(python)] if document in GUIDE else python
+    for index, code in enumerate(scripts):
         script = tmp_path / f"block_{index}.py"
         script.write_text(code)
         done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
                               timeout=600)
-        assert done.returncode == 0, f"{document} block {index} failed:\n{code}\n{done.stderr[-3000:]}"
-    assert list((tmp_path / "exps").glob("*.nc")) or list((tmp_path / "exps").glob("*/*.nc"))
+        assert done.returncode == 0, f"{document} block {index} failed:\n{code[-3000:]}\n{done.stderr[-3000:]}"
+    if any("drl.save(" in code for code in python):
+        assert list((tmp_path / "exps").glob("*.nc")), "a block saved a run and exps/ holds none"
 
 
 def test_no_link_leaves_the_repository():
