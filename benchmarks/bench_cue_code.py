@@ -1,5 +1,5 @@
 """How far the learned cue code of a τ-population sits from the exact τ-expectile of the return, by learning rate
-α, trace λ and step dt (docs/drl.md, "The cue code at finite α").
+α, trace λ and step dt (docs/guide/architecture.md, "The cue code at finite α").
 
 Dabney et al.'s variable-magnitude task (seven magnitudes, 0.1-20 µl, 2 s after the cue), expectile rule, own
 bootstrap (exact here: nothing random follows the reward), CSC features, γ = 1. Each configuration learns for

@@ -1,7 +1,7 @@
 """drl: populations of distributional TD(λ) value predictors on classical-conditioning tasks.
 
 Simulate (:func:`simulate`), store (:func:`save`, :func:`load`), plot (:mod:`drl.plots`) and decode
-(:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/drl.md).
+(:mod:`drl.decode`) runs; every stage exchanges one labelled ``xarray.Dataset`` (docs/guide/file_format.md).
 
 ``import drl`` imports nothing heavy: each public name, and each submodule, is imported on first use
 (PEP 562), so ``drl --help`` and scripts that only need part of drl start in a fraction of a second.

@@ -2,7 +2,7 @@
 
 Tensors of a few hundred numbers gain nothing from intra-op threads, and beside a busy process every operation
 waits at a barrier for a thread that is not scheduled: measured on 2 cores beside one busy process, an epoch of
-a SPICE RNN's step-by-step torch path took 37 ms on one thread and 72 ms on two (docs/drl.md, ``fit_model``).
+a SPICE RNN's step-by-step torch path took 37 ms on one thread and 72 ms on two (docs/guide/spice_reference.md, ``fit_model``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tau", help="optimism τ in (0, 1)")
     run.add_argument("--tau-grid", type=int, help="N evenly spaced τ levels (grid)")
     # Defaults chosen for the demo (tests/test_model.py checks it against exact expectiles): pessimistic
-    # predictors learn upward at α+ = 2ατ, slowly, so α small and λ high; docs/drl.md ("ConvergenceWarning")
+    # predictors learn upward at α+ = 2ατ, slowly, so α small and λ high; docs/guide/diagnostics.md ("ConvergenceWarning")
     # tables the trials each built-in task needs at 9 τ levels (6,000 to 48,000).
     run.add_argument("--alpha", default="0.01", help="base learning rate α per step (default 0.01)")
     run.add_argument("--gamma", default="1.0", help="discount γ per second (default 1)")
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a parameter sweep described in a TOML/JSON file on Dask",
                            description="FILE holds out = NAME, a [base] run configuration and a [grid] of "
-                           "field = [values] (docs/drl.md, Sweeps); optional shared_seed and vectorize. Runs go "
+                           "field = [values] (docs/guide/sweeps.md); optional shared_seed and vectorize. Runs go "
                            "to exps/NAME/run_<i>.nc; a sweep run again skips what is done.")
     sweep.add_argument("file", help="sweep file (.toml or .json)")
     sweep.add_argument("--overwrite", action="store_true", help="redo runs whose file exists")

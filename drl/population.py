@@ -26,7 +26,7 @@ _RANGES = {
 }
 
 #: The base learning rate α (per step) and trace λ (per second) of a population when none is given: the
-#: converging values (docs/drl.md, "The cue code at finite α"), the same as ``drl run``'s.
+#: converging values (docs/guide/architecture.md, "The cue code at finite α"), the same as ``drl run``'s.
 DEFAULT_ALPHA = 0.01
 DEFAULT_LAM = 0.95
 
@@ -162,7 +162,7 @@ class Population:
         Give either ``tau`` (with ``alpha``, default ``DEFAULT_ALPHA`` = 0.01) or ``alpha_pos`` and
         ``alpha_neg``. ``lam`` defaults to ``DEFAULT_LAM`` = 0.95. The defaults are the converging ones
         (as ``drl run``'s): at α 0.1, λ 0 a τ 0.9 cue code sits 32 % above its expectile on Dabney's task
-        (docs/drl.md, "The cue code at finite α"). ``n_predictors`` may be left out when some parameter is an
+        (docs/guide/architecture.md, "The cue code at finite α"). ``n_predictors`` may be left out when some parameter is an
         explicit array. ``seed`` controls every random draw.
         """
         if tau is not None and (alpha_pos is not None or alpha_neg is not None):

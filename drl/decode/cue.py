@@ -209,7 +209,7 @@ def _warn_about_the_fit(form: xr.Dataset, labels) -> None:
     features = form.attrs.get("features", "csc")
     if features != "csc":
         warnings.warn(f"{features} features overlap, so a cue response is only approximately γ^delay per unit reward "
-                      "and γ̂ only approximates γ (γ̂ equals γ with CSC features; docs/drl.md, 'The cue code at "
+                      "and γ̂ only approximates γ (γ̂ equals γ with CSC features; docs/guide/architecture.md, 'The cue code at "
                       "finite α')", UserWarning, stacklevel=level)
 
 

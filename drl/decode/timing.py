@@ -235,7 +235,7 @@ def decode_timing(gamma, values, times=None, *, ridge: float | str = 1e-6, norma
     ridge : float or "gcv"
         Relative regularisation strength (≥ 0; larger is smoother), or ``"gcv"`` to choose it by generalised
         cross-validation (:func:`gcv_ridge`; the chosen value is in ``attrs["ridge"]``). Measured with 30 γ in
-        [0.5, 0.99] (docs/drl.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1 3-200x
+        [0.5, 0.99] (docs/guide/decoding.md): 1e-8 to 1e-6 is best up to 1 % relative noise, and 1e-2 makes W1 3-200x
         worse; only at 5 % noise on a two-delay distribution does ~1e-3 win. The default 1e-6 is a safe middle.
     normalize : bool
         Divide p by its sum (a probability over ``times``); the sum is kept as ``mass`` (the expected reward,

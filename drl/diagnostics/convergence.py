@@ -158,7 +158,7 @@ def convergence(run, *, learned_fraction: float = 0.5, tolerance: float = 0.02) 
 
     Examples
     --------
-    Nine optimism levels after 6,000 trials of Dabney et al.'s task (the trials it needs, docs/drl.md):
+    Nine optimism levels after 6,000 trials of Dabney et al.'s task (the trials it needs, docs/guide/diagnostics.md):
 
     >>> import drl
     >>> run = drl.simulate("dabney_variable_magnitude", drl.Population.grid(tau=[0.1, 0.5, 0.9]), 6000,

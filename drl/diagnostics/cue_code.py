@@ -9,7 +9,7 @@ by more than its noise when
 * the trace is short (small λ): each of the D/dt bootstrap steps between cue and reward adds the τ-tail of the
   learning noise of the next value, so the bias grows with the rate α and as dt shrinks (results in seconds
   then depend on dt), for every τ ≠ ½ (the mean, τ = ½, is unbiased);
-* the bootstrap is not valid for the task (``own`` with a random reward followed by more reward; docs/drl.md,
+* the bootstrap is not valid for the task (``own`` with a random reward followed by more reward; docs/guide/architecture.md,
   "Bootstrap");
 * the features overlap (microstimulus): the values are a function approximation, not a table;
 * the run has not converged (:mod:`drl.diagnostics.convergence`).
@@ -255,7 +255,7 @@ def _causes(report: xr.Dataset, rows: np.ndarray) -> str:
     if np.any(lam < 0.9):
         causes.append(f"λ = {np.min(lam):g}: each bootstrap step between cue and reward adds the τ-tail of the "
                       "learning noise (the bias grows with α and as dt shrinks); λ ≥ 0.9 with α ≤ 0.01 keeps it small "
-                      "(docs/drl.md, 'The cue code at finite α')")
+                      "(docs/guide/architecture.md, 'The cue code at finite α')")
     alpha = 0.5 * (report["alpha_pos"].values[rows] + report["alpha_neg"].values[rows])
     if np.any(alpha > 0.02):
         causes.append(f"the base rate α reaches {np.max(alpha):.3g}: the bias shrinks like √α; lower it")

@@ -1,6 +1,6 @@
 """Bootstrap targets of a population: what each predictor's TD error uses as the value of the next state.
 
-Three methods (DESIGN §3; which is valid with which rule is tabled in docs/drl.md, "Bootstrap"):
+Three methods (DESIGN §3; which is valid with which rule is tabled in docs/guide/architecture.md, "Bootstrap"):
 
 * ``own``: each predictor bootstraps from its own next value. Exact when what follows a state is certain, or
   for the mean (τ = 0.5); for other τ it treats the future return as if it were its own τ-statistic.

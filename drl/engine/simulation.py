@@ -90,7 +90,7 @@ def simulate(
     bootstrap : {"own", "random", "imputed"}
         The TD target's next value: the predictor's own; "random", a member of the γ group drawn per step by τ
         cell (the quantile code's method); "imputed", a sample of the distribution whose expectiles are the
-        group's next values (the expectile code's method). See docs/drl.md, "Bootstrap".
+        group's next values (the expectile code's method). See docs/guide/architecture.md, "Bootstrap".
     preset : {None, "drl_sim"}
         "drl_sim" reproduces drl_sim's ``sim()`` (overrides ``update`` and the convention options).
     record : sequence of {"value", "rpe", "reward"}
@@ -138,7 +138,7 @@ def simulate(
     -------
     xarray.Dataset
         ``value``, ``rpe`` [predictor, trial, time], ``reward`` [trial, time], ``weights`` [predictor, type,
-        feature] and the coordinates and attributes of the drl run schema (docs/drl.md).
+        feature] and the coordinates and attributes of the drl run schema (docs/guide/file_format.md).
 
     Raises
     ------
@@ -219,7 +219,7 @@ def simulate(
     if options.rule == "expectile" and options.bootstrap == "random" and options.convention >= 2:
         warnings.warn(
             "bootstrap='random' with the expectile rule treats expectiles as samples of the next state's return, "
-            "which they are not: the code collapses toward the mean (docs/drl.md, 'Bootstrap'). Use "
+            "which they are not: the code collapses toward the mean (docs/guide/architecture.md, 'Bootstrap'). Use "
             "bootstrap='imputed' for a distributional expectile code, or rule='quantile' with 'random'.",
             UserWarning, stacklevel=2)
     kernel = TrialKernel(task, population, options, dev, torch_dtype, seed)

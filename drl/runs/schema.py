@@ -1,7 +1,7 @@
 """The stored run: one function builds the xarray.Dataset (schema, units, provenance); one validates it
 (reading a run is :mod:`drl.runs.reading`).
 
-Engine, storage, plots and decoders all speak this Dataset (DESIGN §5). See ``docs/drl.md`` "File format".
+Engine, storage, plots and decoders all speak this Dataset (DESIGN §5). See ``docs/guide/file_format.md``.
 """
 
 from __future__ import annotations

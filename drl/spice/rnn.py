@@ -4,7 +4,7 @@ Each memory-state variable (``x_...``, e.g. ``x_value_reward`` [sessions, action
 that each model one mechanism: a learned module (``setup_module``), a hard-coded equation (``submodules_eq``)
 or, after distillation, a fitted equation. A subclass sets ``init_values``, builds its modules in
 ``__init__`` and writes ``forward`` with ``init_forward_pass`` / ``call_module`` / ``record_signal`` /
-``post_forward_pass`` (see docs/drl.md and the tutorials).
+``post_forward_pass`` (see docs/guide/spice_reference.md and the tutorials).
 
 Input layout (``xs`` [sessions, trials, features], batch first): one-hot choice (n_actions), reward per arm
 (n_actions, −1 where not shown), optional additional inputs, participant id in the last column.

@@ -2,7 +2,7 @@
 one ``.nc`` file under ``exps/<out>/``; ``open_sweep`` combines them lazily along a ``run`` dimension.
 
 A local cluster is started when no client is given; any Dask client works (e.g. dask-jobqueue's SLURMCluster,
-see docs/drl.md). Runs whose file exists with the same configuration are skipped, so an interrupted sweep is
+see docs/guide/sweeps.md). Runs whose file exists with the same configuration are skipped, so an interrupted sweep is
 resumed by calling ``sweep`` again. A failing run is reported with its configuration and error; it stops
 nothing.
 

@@ -195,7 +195,7 @@ def return_distribution(task: Task, trial_type: str, gamma: float = 1.0, *, time
     Under textbook TD this is the target of the **cue response** (``δ_cue = r_cue + γ^dt·V_cue``, the state
     before the cue having value 0) with ``time`` the cue, and of ``V_k`` with ``time = t_k + dt``: a τ-population
     learns its τ-expectiles (expectile rule) or τ-quantiles (quantile rule) when its bootstrap is valid
-    (docs/drl.md, "Bootstrap").
+    (docs/guide/architecture.md, "Bootstrap").
 
     Args:
       trial_type: the trial type's name.  gamma: discount per second in [0, 1].
