@@ -82,8 +82,7 @@ def _write_api_pages(folder: Path = HERE / "api") -> None:
         summary = (module.__doc__ or name).strip().splitlines()[0]
         lines = [f"# `{name}`", "", summary, "", "```{eval-rst}", f".. currentmodule:: {name}", "",
                  ".. autosummary::", "   :toctree: generated", ""]
-        lines += [f"   {entry}" for entry in sorted(module.__all__, key=str.lower)
-                  if not entry.isupper()]  # constants are documented in their module's text
+        lines += [f"   {entry}" for entry in sorted(module.__all__, key=str.lower)]  # constants too: their values
         lines += ["```", ""]
         (folder / f"{name}.md").write_text("\n".join(lines))
         pages.append(name)
@@ -181,8 +180,38 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def _constant_docstring(app, what, name, obj, options, lines):
+    """A constant's page: its ``#:`` comment where it is defined (a package only re-exports it), else where it is
+    defined; never the docstring of its type (``int([x]) -> integer``)."""
+    import sys
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    if what != "data":
+        return
+    lines.clear()
+    short = name.rsplit(".", 1)[-1]
+    import re
+
+    for module_name, module in sorted(sys.modules.items()):
+        if not module_name.startswith("drl.") or hasattr(module, "__path__") or getattr(module, short, None) is not obj:
+            continue
+        source = Path(getattr(module, "__file__", "") or "")
+        if not source.is_file() or not re.search(rf"^{short}\s*[:=]", source.read_text(), flags=re.M):
+            continue  # imported here, defined elsewhere
+        try:
+            comment = ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", short))
+        except Exception:  # a module without source: no comment to read
+            comment = None
+        if comment:
+            lines.extend([*comment, ""])
+        lines.append(f"Defined in :mod:`{module_name}`.")
+        return
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_within_drl)
+    app.connect("autodoc-process-docstring", _constant_docstring)
     app.connect("autodoc-skip-member", _skip_foreign_members)
 
 

@@ -22,7 +22,21 @@ __all__ = ["CSC", "Microstimulus", "make_features", "register_features"]
 class CSC:
     """Complete serial compound: one feature per step since cue onset (feature f is on at step cue + f).
 
-    F = K − (earliest cue step). Each feature is active once per trial, so offline and online updates agree.
+    F = K − (earliest cue step). Each feature is active once per trial, so offline and online updates agree, and a
+    converged value is exactly the discounted return (the closed forms of the model hold).
+
+    See Also
+    --------
+    Microstimulus : overlapping features of a decaying memory trace.
+    make_features : builds one from a name.
+
+    Examples
+    --------
+    >>> import drl
+    >>> task = drl.get_task("hyp_unif")
+    >>> features = drl.CSC().build(task)  # [trial type, step, feature]
+    >>> features.shape, int(features[0].sum(axis=1).max())  # one feature on at each step after the cue
+    ((1, 71, 51), 1)
     """
 
     name = "csc"
