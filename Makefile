@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the docs tools (docs/requirements.txt): make docs needs them, and the tests that validate docstrings
+DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: demo test test-fast lint bench docs clean-venv
 
@@ -23,18 +25,17 @@ demo: $(STAMP)
 
 # Tests in up to 4 worker processes (one per core), a module per worker at a time (its fixtures built once):
 # much of the suite waits on subprocesses and kernels, so on 2 cores this takes ~2/3 of the serial time.
-test: $(STAMP)
+test: $(STAMP) $(DOCS_STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope --no-loadscope-reorder
 
 # The quick tier while editing: every test not marked slow (those over ~3 s: notebooks, sweeps on clusters,
 # SLURM, tutorials, reproductions). `make test` (CI) runs them all.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(DOCS_STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow" --numprocesses=auto --maxprocesses=4 --dist=loadscope --no-loadscope-reorder
 
 # The documentation site: its tools (docs/requirements.txt) installed on first use, the API reference generated
 # from each package's __all__ and docstrings (docs/conf.py), the landing page docs/drl.md. Open
 # docs/_build/html/index.html. Every warning is an error (-W), every cross-reference must resolve (nitpicky).
-DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): docs/requirements.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
 	touch $(DOCS_STAMP)

@@ -1,5 +1,5 @@
 """Bad input at the boundaries: one row per case, each asserting the exception type and a message that names
-the parameter and the value. The table grows with every boundary validated (docs/drl.md, issue #16)."""
+the parameter and the value. The table grows with every boundary validated (docs/guide/development.md, issue #16)."""
 
 import re
 

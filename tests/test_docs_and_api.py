@@ -112,7 +112,8 @@ def test_code_blocks_run_as_written(document, tmp_path):
 
 
 def test_no_link_leaves_the_repository():
-    for document in ("README.md", "docs/drl.md"):
+    guide = [str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "guide").glob("*.md")]
+    for document in ("README.md", "docs/drl.md", *guide):
         text = (ROOT / document).read_text()
         assert "../shared" not in text and "DESIGN.md" not in text, document
 

@@ -319,7 +319,7 @@ def test_imputation_leaves_the_users_torch_threads_alone():
 
 
 def test_the_documented_trial_counts_hold_at_both_ends():
-    """docs/drl.md tables the trials the defaults need at the demo's 9 τ levels: 6,000 settle Dabney's magnitude
+    """docs/guide/diagnostics.md tables the trials the defaults need at the demo's 9 τ levels: 6,000 settle Dabney's magnitude
     task, and leave Masset's τ = 1/18 predictors far from their expectiles (the claim it replaced said 6,000
     suffice for every built-in task)."""
     import warnings

@@ -48,9 +48,9 @@ def slurm_environment(slurm, monkeypatch):
 
 
 def docs_recipe() -> str:
-    """The SLURM recipe of docs/drl.md, as printed there (an indented block under its heading)."""
-    text = (ROOT / "docs" / "drl.md").read_text()
-    section = text.split("### On a SLURM cluster (dask-jobqueue)", 1)[1]
+    """The SLURM recipe of the user guide's sweeps page, as printed there (an indented block under its heading)."""
+    text = (ROOT / "docs" / "guide" / "sweeps.md").read_text()
+    section = text.split("## On a SLURM cluster (dask-jobqueue)", 1)[1]
     block = re.search(r"\n\n((?:    .*\n|\n)+?)\n(?=\S)", section).group(1)
     return "\n".join(line[4:] for line in block.splitlines())
 
@@ -68,7 +68,7 @@ def test_the_docs_recipe_runs_on_slurm_and_equals_the_local_cluster(slurm_enviro
     assert "cluster.adapt(minimum_jobs=1, maximum_jobs=32)" in recipe and 'queue="normal"' in recipe
     # as written, but at most 2 jobs at once: the node has 2 CPUs, and up to 32 workers starting would only queue
     namespace = {"sweep": sweep, "base": SMALL, "grid": {"lam": [0.0, 0.5, 0.9], "alpha": [0.05, 0.2]}}
-    exec(compile(recipe.replace("maximum_jobs=32", "maximum_jobs=2"), "docs/drl.md", "exec"), namespace)
+    exec(compile(recipe.replace("maximum_jobs=32", "maximum_jobs=2"), "docs/guide/sweeps.md", "exec"), namespace)
     namespace["cluster"].close()
     assert sorted(p.name for p in Path("logs/slurm").glob("dask-worker-*.out")), "the jobs' logs are in log_directory"
     local = sweep(SMALL, {"lam": [0.0, 0.5, 0.9], "alpha": [0.05, 0.2]}, out="local", progress=False)

@@ -159,7 +159,7 @@ def test_sweep_bad_input(client):
 
 
 def test_slurm_job_script_as_documented():
-    """The SLURM recipe of docs/drl.md, as far as the job script (no SLURM here)."""
+    """The SLURM recipe of docs/guide/sweeps.md, as far as the job script (no SLURM here)."""
     from dask_jobqueue import SLURMCluster
 
     from drl.sweep.cluster import target_workers
