@@ -43,6 +43,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": (True, "jshtml"),  # a player in the page, as in a notebook (no ffmpeg needed)
     "reset_modules": ("matplotlib",),
 }
 templates_path = ["_templates"]

@@ -73,8 +73,8 @@ class TrialAnimation(animation.FuncAnimation):
     >>> fig, ax = plt.subplots()
     >>> line, = ax.plot([0, 1], [0, 0])
     >>> movie = plots.TrialAnimation(fig, lambda frame: (line.set_ydata([0, frame]), line)[1:], [0, 10, 20], 100)
-    >>> movie.trials.tolist()
-    [0, 10, 20]
+    >>> movie.trials.tolist(), movie.figure is fig
+    ([0, 10, 20], True)
     >>> plt.close(fig)
     """
 
@@ -87,6 +87,11 @@ class TrialAnimation(animation.FuncAnimation):
         self.trials = np.asarray(trials)
         self.update = update
         super().__init__(fig, update, frames=len(self.trials), interval=interval_ms, blit=False, repeat=True)
+
+    @property
+    def figure(self):
+        """The animated figure (closed after it was made: pyplot does not show it as a still too)."""
+        return self._fig
 
     def _repr_html_(self):
         return self.to_player_html()
