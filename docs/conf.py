@@ -32,6 +32,21 @@ nb_execution_timeout = 300
 nb_execution_show_tb = True
 nb_execution_in_temp = True  # a page's runs and figures (exps/, figs/) go to a temporary folder, not into docs/
 
+
+def _quiet_kernels() -> None:
+    """The guide's kernels, started on local TCP, each log a warning about unencrypted transport at start-up: an
+    IPython profile of the build's own (under _build) sets their log level, so ``make docs`` prints only what
+    matters. The user's own IPython settings are not touched."""
+    import os
+
+    profile = Path(__file__).parent / "_build" / ".ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "ERROR"\n')
+    os.environ["IPYTHONDIR"] = str(profile.parent)
+
+
+_quiet_kernels()
+
 # The gallery: every script of examples/ runs at build time and its figures are the page's (sphinx-gallery).
 sphinx_gallery_conf = {
     "examples_dirs": str(Path(__file__).parents[1] / "examples"),
