@@ -7,6 +7,7 @@ name documented by its own docstring (numpydoc). No signature is typed here.
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import drl
@@ -58,9 +59,10 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
+    "reset_modules": ("gallery_reset.reset_matplotlib",),  # docs/gallery_reset.py
     "matplotlib_animations": (True, "jshtml"),  # a player in the page, as in a notebook (no ffmpeg needed)
-    "reset_modules": ("matplotlib",),
 }
+
 templates_path = ["_templates"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"drl {version}"
@@ -86,6 +88,7 @@ nitpick_ignore_regex = [
 #: the packages whose ``__all__`` is the public API, each a page of the reference
 PACKAGES = ("drl", "drl.decode", "drl.responses", "drl.plots", "drl.sweep", "drl.spice")
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))  # gallery_reset, named in sphinx_gallery_conf by its import path (kept picklable)
 
 
 def _write_api_pages(folder: Path = HERE / "api") -> None:
