@@ -17,7 +17,7 @@ import xarray as xr
 
 from drl._validate import frames_to_user
 from drl.decode.timing import fit_discount
-from drl.responses.form import conditions_of, estimate_dim, pooled
+from drl.responses.form import conditions_of, on_estimate_dim, pooled
 from drl.responses.run import as_form
 
 __all__ = ["cue_responses", "cue_values"]
@@ -172,27 +172,26 @@ def responses_at_cue(form: xr.Dataset, trial_types=None, *, weighting: str | Non
     weights = inverse_variance(variance, np.isfinite(mean)) if weighting == "inverse variance" else None
     gamma_hat, amplitude, used = fit_rows(delays, mean, weights)
     _warn_about_the_fit(form, labels)
-    unit = estimate_dim(form)
-    neuron_coords = {name: (unit, form[name].values) for name in form.coords
+    neuron_coords = {name: ("neuron", form[name].values) for name in form.coords
                      if form[name].dims == ("neuron",) and name != "neuron"}
     out = xr.Dataset(
         {
-            "response": ((unit, "trial_type"), mean,
+            "response": (("neuron", "trial_type"), mean,
                          {"long_name": "cue response per unit of expected reward", "units": "1"}),
             "delay": ("trial_type", delays, {"long_name": "reward delay after the cue", "units": "s"}),
-            "gamma_hat": (unit, gamma_hat, {"long_name": "fitted discount", "units": "per s"}),
-            "amplitude": (unit, amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
-            "gain": (unit, amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
-            "delays_used": (unit, used, {"long_name": "delays the neuron's fit rests on", "units": "1"}),
+            "gamma_hat": ("neuron", gamma_hat, {"long_name": "fitted discount", "units": "per s"}),
+            "amplitude": ("neuron", amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
+            "gain": ("neuron", amplitude, {"long_name": "fitted gain A of A·γ̂^delay", "units": "1"}),
+            "delays_used": ("neuron", used, {"long_name": "delays the neuron's fit rests on", "units": "1"}),
         },
-        coords={unit: form["neuron"].values, "trial_type": labels, **neuron_coords},
+        coords={"neuron": form["neuron"].values, "trial_type": labels, **neuron_coords},
     )
     out.attrs.update(response=form.attrs.get("cue_signal", "recorded"), task_name=form.attrs["task_name"],
                      weighting=weighting if weights is not None else "none",
                      n_neurons=int(np.isfinite(gamma_hat).sum()))
     if "learned_fraction" in form.attrs:
         out.attrs["learned_fraction"] = form.attrs["learned_fraction"]
-    return out
+    return on_estimate_dim(out, form)  # "predictor" for a model's own
 
 
 def _warn_about_the_fit(form: xr.Dataset, labels) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from drl.decode.reversal import AXES, REVERSAL_FITS, Estimator, hinge_fit, sign_count_reversal, utility_axis
-from drl.responses.form import conditions_of, estimate_dim, nan_mean, pooled
+from drl.responses.form import conditions_of, nan_mean, on_estimate_dim, pooled
 from drl.responses.run import as_form
 
 __all__ = ["hinge_fit", "reward_responses", "sign_count_reversal"]
@@ -293,34 +293,33 @@ def responses_at_reward(form: xr.Dataset, trial_type: str | list | None = None, 
     units = form.attrs.get("units", "reward units")
     model = form.attrs.get("signal") == "model"
     slope_units = "1" if model else "recorded units per reward unit"
-    unit = estimate_dim(form)  # "predictor" for a model's own, "neuron" for recorded neurons
-    neuron_coords = {name: (unit, form[name].values) for name in form.coords
+    neuron_coords = {name: ("neuron", form[name].values) for name in form.coords
                      if form[name].dims == ("neuron",) and name != "neuron"}
     out = xr.Dataset(
         {
-            "response": ((unit, "magnitude"), mean_response, {
+            "response": (("neuron", "magnitude"), mean_response, {
                 "long_name": f"mean {response} response at the reward" if model else "mean recorded response at "
                 "the reward", "units": "reward units" if model else "recorded units"}),
-            "reversal_point": (unit, reversal, {"long_name": "magnitude where the response reverses sign",
+            "reversal_point": ("neuron", reversal, {"long_name": "magnitude where the response reverses sign",
                                                        "units": units}),
-            "reversal_point_sign_count": (unit, sign_count, {
+            "reversal_point_sign_count": ("neuron", sign_count, {
                 "long_name": "reversal point by sign count of single trials", "units": units}),
-            "slope_pos": (unit, slope_pos, {"units": slope_units}),
-            "slope_neg": (unit, slope_neg, {"units": slope_units}),
-            "tau_hat": (unit, tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
+            "slope_pos": ("neuron", slope_pos, {"units": slope_units}),
+            "slope_neg": ("neuron", slope_neg, {"units": slope_units}),
+            "tau_hat": ("neuron", tau_hat, {"long_name": "estimated asymmetry s+ / (s+ + s-)", "units": "1"}),
             "count": ("magnitude", counted.max(0), {"long_name": "trials averaged (the most of any neuron)",
                                                     "units": "1"}),
             "neurons": ("magnitude", (counted > 0).sum(0), {"long_name": "neurons recorded at this magnitude",
                                                             "units": "1"}),
         },
-        coords={unit: form["neuron"].values, "magnitude": magnitudes, **neuron_coords},
+        coords={"neuron": form["neuron"].values, "magnitude": magnitudes, **neuron_coords},
     )
     out["magnitude"].attrs.update(long_name="reward magnitude delivered", units=units)
     out = out.assign_coords(axis=("magnitude", estimator.axis, {
         "long_name": "the axis responses are read on" + (": the population's mean response" if
                                                          estimator.axis_name == "utility" else ""),
         "units": units if estimator.axis_name == "magnitude" else form.attrs.get("response_units", "recorded units")}))
-    out["reversal_point_axis"] = (unit, estimator.to_axis(reversal), {
+    out["reversal_point_axis"] = ("neuron", estimator.to_axis(reversal), {
         "long_name": "reversal point on the axis", "units": out["axis"].attrs["units"]})
     out.attrs.update(trial_type=trial_type, response=response if model else "recorded", reversal_fit=fit,
                      axis=estimator.axis_name,
@@ -329,5 +328,5 @@ def responses_at_reward(form: xr.Dataset, trial_type: str | list | None = None, 
     for key in ("learned_fraction", "rule"):
         if key in form.attrs:
             out.attrs[key] = form.attrs[key]
-    return out
+    return on_estimate_dim(out, form)  # "predictor" for a model's own
 
